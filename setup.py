@@ -1,0 +1,13 @@
+"""Build the C scanner; everything else is declared in pyproject.toml."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "poolpipe._scan",
+            sources=["src/poolpipe/_scan.c"],
+            extra_compile_args=["-O3", "-Wall", "-Wextra"],
+        )
+    ]
+)

@@ -1,0 +1,83 @@
+"""The `poolpipe` command: every stage without Snakemake."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from poolpipe import __version__
+from poolpipe.errors import PoolpipeError, Stopped
+from poolpipe.files import dumps_json
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _cmd_sum(args: argparse.Namespace) -> int:
+    from poolpipe.sumfile import sum_file
+
+    sys.stdout.write(dumps_json(sum_file(args.path, args.processes, args.strict)))
+    return 0
+
+
+def _cmd_demo_numbers(args: argparse.Namespace) -> int:
+    from poolpipe.demo import write_numbers
+
+    write_numbers(args.out, args.lines, args.seed, args.blank_lines, args.bad_lines)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="poolpipe", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"poolpipe {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sum", help="sum a file of integers, one per line, exactly")
+    p.add_argument("path", help="text file, one integer per line")
+    p.add_argument("--processes", type=_positive, default=os.cpu_count() or 1)
+    p.add_argument("--strict", action="store_true", help="fail at the first bad line")
+    p.set_defaults(run=_cmd_sum)
+
+    p = sub.add_parser("demo-numbers", help="write the deterministic demo numbers file")
+    p.add_argument("out")
+    p.add_argument("--lines", type=int, default=1_000_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--blank-lines", type=int, default=0)
+    p.add_argument("--bad-lines", type=int, default=0)
+    p.set_defaults(run=_cmd_demo_numbers)
+    return parser
+
+
+def run_guarded(action: Callable[[], int], prog: str = "poolpipe") -> int:
+    """Run action; turn a user's error into one sentence on stderr and a stop into 128 + signal."""
+    try:
+        return action()
+    except PoolpipeError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except Stopped as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `poolpipe` command."""
+    args = build_parser().parse_args(argv)
+    return run_guarded(lambda: args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Input checks and atomic, deterministic output writing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from poolpipe.errors import PoolpipeError
+
+
+def check_input_file(path: str | os.PathLike[str]) -> Path:
+    """Return the path if it is a readable regular file, else raise one clear sentence."""
+    p = Path(path)
+    if not p.exists():
+        raise PoolpipeError(f"input file {str(p)!r} does not exist")
+    if p.is_dir():
+        raise PoolpipeError(f"input {str(p)!r} is a directory, not a file")
+    if not p.is_file():
+        raise PoolpipeError(f"input {str(p)!r} is not a regular file")
+    try:
+        with p.open("rb"):
+            pass
+    except OSError as exc:
+        raise PoolpipeError(f"input file {str(p)!r} cannot be read: {exc.strerror}") from None
+    return p
+
+
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Open a temporary file beside path for writing; rename it onto path only on success."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
+    """Write data to path so that no reader ever sees half a file."""
+    with open_atomic(path) as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+
+
+def dumps_json(obj: Any) -> str:
+    """Serialise obj the one way every output uses: indented, key order kept, newline-ended."""
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write obj as JSON, atomically."""
+    write_atomic(path, dumps_json(obj))
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file."""
+    with Path(path).open(encoding="utf-8") as fh:
+        return json.load(fh)

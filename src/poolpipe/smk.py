@@ -1,0 +1,58 @@
+"""Glue between Snakemake's `script:` directive and the library: logging, errors, exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from poolpipe.cli import run_guarded
+from poolpipe.timing import Stopwatch, TimingRecord, write_record
+
+
+def run_script(snakemake: Any, main: Callable[[Any], None]) -> None:
+    """Run main(snakemake), its log as stderr; on error, exit non-zero with one sentence."""
+    log_path = snakemake.log[0] if snakemake.log else None
+    console = sys.stderr
+    if log_path:
+        sys.stderr = open(log_path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+
+    def action() -> int:
+        main(snakemake)
+        return 0
+
+    code = run_guarded(action, prog=f"rule {snakemake.rule}")
+    if code and log_path:
+        sys.stderr.flush()
+        with open(log_path, encoding="utf-8") as fh:
+            console.write(fh.read().splitlines()[-1] + "\n")
+    sys.exit(code)
+
+
+def write_timing(
+    snakemake: Any,
+    stage: str,
+    watch: Stopwatch,
+    items: int,
+    size: int,
+    processes: int = 1,
+    serial_wall_s: float | None = None,
+) -> None:
+    """Write the job's timing record to its `timing` output."""
+    chunk = snakemake.wildcards.get("chunk")
+    record = TimingRecord(
+        stage=stage,
+        rule=snakemake.rule,
+        chunk=None if chunk is None else int(chunk),
+        processes=processes,
+        wall_s=watch.wall_s,
+        cpu_s=watch.cpu_s,
+        items=items,
+        bytes=size,
+        serial_wall_s=serial_wall_s,
+    )
+    write_record(snakemake.output.timing, record)
