@@ -147,6 +147,9 @@ def iter_blocks(rng: Range, block_size: int = BLOCK_SIZE) -> Iterator[Block]:
                     yield Block(view[:filled])
                 return
             cut = buf.rfind(b"\n", 0, filled) + 1
+            if cut == 0 and filled < block_size:
+                carry = filled
+                continue
             if cut == 0:
                 yield Block(view[:filled], overlong=True)
                 skipping = True

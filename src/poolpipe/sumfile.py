@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from poolpipe import _scan
-from poolpipe.chunks import Range, iter_blocks, lines_before, split_file, split_range
+from poolpipe.chunks import BLOCK_SIZE, Range, iter_blocks, lines_before, split_file, split_range
 from poolpipe.errors import PoolpipeError
 from poolpipe.pool import pool_map
 
@@ -99,11 +99,14 @@ def _example(line: int, raw: bytes) -> BadLine:
     return BadLine(line, text)
 
 
-def sum_range(rng: Range, strict: bool = False) -> SumPart:
-    """Sum the lines of one range, streaming it in blocks; strict stops at the first bad line."""
+def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) -> SumPart:
+    """Sum the lines of one range, streaming it in blocks; strict stops at the first bad line.
+
+    A line longer than block_size (its newline included) is a bad line.
+    """
     total = numbers = blanks = bad = lines = 0
     examples: list[BadLine] = []
-    for block in iter_blocks(rng):
+    for block in iter_blocks(rng, block_size):
         data = block.data
         if block.overlong:
             bad += 1

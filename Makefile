@@ -1,0 +1,37 @@
+# The two commands a user needs:  make run  (set up, then the main job)  and  make test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+
+.PHONY: setup run test lint lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml setup.py src/poolpipe/_scan.c
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint --cores 1
+
+test: lint
+	$(BIN)/pytest
+
+lock:
+	$(PYTHON) -m venv /tmp/poolpipe-lock
+	/tmp/poolpipe-lock/bin/pip install --quiet pip-tools
+	/tmp/poolpipe-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-header -o requirements.lock requirements.in
+
+clean:
+	rm -rf results logs .snakemake data

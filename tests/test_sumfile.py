@@ -1,0 +1,244 @@
+"""The sum stage: exact totals, every line accounted for, against a plain Python reference."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from poolpipe.chunks import Range, split_file
+from poolpipe.errors import PoolpipeError
+from poolpipe.sumfile import (
+    EXAMPLE_CHARS,
+    MAX_EXAMPLES,
+    SumPart,
+    decimal_to_int,
+    merge,
+    parse_line,
+    sum_file,
+    sum_range,
+    sum_ranges,
+)
+
+
+def reference(data: bytes, block_size: int | None = None) -> SumPart:
+    """Plain Python: split on '\\n', classify each line with the reference rule."""
+    lines = re.findall(rb"[^\n]*\n|[^\n]+$", data)
+    total = numbers = blanks = bad = 0
+    bad_lines: list[int] = []
+    for i, line in enumerate(lines, start=1):
+        if block_size is not None and len(line) > block_size:
+            bad += 1
+            bad_lines.append(i)
+            continue
+        try:
+            value = parse_line(line.rstrip(b"\n"))
+        except ValueError:
+            bad += 1
+            bad_lines.append(i)
+            continue
+        if value is None:
+            blanks += 1
+        else:
+            total += value
+            numbers += 1
+    part = SumPart(total, numbers, blanks, bad, len(lines), len(data))
+    return part, bad_lines[:MAX_EXAMPLES]
+
+
+def _summary(part: SumPart) -> tuple:
+    return (part.total, part.numbers, part.blank_lines, part.bad_lines, part.lines, part.bytes)
+
+
+def _write(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "numbers.txt"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        (b"0", 0),
+        (b"-0", 0),
+        (b"+7", 7),
+        (b"007", 7),
+        (b"  \t-42 \t", -42),
+        (b"12\r", 12),
+        (b"", None),
+        (b" \t ", None),
+        (b"\r", None),
+        (b"123456789012345678901234567890", 123456789012345678901234567890),
+        (b"-9223372036854775809", -9223372036854775809),
+    ],
+)
+def test_good_and_blank_lines(line, value):
+    assert parse_line(line) == value
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"abc",
+        b"1.5",
+        b"1e3",
+        b"0x10",
+        b"1_000",
+        b"- 5",
+        b"+",
+        b"-",
+        b"--1",
+        b"\xff",
+        b"4\x002",
+        b"1\r\r",
+        b"\r1",
+        b"\xd9\xa3",
+        b"1 2",
+        b"\x0b1",
+        b"1\x0c",
+    ],
+)
+def test_bad_lines(line):
+    with pytest.raises(ValueError):
+        parse_line(line)
+
+
+@pytest.mark.parametrize(
+    "line", [b"1.5", b"1_000", b"\xd9\xa3", b"\x0b1", b"4\x002", b"- 5", b"1\r\r", b"99999x"]
+)
+def test_the_fast_scanner_agrees_on_each_bad_line(tmp_path, line):
+    path = _write(tmp_path, b"5\n" + line + b"\n6\n")
+    part = sum_range(Range(str(path), 0, path.stat().st_size))
+    assert (part.total, part.numbers, part.bad_lines, part.lines) == (11, 2, 1, 3)
+    assert part.bad_examples[0].line == 2
+
+
+def test_numbers_longer_than_pythons_digit_limit_are_exact():
+    digits = "".join(str(i % 10) for i in range(1, 7001))
+    value = 0
+    for d in digits:
+        value = value * 10 + int(d)
+    assert decimal_to_int(b"-" + digits.encode()) == -value
+    assert decimal_to_int(b"+" + digits.encode()) == value
+
+
+def test_a_sum_past_int64_is_exact(tmp_path):
+    values = [2**63 - 1] * 5 + [-(2**63)] * 2 + [10**30]
+    path = _write(tmp_path, "".join(f"{v}\n" for v in values).encode())
+    assert sum_file(str(path), 2)["total"] == sum(values)
+
+
+def test_empty_file_sums_to_zero(tmp_path):
+    result = sum_file(str(_write(tmp_path, b"")), 2)
+    assert (result["total"], result["numbers"], result["lines"], result["bytes"]) == (0, 0, 0, 0)
+
+
+def test_last_line_without_newline_and_crlf(tmp_path):
+    result = sum_file(str(_write(tmp_path, b"1\r\n2\r\n\r\n 3")), 1)
+    assert (result["total"], result["numbers"], result["blank_lines"]) == (6, 3, 1)
+
+
+def test_bad_examples_have_line_numbers_and_text(tmp_path):
+    lines = [b"1"] * 30
+    lines[4] = b"five"
+    lines[20] = b"\xff\xfe"
+    lines[25] = b"x" * 200
+    result = sum_file(str(_write(tmp_path, b"\n".join(lines) + b"\n")), 2)
+    examples = result["bad_examples"]
+    assert [e["line"] for e in examples] == [5, 21, 26]
+    assert examples[0]["text"] == "five"
+    assert examples[1]["text"] == "\\xff\\xfe"
+    assert examples[2]["text"] == "x" * EXAMPLE_CHARS + "..."
+    assert result["bad_lines"] == 3
+    assert result["total"] == 27
+
+
+def test_only_the_first_examples_are_kept_but_all_are_counted(tmp_path):
+    data = b"x\n" * (MAX_EXAMPLES + 7)
+    result = sum_file(str(_write(tmp_path, data)), 3)
+    assert result["bad_lines"] == MAX_EXAMPLES + 7
+    assert [e["line"] for e in result["bad_examples"]] == list(range(1, MAX_EXAMPLES + 1))
+
+
+def test_strict_names_file_and_absolute_line(tmp_path):
+    lines = [b"1"] * 1000
+    lines[876] = b"oops"
+    path = _write(tmp_path, b"\n".join(lines) + b"\n")
+    ranges = split_file(path, 4)
+    with pytest.raises(PoolpipeError, match=r"numbers\.txt, line 877: 'oops' is not an integer"):
+        sum_ranges(ranges, processes=2, strict=True)
+
+
+@settings(max_examples=400)
+@given(
+    data=st.lists(
+        st.one_of(
+            st.integers(-(10**40), 10**40).map(lambda v: str(v).encode()),
+            st.integers(-(10**12), 10**12).map(lambda v: str(v).encode()),
+            st.sampled_from([b"", b" ", b"\t", b"\r", b"x", b"1.5", b"\x00", b"\xff", b"+", b"-"]),
+            st.binary(max_size=6),
+        ),
+        max_size=60,
+    ).flatmap(
+        lambda parts: st.lists(
+            st.sampled_from([b"\n", b"\r\n", b" \n", b"\t\n", b""]),
+            min_size=len(parts),
+            max_size=len(parts),
+        ).map(lambda ends: b"".join(p + e for p, e in zip(parts, ends, strict=True)))
+    ),
+    block=st.sampled_from([8, 16, 64, 1 << 20]),
+)
+def test_sum_range_matches_the_reference(tmp_path, data, block):
+    path = _write(tmp_path, data)
+    part = sum_range(Range(str(path), 0, len(data)), block_size=block)
+    want, bad_lines = reference(data, block)
+    assert _summary(part) == _summary(want)
+    assert [e.line for e in part.bad_examples] == bad_lines
+
+
+@settings(max_examples=60)
+@given(
+    data=st.binary(max_size=3000)
+    | st.lists(st.integers(-(10**25), 10**25)).map(
+        lambda vs: "".join(f"{v}\n" for v in vs).encode()
+    ),
+    chunks=st.integers(1, 12),
+    processes=st.integers(1, 3),
+)
+def test_chunked_pool_sum_equals_the_reference(tmp_path, data, chunks, processes):
+    path = _write(tmp_path, data)
+    ranges = split_file(path, chunks)
+    merged = merge(sum_ranges([r], processes) for r in ranges)
+    want, bad_lines = reference(data)
+    assert _summary(merged) == _summary(want)
+    assert [e.line for e in merged.bad_examples] == bad_lines
+
+
+def test_part_json_round_trip(tmp_path):
+    part = sum_file(str(_write(tmp_path, b"1\nx\n")), 1)
+    one = SumPart.from_json({k: v for k, v in part.items() if k in SumPart.__dataclass_fields__})
+    assert SumPart.from_json(json.loads(json.dumps(one.to_json()))) == one
+
+
+def test_cli_prints_the_result_and_fails_in_one_sentence(tmp_path):
+    path = _write(tmp_path, b"1\n2\nbad\n")
+    cli = [sys.executable, "-m", "poolpipe.cli", "sum"]
+    ok = subprocess.run([*cli, str(path), "--processes", "2"], capture_output=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["total"] == 3
+    strict = subprocess.run([*cli, str(path), "--strict"], capture_output=True, timeout=60)
+    assert strict.returncode == 1
+    assert strict.stderr.decode().strip() == (
+        f"poolpipe: error: {path}, line 3: 'bad' is not an integer (strict mode stops here)"
+    )
+    for bad_path, words in [(tmp_path / "nope.txt", "does not exist"), (tmp_path, "directory")]:
+        run = subprocess.run([*cli, str(bad_path)], capture_output=True, timeout=60)
+        assert run.returncode == 1
+        err = run.stderr.decode()
+        assert words in err and "Traceback" not in err and err.count("\n") == 1

@@ -1,0 +1,192 @@
+"""Integration: the real `snakemake` command on small configs, in a copy of the workflow."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from poolpipe.sumfile import parse_line
+from poolpipe.timing import read_record
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+WORKFLOW = ["Snakefile", "rules", "scripts", "config", "envs", "profiles"]
+SMALL = {
+    "demo": {"seed": 7, "numbers": {"lines": 30000, "blank_lines": 3, "bad_lines": 4}},
+    "sum": {"chunks": 3, "threads": 2},
+}
+
+
+def workflow_copy(dest: Path) -> Path:
+    """A fresh copy of the workflow's files (no data, no results)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def snakemake(
+    workdir: Path, config: dict | None = None, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run snakemake in workdir with an extra config file; bounded in time."""
+    cmd = [SNAKEMAKE, "--cores", "2", *args]
+    if config is not None:
+        (workdir / "test.yaml").write_text(yaml.safe_dump(config))
+        cmd += ["--configfile", "test.yaml"]
+    return subprocess.run(
+        cmd, cwd=workdir, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def reference_sum(path: Path) -> dict:
+    """Sum a numbers file line by line in plain Python."""
+    total = numbers = blanks = bad = 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            try:
+                value = parse_line(raw.rstrip(b"\n"))
+            except ValueError:
+                bad += 1
+                continue
+            if value is None:
+                blanks += 1
+            else:
+                total += value
+                numbers += 1
+    return {"total": total, "numbers": numbers, "blank_lines": blanks, "bad_lines": bad}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One full run of the workflow on the small demo config."""
+    workdir = workflow_copy(tmp_path_factory.mktemp("demo"))
+    run = snakemake(workdir, SMALL)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir, run
+
+
+def test_total_matches_the_reference(demo_run):
+    workdir, _ = demo_run
+    total = json.loads((workdir / "results/sum/total.json").read_text())
+    want = reference_sum(workdir / "data/numbers.txt")
+    assert {k: total[k] for k in want} == want
+    assert (want["blank_lines"], want["bad_lines"]) == (3, 4)
+    assert total["chunks"] == 3
+    assert total["bytes"] == (workdir / "data/numbers.txt").stat().st_size
+    assert total["lines"] == 30000
+    assert len(total["bad_examples"]) == 4
+    lines = (workdir / "data/numbers.txt").read_bytes().split(b"\n")
+    for example in total["bad_examples"]:
+        raw = lines[example["line"] - 1]
+        assert example["text"] == raw.decode("utf-8", errors="backslashreplace")
+
+
+def test_every_job_leaves_a_timing_record_and_a_benchmark(demo_run):
+    workdir, _ = demo_run
+    records = sorted((workdir / "results/timing").rglob("*.json"))
+    rules = sorted({read_record(p).rule for p in records})
+    assert rules == ["demo_numbers", "merge_sum", "split_numbers", "sum_chunk"]
+    chunks = [read_record(p) for p in records if read_record(p).rule == "sum_chunk"]
+    assert sorted(r.chunk for r in chunks) == [0, 1, 2]
+    assert all(r.processes == 2 and r.wall_s > 0 and r.bytes > 0 for r in chunks)
+    assert sum(r.items for r in chunks) == 30000 - 7
+    benchmarks = sorted((workdir / "results/benchmarks").rglob("*.tsv"))
+    assert len(benchmarks) == len(records)
+
+
+def test_a_second_run_has_nothing_to_do(demo_run):
+    workdir, _ = demo_run
+    again = snakemake(workdir, SMALL)
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_two_runs_give_byte_identical_results(demo_run, tmp_path):
+    first, _ = demo_run
+    second = workflow_copy(tmp_path / "second")
+    assert snakemake(second, SMALL).returncode == 0
+    for rel in ["data/numbers.txt", "results/sum/chunks.tsv", "results/sum/total.json"]:
+        assert filecmp.cmp(first / rel, second / rel, shallow=False), rel
+    parts = sorted(p.name for p in (first / "results/sum/parts").iterdir())
+    assert parts == ["0.json", "1.json", "2.json"]
+    for name in parts:
+        assert filecmp.cmp(
+            first / "results/sum/parts" / name, second / "results/sum/parts" / name, shallow=False
+        )
+
+
+def test_a_users_own_file_needs_only_sum_input(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    own = tmp_path / "mine.txt"
+    own.write_bytes(b"10\n-3\n\n 99999999999999999999999 \r\nnope\n5")
+    run = snakemake(workdir, {"sum": {"input": str(own), "chunks": 8}})
+    assert run.returncode == 0, run.stderr[-3000:]
+    total = json.loads((workdir / "results/sum/total.json").read_text())
+    assert total["total"] == 10 - 3 + 99999999999999999999999 + 5
+    assert (total["numbers"], total["blank_lines"], total["bad_lines"]) == (4, 1, 1)
+    assert total["bad_examples"] == [{"line": 5, "text": "nope"}]
+    assert not (workdir / "data/numbers.txt").exists()
+
+
+def test_strict_mode_fails_with_one_sentence_naming_file_and_line(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    own = tmp_path / "strict.txt"
+    own.write_bytes(b"1\n2\n3\n4\n5\n6\nseven\n8\n")
+    run = snakemake(workdir, {"sum": {"input": str(own), "chunks": 2, "strict": True}})
+    assert run.returncode != 0
+    sentence = f"rule sum_chunk: error: {own}, line 7: 'seven' is not an integer"
+    assert sentence in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (workdir / "results/sum/total.json").exists()
+
+
+def test_a_missing_input_is_named_before_any_job_runs(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, {"sum": {"input": str(tmp_path / "absent.txt")}})
+    assert run.returncode != 0
+    assert "Missing input files" in run.stderr and "absent.txt" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_directory_as_input_is_one_sentence(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, {"sum": {"input": str(tmp_path)}})
+    assert run.returncode != 0
+    assert f"rule split_numbers: error: input {str(tmp_path)!r} is a directory" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_an_invalid_config_is_rejected_by_the_schema(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, {"sum": {"chunks": 0}}, "--dry-run")
+    assert run.returncode != 0
+    assert "0 is less than the minimum of 1" in run.stdout + run.stderr
+    typo = snakemake(workdir, {"sum": {"chunk": 3}}, "--dry-run")
+    assert typo.returncode != 0
+    assert "'chunk' was unexpected" in typo.stdout + typo.stderr
+
+
+def test_lint_is_clean():
+    run = subprocess.run(
+        [SNAKEMAKE, "--lint", "--cores", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0
+    assert "Congratulations" in run.stdout + run.stderr
