@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 
 from poolpipe import __version__
 from poolpipe.errors import PoolpipeError, Stopped
 from poolpipe.files import dumps_json
+from poolpipe.pool import available_cpus
+from poolpipe.timing import Stopwatch, TimingRecord, write_record
 
 
 def _positive(text: str) -> int:
@@ -25,7 +26,21 @@ def _positive(text: str) -> int:
 def _cmd_sum(args: argparse.Namespace) -> int:
     from poolpipe.sumfile import sum_file
 
-    sys.stdout.write(dumps_json(sum_file(args.path, args.processes, args.strict)))
+    with Stopwatch() as watch:
+        result = sum_file(args.path, args.processes, args.strict)
+    sys.stdout.write(dumps_json(result))
+    if args.timing:
+        record = TimingRecord(
+            stage="sum",
+            rule="cli",
+            chunk=None,
+            processes=args.processes,
+            wall_s=watch.wall_s,
+            cpu_s=watch.cpu_s,
+            items=result["numbers"],
+            bytes=result["bytes"],
+        )
+        write_record(args.timing, record)
     return 0
 
 
@@ -44,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sum", help="sum a file of integers, one per line, exactly")
     p.add_argument("path", help="text file, one integer per line")
-    p.add_argument("--processes", type=_positive, default=os.cpu_count() or 1)
+    p.add_argument("--processes", type=_positive, default=available_cpus())
     p.add_argument("--strict", action="store_true", help="fail at the first bad line")
+    p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
     p.set_defaults(run=_cmd_sum)
 
     p = sub.add_parser("demo-numbers", help="write the deterministic demo numbers file")

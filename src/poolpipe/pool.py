@@ -184,6 +184,14 @@ def _exit_text(code: int) -> str:
     return f"exit code {code}"
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (the affinity mask, which SLURM and taskset set)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def serial_map(fn: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:
     """Run fn over tasks in this process: the single-process baseline for timing comparisons."""
     return map(fn, tasks)
