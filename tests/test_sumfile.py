@@ -242,3 +242,16 @@ def test_cli_prints_the_result_and_fails_in_one_sentence(tmp_path):
         assert run.returncode == 1
         err = run.stderr.decode()
         assert words in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_total_longer_than_pythons_digit_limit_is_printed_exactly(tmp_path):
+    digits = "9" * 5000
+    path = _write(tmp_path, f"{digits}\n1\n".encode())
+    run = subprocess.run(
+        [sys.executable, "-m", "poolpipe.cli", "sum", str(path), "--processes", "1"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    printed = re.search(rb'"total": (\d+)', run.stdout).group(1)
+    assert printed == b"1" + b"0" * 5000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,9 +55,21 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
         fh.write(data.encode() if isinstance(data, str) else data)
 
 
+@contextlib.contextmanager
+def _any_int_size() -> Iterator[None]:
+    """Lift Python's 4300-digit limit on int <-> str while our own exact integers pass through."""
+    saved = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(saved)
+
+
 def dumps_json(obj: Any) -> str:
     """Serialise obj the one way every output uses: indented, key order kept, newline-ended."""
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    with _any_int_size():
+        return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
@@ -66,5 +79,5 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file."""
-    with Path(path).open(encoding="utf-8") as fh:
+    with Path(path).open(encoding="utf-8") as fh, _any_int_size():
         return json.load(fh)

@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -53,9 +54,13 @@ def _init_worker(slots: SynchronizedArray[int]) -> None:
 
 
 def _call(slot: int, fn: Callable[[T], R], task: T) -> R:
+    """Run one task, marking its slot with this worker's pid while it runs."""
     assert _slots is not None
     _slots[slot] = os.getpid()
-    return fn(task)
+    try:
+        return fn(task)
+    finally:
+        _slots[slot] = 0
 
 
 class _Signals:
@@ -117,16 +122,20 @@ def pool_map(
                         break
                     slot = free.popleft()
                     slots[slot] = 0
-                    pending.append((slot, task, executor.submit(_call, slot, fn, task)))
+                    try:
+                        future = executor.submit(_call, slot, fn, task)
+                    except BrokenProcessPool:
+                        raise _died(pending, slots, workers, describe) from None
+                    pending.append((slot, task, future))
                     workers.update(getattr(executor, "_processes", None) or {})
                 if not pending:
                     break
-                slot, task, future = pending.popleft()
+                slot, _, future = pending[0]
                 try:
                     result = future.result()
                 except BrokenProcessPool:
-                    running = [(slot, task), *((s, t) for s, t, _ in pending)]
-                    raise _died(running, slots, workers, describe) from None
+                    raise _died(pending, slots, workers, describe) from None
+                pending.popleft()
                 free.append(slot)
                 yield result
         clean = True
@@ -151,29 +160,33 @@ def _stop(executor: ProcessPoolExecutor, workers: dict[int, mp.process.BaseProce
 
 
 def _died(
-    running: list[tuple[int, Any]],
+    pending: deque[tuple[int, Any, Future[Any]]],
     slots: SynchronizedArray[int],
     workers: dict[int, mp.process.BaseProcess],
     describe: Callable[[Any], str],
 ) -> WorkerDied:
     """Name the task whose worker ended on its own; the executor SIGTERMs the others itself."""
+    codes = _exit_codes(workers)
+    running = [(slots[slot], task) for slot, task, _ in pending if slots[slot] > 0]
+    for pid, task in running:
+        code = codes.get(pid)
+        if code is not None and code != -signal.SIGTERM:
+            return WorkerDied(
+                f"worker process {pid} died with {_exit_text(code)} while running {describe(task)}"
+            )
+    names = " or ".join(describe(task) for _, task in running) or "one of the tasks"
+    return WorkerDied(f"a worker process died abruptly while running {names}")
+
+
+def _exit_codes(workers: dict[int, mp.process.BaseProcess], wait_s: float = 5.0) -> dict[int, int]:
+    """Exit codes of the pool's workers, waiting briefly while the executor reaps them."""
+    deadline = time.monotonic() + wait_s
     for proc in workers.values():
         with contextlib.suppress(Exception):
-            proc.join(timeout=5)
-    dead = {pid: p.exitcode for pid, p in workers.items() if p.exitcode is not None}
-    culprits = {pid for pid, code in dead.items() if code != -signal.SIGTERM} or set(dead)
-    for slot, task in running:
-        pid = slots[slot]
-        if pid in culprits:
-            return WorkerDied(
-                f"worker process {pid} died with {_exit_text(dead[pid])} while running "
-                f"{describe(task)}"
-            )
-    started = [describe(task) for slot, task in running if slots[slot]]
-    return WorkerDied(
-        "a worker process died abruptly while running "
-        + (" or ".join(started) if started else "one of the tasks")
-    )
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
+    while time.monotonic() < deadline and any(p.exitcode is None for p in workers.values()):
+        time.sleep(0.01)
+    return {pid: p.exitcode for pid, p in workers.items() if p.exitcode is not None}
 
 
 def _exit_text(code: int) -> str:

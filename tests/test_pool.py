@@ -1,0 +1,464 @@
+"""The one process pool runner: order, errors, dying workers, signals, no orphans, isolation.
+
+Every test here is bounded in time: in-process pools run under a SIGALRM guard, every
+subprocess call has a timeout, and every polling loop has a deadline. No test checks speed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import faulthandler
+import functools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from poolpipe.errors import PoolpipeError
+from poolpipe.pool import WorkerDied, pool_map
+
+GUARD_S = 60
+"""No in-process test may run longer than this; SIGALRM fails it instead of hanging."""
+
+GONE_S = 10.0
+"""How long a worker may take to disappear after its pool or parent stops."""
+
+
+class Hung(Exception):
+    """Raised by the SIGALRM guard when a test ran past GUARD_S."""
+
+
+@pytest.fixture(autouse=True)
+def _guard() -> Iterator[None]:
+    """Fail (never hang) any test in this module that runs past GUARD_S seconds."""
+
+    def _fire(_signum: int, _frame: object) -> None:
+        raise Hung(f"test ran past {GUARD_S}s")
+
+    saved = signal.signal(signal.SIGALRM, _fire)
+    signal.alarm(GUARD_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, saved)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = GONE_S) -> bool:
+    """Poll condition until it holds or the deadline passes; True if it held."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """True if pid is a running process (a zombie counts as gone)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _children() -> set[int]:
+    """PIDs of every descendant of this process, zombies included."""
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def _assert_children_gone(before: set[int]) -> None:
+    """Every child this process started since `before` is gone and reaped (no zombie left)."""
+    assert _wait_until(lambda: not (_children() - before)), (
+        f"pool processes left behind: {sorted(_children() - before)}"
+    )
+
+
+# --- functions the workers run (module level, so they pickle) ------------------------------
+
+
+def _square_slowly(task: int) -> tuple[int, int, int]:
+    """Later tasks finish first, so results arrive out of order unless pool_map reorders."""
+    time.sleep(0.001 * (7 - task % 8))
+    return task, task * task, os.getpid()
+
+
+def _pid_or_raise(bad: int, task: int) -> int:
+    time.sleep(0.01)
+    if task == bad:
+        raise PoolpipeError(f"task {task} is not a number")
+    return os.getpid()
+
+
+class _Odd(ValueError):
+    """An exception type the pool knows nothing about."""
+
+
+def _raise_odd(task: int) -> int:
+    if task == 2:
+        raise _Odd("odd one out")
+    return task
+
+
+def _die_on(mode: str, bad: int, task: int) -> int:
+    """Sleep briefly, so several tasks are in flight; die abruptly on task `bad`.
+
+    The doomed task runs longest, so the caller has taken every earlier result before it dies.
+    """
+    time.sleep(0.3 if task == bad else 0.05)
+    if task == bad:
+        if mode == "exit":
+            os._exit(3)
+        elif mode == "sigkill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif mode == "segv":
+            faulthandler.disable()  # pytest enables it; keep the worker's crash quiet
+            ctypes.string_at(0)
+        time.sleep(30)  # unreachable unless the death did not happen: the guard fires
+    return task
+
+
+def _die_late(task: int) -> int:
+    """Task 0 is slow, so it stays at the head while another worker runs 1, 2, ... then 5 dies."""
+    time.sleep(1.5 if task == 0 else 0.02)
+    if task == 5:
+        os._exit(3)
+    return task
+
+
+_COUNTER = 0
+
+
+def _bump(task: int) -> int:
+    global _COUNTER
+    _COUNTER += 100 + task
+    return _COUNTER
+
+
+def _chunk(task: int) -> str:
+    return f"chunk {task}"
+
+
+# --- 1. order -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("processes", [1, 3])
+@pytest.mark.parametrize("in_flight", [None, 2, 5])
+def test_results_come_back_in_task_order(processes: int, in_flight: int | None) -> None:
+    tasks = list(range(40))  # many more than in flight
+    results = list(pool_map(_square_slowly, tasks, processes, in_flight=in_flight))
+    assert [(t, sq) for t, sq, _ in results] == [(t, t * t) for t in tasks]
+    assert len({pid for _, _, pid in results}) <= processes
+    assert os.getpid() not in {pid for _, _, pid in results}
+
+
+def test_results_come_back_in_order_from_a_lazy_task_stream() -> None:
+    tasks = (t for t in range(25))
+    assert [t for t, _, _ in pool_map(_square_slowly, tasks, 3)] == list(range(25))
+
+
+def test_no_tasks_gives_no_results() -> None:
+    assert list(pool_map(_square_slowly, [], 2)) == []
+
+
+def test_fewer_than_one_process_is_a_users_error() -> None:
+    with pytest.raises(PoolpipeError, match="processes must be at least 1"):
+        list(pool_map(_square_slowly, [1], 0))
+
+
+# --- 2. an exception in fn -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("processes", [1, 3])
+def test_exception_in_fn_propagates_and_leaves_no_worker(processes: int) -> None:
+    before = _children()
+    seen: list[int] = []
+    with pytest.raises(PoolpipeError) as info:
+        for pid in pool_map(functools.partial(_pid_or_raise, 7), range(20), processes):
+            seen.append(pid)
+    assert type(info.value) is PoolpipeError
+    assert str(info.value) == "task 7 is not a number"
+    assert len(seen) == 7  # every result before the failing task, none after
+    _assert_children_gone(before)
+    assert not [pid for pid in set(seen) if _alive(pid)]
+
+
+def test_exception_of_any_type_keeps_its_type_and_message() -> None:
+    before = _children()
+    with pytest.raises(_Odd, match=r"^odd one out$"):
+        list(pool_map(_raise_odd, range(6), 2))
+    _assert_children_gone(before)
+
+
+def test_abandoning_the_iterator_stops_its_workers() -> None:
+    before = _children()
+    results = pool_map(_square_slowly, range(100), 2)
+    assert next(results)[0] == 0
+    assert _children() - before  # the pool is running
+    results.close()
+    _assert_children_gone(before)
+
+
+# --- 3. a worker that dies abruptly ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "how"),
+    [("exit", "exit code 3"), ("sigkill", "signal SIGKILL"), ("segv", "signal SIGSEGV")],
+)
+@pytest.mark.parametrize("processes", [1, 3])
+def test_worker_death_names_its_task(mode: str, how: str, processes: int) -> None:
+    before = _children()
+    got: list[int] = []
+    with pytest.raises(WorkerDied) as info:
+        for task in pool_map(functools.partial(_die_on, mode, 5), range(10), processes, _chunk):
+            got.append(task)
+    assert isinstance(info.value, PoolpipeError)  # the CLI reports it as one sentence
+    assert got == list(range(len(got)))
+    assert len(got) <= 5
+    _assert_children_gone(before)
+    message = str(info.value)
+    assert f"died with {how} while running chunk 5" in message
+    assert [f"chunk {t}" for t in range(10) if t != 5 and f"chunk {t}" in message] == []
+
+
+def _slow_waitpid(
+    real: Callable[[int, int], tuple[int, int]],
+) -> Callable[[int, int], tuple[int, int]]:
+    """os.waitpid, with the interleaving that loses a worker's exit status made certain.
+
+    The executor's own thread reaps the worker that died with exit code 3 and is then held
+    up for 1s before multiprocessing records its exit code; the caller's thread asks a
+    moment later, finds the child already reaped, and multiprocessing reports None.
+    """
+
+    def waitpid(pid: int, options: int) -> tuple[int, int]:
+        if threading.current_thread() is threading.main_thread():
+            time.sleep(0.1)
+            return real(pid, options)
+        result = real(pid, options)
+        if result[0] and os.waitstatus_to_exitcode(result[1]) == 3:
+            time.sleep(1.0)
+        return result
+
+    return waitpid
+
+
+@pytest.mark.parametrize("processes", [1, 3])
+def test_worker_death_names_its_task_when_the_executor_reaps_it_first(
+    monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    monkeypatch.setattr(os, "waitpid", _slow_waitpid(os.waitpid))
+    with pytest.raises(WorkerDied) as info:
+        list(pool_map(functools.partial(_die_on, "exit", 5), range(10), processes, _chunk))
+    assert "died with exit code 3 while running chunk 5" in str(info.value), str(info.value)
+
+
+def test_worker_death_names_its_task_when_that_worker_already_finished_others() -> None:
+    before = _children()
+    with pytest.raises(WorkerDied) as info:
+        list(pool_map(_die_late, range(10), 2, _chunk, in_flight=10))
+    assert "chunk 5" in str(info.value), str(info.value)
+    _assert_children_gone(before)
+
+
+def test_worker_death_while_the_caller_is_busy_raises_worker_died() -> None:
+    before = _children()
+    results = pool_map(functools.partial(_die_on, "exit", 3), range(10), 2, _chunk)
+    assert next(results) == 0
+    # While the caller works on result 0, task 3's worker dies and the executor stops
+    # every other worker: wait for that instead of sleeping a fixed time.
+    assert _wait_until(lambda: not (_children() - before))
+    try:
+        with pytest.raises(WorkerDied, match="chunk 3"):
+            list(results)
+    finally:
+        results.close()
+    _assert_children_gone(before)
+
+
+# --- 4, 5, 6. signals, in a real process running run_guarded ---------------------------------
+
+HELPER = """\
+import os
+import sys
+import time
+from pathlib import Path
+
+from poolpipe.cli import run_guarded
+from poolpipe.pool import pool_map
+
+PIDS = Path(sys.argv[1])
+
+
+def slow(task):
+    (PIDS / str(os.getpid())).touch()  # tells the test this worker is running a task
+    time.sleep(30)
+    return task
+
+
+def main():
+    for _ in pool_map(slow, range(8), 2):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_guarded(main))
+"""
+
+
+class Helper:
+    """The helper script running in its own session, with its 2 workers busy."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        script = tmp_path / "slow_pool.py"
+        script.write_text(HELPER)
+        self.pids_dir = tmp_path / "pids"
+        self.pids_dir.mkdir()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(self.pids_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.workers: set[int] = set()
+
+    def wait_for_workers(self) -> set[int]:
+        """Both workers' PIDs, once both are inside a task (so their setup is done)."""
+
+        def ready() -> bool:
+            return len(list(self.pids_dir.iterdir())) >= 2 or self.proc.poll() is not None
+
+        assert _wait_until(ready, timeout=30), "workers never started"
+        assert self.proc.poll() is None, self.proc.communicate(timeout=10)
+        self.workers = {int(p.name) for p in self.pids_dir.iterdir()}
+        parent = psutil.Process(self.proc.pid)
+        assert self.workers <= {child.pid for child in parent.children()}
+        return self.workers
+
+    def finish(self) -> tuple[int, str]:
+        """The exit code and stderr, at most 30s after the signal."""
+        _, stderr = self.proc.communicate(timeout=30)
+        return self.proc.returncode, stderr
+
+    def cleanup(self) -> None:
+        for pid in [self.proc.pid, *self.workers]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate(timeout=30)
+
+
+@pytest.fixture
+def helper(tmp_path: Path) -> Iterator[Helper]:
+    running = Helper(tmp_path)
+    try:
+        yield running
+    finally:
+        running.cleanup()
+
+
+def _assert_workers_gone(workers: set[int]) -> None:
+    assert _wait_until(lambda: not [pid for pid in workers if _alive(pid)]), (
+        f"workers left behind: {sorted(pid for pid in workers if _alive(pid))}"
+    )
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_to_the_parent_stops_every_worker(
+    helper: Helper, sig: signal.Signals, code: int
+) -> None:
+    workers = helper.wait_for_workers()
+    os.kill(helper.proc.pid, sig)
+    returncode, stderr = helper.finish()
+    assert returncode == code, stderr
+    assert stderr.splitlines() == [f"poolpipe: stopped by {sig.name}"]
+    _assert_workers_gone(workers)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_to_the_process_group_stops_through_the_parent(
+    helper: Helper, sig: signal.Signals, code: int
+) -> None:
+    """A Ctrl-C reaches every process in the group: workers ignore it, the parent stops them.
+
+    (A SIGTERM to the group, as from `timeout` or a batch system, kills the workers outright;
+    the parent still reports the signal, not a dead worker.)
+    """
+    workers = helper.wait_for_workers()
+    os.killpg(helper.proc.pid, sig)
+    returncode, stderr = helper.finish()
+    assert returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert "KeyboardInterrupt" not in stderr
+    assert stderr.splitlines() == [f"poolpipe: stopped by {sig.name}"]
+    _assert_workers_gone(workers)
+
+
+def test_workers_die_with_a_sigkilled_parent(helper: Helper) -> None:
+    workers = helper.wait_for_workers()
+    os.kill(helper.proc.pid, signal.SIGKILL)
+    returncode, _ = helper.finish()
+    assert returncode == -signal.SIGKILL
+    _assert_workers_gone(workers)
+
+
+def test_sigterm_through_the_cli_exits_143(tmp_path: Path) -> None:
+    """The real `poolpipe sum` command follows the same convention (stopped mid-run)."""
+    digits = b"7" * 1_000_000  # huge numbers are slow to convert exactly: seconds of work
+    path = tmp_path / "numbers.txt"
+    path.write_bytes((digits + b"\n-" + digits + b"\n") * 4)  # total 0: prints if it finishes
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "poolpipe.cli", "sum", str(path), "--processes", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        parent = psutil.Process(proc.pid)
+        workers: set[int] = set()
+
+        def pool_running() -> bool:
+            workers.update(child.pid for child in parent.children())
+            return len(workers) >= 2 or proc.poll() is not None
+
+        assert _wait_until(pool_running, timeout=30)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+        if proc.returncode == 0:
+            assert '"total": 0' in stdout
+            pytest.skip("the file was summed before the signal arrived")
+        assert proc.returncode == 143, stderr
+        assert stderr.splitlines() == ["poolpipe: stopped by SIGTERM"]
+        assert stdout == ""
+        _assert_workers_gone(workers)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+
+
+# --- 7. isolation ---------------------------------------------------------------------------
+
+
+def test_worker_globals_do_not_leak_into_the_parent() -> None:
+    assert _COUNTER == 0
+    results = list(pool_map(_bump, range(6), 2))
+    assert all(value >= 100 for value in results)  # each worker did change its own copy
+    assert _COUNTER == 0
