@@ -1,0 +1,525 @@
+"""Benchmark: sum a ~1 GB file of integers: seed recipe, plain Python, pandas, pyarrow, poolpipe.
+
+Run `python bench/sum.py --help`; bench/README.md says what each row measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+MIB = 1 << 20
+GB = 10**9
+DATA_SEED = 1
+BYTES_PER_LINE = 11.389
+"""Mean line length of the demo numbers (sign half the time, ~9.89 digits, newline)."""
+
+RELAY = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
+"""Starts a measured run from a small process: a child exec'd straight from this one would
+report this process's peak RSS as its own (Linux carries it over through vfork and exec)."""
+
+SIZE_TOLERANCE = 0.05
+SLOW_METHODS = ("seed", "python")
+SLOW_SECONDS = 12.0
+"""A slow method stops after its first run if that run took longer than this."""
+
+CONTENTION_WARN = 0.05
+"""Share of the machine's CPU time used by other processes above which timings are flagged."""
+
+LABELS = {
+    "cat": "cat FILE > /dev/null (I/O ceiling)",
+    "seed": "seed recipe (Pool, readlines)",
+    "python": "sum(map(int, f))",
+    "pandas": 'pandas read_csv(engine="c"), dtype inferred',
+    "pyarrow": "pyarrow.csv.read_csv + compute.sum",
+    "poolpipe": "poolpipe sum_file",
+}
+FULL_FILE_METHODS = ("python", "pandas", "pyarrow", "poolpipe")
+"""The methods that sum the whole file, whose totals must all agree."""
+
+
+def sum_lines(file_lines: list[str]) -> int:
+    """The seed's worker, verbatim: add up the lines that parse as integers."""
+    total = 0
+    for line in file_lines:
+        try:  # noqa: SIM105 - the seed's code, verbatim
+            total += int(line)
+        except ValueError:
+            pass
+    return total
+
+
+def run_seed(path: str, processes: int) -> int:
+    """The seed's main: readlines, cut into cpu_count() chunks, pool.map(sum_lines, chunks)."""
+    with open(path) as f:
+        lines = f.readlines()
+    num_processes = multiprocessing.cpu_count()
+    chunk_size = len(lines) // num_processes
+    chunks = [lines[i : i + chunk_size] for i in range(0, len(lines), chunk_size)]
+    pool = multiprocessing.Pool(num_processes)
+    results = pool.map(sum_lines, chunks)
+    total = sum(results)
+    pool.close()
+    pool.join()
+    return total
+
+
+def run_python(path: str, processes: int) -> int:
+    """Single process, pure Python: sum(map(int, f)) over the file in text mode."""
+    with open(path) as f:
+        return sum(map(int, f))
+
+
+def run_pandas(path: str, processes: int) -> int:
+    """pandas read_csv with the C engine, dtype inferred (checked to be int64), summed.
+
+    Passing dtype="int64" gives the same column; one measurement on the 1 GB file had it slower
+    (0.084 against 0.15 GB/s; later ones on a busy machine saw no clear difference), so the
+    column's dtype is checked after reading instead.
+    """
+    import pandas as pd
+
+    col = pd.read_csv(path, header=None, names=["n"], engine="c")["n"]
+    if col.dtype != "int64":
+        raise TypeError(f"pandas inferred {col.dtype}, not int64")
+    return int(col.sum())
+
+
+def run_pyarrow(path: str, processes: int) -> int:
+    """pyarrow's multithreaded CSV reader into an int64 column, summed by pyarrow.compute.
+
+    One process; the parsing runs on pyarrow's CPU thread pool (pyarrow.cpu_count() threads).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow.csv import ConvertOptions, ReadOptions, read_csv
+
+    table = read_csv(
+        path,
+        read_options=ReadOptions(column_names=["n"]),
+        convert_options=ConvertOptions(column_types={"n": pa.int64()}),
+    )
+    return int(pc.sum(table["n"]).as_py())
+
+
+def run_poolpipe(path: str, processes: int) -> int:
+    """poolpipe's sum_file with a pool of `processes` workers."""
+    from poolpipe.sumfile import sum_file
+
+    return sum_file(path, processes)["total"]
+
+
+def run_cat(path: str, processes: int) -> None:
+    """cat the file to /dev/null: how fast the bytes can be read at all."""
+    with open(os.devnull, "wb") as null:
+        subprocess.run(["cat", path], stdout=null, check=True)
+
+
+METHODS: dict[str, Callable[[str, int], int | None]] = {
+    "cat": run_cat,
+    "seed": run_seed,
+    "python": run_python,
+    "pandas": run_pandas,
+    "pyarrow": run_pyarrow,
+    "poolpipe": run_poolpipe,
+}
+
+
+def threads_used(method: str) -> int | None:
+    """The threads a multithreaded method computes with; None for the others."""
+    if method != "pyarrow":
+        return None
+    import pyarrow as pa
+
+    return pa.cpu_count()
+
+
+def child_main(method: str, path: str, processes: int) -> None:
+    """Run one method once in this (fresh) process; print time, total and peak RSS as JSON."""
+    start = time.perf_counter()
+    total = METHODS[method](path, processes)
+    seconds = time.perf_counter() - start
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak = None if method == "cat" else max(own, children)
+    threads = threads_used(method)
+    print(json.dumps({"total": total, "seconds": seconds, "peak_kib": peak, "threads": threads}))
+
+
+@dataclass
+class Run:
+    """One run of a method in its own subprocess."""
+
+    total: int | None
+    seconds: float
+    peak_kib: int | None
+    threads: int | None = None
+
+
+def run_once(method: str, path: Path, processes: int) -> Run:
+    """Run a method in a fresh interpreter and read back what it measured."""
+    cmd = [sys.executable, "-c", RELAY, sys.executable, str(Path(__file__).resolve())]
+    cmd += ["--_run", method]
+    cmd += ["--file", str(path), "--processes", str(processes)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{method} failed (exit {out.returncode}):\n{out.stderr}")
+    return Run(**json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@dataclass
+class Row:
+    """A table row: a method's median over its runs and its peak memory."""
+
+    method: str
+    label: str
+    processes: int
+    nbytes: int
+    seconds: list[float]
+    totals: list[int | None]
+    peak_rss_mib: float | None
+    threads: int | None = None
+    vs_seed: float = 0.0
+    vs_pandas: float = 0.0
+    vs_pyarrow: float = 0.0
+
+    @property
+    def median(self) -> float:
+        """Median seconds over the runs."""
+        return statistics.median(self.seconds)
+
+    @property
+    def gbps(self) -> float:
+        """Throughput in GB/s (10**9 bytes)."""
+        return self.nbytes / self.median / GB
+
+    @property
+    def procs(self) -> str:
+        """The procs column: worker processes, or "N thr" for one process with N threads."""
+        return f"{self.threads} thr" if self.threads else str(self.processes)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict, with the derived numbers."""
+        return {**asdict(self), "median_seconds": self.median, "gb_per_s": self.gbps}
+
+
+def measure(method: str, path: Path, processes: int, repeats: int, label: str | None = None) -> Row:
+    """Run a method `repeats` times (a slow one once if its first run is slow)."""
+    runs: list[Run] = []
+    for i in range(repeats):
+        run = run_once(method, path, processes)
+        runs.append(run)
+        log(f"  {method} run {i + 1}: {run.seconds:.3f} s, total {run.total}")
+        if method in SLOW_METHODS and run.seconds > SLOW_SECONDS:
+            break
+    return Row(
+        method=method,
+        label=label or LABELS[method],
+        processes=processes,
+        nbytes=path.stat().st_size,
+        seconds=[r.seconds for r in runs],
+        totals=[r.total for r in runs],
+        peak_rss_mib=peak_mib(runs),
+        threads=runs[0].threads,
+    )
+
+
+def peak_mib(runs: list[Run]) -> float | None:
+    """The highest peak RSS over the runs in MiB; None where it is not measured."""
+    peaks = [r.peak_kib for r in runs if r.peak_kib is not None]
+    return max(peaks) / 1024 if peaks else None
+
+
+def log(text: str) -> None:
+    """Progress on stderr, so stdout holds only the report."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def default_file(out: Path, size_mb: int) -> Path:
+    """bench/out/numbers_1g.txt for 1024 MiB, numbers_<N>m.txt otherwise."""
+    name = f"{size_mb // 1024}g" if size_mb % 1024 == 0 else f"{size_mb}m"
+    return out / f"numbers_{name}.txt"
+
+
+def ensure_file(path: Path, size_mb: int) -> None:
+    """Write the numbers file unless one of about size_mb MiB is there already."""
+    target = size_mb * MIB
+    if path.exists() and abs(path.stat().st_size - target) <= SIZE_TOLERANCE * target:
+        log(f"reusing {path}")
+        return
+    from poolpipe.demo import write_numbers
+
+    lines = round(target / BYTES_PER_LINE)
+    log(f"writing {path}: {lines:,} lines (~{size_mb} MiB)...")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_numbers(path, lines, DATA_SEED)
+
+
+def warm(path: Path) -> None:
+    """Read the file once so every method finds it in the page cache."""
+    with open(path, "rb") as fh:
+        while fh.read(16 * MIB):
+            pass
+
+
+def make_slice(path: Path, slice_mb: int, tmp: Path) -> Path:
+    """The first slice_mb MiB of the file, cut after a newline, as its own file."""
+    with open(path, "rb") as fh:
+        data = fh.read(slice_mb * MIB)
+    cut = data.rfind(b"\n") + 1
+    piece = tmp / f"slice_{slice_mb}m.txt"
+    piece.write_bytes(data[:cut] if cut else data)
+    return piece
+
+
+def row_of(rows: list[Row], method: str) -> Row:
+    """The (first) row of a method."""
+    return next(r for r in rows if r.method == method)
+
+
+def add_ratios(rows: list[Row]) -> None:
+    """Fill each row's speed relative to the seed recipe, pandas and pyarrow (by throughput)."""
+    seed, pandas, pyarrow = (row_of(rows, m) for m in ("seed", "pandas", "pyarrow"))
+    for row in rows:
+        row.vs_seed = row.gbps / seed.gbps
+        row.vs_pandas = row.gbps / pandas.gbps
+        row.vs_pyarrow = row.gbps / pyarrow.gbps
+
+
+def mismatches(rows: list[Row], slice_check: int | None) -> list[str]:
+    """Every disagreement between totals: across runs, across methods, and on the slice."""
+    problems = []
+    for row in rows:
+        if len(set(row.totals)) > 1:
+            problems.append(f"{row.label}: runs disagree: {row.totals}")
+    full = {f"{r.label} [{r.procs}]": r.totals[0] for r in rows if r.method in FULL_FILE_METHODS}
+    if len(set(full.values())) > 1:
+        problems.append(f"whole file totals disagree: {full}")
+    seed = row_of(rows, "seed").totals[0]
+    if seed != slice_check:
+        problems.append(f"slice: seed recipe {seed} != poolpipe {slice_check}")
+    return problems
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": metadata.version("numpy"),
+        "pandas": metadata.version("pandas"),
+        "pyarrow": metadata.version("pyarrow"),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def table(rows: list[Row]) -> str:
+    """The plain-text report table."""
+    w = max(len("method"), *(len(r.label) for r in rows))
+    head = (
+        f"{'method':<{w}} {'procs':>6} {'runs':>4} {'seconds':>8} {'GB/s':>6} "
+        f"{'peak RSS MiB':>12} {'x seed':>7} {'x pandas':>8} {'x pyarrow':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        rss = "-" if r.peak_rss_mib is None else f"{r.peak_rss_mib:.0f}"
+        lines.append(
+            f"{r.label:<{w}} {r.procs:>6} {len(r.seconds):>4} {r.median:>8.3f} "
+            f"{r.gbps:>6.3f} {rss:>12} {r.vs_seed:>7.1f} {r.vs_pandas:>8.2f} "
+            f"{r.vs_pyarrow:>9.2f}"
+        )
+    return "\n".join(lines)
+
+
+def report(path: Path, rows: list[Row], notes: list[str], info: dict[str, Any]) -> str:
+    """Header, table and footnotes, as printed."""
+    size = path.stat().st_size
+    return "\n".join(
+        [
+            f"file: {path} ({size:,} bytes = {size / GB:.3f} GB), file in page cache",
+            "",
+            table(rows),
+            "",
+            "seconds: median of the runs, each in a fresh subprocess, timed around the call"
+            " (interpreter start and imports excluded)",
+            "procs: worker processes; N thr: one process computing on N threads"
+            " (pyarrow's CPU thread pool, pyarrow.cpu_count())",
+            "peak RSS: max(ru_maxrss of the subprocess, of its largest child), highest over the"
+            " runs; not measured for cat; GB = 10**9 bytes",
+            f"runs: {' and '.join(LABELS[m] for m in SLOW_METHODS)} stop after one run"
+            f" when it takes over {SLOW_SECONDS:.0f} s",
+            *notes,
+            f"machine: {info['cpu']}, os.cpu_count()={info['cpu_count']}, "
+            f"Python {info['python']}, numpy {info['numpy']}, pandas {info['pandas']}, "
+            f"pyarrow {info['pyarrow']}, {info['date']}",
+        ]
+    )
+
+
+def slice_note(seed: Row, total_bytes: int) -> str:
+    """Why and how the seed recipe ran on a slice only."""
+    if seed.nbytes >= total_bytes:
+        return "seed recipe: on the whole file"
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    times = (seed.peak_rss_mib or 0) * MIB / seed.nbytes
+    return (
+        f"seed recipe: on the first {seed.nbytes:,} bytes only, as their own file; its largest"
+        f" process peaked at {times:.0f}x its input, so the whole file would need"
+        f" {times * total_bytes / 2**30:.1f} GiB in that process alone, more with the others"
+        f" (RAM: {ram / 2**30:.0f} GiB); its GB/s compares, its seconds do not"
+    )
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        user, nice, system, _idle, _iowait, irq, softirq = fh.readline().split()[1:8]
+    ticks = sum(int(t) for t in (user, nice, system, irq, softirq))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_busy_seconds() -> float:
+    """CPU seconds used by this process and its waited-for descendants."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+@dataclass
+class CpuMeter:
+    """Wall time and busy CPU seconds (the machine's, this process tree's) since it was made."""
+
+    wall: float = field(default_factory=time.monotonic)
+    machine: float = field(default_factory=machine_busy_seconds)
+    own: float = field(default_factory=own_busy_seconds)
+
+    def others_share(self) -> float:
+        """Share of the machine's CPU time that other processes have used since."""
+        machine = machine_busy_seconds() - self.machine
+        own = own_busy_seconds() - self.own
+        capacity = (time.monotonic() - self.wall) * (os.cpu_count() or 1)
+        return max(0.0, machine - own) / capacity
+
+
+def contention_note(share: float) -> str:
+    """How much of the machine other processes used while the methods ran."""
+    note = f"other processes: {share:.0%} of the machine's CPU time while the methods ran"
+    if share > CONTENTION_WARN:
+        note += " -- WARNING: the machine was busy, timings are unreliable; rerun when quiet"
+    return note
+
+
+def prepare(args: argparse.Namespace, out: Path) -> Path:
+    """The numbers file, made if need be, in the page cache."""
+    path = Path(args.file) if args.file else default_file(out, args.size_mb)
+    if not path.exists() or not args.file:
+        ensure_file(path, args.size_mb)
+    log(f"warming the page cache with {path}...")
+    warm(path)
+    return path
+
+
+def measure_all(args: argparse.Namespace, path: Path, piece: Path) -> list[Row]:
+    """Every method's row, in table order."""
+    seed_label = f"{LABELS['seed']} [on a {piece.stat().st_size / MIB:.0f} MiB slice]"
+    pool_sizes = sorted({1, args.processes})
+    return [
+        measure("cat", path, 1, args.repeats),
+        measure("seed", piece, multiprocessing.cpu_count(), args.repeats, seed_label),
+        measure("python", path, 1, args.repeats),
+        measure("pandas", path, 1, args.repeats),
+        measure("pyarrow", path, 1, args.repeats),
+        *(measure("poolpipe", path, n, args.repeats) for n in pool_sizes),
+    ]
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Run every method on the file and print the table; 1 if any totals disagree."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = prepare(args, out)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        piece = make_slice(path, args.seed_slice_mb, Path(tmp))
+        log("measuring...")
+        meter = CpuMeter()
+        rows = measure_all(args, path, piece)
+        others = meter.others_share()
+        slice_check = run_once("poolpipe", piece, args.processes).total
+    add_ratios(rows)
+    info = machine()
+    seed = row_of(rows, "seed")
+    notes = [
+        slice_note(seed, path.stat().st_size),
+        contention_note(others),
+    ]
+    print(report(path, rows, notes, info))
+    problems = mismatches(rows, slice_check)
+    result = {
+        "file": str(path),
+        "bytes": path.stat().st_size,
+        "slice_bytes": seed.nbytes,
+        "slice_poolpipe_total": slice_check,
+        "machine": info,
+        "notes": notes,
+        "rows": [r.to_json() for r in rows],
+        "mismatches": problems,
+    }
+    (out / "sum.json").write_text(json.dumps(result, indent=2) + "\n")
+    for problem in problems:
+        print(f"MISMATCH: {problem}")
+        log(f"MISMATCH: {problem}")
+    return 1 if problems else 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--file", help="numbers file to use (made with --size-mb if absent)")
+    p.add_argument("--size-mb", type=int, default=1024, help="size of a made file, MiB")
+    p.add_argument("--processes", type=int, default=2, help="poolpipe's worker processes")
+    p.add_argument("--seed-slice-mb", type=int, default=100, help="seed recipe's slice, MiB")
+    p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
+    p.add_argument("--out", default=str(BENCH_DIR / "out"), help="made files and sum.json")
+    p.add_argument("--_run", choices=sorted(METHODS), help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main() -> int:
+    """Entry point: the benchmark, or one method's run when called with --_run."""
+    args = parse_args()
+    if args._run:
+        child_main(args._run, args.file, args.processes)
+        return 0
+    return bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
