@@ -9,9 +9,14 @@ configfile: "config/config.yaml"
 validate(config, "config/schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/sum.smk"
+include: "rules/bench.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -1,0 +1,40 @@
+rule bench_cpu:
+    output:
+        scaling="results/bench/cpu.tsv",
+        timing="results/timing/bench_cpu.json",
+    log:
+        "logs/bench_cpu.log",
+    benchmark:
+        "results/benchmarks/bench_cpu.tsv"
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: config["bench"]["cpu"]["threads"]
+    resources:
+        mem_mb=pool_mem_mb,
+        runtime=30,
+    params:
+        iterations=config["bench"]["cpu"]["iterations"],
+        repeats=config["bench"]["cpu"]["repeats"],
+    script:
+        "../scripts/bench_cpu.py"
+
+
+rule bench_ipc:
+    output:
+        ipc="results/bench/ipc.tsv",
+        timing="results/timing/bench_ipc.json",
+    log:
+        "logs/bench_ipc.log",
+    benchmark:
+        "results/benchmarks/bench_ipc.tsv"
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: 2
+    resources:
+        mem_mb=ipc_mem_mb,
+        runtime=30,
+    params:
+        sizes=config["bench"]["ipc"]["sizes"],
+        budget_mb=config["bench"]["ipc"]["budget_mb"],
+    script:
+        "../scripts/bench_ipc.py"

@@ -1,0 +1,34 @@
+rule report:
+    input:
+        records=timing_records,
+        benchmarks=benchmark_files,
+        scaling="results/bench/cpu.tsv",
+        ipc="results/bench/ipc.tsv",
+    output:
+        html=report(
+            "results/report/report.html",
+            caption="../report/report.rst",
+            category="Timing report",
+        ),
+        csv=report(
+            "results/report/timings.csv",
+            caption="../report/timings.rst",
+            category="Timing report",
+        ),
+        summary=report(
+            "results/report/summary.md",
+            caption="../report/summary.rst",
+            category="Timing report",
+        ),
+    log:
+        "logs/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: 1
+    resources:
+        mem_mb=1024,
+        runtime=10,
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,13 @@
+"""Rule report: results/report/{report.html, timings.csv, summary.md} from the timing records."""
+
+from poolpipe import report
+from poolpipe.machine import describe
+from poolpipe.smk import run_script
+
+
+def main(smk):
+    built = report.build(smk.input.records, smk.input.scaling, smk.input.ipc, describe())
+    report.write(built, smk.output.html, smk.output.csv, smk.output.summary)
+
+
+run_script(snakemake, main)  # noqa: F821

@@ -1,0 +1,141 @@
+"""What moving data between processes costs: Pipe, Queue, shared_memory and a file offset."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+from multiprocessing.connection import Connection
+
+METHODS = ("pipe", "queue", "shared_memory", "file_offset")
+
+
+@dataclass(frozen=True)
+class IpcPoint:
+    """Median one-message cost of a method at one message size."""
+
+    method: str
+    size: int
+    messages: int
+    latency_us: float
+    throughput_mb_s: float
+
+
+def _receiver(method: str, ctrl: Connection, channel: object, path: str) -> None:
+    """Child: take each message by `method`, touch its last byte, and acknowledge it."""
+    shm = None
+    fd = os.open(path, os.O_RDONLY) if method == "file_offset" else -1
+    while True:
+        note = ctrl.recv()
+        if note is None:
+            break
+        if method == "pipe":
+            data = channel.recv_bytes()  # type: ignore[attr-defined]
+        elif method == "queue":
+            data = channel.get()  # type: ignore[attr-defined]
+        elif method == "shared_memory":
+            if shm is None:
+                shm = shared_memory.SharedMemory(name=note[0])
+            data = shm.buf[: note[1]]
+        else:
+            data = os.pread(fd, note[1], note[0])
+        ctrl.send(data[-1] if len(data) else 0)
+        del data
+    if shm is not None:
+        shm.close()
+    if fd >= 0:
+        os.close(fd)
+
+
+def _handoff(
+    method: str,
+    ctrl: Connection,
+    channel: object,
+    payload: bytes,
+    shm: shared_memory.SharedMemory | None,
+) -> Callable[[], None]:
+    """The parent's side of one message: all it must do before the child can read the data."""
+    size = len(payload)
+
+    def by_pipe() -> None:
+        ctrl.send(True)
+        channel.send_bytes(payload)  # type: ignore[attr-defined]
+
+    def by_queue() -> None:
+        ctrl.send(True)
+        channel.put(payload)  # type: ignore[attr-defined]
+
+    def by_shared_memory() -> None:
+        assert shm is not None
+        shm.buf[:size] = payload
+        ctrl.send((shm.name, size))
+
+    def by_file_offset() -> None:
+        ctrl.send((0, size))
+
+    return {
+        "pipe": by_pipe,
+        "queue": by_queue,
+        "shared_memory": by_shared_memory,
+        "file_offset": by_file_offset,
+    }[method]
+
+
+def measure(method: str, size: int, messages: int) -> IpcPoint:
+    """Send `messages` messages of `size` bytes to a child by `method`; median round trip."""
+    ctx = mp.get_context("fork")
+    payload = os.urandom(size)
+    ctrl, child_ctrl = ctx.Pipe()
+    recv_end: object = None
+    send_end: object = None
+    if method == "pipe":
+        recv_end, send_end = ctx.Pipe(duplex=False)
+    elif method == "queue":
+        recv_end = send_end = ctx.Queue()
+    shm = None
+    if method == "shared_memory":
+        shm = shared_memory.SharedMemory(create=True, size=max(size, 1))
+    times: list[float] = []
+    with tempfile.NamedTemporaryFile(prefix="poolpipe-ipc-") as fh:
+        fh.write(payload if method == "file_offset" else b"")
+        fh.flush()
+        child = ctx.Process(
+            target=_receiver, args=(method, child_ctrl, recv_end, fh.name), daemon=True
+        )
+        child.start()
+        send = _handoff(method, ctrl, send_end, payload, shm)
+        try:
+            for _ in range(messages + 1):
+                start = time.perf_counter()
+                send()
+                if ctrl.recv() != (payload[-1] if size else 0):
+                    raise AssertionError(f"{method} delivered the wrong bytes")
+                times.append(time.perf_counter() - start)
+            ctrl.send(None)
+            child.join(timeout=30)
+        finally:
+            if child.is_alive():
+                child.kill()
+                child.join()
+            if shm is not None:
+                shm.close()
+                shm.unlink()
+    latency = statistics.median(times[1:])
+    return IpcPoint(method, size, messages, latency * 1e6, size / latency / 1e6)
+
+
+def messages_for(size: int, budget_bytes: int, least: int = 3, most: int = 200) -> int:
+    """How many messages of `size` to time: enough for a stable median, within a byte budget."""
+    return max(least, min(most, budget_bytes // max(size, 1)))
+
+
+def run(
+    sizes: Sequence[int], budget_bytes: int, methods: Sequence[str] = METHODS
+) -> list[IpcPoint]:
+    """Measure every method at every size."""
+    return [measure(m, size, messages_for(size, budget_bytes)) for size in sizes for m in methods]

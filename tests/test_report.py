@@ -1,0 +1,218 @@
+"""The timing report: its CSV equals the records, its page holds every plot and the same numbers."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from poolpipe import report
+from poolpipe.cpubench import (
+    ScalingPoint,
+    amdahl_serial_fraction,
+    amdahl_speedup,
+    heavy_computation,
+    scaling,
+    split_work,
+)
+from poolpipe.ipcbench import METHODS, measure, messages_for
+from poolpipe.machine import describe
+from poolpipe.timing import TimingRecord, write_record
+
+from .test_workflow import SMALL, SNAKEMAKE, snakemake, workflow_copy
+
+
+class _Page(HTMLParser):
+    """Collects the page's images and tables."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        elif tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell))
+            self._cell = None
+
+
+def _records(tmp_path: Path, second_serial: float | None = None) -> list[Path]:
+    timing = tmp_path / "results" / "timing"
+    bench = tmp_path / "results" / "benchmarks"
+    records = [
+        TimingRecord("sum", "sum_chunk", 0, 2, 0.5, 0.9, 100, 1_000_000, serial_wall_s=0.8),
+        TimingRecord("sum", "sum_chunk", 1, 2, 0.25, 0.4, 50, 500_000, serial_wall_s=second_serial),
+        TimingRecord("sum", "merge_sum", None, 1, 0.01, 0.01, 150, 1_500_000),
+    ]
+    paths = [
+        timing / "sum_chunk" / "0.json",
+        timing / "sum_chunk" / "1.json",
+        timing / "merge_sum.json",
+    ]
+    for path, record in zip(paths, records, strict=True):
+        write_record(path, record)
+    (bench / "sum_chunk").mkdir(parents=True)
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    (bench / "sum_chunk" / "0.tsv").write_text(header + "0.9\t0:00:00\t55.5\t1\t1\t1\t0\t0\t0\t1\n")
+    (bench / "merge_sum.tsv").write_text(header + "0.2\t0:00:00\tNA\tNA\tNA\tNA\t0\t0\t0\t0\n")
+    return paths
+
+
+def test_csv_rows_match_the_records(tmp_path):
+    built = report.build(_records(tmp_path), None, None, None)
+    rows = list(csv.DictReader(io.StringIO(report.timings_csv(built.jobs))))
+    assert [(r["rule"], r["chunk"]) for r in rows] == [
+        ("merge_sum", ""),
+        ("sum_chunk", "0"),
+        ("sum_chunk", "1"),
+    ]
+    merge, first, second = rows
+    assert (first["processes"], first["wall_s"], first["items"], first["bytes"]) == (
+        "2",
+        "0.5",
+        "100",
+        "1000000",
+    )
+    assert first["max_rss_mb"] == "55.5" and first["job_s"] == "0.9"
+    assert first["throughput_mb_s"] == "2" and first["serial_wall_s"] == "0.8"
+    assert first["speedup"] == "1.6" and first["efficiency"] == "0.8"
+    assert second["max_rss_mb"] == "" and second["serial_wall_s"] == "" and second["speedup"] == ""
+    assert merge["max_rss_mb"] == "" and merge["job_s"] == "0.2"
+
+
+def test_stage_rows_take_the_chunk_jobs_and_never_invent_a_serial_time(tmp_path):
+    built = report.build(_records(tmp_path), None, None, None)
+    (stage,) = built.stages
+    assert (stage.stage, stage.jobs, stage.wall_s, stage.bytes) == ("sum", 2, 0.75, 1_500_000)
+    assert stage.serial_wall_s is None and stage.speedup is None
+    sections = [s.title for s in report.page_sections(built)]
+    assert "Pool vs single process" not in sections
+
+
+def test_stage_speedup_when_every_chunk_was_timed_alone(tmp_path):
+    built = report.build(_records(tmp_path / "a", second_serial=0.4), None, None, None)
+    (stage,) = built.stages
+    assert stage.serial_wall_s == pytest.approx(1.2) and stage.speedup == pytest.approx(1.6)
+
+
+def test_page_holds_every_plot_and_the_csvs_numbers(tmp_path):
+    points = [
+        ScalingPoint(1, 4.0, (4.0,), 1.0, 1.0),
+        ScalingPoint(2, 2.2, (2.2,), 4 / 2.2, 4 / 2.2 / 2),
+        ScalingPoint(4, 1.3, (1.3,), 4 / 1.3, 4 / 1.3 / 4),
+    ]
+    report.write_rows_tsv(tmp_path / "cpu.tsv", points)
+    ipc = [measure(m, size, 3) for size in (1024, 65536) for m in METHODS]
+    report.write_rows_tsv(tmp_path / "ipc.tsv", ipc)
+    records = _records(tmp_path, second_serial=0.4)
+    built = report.build(records, tmp_path / "cpu.tsv", tmp_path / "ipc.tsv", describe())
+    out = tmp_path / "out"
+    report.write(built, str(out / "r.html"), str(out / "t.csv"), str(out / "s.md"))
+
+    page = _Page()
+    page.feed((out / "r.html").read_text())
+    assert len(page.images) == 4  # stages, pool vs single, scaling, IPC
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http" not in (out / "r.html").read_text().replace("http-equiv", "")
+
+    jobs_table = page.tables[-1]
+    assert jobs_table[0] == list(report.CSV_FIELDS)
+    csv_rows = list(csv.reader(io.StringIO((out / "t.csv").read_text())))[1:]
+    assert [[c if c != report.MISSING else "" for c in row] for row in jobs_table[1:]] == csv_rows
+    assert "missing" in " ".join(" ".join(r) for r in jobs_table[1:])
+    assert (
+        "Measured on: AMD" in (out / "r.html").read_text()
+        or "Measured on:" in (out / "r.html").read_text()
+    )
+    assert (out / "s.md").read_text().startswith("# poolpipe timing summary")
+
+
+def test_amdahl_fit_recovers_a_known_serial_fraction():
+    points = [
+        ScalingPoint(p, 1 / amdahl_speedup(0.1, p), (), amdahl_speedup(0.1, p), 0)
+        for p in (1, 2, 4, 8, 16)
+    ]
+    assert amdahl_serial_fraction(points) == pytest.approx(0.1, abs=1e-12)
+    assert amdahl_serial_fraction(points[:1]) is None
+
+
+def test_the_split_work_is_the_whole_work():
+    assert split_work(10, 3) == [4, 3, 3]
+    assert heavy_computation(10) == 45
+
+
+def test_cpu_scaling_runs_at_each_process_count():
+    points = scaling(20_000, [1, 2], repeats=2)
+    assert [p.processes for p in points] == [1, 2]
+    assert all(len(p.runs) == 2 and p.wall_s > 0 for p in points)
+    assert points[0].speedup == 1.0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_ipc_method_delivers_the_bytes(method):
+    point = measure(method, 100_000, 3)
+    assert point.method == method and point.messages == 3 and point.throughput_mb_s > 0
+
+
+def test_messages_per_size_stay_in_budget():
+    assert messages_for(1024, 1 << 20) == 200
+    assert messages_for(64 << 20, 64 << 20) == 3
+
+
+def test_benchmark_path_mirrors_the_record_path():
+    assert report.benchmark_path_for("results/timing/sum_chunk/3.json") == Path(
+        "results/benchmarks/sum_chunk/3.tsv"
+    )
+
+
+@pytest.mark.integration
+def test_snakemake_report_works_on_the_small_config(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, SMALL)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for name in ("report.html", "timings.csv", "summary.md"):
+        assert (workdir / "results/report" / name).stat().st_size > 0
+    rows = list(csv.DictReader((workdir / "results/report/timings.csv").open()))
+    records = sorted((workdir / "results/timing").rglob("*.json"))
+    assert len(rows) == len(records)
+    by_key = {(r["rule"], r["chunk"]): r for r in rows}
+    for path in records:
+        record = json.loads(path.read_text())
+        row = by_key[(record["rule"], "" if record["chunk"] is None else str(record["chunk"]))]
+        assert row["wall_s"] == report.cell(record["wall_s"])
+        assert row["items"] == str(record["items"]) and row["bytes"] == str(record["bytes"])
+    cpu = list(csv.DictReader((workdir / "results/bench/cpu.tsv").open(), delimiter="\t"))
+    assert [r["processes"] for r in cpu] == ["1", "2"]
+    snakemake_html = subprocess.run(
+        [SNAKEMAKE, "--report", "results/report/snakemake.html"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert snakemake_html.returncode == 0, snakemake_html.stderr[-3000:]
+    assert (workdir / "results/report/snakemake.html").stat().st_size > 10_000
