@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from poolpipe.sumfile import parse_line
 from poolpipe.timing import read_record
+
+from .test_sumfile import reference
 
 pytestmark = pytest.mark.integration
 
@@ -57,20 +58,13 @@ def snakemake(
 
 def reference_sum(path: Path) -> dict:
     """Sum a numbers file line by line in plain Python."""
-    total = numbers = blanks = bad = 0
-    with path.open("rb") as fh:
-        for raw in fh:
-            try:
-                value = parse_line(raw.rstrip(b"\n"))
-            except ValueError:
-                bad += 1
-                continue
-            if value is None:
-                blanks += 1
-            else:
-                total += value
-                numbers += 1
-    return {"total": total, "numbers": numbers, "blank_lines": blanks, "bad_lines": bad}
+    part, _ = reference(path.read_bytes())
+    return {
+        "total": part.total,
+        "numbers": part.numbers,
+        "blank_lines": part.blank_lines,
+        "bad_lines": part.bad_lines,
+    }
 
 
 @pytest.fixture(scope="module")
