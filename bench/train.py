@@ -218,7 +218,7 @@ def _scatter_of_npy(task: tuple[str, list[float]]) -> Any:
     with threadpool_limits(limits=1):
         for start in range(0, len(rows), CACHE_BLOCK_ROWS):
             block = rows[start : start + CACHE_BLOCK_ROWS] - np.asarray(reference)
-            scatter = scatter.merge(Scatter.of(block))
+            scatter = scatter.add(block)
     return scatter
 
 
@@ -264,7 +264,7 @@ def run_profile(path: str, processes: int, cache: str) -> dict[str, Any]:
                 values = parse_block(block.data, columns, out).values
                 t2 = time.perf_counter()
                 values -= reference
-                scatter = scatter.merge(Scatter.of(values))
+                scatter = scatter.add(values)
                 spent["parse"] += t2 - t1
                 spent["qr"] += time.perf_counter() - t2
     return {"coef": None, "intercept": None, "phases": spent, "rows": scatter.rows}

@@ -439,3 +439,38 @@ def test_the_command_reports_a_bad_input_in_one_line(tmp_path):
     strict = run_cli("train", str(path), "--target", "y", "--strict", "--processes", "2")
     assert strict.returncode == 1
     assert "strict mode stops here" in strict.stderr and "Traceback" not in strict.stderr
+
+
+def plain_gram_fit(x: np.ndarray, y: np.ndarray, chunks: int) -> dict:
+    """The X^T X merge: sum each chunk's [1 X]^T [1 X] and [1 X]^T y, then solve."""
+    a = np.column_stack([np.ones(len(y)), x])
+    gram = sum(a[i::chunks].T @ a[i::chunks] for i in range(chunks))
+    rhs = sum(a[i::chunks].T @ y[i::chunks] for i in range(chunks))
+    sol = np.linalg.solve(gram, rhs)
+    return {"coef": sol[1:], "intercept": sol[0]}
+
+
+def centered_gram_fit(x: np.ndarray, y: np.ndarray, chunks: int) -> dict:
+    """The Welford-style merge: chunk means and centered cross-products, merged exactly."""
+    z = np.column_stack([x, y])
+    p = x.shape[1]
+    n, mean, scatter = 0, np.zeros(p + 1), np.zeros((p + 1, p + 1))
+    for c in np.array_split(z, chunks):
+        cm = c.mean(axis=0)
+        delta = cm - mean
+        total = n + len(c)
+        scatter = scatter + (c - cm).T @ (c - cm) + np.outer(delta, delta) * n * len(c) / total
+        mean, n = mean + delta * len(c) / total, total
+    coef = np.linalg.lstsq(scatter[:p, :p], scatter[:p, p], rcond=1e-6)[0]
+    return {"coef": coef, "intercept": mean[p] - mean[:p] @ coef}
+
+
+@pytest.mark.parametrize(
+    ("name", "method"), [("offset", plain_gram_fit), ("near_collinear", centered_gram_fit)]
+)
+def test_the_simpler_merges_miss_where_the_qr_merge_holds(tmp_path, name, method):
+    x, y = case(name, np.random.default_rng(CASES.index(name)))
+    want = sklearn_fit(x, y)
+    assert max(relative_errors(method(x, y, 4), want)) > 1e-6
+    path = write_csv(tmp_path / "t.csv", x, y)
+    assert_matches(train_file(str(path), "y", processes=2, chunks=4)["exact"], want)

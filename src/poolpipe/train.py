@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from scipy.linalg.lapack import dgeqrf
 from threadpoolctl import threadpool_limits
 
 from poolpipe.chunks import BLOCK_SIZE, Range, header_end, iter_blocks, lines_before, split_file
@@ -44,6 +45,10 @@ FULL_FIT_COPIES = 3.5
 """Peak memory of scikit-learn's full fit, in copies of the parsed [X y] array."""
 
 
+QR_ROWS = 4096
+"""Rows folded in per QR: small enough for the factorisation to stay in the CPU's cache."""
+
+
 @dataclass(frozen=True)
 class Scatter:
     """A mergeable summary of rows of [X y]: count, column means, R of the centered rows."""
@@ -60,11 +65,26 @@ class Scatter:
     @classmethod
     def of(cls, values: np.ndarray) -> Scatter:
         """The summary of the rows of a 2-D array."""
-        n, width = values.shape
-        if n == 0:
-            return cls.empty(width)
-        mean = values.mean(axis=0)
-        return cls(n, mean, _square(np.linalg.qr(values - mean, mode="r"), width))
+        return cls.empty(values.shape[1]).add(values)
+
+    def add(self, values: np.ndarray) -> Scatter:
+        """This summary with the rows of a 2-D array added, QR_ROWS rows per factorisation."""
+        scatter = self
+        for start in range(0, len(values), QR_ROWS):
+            scatter = scatter._add(values[start : start + QR_ROWS])
+        return scatter
+
+    def _add(self, block: np.ndarray) -> Scatter:
+        """One QR of [R; block - its mean; the link row]: the merge of self and the block."""
+        m, width = block.shape
+        n = self.rows + m
+        block_mean = block.mean(axis=0)
+        delta = block_mean - self.mean
+        stacked = np.empty((width + m + 1, width), order="F")
+        stacked[:width] = self.r
+        np.subtract(block, block_mean, out=stacked[width : width + m])
+        stacked[-1] = delta * math.sqrt(self.rows * m / n)
+        return Scatter(n, self.mean + delta * (m / n), _r_factor(stacked))
 
     def merge(self, other: Scatter) -> Scatter:
         """The summary of both sets of rows: exact, whatever their sizes."""
@@ -76,17 +96,20 @@ class Scatter:
         delta = other.mean - self.mean
         mean = self.mean + delta * (other.rows / n)
         link = delta * math.sqrt(self.rows * other.rows / n)
-        stacked = np.vstack([self.r, other.r, link])
-        return Scatter(n, mean, _square(np.linalg.qr(stacked, mode="r"), len(mean)))
+        stacked = np.asfortranarray(np.vstack([self.r, other.r, link]))
+        return Scatter(n, mean, _r_factor(stacked))
 
 
-def _square(r: np.ndarray, width: int) -> np.ndarray:
-    """R padded with zero rows to width x width (a QR of fewer rows than columns is short)."""
-    if r.shape[0] == width:
-        return r
-    out = np.zeros((width, width))
-    out[: r.shape[0]] = r
-    return out
+def _r_factor(a: np.ndarray) -> np.ndarray:
+    """The R of a Householder QR of a Fortran-ordered array (overwritten), as a square."""
+    qr, _, _, info = dgeqrf(a, overwrite_a=1)
+    if info != 0:
+        raise RuntimeError(f"LAPACK dgeqrf failed with info={info}")
+    width = a.shape[1]
+    r = np.zeros((width, width))
+    top = min(width, qr.shape[0])
+    r[:top] = np.triu(qr[:top])
+    return r
 
 
 @dataclass(frozen=True)
@@ -207,7 +230,7 @@ def train_range(
                 if len(parsed.values):
                     values = parsed.values
                     values -= reference
-                    scatter = scatter.merge(Scatter.of(values))
+                    scatter = scatter.add(values)
             examples += [replace(ex, line=ex.line + lines) for ex in found]
             if strict and examples:
                 _fail_strict(rng, examples[0])
