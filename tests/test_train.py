@@ -474,3 +474,34 @@ def test_the_simpler_merges_miss_where_the_qr_merge_holds(tmp_path, name, method
     assert max(relative_errors(method(x, y, 4), want)) > 1e-6
     path = write_csv(tmp_path / "t.csv", x, y)
     assert_matches(train_file(str(path), "y", processes=2, chunks=4)["exact"], want)
+
+
+def test_memory_stays_bounded_whatever_the_file_size(tmp_path):
+    """Peak RSS of the largest process well under the file's size (measured from a small relay
+    process: Linux hands a process exec'd straight from pytest pytest's own peak)."""
+    path = tmp_path / "big.csv"
+    with path.open("wb") as fh:
+        fh.write(b"x,y\n")
+        block = b"".join(f"{i % 97}.5,{(3 * i) % 89}.25\n".encode() for i in range(1 << 16))
+        while fh.tell() < 256 << 20:
+            fh.write(block)
+    code = (
+        "import json, resource, sys\n"
+        "from poolpipe.train import train_file\n"
+        "model = train_file(sys.argv[1], 'y', processes=2, chunks=2)\n"
+        "peak = max(resource.getrusage(w).ru_maxrss for w in"
+        " (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
+        "print(json.dumps({'rows': model['rows'], 'peak_kib': peak}))\n"
+    )
+    relay = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
+    run = subprocess.run(
+        [sys.executable, "-c", relay, sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["rows"] == (path.stat().st_size - 4) // len(block) * (1 << 16)
+    assert result["peak_kib"] * 1024 < path.stat().st_size / 2

@@ -41,7 +41,7 @@ TOL = 1e-6
 the largest singular value, below which a direction counts as rank deficient."""
 
 HEADER_LINES = 1
-FULL_FIT_COPIES = 3.5
+FULL_FIT_COPIES = 4.0
 """Peak memory of scikit-learn's full fit, in copies of the parsed [X y] array."""
 
 
