@@ -15,6 +15,7 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/sum.smk"
+include: "rules/train.smk"
 include: "rules/bench.smk"
 include: "rules/report.smk"
 

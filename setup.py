@@ -1,4 +1,4 @@
-"""Build the C scanner; everything else is declared in pyproject.toml."""
+"""Build the C scanner and CSV parser; everything else is declared in pyproject.toml."""
 
 from setuptools import Extension, setup
 
@@ -8,6 +8,11 @@ setup(
             "poolpipe._scan",
             sources=["src/poolpipe/_scan.c"],
             extra_compile_args=["-O3", "-Wall", "-Wextra"],
-        )
+        ),
+        Extension(
+            "poolpipe._csv",
+            sources=["src/poolpipe/_csv.c"],
+            extra_compile_args=["-O3", "-Wall", "-Wextra"],
+        ),
     ]
 )

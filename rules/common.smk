@@ -1,12 +1,18 @@
 """Input functions and helpers shared by every rule file."""
 
 DEMO_NUMBERS = "data/numbers.txt"
+DEMO_TRAIN = "data/train.csv"
 SUM_CHUNKS = list(range(config["sum"]["chunks"]))
+TRAIN_CHUNKS = list(range(config["train"]["chunks"]))
 
 
 def all_outputs():
     """Every final result of the default run."""
-    return ["results/sum/total.json", "results/report/report.html"]
+    return [
+        "results/sum/total.json",
+        "results/train/model.json",
+        "results/report/report.html",
+    ]
 
 
 def sum_input(wildcards):
@@ -26,6 +32,10 @@ def timing_records(wildcards):
         records.append("results/timing/demo_numbers.json")
     records += ["results/timing/split_numbers.json", "results/timing/merge_sum.json"]
     records += expand("results/timing/sum_chunk/{chunk}.json", chunk=SUM_CHUNKS)
+    if config["train"]["input"] == DEMO_TRAIN:
+        records.append("results/timing/demo_train.json")
+    records += ["results/timing/split_train.json", "results/timing/merge_train.json"]
+    records += expand("results/timing/train_chunk/{chunk}.json", chunk=TRAIN_CHUNKS)
     records += ["results/timing/bench_cpu.json", "results/timing/bench_ipc.json"]
     return records
 
@@ -46,3 +56,24 @@ def pool_mem_mb(wildcards, threads):
 def ipc_mem_mb(wildcards):
     """Memory for bench_ipc: a few copies of its largest message on top of two interpreters."""
     return 512 + 4 * max(config["bench"]["ipc"]["sizes"]) // (1 << 20)
+
+
+def train_input(wildcards):
+    """The training CSV: the user's, or the demo file the train rules make."""
+    return config["train"]["input"]
+
+
+def train_parts(wildcards):
+    """Every chunk's training summary, in chunk order."""
+    return expand("results/train/parts/{chunk}.json", chunk=TRAIN_CHUNKS)
+
+
+def train_pool_mem_mb(wildcards, threads):
+    """Memory for a train_chunk job: the parent plus each worker's block and parsed rows."""
+    return 256 + 192 * threads
+
+
+def merge_train_mem_mb(wildcards):
+    """Memory for merge_train: the full fit's limit when it compares with one."""
+    full = config["train"]["full_fit_max_mb"] if config["train"]["compare_full_fit"] else 0
+    return 512 + full

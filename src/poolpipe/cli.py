@@ -51,6 +51,52 @@ def _cmd_demo_numbers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of column names")
+    return names
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from poolpipe.train import train_file
+
+    with Stopwatch() as watch:
+        result = train_file(
+            args.path,
+            args.target,
+            args.features or (),
+            args.processes,
+            args.chunks,
+            args.strict,
+            args.delimiter,
+            args.compare_full_fit,
+            args.full_fit_max_mb,
+        )
+    sys.stdout.write(dumps_json(result))
+    if args.timing:
+        record = TimingRecord(
+            stage="train",
+            rule="cli",
+            chunk=None,
+            processes=args.processes,
+            wall_s=watch.wall_s,
+            cpu_s=watch.cpu_s,
+            items=result["rows"],
+            bytes=result["bytes"],
+        )
+        write_record(args.timing, record)
+    return 0
+
+
+def _cmd_demo_train(args: argparse.Namespace) -> int:
+    from poolpipe.demo import write_train
+
+    coef = [float(c) for c in _names(args.coef)] if args.coef else [2.0] * args.features
+    write_train(args.out, args.rows, args.seed, coef, args.intercept, args.noise, args.bad_rows)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="poolpipe", description=__doc__)
@@ -71,6 +117,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blank-lines", type=int, default=0)
     p.add_argument("--bad-lines", type=int, default=0)
     p.set_defaults(run=_cmd_demo_numbers)
+
+    p = sub.add_parser("train", help="fit a linear regression to a CSV file, exactly, in chunks")
+    p.add_argument("path", help="CSV file with a header line")
+    p.add_argument("--target", required=True, help="the column to predict")
+    p.add_argument(
+        "--features",
+        type=_names,
+        metavar="A,B",
+        help="columns to predict from (default: every other numeric column)",
+    )
+    p.add_argument("--processes", type=_positive, default=available_cpus())
+    p.add_argument(
+        "--chunks",
+        type=_positive,
+        help="chunks whose fits are averaged, as in the seed recipe (default: --processes)",
+    )
+    p.add_argument("--delimiter", default=",", help="field delimiter, one character")
+    p.add_argument("--strict", action="store_true", help="fail at the first bad row")
+    p.add_argument(
+        "--compare-full-fit",
+        action="store_true",
+        help="also fit scikit-learn on all rows at once and report each method's difference",
+    )
+    p.add_argument("--full-fit-max-mb", type=float, default=1024, metavar="MB")
+    p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
+    p.set_defaults(run=_cmd_train)
+
+    p = sub.add_parser("demo-train", help="write the deterministic demo training CSV")
+    p.add_argument("out")
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--features", type=_positive, default=1, help="used when --coef is not given")
+    p.add_argument("--coef", help="true coefficients, comma-separated (default: 2 for each)")
+    p.add_argument("--intercept", type=float, default=1.0)
+    p.add_argument("--noise", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--bad-rows", type=int, default=0)
+    p.set_defaults(run=_cmd_demo_train)
     return parser
 
 

@@ -1,0 +1,619 @@
+"""Benchmark: linear regression on a 5M x 20 CSV: scikit-learn full fit, seed recipe, poolpipe.
+
+Run `python bench/train.py --help`. Each method runs in a fresh interpreter (for a fair peak RSS)
+and prints what it measured; this script prints the table with ratios and coefficient errors,
+the share of poolpipe's time spent parsing CSV against the QR, and what a binary cache of the
+parsed rows (.npy, made once) costs and saves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BENCH_DIR = Path(__file__).resolve().parent
+MIB = 1 << 20
+DATA_SEED = 1
+TARGET = "y"
+
+RELAY = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
+"""Starts a measured run from a small process: a child exec'd straight from this one would
+report this process's peak RSS as its own (Linux carries it over through vfork and exec)."""
+
+SLOW_SECONDS = 12.0
+"""A method stops after its first run if that run took longer than this."""
+
+CONTENTION_WARN = 0.05
+
+LABELS = {
+    "sklearn_pandas": "scikit-learn full fit (pandas read_csv)",
+    "sklearn_pyarrow": "scikit-learn full fit (pyarrow read_csv)",
+    "seed": "seed recipe (read all, Pool.map of chunks, average)",
+    "poolpipe": "poolpipe train (exact TSQR merge)",
+    "parse_only": "poolpipe parse only (no QR)",
+    "cache_make": "make a .npy cache of the parsed rows",
+    "cache_train": "poolpipe TSQR from the .npy cache",
+}
+
+
+def coefficients(n_features: int) -> list[float]:
+    """The true coefficients of the benchmark data: fixed, between -3 and 3."""
+    return np.round(np.linspace(-3, 3, n_features), 3).tolist()
+
+
+def fit_sklearn(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """scikit-learn's LinearRegression on all rows."""
+    from sklearn.linear_model import LinearRegression
+
+    model = LinearRegression().fit(x, y)
+    return {"coef": model.coef_.tolist(), "intercept": float(model.intercept_)}
+
+
+def run_sklearn_pandas(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """pandas read_csv (C engine, one thread), then LinearRegression.fit on all rows."""
+    import pandas as pd
+
+    start = time.perf_counter()
+    frame = pd.read_csv(path, engine="c")
+    x = frame.drop(columns=[TARGET]).to_numpy()
+    y = frame[TARGET].to_numpy()
+    del frame
+    read = time.perf_counter() - start
+    fit = fit_sklearn(x, y)
+    return {**fit, "phases": {"read": read, "fit": time.perf_counter() - start - read}}
+
+
+def run_sklearn_pyarrow(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """pyarrow's multithreaded read_csv, then LinearRegression.fit on all rows."""
+    from pyarrow.csv import read_csv
+
+    start = time.perf_counter()
+    table = read_csv(path)
+    names = [n for n in table.column_names if n != TARGET]
+    x = np.column_stack([table[n].to_numpy() for n in names])
+    y = table[TARGET].to_numpy()
+    del table
+    read = time.perf_counter() - start
+    fit = fit_sklearn(x, y)
+    return {**fit, "phases": {"read": read, "fit": time.perf_counter() - start - read}}
+
+
+def train_model(data_chunk: np.ndarray) -> tuple[np.ndarray, float]:
+    """The seed's worker, for any number of features (the target is the last column)."""
+    from sklearn.linear_model import LinearRegression
+
+    X = data_chunk[:, :-1]
+    y = data_chunk[:, -1]
+    model = LinearRegression()
+    model.fit(X, y)
+    return model.coef_, model.intercept_
+
+
+def run_seed(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """The seed's main on the file: read it all, cut cpu_count() chunks, Pool.map, average.
+
+    The seed makes its data in memory; here it reads the file with pandas first. Its
+    np.mean(all_coefs) is taken per feature (axis=0): over all features it is a bug.
+    """
+    import pandas as pd
+
+    start = time.perf_counter()
+    data = pd.read_csv(path, engine="c").to_numpy()
+    read = time.perf_counter() - start
+    num_samples = len(data)
+    num_processes = multiprocessing.cpu_count()
+    chunk_size = num_samples // num_processes
+    chunks = [data[i : i + chunk_size] for i in range(0, num_samples, chunk_size)]
+    pool = multiprocessing.Pool(processes=num_processes)
+    results = pool.map(train_model, chunks)
+    pool.close()
+    pool.join()
+    all_coefs = [result[0] for result in results]
+    all_intercepts = [result[1] for result in results]
+    final_coef = np.mean(all_coefs, axis=0)
+    final_intercept = np.mean(all_intercepts)
+    phases = {"read": read, "pool": time.perf_counter() - start - read}
+    return {"coef": final_coef.tolist(), "intercept": float(final_intercept), "phases": phases}
+
+
+def run_poolpipe(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """poolpipe's train_file: exact merge, and the seed's average over `processes` chunks."""
+    from poolpipe.train import train_file
+
+    model = train_file(path, TARGET, processes=processes, chunks=processes)
+    return {
+        "coef": model["exact"]["coef"],
+        "intercept": model["exact"]["intercept"],
+        "average": model["average"],
+        "weighted_average": model["weighted_average"],
+    }
+
+
+def _parse_piece(task: tuple[Any, Any]) -> int:
+    """Parse one piece and keep nothing: the CSV share of a poolpipe run."""
+    from poolpipe.chunks import iter_blocks
+    from poolpipe.table import parse_block, row_capacity
+
+    piece, columns = task
+    out = np.empty((row_capacity(columns, 4 << 20), columns.width))
+    return sum(len(parse_block(b.data, columns, out).values) for b in iter_blocks(piece))
+
+
+def pieces_of(path: str, processes: int) -> tuple[Any, list[Any]]:
+    """The columns and the pieces a poolpipe run with `processes` workers and chunks uses."""
+    from poolpipe.chunks import split_file
+    from poolpipe.sumfile import pieces_for
+    from poolpipe.table import choose_columns
+
+    columns = choose_columns(path, TARGET)
+    ranges = split_file(path, processes, skip_header=True)
+    return columns, [p for r in ranges for p in pieces_for(r, processes)]
+
+
+def run_parse_only(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """The same pool over the same pieces as poolpipe, parsing only."""
+    from poolpipe.pool import pool_map
+
+    columns, pieces = pieces_of(path, processes)
+    tasks = [(p, columns) for p in pieces]
+    rows = sum(pool_map(_parse_piece, tasks, processes))
+    return {"coef": None, "intercept": None, "rows": rows}
+
+
+def _cache_piece(task: tuple[Any, Any, str]) -> int:
+    """Parse one piece and save its rows as one .npy file; return the rows."""
+    from poolpipe.chunks import iter_blocks
+    from poolpipe.table import parse_block
+
+    piece, columns, out = task
+    blocks = [parse_block(b.data, columns).values for b in iter_blocks(piece)]
+    rows = np.concatenate(blocks) if blocks else np.empty((0, columns.width))
+    np.save(out, rows)
+    return len(rows)
+
+
+def run_cache_make(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """Parse the CSV in the pool once and write each piece's rows to <cache>/<i>.npy."""
+    from poolpipe.pool import pool_map
+
+    columns, pieces = pieces_of(path, processes)
+    target = Path(cache)
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    (target / "columns.json").write_text(json.dumps(columns.to_json()))
+    tasks = [(p, columns, str(target / f"{i}.npy")) for i, p in enumerate(pieces)]
+    rows = sum(pool_map(_cache_piece, tasks, processes))
+    return {"coef": None, "intercept": None, "rows": rows}
+
+
+CACHE_BLOCK_ROWS = 1 << 14
+
+
+def _scatter_of_npy(task: tuple[str, list[float]]) -> Any:
+    """The Scatter of one cached piece, streamed from a memory map in blocks of rows."""
+    from threadpoolctl import threadpool_limits
+
+    from poolpipe.train import Scatter
+
+    path, reference = task
+    rows = np.load(path, mmap_mode="r")
+    scatter = Scatter.empty(rows.shape[1])
+    with threadpool_limits(limits=1):
+        for start in range(0, len(rows), CACHE_BLOCK_ROWS):
+            block = rows[start : start + CACHE_BLOCK_ROWS] - np.asarray(reference)
+            scatter = scatter.add(block)
+    return scatter
+
+
+def run_cache_train(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """poolpipe's TSQR and merge over the cached pieces, in the same pool."""
+    from poolpipe.pool import pool_map
+    from poolpipe.table import Columns
+    from poolpipe.train import Scatter, solve
+
+    columns = Columns.from_json(json.loads((Path(cache) / "columns.json").read_text()))
+    files = sorted(Path(cache).glob("*.npy"), key=lambda p: int(p.stem))
+    scatter = Scatter.empty(columns.width)
+    tasks = [(str(f), list(columns.reference)) for f in files]
+    for part in pool_map(_scatter_of_npy, tasks, processes):
+        scatter = scatter.merge(part)
+    fit = solve(scatter, columns.reference)
+    return {"coef": list(fit.coef), "intercept": fit.intercept}
+
+
+def run_profile(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """poolpipe's per-block loop in one process, timing reading, parsing and the QR apart."""
+    from threadpoolctl import threadpool_limits
+
+    from poolpipe.chunks import iter_blocks
+    from poolpipe.table import parse_block, row_capacity
+    from poolpipe.train import Scatter
+
+    columns, pieces = pieces_of(path, 1)
+    reference = np.asarray(columns.reference)
+    out = np.empty((row_capacity(columns, 4 << 20), columns.width))
+    spent = {"read": 0.0, "parse": 0.0, "qr": 0.0}
+    scatter = Scatter.empty(columns.width)
+    with threadpool_limits(limits=1):
+        for piece in pieces:
+            blocks = iter_blocks(piece)
+            while True:
+                t0 = time.perf_counter()
+                block = next(blocks, None)
+                t1 = time.perf_counter()
+                spent["read"] += t1 - t0
+                if block is None:
+                    break
+                values = parse_block(block.data, columns, out).values
+                t2 = time.perf_counter()
+                values -= reference
+                scatter = scatter.add(values)
+                spent["parse"] += t2 - t1
+                spent["qr"] += time.perf_counter() - t2
+    return {"coef": None, "intercept": None, "phases": spent, "rows": scatter.rows}
+
+
+METHODS: dict[str, Callable[[str, int, str], dict[str, Any]]] = {
+    "sklearn_pandas": run_sklearn_pandas,
+    "sklearn_pyarrow": run_sklearn_pyarrow,
+    "seed": run_seed,
+    "poolpipe": run_poolpipe,
+    "parse_only": run_parse_only,
+    "cache_make": run_cache_make,
+    "cache_train": run_cache_train,
+    "profile": run_profile,
+}
+
+
+def child_main(method: str, path: str, processes: int, cache: str) -> None:
+    """Run one method once in this (fresh) process; print its result, time and peak RSS."""
+    start = time.perf_counter()
+    result = METHODS[method](path, processes, cache)
+    seconds = time.perf_counter() - start
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({**result, "seconds": seconds, "peak_kib": max(own, children)}))
+
+
+@dataclass
+class Run:
+    """One run of a method in its own subprocess."""
+
+    coef: list[float] | None
+    intercept: float | None
+    seconds: float
+    peak_kib: int
+    phases: dict[str, float] = field(default_factory=dict)
+    average: dict[str, Any] | None = None
+    weighted_average: dict[str, Any] | None = None
+    rows: int | None = None
+
+
+def run_once(method: str, path: Path, processes: int, cache: Path) -> Run:
+    """Run a method in a fresh interpreter and read back what it measured."""
+    cmd = [sys.executable, "-c", RELAY, sys.executable, str(Path(__file__).resolve())]
+    cmd += ["--_run", method, "--file", str(path), "--processes", str(processes)]
+    cmd += ["--cache", str(cache)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{method} failed (exit {out.returncode}):\n{out.stderr}")
+    return Run(**json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@dataclass
+class Row:
+    """A table row: a method's median over its runs, its peak memory and its errors."""
+
+    method: str
+    label: str
+    processes: int
+    runs: list[Run]
+    coef_error: float | None = None
+    intercept_error: float | None = None
+    vs_full: float = 0.0
+    mem_vs_full: float = 0.0
+
+    @property
+    def median(self) -> float:
+        """Median seconds over the runs."""
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def peak_mib(self) -> float:
+        """The highest peak RSS over the runs, MiB."""
+        return max(r.peak_kib for r in self.runs) / 1024
+
+    def phase(self, name: str) -> float:
+        """Median seconds of one phase over the runs."""
+        return statistics.median(r.phases[name] for r in self.runs)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict, with the derived numbers."""
+        return {**asdict(self), "median_seconds": self.median, "peak_rss_mib": self.peak_mib}
+
+
+def log(text: str) -> None:
+    """Progress on stderr, so stdout holds only the report."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def measure(method: str, args: argparse.Namespace, path: Path, processes: int) -> Row:
+    """Run a method `repeats` times (once if its first run is slow)."""
+    runs: list[Run] = []
+    for i in range(args.repeats):
+        run = run_once(method, path, processes, Path(args.out) / "train_cache")
+        runs.append(run)
+        mib = run.peak_kib / 1024
+        log(f"  {method} [{processes}] run {i + 1}: {run.seconds:.3f} s, {mib:.0f} MiB")
+        if run.seconds > SLOW_SECONDS:
+            break
+    return Row(method, LABELS.get(method, method), processes, runs)
+
+
+def add_errors(row: Row, full: Run, fit: dict[str, Any] | Run) -> None:
+    """Max absolute differences of a fit's coefficients and intercept from the full fit."""
+    coef = fit["coef"] if isinstance(fit, dict) else fit.coef
+    intercept = fit["intercept"] if isinstance(fit, dict) else fit.intercept
+    if coef is None or full.coef is None:
+        return
+    row.coef_error = float(np.max(np.abs(np.subtract(coef, full.coef))))
+    row.intercept_error = abs(intercept - full.intercept)
+
+
+def ensure_file(path: Path, rows: int, features: int) -> None:
+    """Write the benchmark CSV with poolpipe's demo writer unless it is there already."""
+    if path.exists():
+        log(f"reusing {path}")
+        return
+    from poolpipe.demo import write_train
+
+    log(f"writing {path}: {rows:,} rows x {features} features...")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    write_train(path, rows, DATA_SEED, coefficients(features), 1.0, 0.1)
+    log(f"  written in {time.perf_counter() - start:.1f} s")
+
+
+def warm(path: Path) -> None:
+    """Read the file once so every method finds it in the page cache."""
+    with open(path, "rb") as fh:
+        while fh.read(16 * MIB):
+            pass
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        user, nice, system, _idle, _iowait, irq, softirq = fh.readline().split()[1:8]
+    ticks = sum(int(t) for t in (user, nice, system, irq, softirq))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_busy_seconds() -> float:
+    """CPU seconds used by this process and its waited-for descendants."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+@dataclass
+class CpuMeter:
+    """Wall time and busy CPU seconds (the machine's, this process tree's) since it was made."""
+
+    wall: float = field(default_factory=time.monotonic)
+    machine: float = field(default_factory=machine_busy_seconds)
+    own: float = field(default_factory=own_busy_seconds)
+
+    def others_share(self) -> float:
+        """Share of the machine's CPU time that other processes have used since."""
+        machine = machine_busy_seconds() - self.machine
+        own = own_busy_seconds() - self.own
+        capacity = (time.monotonic() - self.wall) * (os.cpu_count() or 1)
+        return max(0.0, machine - own) / capacity
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        **{m: metadata.version(m) for m in ("numpy", "scikit-learn", "pandas", "pyarrow")},
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def fmt_error(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1e}"
+
+
+def table(rows: list[Row]) -> str:
+    """The plain-text report table."""
+    w = max(len("method"), *(len(r.label) for r in rows))
+    head = (
+        f"{'method':<{w}} {'procs':>5} {'runs':>4} {'seconds':>8} {'peak RSS MiB':>12} "
+        f"{'x full fit':>10} {'RSS/full':>8} {'max|dcoef|':>10} {'|dintercept|':>12}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r.label:<{w}} {r.processes:>5} {len(r.runs):>4} {r.median:>8.3f} "
+            f"{r.peak_mib:>12.0f} {r.vs_full:>10.2f} {r.mem_vs_full:>8.3f} "
+            f"{fmt_error(r.coef_error):>10} {fmt_error(r.intercept_error):>12}"
+        )
+    return "\n".join(lines)
+
+
+def cache_note(poolpipe: Row, make: Row, train: Row, path: Path, cache: Path) -> list[str]:
+    """What the .npy cache costs, what it saves, and from which run on it pays."""
+    size = sum(f.stat().st_size for f in cache.glob("*.npy"))
+    saved = poolpipe.median - train.median
+    lines = [
+        f".npy cache: {size / MIB:.0f} MiB on disk for a {path.stat().st_size / MIB:.0f} MiB CSV;"
+        f" making it took {make.median:.2f} s, a fit from it {train.median:.2f} s against"
+        f" {poolpipe.median:.2f} s from the CSV"
+    ]
+    if saved <= 0:
+        lines.append("  -> the cache never pays: a fit from it is no faster than from the CSV")
+        return lines
+    runs = int(make.median // saved) + 1
+    lines.append(
+        f"  -> k fits of the same file cost {make.median:.2f} + k x {train.median:.2f} s with the"
+        f" cache against k x {poolpipe.median:.2f} s without: it pays from fit number {runs} on;"
+        " the workflow fits each input once, so there it would only add work"
+    )
+    return lines
+
+
+def profile_note(profile: Row) -> str:
+    """Where the time of one poolpipe process goes."""
+    phases = {k: profile.phase(k) for k in ("read", "parse", "qr")}
+    total = sum(phases.values())
+    shares = ", ".join(f"{k} {v:.2f} s ({v / total:.0%})" for k, v in phases.items())
+    return f"poolpipe in one process, by phase: {shares}; other {profile.median - total:.2f} s"
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Run every method on the file and print the table."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = Path(args.file) if args.file else out / f"train_{args.rows}x{args.features}.csv"
+    ensure_file(path, args.rows, args.features)
+    log(f"warming the page cache with {path}...")
+    warm(path)
+    log("measuring...")
+    meter = CpuMeter()
+    p = args.processes
+    full = measure("sklearn_pandas", args, path, 1)
+    rows = [
+        full,
+        measure("sklearn_pyarrow", args, path, 1),
+        measure("seed", args, path, multiprocessing.cpu_count()),
+        *(measure("poolpipe", args, path, n) for n in sorted({1, p})),
+        measure("parse_only", args, path, p),
+        measure("cache_make", args, path, p),
+        measure("cache_train", args, path, p),
+    ]
+    profile = measure("profile", args, path, 1)
+    others = meter.others_share()
+    reference = full.runs[0]
+    extra = []
+    for row in rows:
+        row.vs_full = full.median / row.median
+        row.mem_vs_full = row.peak_mib / full.peak_mib
+        add_errors(row, reference, row.runs[0])
+        if row.method == "poolpipe":
+            for name in ("average", "weighted_average"):
+                avg = Row(
+                    f"{name}",
+                    f"  poolpipe's {name.replace('_', ' ')} of {row.processes}"
+                    " chunk fits (same run)",
+                    row.processes,
+                    row.runs,
+                )
+                avg.vs_full, avg.mem_vs_full = row.vs_full, row.mem_vs_full
+                add_errors(avg, reference, row.runs[0].__dict__[name])
+                extra.append((row, avg))
+    for row, avg in reversed(extra):
+        rows.insert(rows.index(row) + 1, avg)
+    pool = next(r for r in rows if r.method == "poolpipe" and r.processes == p)
+    parse = next(r for r in rows if r.method == "parse_only")
+    make = next(r for r in rows if r.method == "cache_make")
+    train = next(r for r in rows if r.method == "cache_train")
+    info = machine()
+    size = path.stat().st_size
+    notes = [
+        f"scikit-learn full fit (pandas): read {full.phase('read'):.2f} s + fit"
+        f" {full.phase('fit'):.2f} s; (pyarrow): read {rows[1].phase('read'):.2f} s + fit"
+        f" {rows[1].phase('fit'):.2f} s; seed recipe: read {rows[2].phase('read'):.2f} s +"
+        f" pool {rows[2].phase('pool'):.2f} s",
+        f"poolpipe [{p}]: parsing alone takes {parse.median:.2f} s of its {pool.median:.2f} s"
+        f" ({parse.median / pool.median:.0%}); the QR and merge the rest",
+        profile_note(profile),
+        *cache_note(pool, make, train, path, out / "train_cache"),
+        "errors: max absolute difference from the scikit-learn full fit (pandas row)",
+        "seconds: median of the runs, each in a fresh subprocess, timed around the call;"
+        " peak RSS: max(ru_maxrss of the subprocess, of its largest child)",
+        f"other processes: {others:.0%} of the machine's CPU time while the methods ran"
+        + (" -- WARNING: the machine was busy" if others > CONTENTION_WARN else ""),
+        f"machine: {info['cpu']}, os.cpu_count()={info['cpu_count']}, Python {info['python']},"
+        f" numpy {info['numpy']}, scikit-learn {info['scikit-learn']}, pandas {info['pandas']},"
+        f" pyarrow {info['pyarrow']}, {info['date']}",
+    ]
+    report = "\n".join(
+        [
+            f"file: {path} ({size:,} bytes, {args.rows:,} rows x {args.features} features"
+            f" + target), in page cache",
+            "",
+            table(rows),
+            "",
+            *notes,
+        ]
+    )
+    print(report)
+    result = {
+        "file": str(path),
+        "bytes": size,
+        "machine": info,
+        "rows": [r.to_json() for r in rows],
+        "profile": profile.to_json(),
+        "notes": notes,
+    }
+    (out / "train.json").write_text(json.dumps(result, indent=2) + "\n")
+    shutil.rmtree(out / "train_cache", ignore_errors=True)
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--file", help="CSV to use (made with --rows and --features if absent)")
+    p.add_argument("--rows", type=int, default=5_000_000, help="rows of a made file")
+    p.add_argument("--features", type=int, default=20, help="features of a made file")
+    p.add_argument("--processes", type=int, default=2, help="poolpipe's worker processes")
+    p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
+    p.add_argument("--out", default=str(BENCH_DIR / "out"), help="made files and train.json")
+    p.add_argument("--_run", choices=sorted(METHODS), help=argparse.SUPPRESS)
+    p.add_argument("--cache", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main() -> int:
+    """Entry point: the benchmark, or one method's run when called with --_run."""
+    args = parse_args()
+    if args._run:
+        child_main(args._run, args.file, args.processes, args.cache)
+        return 0
+    return bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+rule demo_train:
+    output:
+        csv="data/train.csv",
+        timing="results/timing/demo_train.json",
+    log:
+        "logs/demo_train.log",
+    benchmark:
+        "results/benchmarks/demo_train.tsv"
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: 1
+    resources:
+        mem_mb=512,
+        runtime=30,
+    params:
+        rows=config["demo"]["train"]["rows"],
+        coef=config["demo"]["train"]["coef"],
+        intercept=config["demo"]["train"]["intercept"],
+        noise=config["demo"]["train"]["noise"],
+        bad_rows=config["demo"]["train"]["bad_rows"],
+        seed=config["demo"]["seed"],
+    script:
+        "../scripts/demo_train.py"
+
+
+rule split_train:
+    input:
+        train_input,
+    output:
+        manifest="results/train/chunks.tsv",
+        columns="results/train/columns.json",
+        timing="results/timing/split_train.json",
+    log:
+        "logs/split_train.log",
+    benchmark:
+        "results/benchmarks/split_train.tsv"
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: 1
+    resources:
+        mem_mb=256,
+        runtime=10,
+    params:
+        chunks=config["train"]["chunks"],
+        target=config["train"]["target"],
+        features=config["train"]["features"],
+        delimiter=config["train"]["delimiter"],
+    script:
+        "../scripts/split_train.py"
+
+
+rule train_chunk:
+    input:
+        manifest="results/train/chunks.tsv",
+        columns="results/train/columns.json",
+    output:
+        part="results/train/parts/{chunk}.json",
+        timing="results/timing/train_chunk/{chunk}.json",
+    log:
+        "logs/train_chunk/{chunk}.log",
+    benchmark:
+        "results/benchmarks/train_chunk/{chunk}.tsv"
+    wildcard_constraints:
+        chunk=r"\d+",
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=train_pool_mem_mb,
+        runtime=60,
+    params:
+        strict=config["train"]["strict"],
+        compare_serial=config["timing"]["compare_serial"],
+    script:
+        "../scripts/train_chunk.py"
+
+
+rule merge_train:
+    input:
+        parts=train_parts,
+        columns="results/train/columns.json",
+    output:
+        model="results/train/model.json",
+        timing="results/timing/merge_train.json",
+    log:
+        "logs/merge_train.log",
+    benchmark:
+        "results/benchmarks/merge_train.tsv"
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: 1
+    resources:
+        mem_mb=merge_train_mem_mb,
+        runtime=30,
+    params:
+        strict=config["train"]["strict"],
+        compare_full_fit=config["train"]["compare_full_fit"],
+        full_fit_max_mb=config["train"]["full_fit_max_mb"],
+    script:
+        "../scripts/merge_train.py"

@@ -1,0 +1,20 @@
+"""Rule merge_train: merge the chunks' summaries into results/train/model.json."""
+
+from poolpipe.files import read_json, write_json
+from poolpipe.smk import run_script, write_timing
+from poolpipe.table import Columns
+from poolpipe.timing import Stopwatch
+from poolpipe.train import TrainPart, model_json
+
+
+def main(smk):
+    p = smk.params
+    columns = Columns.from_json(read_json(smk.input.columns))
+    with Stopwatch() as watch:
+        parts = [TrainPart.from_json(read_json(path)) for path in smk.input.parts]
+        model = model_json(parts, columns, p.strict, p.compare_full_fit, p.full_fit_max_mb)
+        write_json(smk.output.model, model)
+    write_timing(smk, "train", watch, items=model["rows"], size=model["bytes"])
+
+
+run_script(snakemake, main)  # noqa: F821

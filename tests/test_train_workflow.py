@@ -1,0 +1,180 @@
+"""Integration: the train stage through the real `snakemake` command, in a copy of the workflow."""
+
+from __future__ import annotations
+
+import copy
+import filecmp
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from poolpipe.table import choose_columns, parse_line
+from poolpipe.timing import read_record
+
+from .test_workflow import SMALL, snakemake, workflow_copy
+
+pytestmark = pytest.mark.integration
+
+POOLPIPE = str(Path(sys.executable).parent / "poolpipe")
+TRAIN = copy.deepcopy(SMALL)
+TRAIN["demo"]["train"] = {
+    "rows": 20000,
+    "coef": [2.0, -3.0, 0.5],
+    "intercept": 1.0,
+    "noise": 0.1,
+    "bad_rows": 6,
+}
+TRAIN["train"] = {"chunks": 3, "threads": 2, "compare_full_fit": True}
+OUTPUTS = [
+    "data/train.csv",
+    "results/train/chunks.tsv",
+    "results/train/columns.json",
+    "results/train/parts/0.json",
+    "results/train/parts/1.json",
+    "results/train/parts/2.json",
+    "results/train/model.json",
+]
+
+
+def with_train(**train) -> dict:
+    """The small test config with these train settings."""
+    config = copy.deepcopy(SMALL)
+    config["train"] = train
+    return config
+
+
+def good_rows(path: Path) -> tuple[np.ndarray, list[int]]:
+    """Every good row of a CSV by the reference rule, and the line numbers of the bad ones."""
+    columns = choose_columns(path, "y")
+    rows, bad = [], []
+    for number, line in enumerate(path.read_bytes().split(b"\n")[1:-1], start=2):
+        got = parse_line(line, columns)
+        if isinstance(got, str):
+            bad.append(number)
+        elif got is not None:
+            rows.append(got)
+    return np.array(rows), bad
+
+
+@pytest.fixture(scope="module")
+def train_run(tmp_path_factory) -> Path:
+    """One full run of the workflow with a three-feature demo training file."""
+    workdir = workflow_copy(tmp_path_factory.mktemp("train"))
+    run = snakemake(workdir, TRAIN)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir
+
+
+def test_the_model_equals_scikit_learn_on_the_good_rows(train_run):
+    model = json.loads((train_run / "results/train/model.json").read_text())
+    rows, bad = good_rows(train_run / "data/train.csv")
+    want = LinearRegression().fit(rows[:, :3], rows[:, 3])
+    scale = np.max(np.abs(want.coef_))
+    assert np.max(np.abs(np.subtract(model["exact"]["coef"], want.coef_))) <= 1e-9 * scale
+    assert abs(model["exact"]["intercept"] - want.intercept_) <= 1e-9 * scale
+    assert model["features"] == ["x1", "x2", "x3"] and model["target"] == "y"
+    assert (model["rows"], model["chunks"], model["chunks_averaged"]) == (20000 - 6, 3, 3)
+    assert model["skipped_rows"]["count"] == len(bad) == 6
+    assert [e["line"] for e in model["skipped_rows"]["examples"]] == bad
+    diff = model["max_abs_diff_from_full_fit"]
+    assert diff["exact"]["coef"] <= 1e-9 * scale
+    assert diff["average"]["coef"] > diff["exact"]["coef"]
+    assert np.allclose(model["exact"]["coef"], [2.0, -3.0, 0.5], atol=0.02)
+
+
+def test_every_train_job_leaves_a_timing_record(train_run):
+    records = [read_record(p) for p in (train_run / "results/timing").rglob("*.json")]
+    train = [r for r in records if r.rule in {"split_train", "train_chunk", "merge_train"}]
+    assert sorted(r.rule for r in train) == ["merge_train", "split_train"] + ["train_chunk"] * 3
+    chunks = [r for r in train if r.rule == "train_chunk"]
+    assert sorted(r.chunk for r in chunks) == [0, 1, 2]
+    assert sum(r.items for r in chunks) == 20000 - 6
+    assert all(r.processes == 2 and r.stage == "train" for r in chunks)
+    assert all(r.serial_wall_s is not None for r in chunks)
+    assert (train_run / "results/benchmarks/merge_train.tsv").exists()
+
+
+def test_the_command_prints_the_same_model(train_run):
+    args = ["data/train.csv", "--target", "y", "--processes", "2", "--chunks", "3"]
+    run = subprocess.run(
+        [POOLPIPE, "train", *args, "--compare-full-fit"],
+        cwd=train_run,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == (train_run / "results/train/model.json").read_text()
+
+
+def test_a_second_run_has_nothing_to_do_and_a_fresh_one_is_identical(train_run, tmp_path):
+    again = snakemake(train_run, TRAIN)
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+    second = workflow_copy(tmp_path / "second")
+    assert snakemake(second, TRAIN).returncode == 0
+    for rel in OUTPUTS:
+        assert filecmp.cmp(train_run / rel, second / rel, shallow=False), rel
+
+
+def write_own(tmp_path: Path) -> Path:
+    own = tmp_path / "own.csv"
+    rows = ["id,size,colour,age,price"]
+    rng = np.random.default_rng(2)
+    for i in range(300):
+        size, age = rng.uniform(20, 200), rng.integers(0, 80)
+        rows.append(f"h{i},{size:.2f},red,{age},{1000 * size - 50 * age + rng.normal(0, 10):.2f}")
+    rows[120] = "h119,,red,3,100"
+    own.write_text("\n".join(rows) + "\n")
+    return own
+
+
+def test_a_users_own_file_needs_only_input_and_target(tmp_path):
+    own = write_own(tmp_path)
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, with_train(input=str(own), target="price", chunks=2))
+    assert run.returncode == 0, run.stderr[-3000:]
+    model = json.loads((workdir / "results/train/model.json").read_text())
+    assert model["features"] == ["size", "age"]
+    assert model["ignored_columns"] == ["id", "colour"]
+    assert model["skipped_rows"]["examples"] == [
+        {"line": 121, "text": "h119,,red,3,100", "reason": "column 'size' is empty"}
+    ]
+    assert np.allclose(model["exact"]["coef"], [1000, -50], rtol=0.01)
+    assert not (workdir / "data/train.csv").exists()
+
+
+def test_strict_mode_fails_with_one_sentence_naming_file_and_line(tmp_path):
+    own = write_own(tmp_path)
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, with_train(input=str(own), target="price", chunks=2, strict=True))
+    assert run.returncode != 0
+    sentence = f"rule train_chunk: error: {own}, line 121: column 'size' is empty"
+    assert sentence in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (workdir / "results/train/model.json").exists()
+
+
+def test_a_missing_target_column_is_one_sentence(tmp_path):
+    own = write_own(tmp_path)
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, with_train(input=str(own), target="cost"))
+    assert run.returncode != 0
+    assert f"rule split_train: error: {own} has no target column 'cost'" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_an_invalid_train_config_is_rejected_by_the_schema(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, with_train(delimiter=",,"), "--dry-run")
+    assert run.returncode != 0
+    assert "is too long" in run.stdout + run.stderr
+    typo = snakemake(workdir, with_train(feature=["x1"]), "--dry-run")
+    assert typo.returncode != 0
+    assert "'feature' was unexpected" in typo.stdout + typo.stderr
