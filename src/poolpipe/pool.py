@@ -77,18 +77,35 @@ def _call(slot: int, fn: Callable[[T], R], task: T) -> R:
 
 
 class StopOnSignals:
-    """Turn SIGTERM and SIGINT into Stopped in the main thread while the block runs."""
+    """Turn SIGTERM and SIGINT into Stopped in the main thread while the block runs.
+
+    By default the signal handler raises Stopped at once, wherever the main thread is.
+    With deferred=True it only records the signal, and the caller raises it with check()
+    at points where it holds no lock: an exception raised from a handler in the middle of
+    a library call (a queue's put, a process start) can leave that library's lock held.
+    """
+
+    def __init__(self, deferred: bool = False) -> None:
+        self.deferred = deferred
+        self.signum: int | None = None
 
     def __enter__(self) -> StopOnSignals:
         self._saved: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                self._saved[sig] = signal.signal(sig, self._raise)
+                self._saved[sig] = signal.signal(sig, self._handle)
         return self
 
-    @staticmethod
-    def _raise(signum: int, _frame: object) -> None:
-        raise Stopped(signum)
+    def _handle(self, signum: int, _frame: object) -> None:
+        if not self.deferred:
+            raise Stopped(signum)
+        if self.signum is None:
+            self.signum = signum
+
+    def check(self) -> None:
+        """Raise Stopped if a signal arrived (deferred mode)."""
+        if self.signum is not None:
+            raise Stopped(self.signum)
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._saved.items():
