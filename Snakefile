@@ -17,6 +17,8 @@ include: "rules/data.smk"
 include: "rules/sum.smk"
 include: "rules/bench.smk"
 include: "rules/report.smk"
+include: "rules/tasks.smk"
+include: "rules/supervise.smk"
 
 
 rule all:

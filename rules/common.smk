@@ -6,7 +6,12 @@ SUM_CHUNKS = list(range(config["sum"]["chunks"]))
 
 def all_outputs():
     """Every final result of the default run."""
-    return ["results/sum/total.json", "results/report/report.html"]
+    return [
+        "results/sum/total.json",
+        "results/report/report.html",
+        "results/tasks/results.tsv",
+        "results/supervise/ticks.tsv",
+    ]
 
 
 def sum_input(wildcards):
@@ -46,3 +51,25 @@ def pool_mem_mb(wildcards, threads):
 def ipc_mem_mb(wildcards):
     """Memory for bench_ipc: a few copies of its largest message on top of two interpreters."""
     return 512 + 4 * max(config["bench"]["ipc"]["sizes"]) // (1 << 20)
+
+
+def tasks_manifest(wildcards):
+    """The task manifest: the user's, or the demo one the demo_tasks rule makes."""
+    return config["tasks"]["input"]
+
+
+def tasks_root(wildcards):
+    """The only folder the tasks may touch: the user's, or the demo folder."""
+    return config["tasks"]["root"]
+
+
+def supervise_mem_mb(wildcards):
+    """Memory for the supervisor: its own interpreter and one small process per loop."""
+    return 256 + 64 * len(config["supervise"]["workers"])
+
+
+def supervise_runtime(wildcards):
+    """Minutes for the supervise job: its duration, the loops' stop timeouts, and one to spare."""
+    cfg = config["supervise"]
+    seconds = cfg["duration_s"] + cfg["stop_timeout_s"] * 3 * len(cfg["workers"])
+    return int(seconds // 60) + 2
