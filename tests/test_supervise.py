@@ -122,12 +122,13 @@ def test_restarts_stop_at_the_limit(no_leftovers: None, caplog) -> None:
     """SIGKILL the loop's process each time it comes back: two restarts, then it stays dead."""
     caplog.set_level(logging.INFO, logger="poolpipe.supervise")
     killed: list[int] = []
+    before = set(_children())
 
     def killer() -> None:
         deadline = time.monotonic() + 30
         while len(killed) < 3 and time.monotonic() < deadline:
             for pid, status in _children().items():
-                if pid not in killed and status != psutil.STATUS_ZOMBIE:
+                if pid not in before | set(killed) and status != psutil.STATUS_ZOMBIE:
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
             time.sleep(0.02)
@@ -144,10 +145,11 @@ def test_restarts_stop_at_the_limit(no_leftovers: None, caplog) -> None:
 
 def test_a_loop_that_stops_sending_heartbeats_is_killed_and_restarted(no_leftovers: None) -> None:
     frozen: list[int] = []
+    before = set(_children())
 
     def freezer() -> None:
-        assert _wait_until(lambda: bool(_children()))
-        pid = next(iter(_children()))
+        assert _wait_until(lambda: bool(set(_children()) - before))
+        pid = min(set(_children()) - before)
         os.kill(pid, signal.SIGSTOP)
         frozen.append(pid)
 
@@ -175,9 +177,10 @@ def test_a_signal_stops_the_loops_in_order(no_leftovers: None, caplog) -> None:
     one after the other in the configured order, and joined."""
     caplog.set_level(logging.INFO, logger="poolpipe.supervise")
     loops = [Loop("render", 0.01), Loop("logic", 0.01), Loop("network", 0.01)]
+    before = set(_children())
 
     def stopper() -> None:
-        assert _wait_until(lambda: len(_children()) == 3)
+        assert _wait_until(lambda: len(set(_children()) - before) == 3)
         os.kill(os.getpid(), signal.SIGTERM)
 
     thread = _in_thread(stopper)

@@ -100,9 +100,12 @@ def test_every_job_leaves_a_timing_record_and_a_benchmark(demo_run):
         "bench_cpu",
         "bench_ipc",
         "demo_numbers",
+        "demo_tasks",
         "merge_sum",
+        "run_tasks",
         "split_numbers",
         "sum_chunk",
+        "supervise",
     ]
     chunks = [read_record(p) for p in records if read_record(p).rule == "sum_chunk"]
     assert sorted(r.chunk for r in chunks) == [0, 1, 2]
