@@ -1,6 +1,8 @@
 """Input functions and helpers shared by every rule file."""
 
 DEMO_NUMBERS = "data/numbers.txt"
+DEMO_TASK_MANIFEST = "data/tasks/manifest.jsonl"
+DEMO_TASK_ROOT = "data/tasks/root"
 SUM_CHUNKS = list(range(config["sum"]["chunks"]))
 
 
@@ -32,6 +34,10 @@ def timing_records(wildcards):
     records += ["results/timing/split_numbers.json", "results/timing/merge_sum.json"]
     records += expand("results/timing/sum_chunk/{chunk}.json", chunk=SUM_CHUNKS)
     records += ["results/timing/bench_cpu.json", "results/timing/bench_ipc.json"]
+    tasks = config["tasks"]
+    if tasks["input"] == DEMO_TASK_MANIFEST or tasks["root"] == DEMO_TASK_ROOT:
+        records.append("results/timing/demo_tasks.json")
+    records += ["results/timing/run_tasks.json", "results/timing/supervise.json"]
     return records
 
 

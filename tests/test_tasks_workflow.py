@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from test_workflow import snakemake, workflow_copy
 
 from poolpipe.taskdemo import ALLOWED_LINKS, BROKEN_LINES, REFUSED
 from poolpipe.timing import read_record
+from tests.test_workflow import snakemake, workflow_copy
 
 pytestmark = pytest.mark.integration
 
