@@ -18,6 +18,8 @@ include: "rules/sum.smk"
 include: "rules/train.smk"
 include: "rules/bench.smk"
 include: "rules/report.smk"
+include: "rules/tasks.smk"
+include: "rules/supervise.smk"
 
 
 rule all:

@@ -2,6 +2,8 @@
 
 DEMO_NUMBERS = "data/numbers.txt"
 DEMO_TRAIN = "data/train.csv"
+DEMO_TASK_MANIFEST = "data/tasks/manifest.jsonl"
+DEMO_TASK_ROOT = "data/tasks/root"
 SUM_CHUNKS = list(range(config["sum"]["chunks"]))
 TRAIN_CHUNKS = list(range(config["train"]["chunks"]))
 
@@ -11,6 +13,8 @@ def all_outputs():
     return [
         "results/sum/total.json",
         "results/train/model.json",
+        "results/tasks/results.tsv",
+        "results/supervise/ticks.tsv",
         "results/report/report.html",
     ]
 
@@ -37,6 +41,10 @@ def timing_records(wildcards):
     records += ["results/timing/split_train.json", "results/timing/merge_train.json"]
     records += expand("results/timing/train_chunk/{chunk}.json", chunk=TRAIN_CHUNKS)
     records += ["results/timing/bench_cpu.json", "results/timing/bench_ipc.json"]
+    tasks = config["tasks"]
+    if tasks["input"] == DEMO_TASK_MANIFEST or tasks["root"] == DEMO_TASK_ROOT:
+        records.append("results/timing/demo_tasks.json")
+    records += ["results/timing/run_tasks.json", "results/timing/supervise.json"]
     return records
 
 
@@ -77,3 +85,25 @@ def merge_train_mem_mb(wildcards):
     """Memory for merge_train: the full fit's limit when it compares with one."""
     full = config["train"]["full_fit_max_mb"] if config["train"]["compare_full_fit"] else 0
     return 512 + full
+
+
+def tasks_manifest(wildcards):
+    """The task manifest: the user's, or the demo one the demo_tasks rule makes."""
+    return config["tasks"]["input"]
+
+
+def tasks_root(wildcards):
+    """The only folder the tasks may touch: the user's, or the demo folder."""
+    return config["tasks"]["root"]
+
+
+def supervise_mem_mb(wildcards):
+    """Memory for the supervisor: its own interpreter and one small process per loop."""
+    return 256 + 64 * len(config["supervise"]["workers"])
+
+
+def supervise_runtime(wildcards):
+    """Minutes for the supervise job: its duration, the loops' stop timeouts, and one to spare."""
+    cfg = config["supervise"]
+    seconds = cfg["duration_s"] + cfg["stop_timeout_s"] * 3 * len(cfg["workers"])
+    return int(seconds // 60) + 2

@@ -101,9 +101,21 @@ def test_every_job_leaves_a_timing_record_and_a_benchmark(demo_run):
     workdir, _ = demo_run
     records = sorted((workdir / "results/timing").rglob("*.json"))
     rules = sorted({read_record(p).rule for p in records})
-    assert {"demo_numbers", "merge_sum", "split_numbers", "sum_chunk"} <= set(rules)
-    assert {"demo_train", "merge_train", "split_train", "train_chunk"} <= set(rules)
-    assert {"bench_cpu", "bench_ipc"} <= set(rules)
+    assert rules == [
+        "bench_cpu",
+        "bench_ipc",
+        "demo_numbers",
+        "demo_tasks",
+        "demo_train",
+        "merge_sum",
+        "merge_train",
+        "run_tasks",
+        "split_numbers",
+        "split_train",
+        "sum_chunk",
+        "supervise",
+        "train_chunk",
+    ]
     chunks = [read_record(p) for p in records if read_record(p).rule == "sum_chunk"]
     assert sorted(r.chunk for r in chunks) == [0, 1, 2]
     assert all(r.processes == 2 and r.wall_s > 0 and r.bytes > 0 for r in chunks)

@@ -97,6 +97,54 @@ def _cmd_demo_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from poolpipe.tasks import run_to_file
+
+    summary = run_to_file(args.manifest, args.root, args.out, args.processes)
+    sys.stdout.write(dumps_json(summary.to_json()))
+    return 0
+
+
+def _cmd_demo_tasks(args: argparse.Namespace) -> int:
+    from poolpipe.taskdemo import write_demo
+
+    write_demo(args.manifest, args.root, args.files, args.tasks, args.seed)
+    return 0
+
+
+def _cmd_supervise(args: argparse.Namespace) -> int:
+    from poolpipe import supervise as sv
+
+    loops = [sv.parse_loop(spec) for spec in args.worker] or list(sv.SEED_LOOPS)
+    settings = sv.Settings(
+        args.duration, args.restart, args.max_restarts, args.heartbeat_timeout, args.stop_timeout
+    )
+    report = sv.supervise(loops, settings)
+    if args.out:
+        sv.write_ticks(args.out, report)
+    else:
+        sys.stdout.write(sv.ticks_tsv(report))
+    sv.check(report)
+    return 0
+
+
+def _cmd_double(args: argparse.Namespace) -> int:
+    from poolpipe.sharedarray import double_shared
+
+    sys.stdout.write(dumps_json(double_shared(args.values, args.processes)))
+    return 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="poolpipe", description=__doc__)
@@ -154,6 +202,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--bad-rows", type=int, default=0)
     p.set_defaults(run=_cmd_demo_train)
+    p = sub.add_parser("tasks", help="run a JSON Lines manifest of file tasks inside one folder")
+    p.add_argument("manifest", help="JSON Lines, one task a line: op, path, content, src")
+    p.add_argument("--root", required=True, help="the only folder the tasks may touch")
+    p.add_argument("--out", required=True, help="where results.tsv goes")
+    p.add_argument("--processes", type=_positive, default=available_cpus())
+    p.set_defaults(run=_cmd_tasks)
+
+    p = sub.add_parser("demo-tasks", help="write the deterministic demo task root and manifest")
+    p.add_argument("manifest")
+    p.add_argument("root")
+    p.add_argument("--files", type=int, default=20)
+    p.add_argument("--tasks", type=int, default=200)
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(run=_cmd_demo_tasks)
+
+    p = sub.add_parser("supervise", help="run named worker loops until a time, a stop or Ctrl-C")
+    p.add_argument(
+        "--worker",
+        action="append",
+        default=[],
+        metavar="NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]",
+        help="a worker loop (repeat; default: the seed's render, logic and network loops)",
+    )
+    p.add_argument("--duration", type=_seconds, help="seconds to run (default: until a signal)")
+    p.add_argument("--restart", action="store_true", help="restart a loop that dies")
+    p.add_argument("--max-restarts", type=int, default=3)
+    p.add_argument("--heartbeat-timeout", type=_seconds, default=5.0)
+    p.add_argument("--stop-timeout", type=_seconds, default=5.0)
+    p.add_argument("--out", help="write ticks.tsv here (default: standard output)")
+    p.set_defaults(run=_cmd_supervise)
+
+    p = sub.add_parser("double", help="double integers in place in shared memory, in parallel")
+    p.add_argument("values", type=int, nargs="*")
+    p.add_argument("--processes", type=_positive, default=available_cpus())
+    p.set_defaults(run=_cmd_double)
     return parser
 
 

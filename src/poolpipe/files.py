@@ -32,8 +32,16 @@ def check_input_file(path: str | os.PathLike[str]) -> Path:
 
 
 @contextlib.contextmanager
-def open_atomic(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """Open a temporary file beside path for writing; rename it onto path only on success."""
+def open_atomic(path: str | os.PathLike[str], dir_fd: int | None = None) -> Iterator[BinaryIO]:
+    """Open a temporary file beside path for writing; rename it onto path only on success.
+
+    With dir_fd, path is a plain name in that open directory and nothing is looked up by
+    path again, so a directory swapped for a symlink meanwhile cannot redirect the write.
+    """
+    if dir_fd is not None:
+        with _open_atomic_at(dir_fd, os.fspath(path)) as fh:
+            yield fh
+        return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -46,6 +54,33 @@ def open_atomic(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _open_atomic_at(dir_fd: int, name: str) -> Iterator[BinaryIO]:
+    if not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"{name!r} is not a plain file name")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        tmp = f".{name}.{os.urandom(6).hex()}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name for {name!r}")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+            os.fchmod(fh.fileno(), 0o644)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=dir_fd)
         raise
 
 

@@ -5,6 +5,9 @@ yields the results in task order, with a bounded number of tasks in flight.
 A worker that dies raises WorkerDied naming its task; SIGTERM or SIGINT stops
 every worker and raises Stopped; workers die with their parent, so no orphan
 is ever left behind.
+
+The pieces other process managers reuse (the task queue, the supervisor) are
+public: init_child, die_with_parent, StopOnSignals, kill_all, join_all, exit_text.
 """
 
 from __future__ import annotations
@@ -36,21 +39,31 @@ class WorkerDied(PoolpipeError):
     """A worker process ended abruptly (killed, crashed, out of memory) while running a task."""
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker if its parent dies, so no orphan is left."""
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process if its parent dies, so no orphan is left."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def init_child(parent: int | None = None) -> None:
+    """Set up a child process: Ctrl-C is its parent's to handle, and it dies with its parent.
+
+    parent is the pid the child was started from; a child whose parent already changed
+    exits at once (the parent died before the death signal was armed).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent()
+    ppid = os.getppid()
+    if ppid == 1 or (parent is not None and ppid != parent):
+        os._exit(1)
+
+
 def _init_worker(slots: SynchronizedArray[int]) -> None:
     global _slots
     _slots = slots
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent()
-    if os.getppid() == 1:
-        os._exit(1)
+    init_child()
 
 
 def _call(slot: int, fn: Callable[[T], R], task: T) -> R:
@@ -63,19 +76,36 @@ def _call(slot: int, fn: Callable[[T], R], task: T) -> R:
         _slots[slot] = 0
 
 
-class _Signals:
-    """Turn SIGTERM and SIGINT into Stopped in the main thread while a pool runs."""
+class StopOnSignals:
+    """Turn SIGTERM and SIGINT into Stopped in the main thread while the block runs.
 
-    def __enter__(self) -> _Signals:
+    By default the signal handler raises Stopped at once, wherever the main thread is.
+    With deferred=True it only records the signal, and the caller raises it with check()
+    at points where it holds no lock: an exception raised from a handler in the middle of
+    a library call (a queue's put, a process start) can leave that library's lock held.
+    """
+
+    def __init__(self, deferred: bool = False) -> None:
+        self.deferred = deferred
+        self.signum: int | None = None
+
+    def __enter__(self) -> StopOnSignals:
         self._saved: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                self._saved[sig] = signal.signal(sig, self._raise)
+                self._saved[sig] = signal.signal(sig, self._handle)
         return self
 
-    @staticmethod
-    def _raise(signum: int, _frame: object) -> None:
-        raise Stopped(signum)
+    def _handle(self, signum: int, _frame: object) -> None:
+        if not self.deferred:
+            raise Stopped(signum)
+        if self.signum is None:
+            self.signum = signum
+
+    def check(self) -> None:
+        """Raise Stopped if a signal arrived (deferred mode)."""
+        if self.signum is not None:
+            raise Stopped(self.signum)
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._saved.items():
@@ -111,7 +141,7 @@ def pool_map(
     )
     clean = False
     try:
-        with _Signals():
+        with StopOnSignals():
             exhausted = False
             while True:
                 while not exhausted and free:
@@ -149,14 +179,24 @@ def pool_map(
 def _stop(executor: ProcessPoolExecutor, workers: dict[int, mp.process.BaseProcess]) -> None:
     """Kill every worker and wait for each, so none outlives the pool."""
     workers.update(getattr(executor, "_processes", None) or {})
-    for proc in workers.values():
+    kill_all(workers.values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    join_all(workers.values())
+
+
+def kill_all(procs: Iterable[mp.process.BaseProcess]) -> None:
+    """SIGKILL every process of procs that is still running."""
+    for proc in procs:
         with contextlib.suppress(Exception):
             if proc.exitcode is None:
                 proc.kill()
-    executor.shutdown(wait=False, cancel_futures=True)
-    for proc in workers.values():
+
+
+def join_all(procs: Iterable[mp.process.BaseProcess], timeout: float = 10.0) -> None:
+    """Wait for (and reap) every process of procs, each at most timeout seconds."""
+    for proc in procs:
         with contextlib.suppress(Exception):
-            proc.join(timeout=10)
+            proc.join(timeout=timeout)
 
 
 def _died(
@@ -172,7 +212,7 @@ def _died(
         code = codes.get(pid)
         if code is not None and code != -signal.SIGTERM:
             return WorkerDied(
-                f"worker process {pid} died with {_exit_text(code)} while running {describe(task)}"
+                f"worker process {pid} died with {exit_text(code)} while running {describe(task)}"
             )
     names = " or ".join(describe(task) for _, task in running) or "one of the tasks"
     return WorkerDied(f"a worker process died abruptly while running {names}")
@@ -189,7 +229,8 @@ def _exit_codes(workers: dict[int, mp.process.BaseProcess], wait_s: float = 5.0)
     return {pid: p.exitcode for pid, p in workers.items() if p.exitcode is not None}
 
 
-def _exit_text(code: int) -> str:
+def exit_text(code: int) -> str:
+    """How a process ended, in words: 'exit code 3' or 'signal SIGKILL'."""
     if code < 0:
         with contextlib.suppress(ValueError):
             return f"signal {signal.Signals(-code).name}"

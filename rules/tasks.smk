@@ -1,0 +1,42 @@
+rule demo_tasks:
+    output:
+        manifest="data/tasks/manifest.jsonl",
+        root=directory("data/tasks/root"),
+        timing="results/timing/demo_tasks.json",
+    log:
+        "logs/demo_tasks.log",
+    benchmark:
+        "results/benchmarks/demo_tasks.tsv"
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: 1
+    resources:
+        mem_mb=512,
+        runtime=10,
+    params:
+        files=config["demo"]["tasks"]["files"],
+        tasks=config["demo"]["tasks"]["tasks"],
+        seed=config["demo"]["seed"],
+    script:
+        "../scripts/demo_tasks.py"
+
+
+rule run_tasks:
+    input:
+        manifest=tasks_manifest,
+        root=tasks_root,
+    output:
+        results="results/tasks/results.tsv",
+        timing="results/timing/run_tasks.json",
+    log:
+        "logs/run_tasks.log",
+    benchmark:
+        "results/benchmarks/run_tasks.tsv"
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: config["tasks"]["threads"]
+    resources:
+        mem_mb=pool_mem_mb,
+        runtime=60,
+    script:
+        "../scripts/run_tasks.py"

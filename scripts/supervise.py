@@ -1,0 +1,22 @@
+"""Rule supervise: run the configured worker loops under the supervisor, write ticks.tsv."""
+
+from poolpipe import supervise as sv
+from poolpipe.smk import run_script, write_timing
+from poolpipe.timing import Stopwatch
+
+
+def main(smk):
+    p = smk.params
+    loops = sv.loops_from_config(p.workers)
+    settings = sv.Settings(
+        p.duration_s, p.restart, p.max_restarts, p.heartbeat_timeout_s, p.stop_timeout_s
+    )
+    with Stopwatch() as watch:
+        report = sv.supervise(loops, settings)
+    sv.check(report)
+    sv.write_ticks(smk.output.ticks, report)
+    ticks = sum(row.ticks for row in report.rows)
+    write_timing(smk, "supervise", watch, items=ticks, size=0, processes=len(loops))
+
+
+run_script(snakemake, main)  # noqa: F821
