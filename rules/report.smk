@@ -4,6 +4,7 @@ rule report:
         benchmarks=benchmark_files,
         scaling="results/bench/cpu.tsv",
         ipc="results/bench/ipc.tsv",
+        train_model="results/train/model.json",
     output:
         html=report(
             "results/report/report.html",

@@ -1,12 +1,14 @@
 """Rule report: results/report/{report.html, timings.csv, summary.md} from the timing records."""
 
 from poolpipe import report
+from poolpipe.files import read_json
 from poolpipe.machine import describe
 from poolpipe.smk import run_script
 
 
 def main(smk):
-    built = report.build(smk.input.records, smk.input.scaling, smk.input.ipc, describe())
+    sections = [report.train_section(read_json(smk.input.train_model))]
+    built = report.build(smk.input.records, smk.input.scaling, smk.input.ipc, describe(), sections)
     report.write(built, smk.output.html, smk.output.csv, smk.output.summary)
 
 

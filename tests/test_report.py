@@ -221,3 +221,25 @@ def test_snakemake_report_works_on_the_small_config(tmp_path):
     )
     assert snakemake_html.returncode == 0, snakemake_html.stderr[-3000:]
     assert (workdir / "results/report/snakemake.html").stat().st_size > 10_000
+
+
+def test_train_section_shows_each_methods_error_and_says_when_it_is_missing():
+    model = {
+        "rows": 100,
+        "chunks": 4,
+        "max_abs_diff_from_full_fit": {
+            "exact": {"coef": 4e-15, "intercept": 0.0},
+            "average": {"coef": 3e-7, "intercept": 2e-7},
+        },
+    }
+    section = report.train_section(model)
+    assert section.table == (
+        ["method", "coef", "intercept"],
+        [
+            ["exact", "4e-15", "0"],
+            ["average", "3e-07", "2e-07"],
+        ],
+    )
+    assert section.png[:4] == b"\x89PNG"
+    missing = report.train_section({"rows": 1, "chunks": 1, "max_abs_diff_from_full_fit": None})
+    assert missing.png is None and "missing" in missing.text

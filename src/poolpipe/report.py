@@ -469,3 +469,32 @@ def write(report: Report, html_path: str, csv_path: str, summary_path: str) -> N
     write_atomic(csv_path, timings_csv(report.jobs))
     write_atomic(summary_path, summary_markdown(report))
     write_atomic(html_path, render_html(report, page_sections(report)))
+
+
+def train_section(model: dict) -> Section:
+    """Each merge method's largest difference from scikit-learn's fit on all rows."""
+    from poolpipe import plots
+
+    diffs = model.get("max_abs_diff_from_full_fit")
+    title = "Train: averaged vs exact merge"
+    if not diffs:
+        return Section(
+            title, "No full fit to compare with (train.compare_full_fit is off): missing."
+        )
+    methods = list(diffs)
+    rows = [[m, cell(diffs[m]["coef"]), cell(diffs[m]["intercept"])] for m in methods]
+    worst = [max(diffs[m]["coef"], diffs[m]["intercept"]) for m in methods]
+    return Section(
+        title,
+        f"Largest absolute difference of each method's coefficients and intercept from "
+        f"scikit-learn's fit on all {model['rows']} rows, over {model['chunks']} chunks.",
+        (["method", "coef", "intercept"], rows),
+        plots.bars(
+            methods,
+            [max(w, 1e-17) for w in worst],
+            "max |difference| from the full fit",
+            "Train error by merge method",
+            log=True,
+        ),
+        "Train error of the averaged vs exact merge",
+    )
