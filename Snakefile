@@ -12,6 +12,7 @@ validate(config, "config/schema.yaml")
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/sum.smk"
+include: "rules/crawl.smk"
 
 
 rule all:

@@ -42,7 +42,11 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def _init_worker(slots: SynchronizedArray[int]) -> None:
+def _init_worker(
+    slots: SynchronizedArray[int],
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> None:
     global _slots
     _slots = slots
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -50,6 +54,8 @@ def _init_worker(slots: SynchronizedArray[int]) -> None:
     _die_with_parent()
     if os.getppid() == 1:
         os._exit(1)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def _call(slot: int, fn: Callable[[T], R], task: T) -> R:
@@ -83,12 +89,15 @@ def pool_map(
     processes: int,
     describe: Callable[[T], str] = repr,
     in_flight: int | None = None,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
 ) -> Iterator[R]:
     """Run fn(task) for every task in `processes` worker processes; yield results in task order.
 
     fn and the tasks must be picklable; tasks should be addresses (paths, byte ranges),
     not data. At most in_flight tasks (default 2 per process) are submitted at once, so
-    an endless task stream runs in bounded memory.
+    an endless task stream runs in bounded memory. initializer(*initargs) runs once in each
+    worker as it starts; the workers are forked, so initargs may hold shared memory or locks.
     """
     if processes < 1:
         raise PoolpipeError(f"processes must be at least 1, not {processes}")
@@ -102,7 +111,7 @@ def pool_map(
         max_workers=processes,
         mp_context=mp.get_context("fork"),
         initializer=_init_worker,
-        initargs=(slots,),
+        initargs=(slots, initializer, initargs),
     )
     clean = False
     try:
