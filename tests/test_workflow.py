@@ -98,7 +98,7 @@ def test_every_job_leaves_a_timing_record_and_a_benchmark(demo_run):
     workdir, _ = demo_run
     records = sorted((workdir / "results/timing").rglob("*.json"))
     rules = sorted({read_record(p).rule for p in records})
-    assert rules == ["demo_numbers", "merge_sum", "split_numbers", "sum_chunk"]
+    assert {"demo_numbers", "merge_sum", "split_numbers", "sum_chunk"} <= set(rules)
     chunks = [read_record(p) for p in records if read_record(p).rule == "sum_chunk"]
     assert sorted(r.chunk for r in chunks) == [0, 1, 2]
     assert all(r.processes == 2 and r.wall_s > 0 and r.bytes > 0 for r in chunks)

@@ -120,13 +120,13 @@ class Engine:
         settings: CrawlSettings,
         threads: int,
         limiter: HostLimiter,
-        window: int = WINDOW,
+        window: int | None = None,
         fetcher: Callable[[], Fetcher] | None = None,
     ) -> None:
         self.settings = settings
         self.threads = max(1, threads)
         self.limiter = limiter
-        self.window = window
+        self.window = window or WINDOW
         self.resolver = Resolver(settings.hosts)
         robots = RobotsCache(settings.user_agent)
         self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots))

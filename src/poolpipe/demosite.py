@@ -20,7 +20,10 @@ Paths:
   /trickle-headers?seconds=T   the status line and headers a byte at a time
   /robots.txt              disallows /private/
   /private/NAME            200 (but robots.txt forbids it)
-  /__stats__               JSON: how many requests each path (query included) has had
+  /__stats__               JSON: requests per path (query included) as "hits", the most
+                           requests it was ever answering at once as "max_in_flight", and
+                           the arrival times (monotonic seconds) of the last ARRIVALS
+                           requests as "arrivals" [[path, time], ...]
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -51,6 +54,7 @@ CLOSED_HOST = "closed.poolpipe.invalid"
 """A name the crawler sends to a port of 127.0.0.1 that refuses connections."""
 
 MAX_REQUESTS = 100_000
+ARRIVALS = 4096
 IDLE_S = 30.0
 HEAD_LIMIT = 64 << 10
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
@@ -125,7 +129,19 @@ class DemoServer:
     def __init__(self, spec: SiteSpec) -> None:
         self.spec = spec
         self.hits: Counter[str] = Counter()
+        self.arrivals: deque[tuple[str, float]] = deque(maxlen=ARRIVALS)
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._page = page_body(0, spec.page_bytes)
+
+    def stats(self) -> bytes:
+        """The /__stats__ document."""
+        doc = {
+            "hits": dict(self.hits),
+            "max_in_flight": self.max_in_flight,
+            "arrivals": list(self.arrivals),
+        }
+        return json.dumps(doc).encode()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one connection: at most MAX_REQUESTS requests, each awaited at most IDLE_S."""
@@ -153,7 +169,21 @@ class DemoServer:
             writer.write(_response(400, b"bad request\n", {"Connection": "close"}))
             return False
         close = any(f.lower().replace(" ", "") == "connection:close" for f in fields)
+        if target == "/__stats__":
+            writer.write(_response(200, self.stats(), {"Content-Type": "application/json"}))
+            return not close
         self.hits[target] += 1
+        self.arrivals.append((target, time.monotonic()))
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(method, target, close, writer)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(
+        self, method: str, target: str, close: bool, writer: asyncio.StreamWriter
+    ) -> bool:
         if self.spec.latency:
             await asyncio.sleep(self.spec.latency)
         url = urlsplit(target)
@@ -204,8 +234,6 @@ class DemoServer:
             return 200, ROBOTS, {"Content-Type": "text/plain"}
         elif kind == "private" and rest:
             return 200, page_body(1, 300), {}
-        elif kind == "__stats__":
-            return 200, json.dumps(dict(self.hits)).encode(), {"Content-Type": "application/json"}
         return 404, b"not found\n", {}
 
     async def special(
