@@ -93,6 +93,7 @@ class Site:
     host: str
     port: int
     closed_port: int
+    pid: int = 0
 
     @property
     def base(self) -> str:
@@ -325,7 +326,7 @@ def serve(spec: SiteSpec, port: int = 0, startup_s: float = 30.0) -> Iterator[Si
             proc.kill()
             err = proc.communicate(timeout=10)[1].decode(errors="replace").strip().splitlines()
             raise PoolpipeError(err[-1] if err else "the demo site did not start")
-        yield Site("127.0.0.1", int(line.split()[1]), closed.getsockname()[1])
+        yield Site("127.0.0.1", int(line.split()[1]), closed.getsockname()[1], proc.pid)
     finally:
         closed.close()
         proc.terminate()
