@@ -12,6 +12,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -204,6 +205,48 @@ def test_a_silent_server_hits_the_read_timeout(tmp_path, site):
     settings = replace(FAST, read_timeout=0.3, deadline=10.0, retries=0)
     rows = run_crawl(tmp_path, [f"{site.base}/hang?seconds=5"], settings, site)
     assert rows[0].error == "read_timeout"
+
+
+@contextmanager
+def raw_server(reply: bytes, hold_s: float) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that sends `reply` to each connection and holds it open
+    for hold_s; it serves at most 10 connections, each for at most hold_s seconds."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(hold_s)
+
+    def serve_some() -> None:
+        held = []
+        for _ in range(10):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                break
+            with suppress(OSError):
+                conn.sendall(reply)
+            held.append(conn)
+        time.sleep(hold_s)
+        for conn in held:
+            conn.close()
+
+    thread = threading.Thread(target=serve_some, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def test_tls_to_a_server_that_does_not_speak_it_is_a_tls_row(tmp_path):
+    with raw_server(b"HTTP/1.1 400 Bad Request\r\n\r\n", hold_s=5) as port:
+        rows = run_crawl(tmp_path, [f"https://127.0.0.1:{port}/"], FAST, None, serial=True)
+    assert (rows[0].error, rows[0].status, rows[0].attempts) == ("tls", None, 1)
+
+
+def test_a_silent_tls_handshake_is_cut_at_the_deadline(tmp_path):
+    settings = replace(FAST, deadline=1.0, connect_timeout=20.0, read_timeout=20.0)
+    with raw_server(b"", hold_s=15) as port:
+        rows = run_crawl(tmp_path, [f"https://127.0.0.1:{port}/"], settings, None, serial=True)
+    assert (rows[0].error, rows[0].detail) == ("deadline", "cut off after 1 s")
 
 
 def test_redirects_are_followed_up_to_the_limit(tmp_path, site):

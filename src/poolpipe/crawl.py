@@ -16,6 +16,7 @@ import itertools
 import json
 import logging
 import math
+import multiprocessing as mp
 import os
 import queue
 import shutil
@@ -25,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 from poolpipe.chunks import BLOCK_SIZE, Range, lines_before, split_range
@@ -402,7 +404,9 @@ class _WorkerState:
 _worker = _WorkerState()
 
 
-def _init_crawl_worker(limiter: HostLimiter, counter, concurrency: int, processes: int) -> None:
+def _init_crawl_worker(
+    limiter: HostLimiter, counter: Synchronized, concurrency: int, processes: int
+) -> None:
     """Pool initializer: the shared host table, and this worker's share of the concurrency."""
     with counter.get_lock():
         index = counter.value
@@ -501,7 +505,7 @@ def crawl_range(
             crawler = PieceCrawler(settings, duplicates, settings.concurrency, limiter)
             results: Iterator[PieceResult] = map(crawler, tasks)
         else:
-            counter = _counter()
+            counter = mp.get_context("fork").Value("i", 0)
             results = pool_map(
                 PieceCrawler(settings, duplicates),
                 tasks,
@@ -521,9 +525,3 @@ def crawl_range(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return stats
-
-
-def _counter():
-    import multiprocessing as mp
-
-    return mp.get_context("fork").Value("i", 0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import ipaddress
+import os
 import socket
 import threading
 import time
@@ -101,7 +102,12 @@ def _family(ip: str) -> int:
 
 
 class Guard:
-    """The sockets of one attempt, and the means to cut them all when its deadline passes."""
+    """The connections of one attempt, and the means to cut them all when its deadline passes.
+
+    The guard keeps its own duplicate of each socket's descriptor: shutting that down ends the
+    connection for every object that wraps it (a TLS socket made from it included), and since
+    the guard owns the descriptor until the attempt ends, its number is never reused meanwhile.
+    """
 
     __slots__ = ("_cut", "_done", "_lock", "_socks", "deadline", "resolver")
 
@@ -109,7 +115,7 @@ class Guard:
         self.deadline = deadline
         self.resolver = resolver
         self._lock = threading.Lock()
-        self._socks: set[socket.socket] = set()
+        self._socks: list[socket.socket] = []
         self._cut = False
         self._done = False
 
@@ -124,18 +130,17 @@ class Guard:
 
     def register(self, sock: socket.socket) -> None:
         """Watch a socket the attempt uses; shut it at once if the attempt is already cut."""
+        try:
+            own = socket.socket(fileno=os.dup(sock.fileno()))
+        except OSError:
+            return
         with self._lock:
             if self._done:
+                own.close()
                 return
-            self._socks.add(sock)
+            self._socks.append(own)
             if self._cut:
-                _shut(sock)
-
-    def unregister(self, sock: socket.socket | None) -> None:
-        """Stop watching a socket (before it is closed, so its number is never reused here)."""
-        if sock is not None:
-            with self._lock:
-                self._socks.discard(sock)
+                _shut(own)
 
     def cut(self) -> None:
         """Shut down every socket of the attempt; later ones are shut as soon as they appear."""
@@ -147,16 +152,18 @@ class Guard:
                 _shut(sock)
 
     def finish(self) -> bool:
-        """End the attempt; True if it was cut."""
+        """End the attempt, letting go of its descriptors; True if it was cut."""
         with self._lock:
             self._done = True
+            for own in self._socks:
+                own.close()
             self._socks.clear()
             return self._cut
 
 
 def _shut(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _guard() -> Guard | None:
@@ -180,9 +187,9 @@ def _open_socket(conn: HTTPConnection) -> socket.socket:
     error: OSError = OSError("no address")
     for family, sockaddr in addresses:
         sock = socket.socket(family, socket.SOCK_STREAM)
-        if guard is not None:
-            guard.register(sock)
         try:
+            if guard is not None:
+                guard.register(sock)
             for option in conn.socket_options or ():
                 sock.setsockopt(*option)
             timeout = conn.timeout
@@ -191,8 +198,6 @@ def _open_socket(conn: HTTPConnection) -> socket.socket:
             return sock
         except OSError as exc:
             error = exc
-            if guard is not None:
-                guard.unregister(sock)
             sock.close()
     if isinstance(error, TimeoutError):
         raise ConnectTimeoutError(conn, f"connecting to {conn.host} timed out") from error
@@ -200,26 +205,17 @@ def _open_socket(conn: HTTPConnection) -> socket.socket:
 
 
 class _Watched:
-    """Mixin for urllib3 connections: sockets go through the guard of the running attempt."""
+    """Mixin for urllib3 connections: a new socket is opened under the running attempt's guard,
+    a kept-alive one is handed to the guard of each attempt that reuses it."""
 
     sock: socket.socket | None
 
     def _new_conn(self) -> socket.socket:
         return _open_socket(self)  # type: ignore[arg-type]
 
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        _register(self.sock)
-
     def request(self, *args, **kwargs) -> None:
         _register(self.sock)
         super().request(*args, **kwargs)  # type: ignore[misc]
-
-    def close(self) -> None:
-        guard = _guard()
-        if guard is not None:
-            guard.unregister(self.sock)
-        super().close()  # type: ignore[misc]
 
 
 class _HTTPConnection(_Watched, HTTPConnection):
