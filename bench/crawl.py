@@ -124,9 +124,16 @@ def run_poolpipe(path: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child_main(args: argparse.Namespace) -> None:
-    """Run one method once in this (fresh) process; print what it measured as JSON."""
-    with open(args.file) as fh:
-        urls = [line.strip() for line in fh if line.strip()]
+    """Run one method once in this (fresh) process; print what it measured as JSON.
+
+    The baselines get their URLs as a list, as their recipes do; poolpipe gets the file.
+    """
+    urls: list[str] = []
+    if args._run in ("seed", "threads"):
+        with open(args.file) as fh:
+            urls = [line.strip() for line in fh if line.strip()]
+    if args._run == "seed":
+        sys.stdout.reconfigure(line_buffering=True)
     start = time.perf_counter()
     if args._run == "seed":
         extra = run_seed(urls, args)

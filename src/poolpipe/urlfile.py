@@ -1,14 +1,15 @@
 """URL files: one URL a line; blank lines and `#` comments are skipped, repeated URLs are
 found exactly and crawled once.
 
-The index pass keeps only a 64-bit hash per URL line (numpy arrays, 16 bytes a URL), finds
-the lines whose hashes collide, and compares those lines' text in a second pass, so the
-duplicates it reports are exact whatever the hash does.
+The index pass keeps only a 64-bit hash per URL line (8 bytes a URL, and as much again to sort
+them), finds the lines whose hashes collide, and compares those lines' text in a second pass,
+so the duplicates it reports are exact whatever the hash does.
 """
 
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -89,24 +90,14 @@ def index_urls(path: str | os.PathLike[str], duplicates: str | os.PathLike[str])
     p = check_input_file(path)
     whole = Range(str(path), 0, p.stat().st_size)
     counts = {BLANK: 0, COMMENT: 0, URL: 0, OVERLONG: 0}
-    lines: list[np.ndarray] = []
-    hashes: list[np.ndarray] = []
-    batch_lines: list[int] = []
-    batch_hashes: list[int] = []
+    hashes = array("q")
     total = 0
-    for number, kind, text in iter_lines(whole, 1):
+    for _, kind, text in iter_lines(whole, 1):
         total += 1
         counts[kind] += 1
         if kind == URL:
-            batch_lines.append(number)
-            batch_hashes.append(hash(text))
-            if len(batch_lines) >= 1 << 16:
-                lines.append(np.array(batch_lines, dtype=np.int64))
-                hashes.append(np.array(batch_hashes, dtype=np.int64))
-                batch_lines, batch_hashes = [], []
-    lines.append(np.array(batch_lines, dtype=np.int64))
-    hashes.append(np.array(batch_hashes, dtype=np.int64))
-    pairs = _exact_duplicates(whole, np.concatenate(lines), np.concatenate(hashes))
+            hashes.append(hash(text))
+    pairs = _exact_duplicates(whole, hashes)
     write_duplicates(duplicates, pairs)
     return UrlIndex(
         lines=total,
@@ -117,26 +108,32 @@ def index_urls(path: str | os.PathLike[str], duplicates: str | os.PathLike[str])
     )
 
 
-def _exact_duplicates(whole: Range, lines: np.ndarray, hashes: np.ndarray) -> list[tuple[int, int]]:
-    """(line, first line with the same text) for every repeat, in line order."""
-    if len(lines) < 2:
+def _exact_duplicates(whole: Range, hashes: array) -> list[tuple[int, int]]:
+    """(line, first line with the same text) for every repeat, in line order.
+
+    hashes holds one hash per URL line, in order; only lines whose hash is shared are
+    compared, by their text, in a second pass over the file.
+    """
+    if len(hashes) < 2:
         return []
-    order = np.argsort(hashes, kind="stable")
-    ordered = hashes[order]
-    same = ordered[1:] == ordered[:-1]
-    candidates = np.zeros(len(order), dtype=bool)
-    candidates[1:] |= same
-    candidates[:-1] |= same
-    wanted = set(lines[order[candidates]].tolist())
-    if not wanted:
+    values = np.frombuffer(hashes, dtype=np.int64)
+    ordered = np.sort(values)
+    shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    if not len(shared):
         return []
+    wanted = set(np.flatnonzero(np.isin(values, shared)).tolist())
     first: dict[bytes, int] = {}
     pairs = []
+    position = 0
     for number, kind, text in iter_lines(whole, 1):
-        if kind == URL and number in wanted:
+        if kind != URL:
+            continue
+        if position in wanted:
             earlier = first.setdefault(text, number)
             if earlier != number:
                 pairs.append((number, earlier))
+        position += 1
     return pairs
 
 
