@@ -415,6 +415,16 @@ def test_memory_is_bounded_by_the_window_not_the_input():
     assert unbounded > 4 * large, "the measure must see memory that grows with the input"
 
 
+@pytest.mark.parametrize("text", ["", "# only a comment\n\n   \n"])
+def test_a_file_without_urls_gives_an_empty_table(tmp_path, text):
+    urls = tmp_path / "urls.txt"
+    urls.write_text(text)
+    out = tmp_path / "pages.tsv"
+    result = crawl_file(str(urls), out, FAST, 2, None)
+    assert (result["rows"], result["urls"], result["timing"]["latency_ms"]) == (0, 0, {})
+    assert read_pages(out) == []
+
+
 def test_crawl_file_writes_pages_and_a_summary(tmp_path):
     urls = tmp_path / "urls.txt"
     urls.write_text(f"{D}/page/5\n\n# c\n{D}/status/500\n{D}/page/5\nmailto:x@y\n")
