@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import resource
 import signal
 import subprocess
@@ -31,6 +32,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 RELAY = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
 """Starts a measured run from a small process: a child exec'd straight from this one would
 report this process's peak RSS as its own (Linux carries it over through fork and exec)."""
+
+SEED_OK = re.compile(r"Successfully crawled \S+, length: (\d+)")
+SEED_OTHER = re.compile(r"(?:Failed to crawl|Error crawling) ")
+"""The seed's own report lines; its workers print to one pipe, so a line's text and its
+newline may arrive apart, and lines are found by pattern, not split on newlines."""
 
 QUIET_SHARE = 0.10
 """Share of the machine's CPU that other processes may use for it to count as quiet."""
@@ -132,8 +138,6 @@ def child_main(args: argparse.Namespace) -> None:
     if args._run in ("seed", "threads"):
         with open(args.file) as fh:
             urls = [line.strip() for line in fh if line.strip()]
-    if args._run == "seed":
-        sys.stdout.reconfigure(line_buffering=True)
     start = time.perf_counter()
     if args._run == "seed":
         extra = run_seed(urls, args)
@@ -199,7 +203,7 @@ def run_once(
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, _ = proc.communicate(timeout=60)
-        ok = stdout.count("Successfully crawled")
+        ok = len(SEED_OK.findall(stdout))
         wall = time.perf_counter() - start
         spent = server_cpu(server_pid) - before if server_pid else 0.0
         return Run(wall, float("nan"), spent, 0, ok, ok, 0, killed=True)
@@ -208,10 +212,10 @@ def run_once(
     lines = stdout.strip().splitlines()
     data = json.loads(lines[-1])
     if method == "seed":
-        done = [ln for ln in lines[:-1] if ln.startswith("Successfully crawled")]
-        data["rows"] = sum(ln.startswith(("Successfully", "Failed", "Error")) for ln in lines)
+        done = SEED_OK.findall(stdout)
+        data["rows"] = len(done) + len(SEED_OTHER.findall(stdout))
         data["ok"] = len(done)
-        data["bytes"] = sum(int(ln.rsplit(" ", 1)[1]) for ln in done)
+        data["bytes"] = sum(int(length) for length in done)
     extra = {k: v for k, v in data.items() if k in ("by_error", "max_elapsed_ms")}
     return Run(
         seconds=data["seconds"],
