@@ -2,10 +2,12 @@
 
 DEMO_NUMBERS = "data/numbers.txt"
 DEMO_TRAIN = "data/train.csv"
+DEMO_URLS = "data/urls.txt"
 DEMO_TASK_MANIFEST = "data/tasks/manifest.jsonl"
 DEMO_TASK_ROOT = "data/tasks/root"
 SUM_CHUNKS = list(range(config["sum"]["chunks"]))
 TRAIN_CHUNKS = list(range(config["train"]["chunks"]))
+CRAWL_CHUNKS = list(range(config["crawl"]["chunks"]))
 
 
 def all_outputs():
@@ -15,6 +17,8 @@ def all_outputs():
         "results/train/model.json",
         "results/tasks/results.tsv",
         "results/supervise/ticks.tsv",
+        "results/crawl/pages.tsv",
+        "results/crawl/summary.json",
         "results/report/report.html",
     ]
 
@@ -40,6 +44,10 @@ def timing_records(wildcards):
         records.append("results/timing/demo_train.json")
     records += ["results/timing/split_train.json", "results/timing/merge_train.json"]
     records += expand("results/timing/train_chunk/{chunk}.json", chunk=TRAIN_CHUNKS)
+    if config["crawl"]["input"] == DEMO_URLS:
+        records.append("results/timing/demo_urls.json")
+    records += ["results/timing/split_urls.json", "results/timing/merge_crawl.json"]
+    records += expand("results/timing/crawl_chunk/{chunk}.json", chunk=CRAWL_CHUNKS)
     records += ["results/timing/bench_cpu.json", "results/timing/bench_ipc.json"]
     tasks = config["tasks"]
     if tasks["input"] == DEMO_TASK_MANIFEST or tasks["root"] == DEMO_TASK_ROOT:
@@ -107,3 +115,30 @@ def supervise_runtime(wildcards):
     cfg = config["supervise"]
     seconds = cfg["duration_s"] + cfg["stop_timeout_s"] * 3 * len(cfg["workers"])
     return int(seconds // 60) + 2
+
+
+def crawl_input(wildcards):
+    """The URL file to crawl: the user's, or the demo list the data rules make."""
+    return config["crawl"]["input"]
+
+
+def crawl_parts(wildcards):
+    """Every crawl chunk's rows, in chunk order."""
+    return expand("results/crawl/parts/{chunk}.jsonl", chunk=CRAWL_CHUNKS)
+
+
+def crawl_timings(wildcards):
+    """Every crawl chunk's timing record, in chunk order (for the summary's pages/s)."""
+    return expand("results/timing/crawl_chunk/{chunk}.json", chunk=CRAWL_CHUNKS)
+
+
+def demo_site_spec():
+    """The demo site the crawl jobs run while they crawl, or None when it is off."""
+    if not config["crawl"]["demo_site"]:
+        return None
+    site = config["demo"]["crawl"]
+    return {
+        "pages": site["pages"],
+        "page_bytes": site["page_bytes"],
+        "latency": site["latency_ms"] / 1000,
+    }

@@ -145,6 +145,107 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _nonnegative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _cmd_crawl(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from poolpipe.crawlmerge import crawl_file
+    from poolpipe.crawlsettings import CrawlSettings
+    from poolpipe.demosite import SiteSpec
+    from poolpipe.files import write_json
+
+    settings = CrawlSettings()
+    given = {
+        "concurrency": args.concurrency,
+        "per_host": args.per_host,
+        "per_host_delay": args.per_host_delay,
+        "deadline": args.deadline,
+        "retries": args.retries,
+        "max_bytes": args.max_bytes,
+        "user_agent": args.user_agent,
+        "robots": False if args.no_robots else None,
+    }
+    settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
+    site = SiteSpec(pages=args.demo_pages) if args.demo_site else None
+    with Stopwatch() as watch:
+        result = crawl_file(args.urlfile, args.out, settings, args.processes, site)
+    sys.stdout.write(dumps_json(result))
+    if args.summary:
+        write_json(args.summary, result)
+    if args.timing:
+        record = TimingRecord(
+            stage="crawl",
+            rule="cli",
+            chunk=None,
+            processes=args.processes,
+            wall_s=watch.wall_s,
+            cpu_s=watch.cpu_s,
+            items=result["rows"],
+            bytes=result["bytes"],
+        )
+        write_record(args.timing, record)
+    return 0
+
+
+def _cmd_demo_urls(args: argparse.Namespace) -> int:
+    from poolpipe.demo import write_urls
+
+    write_urls(args.out, args.pages, args.seed, args.duplicates)
+    return 0
+
+
+def _add_crawl(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "crawl",
+        help="fetch every URL of a file; write one row per URL line to --out (TSV)",
+        description="Fetch every URL of URLFILE (one a line; blank lines and # comments "
+        "skipped, repeats fetched once) and write one row per URL line, in input order, to "
+        "--out; print the summary. Unset settings take config/schema.yaml's defaults.",
+    )
+    p.add_argument("urlfile", help="text file, one URL per line")
+    p.add_argument("--out", required=True, metavar="PATH", help="pages.tsv to write")
+    p.add_argument("--processes", type=_positive, default=available_cpus())
+    p.add_argument(
+        "--concurrency", type=_positive, help="requests in flight in all, over every process"
+    )
+    p.add_argument("--per-host", type=_positive, help="most requests in flight to one host")
+    p.add_argument(
+        "--per-host-delay", type=_nonnegative_seconds, help="least seconds between starts"
+    )
+    p.add_argument(
+        "--deadline", type=_nonnegative_seconds, help="seconds one attempt may take in all"
+    )
+    p.add_argument("--retries", type=int, help="retries of 429/5xx and connection errors")
+    p.add_argument("--max-bytes", type=int, help="largest body accepted")
+    p.add_argument("--user-agent")
+    p.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
+    p.add_argument(
+        "--demo-site",
+        action="store_true",
+        help="run the demo site on 127.0.0.1 and send demo.poolpipe.invalid there",
+    )
+    p.add_argument("--demo-pages", type=_positive, default=1000, help="pages of the demo site")
+    p.add_argument("--summary", metavar="PATH", help="also write the summary here")
+    p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
+    p.set_defaults(run=_cmd_crawl)
+
+    p = sub.add_parser("demo-urls", help="write the deterministic demo URL list")
+    p.add_argument("out")
+    p.add_argument("--pages", type=_positive, default=400)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--duplicates", type=int, default=3)
+    p.set_defaults(run=_cmd_demo_urls)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="poolpipe", description=__doc__)
@@ -237,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("values", type=int, nargs="*")
     p.add_argument("--processes", type=_positive, default=available_cpus())
     p.set_defaults(run=_cmd_double)
+
+    _add_crawl(sub)
     return parser
 
 

@@ -60,10 +60,16 @@ def init_child(parent: int | None = None) -> None:
         os._exit(1)
 
 
-def _init_worker(slots: SynchronizedArray[int]) -> None:
+def _init_worker(
+    slots: SynchronizedArray[int],
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> None:
     global _slots
     _slots = slots
     init_child()
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def _call(slot: int, fn: Callable[[T], R], task: T) -> R:
@@ -118,12 +124,15 @@ def pool_map(
     processes: int,
     describe: Callable[[T], str] = repr,
     in_flight: int | None = None,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
 ) -> Iterator[R]:
     """Run fn(task) for every task in `processes` worker processes; yield results in task order.
 
     fn and the tasks must be picklable; tasks should be addresses (paths, byte ranges),
     not data. At most in_flight tasks (default 2 per process) are submitted at once, so
-    an endless task stream runs in bounded memory.
+    an endless task stream runs in bounded memory. initializer(*initargs) runs once in each
+    worker as it starts; the workers are forked, so initargs may hold shared memory or locks.
     """
     if processes < 1:
         raise PoolpipeError(f"processes must be at least 1, not {processes}")
@@ -137,7 +146,7 @@ def pool_map(
         max_workers=processes,
         mp_context=mp.get_context("fork"),
         initializer=_init_worker,
-        initargs=(slots,),
+        initargs=(slots, initializer, initargs),
     )
     clean = False
     try:

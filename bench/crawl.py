@@ -1,0 +1,600 @@
+"""Benchmark: crawl a local site (2000 pages, 50 ms each, 10 KB): seed recipe, threads +
+requests.Session, poolpipe; then a mixed list with hanging and trickling URLs, and the memory
+of a 1,000,000-URL crawl.
+
+Run `python bench/crawl.py --help`; README.md ("Crawl benchmark") says what each row measures.
+Everything it contacts is the poolpipe.demosite server it starts on 127.0.0.1, or names under
+.invalid, which poolpipe never looks up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import multiprocessing
+import os
+import platform
+import re
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+RELAY = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
+"""Starts a measured run from a small process: a child exec'd straight from this one would
+report this process's peak RSS as its own (Linux carries it over through fork and exec)."""
+
+SEED_OK = re.compile(r"Successfully crawled \S+, length: (\d+)")
+SEED_OTHER = re.compile(r"(?:Failed to crawl|Error crawling) ")
+"""The seed's own report lines; its workers print to one pipe, so a line's text and its
+newline may arrive apart, and lines are found by pattern, not split on newlines."""
+
+QUIET_SHARE = 0.10
+"""Share of the machine's CPU that other processes may use for it to count as quiet."""
+
+CONTENTION_WARN = 0.05
+LABELS = {
+    "seed": "seed recipe: Pool(cpu_count).map(requests.get)",
+    "threads": "threads + requests.Session per thread",
+    "poolpipe1": "poolpipe crawl, 1 process",
+    "poolpipe": "poolpipe crawl",
+}
+
+
+# ---- the methods, each run in a fresh interpreter -------------------------------------------
+
+
+def crawl_url(url):
+    """The seed's worker, verbatim."""
+    import requests
+
+    try:
+        response = requests.get(url)
+        if response.status_code == 200:
+            print(f"Successfully crawled {url}, length: {len(response.text)}")
+        else:
+            print(f"Failed to crawl {url}, status code: {response.status_code}")
+    except Exception as e:
+        print(f"Error crawling {url}: {e}")
+
+
+def run_seed(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
+    """The seed's main: a Pool of min(cpu_count, len(urls)) processes maps crawl_url."""
+    num_processes = min(multiprocessing.cpu_count(), len(urls))
+    pool = multiprocessing.Pool(processes=num_processes)
+    pool.map(crawl_url, urls)
+    pool.close()
+    pool.join()
+    return {}
+
+
+def run_threads(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
+    """A thread pool of `concurrency` threads, each with its own requests.Session."""
+    import requests
+
+    local = threading.local()
+    timeout = (args.connect_timeout, args.read_timeout)
+
+    def get(url: str) -> tuple[int, int]:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        try:
+            response = session.get(url, timeout=timeout)
+            return response.status_code, len(response.content)
+        except requests.RequestException:
+            return 0, 0
+
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        results = list(pool.map(get, urls))
+    return {
+        "rows": len(results),
+        "ok": sum(s == 200 for s, _ in results),
+        "bytes": sum(n for s, n in results if s == 200),
+    }
+
+
+def run_poolpipe(path: str, args: argparse.Namespace) -> dict[str, Any]:
+    """poolpipe's crawl_file: index, pool of `processes`, merge into pages.tsv."""
+    from poolpipe.crawlmerge import crawl_file
+    from poolpipe.crawlsettings import CrawlSettings
+
+    settings = CrawlSettings(
+        concurrency=args.concurrency,
+        per_host=args.concurrency,
+        connect_timeout=args.connect_timeout,
+        read_timeout=args.read_timeout,
+        deadline=args.deadline,
+        retries=args.retries,
+        backoff=args.backoff,
+        robots=not args.no_robots,
+    )
+    out = Path(args.out) / "pages.tsv"
+    summary = crawl_file(path, out, settings, args.processes)
+    return {
+        "rows": summary["rows"],
+        "ok": summary["ok"],
+        "bytes": summary["bytes"],
+        "by_error": summary["by_error"],
+        "max_elapsed_ms": summary["timing"]["latency_ms"].get("max", 0),
+    }
+
+
+def child_main(args: argparse.Namespace) -> None:
+    """Run one method once in this (fresh) process; print what it measured as JSON.
+
+    The baselines get their URLs as a list, as their recipes do; poolpipe gets the file.
+    """
+    urls: list[str] = []
+    if args._run in ("seed", "threads"):
+        with open(args.file) as fh:
+            urls = [line.strip() for line in fh if line.strip()]
+    start = time.perf_counter()
+    if args._run == "seed":
+        extra = run_seed(urls, args)
+    elif args._run == "threads":
+        extra = run_threads(urls, args)
+    else:
+        extra = run_poolpipe(args.file, args)
+    seconds = time.perf_counter() - start
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+    peak = max(u.ru_maxrss for u in usage)
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_kib": peak, **extra}), flush=True)
+
+
+# ---- the parent: server, runs, table ---------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One run of a method in its own subprocess."""
+
+    seconds: float
+    cpu_s: float
+    server_cpu_s: float
+    peak_kib: int
+    rows: int
+    ok: int
+    bytes: int
+    killed: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def log(text: str) -> None:
+    """Progress on stderr, so stdout holds only the report."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds the site's process has used so far."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(
+    method: str,
+    path: Path,
+    args: argparse.Namespace,
+    server_pid: int | None,
+    cap: float | None = None,
+) -> Run:
+    """Run a method in a fresh interpreter, in its own session; after cap seconds (if given)
+    the whole session is killed, pool workers and all."""
+    cmd = [sys.executable, "-c", RELAY, sys.executable, str(Path(__file__).resolve())]
+    cmd += ["--_run", method, "--_file", str(path), *passthrough(args)]
+    before = server_cpu(server_pid) if server_pid else 0.0
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=cap)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, _ = proc.communicate(timeout=60)
+        ok = len(SEED_OK.findall(stdout))
+        wall = time.perf_counter() - start
+        spent = server_cpu(server_pid) - before if server_pid else 0.0
+        return Run(wall, float("nan"), spent, 0, ok, ok, 0, killed=True)
+    if proc.returncode != 0:
+        sys.exit(f"{method} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
+    lines = stdout.strip().splitlines()
+    data = json.loads(lines[-1])
+    if method == "seed":
+        done = SEED_OK.findall(stdout)
+        data["rows"] = len(done) + len(SEED_OTHER.findall(stdout))
+        data["ok"] = len(done)
+        data["bytes"] = sum(int(length) for length in done)
+    extra = {k: v for k, v in data.items() if k in ("by_error", "max_elapsed_ms")}
+    return Run(
+        seconds=data["seconds"],
+        cpu_s=data["cpu_s"],
+        server_cpu_s=server_cpu(server_pid) - before if server_pid else 0.0,
+        peak_kib=data["peak_kib"],
+        rows=data["rows"],
+        ok=data["ok"],
+        bytes=data["bytes"],
+        extra=extra,
+    )
+
+
+def passthrough(args: argparse.Namespace) -> list[str]:
+    """The options a child needs."""
+    out = ["--out", str(args.out), "--concurrency", str(args.concurrency)]
+    out += ["--processes", str(args.processes), "--deadline", str(args.deadline)]
+    out += ["--retries", str(args.retries), "--backoff", str(args.backoff)]
+    out += ["--connect-timeout", str(args.connect_timeout)]
+    out += ["--read-timeout", str(args.read_timeout)]
+    return out + (["--no-robots"] if args.no_robots else [])
+
+
+@dataclass
+class Row:
+    """A table row: a method's median run."""
+
+    method: str
+    label: str
+    processes: int
+    concurrency: int
+    urls: int
+    runs: list[Run]
+    limit: float
+    vs_seed: float = 0.0
+    vs_threads: float = 0.0
+
+    @property
+    def best(self) -> Run:
+        """The median run by seconds."""
+        ordered = sorted(self.runs, key=lambda r: r.seconds)
+        return ordered[(len(ordered) - 1) // 2]
+
+    @property
+    def pages_per_s(self) -> float:
+        """Pages fetched with status 200 per second, of the median run."""
+        return self.best.ok / self.best.seconds
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict, with the derived numbers."""
+        return {
+            **{k: v for k, v in asdict(self).items() if k != "runs"},
+            "runs": [asdict(r) for r in self.runs],
+            "median_seconds": self.best.seconds,
+            "pages_per_s": self.pages_per_s,
+            "fraction_of_limit": self.pages_per_s / self.limit,
+        }
+
+
+def measure(
+    method: str, path: Path, urls: int, args: argparse.Namespace, pid: int, repeats: int, **kw
+) -> Row:
+    """Run a method `repeats` times."""
+    runs = []
+    for i in range(repeats):
+        run = run_once(method, path, args, pid)
+        runs.append(run)
+        log(f"  {method} run {i + 1}: {run.seconds:.2f} s, {run.ok}/{urls} pages")
+    concurrency = kw.get("concurrency", args.concurrency)
+    return Row(
+        method=method,
+        label=kw.get("label", LABELS[method]),
+        processes=kw.get("processes", args.processes),
+        concurrency=concurrency,
+        urls=urls,
+        runs=runs,
+        limit=concurrency / (args.latency_ms / 1000),
+    )
+
+
+def table(rows: list[Row]) -> str:
+    """The plain-text report table."""
+    w = max(len("method"), *(len(r.label) for r in rows))
+    head = (
+        f"{'method':<{w}} {'procs':>5} {'conc':>4} {'URLs':>5} {'runs':>4} {'seconds':>8} "
+        f"{'pages/s':>8} {'limit':>6} {'of lim':>6} {'CPU s':>6} {'CPU ms/pg':>9} "
+        f"{'srv CPU s':>9} {'peak MiB':>8} {'x seed':>7} {'x thr':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        b = r.best
+        lines.append(
+            f"{r.label:<{w}} {r.processes:>5} {r.concurrency:>4} {r.urls:>5} {len(r.runs):>4} "
+            f"{b.seconds:>8.2f} {r.pages_per_s:>8.0f} {r.limit:>6.0f} "
+            f"{r.pages_per_s / r.limit:>6.0%} {b.cpu_s:>6.2f} {1000 * b.cpu_s / b.ok:>9.2f} "
+            f"{b.server_cpu_s:>9.2f} {b.peak_kib / 1024:>8.0f} {r.vs_seed:>7.1f} "
+            f"{r.vs_threads:>6.2f}"
+        )
+    return "\n".join(lines)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        user, nice, system, _idle, _iowait, irq, softirq = fh.readline().split()[1:8]
+    ticks = sum(int(t) for t in (user, nice, system, irq, softirq))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_busy_seconds(server_pid: int | None = None) -> float:
+    """CPU seconds used by this process, its waited-for descendants, and the site."""
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    own = sum(u.ru_utime + u.ru_stime for u in usage)
+    return own + (server_cpu(server_pid) if server_pid else 0.0)
+
+
+def others_share(seconds: float) -> float:
+    """Share of the machine's CPU that other processes use over `seconds` from now."""
+    machine, own, wall = machine_busy_seconds(), own_busy_seconds(), time.monotonic()
+    time.sleep(seconds)
+    used = machine_busy_seconds() - machine - (own_busy_seconds() - own)
+    return max(0.0, used) / ((time.monotonic() - wall) * (os.cpu_count() or 1))
+
+
+def wait_until_quiet(limit_s: float) -> float:
+    """Wait (at most limit_s) until other processes use under QUIET_SHARE of the machine."""
+    end = time.monotonic() + limit_s
+    while True:
+        share = others_share(2.0)
+        if share < QUIET_SHARE or time.monotonic() > end:
+            return share
+        log(f"machine busy ({share:.0%} of its CPU used by others); waiting...")
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "requests": metadata.version("requests"),
+        "urllib3": metadata.version("urllib3"),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def write_list(path: Path, lines: list[str]) -> Path:
+    """A URL file."""
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return path
+
+
+def mixed_lines(base: str, pages: int, hangs: int) -> list[str]:
+    """Pages, with hanging, trickling and flaky URLs spread among them."""
+    lines = [f"{base}/page/{i}" for i in range(pages)]
+    bad = [f"{base}/hang?seconds=600&n={i}" for i in range(hangs)]
+    bad += [f"{base}/trickle?seconds=600&n={i}" for i in range(hangs)]
+    bad += [f"{base}/trickle-headers?seconds=600&n={i}" for i in range(hangs)]
+    bad += [f"{base}/flaky/mixed{i}?fails=1" for i in range(hangs)]
+    step = max(1, len(lines) // (len(bad) + 1))
+    for k, url in enumerate(bad):
+        lines.insert((k + 1) * step + k, url)
+    return lines
+
+
+def mixed(args: argparse.Namespace, base: str, pid: int, out: Path) -> tuple[str, dict]:
+    """The mixed list: poolpipe must finish within its deadline plus retries; the others are
+    given --mixed-cap seconds."""
+    from poolpipe.crawl import GRACE_S
+
+    lines = mixed_lines(base, args.mixed_pages, args.hangs)
+    path = write_list(out / "mixed.txt", lines)
+    log(f"mixed list: {len(lines)} URLs ({3 * args.hangs} hang or trickle)...")
+    pool = run_once("poolpipe", path, args, pid, cap=args.mixed_cap)
+    per_url = (args.retries + 1) * args.deadline + GRACE_S
+    per_url += sum(min(args.backoff * 2**i, 30.0) for i in range(args.retries))
+    pages_s = args.mixed_pages / (args.concurrency / (args.latency_ms / 1000))
+    bound = per_url + 3 * pages_s
+    rows = [
+        ("poolpipe crawl", pool),
+        ("threads + requests.Session (timeout=(connect, read))",
+         run_once("threads", path, args, pid, cap=args.mixed_cap)),
+        ("seed recipe (requests.get, no timeout)",
+         run_once("seed", path, args, pid, cap=args.mixed_cap)),
+    ]  # fmt: skip
+    max_elapsed = pool.extra.get("max_elapsed_ms", 0) / 1000
+    ok = not pool.killed and pool.rows == len(lines) and pool.seconds <= bound
+    ok = ok and max_elapsed <= per_url
+    text = [
+        f"mixed list: {len(lines)} URLs: {args.mixed_pages} pages, {args.hangs} that never answer,"
+        f" {args.hangs} that trickle the body and {args.hangs} the headers (a byte every 0.5 s"
+        f" for 600 s), {args.hangs} that fail once with 500; deadline {args.deadline:g} s,"
+        f" {args.retries} retries, backoff {args.backoff:g} s",
+    ]
+    for label, run in rows:
+        if run.killed:
+            text.append(f"  {label}: killed after {args.mixed_cap:g} s, unfinished")
+        else:
+            text.append(
+                f"  {label}: {run.seconds:.1f} s, {run.rows} of {len(lines)} rows, {run.ok} pages"
+            )
+    text.append(
+        f"  poolpipe: slowest URL {max_elapsed:.1f} s (bound per URL: (retries+1) x deadline"
+        f" + backoffs + {GRACE_S:g} s grace = {per_url:.1f} s); whole list {pool.seconds:.1f} s"
+        f" (bound {bound:.1f} s); errors {pool.extra.get('by_error')}: {'OK' if ok else 'FAIL'}"
+    )
+    result = {
+        "urls": len(lines),
+        "bound_per_url_s": per_url,
+        "bound_s": bound,
+        "ok": ok,
+        "runs": {label: asdict(run) for label, run in rows},
+    }
+    return "\n".join(text), result
+
+
+def memory(args: argparse.Namespace, out: Path) -> tuple[str, dict]:
+    """Peak RSS of poolpipe over M/10 and M URLs that fail without any network (.invalid)."""
+    sizes = sorted({max(1, args.memory_urls // 10), args.memory_urls})
+    quick = replace_args(args, no_robots=True)
+    found = {}
+    for n in sizes:
+        path = out / f"invalid_{n}.txt"
+        with open(path, "w") as fh:
+            for i in range(n):
+                fh.write(f"http://h{i % 1000}.invalid/p{i}\n")
+        log(f"memory: {n:,} URLs...")
+        run = run_once("poolpipe", path, quick, server_pid=None)
+        found[n] = run
+        path.unlink()
+    text = "memory: poolpipe over URLs under .invalid (each goes through the whole engine and"
+    text += " fails in the resolver, no network), robots off:\n"
+    text += "\n".join(
+        f"  {n:>9,} URLs: {r.seconds:.1f} s, {r.rows:,} rows, peak RSS {r.peak_kib / 1024:.0f} MiB"
+        " (largest single process)"
+        for n, r in found.items()
+    )
+    return text, {str(n): asdict(r) for n, r in found.items()}
+
+
+def replace_args(args: argparse.Namespace, **changes: Any) -> argparse.Namespace:
+    """A copy of args with some values changed."""
+    return argparse.Namespace(**{**vars(args), **changes})
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Run every method and print the table; 1 if a method missed pages."""
+    from poolpipe.demosite import SiteSpec, serve
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    quiet = wait_until_quiet(args.wait_quiet)
+    log(f"others used {quiet:.0%} of the machine before the runs")
+    spec = SiteSpec(
+        pages=args.pages,
+        page_bytes=args.page_bytes,
+        latency=args.latency_ms / 1000,
+        interval=0.5,
+        hang_max=600,
+        max_seconds=3600,
+    )
+    with serve(spec) as site:
+        pid = site.pid
+        pages = [f"{site.base}/page/{i}" for i in range(args.pages)]
+        all_file = write_list(out / "pages.txt", pages)
+        slice_file = write_list(out / "slice.txt", pages[: args.seed_slice])
+        machine_start, own_start = machine_busy_seconds(), own_busy_seconds(pid)
+        wall_start = time.monotonic()
+        cpus = multiprocessing.cpu_count()
+        rows = [
+            measure("seed", slice_file, args.seed_slice, args, pid, 1, processes=cpus,
+                    concurrency=cpus, label=f"{LABELS['seed']} [{args.seed_slice} URLs]"),
+            measure("threads", all_file, args.pages, args, pid, args.repeats, processes=1),
+            measure("poolpipe1", all_file, args.pages, replace_args(args, processes=1), pid,
+                    args.repeats, processes=1),
+            measure("poolpipe", all_file, args.pages, args, pid, args.repeats),
+        ]  # fmt: skip
+        busy = machine_busy_seconds() - machine_start - (own_busy_seconds(pid) - own_start)
+        others = max(0.0, busy) / ((time.monotonic() - wall_start) * (os.cpu_count() or 1))
+        mixed_text, mixed_result = mixed(args, site.base, pid, out)
+    memory_text, memory_result = memory(args, out) if args.memory_urls else ("", {})
+    seed, threads = rows[0], rows[1]
+    for row in rows:
+        row.vs_seed = row.pages_per_s / seed.pages_per_s
+        row.vs_threads = row.pages_per_s / threads.pages_per_s
+    info = machine()
+    problems = [
+        f"{r.label}: {r.best.ok} of {r.urls} pages, {r.best.bytes} bytes"
+        for r in rows
+        if any(run.ok != r.urls or run.bytes != r.urls * args.page_bytes for run in r.runs)
+    ]
+    note = f"other processes: {others:.0%} of the machine's CPU time while the methods ran"
+    if others > CONTENTION_WARN:
+        note += " -- WARNING: the machine was busy, timings are unreliable"
+    report = [
+        f"site: {args.pages} pages of {args.page_bytes:,} bytes, {args.latency_ms} ms each, on"
+        f" 127.0.0.1 (poolpipe.demosite, one asyncio process)",
+        "",
+        table(rows),
+        "",
+        "limit: concurrency / latency, the most pages/s that many requests in flight can give;"
+        " of lim: pages/s as a share of it",
+        "seconds: median run, each in a fresh subprocess, timed around the crawl (interpreter"
+        " start and imports excluded); poolpipe's includes reading the URL file, its duplicate"
+        " index and writing pages.tsv",
+        "CPU s: user+system seconds of the crawling process and its children; srv CPU s: the"
+        " site's; peak MiB: largest single process (ru_maxrss)",
+        f"poolpipe: {args.processes} processes x {args.concurrency // args.processes} threads,"
+        f" per-host limit {args.concurrency}, robots.txt {'off' if args.no_robots else 'on'};"
+        f" 1 process: {args.concurrency} threads in one worker",
+        note,
+        f"machine: {info['cpu']}, os.cpu_count()={info['cpu_count']}, affinity"
+        f" {info['affinity']}, Python {info['python']}, requests {info['requests']}, urllib3"
+        f" {info['urllib3']}, {info['date']}",
+        "",
+        mixed_text,
+        "",
+        memory_text,
+    ]
+    print("\n".join(report))
+    result = {
+        "machine": info,
+        "others_share": others,
+        "rows": [r.to_json() for r in rows],
+        "mixed": mixed_result,
+        "memory": memory_result,
+        "problems": problems,
+    }
+    (out / "crawl.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    for problem in problems:
+        print(f"MISMATCH: {problem}")
+    return 1 if problems or not mixed_result["ok"] else 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pages", type=int, default=2000)
+    p.add_argument("--page-bytes", type=int, default=10_000)
+    p.add_argument("--latency-ms", type=int, default=50)
+    p.add_argument("--concurrency", type=int, default=64, help="requests in flight in all")
+    p.add_argument("--processes", type=int, default=2, help="poolpipe's worker processes")
+    p.add_argument("--seed-slice", type=int, default=200, help="URLs the seed recipe gets")
+    p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
+    p.add_argument("--deadline", type=float, default=3.0, help="poolpipe's deadline, mixed list")
+    p.add_argument("--retries", type=int, default=2)
+    p.add_argument("--backoff", type=float, default=0.5)
+    p.add_argument("--connect-timeout", type=float, default=10.0)
+    p.add_argument("--read-timeout", type=float, default=20.0)
+    p.add_argument("--no-robots", action="store_true")
+    p.add_argument("--mixed-pages", type=int, default=1000)
+    p.add_argument("--hangs", type=int, default=5, help="URLs of each hanging kind")
+    p.add_argument("--mixed-cap", type=float, default=30.0, help="seconds before a kill")
+    p.add_argument("--memory-urls", type=int, default=1_000_000, help="0: skip")
+    p.add_argument("--wait-quiet", type=float, default=120.0, help="most seconds to wait")
+    p.add_argument("--out", default=str(BENCH_DIR / "out"), help="URL lists and crawl.json")
+    p.add_argument("--_run", choices=sorted(LABELS), help=argparse.SUPPRESS)
+    p.add_argument("--_file", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main() -> int:
+    """Entry point: the benchmark, or one method's run when called with --_run."""
+    args = parse_args()
+    if args._run:
+        args.file = args._file
+        if args._run == "poolpipe1":
+            args._run = "poolpipe"
+        child_main(args)
+        return 0
+    return bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Rule merge_crawl: the chunks' rows into results/crawl/pages.tsv, and summary.json."""
+
+from poolpipe.crawlmerge import iter_rows, summary, write_pages
+from poolpipe.crawlsettings import CrawlSettings
+from poolpipe.files import read_json, write_json
+from poolpipe.smk import run_script, write_timing
+from poolpipe.timing import Stopwatch, read_record
+from poolpipe.urlfile import UrlIndex
+
+
+def main(smk):
+    p = smk.params
+    with Stopwatch() as watch:
+        index = UrlIndex.from_json(read_json(smk.input.index))
+        tally = write_pages(smk.output.pages, iter_rows(smk.input.parts), index.urls)
+        wall_s = sum(read_record(path).wall_s for path in smk.input.timings)
+        settings = CrawlSettings.from_config(p.crawl)
+        chunks = len(smk.input.parts)
+        doc = summary(p.input, index, tally, settings, chunks, wall_s, p.crawl["demo_site"])
+        write_json(smk.output.summary, doc)
+    write_timing(smk, "crawl", watch, items=tally.rows, size=index.lines)
+
+
+run_script(snakemake, main)  # noqa: F821

@@ -1,0 +1,92 @@
+"""Shared pieces of the crawl tests: a time guard, the test site, reading pages.tsv back.
+
+Every HTTP request in these tests goes to a poolpipe.demosite server on 127.0.0.1 started
+by the tests (a subprocess whose request loops are bounded in count and time), or to a name
+under .invalid, which the crawler never looks up.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from poolpipe.crawl import ROW_FIELDS, Row
+from poolpipe.demosite import Site
+
+GUARD_S = 120
+"""No crawl test may run longer than this; SIGALRM fails it instead of hanging."""
+
+
+class Hung(Exception):
+    """Raised by the SIGALRM guard when a test ran past GUARD_S."""
+
+
+@contextmanager
+def time_guard(seconds: int = GUARD_S) -> Iterator[None]:
+    """Fail (never hang) the block if it runs past `seconds`."""
+
+    def _fire(_signum: int, _frame: object) -> None:
+        raise Hung(f"test ran past {seconds}s")
+
+    saved = signal.signal(signal.SIGALRM, _fire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, saved)
+
+
+def site_stats(site: Site) -> dict:
+    """The test site's /__stats__ document."""
+    with urllib.request.urlopen(f"{site.base}/__stats__", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _unescape(text: str) -> str:
+    out = []
+    chars = iter(text)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(nxt, nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def read_pages(path: Path) -> list[Row]:
+    """Rows of a pages.tsv, typed back."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].split("\t") == list(ROW_FIELDS)
+    rows = []
+    for line in lines[1:]:
+        f = [_unescape(v) for v in line.split("\t")]
+        rows.append(
+            Row(
+                line=int(f[0]),
+                url=f[1],
+                final_url=f[2],
+                status=int(f[3]) if f[3] else None,
+                bytes=int(f[4]),
+                elapsed_ms=int(f[5]) if f[5] else None,
+                attempts=int(f[6]),
+                error=f[7],
+                detail=f[8],
+            )
+        )
+    return rows
+
+
+def url_lines(data: bytes) -> list[int]:
+    """Reference: numbers of the lines that are URLs (not blank, not # comments)."""
+    numbers = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        text = raw.strip(b" \t\r\f\v")
+        if text and not text.startswith(b"#"):
+            numbers.append(number)
+    return numbers

@@ -1,0 +1,253 @@
+"""The crawl stage's parts on their own: URL file index, resolver, guard, limiter, settings."""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+
+from poolpipe import urlfile
+from poolpipe.chunks import Range
+from poolpipe.crawl import Row, iter_items
+from poolpipe.crawlmerge import tsv_field, write_pages
+from poolpipe.crawlsettings import CrawlSettings
+from poolpipe.errors import PoolpipeError
+from poolpipe.fetch import Guard, Resolver, check_url, classify, retry_after
+from poolpipe.hostlimit import HostLimiter
+from poolpipe.urlfile import index_urls, read_duplicates
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _defaults(schema: dict) -> dict:
+    """The config a schema's defaults make, recursively."""
+    out = {}
+    for key, prop in schema.get("properties", {}).items():
+        if prop.get("type") == "object":
+            out[key] = _defaults(prop)
+        elif "default" in prop:
+            out[key] = prop["default"]
+    return out
+
+
+def test_settings_defaults_are_the_schema_defaults():
+    schema = yaml.safe_load((ROOT / "config/schema.yaml").read_text())
+    from_schema = CrawlSettings.from_config(_defaults(schema)["crawl"])
+    assert from_schema == CrawlSettings()
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    assert CrawlSettings.from_config(config["crawl"]) == CrawlSettings()
+
+
+@pytest.mark.parametrize(
+    ("change", "sentence"),
+    [
+        ({"concurrency": 0}, "concurrency must be at least 1, not 0"),
+        ({"deadline": 0.0}, "deadline must be more than 0, not 0.0"),
+        ({"schemes": ("http", "file")}, "scheme 'file' cannot be crawled"),
+    ],
+)
+def test_bad_settings_are_one_sentence(change, sentence):
+    with pytest.raises(PoolpipeError, match=sentence):
+        CrawlSettings(**change)
+
+
+def _write(tmp_path: Path, text: bytes) -> Path:
+    path = tmp_path / "urls.txt"
+    path.write_bytes(text)
+    return path
+
+
+def test_index_counts_every_kind_of_line_and_finds_repeats(tmp_path):
+    path = _write(
+        tmp_path,
+        b"# head\nhttp://a/\n\n  http://b/ \r\nhttp://a/\n#x\nhttp://b/\n\t\nhttp://A/\nhttp://a/",
+    )
+    index = index_urls(path, tmp_path / "d.tsv")
+    assert index == urlfile.UrlIndex(lines=10, urls=6, blank_lines=2, comment_lines=2, duplicates=3)
+    assert list(read_duplicates(tmp_path / "d.tsv")) == [(5, 2), (7, 4), (10, 2)]
+    assert list(read_duplicates(tmp_path / "d.tsv", start=6)) == [(7, 4), (10, 2)]
+
+
+def test_repeats_are_exact_even_when_every_hash_collides(tmp_path, monkeypatch):
+    monkeypatch.setattr(urlfile, "hash", lambda _text: 7, raising=False)
+    path = _write(tmp_path, b"http://a/\nhttp://b/\nhttp://a/\nhttp://c/\nhttp://b/\n")
+    index = index_urls(path, tmp_path / "d.tsv")
+    assert index.duplicates == 2
+    assert list(read_duplicates(tmp_path / "d.tsv")) == [(3, 1), (5, 2)]
+
+
+@given(st.lists(st.sampled_from(["http://a/", "http://b/", "", "#c", " http://a/", "x"])))
+def test_index_matches_a_plain_reference(tmp_path_factory, lines):
+    tmp = tmp_path_factory.mktemp("idx")
+    path = _write(tmp, "\n".join(lines).encode())
+    index = index_urls(path, tmp / "d.tsv")
+    seen: dict[str, int] = {}
+    want = []
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            first = seen.setdefault(text, number)
+            if first != number:
+                want.append((number, first))
+    assert list(read_duplicates(tmp / "d.tsv")) == want
+    assert index.duplicates == len(want)
+
+
+def test_iter_items_gives_rows_for_lines_that_cannot_be_fetched(tmp_path):
+    path = _write(tmp_path, b"http://a/\n" + b"x" * 300 + b"\nhttp://\xff/\nhttp://a/\nhttp://b/\n")
+    index_urls(path, tmp_path / "d.tsv")
+    rng = Range(str(path), 0, path.stat().st_size)
+    items = list(iter_items(rng, 1, str(tmp_path / "d.tsv"), block_size=64))
+    assert items[0] == (1, "http://a/")
+    assert isinstance(items[1], Row) and items[1].error == "invalid_url" and items[1].line == 2
+    assert items[2] == Row(3, "http://\\xff/", error="invalid_url", detail="not UTF-8")
+    assert items[3] == Row(4, "http://a/", error="duplicate", detail="same URL as line 1")
+    assert items[4] == (5, "http://b/")
+
+
+def test_resolver_sends_fixed_names_and_never_looks_up_invalid(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("no lookup expected")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    resolver = Resolver((("demo.example", "127.0.0.1:8080"), ("six.example", "[::1]:81")))
+    assert resolver.resolve("Demo.Example.", 80) == [(socket.AF_INET, ("127.0.0.1", 8080))]
+    assert resolver.resolve("six.example", 80) == [(socket.AF_INET6, ("::1", 81))]
+    assert resolver.resolve("127.0.0.1", 9) == [(socket.AF_INET, ("127.0.0.1", 9))]
+    assert resolver.resolve("[::1]", 9) == [(socket.AF_INET6, ("::1", 9))]
+    for name in ("x.invalid", "a.b.INVALID", "invalid"):
+        with pytest.raises(socket.gaierror):
+            resolver.resolve(name, 80)
+
+
+def test_guard_cut_unblocks_a_read_at_once():
+    left, right = socket.socketpair()
+    guard = Guard(0.0, Resolver())
+    guard.register(left)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(left.recv(10)))
+    reader.start()
+    right.sendall(b"a")
+    reader.join(timeout=10)
+    reader = threading.Thread(target=lambda: got.append(left.recv(10)))
+    reader.start()
+    guard.cut()
+    reader.join(timeout=10)
+    assert not reader.is_alive() and got == [b"a", b""]
+    assert guard.finish() is True
+    late, other = socket.socketpair()
+    guard.register(late)
+    other.sendall(b"b")
+    assert late.recv(10) == b"b", "a finished guard leaves new sockets alone"
+    for s in (left, right, late, other):
+        s.close()
+
+
+def test_guard_shuts_sockets_registered_after_the_cut():
+    a, b = socket.socketpair()
+    guard = Guard(0.0, Resolver())
+    guard.cut()
+    guard.register(a)
+    a.settimeout(5)
+    assert a.recv(10) == b""
+    with pytest.raises(BrokenPipeError):
+        b.sendall(b"data")
+    a.close()
+    b.close()
+
+
+def test_host_limiter_counts_and_spaces():
+    limiter = HostLimiter(per_host=2, delay=0.0, stripes=64)
+    slot = limiter.slot("example.org")
+    assert limiter.try_acquire(slot) == 0.0
+    assert limiter.try_acquire(slot) == 0.0
+    assert limiter.try_acquire(slot) > 0
+    limiter.release(slot)
+    assert limiter.in_flight(slot) == 1
+    assert limiter.try_acquire(slot) == 0.0
+    spaced = HostLimiter(per_host=5, delay=60.0)
+    other = spaced.slot("b.example")
+    assert spaced.try_acquire(other) == 0.0
+    wait = spaced.try_acquire(other)
+    assert 59 < wait <= 60
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("http://a.example/x", ""),
+        ("HTTPS://A.example:8443/", ""),
+        ("file:///etc/passwd", "scheme"),
+        ("javascript:alert(1)", "scheme"),
+        ("a.example/x", "invalid_url"),
+        ("http://", "invalid_url"),
+        ("http://a.example:99999/", "invalid_url"),
+        ("http://exa mple/", "invalid_url"),
+    ],
+)
+def test_check_url(url, kind):
+    parsed, bad = check_url(url, ("http", "https"))
+    assert (bad.error if bad else "") == kind
+    assert (parsed is None) == bool(kind)
+
+
+def test_retry_after_forms():
+    assert retry_after("7") == 7.0
+    assert retry_after(" 0 ") == 0.0
+    now = 1_700_000_000.0
+    assert retry_after(email.utils.formatdate(now + 30, usegmt=True), now=now) == 30.0
+    assert retry_after(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0
+    assert retry_after("soon") is None
+    assert retry_after(None) is None
+
+
+def test_classify_names_each_failure():
+    refused = NewConnectionError(None, "x")
+    refused.__cause__ = ConnectionRefusedError()
+    unknown = NameResolutionError("h", None, socket.gaierror(socket.EAI_NONAME, "x"))
+    unknown.__cause__ = socket.gaierror(socket.EAI_NONAME, "x")
+    busy = NameResolutionError("h", None, socket.gaierror(socket.EAI_AGAIN, "x"))
+    busy.__cause__ = socket.gaierror(socket.EAI_AGAIN, "x")
+    cases = {
+        "refused": refused,
+        "dns": unknown,
+        "dns_temporary": busy,
+        "connect_timeout": ConnectTimeoutError(None, "x"),
+        "read_timeout": ReadTimeoutError(None, "/", "x"),
+        "protocol": ProtocolError("bad", ValueError("x")),
+        "internal": RuntimeError("x"),
+    }
+    assert {kind: classify(exc).error for kind, exc in cases.items()} == {k: k for k in cases}
+    assert classify(ProtocolError("reset", ConnectionResetError())).error == "connection"
+    retried = {k for k, exc in cases.items() if classify(exc).retryable}
+    assert retried == {"refused", "dns_temporary", "connect_timeout"}
+
+
+def test_tsv_fields_escape_what_would_break_a_row(tmp_path):
+    assert tsv_field(None) == ""
+    assert tsv_field("a\tb\nc\\d\r") == "a\\tb\\nc\\\\d\\r"
+    rows = [Row(1, "http://a/\tb"), Row(3, "http://c/")]
+    tally = write_pages(tmp_path / "p.tsv", rows, expected=2)
+    assert tally.rows == 2
+    assert (tmp_path / "p.tsv").read_text().count("\n") == 3
+
+
+def test_merge_refuses_missing_or_disordered_rows(tmp_path):
+    with pytest.raises(PoolpipeError, match="2 rows for 3 URL lines"):
+        write_pages(tmp_path / "p.tsv", [Row(1, "u"), Row(2, "v")], expected=3)
+    with pytest.raises(PoolpipeError, match="out of order at line 1"):
+        write_pages(tmp_path / "p.tsv", [Row(2, "u"), Row(1, "v")])
+    assert not (tmp_path / "p.tsv").exists()

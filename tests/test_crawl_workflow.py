@@ -1,0 +1,123 @@
+"""Integration: the real `snakemake` runs the crawl stage on the demo config (its own demo
+site on 127.0.0.1) and on a user's URL file, deterministically."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from poolpipe.demosite import SiteSpec, serve
+from poolpipe.timing import read_record
+
+from .crawl_helpers import read_pages, url_lines
+from .test_workflow import snakemake, workflow_copy
+
+pytestmark = pytest.mark.integration
+
+TARGET = "results/crawl/summary.json"
+SMALL = {
+    "demo": {"seed": 5, "crawl": {"pages": 60, "latency_ms": 5}},
+    "crawl": {"chunks": 3, "threads": 2},
+    "timing": {"compare_serial": True},
+}
+DEMO_ERRORS = {
+    "dns": 1,
+    "duplicate": 3,
+    "invalid_url": 3,
+    "redirect_loop": 1,
+    "refused": 1,
+    "robots": 1,
+    "scheme": 4,
+    "too_large": 2,
+}
+DEMO_STATUSES = {"200": 65, "302": 1, "404": 1, "410": 1, "503": 1}
+
+
+@pytest.fixture(scope="module")
+def crawl_run(tmp_path_factory) -> Iterator[Path]:
+    """One run of the crawl stage on a small demo config."""
+    workdir = workflow_copy(tmp_path_factory.mktemp("crawl"))
+    run = snakemake(workdir, SMALL, TARGET)
+    assert run.returncode == 0, run.stderr[-3000:]
+    yield workdir
+
+
+def test_one_row_per_url_line_in_input_order(crawl_run):
+    rows = read_pages(crawl_run / "results/crawl/pages.tsv")
+    assert [r.line for r in rows] == url_lines((crawl_run / "data/urls.txt").read_bytes())
+    summary = json.loads((crawl_run / TARGET).read_text())
+    assert summary["rows"] == summary["urls"] == len(rows)
+    assert summary["by_error"] == DEMO_ERRORS
+    assert summary["by_status"] == DEMO_STATUSES
+    assert (summary["chunks"], summary["demo_site"]) == (3, True)
+    assert summary["retried_urls"] == 4
+    assert set(summary["timing"]) == {"wall_s", "pages_per_s", "latency_ms"}
+
+
+def test_every_crawl_job_leaves_a_timing_record(crawl_run):
+    records = [read_record(p) for p in (crawl_run / "results/timing").rglob("*.json")]
+    rules = {r.rule for r in records}
+    assert {"demo_urls", "split_urls", "crawl_chunk", "merge_crawl"} <= rules
+    chunks = sorted((r for r in records if r.rule == "crawl_chunk"), key=lambda r: r.chunk)
+    assert [r.chunk for r in chunks] == [0, 1, 2]
+    assert all(r.processes <= 2 and r.serial_wall_s is not None for r in chunks)
+    summary = json.loads((crawl_run / TARGET).read_text())
+    assert sum(r.items for r in chunks) == summary["urls"]
+
+
+def test_a_second_run_has_nothing_to_do(crawl_run):
+    again = snakemake(crawl_run, SMALL, TARGET)
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def _without_timing(workdir: Path) -> tuple[list[str], dict]:
+    lines = (workdir / "results/crawl/pages.tsv").read_text().splitlines()
+    column = lines[0].split("\t").index("elapsed_ms")
+    pages = ["\t".join(v for i, v in enumerate(line.split("\t")) if i != column) for line in lines]
+    summary = json.loads((workdir / TARGET).read_text())
+    summary.pop("timing")
+    return pages, summary
+
+
+def test_results_are_the_same_on_every_run(crawl_run, tmp_path):
+    second = workflow_copy(tmp_path / "second")
+    run = snakemake(second, SMALL, TARGET)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for rel in [
+        "data/urls.txt",
+        "results/crawl/chunks.tsv",
+        "results/crawl/duplicates.tsv",
+        "results/crawl/index.json",
+    ]:
+        assert filecmp.cmp(crawl_run / rel, second / rel, shallow=False), rel
+    assert _without_timing(crawl_run) == _without_timing(second)
+
+
+def test_a_users_own_url_file_without_the_demo_site(tmp_path):
+    with serve(SiteSpec(pages=20, max_seconds=300)) as site:
+        own = tmp_path / "mine.txt"
+        own.write_text(
+            f"# my list\n{site.base}/page/1\n{site.base}/page/2\n\n{site.base}/status/404\n"
+        )
+        workdir = workflow_copy(tmp_path / "wf")
+        config = {"crawl": {"input": str(own), "demo_site": False, "chunks": 2}}
+        run = snakemake(workdir, config, TARGET)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = read_pages(workdir / "results/crawl/pages.tsv")
+    assert [(r.line, r.status, r.error) for r in rows] == [(2, 200, ""), (3, 200, ""), (5, 404, "")]
+    assert not (workdir / "data/urls.txt").exists()
+
+
+def test_crawl_settings_are_checked_by_the_schema(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, {"crawl": {"schemes": ["http", "file"]}}, "--dry-run")
+    assert run.returncode != 0
+    assert "'file' is not one of ['http', 'https']" in run.stdout + run.stderr
+    typo = snakemake(workdir, {"crawl": {"timeouts": {"total": 3}}}, "--dry-run")
+    assert typo.returncode != 0
+    assert "'total' was unexpected" in typo.stdout + typo.stderr
