@@ -5,6 +5,8 @@ rule report:
         scaling="results/bench/cpu.tsv",
         ipc="results/bench/ipc.tsv",
         train_model="results/train/model.json",
+        crawl_pages="results/crawl/pages.tsv",
+        crawl_summary="results/crawl/summary.json",
     output:
         html=report(
             "results/report/report.html",

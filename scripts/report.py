@@ -7,7 +7,10 @@ from poolpipe.smk import run_script
 
 
 def main(smk):
-    sections = [report.train_section(read_json(smk.input.train_model))]
+    sections = [
+        report.train_section(read_json(smk.input.train_model)),
+        report.crawl_section(smk.input.crawl_pages, read_json(smk.input.crawl_summary)),
+    ]
     built = report.build(smk.input.records, smk.input.scaling, smk.input.ipc, describe(), sections)
     report.write(built, smk.output.html, smk.output.csv, smk.output.summary)
 

@@ -243,3 +243,17 @@ def test_train_section_shows_each_methods_error_and_says_when_it_is_missing():
     assert section.png[:4] == b"\x89PNG"
     missing = report.train_section({"rows": 1, "chunks": 1, "max_abs_diff_from_full_fit": None})
     assert missing.png is None and "missing" in missing.text
+
+
+def test_crawl_section_plots_every_fetched_rows_latency(tmp_path):
+    pages = tmp_path / "pages.tsv"
+    pages.write_text(
+        "line\turl\tfinal_url\tstatus\tbytes\telapsed_ms\tattempts\terror\tdetail\n"
+        "1\thttp://a/\thttp://a/\t200\t5\t48\t1\t\t\n"
+        "2\tfile:///x\t\t\t0\t\t0\tscheme\t\n"
+        "3\thttp://a/b\thttp://a/b\t200\t5\t12\t1\t\t\n"
+    )
+    summary = {"ok": 2, "errors": 1, "timing": {"latency_ms": {"p50": 30}, "pages_per_s": 9.5}}
+    section = report.crawl_section(pages, summary)
+    assert section.table[1] == [["2", "30", "missing", "missing", "missing", "9.5"]]
+    assert section.png[:4] == b"\x89PNG"

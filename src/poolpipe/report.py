@@ -498,3 +498,28 @@ def train_section(model: dict) -> Section:
         ),
         "Train error of the averaged vs exact merge",
     )
+
+
+def crawl_section(pages_tsv: str | os.PathLike[str], summary: dict) -> Section:
+    """The distribution of fetch latencies, with the crawl's own percentiles."""
+    from poolpipe import plots
+
+    with Path(pages_tsv).open(newline="") as fh:
+        elapsed = [
+            float(r["elapsed_ms"]) for r in csv.DictReader(fh, delimiter="\t") if r["elapsed_ms"]
+        ]
+    latency = summary.get("timing", {}).get("latency_ms", {})
+    head = ["fetched rows", "p50 ms", "p90 ms", "p99 ms", "max ms", "pages/s"]
+    row = [
+        str(len(elapsed)),
+        *(shown(latency.get(k)) for k in ("p50", "p90", "p99", "max")),
+        shown(summary.get("timing", {}).get("pages_per_s")),
+    ]
+    return Section(
+        "Crawl: latency distribution",
+        f"Time from the first request to the last byte, per fetched URL "
+        f"({summary.get('ok', 0)} ok, {summary.get('errors', 0)} error rows).",
+        (head, [row]),
+        plots.histogram(elapsed, "elapsed ms per URL", "Crawl latency") if elapsed else None,
+        "Crawl latency distribution",
+    )
