@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: setup run test lint lock clean
+.PHONY: setup run test test-slurm lint lock clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,11 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+	$(MAKE) test-slurm
+
+# The workflow on a real single-node SLURM cluster that the test brings up and stops (root).
+test-slurm: setup
+	$(BIN)/pytest -m slurm tests/slurm
 
 lock:
 	$(PYTHON) -m venv /tmp/poolpipe-lock

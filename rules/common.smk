@@ -64,9 +64,9 @@ def benchmark_files(wildcards):
     ]
 
 
-def pool_mem_mb(wildcards, threads):
-    """Memory for a pool job: the parent plus each worker's interpreter and read buffer."""
-    return 256 + 128 * threads
+def pool_mem_mb(wildcards, threads, attempt):
+    """Memory for a pool job: the parent plus each worker's interpreter and buffer, times the attempt."""
+    return (256 + 128 * threads) * attempt
 
 
 def ipc_mem_mb(wildcards):

@@ -32,6 +32,8 @@ rule sum_chunk:
         "results/benchmarks/sum_chunk/{chunk}.tsv"
     wildcard_constraints:
         chunk=r"\d+",
+    group:
+        "sum_chunks"
     conda:
         "../envs/poolpipe.yaml"
     threads: config["sum"]["threads"]

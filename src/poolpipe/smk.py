@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from poolpipe.cli import run_guarded
+from poolpipe.pool import available_cpus
 from poolpipe.timing import Stopwatch, TimingRecord, write_record
 
 
@@ -20,6 +22,7 @@ def run_script(snakemake: Any, main: Callable[[Any], None]) -> None:
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
+    logging.info("%s running: %s", job_name(snakemake), where())
 
     def action() -> int:
         main(snakemake)
@@ -31,6 +34,28 @@ def run_script(snakemake: Any, main: Callable[[Any], None]) -> None:
         with open(log_path, encoding="utf-8") as fh:
             console.write(fh.read().splitlines()[-1] + "\n")
     sys.exit(code)
+
+
+def job_name(snakemake: Any) -> str:
+    """The rule and wildcards of a job, e.g. 'rule sum_chunk (chunk=3)'."""
+    wildcards = ", ".join(f"{k}={v}" for k, v in snakemake.wildcards.items())
+    return f"rule {snakemake.rule}" + (f" ({wildcards})" if wildcards else "")
+
+
+def where() -> str:
+    """Where this job runs: the SLURM job (if any), host and the CPUs it may use."""
+    slurm = os.environ.get("SLURM_JOB_ID")
+    place = f"SLURM job {slurm} on " if slurm else ""
+    return f"{place}{os.uname().nodename}, {available_cpus()} CPUs"
+
+
+def job_processes(snakemake: Any) -> int:
+    """Processes for a job's pool: its threads, never more than the CPUs it may run on.
+
+    Under SLURM the affinity mask is the job's grant (cpus_per_task), so the pool uses
+    exactly what SLURM granted.
+    """
+    return max(1, min(snakemake.threads, available_cpus()))
 
 
 def write_timing(

@@ -1,0 +1,361 @@
+"""A real single-node SLURM cluster: the whole workflow through `--profile profiles/slurm`.
+
+cluster/start-slurm.sh installs Debian's packages and starts munged, MariaDB, slurmdbd,
+slurmctld and slurmd (without systemd); the fixture stops exactly the daemons it started,
+by PID, whatever the tests did. Run alone with `make test-slurm`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from poolpipe.timing import read_record
+
+from ..test_workflow import ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
+
+pytestmark = pytest.mark.slurm
+
+CLUSTER = ROOT / "cluster"
+RUN_LIMIT_S = 480
+TIMING_DIRS = {"timing", "benchmarks", "report", "bench"}
+"""Folders of results/ that hold measured times, which differ from run to run by nature."""
+RUNNING = re.compile(r"(rule \S+(?: \([^)]*\))?) running: SLURM job (\d+) on \S+, (\d+) CPUs")
+ACTIVE = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED"}
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The running test cluster."""
+
+    cpus: int
+    node: str
+
+
+@dataclass(frozen=True)
+class SlurmJob:
+    """One SLURM job as sacct records it."""
+
+    job_id: str
+    name: str
+    state: str
+    cpus: int
+    mem_mb: int
+
+
+def _check_can_run() -> None:
+    why = None
+    if os.geteuid() != 0:
+        why = "bringing up SLURM needs root (it installs packages and starts system daemons)"
+    elif not (shutil.which("apt-get") or shutil.which("slurmctld")):
+        why = "bringing up SLURM needs Debian's apt-get (or SLURM installed)"
+    if why and os.environ.get("CI"):
+        pytest.fail(f"{why}, and CI must run the SLURM test")
+    if why:
+        pytest.skip(why)
+
+
+def _alive(pid: int, name: str) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == name
+    except OSError:
+        return False
+
+
+def _cancel_jobs_under(root: Path) -> None:
+    """Cancel every SLURM job still queued or running whose working directory is under root."""
+    listing = subprocess.run(
+        ["squeue", "-h", "-o", "%i|%Z"], capture_output=True, text=True, timeout=30, check=False
+    )
+    ours = [
+        job
+        for job, _, workdir in (line.partition("|") for line in listing.stdout.splitlines())
+        if Path(workdir).is_relative_to(root)
+    ]
+    if ours:
+        subprocess.run(["scancel", *ours], timeout=30, check=False)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A running single-node SLURM; afterwards the daemons this fixture started are stopped."""
+    _check_can_run()
+    state = tmp_path_factory.mktemp("slurm-daemons")
+    env = {**os.environ, "POOLPIPE_SLURM_STATE": str(state)}
+    try:
+        start = subprocess.run(
+            [str(CLUSTER / "start-slurm.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert start.returncode == 0, start.stdout[-3000:] + start.stderr[-3000:]
+        node = subprocess.run(
+            ["sinfo", "-h", "-o", "%n %c"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.split()
+        yield Cluster(cpus=int(node[1]), node=node[0])
+    finally:
+        _cancel_jobs_under(tmp_path_factory.getbasetemp())
+        started = {p.stem: int(p.read_text()) for p in state.glob("*.pid")}
+        stop = subprocess.run(
+            [str(CLUSTER / "stop-slurm.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        left = [f"{name} (pid {pid})" for name, pid in started.items() if _alive(pid, name)]
+        assert stop.returncode == 0 and not left, f"still running: {left}\n{stop.stdout}"
+
+
+def slurm_command(workdir: Path, cluster: Cluster, config: dict, *args: str) -> list[str]:
+    """The snakemake command that runs the workflow through the SLURM profile, time-limited."""
+    (workdir / "test.yaml").write_text(yaml.safe_dump(config))
+    return [
+        "timeout",
+        "-k",
+        "10",
+        str(RUN_LIMIT_S),
+        SNAKEMAKE,
+        "--profile",
+        "profiles/slurm",
+        "--cores",
+        str(cluster.cpus),
+        "--configfile",
+        "test.yaml",
+        *args,
+    ]
+
+
+def slurm_snakemake(
+    workdir: Path, cluster: Cluster, config: dict, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the workflow through SLURM; `timeout -k` because a stuck snakemake ignores SIGTERM."""
+    return subprocess.run(
+        slurm_command(workdir, cluster, config, *args),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT_S + 30,
+        check=False,
+    )
+
+
+def sacct(*job_ids: str, name: str | None = None) -> list[SlurmJob]:
+    """The jobs' sacct records, once none of them is still active (bounded wait)."""
+    select = ["--name", name, "--starttime", "now-1days"] if name else ["-j", ",".join(job_ids)]
+    deadline = time.monotonic() + 60
+    while True:
+        out = subprocess.run(
+            ["sacct", "-X", "-n", "-P", "-o", "JobIDRaw,JobName,State,AllocCPUS,ReqMem", *select],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        jobs = [_sacct_row(line) for line in out.splitlines() if line.strip()]
+        if not any(job.state in ACTIVE for job in jobs) or time.monotonic() > deadline:
+            return jobs
+        time.sleep(1)
+
+
+def _sacct_row(line: str) -> SlurmJob:
+    job_id, name, state, cpus, mem = line.split("|")
+    size, unit = re.fullmatch(r"(\d+)([MG])n?", mem).groups()
+    mem_mb = int(size) * (1024 if unit == "G" else 1)
+    return SlurmJob(job_id, name, state.split()[0], int(cpus), mem_mb)
+
+
+def jobs_in_logs(workdir: Path) -> dict[str, tuple[str, int]]:
+    """Each job's name ('rule sum_chunk (chunk=0)') -> the SLURM job and CPUs its log names."""
+    found = {}
+    for log in sorted((workdir / "logs").rglob("*.log")):
+        match = RUNNING.search(log.read_text(errors="replace"))
+        assert match, f"{log.relative_to(workdir)} names no SLURM job"
+        found[match.group(1)] = (match.group(2), int(match.group(3)))
+    return found
+
+
+def record_job(path: Path) -> tuple[str, object]:
+    """A timing record's job name, as jobs_in_logs spells it, and the record."""
+    record = read_record(path)
+    name = f"rule {record.rule}" + ("" if record.chunk is None else f" (chunk={record.chunk})")
+    return name, record
+
+
+def result_digests(workdir: Path) -> dict[str, str]:
+    """sha256 of every file under data/ and results/, measured times aside."""
+    digests = {}
+    for top in ("data", "results"):
+        for path in sorted((workdir / top).rglob("*")):
+            rel = path.relative_to(workdir)
+            if path.is_file() and not (top == "results" and rel.parts[1] in TIMING_DIRS):
+                digests[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, tmp_path_factory):
+    """The small config through SLURM, chunk jobs grouped two to a SLURM job."""
+    workdir = workflow_copy(tmp_path_factory.mktemp("slurm-run"))
+    run = slurm_snakemake(workdir, cluster, SMALL, "--group-components", "sum_chunks=2")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    run_id = re.search(r"SLURM run ID: (\S+)", run.stderr).group(1)
+    return workdir, run, run_id
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """The same small config run locally, for comparison."""
+    workdir = workflow_copy(tmp_path_factory.mktemp("local-run"))
+    run = snakemake(workdir, SMALL)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Snakemake's "Job stats" table: rule -> number of jobs."""
+    table = output[output.index("Job stats:") :].split("\n\n")[0]
+    rows = (line.split() for line in table.splitlines()[3:])
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[0] != "total"}
+
+
+def test_every_job_ran_as_a_slurm_job_that_completed(slurm_run):
+    workdir, run, run_id = slurm_run
+    logged = jobs_in_logs(workdir)
+    planned = planned_jobs(run.stderr)
+    assert len(logged) == sum(planned.values()) - planned["all"]
+    records = dict(record_job(p) for p in (workdir / "results/timing").rglob("*.json"))
+    assert set(records) <= set(logged)
+    ran = {job.job_id: job for job in sacct(name=run_id)}
+    assert {job_id for job_id, _ in logged.values()} == set(ran)
+    assert {job.state for job in ran.values()} == {"COMPLETED"}
+    assert all(job.name == run_id for job in ran.values())
+
+
+def test_chunk_jobs_are_grouped(slurm_run):
+    workdir, _, _ = slurm_run
+    chunks = {job_id for name, (job_id, _) in jobs_in_logs(workdir).items() if "sum_chunk" in name}
+    assert len(chunks) == -(-SMALL["sum"]["chunks"] // 2)
+
+
+def test_threads_reach_the_job_and_its_pool_uses_exactly_the_grant(slurm_run, cluster):
+    workdir, _, _ = slurm_run
+    logged = jobs_in_logs(workdir)
+    allocated = {job.job_id: job.cpus for job in sacct(*{j for j, _ in logged.values()})}
+    for name, (job_id, cpus) in logged.items():
+        assert allocated[job_id] == cpus, f"{name}: SLURM allocated {allocated[job_id]}"
+    threads = min(SMALL["sum"]["threads"], cluster.cpus)
+    for path in (workdir / "results/timing/sum_chunk").glob("*.json"):
+        name, record = record_job(path)
+        job_id, cpus = logged[name]
+        assert record.processes == threads == cpus == allocated[job_id], name
+
+
+def test_results_are_byte_identical_to_a_local_run(slurm_run, local_run):
+    workdir, _, _ = slurm_run
+    slurm, local = result_digests(workdir), result_digests(local_run)
+    assert "results/sum/total.json" in slurm
+    assert slurm == local
+
+
+def test_a_second_run_through_slurm_has_nothing_to_do(slurm_run, cluster):
+    workdir, _, _ = slurm_run
+    again = slurm_snakemake(workdir, cluster, SMALL)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Nothing to be done" in again.stdout + again.stderr
+    assert "has been submitted" not in again.stdout + again.stderr
+
+
+def write_slow_numbers(path: Path, digits: int = 3_000_000, small: int = 200_000) -> None:
+    """Two huge integers that cancel (seconds of exact parsing each), then many small ones."""
+    with path.open("w") as fh:
+        fh.write("7" * digits + "\n-" + "7" * digits + "\n")
+        fh.writelines(f"{(i * 7919) % 100_003 - 50_000}\n" for i in range(small))
+
+
+def wait_for_slurm_job(log: Path, proc: subprocess.Popen, seen: set[str]) -> str:
+    """The SLURM job id a chunk's log names once its script runs, other than those seen."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        match = RUNNING.search(log.read_text(errors="replace")) if log.exists() else None
+        if match and match.group(2) not in seen:
+            return match.group(2)
+        assert proc.poll() is None, "snakemake ended before the chunk job ran"
+        time.sleep(0.2)
+    raise AssertionError(f"no new SLURM job started {log}")
+
+
+def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(cluster, tmp_path):
+    slow = tmp_path / "slow.txt"
+    write_slow_numbers(slow)
+    config = {
+        **SMALL,
+        "sum": {"input": str(slow), "chunks": 2, "threads": 2},
+        "timing": {"compare_serial": False},
+    }
+    workdir = workflow_copy(tmp_path / "wf")
+    cmd = slurm_command(
+        workdir,
+        cluster,
+        config,
+        "--retries",
+        "1",
+        "--group-components",
+        "sum_chunks=1",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+    )
+    log = workdir / "logs/sum_chunk/0.log"
+    part = workdir / "results/sum/parts/0.json"
+    with (tmp_path / "run.log").open("w+") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            cancelled: list[str] = []
+            for _attempt in (1, 2):
+                job_id = wait_for_slurm_job(log, proc, set(cancelled))
+                time.sleep(1)
+                assert not part.exists()
+                subprocess.run(["scancel", job_id], timeout=30, check=True)
+                cancelled.append(job_id)
+            code = proc.wait(timeout=RUN_LIMIT_S)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+        out.seek(0)
+        output = out.read()
+
+    assert code not in (0, 124, 137), output[-3000:]
+    assert re.search(
+        r"Error in group sum_chunks.*?rule sum_chunk:.*?output: results/sum/parts/0\.json",
+        output,
+        re.DOTALL,
+    ), output[-3000:]
+    first, second = sacct(*cancelled)
+    assert (first.state, second.state) == ("CANCELLED", "CANCELLED")
+    assert second.mem_mb == 2 * first.mem_mb
+    assert not part.exists()
+    assert not (workdir / "results/sum/total.json").exists()
+    assert not [p for p in (workdir / "results").rglob("*") if p.name.endswith(".tmp")]
+
+    rerun = slurm_snakemake(workdir, cluster, config, "--rerun-incomplete")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    uninterrupted = workflow_copy(tmp_path / "local")
+    assert snakemake(uninterrupted, config).returncode == 0
+    assert result_digests(workdir) == result_digests(uninterrupted)
