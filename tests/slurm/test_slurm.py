@@ -8,6 +8,7 @@ by PID, whatever the tests did. Run alone with `make test-slurm`.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -174,8 +175,8 @@ def sacct(*job_ids: str, name: str | None = None) -> list[SlurmJob]:
 
 def _sacct_row(line: str) -> SlurmJob:
     job_id, name, state, cpus, mem = line.split("|")
-    size, unit = re.fullmatch(r"(\d+)([MG])n?", mem).groups()
-    mem_mb = int(size) * (1024 if unit == "G" else 1)
+    size, unit = re.fullmatch(r"([\d.]+)([KMGT])[nc]?", mem).groups()
+    mem_mb = round(float(size) * {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1 << 20}[unit])
     return SlurmJob(job_id, name, state.split()[0], int(cpus), mem_mb)
 
 
@@ -196,6 +197,24 @@ def record_job(path: Path) -> tuple[str, object]:
     return name, record
 
 
+def stable_bytes(rel: Path, path: Path) -> bytes:
+    """A result's bytes less what is measured time by nature: the crawl's latencies."""
+    if rel.parts[:2] != ("results", "crawl"):
+        return path.read_bytes()
+    if rel.name == "summary.json":
+        summary = json.loads(path.read_text())
+        summary.pop("timing", None)
+        return json.dumps(summary, sort_keys=True).encode()
+    if rel.name == "pages.tsv":
+        rows = [line.split("\t") for line in path.read_text().splitlines()]
+        column = rows[0].index("elapsed_ms")
+        return "\n".join("\t".join(r[:column] + r[column + 1 :]) for r in rows).encode()
+    if rel.parent.name == "parts":
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        return json.dumps([r[:5] + r[6:] for r in rows]).encode()
+    return path.read_bytes()
+
+
 def result_digests(workdir: Path) -> dict[str, str]:
     """sha256 of every file under data/ and results/, measured times aside."""
     digests = {}
@@ -203,7 +222,7 @@ def result_digests(workdir: Path) -> dict[str, str]:
         for path in sorted((workdir / top).rglob("*")):
             rel = path.relative_to(workdir)
             if path.is_file() and not (top == "results" and rel.parts[1] in TIMING_DIRS):
-                digests[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
+                digests[str(rel)] = hashlib.sha256(stable_bytes(rel, path)).hexdigest()
     return digests
 
 
