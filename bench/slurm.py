@@ -222,14 +222,18 @@ def ensure_cluster(state: Path) -> bool:
     if subprocess.run(["sinfo"], capture_output=True, timeout=30, check=False).returncode == 0:
         return False
     env = {**os.environ, "POOLPIPE_SLURM_STATE": str(state)}
-    subprocess.run([str(ROOT / "cluster/start-slurm.sh")], env=env, timeout=900, check=True)
+    subprocess.run(
+        [str(ROOT / "cluster/start-slurm.sh")], env=env, stdout=sys.stderr, timeout=900, check=True
+    )
     return True
 
 
 def stop_cluster(state: Path) -> None:
     """Stop the daemons ensure_cluster started."""
     env = {**os.environ, "POOLPIPE_SLURM_STATE": str(state)}
-    subprocess.run([str(ROOT / "cluster/stop-slurm.sh")], env=env, timeout=300, check=False)
+    subprocess.run(
+        [str(ROOT / "cluster/stop-slurm.sh")], env=env, stdout=sys.stderr, timeout=300, check=False
+    )
 
 
 def summary(values: list[float]) -> str:

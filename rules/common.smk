@@ -65,7 +65,7 @@ def benchmark_files(wildcards):
 
 
 def pool_mem_mb(wildcards, threads, attempt):
-    """Memory for a pool job: the parent plus each worker's interpreter and buffer, times the attempt."""
+    """Memory for a pool job: parent, each worker's interpreter and buffer, times the attempt."""
     return (256 + 128 * threads) * attempt
 
 
@@ -84,9 +84,9 @@ def train_parts(wildcards):
     return expand("results/train/parts/{chunk}.json", chunk=TRAIN_CHUNKS)
 
 
-def train_pool_mem_mb(wildcards, threads):
-    """Memory for a train_chunk job: the parent plus each worker's block and parsed rows."""
-    return 256 + 192 * threads
+def train_pool_mem_mb(wildcards, threads, attempt):
+    """Memory for a train_chunk job: parent, each worker's block and rows, times the attempt."""
+    return (256 + 192 * threads) * attempt
 
 
 def merge_train_mem_mb(wildcards):

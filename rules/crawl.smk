@@ -57,6 +57,8 @@ rule crawl_chunk:
         "results/benchmarks/crawl_chunk/{chunk}.tsv"
     wildcard_constraints:
         chunk=r"\d+",
+    group:
+        "crawl_chunks"
     conda:
         "../envs/poolpipe.yaml"
     threads: config["crawl"]["threads"]

@@ -62,6 +62,8 @@ rule train_chunk:
         "results/benchmarks/train_chunk/{chunk}.tsv"
     wildcard_constraints:
         chunk=r"\d+",
+    group:
+        "train_chunks"
     conda:
         "../envs/poolpipe.yaml"
     threads: config["train"]["threads"]
