@@ -255,3 +255,27 @@ def test_a_total_longer_than_pythons_digit_limit_is_printed_exactly(tmp_path):
     assert run.returncode == 0, run.stderr
     printed = re.search(rb'"total": (\d+)', run.stdout).group(1)
     assert printed == b"1" + b"0" * 5000
+
+
+def test_cli_timing_writes_a_record_of_the_run(tmp_path):
+    path = _write(tmp_path, b"1\n2\nx\n")
+    timing = tmp_path / "t.json"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "poolpipe.cli",
+            "sum",
+            str(path),
+            "--processes",
+            "2",
+            "--timing",
+            str(timing),
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    record = json.loads(timing.read_text())
+    assert (record["stage"], record["rule"], record["processes"]) == ("sum", "cli", 2)
+    assert (record["items"], record["bytes"]) == (2, 6) and record["wall_s"] > 0

@@ -23,24 +23,31 @@ def _positive(text: str) -> int:
     return value
 
 
+def _write_timing(
+    args: argparse.Namespace, stage: str, watch: Stopwatch, items: int, size: int
+) -> None:
+    """Write a command's timing record where --timing asks for one."""
+    if args.timing:
+        record = TimingRecord(
+            stage=stage,
+            rule="cli",
+            chunk=None,
+            processes=args.processes,
+            wall_s=watch.wall_s,
+            cpu_s=watch.cpu_s,
+            items=items,
+            bytes=size,
+        )
+        write_record(args.timing, record)
+
+
 def _cmd_sum(args: argparse.Namespace) -> int:
     from poolpipe.sumfile import sum_file
 
     with Stopwatch() as watch:
         result = sum_file(args.path, args.processes, args.strict)
     sys.stdout.write(dumps_json(result))
-    if args.timing:
-        record = TimingRecord(
-            stage="sum",
-            rule="cli",
-            chunk=None,
-            processes=args.processes,
-            wall_s=watch.wall_s,
-            cpu_s=watch.cpu_s,
-            items=result["numbers"],
-            bytes=result["bytes"],
-        )
-        write_record(args.timing, record)
+    _write_timing(args, "sum", watch, result["numbers"], result["bytes"])
     return 0
 
 
@@ -74,18 +81,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             args.full_fit_max_mb,
         )
     sys.stdout.write(dumps_json(result))
-    if args.timing:
-        record = TimingRecord(
-            stage="train",
-            rule="cli",
-            chunk=None,
-            processes=args.processes,
-            wall_s=watch.wall_s,
-            cpu_s=watch.cpu_s,
-            items=result["rows"],
-            bytes=result["bytes"],
-        )
-        write_record(args.timing, record)
+    _write_timing(args, "train", watch, result["rows"], result["bytes"])
     return 0
 
 
@@ -181,18 +177,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     sys.stdout.write(dumps_json(result))
     if args.summary:
         write_json(args.summary, result)
-    if args.timing:
-        record = TimingRecord(
-            stage="crawl",
-            rule="cli",
-            chunk=None,
-            processes=args.processes,
-            wall_s=watch.wall_s,
-            cpu_s=watch.cpu_s,
-            items=result["rows"],
-            bytes=result["bytes"],
-        )
-        write_record(args.timing, record)
+    _write_timing(args, "crawl", watch, result["rows"], result["bytes"])
     return 0
 
 
