@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import selectors
@@ -46,6 +45,7 @@ from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from poolpipe.errors import PoolpipeError
+from poolpipe.pool import die_with_parent
 
 DEMO_HOST = "demo.poolpipe.invalid"
 """The demo site's name in URL files; the crawler sends it to the running site."""
@@ -292,14 +292,9 @@ async def _serve(spec: SiteSpec, sock: socket.socket, parent: int) -> None:
             await asyncio.sleep(0.5)
 
 
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)
-
-
 def run_server(spec: SiteSpec, port: int = 0, parent: int | None = None) -> None:
     """Listen on 127.0.0.1:port, print 'listening PORT' on stdout, serve until told to stop."""
-    _die_with_parent()
+    die_with_parent()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

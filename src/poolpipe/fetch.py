@@ -424,9 +424,7 @@ class Fetcher:
                 refused = self._robots_refusal(parsed, current, guard)
                 if refused:
                     return error("robots", refused, current)
-            response = self.pool.urlopen(
-                "GET", current, redirect=False, retries=False, preload_content=False
-            )
+            response = self._get(parsed)
             try:
                 location = response.headers.get("Location")
                 if response.status in REDIRECT_STATUSES and location:
@@ -453,6 +451,19 @@ class Fetcher:
             finally:
                 response.release_conn()
         return error("too_many_redirects", f"more than {s.max_redirects} redirects", current)
+
+    def _get(self, parsed: Url) -> urllib3.BaseHTTPResponse:
+        """GET a parsed URL on this thread's pool for its host (no second parse of the URL)."""
+        pool = self.pool.connection_from_host(parsed.host, parsed.port, parsed.scheme)
+        return pool.urlopen(
+            "GET",
+            parsed.request_uri,
+            headers=self.pool.headers,
+            redirect=False,
+            retries=False,
+            assert_same_host=False,
+            preload_content=False,
+        )
 
     def _read_body(self, response: urllib3.BaseHTTPResponse, guard: Guard) -> int:
         cap = self.settings.max_bytes
