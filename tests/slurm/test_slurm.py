@@ -29,6 +29,8 @@ pytestmark = pytest.mark.slurm
 
 CLUSTER = ROOT / "cluster"
 RUN_LIMIT_S = 480
+SUM_TARGET = "results/sum/total.json"
+"""The fault test's target: the sum stage is enough to kill one of its chunk jobs."""
 TIMING_DIRS = {"timing", "benchmarks", "report", "bench"}
 """Folders of results/ that hold measured times, which differ from run to run by nature."""
 RUNNING = re.compile(r"(rule \S+(?: \([^)]*\))?) running: SLURM job (\d+) on \S+, (\d+) CPUs")
@@ -131,13 +133,13 @@ def slurm_command(workdir: Path, cluster: Cluster, config: dict, *args: str) -> 
         "10",
         str(RUN_LIMIT_S),
         SNAKEMAKE,
+        *args,
         "--profile",
         "profiles/slurm",
         "--cores",
         str(cluster.cpus),
         "--configfile",
         "test.yaml",
-        *args,
     ]
 
 
@@ -331,6 +333,7 @@ def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(clust
         workdir,
         cluster,
         config,
+        SUM_TARGET,
         "--retries",
         "1",
         "--group-components",
@@ -373,8 +376,8 @@ def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(clust
     assert not (workdir / "results/sum/total.json").exists()
     assert not [p for p in (workdir / "results").rglob("*") if p.name.endswith(".tmp")]
 
-    rerun = slurm_snakemake(workdir, cluster, config, "--rerun-incomplete")
+    rerun = slurm_snakemake(workdir, cluster, config, SUM_TARGET, "--rerun-incomplete")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     uninterrupted = workflow_copy(tmp_path / "local")
-    assert snakemake(uninterrupted, config).returncode == 0
+    assert snakemake(uninterrupted, config, SUM_TARGET).returncode == 0
     assert result_digests(workdir) == result_digests(uninterrupted)
