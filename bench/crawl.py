@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import json
 import multiprocessing
 import os
@@ -42,6 +43,14 @@ QUIET_SHARE = 0.10
 """Share of the machine's CPU that other processes may use for it to count as quiet."""
 
 CONTENTION_WARN = 0.05
+MODULES = {
+    "seed": ("requests",),
+    "threads": ("requests",),
+    "poolpipe1": ("poolpipe.crawlmerge",),
+    "poolpipe": ("poolpipe.crawlmerge",),
+}
+"""What each method imports, loaded before its clock starts (imports are not crawling)."""
+
 LABELS = {
     "seed": "seed recipe: Pool(cpu_count).map(requests.get)",
     "threads": "threads + requests.Session per thread",
@@ -134,6 +143,8 @@ def child_main(args: argparse.Namespace) -> None:
 
     The baselines get their URLs as a list, as their recipes do; poolpipe gets the file.
     """
+    for module in MODULES[args._run]:
+        importlib.import_module(module)
     urls: list[str] = []
     if args._run in ("seed", "threads"):
         with open(args.file) as fh:

@@ -416,6 +416,26 @@ def test_memory_is_bounded_by_the_window_not_the_input():
     assert unbounded > 4 * large, "the measure must see memory that grows with the input"
 
 
+def test_the_first_request_starts_before_the_window_is_read():
+    fetching = threading.Event()
+    waited = []
+
+    class Recording(_Instant):
+        def attempt(self, url: str, guard) -> Outcome:
+            fetching.set()
+            return super().attempt(url, guard)
+
+    def items():
+        for i in range(20_000):
+            if i == crawl_mod.ADMIT_BATCH:
+                waited.append(fetching.wait(10))
+            yield i + 1, f"http://h{i % 50}.invalid/{i}"
+
+    engine = Engine(FAST, 4, HostLimiter(4), window=20_000, fetcher=Recording)
+    assert sum(1 for _ in engine.run(items())) == 20_000
+    assert waited == [True], "no request started until more than a batch of lines was read"
+
+
 @pytest.mark.parametrize("text", ["", "# only a comment\n\n   \n"])
 def test_a_file_without_urls_gives_an_empty_table(tmp_path, text):
     urls = tmp_path / "urls.txt"

@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 WINDOW = 32_768
 """Lines a worker holds at once (admitted but not yet written): its memory bound."""
 
+ADMIT_BATCH = 256
+"""Lines the scheduler reads between two dispatches: the first requests start after a few
+lines, not after a whole window of them."""
+
 GRACE_S = 2.0
 """After an attempt's sockets are cut at its deadline, how long its thread has to return
 before the attempt is written off and a fresh thread takes its place."""
@@ -162,7 +166,9 @@ class Engine:
         window: deque[_Job] = deque()
         exhausted = False
         while True:
-            while not exhausted and len(window) < self.window:
+            for _ in range(ADMIT_BATCH):
+                if exhausted or len(window) >= self.window:
+                    break
                 item = next(items, None)
                 if item is None:
                     exhausted = True
@@ -175,14 +181,13 @@ class Engine:
                 yield row
             if exhausted and not window:
                 return
-            if not exhausted and len(window) < self.window:
-                continue
             now = time.monotonic()
             while self._delayed and self._delayed[0][0] <= now:
                 self._enqueue(heapq.heappop(self._delayed)[2])
             hint = self._dispatch(now) if self._idle and self._hosts else None
             self._watch(now)
-            self._wait(hint)
+            more = not exhausted and len(window) < self.window
+            self._wait(0.0 if more else hint)
 
     def _admit(self, item: tuple[int, str] | Row) -> _Job:
         if isinstance(item, Row):
@@ -268,7 +273,8 @@ class Engine:
             heapq.heapify(self._timers)
 
     def _wait(self, hint: float | None) -> None:
-        """Block until a result comes or the next timer, retry or host slot is due."""
+        """Block until a result comes or the next timer, retry or host slot is due (hint 0: only
+        collect the results already in)."""
         now = time.monotonic()
         due = [hint] if hint is not None else []
         if self._timers:
