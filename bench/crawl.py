@@ -10,14 +10,10 @@ Everything it contacts is the poolpipe.demosite server it starts on 127.0.0.1, o
 from __future__ import annotations
 
 import argparse
-import datetime
-import importlib
 import json
 import multiprocessing
 import os
-import platform
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -25,24 +21,27 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
-RELAY = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
-"""Starts a measured run from a small process: a child exec'd straight from this one would
-report this process's peak RSS as its own (Linux carries it over through fork and exec)."""
+from harness import (
+    CpuMeter,
+    contention_note,
+    log,
+    machine,
+    preload,
+    process_cpu_seconds,
+    relay_command,
+    usage,
+    wait_until_quiet,
+)
 
+BENCH_DIR = Path(__file__).resolve().parent
 SEED_OK = re.compile(r"Successfully crawled \S+, length: (\d+)")
 SEED_OTHER = re.compile(r"(?:Failed to crawl|Error crawling) ")
 """The seed's own report lines; its workers print to one pipe, so a line's text and its
 newline may arrive apart, and lines are found by pattern, not split on newlines."""
 
-QUIET_SHARE = 0.10
-"""Share of the machine's CPU that other processes may use for it to count as quiet."""
-
-CONTENTION_WARN = 0.05
 MODULES = {
     "seed": ("requests",),
     "threads": ("requests",),
@@ -143,8 +142,7 @@ def child_main(args: argparse.Namespace) -> None:
 
     The baselines get their URLs as a list, as their recipes do; poolpipe gets the file.
     """
-    for module in MODULES[args._run]:
-        importlib.import_module(module)
+    preload(MODULES[args._run])
     urls: list[str] = []
     if args._run in ("seed", "threads"):
         with open(args.file) as fh:
@@ -157,10 +155,7 @@ def child_main(args: argparse.Namespace) -> None:
     else:
         extra = run_poolpipe(args.file, args)
     seconds = time.perf_counter() - start
-    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
-    peak = max(u.ru_maxrss for u in usage)
-    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_kib": peak, **extra}), flush=True)
+    print(json.dumps({"seconds": seconds, **usage(), **extra}), flush=True)
 
 
 # ---- the parent: server, runs, table ---------------------------------------------------------
@@ -181,18 +176,6 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def log(text: str) -> None:
-    """Progress on stderr, so stdout holds only the report."""
-    print(text, file=sys.stderr, flush=True)
-
-
-def server_cpu(pid: int) -> float:
-    """CPU seconds the site's process has used so far."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_once(
     method: str,
     path: Path,
@@ -202,9 +185,8 @@ def run_once(
 ) -> Run:
     """Run a method in a fresh interpreter, in its own session; after cap seconds (if given)
     the whole session is killed, pool workers and all."""
-    cmd = [sys.executable, "-c", RELAY, sys.executable, str(Path(__file__).resolve())]
-    cmd += ["--_run", method, "--_file", str(path), *passthrough(args)]
-    before = server_cpu(server_pid) if server_pid else 0.0
+    cmd = relay_command(__file__, "--_run", method, "--_file", str(path), *passthrough(args))
+    before = process_cpu_seconds(server_pid) if server_pid else 0.0
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -216,7 +198,7 @@ def run_once(
         stdout, _ = proc.communicate(timeout=60)
         ok = len(SEED_OK.findall(stdout))
         wall = time.perf_counter() - start
-        spent = server_cpu(server_pid) - before if server_pid else 0.0
+        spent = process_cpu_seconds(server_pid) - before if server_pid else 0.0
         return Run(wall, float("nan"), spent, 0, ok, ok, 0, killed=True)
     if proc.returncode != 0:
         sys.exit(f"{method} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
@@ -231,7 +213,7 @@ def run_once(
     return Run(
         seconds=data["seconds"],
         cpu_s=data["cpu_s"],
-        server_cpu_s=server_cpu(server_pid) - before if server_pid else 0.0,
+        server_cpu_s=process_cpu_seconds(server_pid) - before if server_pid else 0.0,
         peak_kib=data["peak_kib"],
         rows=data["rows"],
         ok=data["ok"],
@@ -326,58 +308,6 @@ def table(rows: list[Row]) -> str:
             f"{r.vs_threads:>6.2f}"
         )
     return "\n".join(lines)
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy since boot, from /proc/stat."""
-    with open("/proc/stat") as fh:
-        user, nice, system, _idle, _iowait, irq, softirq = fh.readline().split()[1:8]
-    ticks = sum(int(t) for t in (user, nice, system, irq, softirq))
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def own_busy_seconds(server_pid: int | None = None) -> float:
-    """CPU seconds used by this process, its waited-for descendants, and the site."""
-    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    own = sum(u.ru_utime + u.ru_stime for u in usage)
-    return own + (server_cpu(server_pid) if server_pid else 0.0)
-
-
-def others_share(seconds: float) -> float:
-    """Share of the machine's CPU that other processes use over `seconds` from now."""
-    machine, own, wall = machine_busy_seconds(), own_busy_seconds(), time.monotonic()
-    time.sleep(seconds)
-    used = machine_busy_seconds() - machine - (own_busy_seconds() - own)
-    return max(0.0, used) / ((time.monotonic() - wall) * (os.cpu_count() or 1))
-
-
-def wait_until_quiet(limit_s: float) -> float:
-    """Wait (at most limit_s) until other processes use under QUIET_SHARE of the machine."""
-    end = time.monotonic() + limit_s
-    while True:
-        share = others_share(2.0)
-        if share < QUIET_SHARE or time.monotonic() > end:
-            return share
-        log(f"machine busy ({share:.0%} of its CPU used by others); waiting...")
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "affinity": len(os.sched_getaffinity(0)),
-        "python": platform.python_version(),
-        "requests": metadata.version("requests"),
-        "urllib3": metadata.version("urllib3"),
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
 
 
 def write_list(path: Path, lines: list[str]) -> Path:
@@ -500,8 +430,7 @@ def bench(args: argparse.Namespace) -> int:
         pages = [f"{site.base}/page/{i}" for i in range(args.pages)]
         all_file = write_list(out / "pages.txt", pages)
         slice_file = write_list(out / "slice.txt", pages[: args.seed_slice])
-        machine_start, own_start = machine_busy_seconds(), own_busy_seconds(pid)
-        wall_start = time.monotonic()
+        meter = CpuMeter(also_own=lambda: process_cpu_seconds(pid))
         cpus = multiprocessing.cpu_count()
         rows = [
             measure("seed", slice_file, args.seed_slice, args, pid, 1, processes=cpus,
@@ -511,23 +440,19 @@ def bench(args: argparse.Namespace) -> int:
                     args.repeats, processes=1),
             measure("poolpipe", all_file, args.pages, args, pid, args.repeats),
         ]  # fmt: skip
-        busy = machine_busy_seconds() - machine_start - (own_busy_seconds(pid) - own_start)
-        others = max(0.0, busy) / ((time.monotonic() - wall_start) * (os.cpu_count() or 1))
+        others = meter.others_share()
         mixed_text, mixed_result = mixed(args, site.base, pid, out)
     memory_text, memory_result = memory(args, out) if args.memory_urls else ("", {})
     seed, threads = rows[0], rows[1]
     for row in rows:
         row.vs_seed = row.pages_per_s / seed.pages_per_s
         row.vs_threads = row.pages_per_s / threads.pages_per_s
-    info = machine()
+    info = machine("requests", "urllib3")
     problems = [
         f"{r.label}: {r.best.ok} of {r.urls} pages, {r.best.bytes} bytes"
         for r in rows
         if any(run.ok != r.urls or run.bytes != r.urls * args.page_bytes for run in r.runs)
     ]
-    note = f"other processes: {others:.0%} of the machine's CPU time while the methods ran"
-    if others > CONTENTION_WARN:
-        note += " -- WARNING: the machine was busy, timings are unreliable"
     report = [
         f"site: {args.pages} pages of {args.page_bytes:,} bytes, {args.latency_ms} ms each, on"
         f" 127.0.0.1 (poolpipe.demosite, one asyncio process)",
@@ -544,10 +469,8 @@ def bench(args: argparse.Namespace) -> int:
         f"poolpipe: {args.processes} processes x {args.concurrency // args.processes} threads,"
         f" per-host limit {args.concurrency}, robots.txt {'off' if args.no_robots else 'on'};"
         f" 1 process: {args.concurrency} threads in one worker",
-        note,
-        f"machine: {info['cpu']}, os.cpu_count()={info['cpu_count']}, affinity"
-        f" {info['affinity']}, Python {info['python']}, requests {info['requests']}, urllib3"
-        f" {info['urllib3']}, {info['date']}",
+        contention_note(others),
+        info["line"],
         "",
         mixed_text,
         "",

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
+from harness import QUIET_SHARE, log, wait_until_quiet
 
 from poolpipe.machine import describe
 
@@ -29,37 +30,6 @@ WORKFLOW = ["Snakefile", "rules", "scripts", "config", "envs", "profiles", "repo
 TARGET = "results/sum/total.json"
 RUNNING = re.compile(r"rule sum_chunk \(chunk=\d+\) running: SLURM job (\d+) ")
 RUN_LIMIT_S = 1200
-QUIET_SHARE = 0.10
-"""The machine counts as quiet when other processes use less than this share of its CPUs."""
-
-
-def log(text: str) -> None:
-    """Progress on stderr."""
-    print(text, file=sys.stderr, flush=True)
-
-
-def busy_share(seconds: float = 3.0) -> float:
-    """Share of the machine's CPU time in use over the next few seconds (/proc/stat)."""
-
-    def busy() -> tuple[float, float]:
-        with open("/proc/stat") as fh:
-            fields = [int(t) for t in fh.readline().split()[1:8]]
-        return sum(fields) - fields[3] - fields[4], sum(fields)
-
-    b0, t0 = busy()
-    time.sleep(seconds)
-    b1, t1 = busy()
-    return (b1 - b0) / max(1, t1 - t0)
-
-
-def wait_until_quiet(limit_s: float) -> float:
-    """Wait (at most limit_s) for the machine to be quiet; the last busy share seen."""
-    deadline = time.monotonic() + limit_s
-    share = busy_share()
-    while share > QUIET_SHARE and time.monotonic() < deadline:
-        log(f"  machine busy ({share:.0%} of CPU), waiting...")
-        share = busy_share(10)
-    return share
 
 
 def sh(*cmd: str, timeout: float = 60) -> str:

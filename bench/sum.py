@@ -6,22 +6,20 @@ Run `python bench/sum.py --help`; bench/README.md says what each row measures.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import multiprocessing
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from importlib import metadata
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from harness import CpuMeter, contention_note, log, machine, preload, run_fresh, usage
 
 BENCH_DIR = Path(__file__).resolve().parent
 MIB = 1 << 20
@@ -30,17 +28,10 @@ DATA_SEED = 1
 BYTES_PER_LINE = 11.389
 """Mean line length of the demo numbers (sign half the time, ~9.89 digits, newline)."""
 
-RELAY = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
-"""Starts a measured run from a small process: a child exec'd straight from this one would
-report this process's peak RSS as its own (Linux carries it over through vfork and exec)."""
-
 SIZE_TOLERANCE = 0.05
 SLOW_METHODS = ("seed", "python")
 SLOW_SECONDS = 12.0
 """A slow method stops after its first run if that run took longer than this."""
-
-CONTENTION_WARN = 0.05
-"""Share of the machine's CPU time used by other processes above which timings are flagged."""
 
 LABELS = {
     "cat": "cat FILE > /dev/null (I/O ceiling)",
@@ -50,6 +41,14 @@ LABELS = {
     "pyarrow": "pyarrow.csv.read_csv + compute.sum",
     "poolpipe": "poolpipe sum_file",
 }
+MODULES = {
+    "pandas": ("pandas",),
+    "pyarrow": ("pyarrow", "pyarrow.compute", "pyarrow.csv"),
+    "poolpipe": ("poolpipe.sumfile",),
+}
+"""What each method imports, loaded before its clock starts (each run has its own interpreter,
+so a method's peak RSS holds only its own modules)."""
+
 FULL_FILE_METHODS = ("python", "pandas", "pyarrow", "poolpipe")
 """The methods that sum the whole file, whose totals must all agree."""
 
@@ -152,12 +151,11 @@ def threads_used(method: str) -> int | None:
 
 def child_main(method: str, path: str, processes: int) -> None:
     """Run one method once in this (fresh) process; print time, total and peak RSS as JSON."""
+    preload(MODULES.get(method, ()))
     start = time.perf_counter()
     total = METHODS[method](path, processes)
     seconds = time.perf_counter() - start
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    peak = None if method == "cat" else max(own, children)
+    peak = None if method == "cat" else usage()["peak_kib"]
     threads = threads_used(method)
     print(json.dumps({"total": total, "seconds": seconds, "peak_kib": peak, "threads": threads}))
 
@@ -174,13 +172,8 @@ class Run:
 
 def run_once(method: str, path: Path, processes: int) -> Run:
     """Run a method in a fresh interpreter and read back what it measured."""
-    cmd = [sys.executable, "-c", RELAY, sys.executable, str(Path(__file__).resolve())]
-    cmd += ["--_run", method]
-    cmd += ["--file", str(path), "--processes", str(processes)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"{method} failed (exit {out.returncode}):\n{out.stderr}")
-    return Run(**json.loads(out.stdout.strip().splitlines()[-1]))
+    args = ["--_run", method, "--file", str(path), "--processes", str(processes)]
+    return Run(**run_fresh(method, __file__, *args))
 
 
 @dataclass
@@ -244,11 +237,6 @@ def peak_mib(runs: list[Run]) -> float | None:
     """The highest peak RSS over the runs in MiB; None where it is not measured."""
     peaks = [r.peak_kib for r in runs if r.peak_kib is not None]
     return max(peaks) / 1024 if peaks else None
-
-
-def log(text: str) -> None:
-    """Progress on stderr, so stdout holds only the report."""
-    print(text, file=sys.stderr, flush=True)
 
 
 def default_file(out: Path, size_mb: int) -> Path:
@@ -317,31 +305,6 @@ def mismatches(rows: list[Row], slice_check: int | None) -> list[str]:
     return problems
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    return {
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": metadata.version("numpy"),
-        "pandas": metadata.version("pandas"),
-        "pyarrow": metadata.version("pyarrow"),
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
-
-
 def table(rows: list[Row]) -> str:
     """The plain-text report table."""
     w = max(len("method"), *(len(r.label) for r in rows))
@@ -378,9 +341,7 @@ def report(path: Path, rows: list[Row], notes: list[str], info: dict[str, Any]) 
             f"runs: {' and '.join(LABELS[m] for m in SLOW_METHODS)} stop after one run"
             f" when it takes over {SLOW_SECONDS:.0f} s",
             *notes,
-            f"machine: {info['cpu']}, os.cpu_count()={info['cpu_count']}, "
-            f"Python {info['python']}, numpy {info['numpy']}, pandas {info['pandas']}, "
-            f"pyarrow {info['pyarrow']}, {info['date']}",
+            info["line"],
         ]
     )
 
@@ -397,44 +358,6 @@ def slice_note(seed: Row, total_bytes: int) -> str:
         f" {times * total_bytes / 2**30:.1f} GiB in that process alone, more with the others"
         f" (RAM: {ram / 2**30:.0f} GiB); its GB/s compares, its seconds do not"
     )
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy since boot, from /proc/stat."""
-    with open("/proc/stat") as fh:
-        user, nice, system, _idle, _iowait, irq, softirq = fh.readline().split()[1:8]
-    ticks = sum(int(t) for t in (user, nice, system, irq, softirq))
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def own_busy_seconds() -> float:
-    """CPU seconds used by this process and its waited-for descendants."""
-    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return sum(u.ru_utime + u.ru_stime for u in usage)
-
-
-@dataclass
-class CpuMeter:
-    """Wall time and busy CPU seconds (the machine's, this process tree's) since it was made."""
-
-    wall: float = field(default_factory=time.monotonic)
-    machine: float = field(default_factory=machine_busy_seconds)
-    own: float = field(default_factory=own_busy_seconds)
-
-    def others_share(self) -> float:
-        """Share of the machine's CPU time that other processes have used since."""
-        machine = machine_busy_seconds() - self.machine
-        own = own_busy_seconds() - self.own
-        capacity = (time.monotonic() - self.wall) * (os.cpu_count() or 1)
-        return max(0.0, machine - own) / capacity
-
-
-def contention_note(share: float) -> str:
-    """How much of the machine other processes used while the methods ran."""
-    note = f"other processes: {share:.0%} of the machine's CPU time while the methods ran"
-    if share > CONTENTION_WARN:
-        note += " -- WARNING: the machine was busy, timings are unreliable; rerun when quiet"
-    return note
 
 
 def prepare(args: argparse.Namespace, out: Path) -> Path:
@@ -474,7 +397,7 @@ def bench(args: argparse.Namespace) -> int:
         others = meter.others_share()
         slice_check = run_once("poolpipe", piece, args.processes).total
     add_ratios(rows)
-    info = machine()
+    info = machine("pandas", "pyarrow")
     seed = row_of(rows, "seed")
     notes = [
         slice_note(seed, path.stat().st_size),

@@ -9,38 +9,41 @@ parsed rows (.npy, made once) costs and saves.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import multiprocessing
-import os
-import platform
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness import CpuMeter, contention_note, log, machine, preload, run_fresh, usage
 
 BENCH_DIR = Path(__file__).resolve().parent
 MIB = 1 << 20
 DATA_SEED = 1
 TARGET = "y"
 
-RELAY = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
-"""Starts a measured run from a small process: a child exec'd straight from this one would
-report this process's peak RSS as its own (Linux carries it over through vfork and exec)."""
-
 SLOW_SECONDS = 12.0
 """A method stops after its first run if that run took longer than this."""
 
-CONTENTION_WARN = 0.05
+POOLPIPE = ("poolpipe.chunks", "poolpipe.pool", "poolpipe.sumfile", "poolpipe.table")
+MODULES = {
+    "sklearn_pandas": ("sklearn.linear_model", "pandas"),
+    "sklearn_pyarrow": ("sklearn.linear_model", "pyarrow.csv"),
+    "seed": ("sklearn.linear_model", "pandas"),
+    "poolpipe": ("poolpipe.train",),
+    "parse_only": POOLPIPE,
+    "cache_make": POOLPIPE,
+    "cache_train": ("threadpoolctl", "poolpipe.train", *POOLPIPE),
+    "profile": ("threadpoolctl", "poolpipe.train", *POOLPIPE),
+}
+"""What each method imports, loaded before its clock starts (each run has its own interpreter,
+so a method's peak RSS holds only its own modules)."""
 
 LABELS = {
     "sklearn_pandas": "scikit-learn full fit (pandas read_csv)",
@@ -284,12 +287,11 @@ METHODS: dict[str, Callable[[str, int, str], dict[str, Any]]] = {
 
 def child_main(method: str, path: str, processes: int, cache: str) -> None:
     """Run one method once in this (fresh) process; print its result, time and peak RSS."""
+    preload(MODULES[method])
     start = time.perf_counter()
     result = METHODS[method](path, processes, cache)
     seconds = time.perf_counter() - start
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({**result, "seconds": seconds, "peak_kib": max(own, children)}))
+    print(json.dumps({**result, "seconds": seconds, "peak_kib": usage()["peak_kib"]}))
 
 
 @dataclass
@@ -308,13 +310,8 @@ class Run:
 
 def run_once(method: str, path: Path, processes: int, cache: Path) -> Run:
     """Run a method in a fresh interpreter and read back what it measured."""
-    cmd = [sys.executable, "-c", RELAY, sys.executable, str(Path(__file__).resolve())]
-    cmd += ["--_run", method, "--file", str(path), "--processes", str(processes)]
-    cmd += ["--cache", str(cache)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"{method} failed (exit {out.returncode}):\n{out.stderr}")
-    return Run(**json.loads(out.stdout.strip().splitlines()[-1]))
+    args = ["--_run", method, "--file", str(path), "--processes", str(processes)]
+    return Run(**run_fresh(method, __file__, *args, "--cache", str(cache)))
 
 
 @dataclass
@@ -347,11 +344,6 @@ class Row:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict, with the derived numbers."""
         return {**asdict(self), "median_seconds": self.median, "peak_rss_mib": self.peak_mib}
-
-
-def log(text: str) -> None:
-    """Progress on stderr, so stdout holds only the report."""
-    print(text, file=sys.stderr, flush=True)
 
 
 def measure(method: str, args: argparse.Namespace, path: Path, processes: int) -> Row:
@@ -396,59 +388,6 @@ def warm(path: Path) -> None:
     with open(path, "rb") as fh:
         while fh.read(16 * MIB):
             pass
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy since boot, from /proc/stat."""
-    with open("/proc/stat") as fh:
-        user, nice, system, _idle, _iowait, irq, softirq = fh.readline().split()[1:8]
-    ticks = sum(int(t) for t in (user, nice, system, irq, softirq))
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def own_busy_seconds() -> float:
-    """CPU seconds used by this process and its waited-for descendants."""
-    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return sum(u.ru_utime + u.ru_stime for u in usage)
-
-
-@dataclass
-class CpuMeter:
-    """Wall time and busy CPU seconds (the machine's, this process tree's) since it was made."""
-
-    wall: float = field(default_factory=time.monotonic)
-    machine: float = field(default_factory=machine_busy_seconds)
-    own: float = field(default_factory=own_busy_seconds)
-
-    def others_share(self) -> float:
-        """Share of the machine's CPU time that other processes have used since."""
-        machine = machine_busy_seconds() - self.machine
-        own = own_busy_seconds() - self.own
-        capacity = (time.monotonic() - self.wall) * (os.cpu_count() or 1)
-        return max(0.0, machine - own) / capacity
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    return {
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        **{m: metadata.version(m) for m in ("numpy", "scikit-learn", "pandas", "pyarrow")},
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
 
 
 def fmt_error(value: float | None) -> str:
@@ -548,7 +487,7 @@ def bench(args: argparse.Namespace) -> int:
     parse = next(r for r in rows if r.method == "parse_only")
     make = next(r for r in rows if r.method == "cache_make")
     train = next(r for r in rows if r.method == "cache_train")
-    info = machine()
+    info = machine("scikit-learn", "pandas", "pyarrow")
     size = path.stat().st_size
     notes = [
         f"scikit-learn full fit (pandas): read {full.phase('read'):.2f} s + fit"
@@ -560,13 +499,11 @@ def bench(args: argparse.Namespace) -> int:
         profile_note(profile),
         *cache_note(pool, make, train, path, out / "train_cache"),
         "errors: max absolute difference from the scikit-learn full fit (pandas row)",
-        "seconds: median of the runs, each in a fresh subprocess, timed around the call;"
-        " peak RSS: max(ru_maxrss of the subprocess, of its largest child)",
-        f"other processes: {others:.0%} of the machine's CPU time while the methods ran"
-        + (" -- WARNING: the machine was busy" if others > CONTENTION_WARN else ""),
-        f"machine: {info['cpu']}, os.cpu_count()={info['cpu_count']}, Python {info['python']},"
-        f" numpy {info['numpy']}, scikit-learn {info['scikit-learn']}, pandas {info['pandas']},"
-        f" pyarrow {info['pyarrow']}, {info['date']}",
+        "seconds: median of the runs, each in a fresh subprocess, timed around the call"
+        " (interpreter start and imports excluded); peak RSS: max(ru_maxrss of the subprocess,"
+        " of its largest child)",
+        contention_note(others),
+        info["line"],
     ]
     report = "\n".join(
         [

@@ -1,0 +1,53 @@
+"""The bench/ scripts, run on tiny inputs: each runs every method, cross-checks the results and
+prints its table. The figures themselves are not checked (they are timings)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def bench(tmp_path: Path, script: str, *args: str) -> tuple[str, dict]:
+    """Run bench/SCRIPT with args into tmp_path; its report and its JSON file."""
+    out = subprocess.run(
+        [sys.executable, str(BENCH / script), *args, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout, json.loads((tmp_path / script.replace(".py", ".json")).read_text())
+
+
+def test_sum_bench_methods_agree_on_the_total(tmp_path):
+    text, result = bench(tmp_path, "sum.py", "--size-mb", "2", "--seed-slice-mb", "1")
+    assert result["mismatches"] == []
+    totals = {(r["method"], r["processes"]): set(r["totals"]) for r in result["rows"]}
+    whole = [t for (method, _), t in totals.items() if method not in ("cat", "seed")]
+    assert len(whole) == 5 and all(len(t) == 1 for t in whole), totals
+    assert len(set.union(*whole)) == 1, totals
+    assert "x seed" in text and "machine: " in text
+
+
+def test_train_bench_fits_agree_with_scikit_learn(tmp_path):
+    args = ["--rows", "3000", "--features", "3", "--repeats", "1"]
+    text, result = bench(tmp_path, "train.py", *args)
+    errors = {r["label"]: r["coef_error"] for r in result["rows"] if r["coef_error"] is not None}
+    exact = [e for label, e in errors.items() if "TSQR" in label or "full fit" in label]
+    assert exact and max(exact) < 1e-9, errors
+    assert "x full fit" in text
+
+
+def test_crawl_bench_fetches_every_page_and_finishes_the_mixed_list(tmp_path):
+    args = ["--pages", "120", "--seed-slice", "10", "--repeats", "1", "--processes", "2"]
+    args += ["--mixed-pages", "60", "--hangs", "1", "--mixed-cap", "6", "--deadline", "1"]
+    args += ["--retries", "1", "--memory-urls", "200", "--wait-quiet", "0"]
+    text, result = bench(tmp_path, "crawl.py", *args)
+    assert result["problems"] == [] and result["mixed"]["ok"]
+    assert [r["method"] for r in result["rows"]] == ["seed", "threads", "poolpipe1", "poolpipe"]
+    assert {n: run["rows"] for n, run in result["memory"].items()} == {"20": 20, "200": 200}
+    assert "killed after 6 s" in text
