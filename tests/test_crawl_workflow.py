@@ -14,7 +14,7 @@ from poolpipe.demosite import SiteSpec, serve
 from poolpipe.timing import read_record
 
 from .crawl_helpers import read_pages, url_lines
-from .test_workflow import snakemake, workflow_copy
+from .workflow_helpers import snakemake, workflow_copy
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,7 @@ from poolpipe.ipcbench import METHODS, measure, messages_for
 from poolpipe.machine import describe
 from poolpipe.timing import TimingRecord, write_record
 
-from .test_workflow import SMALL, SNAKEMAKE, snakemake, workflow_copy
+from .workflow_helpers import SMALL, SNAKEMAKE, snakemake, workflow_copy
 
 
 class _Page(HTMLParser):

@@ -10,7 +10,8 @@ import pytest
 
 from poolpipe.taskdemo import ALLOWED_LINKS, BROKEN_LINES, REFUSED
 from poolpipe.timing import read_record
-from tests.test_workflow import snakemake, workflow_copy
+
+from .workflow_helpers import snakemake, workflow_copy
 
 pytestmark = pytest.mark.integration
 

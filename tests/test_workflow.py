@@ -4,61 +4,17 @@ from __future__ import annotations
 
 import filecmp
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from poolpipe.timing import read_record
 
 from .test_sumfile import reference
+from .workflow_helpers import ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-WORKFLOW = ["Snakefile", "rules", "scripts", "config", "envs", "profiles", "report"]
-SMALL = {
-    "demo": {
-        "seed": 7,
-        "numbers": {"lines": 30000, "blank_lines": 3, "bad_lines": 4},
-        "train": {"rows": 20000},
-    },
-    "sum": {"chunks": 3, "threads": 2},
-    "bench": {
-        "cpu": {"iterations": 200_000, "repeats": 1, "threads": 2},
-        "ipc": {"sizes": [1024, 65536], "budget_mb": 1},
-    },
-    "train": {"chunks": 3, "threads": 2},
-}
-
-
-def workflow_copy(dest: Path) -> Path:
-    """A fresh copy of the workflow's files (no data, no results)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
-
-
-def snakemake(
-    workdir: Path, config: dict | None = None, *args: str
-) -> subprocess.CompletedProcess[str]:
-    """Run snakemake in workdir with an extra config file; bounded in time."""
-    cmd = [SNAKEMAKE, "--cores", "2", *args]
-    if config is not None:
-        (workdir / "test.yaml").write_text(yaml.safe_dump(config))
-        cmd += ["--configfile", "test.yaml"]
-    return subprocess.run(
-        cmd, cwd=workdir, capture_output=True, text=True, timeout=300, check=False
-    )
 
 
 def reference_sum(path: Path) -> dict:

@@ -23,7 +23,7 @@ import yaml
 
 from poolpipe.timing import read_record
 
-from ..test_workflow import ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
+from ..workflow_helpers import ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
 
 pytestmark = pytest.mark.slurm
 
