@@ -409,6 +409,53 @@ def test_signal_to_the_process_group_stops_through_the_parent(
     _assert_workers_gone(workers)
 
 
+STREAM = """\
+import sys
+
+from poolpipe.cli import run_guarded
+from poolpipe.pool import pool_map
+
+
+def main():
+    print("ready", flush=True)
+    for _ in pool_map(abs, range(10**9), 2, in_flight=64):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_guarded(main))
+"""
+
+
+def test_a_signal_at_any_moment_of_a_stream_of_tiny_tasks_stops_the_pool(tmp_path: Path) -> None:
+    """The parent spends its time submitting and collecting: a SIGTERM lands inside the
+    executor's calls as often as not, and must still stop everything with exit 143."""
+    script = tmp_path / "stream.py"
+    script.write_text(STREAM)
+    for delay in (0.0, 0.05, 0.11, 0.17, 0.23, 0.31, 0.43, 0.6):
+        proc = subprocess.Popen(
+            [sys.executable, str(script)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+            time.sleep(delay)
+            workers = {child.pid for child in psutil.Process(proc.pid).children()}
+            os.kill(proc.pid, signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=20)
+            assert proc.returncode == 143, (delay, stderr[-2000:])
+            assert stderr.splitlines() == ["poolpipe: stopped by SIGTERM"], delay
+            _assert_workers_gone(workers)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+
+
 def test_workers_die_with_a_sigkilled_parent(helper: Helper) -> None:
     workers = helper.wait_for_workers()
     os.kill(helper.proc.pid, signal.SIGKILL)

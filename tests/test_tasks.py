@@ -17,8 +17,10 @@ import psutil
 import pytest
 
 from poolpipe.errors import PoolpipeError
+from poolpipe.pool import StopOnSignals
+from poolpipe.rootdir import Root
 from poolpipe.taskdemo import REFUSED, write_demo
-from poolpipe.tasks import FIELDS, TaskResult, parse_task, run_tasks, write_results
+from poolpipe.tasks import FIELDS, TaskResult, _Queue, parse_task, run_tasks, write_results
 
 POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
 
@@ -282,6 +284,19 @@ def test_a_missing_manifest_or_root_is_one_sentence(tmp_path: Path) -> None:
         list(run_tasks(tmp_path / "m.jsonl", tmp_path / "nope", 2))
     with pytest.raises(PoolpipeError, match="processes must be at least 1"):
         list(run_tasks(tmp_path / "m.jsonl", tmp_path / "root", 0))
+
+
+def test_workers_stopped_as_they_start_end_by_their_sigterm_not_a_sigkill(tmp_path: Path) -> None:
+    """A SIGTERM that reaches a worker before it has set up its handlers must not be lost
+    (it would run the parent's handler there): the worker ends by it, not by the SIGKILL
+    sent after the grace period."""
+    (tmp_path / "root").mkdir()
+    for _ in range(5):
+        with Root(tmp_path / "root") as root, StopOnSignals(deferred=True) as stop:
+            queue = _Queue(root, 2, stop)
+            queue.abort()
+        codes = [proc.exitcode for proc in queue.procs]
+        assert all(code in (-signal.SIGTERM, 128 + signal.SIGTERM) for code in codes), codes
 
 
 # --- confinement ------------------------------------------------------------------------------

@@ -3,11 +3,13 @@
 pool_map(fn, tasks, processes) runs fn over tasks in a ProcessPoolExecutor and
 yields the results in task order, with a bounded number of tasks in flight.
 A worker that dies raises WorkerDied naming its task; SIGTERM or SIGINT stops
-every worker and raises Stopped; workers die with their parent, so no orphan
-is ever left behind.
+every worker and raises Stopped (taken between the executor's calls, never in
+the middle of one, so none of its locks is left held); workers die with their
+parent, so no orphan is ever left behind.
 
 The pieces other process managers reuse (the task queue, the supervisor) are
-public: init_child, die_with_parent, StopOnSignals, kill_all, join_all, exit_text.
+public: signals_held, init_child, die_with_parent, StopOnSignals, kill_all, join_all,
+exit_text.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _PR_SET_PDEATHSIG = 1
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+POLL_S = 0.1
+"""How often pool_map, waiting for a result, looks for a signal that arrived meanwhile."""
 _slots: SynchronizedArray[int] | None = None
 
 
@@ -46,11 +51,27 @@ def die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT back from this thread while the block runs.
+
+    Start children inside it: a forked child inherits its parent's signal handlers, and a
+    SIGTERM that reached it before it set its own would run the parent's handler there and be
+    lost. A child started here has both signals blocked until init_child lets them through.
+    """
+    saved = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
+
+
 def init_child(parent: int | None = None) -> None:
     """Set up a child process: Ctrl-C is its parent's to handle, and it dies with its parent.
 
     parent is the pid the child was started from; a child whose parent already changed
-    exits at once (the parent died before the death signal was armed).
+    exits at once (the parent died before the death signal was armed). A SIGTERM held back
+    since the child's start (signals_held) arrives at the end, and ends it.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -58,6 +79,7 @@ def init_child(parent: int | None = None) -> None:
     ppid = os.getppid()
     if ppid == 1 or (parent is not None and ppid != parent):
         os._exit(1)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def _init_worker(
@@ -150,9 +172,10 @@ def pool_map(
     )
     clean = False
     try:
-        with StopOnSignals():
+        with StopOnSignals(deferred=True) as stop:
             exhausted = False
             while True:
+                stop.check()
                 while not exhausted and free:
                     try:
                         task = next(task_iter)
@@ -162,8 +185,10 @@ def pool_map(
                     slot = free.popleft()
                     slots[slot] = 0
                     try:
-                        future = executor.submit(_call, slot, fn, task)
+                        with signals_held():  # the first submit forks the workers
+                            future = executor.submit(_call, slot, fn, task)
                     except BrokenProcessPool:
+                        stop.check()
                         raise _died(pending, slots, workers, describe) from None
                     pending.append((slot, task, future))
                     workers.update(getattr(executor, "_processes", None) or {})
@@ -171,18 +196,31 @@ def pool_map(
                     break
                 slot, _, future = pending[0]
                 try:
-                    result = future.result()
+                    result = _result(future, stop)
                 except BrokenProcessPool:
+                    stop.check()
                     raise _died(pending, slots, workers, describe) from None
                 pending.popleft()
                 free.append(slot)
                 yield result
+            stop.check()
         clean = True
     finally:
         if clean:
             executor.shutdown(wait=True)
         else:
             _stop(executor, workers)
+
+
+def _result(future: Future[R], stop: StopOnSignals) -> R:
+    """The future's result, looking for a signal every POLL_S while it waits."""
+    while True:
+        try:
+            future.exception(timeout=POLL_S)
+        except TimeoutError:
+            stop.check()
+            continue
+        return future.result()
 
 
 def _stop(executor: ProcessPoolExecutor, workers: dict[int, mp.process.BaseProcess]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from poolpipe.errors import PoolpipeError, Stopped
 from poolpipe.files import write_atomic
-from poolpipe.pool import StopOnSignals, exit_text, init_child, join_all, kill_all
+from poolpipe.pool import StopOnSignals, exit_text, init_child, join_all, kill_all, signals_held
 
 FIELDS = ("process", "ticks", "restarts", "exit_code", "status")
 STOP = "stop"
@@ -207,7 +207,8 @@ class Supervisor:
         first = worker.runs == 0
         args = (worker.loop, theirs, worker.row.ticks, first, self._beat_s, os.getpid())
         proc = self._ctx.Process(target=_child, args=args, name=f"poolpipe-{worker.loop.name}")
-        proc.start()
+        with signals_held():
+            proc.start()
         theirs.close()
         worker.proc, worker.conn, worker.seen = proc, ours, time.monotonic()
         worker.runs += 1

@@ -27,11 +27,19 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import SynchronizedArray
-from typing import Any
+from typing import Any, BinaryIO
 
 from poolpipe.errors import PoolpipeError, Stopped
 from poolpipe.files import open_atomic
-from poolpipe.pool import StopOnSignals, WorkerDied, exit_text, init_child, join_all, kill_all
+from poolpipe.pool import (
+    StopOnSignals,
+    WorkerDied,
+    exit_text,
+    init_child,
+    join_all,
+    kill_all,
+    signals_held,
+)
 from poolpipe.rootdir import PathError, Root
 
 OPS = ("read", "write", "copy", "checksum")
@@ -162,7 +170,8 @@ def _is_text(text: str) -> bool:
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Iterator[Task | TaskResult]:
-    """Every non-blank line of a JSON Lines manifest, as a Task or an error row, streamed."""
+    """Every non-blank line of a JSON Lines manifest, as a Task or an error row, streamed; a
+    manifest that cannot be opened is an error at once, before anything starts."""
     try:
         fh = open(path, "rb")  # noqa: SIM115
     except FileNotFoundError:
@@ -171,6 +180,10 @@ def read_manifest(path: str | os.PathLike[str]) -> Iterator[Task | TaskResult]:
         raise PoolpipeError(f"task manifest {os.fspath(path)!r} is a folder") from None
     except OSError as exc:
         raise PoolpipeError(f"task manifest {os.fspath(path)!r}: {exc.strerror}") from None
+    return _tasks_of(fh)
+
+
+def _tasks_of(fh: BinaryIO) -> Iterator[Task | TaskResult]:
     with fh:
         for number, text in enumerate(fh, start=1):
             if text.strip():
@@ -342,8 +355,9 @@ class _Queue:
             )
             for i in range(processes)
         ]
-        for proc in self.procs:
-            proc.start()
+        with signals_held():
+            for proc in self.procs:
+                proc.start()
 
     def submit(self, seq: int, task: Task) -> None:
         """Queue a task once no task in flight touches its files; refuse it if a path is bad."""
