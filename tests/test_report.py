@@ -26,7 +26,7 @@ from poolpipe.ipcbench import METHODS, measure, messages_for
 from poolpipe.machine import describe
 from poolpipe.timing import TimingRecord, write_record
 
-from .workflow_helpers import SMALL, SNAKEMAKE, snakemake, workflow_copy
+from .workflow_helpers import LOCAL_ENV, SMALL, SNAKEMAKE, snakemake, workflow_copy
 
 
 class _Page(HTMLParser):
@@ -214,6 +214,7 @@ def test_snakemake_report_works_on_the_small_config(tmp_path):
     snakemake_html = subprocess.run(
         [SNAKEMAKE, "--report", "results/report/snakemake.html"],
         cwd=workdir,
+        env=LOCAL_ENV,
         capture_output=True,
         text=True,
         timeout=300,

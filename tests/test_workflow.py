@@ -12,9 +12,10 @@ import pytest
 from poolpipe.timing import read_record
 
 from .test_sumfile import reference
-from .workflow_helpers import ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
+from .workflow_helpers import LOCAL_ENV, ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
 
 pytestmark = pytest.mark.integration
+SUM_TARGET = "results/sum/total.json"
 
 
 def reference_sum(path: Path) -> dict:
@@ -113,7 +114,7 @@ def test_a_users_own_file_needs_only_sum_input(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     own = tmp_path / "mine.txt"
     own.write_bytes(b"10\n-3\n\n 99999999999999999999999 \r\nnope\n5")
-    run = snakemake(workdir, {"sum": {"input": str(own), "chunks": 8}})
+    run = snakemake(workdir, {"sum": {"input": str(own), "chunks": 8}}, SUM_TARGET)
     assert run.returncode == 0, run.stderr[-3000:]
     total = json.loads((workdir / "results/sum/total.json").read_text())
     assert total["total"] == 10 - 3 + 99999999999999999999999 + 5
@@ -126,7 +127,7 @@ def test_strict_mode_fails_with_one_sentence_naming_file_and_line(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     own = tmp_path / "strict.txt"
     own.write_bytes(b"1\n2\n3\n4\n5\n6\nseven\n8\n")
-    run = snakemake(workdir, {"sum": {"input": str(own), "chunks": 2, "strict": True}})
+    run = snakemake(workdir, {"sum": {"input": str(own), "chunks": 2, "strict": True}}, SUM_TARGET)
     assert run.returncode != 0
     sentence = f"rule sum_chunk: error: {own}, line 7: 'seven' is not an integer"
     assert sentence in run.stderr
@@ -164,6 +165,7 @@ def test_lint_is_clean():
     run = subprocess.run(
         [SNAKEMAKE, "--lint", "--cores", "1"],
         cwd=ROOT,
+        env=LOCAL_ENV,
         capture_output=True,
         text=True,
         timeout=120,

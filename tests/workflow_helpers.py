@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+LOCAL_ENV = {**os.environ, "SLURM_CONF": os.devnull}
+"""The environment of a local snakemake run: no SLURM configuration. On a machine with the SLURM
+client installed, the SLURM executor plugin otherwise asks the controller for its configuration
+every time snakemake starts, which takes 10 s when no controller is running."""
 WORKFLOW = ["Snakefile", "rules", "scripts", "config", "envs", "profiles", "report"]
 SMALL = {
     "demo": {
@@ -49,5 +54,5 @@ def snakemake(
         (workdir / "test.yaml").write_text(yaml.safe_dump(config))
         cmd += ["--configfile", "test.yaml"]
     return subprocess.run(
-        cmd, cwd=workdir, capture_output=True, text=True, timeout=300, check=False
+        cmd, cwd=workdir, env=LOCAL_ENV, capture_output=True, text=True, timeout=300, check=False
     )
