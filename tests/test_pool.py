@@ -417,9 +417,9 @@ from poolpipe.pool import pool_map
 
 
 def main():
-    print("ready", flush=True)
-    for _ in pool_map(abs, range(10**9), 2, in_flight=64):
-        pass
+    for i, _ in enumerate(pool_map(abs, range(10**9), 2, in_flight=64)):
+        if i == 0:
+            print("ready", flush=True)  # the pool runs, its signal handlers in place
     return 0
 
 
@@ -454,6 +454,21 @@ def test_a_signal_at_any_moment_of_a_stream_of_tiny_tasks_stops_the_pool(tmp_pat
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate(timeout=30)
+
+
+def test_a_signal_the_consumer_never_saw_is_sent_again_when_the_pool_closes() -> None:
+    """A SIGTERM recorded while the consumer held a result, then the pool closed (a break,
+    an error of the consumer's own): it goes to the handler that was there before."""
+    seen: list[int] = []
+    saved = signal.signal(signal.SIGTERM, lambda signum, _frame: seen.append(signum))
+    try:
+        results = pool_map(abs, range(100), 2)
+        assert next(results) == 0
+        os.kill(os.getpid(), signal.SIGTERM)
+        results.close()
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+    assert seen == [signal.SIGTERM]
 
 
 def test_workers_die_with_a_sigkilled_parent(helper: Helper) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from poolpipe.errors import PoolpipeError
+from poolpipe.errors import PoolpipeError, Stopped
 from poolpipe.pool import StopOnSignals
 from poolpipe.rootdir import Root
 from poolpipe.taskdemo import REFUSED, write_demo
@@ -284,6 +284,17 @@ def test_a_missing_manifest_or_root_is_one_sentence(tmp_path: Path) -> None:
         list(run_tasks(tmp_path / "m.jsonl", tmp_path / "nope", 2))
     with pytest.raises(PoolpipeError, match="processes must be at least 1"):
         list(run_tasks(tmp_path / "m.jsonl", tmp_path / "root", 0))
+
+
+def test_a_signal_after_the_last_row_still_stops_the_run(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "x").write_text("x")
+    manifest = _manifest(tmp_path / "m.jsonl", [{"op": "read", "path": "x"}])
+    rows = run_tasks(manifest, tmp_path / "root", 2)
+    assert next(rows).ok
+    os.kill(os.getpid(), signal.SIGTERM)
+    with pytest.raises(Stopped):
+        next(rows)
 
 
 def test_workers_stopped_as_they_start_end_by_their_sigterm_not_a_sigkill(tmp_path: Path) -> None:

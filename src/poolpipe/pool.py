@@ -111,11 +111,15 @@ class StopOnSignals:
     With deferred=True it only records the signal, and the caller raises it with check()
     at points where it holds no lock: an exception raised from a handler in the middle of
     a library call (a queue's put, a process start) can leave that library's lock held.
+    With redeliver=True, a recorded signal that check() never raised is sent again when the
+    block ends, to whatever handled it before, so it is never lost.
     """
 
-    def __init__(self, deferred: bool = False) -> None:
+    def __init__(self, deferred: bool = False, redeliver: bool = False) -> None:
         self.deferred = deferred
+        self.redeliver = redeliver
         self.signum: int | None = None
+        self._raised = False
 
     def __enter__(self) -> StopOnSignals:
         self._saved: dict[int, Any] = {}
@@ -133,11 +137,14 @@ class StopOnSignals:
     def check(self) -> None:
         """Raise Stopped if a signal arrived (deferred mode)."""
         if self.signum is not None:
+            self._raised = True
             raise Stopped(self.signum)
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._saved.items():
             signal.signal(sig, handler)
+        if self.redeliver and self._saved and self.signum is not None and not self._raised:
+            signal.raise_signal(self.signum)
 
 
 def pool_map(
@@ -172,7 +179,7 @@ def pool_map(
     )
     clean = False
     try:
-        with StopOnSignals(deferred=True) as stop:
+        with StopOnSignals(deferred=True, redeliver=True) as stop:
             exhausted = False
             while True:
                 stop.check()
@@ -188,8 +195,9 @@ def pool_map(
                         with signals_held():  # the first submit forks the workers
                             future = executor.submit(_call, slot, fn, task)
                     except BrokenProcessPool:
+                        died = _died(pending, slots, workers, describe)
                         stop.check()
-                        raise _died(pending, slots, workers, describe) from None
+                        raise died from None
                     pending.append((slot, task, future))
                     workers.update(getattr(executor, "_processes", None) or {})
                 if not pending:
@@ -198,8 +206,9 @@ def pool_map(
                 try:
                     result = _result(future, stop)
                 except BrokenProcessPool:
+                    died = _died(pending, slots, workers, describe)
                     stop.check()
-                    raise _died(pending, slots, workers, describe) from None
+                    raise died from None
                 pending.popleft()
                 free.append(slot)
                 yield result

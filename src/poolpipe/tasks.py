@@ -169,25 +169,23 @@ def _is_text(text: str) -> bool:
     return True
 
 
-def read_manifest(path: str | os.PathLike[str]) -> Iterator[Task | TaskResult]:
-    """Every non-blank line of a JSON Lines manifest, as a Task or an error row, streamed; a
-    manifest that cannot be opened is an error at once, before anything starts."""
+def open_manifest(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a task manifest; one sentence if it cannot be opened."""
     try:
-        fh = open(path, "rb")  # noqa: SIM115
+        return open(path, "rb")
     except FileNotFoundError:
         raise PoolpipeError(f"task manifest {os.fspath(path)!r} does not exist") from None
     except IsADirectoryError:
         raise PoolpipeError(f"task manifest {os.fspath(path)!r} is a folder") from None
     except OSError as exc:
         raise PoolpipeError(f"task manifest {os.fspath(path)!r}: {exc.strerror}") from None
-    return _tasks_of(fh)
 
 
-def _tasks_of(fh: BinaryIO) -> Iterator[Task | TaskResult]:
-    with fh:
-        for number, text in enumerate(fh, start=1):
-            if text.strip():
-                yield parse_task(number, text)
+def manifest_tasks(fh: BinaryIO) -> Iterator[Task | TaskResult]:
+    """Every non-blank line of an open JSON Lines manifest, as a Task or an error row, streamed."""
+    for number, text in enumerate(fh, start=1):
+        if text.strip():
+            yield parse_task(number, text)
 
 
 # --- running one task (in a worker) ---------------------------------------------------------
@@ -486,11 +484,14 @@ def run_tasks(
     if processes < 1:
         raise PoolpipeError(f"processes must be at least 1, not {processes}")
     width = in_flight or 2 * processes
-    lines = read_manifest(manifest)
-    with Root(root) as opened, StopOnSignals(deferred=True) as stop:
+    with (
+        open_manifest(manifest) as fh,
+        Root(root) as opened,
+        StopOnSignals(deferred=True, redeliver=True) as stop,
+    ):
         run = _Queue(opened, processes, stop)
         try:
-            for seq, item in enumerate(lines):
+            for seq, item in enumerate(manifest_tasks(fh)):
                 stop.check()
                 while len(run.pending) + len(run.ready) >= width:
                     run.collect()
@@ -504,6 +505,7 @@ def run_tasks(
                 run.collect()
                 yield from run.in_order()
             run.finish()
+            stop.check()
         except BaseException:
             run.abort()
             raise
