@@ -1,4 +1,4 @@
-"""Shared pieces of the crawl tests: a time guard, the test site, reading pages.tsv back.
+"""Shared pieces of the crawl tests: the test site, reading pages.tsv back.
 
 Every HTTP request in these tests goes to a poolpipe.demosite server on 127.0.0.1 started
 by the tests (a subprocess whose request loops are bounded in count and time), or to a name
@@ -8,10 +8,7 @@ under .invalid, which the crawler never looks up.
 from __future__ import annotations
 
 import json
-import signal
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from poolpipe.crawl import ROW_FIELDS, Row
@@ -19,26 +16,6 @@ from poolpipe.demosite import Site
 
 GUARD_S = 120
 """No crawl test may run longer than this; SIGALRM fails it instead of hanging."""
-
-
-class Hung(Exception):
-    """Raised by the SIGALRM guard when a test ran past GUARD_S."""
-
-
-@contextmanager
-def time_guard(seconds: int = GUARD_S) -> Iterator[None]:
-    """Fail (never hang) the block if it runs past `seconds`."""
-
-    def _fire(_signum: int, _frame: object) -> None:
-        raise Hung(f"test ran past {seconds}s")
-
-    saved = signal.signal(signal.SIGALRM, _fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, saved)
 
 
 def site_stats(site: Site) -> dict:

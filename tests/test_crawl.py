@@ -29,7 +29,8 @@ from poolpipe.fetch import Outcome
 from poolpipe.hostlimit import HostLimiter
 from poolpipe.urlfile import index_urls
 
-from .crawl_helpers import read_pages, site_stats, time_guard, url_lines
+from .crawl_helpers import GUARD_S, read_pages, site_stats, url_lines
+from .timeguard import time_guard
 
 D = f"http://{DEMO_HOST}"
 FAST = CrawlSettings(
@@ -39,7 +40,7 @@ FAST = CrawlSettings(
 
 @pytest.fixture(autouse=True)
 def _guard() -> Iterator[None]:
-    with time_guard():
+    with time_guard(GUARD_S):
         yield
 
 
@@ -317,20 +318,17 @@ def test_robots_txt_is_obeyed_and_fetched_once_per_process(tmp_path, fresh_site)
     assert [(r.error, r.status) for r in ignored] == [("", 200)] * 4
 
 
-def test_per_host_limit_holds_across_processes(tmp_path, fresh_site):
+@pytest.mark.parametrize(
+    ("concurrency", "per_host", "limit"),
+    [(8, 2, 2), (3, 64, 3)],
+    ids=["per-host limit holds across processes", "total concurrency is shared out"],
+)
+def test_the_limits_hold_across_processes(tmp_path, fresh_site, concurrency, per_host, limit):
     lines = [f"{fresh_site.base}/page/{i}" for i in range(60)]
-    settings = replace(FAST, concurrency=8, per_host=2, robots=False)
+    settings = replace(FAST, concurrency=concurrency, per_host=per_host, robots=False)
     rows = run_crawl(tmp_path, lines, settings, fresh_site, processes=2)
     assert all(r.status == 200 for r in rows)
-    assert site_stats(fresh_site)["max_in_flight"] == 2
-
-
-def test_total_concurrency_is_shared_out_over_the_processes(tmp_path, fresh_site):
-    lines = [f"{fresh_site.base}/page/{i}" for i in range(60)]
-    settings = replace(FAST, concurrency=3, per_host=64, robots=False)
-    rows = run_crawl(tmp_path, lines, settings, fresh_site, processes=2)
-    assert all(r.status == 200 for r in rows)
-    assert site_stats(fresh_site)["max_in_flight"] == 3
+    assert site_stats(fresh_site)["max_in_flight"] == limit
 
 
 def test_per_host_delay_spaces_the_requests_out(tmp_path, fresh_site):

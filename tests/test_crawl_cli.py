@@ -16,7 +16,8 @@ import pytest
 
 from poolpipe.demosite import Site, SiteSpec, serve
 
-from .crawl_helpers import read_pages, site_stats, time_guard, url_lines
+from .crawl_helpers import GUARD_S, read_pages, site_stats, url_lines
+from .timeguard import time_guard
 
 POOLPIPE = str(Path(sys.executable).parent / "poolpipe")
 GONE_S = 15.0
@@ -25,7 +26,7 @@ GONE_S = 15.0
 
 @pytest.fixture(autouse=True)
 def _guard() -> Iterator[None]:
-    with time_guard():
+    with time_guard(GUARD_S):
         yield
 
 

@@ -24,6 +24,8 @@ import pytest
 from poolpipe.errors import PoolpipeError
 from poolpipe.pool import WorkerDied, pool_map
 
+from .timeguard import time_guard
+
 GUARD_S = 60
 """No in-process test may run longer than this; SIGALRM fails it instead of hanging."""
 
@@ -31,24 +33,11 @@ GONE_S = 10.0
 """How long a worker may take to disappear after its pool or parent stops."""
 
 
-class Hung(Exception):
-    """Raised by the SIGALRM guard when a test ran past GUARD_S."""
-
-
 @pytest.fixture(autouse=True)
 def _guard() -> Iterator[None]:
     """Fail (never hang) any test in this module that runs past GUARD_S seconds."""
-
-    def _fire(_signum: int, _frame: object) -> None:
-        raise Hung(f"test ran past {GUARD_S}s")
-
-    saved = signal.signal(signal.SIGALRM, _fire)
-    signal.alarm(GUARD_S)
-    try:
+    with time_guard(GUARD_S):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, saved)
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
@@ -116,6 +116,11 @@ class EngineStats:
     attempts: int = 0
     retries: int = 0
     abandoned: int = 0
+
+    def add(self, other: EngineStats) -> None:
+        """Add another engine's counts to these."""
+        for f in fields(EngineStats):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 class Engine:
@@ -393,12 +398,10 @@ class PieceTask:
 
 @dataclass(frozen=True)
 class PieceResult:
-    """A worker's piece, done: its part file and row count."""
+    """A worker's piece, done: its part file and what its engine did."""
 
     out: str
-    rows: int
-    attempts: int
-    retries: int
+    stats: EngineStats
 
 
 @dataclass
@@ -438,17 +441,13 @@ class PieceCrawler:
         with open(task.out, "wb") as fh:
             for row in engine.run(items):
                 fh.write(row.to_jsonl())
-        s = engine.stats
-        return PieceResult(task.out, s.rows, s.attempts, s.retries)
+        return PieceResult(task.out, engine.stats)
 
 
 @dataclass
-class ChunkStats:
-    """What a crawl job did: rows written, requests made, retries."""
+class ChunkStats(EngineStats):
+    """What a crawl job did: its engines' counts summed, and its processes."""
 
-    rows: int = 0
-    attempts: int = 0
-    retries: int = 0
     processes: int = 1
 
 
@@ -525,9 +524,7 @@ def crawl_range(
                 with open(result.out, "rb") as part:
                     shutil.copyfileobj(part, fh, 1 << 20)
                 os.unlink(result.out)
-                stats.rows += result.rows
-                stats.attempts += result.attempts
-                stats.retries += result.retries
+                stats.add(result.stats)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return stats
