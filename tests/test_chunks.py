@@ -113,6 +113,10 @@ def test_a_file_that_is_not_a_manifest_is_one_sentence(tmp_path):
 def test_lines_before_counts_newlines(tmp_path):
     path = _write(tmp_path, b"a\nb\n\nc")
     assert [lines_before(path, k) for k in (0, 2, 4, 5, 6)] == [0, 1, 2, 3, 3]
+    data = path.read_bytes()
+    spans = [(0, 6), (1, 5), (2, 4), (3, 3), (4, 6)]
+    expected = [data[a:b].count(b"\n") for a, b in spans]
+    assert [lines_before(path, b, a) for a, b in spans] == expected
 
 
 @pytest.mark.parametrize(

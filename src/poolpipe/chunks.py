@@ -160,14 +160,17 @@ def iter_blocks(rng: Range, block_size: int = BLOCK_SIZE) -> Iterator[Block]:
             buf[:carry] = buf[cut:filled]
 
 
-def lines_before(path: str | os.PathLike[str], offset: int) -> int:
-    """Newlines before offset: the line starting at offset is number lines_before + 1."""
+def lines_before(path: str | os.PathLike[str], offset: int, start: int = 0) -> int:
+    """Newlines from start up to offset: the line starting at offset is number lines_before + 1
+    (with start 0)."""
     count = 0
+    left = offset - start
     with open(path, "rb") as fh:
-        while offset > 0:
-            data = fh.read(min(BLOCK_SIZE, offset))
+        fh.seek(start)
+        while left > 0:
+            data = fh.read(min(BLOCK_SIZE, left))
             if not data:
                 break
             count += data.count(b"\n")
-            offset -= len(data)
+            left -= len(data)
     return count

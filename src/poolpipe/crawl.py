@@ -464,23 +464,10 @@ def plan_pieces(rng: Range, processes: int) -> list[tuple[Range, int]]:
     out = []
     at = rng.start
     for piece in pieces:
-        first += _newlines(rng.path, at, piece.start)
+        first += lines_before(rng.path, piece.start, at)
         at = piece.start
         out.append((piece, first))
     return out
-
-
-def _newlines(path: str, start: int, end: int) -> int:
-    count = 0
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        while start < end:
-            data = fh.read(min(BLOCK_SIZE, end - start))
-            if not data:
-                break
-            count += data.count(b"\n")
-            start += len(data)
-    return count
 
 
 def crawl_range(
