@@ -13,7 +13,6 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/data.smk"
 include: "rules/sum.smk"
 include: "rules/train.smk"
 include: "rules/crawl.smk"

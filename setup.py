@@ -5,13 +5,13 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "poolpipe._scan",
-            sources=["src/poolpipe/_scan.c"],
+            "poolpipe.sum._scan",
+            sources=["src/poolpipe/sum/_scan.c"],
             extra_compile_args=["-O3", "-Wall", "-Wextra"],
         ),
         Extension(
-            "poolpipe._csv",
-            sources=["src/poolpipe/_csv.c"],
+            "poolpipe.train._csv",
+            sources=["src/poolpipe/train/_csv.c"],
             extra_compile_args=["-O3", "-Wall", "-Wextra"],
         ),
     ]

@@ -3,7 +3,7 @@ requests.Session, poolpipe; then a mixed list with hanging and trickling URLs, a
 of a 1,000,000-URL crawl.
 
 Run `python bench/crawl.py --help`; README.md ("Crawl benchmark") says what each row measures.
-Everything it contacts is the poolpipe.demosite server it starts on 127.0.0.1, or names under
+Everything it contacts is the poolpipe.crawl.demosite server it starts on 127.0.0.1, or names under
 .invalid, which poolpipe never looks up.
 """
 
@@ -45,8 +45,8 @@ newline may arrive apart, and lines are found by pattern, not split on newlines.
 MODULES = {
     "seed": ("requests",),
     "threads": ("requests",),
-    "poolpipe1": ("poolpipe.crawlmerge",),
-    "poolpipe": ("poolpipe.crawlmerge",),
+    "poolpipe1": ("poolpipe.crawl.merge",),
+    "poolpipe": ("poolpipe.crawl.merge",),
 }
 """What each method imports, loaded before its clock starts (imports are not crawling)."""
 
@@ -113,8 +113,8 @@ def run_threads(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
 
 def run_poolpipe(path: str, args: argparse.Namespace) -> dict[str, Any]:
     """poolpipe's crawl_file: index, pool of `processes`, merge into pages.tsv."""
-    from poolpipe.crawlmerge import crawl_file
-    from poolpipe.crawlsettings import CrawlSettings
+    from poolpipe.crawl.merge import crawl_file
+    from poolpipe.crawl.settings import CrawlSettings
 
     settings = CrawlSettings(
         concurrency=args.concurrency,
@@ -332,7 +332,7 @@ def mixed_lines(base: str, pages: int, hangs: int) -> list[str]:
 def mixed(args: argparse.Namespace, base: str, pid: int, out: Path) -> tuple[str, dict]:
     """The mixed list: poolpipe must finish within its deadline plus retries; the others are
     given --mixed-cap seconds."""
-    from poolpipe.crawl import GRACE_S
+    from poolpipe.crawl.engine import GRACE_S
 
     lines = mixed_lines(base, args.mixed_pages, args.hangs)
     path = write_list(out / "mixed.txt", lines)
@@ -411,7 +411,7 @@ def replace_args(args: argparse.Namespace, **changes: Any) -> argparse.Namespace
 
 def bench(args: argparse.Namespace) -> int:
     """Run every method and print the table; 1 if a method missed pages."""
-    from poolpipe.demosite import SiteSpec, serve
+    from poolpipe.crawl.demosite import SiteSpec, serve
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -455,7 +455,7 @@ def bench(args: argparse.Namespace) -> int:
     ]
     report = [
         f"site: {args.pages} pages of {args.page_bytes:,} bytes, {args.latency_ms} ms each, on"
-        f" 127.0.0.1 (poolpipe.demosite, one asyncio process)",
+        f" 127.0.0.1 (poolpipe.crawl.demosite, one asyncio process)",
         "",
         table(rows),
         "",

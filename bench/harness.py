@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
-from poolpipe.machine import describe
+from poolpipe.report.machine import describe
 
 RELAY = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
 """Starts a measured run from a small process: a child exec'd straight from the benchmark would
@@ -136,7 +136,7 @@ def contention_note(share: float) -> str:
 
 
 def machine(*packages: str) -> dict[str, Any]:
-    """What the numbers were measured on (poolpipe.machine's description, as the report gives
+    """What the numbers were measured on (poolpipe.report.machine's description, as the report gives
     it), with the versions of the packages compared."""
     found = describe()
     versions = {name: metadata.version(name) for name in packages}

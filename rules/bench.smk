@@ -1,3 +1,6 @@
+TIMING_RECORDS.extend(["results/timing/bench_cpu.json", "results/timing/bench_ipc.json"])
+
+
 rule bench_cpu:
     output:
         scaling="results/bench/cpu.tsv",

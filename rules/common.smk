@@ -33,27 +33,13 @@ def sum_parts(wildcards):
     return expand("results/sum/parts/{chunk}.json", chunk=SUM_CHUNKS)
 
 
+TIMING_RECORDS = []
+"""The timing record of every job the report covers: each stage's rule file adds its own."""
+
+
 def timing_records(wildcards):
-    """The timing record of every job the report covers."""
-    records = []
-    if config["sum"]["input"] == DEMO_NUMBERS:
-        records.append("results/timing/demo_numbers.json")
-    records += ["results/timing/split_numbers.json", "results/timing/merge_sum.json"]
-    records += expand("results/timing/sum_chunk/{chunk}.json", chunk=SUM_CHUNKS)
-    if config["train"]["input"] == DEMO_TRAIN:
-        records.append("results/timing/demo_train.json")
-    records += ["results/timing/split_train.json", "results/timing/merge_train.json"]
-    records += expand("results/timing/train_chunk/{chunk}.json", chunk=TRAIN_CHUNKS)
-    if config["crawl"]["input"] == DEMO_URLS:
-        records.append("results/timing/demo_urls.json")
-    records += ["results/timing/split_urls.json", "results/timing/merge_crawl.json"]
-    records += expand("results/timing/crawl_chunk/{chunk}.json", chunk=CRAWL_CHUNKS)
-    records += ["results/timing/bench_cpu.json", "results/timing/bench_ipc.json"]
-    tasks = config["tasks"]
-    if tasks["input"] == DEMO_TASK_MANIFEST or tasks["root"] == DEMO_TASK_ROOT:
-        records.append("results/timing/demo_tasks.json")
-    records += ["results/timing/run_tasks.json", "results/timing/supervise.json"]
-    return records
+    """The timing record of every job the report covers, stage by stage."""
+    return TIMING_RECORDS
 
 
 def benchmark_files(wildcards):
@@ -93,6 +79,12 @@ def merge_train_mem_mb(wildcards):
     """Memory for merge_train: the full fit's limit when it compares with one."""
     full = config["train"]["full_fit_max_mb"] if config["train"]["compare_full_fit"] else 0
     return 512 + full
+
+
+def uses_demo_tasks():
+    """Whether the tasks stage runs on the demo manifest or the demo root."""
+    tasks = config["tasks"]
+    return tasks["input"] == DEMO_TASK_MANIFEST or tasks["root"] == DEMO_TASK_ROOT
 
 
 def tasks_manifest(wildcards):

@@ -1,3 +1,10 @@
+TIMING_RECORDS.extend(
+    (["results/timing/demo_urls.json"] if config["crawl"]["input"] == DEMO_URLS else [])
+    + ["results/timing/split_urls.json", "results/timing/merge_crawl.json"]
+    + crawl_timings(None)
+)
+
+
 rule demo_urls:
     output:
         urls="data/urls.txt",

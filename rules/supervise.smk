@@ -1,3 +1,6 @@
+TIMING_RECORDS.append("results/timing/supervise.json")
+
+
 rule supervise:
     output:
         ticks="results/supervise/ticks.tsv",

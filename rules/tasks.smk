@@ -1,3 +1,9 @@
+TIMING_RECORDS.extend(
+    (["results/timing/demo_tasks.json"] if uses_demo_tasks() else [])
+    + ["results/timing/run_tasks.json"]
+)
+
+
 rule demo_tasks:
     output:
         manifest="data/tasks/manifest.jsonl",

@@ -1,3 +1,10 @@
+TIMING_RECORDS.extend(
+    (["results/timing/demo_train.json"] if config["train"]["input"] == DEMO_TRAIN else [])
+    + ["results/timing/split_train.json", "results/timing/merge_train.json"]
+    + expand("results/timing/train_chunk/{chunk}.json", chunk=TRAIN_CHUNKS)
+)
+
+
 rule demo_train:
     output:
         csv="data/train.csv",

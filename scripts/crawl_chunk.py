@@ -4,13 +4,8 @@ import logging
 import tempfile
 from pathlib import Path
 
-from poolpipe.chunks import read_manifest
-from poolpipe.crawl import crawl_range
-from poolpipe.crawlmerge import demo_site
-from poolpipe.crawlsettings import CrawlSettings
-from poolpipe.demosite import SiteSpec
-from poolpipe.smk import run_script, write_timing
-from poolpipe.timing import Stopwatch
+from poolpipe.core import read_manifest, run_script, timed_with_serial, write_job_timing
+from poolpipe.crawl import CrawlSettings, SiteSpec, crawl_range, demo_site
 
 
 def main(smk):
@@ -18,20 +13,31 @@ def main(smk):
     settings = CrawlSettings.from_config(smk.params.crawl)
     site = SiteSpec(**smk.params.site) if smk.params.site else None
     dups = smk.input.duplicates
-    with demo_site(settings, site) as reach, Stopwatch() as watch:
-        stats = crawl_range(chunk, reach, smk.threads, smk.output.part, dups)
-    logging.info("%d rows, %d requests, %d retries", stats.rows, stats.attempts, stats.retries)
-    serial_wall_s = None
-    if smk.params.compare_serial and site is not None:
-        out = Path(tempfile.mkdtemp(dir=Path(smk.output.part).parent)) / "serial.jsonl"
-        with demo_site(settings, site) as reach, Stopwatch() as serial:
-            crawl_range(chunk, reach, smk.threads, out, dups, serial=True)
-        out.unlink()
-        out.parent.rmdir()
-        serial_wall_s = serial.wall_s
-    elif smk.params.compare_serial:
+    parent = Path(smk.output.part).parent
+
+    def crawl(serial, reach):
+        if not serial:
+            return crawl_range(chunk, reach, smk.threads, smk.output.part, dups)
+        with tempfile.TemporaryDirectory(dir=parent) as scratch:
+            out = Path(scratch) / "serial.jsonl"
+            return crawl_range(chunk, reach, smk.threads, out, dups, serial=True)
+
+    compare = smk.params.compare_serial and site is not None
+    if smk.params.compare_serial and not compare:
         logging.info("no serial comparison: it would fetch every real URL a second time")
-    write_timing(smk, "crawl", watch, stats.rows, chunk.size, stats.processes, serial_wall_s)
+    stats, watch, serial_wall_s = timed_with_serial(
+        crawl, compare_serial=compare, setup=lambda: demo_site(settings, site)
+    )
+    logging.info("%d rows, %d requests, %d retries", stats.rows, stats.attempts, stats.retries)
+    write_job_timing(
+        smk,
+        "crawl",
+        watch,
+        items=stats.rows,
+        size=chunk.size,
+        processes=stats.processes,
+        serial_wall_s=serial_wall_s,
+    )
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -1,15 +1,14 @@
 """Rule demo_train: write the deterministic demo training CSV."""
 
-from poolpipe.demo import write_train
-from poolpipe.smk import run_script, write_timing
-from poolpipe.timing import Stopwatch
+from poolpipe.core import Stopwatch, run_script, write_job_timing
+from poolpipe.train import write_train
 
 
 def main(smk):
     p = smk.params
     with Stopwatch() as watch:
         size = write_train(smk.output.csv, p.rows, p.seed, p.coef, p.intercept, p.noise, p.bad_rows)
-    write_timing(smk, "data", watch, items=p.rows, size=size)
+    write_job_timing(smk, "data", watch, items=p.rows, size=size)
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -1,15 +1,14 @@
 """Rule demo_urls: write the deterministic demo URL list."""
 
-from poolpipe.demo import write_urls
-from poolpipe.smk import run_script, write_timing
-from poolpipe.timing import Stopwatch
+from poolpipe.core import Stopwatch, run_script, write_job_timing
+from poolpipe.crawl import write_urls
 
 
 def main(smk):
     p = smk.params
     with Stopwatch() as watch:
         size = write_urls(smk.output.urls, p.pages, p.seed, p.duplicates)
-    write_timing(smk, "data", watch, items=p.pages, size=size)
+    write_job_timing(smk, "data", watch, items=p.pages, size=size)
 
 
 run_script(snakemake, main)  # noqa: F821

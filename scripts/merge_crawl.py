@@ -1,11 +1,14 @@
 """Rule merge_crawl: the chunks' rows into results/crawl/pages.tsv, and summary.json."""
 
-from poolpipe.crawlmerge import iter_rows, summary, write_pages
-from poolpipe.crawlsettings import CrawlSettings
-from poolpipe.files import read_json, write_json
-from poolpipe.smk import run_script, write_timing
-from poolpipe.timing import Stopwatch, read_record
-from poolpipe.urlfile import UrlIndex
+from poolpipe.core import (
+    Stopwatch,
+    read_json,
+    read_record,
+    run_script,
+    write_job_timing,
+    write_json,
+)
+from poolpipe.crawl import CrawlSettings, UrlIndex, iter_rows, summary, write_pages
 
 
 def main(smk):
@@ -18,7 +21,7 @@ def main(smk):
         chunks = len(smk.input.parts)
         doc = summary(p.input, index, tally, settings, chunks, wall_s, p.crawl["demo_site"])
         write_json(smk.output.summary, doc)
-    write_timing(smk, "crawl", watch, items=tally.rows, size=index.lines)
+    write_job_timing(smk, "crawl", watch, items=tally.rows, size=index.lines)
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -1,9 +1,7 @@
 """Rule merge_sum: merge the chunks' partial sums into results/sum/total.json."""
 
-from poolpipe.files import read_json, write_json
-from poolpipe.smk import run_script, write_timing
-from poolpipe.sumfile import SumPart, merge, result_json
-from poolpipe.timing import Stopwatch
+from poolpipe.core import Stopwatch, read_json, run_script, write_job_timing, write_json
+from poolpipe.sum import SumPart, merge, result_json
 
 
 def main(smk):
@@ -11,7 +9,7 @@ def main(smk):
         part = merge(SumPart.from_json(read_json(path)) for path in smk.input.parts)
         total = result_json(part, smk.params.input, len(smk.input.parts), smk.params.strict)
         write_json(smk.output.total, total)
-    write_timing(smk, "sum", watch, items=part.numbers, size=part.bytes)
+    write_job_timing(smk, "sum", watch, items=part.numbers, size=part.bytes)
 
 
 run_script(snakemake, main)  # noqa: F821

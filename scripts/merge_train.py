@@ -1,10 +1,7 @@
 """Rule merge_train: merge the chunks' summaries into results/train/model.json."""
 
-from poolpipe.files import read_json, write_json
-from poolpipe.smk import run_script, write_timing
-from poolpipe.table import Columns
-from poolpipe.timing import Stopwatch
-from poolpipe.train import TrainPart, model_json
+from poolpipe.core import Stopwatch, read_json, run_script, write_job_timing, write_json
+from poolpipe.train import Columns, TrainPart, model_json
 
 
 def main(smk):
@@ -14,7 +11,7 @@ def main(smk):
         parts = [TrainPart.from_json(read_json(path)) for path in smk.input.parts]
         model = model_json(parts, columns, p.strict, p.compare_full_fit, p.full_fit_max_mb)
         write_json(smk.output.model, model)
-    write_timing(smk, "train", watch, items=model["rows"], size=model["bytes"])
+    write_job_timing(smk, "train", watch, items=model["rows"], size=model["bytes"])
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -1,9 +1,7 @@
 """Rule report: results/report/{report.html, timings.csv, summary.md} from the timing records."""
 
 from poolpipe import report
-from poolpipe.files import read_json
-from poolpipe.machine import describe
-from poolpipe.smk import run_script
+from poolpipe.core import read_json, run_script
 
 
 def main(smk):
@@ -11,7 +9,9 @@ def main(smk):
         report.train_section(read_json(smk.input.train_model)),
         report.crawl_section(smk.input.crawl_pages, read_json(smk.input.crawl_summary)),
     ]
-    built = report.build(smk.input.records, smk.input.scaling, smk.input.ipc, describe(), sections)
+    built = report.build(
+        smk.input.records, smk.input.scaling, smk.input.ipc, report.describe(), sections
+    )
     report.write(built, smk.output.html, smk.output.csv, smk.output.summary)
 
 

@@ -6,9 +6,8 @@ the timing record's serial_wall_s stays empty whatever timing.compare_serial say
 
 import logging
 
-from poolpipe.smk import run_script, write_timing
+from poolpipe.core import Stopwatch, run_script, write_job_timing
 from poolpipe.tasks import run_to_file
-from poolpipe.timing import Stopwatch
 
 
 def main(smk):
@@ -21,7 +20,9 @@ def main(smk):
         summary.failed,
         summary.bytes,
     )
-    write_timing(smk, "tasks", watch, summary.tasks, summary.bytes, smk.threads)
+    write_job_timing(
+        smk, "tasks", watch, items=summary.tasks, size=summary.bytes, processes=smk.threads
+    )
 
 
 run_script(snakemake, main)  # noqa: F821

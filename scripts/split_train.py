@@ -1,10 +1,14 @@
 """Rule split_train: choose the columns, cut the rows into line-aligned byte ranges."""
 
-from poolpipe.chunks import split_file, write_manifest
-from poolpipe.files import write_json
-from poolpipe.smk import run_script, write_timing
-from poolpipe.table import choose_columns
-from poolpipe.timing import Stopwatch
+from poolpipe.core import (
+    Stopwatch,
+    run_script,
+    split_file,
+    write_job_timing,
+    write_json,
+    write_manifest,
+)
+from poolpipe.train import choose_columns
 
 
 def main(smk):
@@ -14,7 +18,7 @@ def main(smk):
         ranges = split_file(smk.input[0], p.chunks, skip_header=True)
         write_json(smk.output.columns, columns.to_json())
         write_manifest(smk.output.manifest, ranges)
-    write_timing(smk, "train", watch, items=len(ranges), size=ranges[-1].end)
+    write_job_timing(smk, "train", watch, items=len(ranges), size=ranges[-1].end)
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -1,10 +1,14 @@
 """Rule split_urls: count the URL file's lines, find its repeated URLs, cut it into chunks."""
 
-from poolpipe.chunks import split_file, write_manifest
-from poolpipe.files import write_json
-from poolpipe.smk import run_script, write_timing
-from poolpipe.timing import Stopwatch
-from poolpipe.urlfile import index_urls
+from poolpipe.core import (
+    Stopwatch,
+    run_script,
+    split_file,
+    write_job_timing,
+    write_json,
+    write_manifest,
+)
+from poolpipe.crawl import index_urls
 
 
 def main(smk):
@@ -13,7 +17,7 @@ def main(smk):
         ranges = split_file(smk.input[0], smk.params.chunks)
         write_manifest(smk.output.manifest, ranges)
         write_json(smk.output.index, index.to_json())
-    write_timing(smk, "crawl", watch, items=index.urls, size=ranges[-1].end)
+    write_job_timing(smk, "crawl", watch, items=index.urls, size=ranges[-1].end)
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -1,8 +1,7 @@
 """Rule supervise: run the configured worker loops under the supervisor, write ticks.tsv."""
 
 from poolpipe import supervise as sv
-from poolpipe.smk import run_script, write_timing
-from poolpipe.timing import Stopwatch
+from poolpipe.core import Stopwatch, run_script, write_job_timing
 
 
 def main(smk):
@@ -16,7 +15,7 @@ def main(smk):
     sv.check(report)
     sv.write_ticks(smk.output.ticks, report)
     ticks = sum(row.ticks for row in report.rows)
-    write_timing(smk, "supervise", watch, items=ticks, size=0, processes=len(loops))
+    write_job_timing(smk, "supervise", watch, items=ticks, size=0, processes=len(loops))
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -1,6 +1,6 @@
 """Shared pieces of the crawl tests: the test site, reading pages.tsv back.
 
-Every HTTP request in these tests goes to a poolpipe.demosite server on 127.0.0.1 started
+Every HTTP request in these tests goes to a poolpipe.crawl.demosite server on 127.0.0.1 started
 by the tests (a subprocess whose request loops are bounded in count and time), or to a name
 under .invalid, which the crawler never looks up.
 """
@@ -11,8 +11,8 @@ import json
 import urllib.request
 from pathlib import Path
 
-from poolpipe.crawl import ROW_FIELDS, Row
-from poolpipe.demosite import Site
+from poolpipe.crawl.demosite import Site
+from poolpipe.crawl.engine import ROW_FIELDS, Row
 
 GUARD_S = 120
 """No crawl test may run longer than this; SIGALRM fails it instead of hanging."""

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from poolpipe.chunks import (
+from poolpipe.core.chunks import (
     Range,
     header_end,
     iter_blocks,

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from poolpipe import crawl as crawl_mod
-from poolpipe.chunks import split_file
-from poolpipe.crawl import Engine, Row, crawl_range
-from poolpipe.crawlmerge import crawl_file, iter_rows
-from poolpipe.crawlsettings import CrawlSettings
-from poolpipe.demosite import CLOSED_HOST, DEMO_HOST, Site, SiteSpec, serve
-from poolpipe.fetch import Outcome
-from poolpipe.hostlimit import HostLimiter
-from poolpipe.urlfile import index_urls
+from poolpipe.core.chunks import split_file
+from poolpipe.crawl import engine as crawl_mod
+from poolpipe.crawl.demosite import CLOSED_HOST, DEMO_HOST, Site, SiteSpec, serve
+from poolpipe.crawl.engine import Engine, Row, crawl_range
+from poolpipe.crawl.fetch import Outcome
+from poolpipe.crawl.hostlimit import HostLimiter
+from poolpipe.crawl.merge import crawl_file, iter_rows
+from poolpipe.crawl.settings import CrawlSettings
+from poolpipe.crawl.urlfile import index_urls
 
 from .crawl_helpers import GUARD_S, read_pages, site_stats, url_lines
 from .timeguard import time_guard

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from poolpipe.demosite import Site, SiteSpec, serve
+from poolpipe.crawl.demosite import Site, SiteSpec, serve
 
 from .crawl_helpers import GUARD_S, read_pages, site_stats, url_lines
 from .timeguard import time_guard

@@ -19,15 +19,16 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from poolpipe import urlfile
-from poolpipe.chunks import Range
-from poolpipe.crawl import Row, iter_items
-from poolpipe.crawlmerge import tsv_field, write_pages
-from poolpipe.crawlsettings import CrawlSettings
+from poolpipe.core.chunks import Range
+from poolpipe.core.tsv import field as tsv_field
+from poolpipe.crawl import urlfile
+from poolpipe.crawl.engine import Row, iter_items
+from poolpipe.crawl.fetch import Guard, Resolver, check_url, classify, retry_after
+from poolpipe.crawl.hostlimit import HostLimiter
+from poolpipe.crawl.merge import write_pages
+from poolpipe.crawl.settings import CrawlSettings
+from poolpipe.crawl.urlfile import index_urls, read_duplicates
 from poolpipe.errors import PoolpipeError
-from poolpipe.fetch import Guard, Resolver, check_url, classify, retry_after
-from poolpipe.hostlimit import HostLimiter
-from poolpipe.urlfile import index_urls, read_duplicates
 
 ROOT = Path(__file__).resolve().parents[1]
 

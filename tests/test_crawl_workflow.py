@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from poolpipe.demosite import SiteSpec, serve
-from poolpipe.timing import read_record
+from poolpipe.core.timing import read_record
+from poolpipe.crawl.demosite import SiteSpec, serve
 
 from .crawl_helpers import read_pages, url_lines
 from .workflow_helpers import snakemake, workflow_copy

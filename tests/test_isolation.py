@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poolpipe import sumfile
-from poolpipe.chunks import split_file
+from poolpipe.bench.sharedarray import LIMIT, Span, double_shared, spans
+from poolpipe.core.chunks import split_file
+from poolpipe.core.pool import WorkerDied, pool_map
 from poolpipe.errors import PoolpipeError
-from poolpipe.pool import WorkerDied, pool_map
-from poolpipe.sharedarray import LIMIT, Span, double_shared, spans
+from poolpipe.sum import numbers as sumfile
 
 CTX = mp.get_context("fork")
 
@@ -146,7 +146,7 @@ def test_no_shared_block_is_left_behind_even_when_a_worker_dies(monkeypatch) -> 
     double_shared(list(range(100)), 2)
     assert _leftover_blocks() == before
 
-    monkeypatch.setattr("poolpipe.sharedarray.double_span", _crash)
+    monkeypatch.setattr("poolpipe.bench.sharedarray.double_span", _crash)
     with pytest.raises(WorkerDied, match=r"died with exit code 7 while running items \d+-\d+ of"):
         double_shared(list(range(100)), 2)
     assert _leftover_blocks() == before
@@ -166,7 +166,7 @@ def test_a_worker_attaches_by_name_and_changes_the_parents_memory() -> None:
 
 
 def _double_through_the_pool(span: Span) -> int:
-    from poolpipe.sharedarray import double_span
+    from poolpipe.bench.sharedarray import double_span
 
     return double_span(span)
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from poolpipe.core.pool import WorkerDied, pool_map
 from poolpipe.errors import PoolpipeError
-from poolpipe.pool import WorkerDied, pool_map
 
 from .timeguard import time_guard
 
@@ -285,8 +285,8 @@ import sys
 import time
 from pathlib import Path
 
-from poolpipe.cli import run_guarded
-from poolpipe.pool import pool_map
+from poolpipe.errors import run_guarded
+from poolpipe.core.pool import pool_map
 
 PIDS = Path(sys.argv[1])
 
@@ -401,8 +401,8 @@ def test_signal_to_the_process_group_stops_through_the_parent(
 STREAM = """\
 import sys
 
-from poolpipe.cli import run_guarded
-from poolpipe.pool import pool_map
+from poolpipe.errors import run_guarded
+from poolpipe.core.pool import pool_map
 
 
 def main():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 
-from poolpipe.pool import pool_map
+from poolpipe.core.pool import pool_map
 
 _seen: dict[str, int] = {}
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from poolpipe import report
-from poolpipe.cpubench import (
+from poolpipe.bench.cpu import (
     ScalingPoint,
     amdahl_serial_fraction,
     amdahl_speedup,
@@ -22,9 +21,11 @@ from poolpipe.cpubench import (
     scaling,
     split_work,
 )
-from poolpipe.ipcbench import METHODS, measure, messages_for
-from poolpipe.machine import describe
-from poolpipe.timing import TimingRecord, write_record
+from poolpipe.bench.ipc import METHODS, measure, messages_for
+from poolpipe.core import tsv
+from poolpipe.core.timing import TimingRecord, write_record
+from poolpipe.report import page as report
+from poolpipe.report.machine import describe
 
 from .workflow_helpers import LOCAL_ENV, SMALL, SNAKEMAKE, snakemake, workflow_copy
 
@@ -123,9 +124,9 @@ def test_page_holds_every_plot_and_the_csvs_numbers(tmp_path):
         ScalingPoint(2, 2.2, (2.2,), 4 / 2.2, 4 / 2.2 / 2),
         ScalingPoint(4, 1.3, (1.3,), 4 / 1.3, 4 / 1.3 / 4),
     ]
-    report.write_rows_tsv(tmp_path / "cpu.tsv", points)
+    tsv.write_records(tmp_path / "cpu.tsv", points)
     ipc = [measure(m, size, 3) for size in (1024, 65536) for m in METHODS]
-    report.write_rows_tsv(tmp_path / "ipc.tsv", ipc)
+    tsv.write_records(tmp_path / "ipc.tsv", ipc)
     records = _records(tmp_path, second_serial=0.4)
     built = report.build(records, tmp_path / "cpu.tsv", tmp_path / "ipc.tsv", describe())
     out = tmp_path / "out"

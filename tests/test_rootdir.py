@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from poolpipe.core.outputs import open_atomic
 from poolpipe.errors import PoolpipeError
-from poolpipe.files import open_atomic
-from poolpipe.rootdir import PathError, Root
+from poolpipe.tasks.root import PathError, Root
 
 
 @pytest.fixture

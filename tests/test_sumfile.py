@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from poolpipe.chunks import Range, split_file
+from poolpipe.core.chunks import Range, split_file
 from poolpipe.errors import PoolpipeError
-from poolpipe.sumfile import (
+from poolpipe.sum.numbers import (
     EXAMPLE_CHARS,
     MAX_EXAMPLES,
     SumPart,

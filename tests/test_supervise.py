@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from poolpipe.errors import PoolpipeError, Stopped
-from poolpipe.supervise import (
+from poolpipe.supervise.supervisor import (
     FIELDS,
     Loop,
     Settings,
@@ -98,7 +98,7 @@ def test_tick_budgets_make_the_results_the_same_every_run(no_leftovers: None) ->
 
 
 def test_a_dead_loop_is_reported_and_the_others_run_on(no_leftovers: None, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="poolpipe.supervise")
+    caplog.set_level(logging.INFO, logger="poolpipe.supervise.supervisor")
     loops = [Loop("steady", 0.02, 30), Loop("fragile", 0.02, 30, fail_at_tick=3)]
     report = supervise(loops, Settings(duration_s=60, restart=False))
     rows = {row.process: row for row in report.rows}
@@ -120,7 +120,7 @@ def test_a_dead_loop_is_reported_and_the_others_run_on(no_leftovers: None, caplo
 
 def test_restarts_stop_at_the_limit(no_leftovers: None, caplog) -> None:
     """SIGKILL the loop's process each time it comes back: two restarts, then it stays dead."""
-    caplog.set_level(logging.INFO, logger="poolpipe.supervise")
+    caplog.set_level(logging.INFO, logger="poolpipe.supervise.supervisor")
     killed: list[int] = []
     before = set(_children())
 
@@ -175,7 +175,7 @@ def test_the_duration_ends_a_run_of_endless_loops(no_leftovers: None) -> None:
 def test_a_signal_stops_the_loops_in_order(no_leftovers: None, caplog) -> None:
     """SIGTERM to this process while the supervisor runs in it: every loop is told to stop,
     one after the other in the configured order, and joined."""
-    caplog.set_level(logging.INFO, logger="poolpipe.supervise")
+    caplog.set_level(logging.INFO, logger="poolpipe.supervise.supervisor")
     loops = [Loop("render", 0.01), Loop("logic", 0.01), Loop("network", 0.01)]
     before = set(_children())
 

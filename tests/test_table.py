@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from poolpipe.errors import PoolpipeError
-from poolpipe.table import (
+from poolpipe.train.csvparse import (
     Columns,
     choose_columns,
     parse_block,

@@ -16,11 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from poolpipe.core.pool import StopOnSignals
 from poolpipe.errors import PoolpipeError, Stopped
-from poolpipe.pool import StopOnSignals
-from poolpipe.rootdir import Root
-from poolpipe.taskdemo import REFUSED, write_demo
-from poolpipe.tasks import FIELDS, TaskResult, _Queue, parse_task, run_tasks, write_results
+from poolpipe.tasks.demo import REFUSED, write_demo
+from poolpipe.tasks.queue import FIELDS, TaskResult, _Queue, parse_task, run_tasks, write_results
+from poolpipe.tasks.root import Root
 
 POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from poolpipe.taskdemo import ALLOWED_LINKS, BROKEN_LINES, REFUSED
-from poolpipe.timing import read_record
+from poolpipe.core.timing import read_record
+from poolpipe.tasks.demo import ALLOWED_LINKS, BROKEN_LINES, REFUSED
 
 from .workflow_helpers import snakemake, workflow_copy
 

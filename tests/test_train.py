@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression
 
-from poolpipe.chunks import Range, split_file
-from poolpipe.demo import write_train
+from poolpipe.core.chunks import Range, split_file
+from poolpipe.core.outputs import dumps_json
 from poolpipe.errors import PoolpipeError
-from poolpipe.files import dumps_json
-from poolpipe.table import Columns, choose_columns, parse_line
-from poolpipe.train import (
+from poolpipe.train.csvparse import Columns, choose_columns, parse_line
+from poolpipe.train.demo import write_train
+from poolpipe.train.fit import (
     Scatter,
     TrainPart,
     merge_parts,
@@ -487,7 +487,7 @@ def test_memory_stays_bounded_whatever_the_file_size(tmp_path):
             fh.write(block)
     code = (
         "import json, resource, sys\n"
-        "from poolpipe.train import train_file\n"
+        "from poolpipe.train.fit import train_file\n"
         "model = train_file(sys.argv[1], 'y', processes=2, chunks=2)\n"
         "peak = max(resource.getrusage(w).ru_maxrss for w in"
         " (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"

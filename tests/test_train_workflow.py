@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from poolpipe.table import choose_columns, parse_line
-from poolpipe.timing import read_record
+from poolpipe.core.timing import read_record
+from poolpipe.train.csvparse import choose_columns, parse_line
 
 from .workflow_helpers import SMALL, snakemake, workflow_copy
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from poolpipe.timing import read_record
+from poolpipe.core.timing import read_record
 
 from .test_sumfile import reference
 from .workflow_helpers import LOCAL_ENV, ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy

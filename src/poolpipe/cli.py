@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from poolpipe import __version__
-from poolpipe.errors import PoolpipeError, Stopped
-from poolpipe.files import dumps_json
-from poolpipe.pool import available_cpus
-from poolpipe.timing import Stopwatch, TimingRecord, write_record
+from poolpipe.core import Stopwatch, available_cpus, dumps_json, write_timing
+from poolpipe.errors import run_guarded
 
 
 def _positive(text: str) -> int:
@@ -28,21 +26,19 @@ def _write_timing(
 ) -> None:
     """Write a command's timing record where --timing asks for one."""
     if args.timing:
-        record = TimingRecord(
+        write_timing(
+            args.timing,
             stage=stage,
             rule="cli",
-            chunk=None,
-            processes=args.processes,
-            wall_s=watch.wall_s,
-            cpu_s=watch.cpu_s,
+            watch=watch,
             items=items,
-            bytes=size,
+            size=size,
+            processes=args.processes,
         )
-        write_record(args.timing, record)
 
 
 def _cmd_sum(args: argparse.Namespace) -> int:
-    from poolpipe.sumfile import sum_file
+    from poolpipe.sum import sum_file
 
     with Stopwatch() as watch:
         result = sum_file(args.path, args.processes, args.strict)
@@ -52,7 +48,7 @@ def _cmd_sum(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_numbers(args: argparse.Namespace) -> int:
-    from poolpipe.demo import write_numbers
+    from poolpipe.sum import write_numbers
 
     write_numbers(args.out, args.lines, args.seed, args.blank_lines, args.bad_lines)
     return 0
@@ -86,7 +82,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_train(args: argparse.Namespace) -> int:
-    from poolpipe.demo import write_train
+    from poolpipe.train import write_train
 
     coef = [float(c) for c in _names(args.coef)] if args.coef else [2.0] * args.features
     write_train(args.out, args.rows, args.seed, coef, args.intercept, args.noise, args.bad_rows)
@@ -102,7 +98,7 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_tasks(args: argparse.Namespace) -> int:
-    from poolpipe.taskdemo import write_demo
+    from poolpipe.tasks import write_demo
 
     write_demo(args.manifest, args.root, args.files, args.tasks, args.seed)
     return 0
@@ -125,7 +121,7 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
 
 
 def _cmd_double(args: argparse.Namespace) -> int:
-    from poolpipe.sharedarray import double_shared
+    from poolpipe.bench import double_shared
 
     sys.stdout.write(dumps_json(double_shared(args.values, args.processes)))
     return 0
@@ -154,10 +150,8 @@ def _nonnegative_seconds(text: str) -> float:
 def _cmd_crawl(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from poolpipe.crawlmerge import crawl_file
-    from poolpipe.crawlsettings import CrawlSettings
-    from poolpipe.demosite import SiteSpec
-    from poolpipe.files import write_json
+    from poolpipe.core import write_json
+    from poolpipe.crawl import CrawlSettings, SiteSpec, crawl_file
 
     settings = CrawlSettings()
     given = {
@@ -182,7 +176,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_urls(args: argparse.Namespace) -> int:
-    from poolpipe.demo import write_urls
+    from poolpipe.crawl import write_urls
 
     write_urls(args.out, args.pages, args.seed, args.duplicates)
     return 0
@@ -326,21 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_crawl(sub)
     return parser
-
-
-def run_guarded(action: Callable[[], int], prog: str = "poolpipe") -> int:
-    """Run action; turn a user's error into one sentence on stderr and a stop into 128 + signal."""
-    try:
-        return action()
-    except PoolpipeError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
-    except Stopped as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 128 + exc.signum
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:

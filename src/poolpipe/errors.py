@@ -1,8 +1,33 @@
-"""Errors a user can cause, each carrying one sentence that says what to fix."""
+"""Errors a user can cause, each one sentence that says what to fix, and how each ends a run.
+
+    Exception
+     ├── PoolpipeError          a problem with the input or settings: exit 1, one sentence
+     │    ├── WorkerDied        a pool worker died (killed, out of memory): names its task
+     │    └── PathError         a task path that may not be used inside the tasks' root
+     └── Stopped                SIGTERM or SIGINT stopped the run: exit 128 + the signal
+
+run_guarded is the one place that turns them into a message on stderr and an exit code, for
+the `poolpipe` command and for every Snakemake job alike; anything else is a bug and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
 
 
 class PoolpipeError(Exception):
     """A problem with the input or settings, reported as one sentence, never a traceback."""
+
+
+class WorkerDied(PoolpipeError):
+    """A pool worker died (killed, out of memory) while it ran a task."""
+
+
+class PathError(PoolpipeError):
+    """A task path that may not be used, and why, in one sentence."""
 
 
 class Stopped(Exception):
@@ -13,6 +38,19 @@ class Stopped(Exception):
         self.signum = signum
 
     def __str__(self) -> str:
-        import signal
-
         return f"stopped by {signal.Signals(self.signum).name}"
+
+
+def run_guarded(action: Callable[[], int], prog: str = "poolpipe") -> int:
+    """Run action; turn a user's error into one sentence on stderr and a stop into 128 + signal."""
+    try:
+        return action()
+    except PoolpipeError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except Stopped as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from poolpipe.timing import read_record
+from poolpipe.core.timing import read_record
 
 from ..workflow_helpers import ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
 

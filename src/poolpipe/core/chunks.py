@@ -1,0 +1,182 @@
+"""Byte ranges of a file aligned to line starts: the one way every stage splits its input.
+
+A worker is given a Range (path, start, end), never the data; it opens the file
+and streams its own bytes in blocks of whole lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from poolpipe.core import tsv
+from poolpipe.core.inputs import check_input_file
+from poolpipe.errors import PoolpipeError
+
+BLOCK_SIZE = 4 << 20
+"""Bytes a worker reads at a time; also the longest line kept whole (longer ones are cut)."""
+
+_PROBE = 64 << 10
+MANIFEST_FIELDS = ("chunk", "path", "start", "end")
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bytes [start, end) of the file at path; both ends are line starts or the range's limits."""
+
+    path: str
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        """Number of bytes in the range."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Block:
+    """Whole lines read from a range; overlong means data is only the head of one long line."""
+
+    data: memoryview
+    overlong: bool = False
+
+
+def line_start_at_or_after(fh, offset: int, limit: int) -> int:
+    """First line start at or after offset in an open binary file, or limit if none is before it."""
+    if offset <= 0:
+        return 0
+    if offset >= limit:
+        return limit
+    fh.seek(offset - 1)
+    pos = offset - 1
+    while pos < limit:
+        probe = fh.read(min(_PROBE, limit - pos))
+        if not probe:
+            return limit
+        nl = probe.find(b"\n")
+        if nl >= 0:
+            return min(pos + nl + 1, limit)
+        pos += len(probe)
+    return limit
+
+
+def split_range(rng: Range, n: int) -> list[Range]:
+    """Split a range into n consecutive ranges that cover it exactly once, cut at line starts.
+
+    Ranges may be empty (more pieces than lines); the range's own start must be a line start.
+    """
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    bounds = [rng.start]
+    with open(rng.path, "rb") as fh:
+        for i in range(1, n):
+            target = rng.start + rng.size * i // n
+            cut = line_start_at_or_after(fh, max(target, bounds[-1]), rng.end)
+            bounds.append(max(cut, bounds[-1]))
+    bounds.append(rng.end)
+    return [Range(rng.path, a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def pieces_for(rng: Range, processes: int) -> list[Range]:
+    """Split a job's range for its pool: a few pieces per process, so uneven ones balance out."""
+    return split_range(rng, max(1, 4 * processes)) if processes > 1 else [rng]
+
+
+def header_end(path: str | os.PathLike[str]) -> int:
+    """Byte offset just past the first line (the header) of a file."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        return line_start_at_or_after(fh, 1, size) if size else 0
+
+
+def split_file(path: str | os.PathLike[str], n: int, skip_header: bool = False) -> list[Range]:
+    """Split a whole file (optionally past its header line) into n line-aligned ranges."""
+    p = check_input_file(path)
+    size = p.stat().st_size
+    start = header_end(p) if skip_header else 0
+    return split_range(Range(str(path), start, size), n)
+
+
+def write_manifest(path: str | os.PathLike[str], ranges: list[Range]) -> None:
+    """Write ranges as a TSV manifest, one row per chunk."""
+    tsv.write(path, MANIFEST_FIELDS, ((i, r.path, r.start, r.end) for i, r in enumerate(ranges)))
+
+
+def read_manifest(path: str | os.PathLike[str]) -> list[Range]:
+    """Read a manifest written by write_manifest."""
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if tuple(reader.fieldnames or ()) != MANIFEST_FIELDS:
+            raise PoolpipeError(f"{path} is not a chunk manifest of poolpipe")
+        return [
+            Range(tsv.unescape(row["path"]), int(row["start"]), int(row["end"])) for row in reader
+        ]
+
+
+def iter_blocks(rng: Range, block_size: int = BLOCK_SIZE) -> Iterator[Block]:
+    """Stream a range as blocks of whole lines, reusing one buffer (bounded memory).
+
+    Each block is valid until the next is requested. A line longer than block_size
+    comes as one overlong block holding its first block_size bytes; the rest is skipped.
+    """
+    buf = bytearray(block_size)
+    view = memoryview(buf)
+    with open(rng.path, "rb", buffering=0) as fh:
+        fh.seek(rng.start)
+        remaining = rng.size
+        carry = 0
+        skipping = False
+        while True:
+            want = min(block_size - carry, remaining)
+            got = fh.readinto(view[carry : carry + want]) if want else 0
+            if want and not got:
+                raise PoolpipeError(f"{rng.path} shrank while it was being read")
+            remaining -= got
+            filled = carry + got
+            if skipping:
+                nl = buf.find(b"\n", 0, filled)
+                if nl < 0:
+                    carry = 0
+                    if remaining == 0:
+                        return
+                    continue
+                skipping = False
+                buf[: filled - nl - 1] = buf[nl + 1 : filled]
+                filled -= nl + 1
+            if remaining == 0:
+                if filled:
+                    yield Block(view[:filled])
+                return
+            cut = buf.rfind(b"\n", 0, filled) + 1
+            if cut == 0 and filled < block_size:
+                carry = filled
+                continue
+            if cut == 0:
+                yield Block(view[:filled], overlong=True)
+                skipping = True
+                carry = 0
+                continue
+            yield Block(view[:cut])
+            carry = filled - cut
+            buf[:carry] = buf[cut:filled]
+
+
+def lines_before(path: str | os.PathLike[str], offset: int, start: int = 0) -> int:
+    """Newlines from start up to offset: the line starting at offset is number lines_before + 1
+    (with start 0)."""
+    count = 0
+    left = offset - start
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        while left > 0:
+            data = fh.read(min(BLOCK_SIZE, left))
+            if not data:
+                break
+            count += data.count(b"\n")
+            left -= len(data)
+    return count

@@ -1,0 +1,303 @@
+"""The one process pool every stage runs its work through.
+
+pool_map(fn, tasks, processes) runs fn over tasks in a ProcessPoolExecutor and
+yields the results in task order, with a bounded number of tasks in flight.
+A worker that dies raises WorkerDied naming its task; SIGTERM or SIGINT stops
+every worker and raises Stopped (taken between the executor's calls, never in
+the middle of one, so none of its locks is left held); workers die with their
+parent, so no orphan is ever left behind.
+
+The pieces other process managers reuse (the task queue, the supervisor) are
+public: signals_held, init_child, die_with_parent, StopOnSignals, kill_all, join_all,
+exit_text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.sharedctypes import SynchronizedArray
+from typing import Any, TypeVar
+
+from poolpipe.errors import PoolpipeError, Stopped, WorkerDied
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_PR_SET_PDEATHSIG = 1
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+POLL_S = 0.1
+"""How often pool_map, waiting for a result, looks for a signal that arrived meanwhile."""
+_slots: SynchronizedArray[int] | None = None
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process if its parent dies, so no orphan is left."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT back from this thread while the block runs.
+
+    Start children inside it: a forked child inherits its parent's signal handlers, and a
+    SIGTERM that reached it before it set its own would run the parent's handler there and be
+    lost. A child started here has both signals blocked until init_child lets them through.
+    """
+    saved = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
+
+
+def init_child(parent: int | None = None) -> None:
+    """Set up a child process: Ctrl-C is its parent's to handle, and it dies with its parent.
+
+    parent is the pid the child was started from; a child whose parent already changed
+    exits at once (the parent died before the death signal was armed). A SIGTERM held back
+    since the child's start (signals_held) arrives at the end, and ends it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent()
+    ppid = os.getppid()
+    if ppid == 1 or (parent is not None and ppid != parent):
+        os._exit(1)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+def _init_worker(
+    slots: SynchronizedArray[int],
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> None:
+    global _slots
+    _slots = slots
+    init_child()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _call(slot: int, fn: Callable[[T], R], task: T) -> R:
+    """Run one task, marking its slot with this worker's pid while it runs."""
+    assert _slots is not None
+    _slots[slot] = os.getpid()
+    try:
+        return fn(task)
+    finally:
+        _slots[slot] = 0
+
+
+class StopOnSignals:
+    """Turn SIGTERM and SIGINT into Stopped in the main thread while the block runs.
+
+    By default the signal handler raises Stopped at once, wherever the main thread is.
+    With deferred=True it only records the signal, and the caller raises it with check()
+    at points where it holds no lock: an exception raised from a handler in the middle of
+    a library call (a queue's put, a process start) can leave that library's lock held.
+    With redeliver=True, a recorded signal that check() never raised is sent again when the
+    block ends, to whatever handled it before, so it is never lost.
+    """
+
+    def __init__(self, deferred: bool = False, redeliver: bool = False) -> None:
+        self.deferred = deferred
+        self.redeliver = redeliver
+        self.signum: int | None = None
+        self._raised = False
+
+    def __enter__(self) -> StopOnSignals:
+        self._saved: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if not self.deferred:
+            raise Stopped(signum)
+        if self.signum is None:
+            self.signum = signum
+
+    def check(self) -> None:
+        """Raise Stopped if a signal arrived (deferred mode)."""
+        if self.signum is not None:
+            self._raised = True
+            raise Stopped(self.signum)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+        if self.redeliver and self._saved and self.signum is not None and not self._raised:
+            signal.raise_signal(self.signum)
+
+
+def pool_map(
+    fn: Callable[[T], R],
+    tasks: Iterable[T],
+    processes: int,
+    describe: Callable[[T], str] = repr,
+    in_flight: int | None = None,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[R]:
+    """Run fn(task) for every task in `processes` worker processes; yield results in task order.
+
+    fn and the tasks must be picklable; tasks should be addresses (paths, byte ranges),
+    not data. At most in_flight tasks (default 2 per process) are submitted at once, so
+    an endless task stream runs in bounded memory. initializer(*initargs) runs once in each
+    worker as it starts; the workers are forked, so initargs may hold shared memory or locks.
+    """
+    if processes < 1:
+        raise PoolpipeError(f"processes must be at least 1, not {processes}")
+    width = in_flight or 2 * processes
+    slots = mp.get_context("fork").Array("q", width, lock=False)
+    free = deque(range(width))
+    pending: deque[tuple[int, T, Future[R]]] = deque()
+    workers: dict[int, mp.process.BaseProcess] = {}
+    task_iter = iter(tasks)
+    executor = ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=mp.get_context("fork"),
+        initializer=_init_worker,
+        initargs=(slots, initializer, initargs),
+    )
+    clean = False
+    try:
+        with StopOnSignals(deferred=True, redeliver=True) as stop:
+            exhausted = False
+            while True:
+                stop.check()
+                while not exhausted and free:
+                    try:
+                        task = next(task_iter)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    slot = free.popleft()
+                    slots[slot] = 0
+                    try:
+                        with signals_held():  # the first submit forks the workers
+                            future = executor.submit(_call, slot, fn, task)
+                    except BrokenProcessPool:
+                        died = _died(pending, slots, workers, describe)
+                        stop.check()
+                        raise died from None
+                    pending.append((slot, task, future))
+                    workers.update(getattr(executor, "_processes", None) or {})
+                if not pending:
+                    break
+                slot, _, future = pending[0]
+                try:
+                    result = _result(future, stop)
+                except BrokenProcessPool:
+                    died = _died(pending, slots, workers, describe)
+                    stop.check()
+                    raise died from None
+                pending.popleft()
+                free.append(slot)
+                yield result
+            stop.check()
+        clean = True
+    finally:
+        if clean:
+            executor.shutdown(wait=True)
+        else:
+            _stop(executor, workers)
+
+
+def _result(future: Future[R], stop: StopOnSignals) -> R:
+    """The future's result, looking for a signal every POLL_S while it waits."""
+    while True:
+        try:
+            future.exception(timeout=POLL_S)
+        except TimeoutError:
+            stop.check()
+            continue
+        return future.result()
+
+
+def _stop(executor: ProcessPoolExecutor, workers: dict[int, mp.process.BaseProcess]) -> None:
+    """Kill every worker and wait for each, so none outlives the pool."""
+    workers.update(getattr(executor, "_processes", None) or {})
+    kill_all(workers.values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    join_all(workers.values())
+
+
+def kill_all(procs: Iterable[mp.process.BaseProcess]) -> None:
+    """SIGKILL every process of procs that is still running."""
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            if proc.exitcode is None:
+                proc.kill()
+
+
+def join_all(procs: Iterable[mp.process.BaseProcess], timeout: float = 10.0) -> None:
+    """Wait for (and reap) every process of procs, each at most timeout seconds."""
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(timeout=timeout)
+
+
+def _died(
+    pending: deque[tuple[int, Any, Future[Any]]],
+    slots: SynchronizedArray[int],
+    workers: dict[int, mp.process.BaseProcess],
+    describe: Callable[[Any], str],
+) -> WorkerDied:
+    """Name the task whose worker ended on its own; the executor SIGTERMs the others itself."""
+    codes = _exit_codes(workers)
+    running = [(slots[slot], task) for slot, task, _ in pending if slots[slot] > 0]
+    for pid, task in running:
+        code = codes.get(pid)
+        if code is not None and code != -signal.SIGTERM:
+            return WorkerDied(
+                f"worker process {pid} died with {exit_text(code)} while running {describe(task)}"
+            )
+    names = " or ".join(describe(task) for _, task in running) or "one of the tasks"
+    return WorkerDied(f"a worker process died abruptly while running {names}")
+
+
+def _exit_codes(workers: dict[int, mp.process.BaseProcess], wait_s: float = 5.0) -> dict[int, int]:
+    """Exit codes of the pool's workers, waiting briefly while the executor reaps them."""
+    deadline = time.monotonic() + wait_s
+    for proc in workers.values():
+        with contextlib.suppress(Exception):
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
+    while time.monotonic() < deadline and any(p.exitcode is None for p in workers.values()):
+        time.sleep(0.01)
+    return {pid: p.exitcode for pid, p in workers.items() if p.exitcode is not None}
+
+
+def exit_text(code: int) -> str:
+    """How a process ended, in words: 'exit code 3' or 'signal SIGKILL'."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-code).name}"
+        return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (the affinity mask, which SLURM and taskset set)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def serial_map(fn: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:
+    """Run fn over tasks in this process: the single-process baseline for timing comparisons."""
+    return map(fn, tasks)

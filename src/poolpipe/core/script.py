@@ -1,0 +1,84 @@
+"""Glue between Snakemake's `script:` directive and the library: logging, errors, exit codes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from poolpipe.core import timing
+from poolpipe.core.pool import available_cpus
+from poolpipe.core.timing import Stopwatch
+from poolpipe.errors import run_guarded
+
+
+def run_script(snakemake: Any, main: Callable[[Any], None]) -> None:
+    """Run main(snakemake), its log as stderr; on error, exit non-zero with one sentence."""
+    log_path = snakemake.log[0] if snakemake.log else None
+    console = sys.stderr
+    if log_path:
+        sys.stderr = open(log_path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    logging.info("%s running: %s", job_name(snakemake), where())
+
+    def action() -> int:
+        main(snakemake)
+        return 0
+
+    code = run_guarded(action, prog=f"rule {snakemake.rule}")
+    if code and log_path:
+        sys.stderr.flush()
+        with open(log_path, encoding="utf-8") as fh:
+            console.write(fh.read().splitlines()[-1] + "\n")
+    sys.exit(code)
+
+
+def job_name(snakemake: Any) -> str:
+    """The rule and wildcards of a job, e.g. 'rule sum_chunk (chunk=3)'."""
+    wildcards = ", ".join(f"{k}={v}" for k, v in snakemake.wildcards.items())
+    return f"rule {snakemake.rule}" + (f" ({wildcards})" if wildcards else "")
+
+
+def where() -> str:
+    """Where this job runs: the SLURM job (if any), host and the CPUs it may use."""
+    slurm = os.environ.get("SLURM_JOB_ID")
+    place = f"SLURM job {slurm} on " if slurm else ""
+    return f"{place}{os.uname().nodename}, {available_cpus()} CPUs"
+
+
+def job_processes(snakemake: Any) -> int:
+    """Processes for a job's pool: its threads, never more than the CPUs it may run on.
+
+    Under SLURM the affinity mask is the job's grant (cpus_per_task), so the pool uses
+    exactly what SLURM granted.
+    """
+    return max(1, min(snakemake.threads, available_cpus()))
+
+
+def write_job_timing(
+    snakemake: Any,
+    stage: str,
+    watch: Stopwatch,
+    *,
+    items: int,
+    size: int,
+    processes: int = 1,
+    serial_wall_s: float | None = None,
+) -> None:
+    """Write the job's timing record to its `timing` output."""
+    chunk = snakemake.wildcards.get("chunk")
+    timing.write_timing(
+        snakemake.output.timing,
+        stage=stage,
+        rule=snakemake.rule,
+        chunk=None if chunk is None else int(chunk),
+        watch=watch,
+        items=items,
+        size=size,
+        processes=processes,
+        serial_wall_s=serial_wall_s,
+    )

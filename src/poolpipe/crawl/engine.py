@@ -1,0 +1,517 @@
+"""The crawl engine: every URL of a byte range gets one row, in input order, and no URL can
+hold the crawl up for longer than its deadline.
+
+A job's range is cut into pieces that pool_map hands to `processes` worker processes; each
+worker crawls its piece with its share of the total concurrency, one thread per request in
+flight, each thread with its own keep-alive connections (a fetch.Fetcher). The worker's main
+thread is the scheduler: it reads the piece's lines, holds at most WINDOW of them, hands
+URLs to idle threads as the per-host limits (shared by all workers) allow, retries with
+backoff, enforces every attempt's deadline, and writes the rows back in input order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import math
+import multiprocessing as mp
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+
+from poolpipe.core.chunks import BLOCK_SIZE, Range, lines_before, split_range
+from poolpipe.core.outputs import open_atomic
+from poolpipe.core.pool import pool_map
+from poolpipe.crawl.fetch import Fetcher, Guard, Outcome, Resolver, RobotsCache, check_url, error
+from poolpipe.crawl.hostlimit import HostLimiter
+from poolpipe.crawl.settings import CrawlSettings
+from poolpipe.crawl.urlfile import OVERLONG, URL, decode, iter_lines, read_duplicates
+
+log = logging.getLogger(__name__)
+
+WINDOW = 32_768
+"""Lines a worker holds at once (admitted but not yet written): its memory bound."""
+
+ADMIT_BATCH = 256
+"""Lines the scheduler reads between two dispatches: the first requests start after a few
+lines, not after a whole window of them."""
+
+GRACE_S = 2.0
+"""After an attempt's sockets are cut at its deadline, how long its thread has to return
+before the attempt is written off and a fresh thread takes its place."""
+
+PIECE_BYTES = 4 << 20
+"""Bytes of URL file per piece: a job has `processes` pieces, more for files over this each."""
+
+ROW_FIELDS = (
+    "line",
+    "url",
+    "final_url",
+    "status",
+    "bytes",
+    "elapsed_ms",
+    "attempts",
+    "error",
+    "detail",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """The result of one input URL line."""
+
+    line: int
+    url: str
+    final_url: str = ""
+    status: int | None = None
+    bytes: int = 0
+    elapsed_ms: int | None = None
+    attempts: int = 0
+    error: str = ""
+    detail: str = ""
+
+    def to_jsonl(self) -> bytes:
+        """One line of a part file: the fields as a JSON array."""
+        values = [getattr(self, f) for f in ROW_FIELDS]
+        return json.dumps(values, ensure_ascii=False).encode() + b"\n"
+
+    @classmethod
+    def from_jsonl(cls, line: bytes) -> Row:
+        """Inverse of to_jsonl."""
+        return cls(*json.loads(line))
+
+
+class _Job:
+    """One URL line on its way through a worker."""
+
+    __slots__ = ("attempts", "guard", "host", "line", "row", "slot", "started", "token", "url")
+
+    def __init__(self, line: int, url: str) -> None:
+        self.line = line
+        self.url = url
+        self.host = ""
+        self.slot = 0
+        self.attempts = 0
+        self.started = 0.0
+        self.guard: Guard | None = None
+        self.token = 0
+        self.row: Row | None = None
+
+
+@dataclass
+class EngineStats:
+    """What a worker's engine did (for the log)."""
+
+    rows: int = 0
+    attempts: int = 0
+    retries: int = 0
+    abandoned: int = 0
+
+    def add(self, other: EngineStats) -> None:
+        """Add another engine's counts to these."""
+        for f in fields(EngineStats):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+class Engine:
+    """One worker's crawler: `threads` fetch threads and the scheduler (the calling thread)."""
+
+    def __init__(
+        self,
+        settings: CrawlSettings,
+        threads: int,
+        limiter: HostLimiter,
+        window: int | None = None,
+        fetcher: Callable[[], Fetcher] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.threads = max(1, threads)
+        self.limiter = limiter
+        self.window = window or WINDOW
+        self.resolver = Resolver(settings.hosts)
+        robots = RobotsCache(settings.user_agent)
+        self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots))
+        self.stats = EngineStats()
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._state: dict[int, str] = {}
+        self._tokens = itertools.count(1)
+        self._seq = itertools.count()
+        self._running: dict[int, _Job] = {}
+        self._timers: list[tuple[float, int, int, bool]] = []
+        self._delayed: list[tuple[float, int, _Job]] = []
+        self._queues: dict[str, deque[_Job]] = {}
+        self._hosts: deque[str] = deque()
+        self._idle = 0
+        self._pool: list[threading.Thread] = []
+
+    def run(self, items: Iterable[tuple[int, str] | Row]) -> Iterator[Row]:
+        """Crawl (line, url) items; pass Rows through; yield every row in input order."""
+        self._spawn(self.threads)
+        try:
+            yield from self._schedule(iter(items))
+        finally:
+            for _ in self._pool:
+                self._tasks.put(None)
+            for thread in self._pool:
+                thread.join(timeout=0.5)
+
+    def _schedule(self, items: Iterator[tuple[int, str] | Row]) -> Iterator[Row]:
+        window: deque[_Job] = deque()
+        exhausted = False
+        while True:
+            for _ in range(ADMIT_BATCH):
+                if exhausted or len(window) >= self.window:
+                    break
+                item = next(items, None)
+                if item is None:
+                    exhausted = True
+                    break
+                window.append(self._admit(item))
+            while window and window[0].row is not None:
+                row = window.popleft().row
+                assert row is not None
+                self.stats.rows += 1
+                yield row
+            if exhausted and not window:
+                return
+            now = time.monotonic()
+            while self._delayed and self._delayed[0][0] <= now:
+                self._enqueue(heapq.heappop(self._delayed)[2])
+            hint = self._dispatch(now) if self._idle and self._hosts else None
+            self._watch(now)
+            more = not exhausted and len(window) < self.window
+            self._wait(0.0 if more else hint)
+
+    def _admit(self, item: tuple[int, str] | Row) -> _Job:
+        if isinstance(item, Row):
+            job = _Job(item.line, item.url)
+            job.row = item
+            return job
+        job = _Job(*item)
+        parsed, bad = check_url(job.url, self.settings.schemes)
+        if bad is not None:
+            job.row = _row(job, bad, None)
+            return job
+        assert parsed is not None and parsed.host is not None
+        job.host = parsed.host
+        job.slot = self.limiter.slot(parsed.host)
+        self._enqueue(job)
+        return job
+
+    def _enqueue(self, job: _Job) -> None:
+        waiting = self._queues.get(job.host)
+        if waiting is None:
+            waiting = self._queues[job.host] = deque()
+            self._hosts.append(job.host)
+        waiting.append(job)
+
+    def _dispatch(self, now: float) -> float | None:
+        """Start jobs on idle threads, hosts in turn; the least wait asked by a full host."""
+        hint: float | None = None
+        progress = True
+        while self._idle and self._hosts and progress:
+            progress = False
+            for _ in range(len(self._hosts)):
+                if not self._idle:
+                    break
+                host = self._hosts.popleft()
+                waiting = self._queues[host]
+                wait = self.limiter.try_acquire(waiting[0].slot)
+                if wait == 0.0:
+                    self._start(waiting.popleft(), now)
+                    progress = True
+                else:
+                    hint = wait if hint is None else min(hint, wait)
+                if waiting:
+                    self._hosts.append(host)
+                else:
+                    del self._queues[host]
+        return hint
+
+    def _start(self, job: _Job, now: float) -> None:
+        job.attempts += 1
+        self.stats.attempts += 1
+        if job.attempts == 1:
+            job.started = now
+        job.token = token = next(self._tokens)
+        job.guard = guard = Guard(now + self.settings.deadline, self.resolver)
+        self._running[token] = job
+        self._state[token] = "running"
+        heapq.heappush(self._timers, (guard.deadline, next(self._seq), token, False))
+        self._idle -= 1
+        self._tasks.put((token, job.url, guard))
+
+    def _watch(self, now: float) -> None:
+        """Cut attempts past their deadline; write off those whose thread still has not returned."""
+        while self._timers and self._timers[0][0] <= now:
+            when, _, token, final = heapq.heappop(self._timers)
+            job = self._running.get(token)
+            if job is None or job.guard is None:
+                continue
+            if not final:
+                job.guard.cut()
+                heapq.heappush(self._timers, (when + GRACE_S, next(self._seq), token, True))
+                continue
+            with self._lock:
+                if self._state.get(token) != "running":
+                    continue
+                self._state[token] = "abandoned"
+            self.stats.abandoned += 1
+            log.warning("no return from the thread fetching %s; left it behind", job.url)
+            self._spawn(1)
+            detail = f"no answer within {self.settings.deadline:g} s"
+            self._finish(token, error("deadline", detail), abandoned=True)
+        if len(self._timers) > 4 * len(self._running) + 256:
+            self._timers = [t for t in self._timers if t[2] in self._running]
+            heapq.heapify(self._timers)
+
+    def _wait(self, hint: float | None) -> None:
+        """Block until a result comes or the next timer, retry or host slot is due (hint 0: only
+        collect the results already in)."""
+        now = time.monotonic()
+        due = [hint] if hint is not None else []
+        if self._timers:
+            due.append(self._timers[0][0] - now)
+        if self._delayed:
+            due.append(self._delayed[0][0] - now)
+        timeout = max(0.0, min([*due, 1.0]))
+        try:
+            token, outcome = self._done.get(timeout=timeout)
+        except queue.Empty:
+            return
+        self._finish(token, outcome)
+        while True:
+            try:
+                token, outcome = self._done.get_nowait()
+            except queue.Empty:
+                return
+            self._finish(token, outcome)
+
+    def _finish(self, token: int, outcome: Outcome, abandoned: bool = False) -> None:
+        job = self._running.pop(token, None)
+        if job is None:
+            return
+        if not abandoned:
+            with self._lock:
+                self._state.pop(token, None)
+        self._idle += 1
+        self.limiter.release(job.slot)
+        now = time.monotonic()
+        if outcome.retryable and job.attempts <= self.settings.retries:
+            self.stats.retries += 1
+            delay = backoff(self.settings, job.attempts, outcome.retry_after)
+            heapq.heappush(self._delayed, (now + delay, next(self._seq), job))
+            return
+        job.row = _row(job, outcome, now)
+
+    def _spawn(self, count: int) -> None:
+        for _ in range(count):
+            thread = threading.Thread(target=self._work, name="fetch", daemon=True)
+            thread.start()
+            self._pool.append(thread)
+            self._idle += 1
+
+    def _work(self) -> None:
+        """A fetch thread: attempts from the scheduler, outcomes back, until told to stop."""
+        fetcher = self.make_fetcher()
+        try:
+            while True:
+                task = self._tasks.get()
+                if task is None:
+                    return
+                token, url, guard = task
+                outcome = fetcher.attempt(url, guard)
+                with self._lock:
+                    if self._state.get(token) == "abandoned":
+                        del self._state[token]
+                        return
+                    self._state[token] = "returned"
+                    self._done.put((token, outcome))
+        finally:
+            fetcher.close()
+
+
+def backoff(settings: CrawlSettings, attempt: int, retry_after: float | None) -> float:
+    """Seconds before retry number `attempt`: Retry-After if the server sent one, else
+    exponential; never more than backoff_max."""
+    wait = settings.backoff * 2 ** (attempt - 1) if retry_after is None else retry_after
+    return min(wait, settings.backoff_max)
+
+
+def _row(job: _Job, outcome: Outcome, now: float | None) -> Row:
+    elapsed = None if now is None or not job.attempts else round((now - job.started) * 1000)
+    return Row(
+        line=job.line,
+        url=job.url,
+        final_url=outcome.final_url,
+        status=outcome.status,
+        bytes=outcome.bytes,
+        elapsed_ms=elapsed,
+        attempts=job.attempts,
+        error=outcome.error,
+        detail=outcome.detail,
+    )
+
+
+def iter_items(
+    rng: Range, first_line: int, duplicates: str | None, block_size: int = BLOCK_SIZE
+) -> Iterator[tuple[int, str] | Row]:
+    """The range's URL lines as (line, url) to fetch, or as ready Rows (repeats, bad lines)."""
+    repeats = read_duplicates(duplicates, first_line)
+    repeat = next(repeats, None)
+    for number, kind, text in iter_lines(rng, first_line, block_size):
+        if kind not in (URL, OVERLONG):
+            continue
+        while repeat is not None and repeat[0] < number:
+            repeat = next(repeats, None)
+        url, utf8 = decode(text)
+        if kind == OVERLONG:
+            yield Row(number, url + "...", error="invalid_url", detail="line too long")
+        elif repeat is not None and repeat[0] == number:
+            yield Row(number, url, error="duplicate", detail=f"same URL as line {repeat[1]}")
+        elif not utf8:
+            yield Row(number, url, error="invalid_url", detail="not UTF-8")
+        else:
+            yield number, url
+
+
+@dataclass(frozen=True)
+class PieceTask:
+    """A piece of a job's range for one worker: its first line's number, where its rows go."""
+
+    piece: Range
+    first_line: int
+    out: str
+
+
+@dataclass(frozen=True)
+class PieceResult:
+    """A worker's piece, done: its part file and what its engine did."""
+
+    out: str
+    stats: EngineStats
+
+
+@dataclass
+class _WorkerState:
+    limiter: HostLimiter | None = None
+    threads: int = 1
+
+
+_worker = _WorkerState()
+
+
+def _init_crawl_worker(
+    limiter: HostLimiter, counter: Synchronized, concurrency: int, processes: int
+) -> None:
+    """Pool initializer: the shared host table, and this worker's share of the concurrency."""
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    _worker.limiter = limiter
+    _worker.threads = concurrency // processes + (index % processes < concurrency % processes)
+
+
+@dataclass(frozen=True)
+class PieceCrawler:
+    """Crawl one piece in this process (the pool's task function)."""
+
+    settings: CrawlSettings
+    duplicates: str | None = None
+    threads: int | None = None
+    limiter: HostLimiter | None = field(default=None, compare=False)
+
+    def __call__(self, task: PieceTask) -> PieceResult:
+        limiter = self.limiter or _worker.limiter or HostLimiter(self.settings.per_host)
+        threads = self.threads or _worker.threads
+        engine = Engine(self.settings, threads, limiter)
+        items = iter_items(task.piece, task.first_line, self.duplicates)
+        with open(task.out, "wb") as fh:
+            for row in engine.run(items):
+                fh.write(row.to_jsonl())
+        return PieceResult(task.out, engine.stats)
+
+
+@dataclass
+class ChunkStats(EngineStats):
+    """What a crawl job did: its engines' counts summed, and its processes."""
+
+    processes: int = 1
+
+
+def _describe(task: PieceTask) -> str:
+    piece = task.piece
+    return f"the URLs from line {task.first_line} (bytes {piece.start}-{piece.end} of {piece.path})"
+
+
+def plan_pieces(rng: Range, processes: int) -> list[tuple[Range, int]]:
+    """A job's pieces with the number of each one's first line."""
+    count = processes * max(1, math.ceil(rng.size / PIECE_BYTES))
+    pieces = [p for p in split_range(rng, count) if p.size] or [rng]
+    first = lines_before(rng.path, rng.start) + 1
+    out = []
+    at = rng.start
+    for piece in pieces:
+        first += lines_before(rng.path, piece.start, at)
+        at = piece.start
+        out.append((piece, first))
+    return out
+
+
+def crawl_range(
+    rng: Range,
+    settings: CrawlSettings,
+    processes: int,
+    out: str | os.PathLike[str],
+    duplicates: str | None = None,
+    serial: bool = False,
+) -> ChunkStats:
+    """Crawl every URL line of a range into a part file (JSON lines, input order).
+
+    With serial, the whole concurrency runs in this one process instead of a pool.
+    """
+    pieces = plan_pieces(rng, processes)
+    processes = max(1, min(processes, settings.concurrency, len(pieces)))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    limiter = HostLimiter(settings.per_host, settings.per_host_delay)
+    tasks = (
+        PieceTask(piece, first, str(tmp / f"{i}.jsonl")) for i, (piece, first) in enumerate(pieces)
+    )
+    stats = ChunkStats(processes=1 if serial else processes)
+    try:
+        if serial:
+            crawler = PieceCrawler(settings, duplicates, settings.concurrency, limiter)
+            results: Iterator[PieceResult] = map(crawler, tasks)
+        else:
+            counter = mp.get_context("fork").Value("i", 0)
+            results = pool_map(
+                PieceCrawler(settings, duplicates),
+                tasks,
+                processes,
+                describe=_describe,
+                initializer=_init_crawl_worker,
+                initargs=(limiter, counter, settings.concurrency, processes),
+            )
+        with open_atomic(out) as fh:
+            for result in results:
+                with open(result.out, "rb") as part:
+                    shutil.copyfileobj(part, fh, 1 << 20)
+                os.unlink(result.out)
+                stats.add(result.stats)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return stats

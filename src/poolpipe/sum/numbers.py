@@ -1,0 +1,178 @@
+"""Sum a file of integers, one per line, exactly, in parallel over byte ranges."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from poolpipe.core.chunks import (
+    BLOCK_SIZE,
+    Range,
+    iter_blocks,
+    lines_before,
+    pieces_for,
+    split_file,
+)
+from poolpipe.core.parts import merge_ordered
+from poolpipe.core.pool import pool_map
+from poolpipe.errors import PoolpipeError
+from poolpipe.sum import _scan
+
+MAX_EXAMPLES = 10
+"""Bad lines kept as examples (all are counted)."""
+
+EXAMPLE_CHARS = 80
+_INT_STR_LIMIT = 600
+_LINE = re.compile(rb"[ \t]*([+-]?[0-9]+)[ \t]*")
+_BLANK = re.compile(rb"[ \t]*")
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that is not an integer: its 1-based number and its text (cut, escaped)."""
+
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SumPart:
+    """A mergeable summary of some consecutive lines; bad line numbers count from its first line."""
+
+    total: int = 0
+    numbers: int = 0
+    blank_lines: int = 0
+    bad_lines: int = 0
+    lines: int = 0
+    bytes: int = 0
+    bad_examples: tuple[BadLine, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SumPart:
+        """Inverse of to_json."""
+        examples = tuple(BadLine(**ex) for ex in data["bad_examples"])
+        return cls(**{**data, "bad_examples": examples})
+
+
+def merge(parts: Iterable[SumPart]) -> SumPart:
+    """Merge parts given in file order into one summary of all their lines."""
+    return merge_ordered(
+        parts,
+        SumPart(),
+        counts=("total", "numbers", "blank_lines", "bad_lines", "lines", "bytes"),
+        examples="bad_examples",
+        limit=MAX_EXAMPLES,
+    )
+
+
+def parse_line(line: bytes) -> int | None:
+    """The reference rule for one line (no '\\n'): its integer, None if blank; ValueError if bad."""
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if _BLANK.fullmatch(line):
+        return None
+    match = _LINE.fullmatch(line)
+    if not match:
+        raise ValueError("not an integer")
+    return decimal_to_int(match.group(1))
+
+
+def decimal_to_int(text: bytes) -> int:
+    """Exact int of an ASCII [+-]digits string of any length (beyond Python's 4300-digit limit)."""
+    if len(text) <= _INT_STR_LIMIT:
+        return int(text)
+    sign = -1 if text[:1] == b"-" else 1
+    digits = text.lstrip(b"+-")
+    half = len(digits) // 2
+    high, low = digits[:-half], digits[-half:]
+    return sign * (decimal_to_int(high) * 10**half + decimal_to_int(low))
+
+
+def _example(line: int, raw: bytes) -> BadLine:
+    text = raw.decode("utf-8", errors="backslashreplace")
+    if len(text) > EXAMPLE_CHARS:
+        text = text[:EXAMPLE_CHARS] + "..."
+    return BadLine(line, text)
+
+
+def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) -> SumPart:
+    """Sum the lines of one range, streaming it in blocks; strict stops at the first bad line.
+
+    A line longer than block_size (its newline included) is a bad line.
+    """
+    total = numbers = blanks = bad = lines = 0
+    examples: list[BadLine] = []
+    for block in iter_blocks(rng, block_size):
+        data = block.data
+        if block.overlong:
+            bad += 1
+            found = [(0, 0, min(len(data), EXAMPLE_CHARS + 1))]
+            nlines = 1
+        else:
+            hi, lo, n, b, nlines, nbad, found, longs = _scan.scan(data, MAX_EXAMPLES)
+            total += (hi << 64) | lo
+            numbers += n + len(longs)
+            blanks += b
+            bad += nbad
+            for _, start, end in longs:
+                total += decimal_to_int(bytes(data[start:end]))
+        for index, start, end in found:
+            if len(examples) < MAX_EXAMPLES:
+                examples.append(_example(lines + index + 1, bytes(data[start:end])))
+        if strict and examples:
+            _fail_strict(rng, examples[0])
+        lines += nlines
+    return SumPart(total, numbers, blanks, bad, lines, rng.size, tuple(examples))
+
+
+def _fail_strict(rng: Range, first: BadLine) -> None:
+    number = lines_before(rng.path, rng.start) + first.line
+    raise PoolpipeError(
+        f"{rng.path}, line {number}: {first.text!r} is not an integer (strict mode stops here)"
+    )
+
+
+def _describe(rng: Range) -> str:
+    return f"bytes {rng.start}-{rng.end} of {rng.path}"
+
+
+def sum_ranges(
+    ranges: list[Range], processes: int, strict: bool = False, serial: bool = False
+) -> SumPart:
+    """Sum consecutive ranges with a pool of `processes` workers (or in this process if serial)."""
+    pieces = [piece for rng in ranges for piece in pieces_for(rng, processes)]
+    if serial:
+        return merge(sum_range(piece, strict) for piece in pieces)
+    return merge(pool_map(_Summer(strict), pieces, processes, describe=_describe))
+
+
+@dataclass(frozen=True)
+class _Summer:
+    strict: bool
+
+    def __call__(self, rng: Range) -> SumPart:
+        return sum_range(rng, self.strict)
+
+
+def result_json(part: SumPart, path: str, chunks: int, strict: bool) -> dict[str, Any]:
+    """The total.json document."""
+    data = part.to_json()
+    return {
+        "input": path,
+        "total": data.pop("total"),
+        **data,
+        "chunks": chunks,
+        "strict": strict,
+    }
+
+
+def sum_file(path: str, processes: int, strict: bool = False) -> dict[str, Any]:
+    """Sum a whole file with a pool of `processes` workers: what `poolpipe sum` prints."""
+    part = sum_ranges(split_file(path, 1), processes, strict)
+    return result_json(part, path, chunks=1, strict=strict)

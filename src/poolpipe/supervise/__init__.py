@@ -1,0 +1,25 @@
+"""The supervise stage: long-running worker loops under a supervisor with heartbeats."""
+
+from poolpipe.supervise.supervisor import (
+    SEED_LOOPS,
+    Loop,
+    Settings,
+    check,
+    loops_from_config,
+    parse_loop,
+    supervise,
+    ticks_tsv,
+    write_ticks,
+)
+
+__all__ = [
+    "SEED_LOOPS",
+    "Loop",
+    "Settings",
+    "check",
+    "loops_from_config",
+    "parse_loop",
+    "supervise",
+    "ticks_tsv",
+    "write_ticks",
+]
