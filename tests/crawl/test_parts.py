@@ -30,7 +30,7 @@ from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls, read_duplicates
 from poolpipe.errors import PoolpipeError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _defaults(schema: dict) -> dict:

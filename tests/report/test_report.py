@@ -27,7 +27,7 @@ from poolpipe.core.timing import TimingRecord, write_record
 from poolpipe.report import page as report
 from poolpipe.report.machine import describe
 
-from .workflow_helpers import LOCAL_ENV, SMALL, SNAKEMAKE, snakemake, workflow_copy
+from ..workflow_helpers import LOCAL_ENV, SMALL, SNAKEMAKE, snakemake, workflow_copy
 
 
 class _Page(HTMLParser):

@@ -11,8 +11,8 @@ import pytest
 
 from poolpipe.core.timing import read_record
 
-from .test_sumfile import reference
-from .workflow_helpers import LOCAL_ENV, ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
+from ..sum.test_numbers import reference
+from ..workflow_helpers import LOCAL_ENV, ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
 
 pytestmark = pytest.mark.integration
 SUM_TARGET = "results/sum/total.json"

@@ -24,7 +24,7 @@ import pytest
 from poolpipe.core.pool import WorkerDied, pool_map
 from poolpipe.errors import PoolpipeError
 
-from .timeguard import time_guard
+from ..timeguard import time_guard
 
 GUARD_S = 60
 """No in-process test may run longer than this; SIGALRM fails it instead of hanging."""

@@ -11,7 +11,7 @@ import pytest
 from poolpipe.core.timing import read_record
 from poolpipe.tasks.demo import ALLOWED_LINKS, BROKEN_LINES, REFUSED
 
-from .workflow_helpers import snakemake, workflow_copy
+from ..workflow_helpers import snakemake, workflow_copy
 
 pytestmark = pytest.mark.integration
 

@@ -29,8 +29,8 @@ from poolpipe.crawl.merge import crawl_file, iter_rows
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls
 
-from .crawl_helpers import GUARD_S, read_pages, site_stats, url_lines
-from .timeguard import time_guard
+from ..crawl_helpers import GUARD_S, read_pages, site_stats, url_lines
+from ..timeguard import time_guard
 
 D = f"http://{DEMO_HOST}"
 FAST = CrawlSettings(

@@ -16,7 +16,7 @@ from sklearn.linear_model import LinearRegression
 from poolpipe.core.timing import read_record
 from poolpipe.train.csvparse import choose_columns, parse_line
 
-from .workflow_helpers import SMALL, snakemake, workflow_copy
+from ..workflow_helpers import SMALL, snakemake, workflow_copy
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ import pytest
 
 from poolpipe.crawl.demosite import Site, SiteSpec, serve
 
-from .crawl_helpers import GUARD_S, read_pages, site_stats, url_lines
-from .timeguard import time_guard
+from ..crawl_helpers import GUARD_S, read_pages, site_stats, url_lines
+from ..timeguard import time_guard
 
 POOLPIPE = str(Path(sys.executable).parent / "poolpipe")
 GONE_S = 15.0

@@ -218,7 +218,7 @@ def test_a_sum_worker_that_dies_names_its_byte_range(
     with pytest.raises(WorkerDied) as info:
         sumfile.sum_ranges(ranges, 2)
     message = str(info.value)
-    if words not in message:  # the pool runner's known race on exit statuses (tests/test_pool)
+    if words not in message:  # the pool runner's known race on exit statuses (core/test_pool)
         assert "died abruptly while running" in message
     assert f"bytes {doomed.start}-{doomed.end} of {numbers}" in message
 

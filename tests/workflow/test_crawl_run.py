@@ -13,8 +13,8 @@ import pytest
 from poolpipe.core.timing import read_record
 from poolpipe.crawl.demosite import SiteSpec, serve
 
-from .crawl_helpers import read_pages, url_lines
-from .workflow_helpers import snakemake, workflow_copy
+from ..crawl_helpers import read_pages, url_lines
+from ..workflow_helpers import snakemake, workflow_copy
 
 pytestmark = pytest.mark.integration
 
