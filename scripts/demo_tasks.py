@@ -7,7 +7,9 @@ from poolpipe.tasks import write_demo
 def main(smk):
     p = smk.params
     with Stopwatch() as watch:
-        lines = write_demo(smk.output.manifest, smk.output.root, p.files, p.tasks, p.seed)
+        lines = write_demo(
+            smk.output.manifest, smk.output.root, files=p.files, tasks=p.tasks, seed=p.seed
+        )
     write_job_timing(smk, "tasks", watch, items=lines, size=0)
 
 

@@ -12,7 +12,9 @@ from poolpipe.tasks import run_to_file
 
 def main(smk):
     with Stopwatch() as watch:
-        summary = run_to_file(smk.input.manifest, smk.input.root, smk.output.results, smk.threads)
+        summary = run_to_file(
+            smk.input.manifest, smk.input.root, smk.output.results, processes=smk.threads
+        )
     logging.info(
         "%d tasks: %d ok, %d failed, %d bytes",
         summary.tasks,

@@ -19,7 +19,9 @@ import pytest
 from poolpipe.core.pool import StopOnSignals
 from poolpipe.errors import PoolpipeError, Stopped
 from poolpipe.tasks.demo import REFUSED, write_demo
-from poolpipe.tasks.queue import FIELDS, TaskResult, _Queue, parse_task, run_tasks, write_results
+from poolpipe.tasks.manifest import parse_task
+from poolpipe.tasks.queue import _Queue, run_tasks
+from poolpipe.tasks.results import FIELDS, TaskResult, write_results
 from poolpipe.tasks.root import Root
 
 POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]

@@ -1,4 +1,8 @@
-"""The demo task root and manifest, made from a seed: ordinary tasks, and the ones refused."""
+"""The demo task root and manifest, made from a seed: ordinary tasks, and the ones refused.
+
+A file is read only after the manifest wrote it, and copies only read the blobs, so
+running the manifest a second time gives the same results.
+"""
 
 from __future__ import annotations
 
@@ -61,13 +65,9 @@ def write_root(root: Path, files: int, rng: np.random.Generator) -> tuple[list[s
 
 
 def demo_tasks(
-    notes: list[str], blobs: list[str], tasks: int, rng: np.random.Generator
+    notes: list[str], blobs: list[str], *, tasks: int, rng: np.random.Generator
 ) -> list[str]:
-    """Manifest lines: a seeded mix of the four ops, with the showcase lines spread through it.
-
-    A file is read only after the manifest wrote it, and copies only read the blobs,
-    so running the manifest a second time gives the same results.
-    """
+    """Manifest lines: a seeded mix of the four ops, with the showcase lines spread through it."""
     written: list[str] = []
     lines: list[str] = []
     for k in range(tasks):
@@ -95,6 +95,7 @@ def demo_tasks(
 def write_demo(
     manifest: str | os.PathLike[str],
     root: str | os.PathLike[str],
+    *,
     files: int,
     tasks: int,
     seed: int,
@@ -106,6 +107,6 @@ def write_demo(
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 7])
     notes, blobs = write_root(root, files, rng)
-    lines = demo_tasks(notes, blobs, tasks, rng)
+    lines = demo_tasks(notes, blobs, tasks=tasks, rng=rng)
     write_atomic(manifest, "\n".join(lines) + "\n")
     return len(lines)

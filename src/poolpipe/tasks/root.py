@@ -144,9 +144,7 @@ class Root:
             walk.close()
 
     def target(self, path: str, create: bool = True) -> Target:
-        """The folder (made if missing, with create) and name that a file written to path
-        goes to. A symlink at path is followed while it stays beneath the root.
-        """
+        """Where a file written to path goes (folders made, with create), symlinks followed."""
         walk = self._start(path)
         try:
             while True:
@@ -178,12 +176,7 @@ class Root:
         return _Walk(fds=[os.dup(self.fd)], todo=parts)
 
     def _descend(self, walk: _Walk, create: bool = False, missing_ok: bool = False) -> str | None:
-        """Open every folder on walk's path and return its last name.
-
-        None means the path ends at the folder walk holds: it resolved to a folder, or,
-        with missing_ok, a folder on it is missing and the rest is kept as names.
-        create makes missing folders.
-        """
+        """The last name on walk's path, each folder before it opened (or made, with create)."""
         while walk.todo:
             part = walk.todo.pop(0)
             if part == "..":
@@ -205,13 +198,14 @@ class Root:
                     walk.todo.insert(0, part)
                     continue
                 if exc.errno == errno.ENOENT and missing_ok:
+                    # a folder is missing: the rest of the path is kept as names
                     walk.names += [part, *walk.todo]
                     walk.todo.clear()
                     return None
                 raise _missing(exc, walk.shown(part)) from None
             walk.fds.append(fd)
             walk.names.append(part)
-        return None
+        return None  # the path resolved to the folder walk holds
 
     def _follow_link(self, walk: _Walk, part: str) -> bool:
         """If the name part is a symlink, put its target on walk's path and say so."""

@@ -1,0 +1,103 @@
+"""The task manifest: JSON Lines, each non-blank line a Task or the error row saying why not."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from poolpipe.errors import PoolpipeError
+from poolpipe.tasks.results import TaskResult
+
+OPS = ("read", "write", "copy", "checksum")
+
+_KEYS = {"op", "path", "content", "src"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """One valid manifest line: what to do, to which path (relative to the root)."""
+
+    line: int
+    op: str
+    path: str
+    content: str | None = None
+    src: str | None = None
+
+    def describe(self) -> str:
+        """The task in words, for messages."""
+        what = f"{self.src!r} to {self.path!r}" if self.op == "copy" else repr(self.path)
+        return f"manifest line {self.line} ({self.op} {what})"
+
+
+def _refused(line: int, message: str, op: object = "", path: object = "") -> TaskResult:
+    return TaskResult(
+        line=line,
+        op=op if isinstance(op, str) else "",
+        path=path if isinstance(path, str) else "",
+        ok=False,
+        error=message,
+    )
+
+
+def parse_task(line: int, text: bytes) -> Task | TaskResult:
+    """A manifest line as a Task, or the error row saying why it is not one."""
+    try:
+        item = json.loads(text)
+    except UnicodeDecodeError:
+        return _refused(line, "the line is not UTF-8 text")
+    except ValueError as exc:
+        return _refused(line, f"the line is not valid JSON ({exc.args[0].split(':')[0]})")
+    if not isinstance(item, dict):
+        return _refused(line, "the line is not a JSON object")
+    op, path = item.get("op"), item.get("path")
+    unknown = sorted(set(item) - _KEYS)
+    if unknown:
+        return _refused(line, f"unknown key {unknown[0]!r}", op, path)
+    if "op" not in item:
+        return _refused(line, "the task has no 'op'", op, path)
+    if op not in OPS:
+        return _refused(line, f"unknown op {op!r} (one of {', '.join(OPS)})", op, path)
+    if not isinstance(path, str) or not path:
+        return _refused(line, "'path' must be a non-empty string", op, path)
+    content, src = item.get("content"), item.get("src")
+    if op == "write" and not isinstance(content, str):
+        return _refused(line, "a write task needs 'content', a string", op, path)
+    if op == "write" and not _is_text(content):
+        return _refused(line, "'content' is not valid Unicode text", op, path)
+    if op != "write" and "content" in item:
+        return _refused(line, "'content' belongs only to write tasks", op, path)
+    if op == "copy" and (not isinstance(src, str) or not src):
+        return _refused(line, "a copy task needs 'src', a non-empty string", op, path)
+    if op != "copy" and "src" in item:
+        return _refused(line, "'src' belongs only to copy tasks", op, path)
+    return Task(line=line, op=op, path=path, content=content, src=src)
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def open_manifest(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a task manifest; one sentence if it cannot be opened."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise PoolpipeError(f"task manifest {os.fspath(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise PoolpipeError(f"task manifest {os.fspath(path)!r} is a folder") from None
+    except OSError as exc:
+        raise PoolpipeError(f"task manifest {os.fspath(path)!r}: {exc.strerror}") from None
+
+
+def manifest_tasks(fh: BinaryIO) -> Iterator[Task | TaskResult]:
+    """Every non-blank line of an open JSON Lines manifest, as a Task or an error row, streamed."""
+    for number, text in enumerate(fh, start=1):
+        if text.strip():
+            yield parse_task(number, text)

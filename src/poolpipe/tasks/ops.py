@@ -1,0 +1,106 @@
+"""The four task operations, run by a worker beneath the root: read, write, copy, checksum.
+
+Every path is confined to the root (see poolpipe.tasks.root) and every write is atomic.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+from collections.abc import Iterator
+
+from poolpipe.core.outputs import open_atomic
+from poolpipe.errors import PathError
+from poolpipe.tasks.manifest import Task
+from poolpipe.tasks.results import TaskOutcome
+from poolpipe.tasks.root import Root
+
+BLOCK_SIZE = 1 << 20
+"""Bytes read or written at a time by read, copy and checksum tasks."""
+
+
+def run_task(root: Root, task: Task) -> TaskOutcome:
+    """Do one task beneath root; any refusal or OS error becomes an error outcome."""
+    try:
+        if task.op == "write":
+            assert task.content is not None
+            return _write(root, task.path, task.content.encode("utf-8"))
+        if task.op == "copy":
+            assert task.src is not None
+            return _copy(root, task.src, task.path)
+        return _read(root, task.path, text=task.op == "read")
+    except PathError as exc:
+        return TaskOutcome.failed(str(exc))
+    except OSError as exc:
+        return TaskOutcome.failed(exc.strerror or str(exc))
+    except ValueError as exc:
+        return TaskOutcome.failed(str(exc))
+
+
+def _blocks(fd: int) -> Iterator[bytes]:
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        while block := fh.read(BLOCK_SIZE):
+            yield block
+
+
+def _read(root: Root, path: str, text: bool) -> TaskOutcome:
+    fd, _ = root.open_file(path)
+    digest = hashlib.sha256()
+    size = 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for block in _blocks(fd):
+            digest.update(block)
+            if text:
+                _decode(decoder, block, size)
+            size += len(block)
+        if text:
+            _decode(decoder, b"", size)
+    except _NotText as exc:
+        return TaskOutcome.failed(f"the file is not UTF-8 text (byte {exc.offset})")
+    return TaskOutcome(ok=True, bytes=size, sha256=digest.hexdigest())
+
+
+class _NotText(Exception):
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+def _decode(decoder: codecs.IncrementalDecoder, block: bytes, offset: int) -> None:
+    """Feed block (at file offset) to decoder; an empty block ends the file."""
+    held = len(decoder.getstate()[0])
+    try:
+        decoder.decode(block, final=not block)
+    except UnicodeDecodeError as exc:
+        raise _NotText(offset - held + exc.start) from None
+
+
+def _write(root: Root, path: str, data: bytes) -> TaskOutcome:
+    target = root.target(path)
+    try:
+        with open_atomic(target.name, dir_fd=target.dir_fd) as fh:
+            fh.write(data)
+    finally:
+        target.close()
+    return TaskOutcome(ok=True, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def _copy(root: Root, src: str, path: str) -> TaskOutcome:
+    fd, _ = root.open_file(src)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        target = root.target(path)
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        with open_atomic(target.name, dir_fd=target.dir_fd) as fh:
+            for block in _blocks(fd):
+                fh.write(block)
+                digest.update(block)
+                size += len(block)
+    finally:
+        target.close()
+    return TaskOutcome(ok=True, bytes=size, sha256=digest.hexdigest())
