@@ -7,14 +7,18 @@ from poolpipe.core import Stopwatch, run_script, write_job_timing
 def main(smk):
     p = smk.params
     loops = sv.loops_from_config(p.workers)
-    settings = sv.Settings(
-        p.duration_s, p.restart, p.max_restarts, p.heartbeat_timeout_s, p.stop_timeout_s
+    settings = sv.SupervisorSettings(
+        duration_s=p.duration_s,
+        restart=p.restart,
+        max_restarts=p.max_restarts,
+        heartbeat_timeout_s=p.heartbeat_timeout_s,
+        stop_timeout_s=p.stop_timeout_s,
     )
     with Stopwatch() as watch:
-        report = sv.supervise(loops, settings)
-    sv.check(report)
-    sv.write_ticks(smk.output.ticks, report)
-    ticks = sum(row.ticks for row in report.rows)
+        run = sv.supervise(loops, settings)
+    sv.check(run)
+    sv.write_ticks(smk.output.ticks, run)
+    ticks = sum(row.ticks for row in run.rows)
     write_job_timing(smk, "supervise", watch, items=ticks, size=0, processes=len(loops))
 
 

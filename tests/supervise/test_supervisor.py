@@ -21,7 +21,7 @@ from poolpipe.errors import PoolpipeError, Stopped
 from poolpipe.supervise.supervisor import (
     FIELDS,
     Loop,
-    Settings,
+    SupervisorSettings,
     check,
     loops_from_config,
     parse_loop,
@@ -31,7 +31,11 @@ from poolpipe.supervise.supervisor import (
 )
 
 POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
-DEMO = [Loop("render", 0.02, 50), Loop("logic", 0.05, 20), Loop("network", 0.1, 10, 4)]
+DEMO = [
+    Loop(name="render", interval_s=0.02, ticks=50),
+    Loop(name="logic", interval_s=0.05, ticks=20),
+    Loop(name="network", interval_s=0.1, ticks=10, fail_at_tick=4),
+]
 
 
 def _wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
@@ -81,8 +85,8 @@ def _in_thread(action: Callable[[], None]) -> threading.Thread:
 
 
 def test_tick_budgets_make_the_results_the_same_every_run(no_leftovers: None) -> None:
-    first = supervise(DEMO, Settings(duration_s=60, restart=True))
-    second = supervise(DEMO, Settings(duration_s=60, restart=True))
+    first = supervise(DEMO, SupervisorSettings(duration_s=60, restart=True))
+    second = supervise(DEMO, SupervisorSettings(duration_s=60, restart=True))
     assert (
         ticks_tsv(first)
         == ticks_tsv(second)
@@ -99,8 +103,11 @@ def test_tick_budgets_make_the_results_the_same_every_run(no_leftovers: None) ->
 
 def test_a_dead_loop_is_reported_and_the_others_run_on(no_leftovers: None, caplog) -> None:
     caplog.set_level(logging.INFO, logger="poolpipe.supervise.supervisor")
-    loops = [Loop("steady", 0.02, 30), Loop("fragile", 0.02, 30, fail_at_tick=3)]
-    report = supervise(loops, Settings(duration_s=60, restart=False))
+    loops = [
+        Loop(name="steady", interval_s=0.02, ticks=30),
+        Loop(name="fragile", interval_s=0.02, ticks=30, fail_at_tick=3),
+    ]
+    report = supervise(loops, SupervisorSettings(duration_s=60, restart=False))
     rows = {row.process: row for row in report.rows}
     assert (rows["steady"].ticks, rows["steady"].status, rows["steady"].exit_code) == (
         30,
@@ -134,7 +141,10 @@ def test_restarts_stop_at_the_limit(no_leftovers: None, caplog) -> None:
             time.sleep(0.02)
 
     thread = _in_thread(killer)
-    report = supervise([Loop("victim", 0.02)], Settings(60, restart=True, max_restarts=2))
+    report = supervise(
+        [Loop(name="victim", interval_s=0.02)],
+        SupervisorSettings(duration_s=60, restart=True, max_restarts=2),
+    )
     thread.join(timeout=30)
     (row,) = report.rows
     assert (row.restarts, row.status, row.exit_code) == (2, "died", -signal.SIGKILL)
@@ -154,8 +164,8 @@ def test_a_loop_that_stops_sending_heartbeats_is_killed_and_restarted(no_leftove
         frozen.append(pid)
 
     thread = _in_thread(freezer)
-    settings = Settings(60, restart=True, heartbeat_timeout_s=0.5)
-    report = supervise([Loop("sleepy", 0.05, 30)], settings)
+    settings = SupervisorSettings(duration_s=60, restart=True, heartbeat_timeout_s=0.5)
+    report = supervise([Loop(name="sleepy", interval_s=0.05, ticks=30)], settings)
     thread.join(timeout=30)
     (row,) = report.rows
     assert (row.ticks, row.restarts, row.status, row.exit_code) == (30, 1, "finished", 0)
@@ -163,7 +173,10 @@ def test_a_loop_that_stops_sending_heartbeats_is_killed_and_restarted(no_leftove
 
 
 def test_the_duration_ends_a_run_of_endless_loops(no_leftovers: None) -> None:
-    report = supervise([Loop("a", 0.01), Loop("b", 0.01)], Settings(duration_s=0.5))
+    report = supervise(
+        [Loop(name="a", interval_s=0.01), Loop(name="b", interval_s=0.01)],
+        SupervisorSettings(duration_s=0.5),
+    )
     assert [(r.process, r.status, r.exit_code) for r in report.rows] == [
         ("a", "stopped", 0),
         ("b", "stopped", 0),
@@ -176,7 +189,11 @@ def test_a_signal_stops_the_loops_in_order(no_leftovers: None, caplog) -> None:
     """SIGTERM to this process while the supervisor runs in it: every loop is told to stop,
     one after the other in the configured order, and joined."""
     caplog.set_level(logging.INFO, logger="poolpipe.supervise.supervisor")
-    loops = [Loop("render", 0.01), Loop("logic", 0.01), Loop("network", 0.01)]
+    loops = [
+        Loop(name="render", interval_s=0.01),
+        Loop(name="logic", interval_s=0.01),
+        Loop(name="network", interval_s=0.01),
+    ]
     before = set(_children())
 
     def stopper() -> None:
@@ -184,7 +201,7 @@ def test_a_signal_stops_the_loops_in_order(no_leftovers: None, caplog) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     thread = _in_thread(stopper)
-    report = supervise(loops, Settings(duration_s=60))
+    report = supervise(loops, SupervisorSettings(duration_s=60))
     thread.join(timeout=30)
     assert report.signal == signal.SIGTERM
     assert [(r.status, r.exit_code) for r in report.rows] == [("stopped", 0)] * 3
@@ -196,20 +213,23 @@ def test_a_signal_stops_the_loops_in_order(no_leftovers: None, caplog) -> None:
 
 def test_bad_loops_are_one_sentence() -> None:
     with pytest.raises(PoolpipeError, match="name 'a' is used twice"):
-        supervise([Loop("a", 1), Loop("a", 1)], Settings(1))
+        supervise(
+            [Loop(name="a", interval_s=1), Loop(name="a", interval_s=1)],
+            SupervisorSettings(duration_s=1),
+        )
     with pytest.raises(PoolpipeError, match="needs an interval above 0 s"):
-        supervise([Loop("a", 0)], Settings(1))
+        supervise([Loop(name="a", interval_s=0)], SupervisorSettings(duration_s=1))
     with pytest.raises(PoolpipeError, match="at least one worker loop"):
-        supervise([], Settings(1))
+        supervise([], SupervisorSettings(duration_s=1))
 
 
 @pytest.mark.parametrize(
     ("spec", "loop"),
     [
-        ("render", Loop("render", 1.0)),
-        ("render:0.5", Loop("render", 0.5)),
-        ("render:0.5:10", Loop("render", 0.5, 10)),
-        ("render::10:3", Loop("render", 1.0, 10, 3)),
+        ("render", Loop(name="render", interval_s=1.0)),
+        ("render:0.5", Loop(name="render", interval_s=0.5)),
+        ("render:0.5:10", Loop(name="render", interval_s=0.5, ticks=10)),
+        ("render::10:3", Loop(name="render", interval_s=1.0, ticks=10, fail_at_tick=3)),
     ],
 )
 def test_loops_from_the_command_line(spec: str, loop: Loop) -> None:
@@ -224,11 +244,16 @@ def test_bad_loop_specs_are_one_sentence(spec: str) -> None:
 
 def test_loops_from_the_config() -> None:
     items = [{"name": "a", "interval_s": 0.1, "ticks": 3}, {"name": "b", "interval_s": 1}]
-    assert loops_from_config(items) == [Loop("a", 0.1, 3), Loop("b", 1.0)]
+    assert loops_from_config(items) == [
+        Loop(name="a", interval_s=0.1, ticks=3),
+        Loop(name="b", interval_s=1.0),
+    ]
 
 
 def test_ticks_tsv_is_written_atomically(tmp_path: Path) -> None:
-    report = supervise([Loop("a", 0.01, 3)], Settings(60))
+    report = supervise(
+        [Loop(name="a", interval_s=0.01, ticks=3)], SupervisorSettings(duration_s=60)
+    )
     write_ticks(tmp_path / "out" / "ticks.tsv", report)
     lines = (tmp_path / "out" / "ticks.tsv").read_text().splitlines()
     assert lines == ["\t".join(FIELDS), "a\t3\t0\t0\tfinished"]

@@ -2,8 +2,7 @@
 
 from poolpipe.supervise.supervisor import (
     SEED_LOOPS,
-    Loop,
-    Settings,
+    SupervisorSettings,
     check,
     loops_from_config,
     parse_loop,
@@ -14,8 +13,7 @@ from poolpipe.supervise.supervisor import (
 
 __all__ = [
     "SEED_LOOPS",
-    "Loop",
-    "Settings",
+    "SupervisorSettings",
     "check",
     "loops_from_config",
     "parse_loop",

@@ -5,8 +5,10 @@ multiprocessing.Pipe: it sends a heartbeat with its tick count at every tick (an
 while idle), and stops when it receives the stop message. The supervisor runs the
 loops for a set time, until every loop has done its ticks, or until SIGINT/SIGTERM;
 then it stops them one by one in their configured order, joining each, so no
-child and no zombie is left. A loop that dies, or stops sending heartbeats, is
-reported and, if asked, restarted (up to a limit) from the tick it had reached.
+child and no zombie is left (a second signal meanwhile kills the rest at once). Waiting
+for the stop message is a loop's sleep, so a stop is seen within one wait. A loop that
+dies, or stops sending heartbeats, is reported and, if asked, restarted (up to a limit)
+from the tick it had reached.
 """
 
 from __future__ import annotations
@@ -42,25 +44,23 @@ WAKE_S = 0.1
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Loop:
-    """A named worker loop: one tick every interval_s, at most ticks of them (None: no limit).
-
-    fail_at_tick makes the loop's first run exit with code 1 at that tick, to show a restart.
-    """
+    """A named worker loop: one tick every interval_s, at most ticks of them (None: no limit)."""
 
     name: str
     interval_s: float
     ticks: int | None = None
     fail_at_tick: int | None = None
+    """The tick at which the loop's first run exits with code 1, to show a restart."""
 
 
-SEED_LOOPS = (Loop("render", 1.0), Loop("logic", 1.0), Loop("network", 1.0))
+SEED_LOOPS = tuple(Loop(name=name, interval_s=1.0) for name in ("render", "logic", "network"))
 """The seed's three game loops, a tick a second, until stopped."""
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, kw_only=True)
+class SupervisorSettings:
     """How long to run, and what to do with a loop that dies or hangs."""
 
     duration_s: float | None = None
@@ -70,8 +70,8 @@ class Settings:
     stop_timeout_s: float = 5.0
 
 
-@dataclass
-class Row:
+@dataclass(kw_only=True)
+class LoopRow:
     """One line of ticks.tsv: how a loop ended."""
 
     process: str
@@ -86,15 +86,15 @@ class Row:
 
 
 @dataclass
-class Report:
+class SupervisedRun:
     """What a supervised run did: one row per loop, and the signal that ended it, if any."""
 
-    rows: list[Row]
+    rows: list[LoopRow]
     signal: int | None = None
     wall_s: float = 0.0
 
     @property
-    def failed(self) -> list[Row]:
+    def failed(self) -> list[LoopRow]:
         """Loops that ended badly (died for good, hung, or had to be killed at the stop)."""
         return [row for row in self.rows if row.status not in ("stopped", "finished")]
 
@@ -102,11 +102,8 @@ class Report:
 # --- the child ------------------------------------------------------------------------------
 
 
-def run_loop(loop: Loop, conn: Connection, start: int, first: bool, beat_s: float) -> int:
-    """A worker loop: tick every interval, heartbeat, stop on the stop message; its tick count.
-
-    Waiting for the stop message is the loop's sleep, so a stop is seen within one wait.
-    """
+def run_loop(loop: Loop, conn: Connection, *, start: int, first: bool, beat_s: float) -> int:
+    """A worker loop: tick every interval, heartbeat, stop on the stop message; its tick count."""
     ticks = start
     next_tick = time.monotonic() + loop.interval_s
     while True:
@@ -131,7 +128,7 @@ def _child(
 ) -> None:
     init_child(parent)
     try:
-        run_loop(loop, conn, start, first, beat_s)
+        run_loop(loop, conn, start=start, first=first, beat_s=beat_s)
     except (EOFError, BrokenPipeError, ConnectionResetError):
         os._exit(1)
     finally:
@@ -146,7 +143,7 @@ class _Worker:
     """A loop's current process, its end of the pipe, and its row."""
 
     loop: Loop
-    row: Row
+    row: LoopRow
     proc: Any = None
     conn: Connection | None = None
     seen: float = 0.0
@@ -175,7 +172,7 @@ class _Worker:
 class Supervisor:
     """Start, watch, restart and stop a set of worker loops."""
 
-    def __init__(self, loops: Sequence[Loop], settings: Settings) -> None:
+    def __init__(self, loops: Sequence[Loop], settings: SupervisorSettings) -> None:
         names = [loop.name for loop in loops]
         if not loops:
             raise PoolpipeError("the supervisor needs at least one worker loop")
@@ -186,11 +183,11 @@ class Supervisor:
             if loop.interval_s <= 0:
                 raise PoolpipeError(f"worker loop {loop.name!r} needs an interval above 0 s")
         self.settings = settings
-        self.workers = [_Worker(loop, Row(loop.name)) for loop in loops]
+        self.workers = [_Worker(loop, LoopRow(process=loop.name)) for loop in loops]
         self._ctx = mp.get_context("fork")
         self._beat_s = settings.heartbeat_timeout_s / 5
 
-    def run(self) -> Report:
+    def run(self) -> SupervisedRun:
         """Run until the duration passes, every loop is done, or a signal; then stop all."""
         began = time.monotonic()
         deadline = None if self.settings.duration_s is None else began + self.settings.duration_s
@@ -206,7 +203,8 @@ class Supervisor:
                 _log.info("stopped by %s", signal.Signals(exc.signum).name)
             finally:
                 self.stop()
-        return Report([w.row for w in self.workers], stopped, time.monotonic() - began)
+        rows = [w.row for w in self.workers]
+        return SupervisedRun(rows=rows, signal=stopped, wall_s=time.monotonic() - began)
 
     def _start(self, worker: _Worker) -> None:
         ours, theirs = self._ctx.Pipe()
@@ -272,8 +270,7 @@ class Supervisor:
                 _log.warning("%s is not restarted again: restart limit reached", row.process)
 
     def stop(self) -> None:
-        """Stop the running loops one by one in their order: stop message, then SIGTERM, then
-        SIGKILL; join each. A further SIGINT/SIGTERM meanwhile kills the rest at once."""
+        """Stop the running loops in order (stop message, then SIGTERM, then SIGKILL); join each."""
         with StopOnSignals(deferred=True) as hurry:
             for worker in self.workers:
                 if worker.proc is None:
@@ -321,27 +318,27 @@ class Supervisor:
         )
 
 
-def supervise(loops: Sequence[Loop], settings: Settings) -> Report:
+def supervise(loops: Sequence[Loop], settings: SupervisorSettings) -> SupervisedRun:
     """Run the loops under a supervisor until it stops (see the module's docstring)."""
     return Supervisor(loops, settings).run()
 
 
-def ticks_tsv(report: Report) -> str:
+def ticks_tsv(run: SupervisedRun) -> str:
     """The ticks.tsv document: one row per loop, in the loops' order."""
-    return tsv.text(FIELDS, (row.cells() for row in report.rows))
+    return tsv.text(FIELDS, (row.cells() for row in run.rows))
 
 
-def write_ticks(path: str | os.PathLike[str], report: Report) -> None:
+def write_ticks(path: str | os.PathLike[str], run: SupervisedRun) -> None:
     """Write ticks.tsv atomically."""
-    tsv.write(path, FIELDS, (row.cells() for row in report.rows))
+    tsv.write(path, FIELDS, (row.cells() for row in run.rows))
 
 
-def check(report: Report) -> None:
+def check(run: SupervisedRun) -> None:
     """Raise Stopped if a signal ended the run, or PoolpipeError naming a loop that failed."""
-    if report.signal is not None:
-        raise Stopped(report.signal)
-    if report.failed:
-        row = report.failed[0]
+    if run.signal is not None:
+        raise Stopped(run.signal)
+    if run.failed:
+        row = run.failed[0]
         code = "" if row.exit_code is None else f" ({exit_text(row.exit_code)})"
         raise PoolpipeError(f"worker loop {row.process!r} {row.status}{code}")
 
@@ -357,12 +354,17 @@ def parse_loop(spec: str) -> Loop:
         fail = int(rest[2]) if len(rest) > 2 and rest[2] else None
     except ValueError:
         raise PoolpipeError(f"{spec!r} is not NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]") from None
-    return Loop(name, interval, ticks, fail)
+    return Loop(name=name, interval_s=interval, ticks=ticks, fail_at_tick=fail)
 
 
 def loops_from_config(items: Sequence[dict[str, Any]]) -> list[Loop]:
     """Loops from the config's supervise.workers list."""
     return [
-        Loop(i["name"], float(i["interval_s"]), i.get("ticks"), i.get("fail_at_tick"))
+        Loop(
+            name=i["name"],
+            interval_s=float(i["interval_s"]),
+            ticks=i.get("ticks"),
+            fail_at_tick=i.get("fail_at_tick"),
+        )
         for i in items
     ]
