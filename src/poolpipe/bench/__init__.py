@@ -1,8 +1,7 @@
 """The benchmarks inside the workflow: CPU scaling, inter-process hand-offs, a shared array."""
 
-from poolpipe.bench.cpu import ScalingPoint, amdahl_serial_fraction, amdahl_speedup, scaling
-from poolpipe.bench.ipc import IpcPoint
-from poolpipe.bench.ipc import run as ipc_costs
+from poolpipe.bench.cpu import ScalingPoint, amdahl_serial_fraction, amdahl_speedup, cpu_scaling
+from poolpipe.bench.ipc import IpcPoint, ipc_costs
 from poolpipe.bench.sharedarray import double_shared
 
 __all__ = [
@@ -10,7 +9,7 @@ __all__ = [
     "ScalingPoint",
     "amdahl_serial_fraction",
     "amdahl_speedup",
+    "cpu_scaling",
     "double_shared",
     "ipc_costs",
-    "scaling",
 ]

@@ -18,7 +18,7 @@ def heavy_computation(n: int) -> int:
     return result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ScalingPoint:
     """Median wall time of the whole job at one process count."""
 
@@ -49,7 +49,7 @@ def _describe(n: int) -> str:
     return f"a loop of {n} iterations"
 
 
-def scaling(total: int, process_counts: Sequence[int], repeats: int) -> list[ScalingPoint]:
+def cpu_scaling(total: int, process_counts: Sequence[int], repeats: int) -> list[ScalingPoint]:
     """Time the job at each process count, `repeats` times, interleaved; medians and ratios."""
     runs: dict[int, list[float]] = {p: [] for p in process_counts}
     for _ in range(repeats):
@@ -58,7 +58,13 @@ def scaling(total: int, process_counts: Sequence[int], repeats: int) -> list[Sca
     medians = {p: statistics.median(r) for p, r in runs.items()}
     base = medians[min(process_counts)] * min(process_counts)
     return [
-        ScalingPoint(p, medians[p], tuple(runs[p]), base / medians[p], base / medians[p] / p)
+        ScalingPoint(
+            processes=p,
+            wall_s=medians[p],
+            runs=tuple(runs[p]),
+            speedup=base / medians[p],
+            efficiency=base / medians[p] / p,
+        )
         for p in process_counts
     ]
 

@@ -15,7 +15,7 @@ from multiprocessing.connection import Connection
 METHODS = ("pipe", "queue", "shared_memory", "file_offset")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IpcPoint:
     """Median one-message cost of a method at one message size."""
 
@@ -126,16 +126,22 @@ def measure(method: str, size: int, messages: int) -> IpcPoint:
                 shm.close()
                 shm.unlink()
     latency = statistics.median(times[1:])
-    return IpcPoint(method, size, messages, latency * 1e6, size / latency / 1e6)
+    return IpcPoint(
+        method=method,
+        size=size,
+        messages=messages,
+        latency_us=latency * 1e6,
+        throughput_mb_s=size / latency / 1e6,
+    )
 
 
-def messages_for(size: int, budget_bytes: int, least: int = 3, most: int = 200) -> int:
+def messages_for(size: int, budget_bytes: int, *, least: int = 3, most: int = 200) -> int:
     """How many messages of `size` to time: enough for a stable median, within a byte budget."""
     return max(least, min(most, budget_bytes // max(size, 1)))
 
 
-def run(
+def ipc_costs(
     sizes: Sequence[int], budget_bytes: int, methods: Sequence[str] = METHODS
 ) -> list[IpcPoint]:
-    """Measure every method at every size."""
+    """Measure every method at every size, each within a byte budget."""
     return [measure(m, size, messages_for(size, budget_bytes)) for size in sizes for m in methods]
