@@ -10,9 +10,18 @@ def main(smk):
         report.crawl_section(smk.input.crawl_pages, read_json(smk.input.crawl_summary)),
     ]
     built = report.build(
-        smk.input.records, smk.input.scaling, smk.input.ipc, report.describe(), sections
+        smk.input.records,
+        scaling_tsv=smk.input.scaling,
+        ipc_tsv=smk.input.ipc,
+        machine=report.describe(),
+        sections=sections,
     )
-    report.write(built, smk.output.html, smk.output.csv, smk.output.summary)
+    report.write(
+        built,
+        html_path=smk.output.html,
+        csv_path=smk.output.csv,
+        summary_path=smk.output.summary,
+    )
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -17,15 +17,18 @@ from poolpipe.bench.cpu import (
     ScalingPoint,
     amdahl_serial_fraction,
     amdahl_speedup,
+    cpu_scaling,
     heavy_computation,
-    scaling,
     split_work,
 )
 from poolpipe.bench.ipc import METHODS, measure, messages_for
 from poolpipe.core import tsv
 from poolpipe.core.timing import TimingRecord, write_record
-from poolpipe.report import page as report
+from poolpipe.report.cells import MISSING, cell
+from poolpipe.report.jobs import CSV_FIELDS, benchmark_path_for, timings_csv
 from poolpipe.report.machine import describe
+from poolpipe.report.page import build, write
+from poolpipe.report.sections import crawl_section, page_sections, train_section
 
 from ..workflow_helpers import LOCAL_ENV, SMALL, SNAKEMAKE, snakemake, workflow_copy
 
@@ -82,8 +85,8 @@ def _records(tmp_path: Path, second_serial: float | None = None) -> list[Path]:
 
 
 def test_csv_rows_match_the_records(tmp_path):
-    built = report.build(_records(tmp_path), None, None, None)
-    rows = list(csv.DictReader(io.StringIO(report.timings_csv(built.jobs))))
+    built = build(_records(tmp_path))
+    rows = list(csv.DictReader(io.StringIO(timings_csv(built.jobs))))
     assert [(r["rule"], r["chunk"]) for r in rows] == [
         ("merge_sum", ""),
         ("sum_chunk", "0"),
@@ -104,33 +107,40 @@ def test_csv_rows_match_the_records(tmp_path):
 
 
 def test_stage_rows_take_the_chunk_jobs_and_never_invent_a_serial_time(tmp_path):
-    built = report.build(_records(tmp_path), None, None, None)
+    built = build(_records(tmp_path))
     (stage,) = built.stages
     assert (stage.stage, stage.jobs, stage.wall_s, stage.bytes) == ("sum", 2, 0.75, 1_500_000)
     assert stage.serial_wall_s is None and stage.speedup is None
-    sections = [s.title for s in report.page_sections(built)]
+    sections = [s.title for s in page_sections(built)]
     assert "Pool vs single process" not in sections
 
 
 def test_stage_speedup_when_every_chunk_was_timed_alone(tmp_path):
-    built = report.build(_records(tmp_path / "a", second_serial=0.4), None, None, None)
+    built = build(_records(tmp_path / "a", second_serial=0.4))
     (stage,) = built.stages
     assert stage.serial_wall_s == pytest.approx(1.2) and stage.speedup == pytest.approx(1.6)
 
 
 def test_page_holds_every_plot_and_the_csvs_numbers(tmp_path):
     points = [
-        ScalingPoint(1, 4.0, (4.0,), 1.0, 1.0),
-        ScalingPoint(2, 2.2, (2.2,), 4 / 2.2, 4 / 2.2 / 2),
-        ScalingPoint(4, 1.3, (1.3,), 4 / 1.3, 4 / 1.3 / 4),
+        ScalingPoint(processes=1, wall_s=4.0, runs=(4.0,), speedup=1.0, efficiency=1.0),
+        ScalingPoint(processes=2, wall_s=2.2, runs=(2.2,), speedup=4 / 2.2, efficiency=4 / 2.2 / 2),
+        ScalingPoint(processes=4, wall_s=1.3, runs=(1.3,), speedup=4 / 1.3, efficiency=4 / 1.3 / 4),
     ]
     tsv.write_records(tmp_path / "cpu.tsv", points)
     ipc = [measure(m, size, 3) for size in (1024, 65536) for m in METHODS]
     tsv.write_records(tmp_path / "ipc.tsv", ipc)
     records = _records(tmp_path, second_serial=0.4)
-    built = report.build(records, tmp_path / "cpu.tsv", tmp_path / "ipc.tsv", describe())
+    built = build(
+        records, scaling_tsv=tmp_path / "cpu.tsv", ipc_tsv=tmp_path / "ipc.tsv", machine=describe()
+    )
     out = tmp_path / "out"
-    report.write(built, str(out / "r.html"), str(out / "t.csv"), str(out / "s.md"))
+    write(
+        built,
+        html_path=str(out / "r.html"),
+        csv_path=str(out / "t.csv"),
+        summary_path=str(out / "s.md"),
+    )
 
     page = _Page()
     page.feed((out / "r.html").read_text())
@@ -145,9 +155,9 @@ def test_page_holds_every_plot_and_the_csvs_numbers(tmp_path):
     assert "<script" not in text and "<link" not in text
 
     jobs_table = page.tables[-1]
-    assert jobs_table[0] == list(report.CSV_FIELDS)
+    assert jobs_table[0] == list(CSV_FIELDS)
     csv_rows = list(csv.reader(io.StringIO((out / "t.csv").read_text())))[1:]
-    assert [[c if c != report.MISSING else "" for c in row] for row in jobs_table[1:]] == csv_rows
+    assert [[c if c != MISSING else "" for c in row] for row in jobs_table[1:]] == csv_rows
     assert "missing" in " ".join(" ".join(r) for r in jobs_table[1:])
     assert (
         "Measured on: AMD" in (out / "r.html").read_text()
@@ -158,7 +168,13 @@ def test_page_holds_every_plot_and_the_csvs_numbers(tmp_path):
 
 def test_amdahl_fit_recovers_a_known_serial_fraction():
     points = [
-        ScalingPoint(p, 1 / amdahl_speedup(0.1, p), (), amdahl_speedup(0.1, p), 0)
+        ScalingPoint(
+            processes=p,
+            wall_s=1 / amdahl_speedup(0.1, p),
+            runs=(),
+            speedup=amdahl_speedup(0.1, p),
+            efficiency=0,
+        )
         for p in (1, 2, 4, 8, 16)
     ]
     assert amdahl_serial_fraction(points) == pytest.approx(0.1, abs=1e-12)
@@ -171,7 +187,7 @@ def test_the_split_work_is_the_whole_work():
 
 
 def test_cpu_scaling_runs_at_each_process_count():
-    points = scaling(20_000, [1, 2], repeats=2)
+    points = cpu_scaling(20_000, [1, 2], repeats=2)
     assert [p.processes for p in points] == [1, 2]
     assert all(len(p.runs) == 2 and p.wall_s > 0 for p in points)
     assert points[0].speedup == 1.0
@@ -189,7 +205,7 @@ def test_messages_per_size_stay_in_budget():
 
 
 def test_benchmark_path_mirrors_the_record_path():
-    assert report.benchmark_path_for("results/timing/sum_chunk/3.json") == Path(
+    assert benchmark_path_for("results/timing/sum_chunk/3.json") == Path(
         "results/benchmarks/sum_chunk/3.tsv"
     )
 
@@ -208,7 +224,7 @@ def test_snakemake_report_works_on_the_small_config(tmp_path):
     for path in records:
         record = json.loads(path.read_text())
         row = by_key[(record["rule"], "" if record["chunk"] is None else str(record["chunk"]))]
-        assert row["wall_s"] == report.cell(record["wall_s"])
+        assert row["wall_s"] == cell(record["wall_s"])
         assert row["items"] == str(record["items"]) and row["bytes"] == str(record["bytes"])
     cpu = list(csv.DictReader((workdir / "results/bench/cpu.tsv").open(), delimiter="\t"))
     assert [r["processes"] for r in cpu] == ["1", "2"]
@@ -234,7 +250,7 @@ def test_train_section_shows_each_methods_error_and_says_when_it_is_missing():
             "average": {"coef": 3e-7, "intercept": 2e-7},
         },
     }
-    section = report.train_section(model)
+    section = train_section(model)
     assert section.table == (
         ["method", "coef", "intercept"],
         [
@@ -243,7 +259,7 @@ def test_train_section_shows_each_methods_error_and_says_when_it_is_missing():
         ],
     )
     assert section.png[:4] == b"\x89PNG"
-    missing = report.train_section({"rows": 1, "chunks": 1, "max_abs_diff_from_full_fit": None})
+    missing = train_section({"rows": 1, "chunks": 1, "max_abs_diff_from_full_fit": None})
     assert missing.png is None and "missing" in missing.text
 
 
@@ -256,6 +272,6 @@ def test_crawl_section_plots_every_fetched_rows_latency(tmp_path):
         "3\thttp://a/b\thttp://a/b\t200\t5\t12\t1\t\t\n"
     )
     summary = {"ok": 2, "errors": 1, "timing": {"latency_ms": {"p50": 30}, "pages_per_s": 9.5}}
-    section = report.crawl_section(pages, summary)
+    section = crawl_section(pages, summary)
     assert section.table[1] == [["2", "30", "missing", "missing", "missing", "9.5"]]
     assert section.png[:4] == b"\x89PNG"

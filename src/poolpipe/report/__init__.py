@@ -1,6 +1,7 @@
 """The report: every timing record and benchmark into one self-contained page, CSV and summary."""
 
-from poolpipe.report.page import build, crawl_section, train_section, write
-from poolpipe.report.machine import Machine, describe
+from poolpipe.report.machine import describe
+from poolpipe.report.page import build, write
+from poolpipe.report.sections import crawl_section, train_section
 
-__all__ = ["Machine", "build", "crawl_section", "describe", "train_section", "write"]
+__all__ = ["build", "crawl_section", "describe", "train_section", "write"]

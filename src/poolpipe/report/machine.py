@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Machine:
     """What a timing was measured on."""
 

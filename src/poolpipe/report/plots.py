@@ -98,7 +98,7 @@ def histogram(values: Sequence[float], xlabel: str, title: str) -> bytes:
 
 
 def bars(
-    labels: Sequence[str], values: Sequence[float], ylabel: str, title: str, log: bool = False
+    labels: Sequence[str], values: Sequence[float], *, ylabel: str, title: str, log: bool = False
 ) -> bytes:
     """Plain bars, e.g. each merge method's error."""
     fig, ax = plt.subplots(figsize=(6, 3.2))

@@ -1,0 +1,102 @@
+"""The benches' results as the report reads and shows them: CPU scaling and IPC costs."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from poolpipe.bench import IpcPoint, ScalingPoint
+from poolpipe.report.cells import cell
+
+
+def read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
+    """Read bench_cpu's TSV."""
+    with Path(path).open(newline="") as fh:
+        return [
+            ScalingPoint(
+                processes=int(r["processes"]),
+                wall_s=float(r["wall_s"]),
+                runs=tuple(float(v) for v in r["runs"].split(",") if v),
+                speedup=float(r["speedup"]),
+                efficiency=float(r["efficiency"]),
+            )
+            for r in csv.DictReader(fh, delimiter="\t")
+        ]
+
+
+def read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
+    """Read bench_ipc's TSV."""
+    with Path(path).open(newline="") as fh:
+        return [
+            IpcPoint(
+                method=r["method"],
+                size=int(r["size"]),
+                messages=int(r["messages"]),
+                latency_us=float(r["latency_us"]),
+                throughput_mb_s=float(r["throughput_mb_s"]),
+            )
+            for r in csv.DictReader(fh, delimiter="\t")
+        ]
+
+
+def scaling_table(points: Sequence[ScalingPoint]) -> tuple[list[str], list[list[str]]]:
+    """bench_cpu's medians."""
+    head = ["processes", "wall_s", "speedup", "efficiency", "runs"]
+    rows = [
+        [cell(p.processes), cell(p.wall_s), cell(p.speedup), cell(p.efficiency), cell(len(p.runs))]
+        for p in points
+    ]
+    return head, rows
+
+
+def ipc_table(points: Sequence[IpcPoint]) -> tuple[list[str], list[list[str]]]:
+    """bench_ipc's results, with the fastest method per size marked."""
+    best = {}
+    for p in points:
+        if p.size not in best or p.latency_us < best[p.size].latency_us:
+            best[p.size] = p
+    head = ["size", "method", "latency_us", "throughput_mb_s", "messages", "fastest"]
+    rows = [
+        [
+            human_size(p.size),
+            p.method,
+            cell(p.latency_us),
+            cell(p.throughput_mb_s),
+            cell(p.messages),
+            "yes" if best[p.size] is p else "",
+        ]
+        for p in sorted(points, key=lambda p: (p.size, p.latency_us))
+    ]
+    return head, rows
+
+
+def human_size(size: int) -> str:
+    """1024 -> '1 KiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:g} {unit}"
+        size //= 1024
+    return f"{size} B"
+
+
+def ipc_advice(points: Sequence[IpcPoint]) -> str:
+    """Which method to pick, read off the measurements."""
+    if not points:
+        return ""
+    sizes = sorted({p.size for p in points})
+    best = {s: min((p for p in points if p.size == s), key=lambda p: p.latency_us) for s in sizes}
+    text = "Fastest way to hand a message to another process, by size (measured here): "
+    text += "; ".join(f"{human_size(s)}: {best[s].method}" for s in sizes) + "."
+    pipe = {p.size: p for p in points if p.method == "pipe"}
+    slow = [s for s in sizes if s in pipe and pipe[s].latency_us > 2 * best[s].latency_us]
+    if slow:
+        text += (
+            f" From {human_size(slow[0])} up, a Pipe takes more than twice as long as the "
+            f"fastest method, because the bytes are copied through the kernel; below that, "
+            f"every method costs about one round trip, so the simplest (a Pipe or a Queue) "
+            f"will do. poolpipe's workers get byte ranges of files already on disk (the "
+            f"file_offset row), so no data crosses between processes."
+        )
+    return text
