@@ -31,21 +31,16 @@ TARGET = "y"
 SLOW_SECONDS = 12.0
 """A method stops after its first run if that run took longer than this."""
 
-POOLPIPE = (
-    "poolpipe.core.chunks",
-    "poolpipe.core.pool",
-    "poolpipe.sum.numbers",
-    "poolpipe.train.csvparse",
-)
+POOLPIPE = ("poolpipe.core", "poolpipe.train")
 MODULES = {
     "sklearn_pandas": ("sklearn.linear_model", "pandas"),
     "sklearn_pyarrow": ("sklearn.linear_model", "pyarrow.csv"),
     "seed": ("sklearn.linear_model", "pandas"),
-    "poolpipe": ("poolpipe.train.fit",),
+    "poolpipe": POOLPIPE,
     "parse_only": POOLPIPE,
     "cache_make": POOLPIPE,
-    "cache_train": ("threadpoolctl", "poolpipe.train.fit", *POOLPIPE),
-    "profile": ("threadpoolctl", "poolpipe.train.fit", *POOLPIPE),
+    "cache_train": ("threadpoolctl", *POOLPIPE),
+    "profile": ("threadpoolctl", *POOLPIPE),
 }
 """What each method imports, loaded before its clock starts (each run has its own interpreter,
 so a method's peak RSS holds only its own modules)."""
@@ -143,7 +138,7 @@ def run_seed(path: str, processes: int, cache: str) -> dict[str, Any]:
 
 def run_poolpipe(path: str, processes: int, cache: str) -> dict[str, Any]:
     """poolpipe's train_file: exact merge, and the seed's average over `processes` chunks."""
-    from poolpipe.train.fit import train_file
+    from poolpipe.train import train_file
 
     model = train_file(path, TARGET, processes=processes, chunks=processes)
     return {
@@ -156,18 +151,18 @@ def run_poolpipe(path: str, processes: int, cache: str) -> dict[str, Any]:
 
 def _parse_piece(task: tuple[Any, Any]) -> int:
     """Parse one piece and keep nothing: the CSV share of a poolpipe run."""
-    from poolpipe.core.chunks import iter_blocks
-    from poolpipe.train.csvparse import parse_block, row_capacity
+    from poolpipe.core import iter_blocks
+    from poolpipe.train import parse_block, row_capacity
 
     piece, columns = task
     out = np.empty((row_capacity(columns, 4 << 20), columns.width))
-    return sum(len(parse_block(b.data, columns, out).values) for b in iter_blocks(piece))
+    return sum(len(parse_block(b.data, columns, out=out).values) for b in iter_blocks(piece))
 
 
 def pieces_of(path: str, processes: int) -> tuple[Any, list[Any]]:
     """The columns and the pieces a poolpipe run with `processes` workers and chunks uses."""
-    from poolpipe.core.chunks import pieces_for, split_file
-    from poolpipe.train.csvparse import choose_columns
+    from poolpipe.core import pieces_for, split_file
+    from poolpipe.train import choose_columns
 
     columns = choose_columns(path, TARGET)
     ranges = split_file(path, processes, skip_header=True)
@@ -176,7 +171,7 @@ def pieces_of(path: str, processes: int) -> tuple[Any, list[Any]]:
 
 def run_parse_only(path: str, processes: int, cache: str) -> dict[str, Any]:
     """The same pool over the same pieces as poolpipe, parsing only."""
-    from poolpipe.core.pool import pool_map
+    from poolpipe.core import pool_map
 
     columns, pieces = pieces_of(path, processes)
     tasks = [(p, columns) for p in pieces]
@@ -186,8 +181,8 @@ def run_parse_only(path: str, processes: int, cache: str) -> dict[str, Any]:
 
 def _cache_piece(task: tuple[Any, Any, str]) -> int:
     """Parse one piece and save its rows as one .npy file; return the rows."""
-    from poolpipe.core.chunks import iter_blocks
-    from poolpipe.train.csvparse import parse_block
+    from poolpipe.core import iter_blocks
+    from poolpipe.train import parse_block
 
     piece, columns, out = task
     blocks = [parse_block(b.data, columns).values for b in iter_blocks(piece)]
@@ -198,7 +193,7 @@ def _cache_piece(task: tuple[Any, Any, str]) -> int:
 
 def run_cache_make(path: str, processes: int, cache: str) -> dict[str, Any]:
     """Parse the CSV in the pool once and write each piece's rows to <cache>/<i>.npy."""
-    from poolpipe.core.pool import pool_map
+    from poolpipe.core import pool_map
 
     columns, pieces = pieces_of(path, processes)
     target = Path(cache)
@@ -217,7 +212,7 @@ def _scatter_of_npy(task: tuple[str, list[float]]) -> Any:
     """The Scatter of one cached piece, streamed from a memory map in blocks of rows."""
     from threadpoolctl import threadpool_limits
 
-    from poolpipe.train.fit import Scatter
+    from poolpipe.train import Scatter
 
     path, reference = task
     rows = np.load(path, mmap_mode="r")
@@ -231,9 +226,8 @@ def _scatter_of_npy(task: tuple[str, list[float]]) -> Any:
 
 def run_cache_train(path: str, processes: int, cache: str) -> dict[str, Any]:
     """poolpipe's TSQR and merge over the cached pieces, in the same pool."""
-    from poolpipe.core.pool import pool_map
-    from poolpipe.train.csvparse import Columns
-    from poolpipe.train.fit import Scatter, solve
+    from poolpipe.core import pool_map
+    from poolpipe.train import Columns, Scatter, solve
 
     columns = Columns.from_json(json.loads((Path(cache) / "columns.json").read_text()))
     files = sorted(Path(cache).glob("*.npy"), key=lambda p: int(p.stem))
@@ -249,9 +243,8 @@ def run_profile(path: str, processes: int, cache: str) -> dict[str, Any]:
     """poolpipe's per-block loop in one process, timing reading, parsing and the QR apart."""
     from threadpoolctl import threadpool_limits
 
-    from poolpipe.core.chunks import iter_blocks
-    from poolpipe.train.csvparse import parse_block, row_capacity
-    from poolpipe.train.fit import Scatter
+    from poolpipe.core import iter_blocks
+    from poolpipe.train import Scatter, parse_block, row_capacity
 
     columns, pieces = pieces_of(path, 1)
     reference = np.asarray(columns.reference)
@@ -268,7 +261,7 @@ def run_profile(path: str, processes: int, cache: str) -> dict[str, Any]:
                 spent["read"] += t1 - t0
                 if block is None:
                     break
-                values = parse_block(block.data, columns, out).values
+                values = parse_block(block.data, columns, out=out).values
                 t2 = time.perf_counter()
                 values -= reference
                 scatter = scatter.add(values)
@@ -378,12 +371,12 @@ def ensure_file(path: Path, rows: int, features: int) -> None:
     if path.exists():
         log(f"reusing {path}")
         return
-    from poolpipe.train.demo import write_train
+    from poolpipe.train import write_train
 
     log(f"writing {path}: {rows:,} rows x {features} features...")
     path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    write_train(path, rows, DATA_SEED, coefficients(features), 1.0, 0.1)
+    write_train(path, rows, seed=DATA_SEED, coef=coefficients(features), intercept=1.0, noise=0.1)
     log(f"  written in {time.perf_counter() - start:.1f} s")
 
 

@@ -7,7 +7,15 @@ from poolpipe.train import write_train
 def main(smk):
     p = smk.params
     with Stopwatch() as watch:
-        size = write_train(smk.output.csv, p.rows, p.seed, p.coef, p.intercept, p.noise, p.bad_rows)
+        size = write_train(
+            smk.output.csv,
+            p.rows,
+            seed=p.seed,
+            coef=p.coef,
+            intercept=p.intercept,
+            noise=p.noise,
+            bad_rows=p.bad_rows,
+        )
     write_job_timing(smk, "data", watch, items=p.rows, size=size)
 
 

@@ -9,7 +9,13 @@ def main(smk):
     columns = Columns.from_json(read_json(smk.input.columns))
     with Stopwatch() as watch:
         parts = [TrainPart.from_json(read_json(path)) for path in smk.input.parts]
-        model = model_json(parts, columns, p.strict, p.compare_full_fit, p.full_fit_max_mb)
+        model = model_json(
+            parts,
+            columns,
+            strict=p.strict,
+            compare_full_fit=p.compare_full_fit,
+            full_fit_max_mb=p.full_fit_max_mb,
+        )
         write_json(smk.output.model, model)
     write_job_timing(smk, "train", watch, items=model["rows"], size=model["bytes"])
 

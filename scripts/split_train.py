@@ -14,7 +14,7 @@ from poolpipe.train import choose_columns
 def main(smk):
     p = smk.params
     with Stopwatch() as watch:
-        columns = choose_columns(smk.input[0], p.target, p.features, p.delimiter)
+        columns = choose_columns(smk.input[0], p.target, features=p.features, delimiter=p.delimiter)
         ranges = split_file(smk.input[0], p.chunks, skip_header=True)
         write_json(smk.output.columns, columns.to_json())
         write_manifest(smk.output.manifest, ranges)

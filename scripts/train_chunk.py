@@ -18,7 +18,7 @@ def main(smk):
     processes = job_processes(smk)
     (part,), watch, serial_wall_s = timed_with_serial(
         lambda serial, _: train_chunks(
-            [chunk], columns, processes, smk.params.strict, serial=serial
+            [chunk], columns, processes=processes, strict=smk.params.strict, serial=serial
         ),
         compare_serial=smk.params.compare_serial,
     )

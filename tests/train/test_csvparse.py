@@ -12,15 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.csvparse import (
-    Columns,
-    choose_columns,
-    parse_block,
-    parse_cell,
-    parse_line,
-    read_header,
-    split_fields,
-)
+from poolpipe.train.columns import Columns, choose_columns, read_header
+from poolpipe.train.csvparse import parse_block, parse_cell, parse_line, split_fields
 
 
 def cols(header: str, target: str, features: list[str], delimiter: str = ",") -> Columns:
@@ -28,12 +21,12 @@ def cols(header: str, target: str, features: list[str], delimiter: str = ",") ->
     names = tuple(split_fields(header.encode(), delimiter.encode()))
     names = tuple(n.decode() for n in names)
     return Columns(
-        "mem.csv",
-        delimiter,
-        names,
-        tuple(names.index(f) for f in features),
-        names.index(target),
-        (0.0,) * (len(features) + 1),
+        path="mem.csv",
+        delimiter=delimiter,
+        header=names,
+        features=tuple(names.index(f) for f in features),
+        target=names.index(target),
+        reference=(0.0,) * (len(features) + 1),
     )
 
 
@@ -247,7 +240,7 @@ def test_default_features_are_the_other_numeric_columns(tmp_path):
     assert columns.feature_names == ["a", "b"]
     assert columns.ignored == ["id", "name"]
     assert columns.reference == (0.0, 0.0, 0.0)
-    named = choose_columns(path, "a", ["y"])
+    named = choose_columns(path, "a", features=["y"])
     assert (named.feature_names, named.target_name, named.used) == (["y"], "a", (4, 1))
 
 
@@ -285,7 +278,7 @@ def test_bad_files_and_columns_are_one_sentence(
 ):
     path = write(tmp_path, text)
     with pytest.raises(PoolpipeError, match=message.replace("(", r"\(")):
-        choose_columns(path, target, features, delimiter)
+        choose_columns(path, target, features=features, delimiter=delimiter)
 
 
 def test_a_missing_file_and_a_directory_are_one_sentence(tmp_path):

@@ -17,18 +17,12 @@ from sklearn.linear_model import LinearRegression
 from poolpipe.core.chunks import Range, split_file
 from poolpipe.core.outputs import dumps_json
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.csvparse import Columns, choose_columns, parse_line
+from poolpipe.train.columns import Columns, choose_columns
+from poolpipe.train.csvparse import parse_line
 from poolpipe.train.demo import write_train
-from poolpipe.train.fit import (
-    Scatter,
-    TrainPart,
-    merge_parts,
-    model_json,
-    solve,
-    train_chunks,
-    train_file,
-    train_range,
-)
+from poolpipe.train.fit import TrainPart, merge_parts, train_chunks, train_range
+from poolpipe.train.model import model_json, train_file
+from poolpipe.train.scatter import Scatter, solve
 
 TOL = 1e-9
 POOLPIPE = str(Path(sys.executable).parent / "poolpipe")
@@ -243,7 +237,7 @@ def test_a_part_round_trips_through_json_exactly(tmp_path):
     path = tmp_path / "t.csv"
     path.write_bytes(text)
     columns = choose_columns(path, "y")
-    (part,) = train_chunks(split_file(path, 1, skip_header=True), columns, 1)
+    (part,) = train_chunks(split_file(path, 1, skip_header=True), columns, processes=1)
     again = TrainPart.from_json(json.loads(dumps_json(part.to_json())))
     assert again.to_json() == part.to_json()
     assert np.array_equal(again.scatter.r, part.scatter.r)
@@ -349,7 +343,7 @@ def test_unusable_inputs_are_one_sentence(tmp_path, text, features, message):
     path = tmp_path / "t.csv"
     path.write_bytes(text)
     with pytest.raises(PoolpipeError, match=message):
-        train_file(str(path), "y", features, processes=2, chunks=2)
+        train_file(str(path), "y", features=features, processes=2, chunks=2)
 
 
 def test_as_many_rows_as_features_is_fitted_like_scikit_learn(tmp_path):
@@ -401,10 +395,10 @@ def test_merge_renumbers_examples_by_each_parts_line_count(tmp_path):
 
 def test_the_demo_data_follows_its_settings(tmp_path):
     path = tmp_path / "demo.csv"
-    size = write_train(path, 20000, 3, [2.0, -1.0], 1.0, 0.1, bad_rows=7)
+    size = write_train(path, 20000, seed=3, coef=[2.0, -1.0], intercept=1.0, noise=0.1, bad_rows=7)
     assert size == path.stat().st_size
     again = tmp_path / "again.csv"
-    write_train(again, 20000, 3, [2.0, -1.0], 1.0, 0.1, bad_rows=7)
+    write_train(again, 20000, seed=3, coef=[2.0, -1.0], intercept=1.0, noise=0.1, bad_rows=7)
     assert again.read_bytes() == path.read_bytes()
     model = train_file(str(path), "y", processes=2, chunks=2)
     assert model["features"] == ["x1", "x2"]
@@ -423,7 +417,7 @@ def test_the_command_prints_the_same_json(tmp_path):
     path, _, _ = messy_file(tmp_path)
     run = run_cli("train", str(path), "--target", "y", "--features", "b, a", "--processes", "2")
     assert run.returncode == 0, run.stderr
-    want = train_file(str(path), "y", ["b", "a"], processes=2, chunks=2)
+    want = train_file(str(path), "y", features=["b", "a"], processes=2, chunks=2)
     assert run.stdout == dumps_json(want)
     assert json.loads(run.stdout)["features"] == ["b", "a"]
 
@@ -487,7 +481,7 @@ def test_memory_stays_bounded_whatever_the_file_size(tmp_path):
             fh.write(block)
     code = (
         "import json, resource, sys\n"
-        "from poolpipe.train.fit import train_file\n"
+        "from poolpipe.train import train_file\n"
         "model = train_file(sys.argv[1], 'y', processes=2, chunks=2)\n"
         "peak = max(resource.getrusage(w).ru_maxrss for w in"
         " (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"

@@ -14,7 +14,8 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from poolpipe.core.timing import read_record
-from poolpipe.train.csvparse import choose_columns, parse_line
+from poolpipe.train.columns import choose_columns
+from poolpipe.train.csvparse import parse_line
 
 from ..workflow_helpers import SMALL, snakemake, workflow_copy
 

@@ -1,17 +1,20 @@
 """The train stage: a linear regression over chunks of a CSV file, merged exactly."""
 
-from poolpipe.train.csvparse import BadRow, Columns, choose_columns
+from poolpipe.train.columns import Columns, choose_columns
+from poolpipe.train.csvparse import parse_block, row_capacity
 from poolpipe.train.demo import write_train
-from poolpipe.train.fit import Fit, Scatter, TrainPart, model_json, solve, train_chunks, train_file
+from poolpipe.train.fit import TrainPart, train_chunks
+from poolpipe.train.model import model_json, train_file
+from poolpipe.train.scatter import Scatter, solve
 
 __all__ = [
-    "BadRow",
     "Columns",
-    "Fit",
     "Scatter",
     "TrainPart",
     "choose_columns",
     "model_json",
+    "parse_block",
+    "row_capacity",
     "solve",
     "train_chunks",
     "train_file",

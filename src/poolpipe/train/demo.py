@@ -38,6 +38,7 @@ def train_header(features: int) -> list[str]:
 def write_train(
     path: str | os.PathLike[str],
     rows: int,
+    *,
     seed: int,
     coef: list[float],
     intercept: float,

@@ -1,0 +1,216 @@
+"""The columns of a CSV file a fit uses: the header, the numeric fields, a reference row."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from poolpipe.core.chunks import BLOCK_SIZE, Range, header_end, iter_blocks
+from poolpipe.core.inputs import check_input_file
+from poolpipe.errors import PoolpipeError
+from poolpipe.train.csvparse import is_blank, parse_block, parse_cell, split_fields
+
+SAMPLE_LINES = 1000
+"""Data lines read to decide which columns are numeric when no features are named."""
+
+_UNUSED = 255
+_MAX_USED = 255
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Columns:
+    """The fields of a CSV file a fit uses (features, then the target) and a reference row.
+
+    The reference row is the first good row of the file; every chunk subtracts it
+    before summarising, so large offsets cost no precision.
+    """
+
+    path: str
+    delimiter: str
+    header: tuple[str, ...]
+    features: tuple[int, ...]
+    target: int
+    reference: tuple[float, ...] = ()
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The features' names, in fit order."""
+        return [self.header[i] for i in self.features]
+
+    @property
+    def target_name(self) -> str:
+        """The target's name."""
+        return self.header[self.target]
+
+    @property
+    def used(self) -> tuple[int, ...]:
+        """Field indexes of the parsed columns: the features, then the target."""
+        return (*self.features, self.target)
+
+    @property
+    def width(self) -> int:
+        """Number of parsed columns."""
+        return len(self.features) + 1
+
+    @property
+    def ignored(self) -> list[str]:
+        """Names of the header's fields that the fit does not use."""
+        used = set(self.used)
+        return [name for i, name in enumerate(self.header) if i not in used]
+
+    def slots(self) -> bytes:
+        """For each header field, its output column in the parsed rows (255: unused)."""
+        out = bytearray([_UNUSED]) * len(self.header)
+        for slot, index in enumerate(self.used):
+            out[index] = slot
+        return bytes(out)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "input": self.path,
+            "delimiter": self.delimiter,
+            "header": list(self.header),
+            "target": self.target_name,
+            "features": self.feature_names,
+            "ignored_columns": self.ignored,
+            "target_field": self.target,
+            "feature_fields": list(self.features),
+            "reference_row": list(self.reference),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Columns:
+        """Inverse of to_json."""
+        return cls(
+            path=data["input"],
+            delimiter=data["delimiter"],
+            header=tuple(data["header"]),
+            features=tuple(data["feature_fields"]),
+            target=data["target_field"],
+            reference=tuple(data["reference_row"]),
+        )
+
+
+def read_header(path: str | os.PathLike[str], delimiter: str) -> tuple[str, ...]:
+    """The header's field names (a leading byte-order mark and spaces around names removed)."""
+    check_input_file(path)
+    end = header_end(path)
+    if end == 0:
+        raise PoolpipeError(f"{path} is empty; a CSV file with a header line is expected")
+    with open(path, "rb") as fh:
+        line = fh.read(min(end, BLOCK_SIZE)).rstrip(b"\n").rstrip(b"\r")
+    if line.startswith(_BOM):
+        line = line[len(_BOM) :]
+    fields = split_fields(line, delimiter.encode())
+    if fields is None or not line.strip():
+        raise PoolpipeError(f"{path}: the header line is not a CSV header")
+    names = [f.decode("utf-8", errors="backslashreplace").strip() for f in fields]
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(names)]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise PoolpipeError(f"{path}: the header names column {name!r} twice")
+        seen.add(name)
+    return tuple(names)
+
+
+def sample_lines(path: str | os.PathLike[str], limit: int = SAMPLE_LINES) -> list[bytes]:
+    """The first data lines after the header (at most limit, blank ones left out)."""
+    start = header_end(path)
+    size = os.path.getsize(path)
+    lines: list[bytes] = []
+    for block in iter_blocks(Range(str(path), start, size)):
+        if block.overlong:
+            continue
+        for raw in bytes(block.data).split(b"\n"):
+            if not is_blank(raw.rstrip(b"\r")):
+                lines.append(raw.rstrip(b"\r"))
+                if len(lines) >= limit:
+                    return lines
+    return lines
+
+
+def numeric_fields(header: Sequence[str], lines: Iterable[bytes], delimiter: str) -> list[int]:
+    """Fields where more than half of the sample's non-empty cells are numbers."""
+    numbers = [0] * len(header)
+    others = [0] * len(header)
+    for line in lines:
+        fields = split_fields(line, delimiter.encode())
+        if fields is None or len(fields) != len(header):
+            continue
+        for i, cell in enumerate(fields):
+            value = parse_cell(cell)
+            if not isinstance(value, str):
+                numbers[i] += 1
+            elif value != "empty":
+                others[i] += 1
+    return [i for i in range(len(header)) if numbers[i] > others[i]]
+
+
+def _index(path: str | os.PathLike[str], header: tuple[str, ...], name: str, role: str) -> int:
+    try:
+        return header.index(name)
+    except ValueError:
+        shown = ", ".join(repr(h) for h in header[:20]) + (", ..." if len(header) > 20 else "")
+        raise PoolpipeError(
+            f"{path} has no {role} column {name!r}; its columns are {shown}"
+        ) from None
+
+
+def first_good_row(columns: Columns) -> tuple[float, ...]:
+    """The first good row of the file (features, then target); zeros if there is none."""
+    rng = Range(columns.path, header_end(columns.path), os.path.getsize(columns.path))
+    for block in iter_blocks(rng):
+        if block.overlong:
+            continue
+        parsed = parse_block(block.data, columns, max_examples=0)
+        if len(parsed.values):
+            return tuple(float(v) for v in parsed.values[0])
+    return (0.0,) * columns.width
+
+
+def choose_columns(
+    path: str | os.PathLike[str],
+    target: str,
+    *,
+    features: Sequence[str] = (),
+    delimiter: str = ",",
+) -> Columns:
+    """The target and features by name (features default to every other numeric column)."""
+    check_delimiter(delimiter)
+    header = read_header(path, delimiter)
+    if os.path.getsize(path) <= header_end(path) or not sample_lines(path, 1):
+        raise PoolpipeError(f"{path} has a header but no data rows")
+    target_at = _index(path, header, target, "target")
+    if features:
+        chosen = [_index(path, header, name, "feature") for name in features]
+        if len(set(chosen)) != len(chosen):
+            raise PoolpipeError("a feature is named twice in the features list")
+        if target_at in chosen:
+            raise PoolpipeError(f"the target {target!r} is also named as a feature")
+    else:
+        numeric = numeric_fields(header, sample_lines(path), delimiter)
+        chosen = [i for i in numeric if i != target_at]
+        if not chosen:
+            raise PoolpipeError(
+                f"{path} has no numeric column besides the target {target!r} to use as a feature"
+            )
+    if len(chosen) >= _MAX_USED:
+        raise PoolpipeError(f"at most {_MAX_USED - 1} features are supported, not {len(chosen)}")
+    columns = Columns(
+        path=str(path), delimiter=delimiter, header=header, features=tuple(chosen), target=target_at
+    )
+    return replace(columns, reference=first_good_row(columns))
+
+
+def check_delimiter(delimiter: str) -> None:
+    """A delimiter is one ASCII character other than a quote, space or line break."""
+    if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\n\r \0':
+        raise PoolpipeError(
+            f"the delimiter must be one ASCII character other than a quote, space or line break,"
+            f" not {delimiter!r}"
+        )
