@@ -44,7 +44,7 @@ LABELS = {
 MODULES = {
     "pandas": ("pandas",),
     "pyarrow": ("pyarrow", "pyarrow.compute", "pyarrow.csv"),
-    "poolpipe": ("poolpipe.sum.numbers",),
+    "poolpipe": ("poolpipe.sum",),
 }
 """What each method imports, loaded before its clock starts (each run has its own interpreter,
 so a method's peak RSS holds only its own modules)."""
@@ -119,7 +119,7 @@ def run_pyarrow(path: str, processes: int) -> int:
 
 def run_poolpipe(path: str, processes: int) -> int:
     """poolpipe's sum_file with a pool of `processes` workers."""
-    from poolpipe.sum.numbers import sum_file
+    from poolpipe.sum import sum_file
 
     return sum_file(path, processes)["total"]
 
@@ -251,12 +251,12 @@ def ensure_file(path: Path, size_mb: int) -> None:
     if path.exists() and abs(path.stat().st_size - target) <= SIZE_TOLERANCE * target:
         log(f"reusing {path}")
         return
-    from poolpipe.sum.demo import write_numbers
+    from poolpipe.sum import write_numbers
 
     lines = round(target / BYTES_PER_LINE)
     log(f"writing {path}: {lines:,} lines (~{size_mb} MiB)...")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_numbers(path, lines, DATA_SEED)
+    write_numbers(path, lines, seed=DATA_SEED)
 
 
 def warm(path: Path) -> None:

@@ -7,7 +7,13 @@ from poolpipe.sum import write_numbers
 def main(smk):
     p = smk.params
     with Stopwatch() as watch:
-        size = write_numbers(smk.output.numbers, p.lines, p.seed, p.blank_lines, p.bad_lines)
+        size = write_numbers(
+            smk.output.numbers,
+            p.lines,
+            seed=p.seed,
+            blank_lines=p.blank_lines,
+            bad_lines=p.bad_lines,
+        )
     write_job_timing(smk, "data", watch, items=p.lines, size=size)
 
 

@@ -15,7 +15,7 @@ def main(smk):
     chunk = read_manifest(smk.input.manifest)[int(smk.wildcards.chunk)]
     processes = job_processes(smk)
     part, watch, serial_wall_s = timed_with_serial(
-        lambda serial, _: sum_ranges([chunk], processes, smk.params.strict, serial=serial),
+        lambda serial, _: sum_ranges([chunk], processes, strict=smk.params.strict, serial=serial),
         compare_serial=smk.params.compare_serial,
     )
     write_json(smk.output.part, part.to_json())

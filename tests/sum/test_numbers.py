@@ -19,7 +19,7 @@ from poolpipe.sum.numbers import (
     MAX_EXAMPLES,
     SumPart,
     decimal_to_int,
-    merge,
+    merge_parts,
     parse_line,
     sum_file,
     sum_range,
@@ -48,7 +48,14 @@ def reference(data: bytes, block_size: int | None = None) -> SumPart:
         else:
             total += value
             numbers += 1
-    part = SumPart(total, numbers, blanks, bad, len(lines), len(data))
+    part = SumPart(
+        total=total,
+        numbers=numbers,
+        blank_lines=blanks,
+        bad_lines=bad,
+        lines=len(lines),
+        bytes=len(data),
+    )
     return part, bad_lines[:MAX_EXAMPLES]
 
 
@@ -214,7 +221,7 @@ def test_sum_range_matches_the_reference(tmp_path, data, block):
 def test_chunked_pool_sum_equals_the_reference(tmp_path, data, chunks, processes):
     path = _write(tmp_path, data)
     ranges = split_file(path, chunks)
-    merged = merge(sum_ranges([r], processes) for r in ranges)
+    merged = merge_parts(sum_ranges([r], processes) for r in ranges)
     want, bad_lines = reference(data)
     assert _summary(merged) == _summary(want)
     assert [e.line for e in merged.bad_examples] == bad_lines

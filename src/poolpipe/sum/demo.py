@@ -16,7 +16,7 @@ _BLOCK_LINES = 1 << 20
 
 
 def write_numbers(
-    path: str | os.PathLike[str], lines: int, seed: int, blank_lines: int = 0, bad_lines: int = 0
+    path: str | os.PathLike[str], lines: int, *, seed: int, blank_lines: int = 0, bad_lines: int = 0
 ) -> int:
     """Write the demo numbers file (given counts of its lines blank or bad); return its size."""
     rng = np.random.default_rng(seed)

@@ -37,7 +37,7 @@ class BadLine:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SumPart:
     """A mergeable summary of some consecutive lines; bad line numbers count from its first line."""
 
@@ -60,7 +60,7 @@ class SumPart:
         return cls(**{**data, "bad_examples": examples})
 
 
-def merge(parts: Iterable[SumPart]) -> SumPart:
+def merge_parts(parts: Iterable[SumPart]) -> SumPart:
     """Merge parts given in file order into one summary of all their lines."""
     return merge_ordered(
         parts,
@@ -128,7 +128,15 @@ def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) ->
         if strict and examples:
             _fail_strict(rng, examples[0])
         lines += nlines
-    return SumPart(total, numbers, blanks, bad, lines, rng.size, tuple(examples))
+    return SumPart(
+        total=total,
+        numbers=numbers,
+        blank_lines=blanks,
+        bad_lines=bad,
+        lines=lines,
+        bytes=rng.size,
+        bad_examples=tuple(examples),
+    )
 
 
 def _fail_strict(rng: Range, first: BadLine) -> None:
@@ -143,13 +151,13 @@ def _describe(rng: Range) -> str:
 
 
 def sum_ranges(
-    ranges: list[Range], processes: int, strict: bool = False, serial: bool = False
+    ranges: list[Range], processes: int, *, strict: bool = False, serial: bool = False
 ) -> SumPart:
     """Sum consecutive ranges with a pool of `processes` workers (or in this process if serial)."""
     pieces = [piece for rng in ranges for piece in pieces_for(rng, processes)]
     if serial:
-        return merge(sum_range(piece, strict) for piece in pieces)
-    return merge(pool_map(_Summer(strict), pieces, processes, describe=_describe))
+        return merge_parts(sum_range(piece, strict) for piece in pieces)
+    return merge_parts(pool_map(_Summer(strict), pieces, processes, describe=_describe))
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,7 @@ class _Summer:
         return sum_range(rng, self.strict)
 
 
-def result_json(part: SumPart, path: str, chunks: int, strict: bool) -> dict[str, Any]:
+def result_json(part: SumPart, path: str, *, chunks: int, strict: bool) -> dict[str, Any]:
     """The total.json document."""
     data = part.to_json()
     return {
@@ -174,5 +182,5 @@ def result_json(part: SumPart, path: str, chunks: int, strict: bool) -> dict[str
 
 def sum_file(path: str, processes: int, strict: bool = False) -> dict[str, Any]:
     """Sum a whole file with a pool of `processes` workers: what `poolpipe sum` prints."""
-    part = sum_ranges(split_file(path, 1), processes, strict)
+    part = sum_ranges(split_file(path, 1), processes, strict=strict)
     return result_json(part, path, chunks=1, strict=strict)
