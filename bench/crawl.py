@@ -45,8 +45,8 @@ newline may arrive apart, and lines are found by pattern, not split on newlines.
 MODULES = {
     "seed": ("requests",),
     "threads": ("requests",),
-    "poolpipe1": ("poolpipe.crawl.merge",),
-    "poolpipe": ("poolpipe.crawl.merge",),
+    "poolpipe1": ("poolpipe.crawl",),
+    "poolpipe": ("poolpipe.crawl",),
 }
 """What each method imports, loaded before its clock starts (imports are not crawling)."""
 
@@ -113,8 +113,7 @@ def run_threads(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
 
 def run_poolpipe(path: str, args: argparse.Namespace) -> dict[str, Any]:
     """poolpipe's crawl_file: index, pool of `processes`, merge into pages.tsv."""
-    from poolpipe.crawl.merge import crawl_file
-    from poolpipe.crawl.settings import CrawlSettings
+    from poolpipe.crawl import CrawlSettings, crawl_file
 
     settings = CrawlSettings(
         concurrency=args.concurrency,
@@ -127,7 +126,7 @@ def run_poolpipe(path: str, args: argparse.Namespace) -> dict[str, Any]:
         robots=not args.no_robots,
     )
     out = Path(args.out) / "pages.tsv"
-    summary = crawl_file(path, out, settings, args.processes)
+    summary = crawl_file(path, out=out, settings=settings, processes=args.processes)
     return {
         "rows": summary["rows"],
         "ok": summary["ok"],
@@ -161,7 +160,7 @@ def child_main(args: argparse.Namespace) -> None:
 # ---- the parent: server, runs, table ---------------------------------------------------------
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Run:
     """One run of a method in its own subprocess."""
 
@@ -180,6 +179,7 @@ def run_once(
     method: str,
     path: Path,
     args: argparse.Namespace,
+    *,
     server_pid: int | None,
     cap: float | None = None,
 ) -> Run:
@@ -199,7 +199,16 @@ def run_once(
         ok = len(SEED_OK.findall(stdout))
         wall = time.perf_counter() - start
         spent = process_cpu_seconds(server_pid) - before if server_pid else 0.0
-        return Run(wall, float("nan"), spent, 0, ok, ok, 0, killed=True)
+        return Run(
+            seconds=wall,
+            cpu_s=float("nan"),
+            server_cpu_s=spent,
+            peak_kib=0,
+            rows=ok,
+            ok=ok,
+            bytes=0,
+            killed=True,
+        )
     if proc.returncode != 0:
         sys.exit(f"{method} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
     lines = stdout.strip().splitlines()
@@ -232,7 +241,7 @@ def passthrough(args: argparse.Namespace) -> list[str]:
     return out + (["--no-robots"] if args.no_robots else [])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Row:
     """A table row: a method's median run."""
 
@@ -269,12 +278,19 @@ class Row:
 
 
 def measure(
-    method: str, path: Path, urls: int, args: argparse.Namespace, pid: int, repeats: int, **kw
+    method: str,
+    path: Path,
+    args: argparse.Namespace,
+    *,
+    urls: int,
+    pid: int,
+    repeats: int,
+    **kw: Any,
 ) -> Row:
     """Run a method `repeats` times."""
     runs = []
     for i in range(repeats):
-        run = run_once(method, path, args, pid)
+        run = run_once(method, path, args, server_pid=pid)
         runs.append(run)
         log(f"  {method} run {i + 1}: {run.seconds:.2f} s, {run.ok}/{urls} pages")
     concurrency = kw.get("concurrency", args.concurrency)
@@ -329,15 +345,15 @@ def mixed_lines(base: str, pages: int, hangs: int) -> list[str]:
     return lines
 
 
-def mixed(args: argparse.Namespace, base: str, pid: int, out: Path) -> tuple[str, dict]:
+def mixed(args: argparse.Namespace, *, base: str, pid: int, out: Path) -> tuple[str, dict]:
     """The mixed list: poolpipe must finish within its deadline plus retries; the others are
     given --mixed-cap seconds."""
-    from poolpipe.crawl.engine import GRACE_S
+    from poolpipe.crawl import GRACE_S
 
     lines = mixed_lines(base, args.mixed_pages, args.hangs)
     path = write_list(out / "mixed.txt", lines)
     log(f"mixed list: {len(lines)} URLs ({3 * args.hangs} hang or trickle)...")
-    pool = run_once("poolpipe", path, args, pid, cap=args.mixed_cap)
+    pool = run_once("poolpipe", path, args, server_pid=pid, cap=args.mixed_cap)
     per_url = (args.retries + 1) * args.deadline + GRACE_S
     per_url += sum(min(args.backoff * 2**i, 30.0) for i in range(args.retries))
     pages_s = args.mixed_pages / (args.concurrency / (args.latency_ms / 1000))
@@ -345,9 +361,9 @@ def mixed(args: argparse.Namespace, base: str, pid: int, out: Path) -> tuple[str
     rows = [
         ("poolpipe crawl", pool),
         ("threads + requests.Session (timeout=(connect, read))",
-         run_once("threads", path, args, pid, cap=args.mixed_cap)),
+         run_once("threads", path, args, server_pid=pid, cap=args.mixed_cap)),
         ("seed recipe (requests.get, no timeout)",
-         run_once("seed", path, args, pid, cap=args.mixed_cap)),
+         run_once("seed", path, args, server_pid=pid, cap=args.mixed_cap)),
     ]  # fmt: skip
     max_elapsed = pool.extra.get("max_elapsed_ms", 0) / 1000
     ok = not pool.killed and pool.rows == len(lines) and pool.seconds <= bound
@@ -411,7 +427,7 @@ def replace_args(args: argparse.Namespace, **changes: Any) -> argparse.Namespace
 
 def bench(args: argparse.Namespace) -> int:
     """Run every method and print the table; 1 if a method missed pages."""
-    from poolpipe.crawl.demosite import SiteSpec, serve
+    from poolpipe.crawl import SiteSpec, serve
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -433,15 +449,17 @@ def bench(args: argparse.Namespace) -> int:
         meter = CpuMeter(also_own=lambda: process_cpu_seconds(pid))
         cpus = multiprocessing.cpu_count()
         rows = [
-            measure("seed", slice_file, args.seed_slice, args, pid, 1, processes=cpus,
-                    concurrency=cpus, label=f"{LABELS['seed']} [{args.seed_slice} URLs]"),
-            measure("threads", all_file, args.pages, args, pid, args.repeats, processes=1),
-            measure("poolpipe1", all_file, args.pages, replace_args(args, processes=1), pid,
-                    args.repeats, processes=1),
-            measure("poolpipe", all_file, args.pages, args, pid, args.repeats),
+            measure("seed", slice_file, args, urls=args.seed_slice, pid=pid, repeats=1,
+                    processes=cpus, concurrency=cpus,
+                    label=f"{LABELS['seed']} [{args.seed_slice} URLs]"),
+            measure("threads", all_file, args, urls=args.pages, pid=pid, repeats=args.repeats,
+                    processes=1),
+            measure("poolpipe1", all_file, replace_args(args, processes=1), urls=args.pages,
+                    pid=pid, repeats=args.repeats, processes=1),
+            measure("poolpipe", all_file, args, urls=args.pages, pid=pid, repeats=args.repeats),
         ]  # fmt: skip
         others = meter.others_share()
-        mixed_text, mixed_result = mixed(args, site.base, pid, out)
+        mixed_text, mixed_result = mixed(args, base=site.base, pid=pid, out=out)
     memory_text, memory_result = memory(args, out) if args.memory_urls else ("", {})
     seed, threads = rows[0], rows[1]
     for row in rows:

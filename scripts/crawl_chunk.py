@@ -17,10 +17,14 @@ def main(smk):
 
     def crawl(serial, reach):
         if not serial:
-            return crawl_range(chunk, reach, smk.threads, smk.output.part, dups)
+            return crawl_range(
+                chunk, reach, processes=smk.threads, out=smk.output.part, duplicates=dups
+            )
         with tempfile.TemporaryDirectory(dir=parent) as scratch:
             out = Path(scratch) / "serial.jsonl"
-            return crawl_range(chunk, reach, smk.threads, out, dups, serial=True)
+            return crawl_range(
+                chunk, reach, processes=smk.threads, out=out, duplicates=dups, serial=True
+            )
 
     compare = smk.params.compare_serial and site is not None
     if smk.params.compare_serial and not compare:

@@ -7,7 +7,7 @@ from poolpipe.crawl import write_urls
 def main(smk):
     p = smk.params
     with Stopwatch() as watch:
-        size = write_urls(smk.output.urls, p.pages, p.seed, p.duplicates)
+        size = write_urls(smk.output.urls, pages=p.pages, seed=p.seed, duplicates=p.duplicates)
     write_job_timing(smk, "data", watch, items=p.pages, size=size)
 
 

@@ -17,9 +17,15 @@ def main(smk):
         index = UrlIndex.from_json(read_json(smk.input.index))
         tally = write_pages(smk.output.pages, iter_rows(smk.input.parts), index.urls)
         wall_s = sum(read_record(path).wall_s for path in smk.input.timings)
-        settings = CrawlSettings.from_config(p.crawl)
-        chunks = len(smk.input.parts)
-        doc = summary(p.input, index, tally, settings, chunks, wall_s, p.crawl["demo_site"])
+        doc = summary(
+            input_path=p.input,
+            index=index,
+            tally=tally,
+            settings=CrawlSettings.from_config(p.crawl),
+            chunks=len(smk.input.parts),
+            wall_s=wall_s,
+            demo_site=p.crawl["demo_site"],
+        )
         write_json(smk.output.summary, doc)
     write_job_timing(smk, "crawl", watch, items=tally.rows, size=index.lines)
 

@@ -12,10 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from poolpipe.crawl.demosite import Site
-from poolpipe.crawl.engine import ROW_FIELDS, Row
-
-GUARD_S = 120
-"""No crawl test may run longer than this; SIGALRM fails it instead of hanging."""
+from poolpipe.crawl.rows import PAGE_FIELDS, PageRow
 
 
 def site_stats(site: Site) -> dict:
@@ -25,6 +22,7 @@ def site_stats(site: Site) -> dict:
 
 
 def _unescape(text: str) -> str:
+    """Reference: a pages.tsv field decoded independently of poolpipe.core.tsv."""
     out = []
     chars = iter(text)
     for ch in chars:
@@ -36,15 +34,15 @@ def _unescape(text: str) -> str:
     return "".join(out)
 
 
-def read_pages(path: Path) -> list[Row]:
+def read_pages(path: Path) -> list[PageRow]:
     """Rows of a pages.tsv, typed back."""
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[0].split("\t") == list(ROW_FIELDS)
+    assert lines[0].split("\t") == list(PAGE_FIELDS)
     rows = []
     for line in lines[1:]:
         f = [_unescape(v) for v in line.split("\t")]
         rows.append(
-            Row(
+            PageRow(
                 line=int(f[0]),
                 url=f[1],
                 final_url=f[2],

@@ -16,18 +16,11 @@ import pytest
 
 from poolpipe.crawl.demosite import Site, SiteSpec, serve
 
-from ..crawl_helpers import GUARD_S, read_pages, site_stats, url_lines
-from ..timeguard import time_guard
+from ..crawl_helpers import read_pages, site_stats, url_lines
 
 POOLPIPE = str(Path(sys.executable).parent / "poolpipe")
 GONE_S = 15.0
 """How long every process of a stopped crawl may take to disappear."""
-
-
-@pytest.fixture(autouse=True)
-def _guard() -> Iterator[None]:
-    with time_guard(GUARD_S):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -21,27 +21,23 @@ import pytest
 
 from poolpipe.core.chunks import split_file
 from poolpipe.crawl import engine as crawl_mod
+from poolpipe.crawl import ranges
 from poolpipe.crawl.demosite import CLOSED_HOST, DEMO_HOST, Site, SiteSpec, serve
-from poolpipe.crawl.engine import Engine, Row, crawl_range
-from poolpipe.crawl.fetch import Outcome
+from poolpipe.crawl.engine import Engine
+from poolpipe.crawl.fetch import FetchOutcome
 from poolpipe.crawl.hostlimit import HostLimiter
-from poolpipe.crawl.merge import crawl_file, iter_rows
+from poolpipe.crawl.merge import iter_rows
+from poolpipe.crawl.ranges import crawl_file, crawl_range
+from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls
 
-from ..crawl_helpers import GUARD_S, read_pages, site_stats, url_lines
-from ..timeguard import time_guard
+from ..crawl_helpers import read_pages, site_stats, url_lines
 
 D = f"http://{DEMO_HOST}"
 FAST = CrawlSettings(
     deadline=5.0, read_timeout=5.0, connect_timeout=5.0, backoff=0.05, backoff_max=2.0
 )
-
-
-@pytest.fixture(autouse=True)
-def _guard() -> Iterator[None]:
-    with time_guard(GUARD_S):
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +61,7 @@ def run_crawl(
     site: Site | None,
     processes: int = 2,
     serial: bool = False,
-) -> list[Row]:
+) -> list[PageRow]:
     """Crawl these lines (demo host names sent to the site); the rows, checked for order."""
     urls = tmp_path / "urls.txt"
     data = ("\n".join(lines) + "\n").encode()
@@ -74,16 +70,23 @@ def run_crawl(
     index = index_urls(urls, dups)
     reach = settings.with_hosts(site.hosts()) if site else settings
     part = tmp_path / "part.jsonl"
-    crawl_range(split_file(urls, 1)[0], reach, processes, part, str(dups), serial=serial)
+    crawl_range(
+        split_file(urls, 1)[0],
+        reach,
+        processes=processes,
+        out=part,
+        duplicates=str(dups),
+        serial=serial,
+    )
     rows = list(iter_rows([part]))
     assert [r.line for r in rows] == url_lines(data)
     assert len(rows) == index.urls
     return rows
 
 
-def by_url(rows: list[Row]) -> dict[str, Row]:
+def by_url(rows: list[PageRow]) -> dict[str, PageRow]:
     """Rows keyed by URL (first occurrence)."""
-    out: dict[str, Row] = {}
+    out: dict[str, PageRow] = {}
     for row in rows:
         out.setdefault(row.url, row)
     return out
@@ -366,7 +369,7 @@ def test_a_thread_stuck_outside_any_socket_is_written_off(tmp_path, monkeypatch)
 
 
 def test_many_pieces_keep_every_line_in_order(tmp_path, site, monkeypatch):
-    monkeypatch.setattr(crawl_mod, "PIECE_BYTES", 256)
+    monkeypatch.setattr(ranges, "PIECE_BYTES", 256)
     lines = []
     for i in range(150):
         lines.append(f"{D}/page/{i}")
@@ -382,11 +385,11 @@ def test_many_pieces_keep_every_line_in_order(tmp_path, site, monkeypatch):
 class _Instant:
     """A stand-in fetcher: answers at once, but one URL in 500 takes 20 ms (out of order)."""
 
-    def attempt(self, url: str, guard) -> Outcome:
+    def attempt(self, url: str, guard) -> FetchOutcome:
         guard.finish()
         if url.endswith("00"):
             time.sleep(0.02)
-        return Outcome(status=200, final_url=url, bytes=10)
+        return FetchOutcome(status=200, final_url=url, bytes=10)
 
     def close(self) -> None:
         pass
@@ -394,7 +397,7 @@ class _Instant:
 
 def _peak_bytes(count: int, window: int) -> int:
     settings = replace(FAST, concurrency=8, per_host=8)
-    engine = Engine(settings, 8, HostLimiter(8), window=window, fetcher=_Instant)
+    engine = Engine(settings, threads=8, limiter=HostLimiter(8), window=window, fetcher=_Instant)
     items = ((i + 1, f"http://h{i % 50}.invalid/{i}") for i in range(count))
     tracemalloc.start()
     try:
@@ -419,7 +422,7 @@ def test_the_first_request_starts_before_the_window_is_read():
     waited = []
 
     class Recording(_Instant):
-        def attempt(self, url: str, guard) -> Outcome:
+        def attempt(self, url: str, guard) -> FetchOutcome:
             fetching.set()
             return super().attempt(url, guard)
 
@@ -429,7 +432,7 @@ def test_the_first_request_starts_before_the_window_is_read():
                 waited.append(fetching.wait(10))
             yield i + 1, f"http://h{i % 50}.invalid/{i}"
 
-    engine = Engine(FAST, 4, HostLimiter(4), window=20_000, fetcher=Recording)
+    engine = Engine(FAST, threads=4, limiter=HostLimiter(4), window=20_000, fetcher=Recording)
     assert sum(1 for _ in engine.run(items())) == 20_000
     assert waited == [True], "no request started until more than a batch of lines was read"
 
@@ -439,7 +442,7 @@ def test_a_file_without_urls_gives_an_empty_table(tmp_path, text):
     urls = tmp_path / "urls.txt"
     urls.write_text(text)
     out = tmp_path / "pages.tsv"
-    result = crawl_file(str(urls), out, FAST, 2, None)
+    result = crawl_file(str(urls), out=out, settings=FAST, processes=2, site=None)
     assert (result["rows"], result["urls"], result["timing"]["latency_ms"]) == (0, 0, {})
     assert read_pages(out) == []
 
@@ -448,7 +451,9 @@ def test_crawl_file_writes_pages_and_a_summary(tmp_path):
     urls = tmp_path / "urls.txt"
     urls.write_text(f"{D}/page/5\n\n# c\n{D}/status/500\n{D}/page/5\nmailto:x@y\n")
     out = tmp_path / "out" / "pages.tsv"
-    result = crawl_file(str(urls), out, replace(FAST, retries=1), 2, None)
+    result = crawl_file(
+        str(urls), out=out, settings=replace(FAST, retries=1), processes=2, site=None
+    )
     assert [r.line for r in read_pages(out)] == [1, 4, 5, 6]
     counts = {k: result[k] for k in ("lines", "urls", "blank_lines", "comment_lines")}
     assert counts == {"lines": 6, "urls": 4, "blank_lines": 1, "comment_lines": 1}

@@ -22,10 +22,12 @@ from urllib3.exceptions import (
 from poolpipe.core.chunks import Range
 from poolpipe.core.tsv import field as tsv_field
 from poolpipe.crawl import urlfile
-from poolpipe.crawl.engine import Row, iter_items
-from poolpipe.crawl.fetch import Guard, Resolver, check_url, classify, retry_after
+from poolpipe.crawl.engine import iter_items
+from poolpipe.crawl.fetch import check_url, classify_error, retry_after
+from poolpipe.crawl.guard import Guard, Resolver
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.merge import write_pages
+from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls, read_duplicates
 from poolpipe.errors import PoolpipeError
@@ -111,11 +113,13 @@ def test_iter_items_gives_rows_for_lines_that_cannot_be_fetched(tmp_path):
     path = _write(tmp_path, b"http://a/\n" + b"x" * 300 + b"\nhttp://\xff/\nhttp://a/\nhttp://b/\n")
     index_urls(path, tmp_path / "d.tsv")
     rng = Range(str(path), 0, path.stat().st_size)
-    items = list(iter_items(rng, 1, str(tmp_path / "d.tsv"), block_size=64))
+    items = list(iter_items(rng, first_line=1, duplicates=str(tmp_path / "d.tsv"), block_size=64))
     assert items[0] == (1, "http://a/")
-    assert isinstance(items[1], Row) and items[1].error == "invalid_url" and items[1].line == 2
-    assert items[2] == Row(3, "http://\\xff/", error="invalid_url", detail="not UTF-8")
-    assert items[3] == Row(4, "http://a/", error="duplicate", detail="same URL as line 1")
+    assert isinstance(items[1], PageRow) and items[1].error == "invalid_url" and items[1].line == 2
+    assert items[2] == PageRow(line=3, url="http://\\xff/", error="invalid_url", detail="not UTF-8")
+    assert items[3] == PageRow(
+        line=4, url="http://a/", error="duplicate", detail="same URL as line 1"
+    )
     assert items[4] == (5, "http://b/")
 
 
@@ -231,16 +235,16 @@ def test_classify_names_each_failure():
         "protocol": ProtocolError("bad", ValueError("x")),
         "internal": RuntimeError("x"),
     }
-    assert {kind: classify(exc).error for kind, exc in cases.items()} == {k: k for k in cases}
-    assert classify(ProtocolError("reset", ConnectionResetError())).error == "connection"
-    retried = {k for k, exc in cases.items() if classify(exc).retryable}
+    assert {kind: classify_error(exc).error for kind, exc in cases.items()} == {k: k for k in cases}
+    assert classify_error(ProtocolError("reset", ConnectionResetError())).error == "connection"
+    retried = {k for k, exc in cases.items() if classify_error(exc).retryable}
     assert retried == {"refused", "dns_temporary", "connect_timeout"}
 
 
 def test_tsv_fields_escape_what_would_break_a_row(tmp_path):
     assert tsv_field(None) == ""
     assert tsv_field("a\tb\nc\\d\r") == "a\\tb\\nc\\\\d\\r"
-    rows = [Row(1, "http://a/\tb"), Row(3, "http://c/")]
+    rows = [PageRow(line=1, url="http://a/\tb"), PageRow(line=3, url="http://c/")]
     tally = write_pages(tmp_path / "p.tsv", rows, expected=2)
     assert tally.rows == 2
     assert (tmp_path / "p.tsv").read_text().count("\n") == 3
@@ -248,7 +252,9 @@ def test_tsv_fields_escape_what_would_break_a_row(tmp_path):
 
 def test_merge_refuses_missing_or_disordered_rows(tmp_path):
     with pytest.raises(PoolpipeError, match="2 rows for 3 URL lines"):
-        write_pages(tmp_path / "p.tsv", [Row(1, "u"), Row(2, "v")], expected=3)
+        write_pages(
+            tmp_path / "p.tsv", [PageRow(line=1, url="u"), PageRow(line=2, url="v")], expected=3
+        )
     with pytest.raises(PoolpipeError, match="out of order at line 1"):
-        write_pages(tmp_path / "p.tsv", [Row(2, "u"), Row(1, "v")])
+        write_pages(tmp_path / "p.tsv", [PageRow(line=2, url="u"), PageRow(line=1, url="v")])
     assert not (tmp_path / "p.tsv").exists()

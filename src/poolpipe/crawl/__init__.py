@@ -1,15 +1,30 @@
-"""The crawl stage: one row per URL line, fetched with deadlines, limits and robots.txt."""
+"""The crawl stage: one row per URL line, fetched with deadlines, limits and robots.txt.
+
+Modules, from the URL file to pages.tsv: urlfile (lines, repeats), ranges (a job's range or a
+whole file over a pool), engine (one worker's threads and scheduler), fetch (one attempt),
+guard (its hard deadline), robots, hostlimit (per-host limits across processes), kinds (the
+error kinds of a row), rows (a row of pages.tsv), merge (pages.tsv and the summary), demo and
+demosite (the demo URL list and the site it names), settings.
+"""
 
 from poolpipe.crawl.demo import write_urls
-from poolpipe.crawl.demosite import SiteSpec, serve
-from poolpipe.crawl.engine import GRACE_S, crawl_range
-from poolpipe.crawl.merge import crawl_file, demo_site, iter_rows, summary, write_pages
+from poolpipe.crawl.demosite import SiteSpec, demo_site, serve
+from poolpipe.crawl.engine import GRACE_S
+from poolpipe.crawl.kinds import ErrorKind
+from poolpipe.crawl.merge import CrawlTally, iter_rows, summary, write_pages
+from poolpipe.crawl.ranges import ChunkStats, crawl_file, crawl_range
+from poolpipe.crawl.rows import PAGE_FIELDS, PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import UrlIndex, index_urls
 
 __all__ = [
     "GRACE_S",
+    "PAGE_FIELDS",
+    "ChunkStats",
     "CrawlSettings",
+    "CrawlTally",
+    "ErrorKind",
+    "PageRow",
     "SiteSpec",
     "UrlIndex",
     "crawl_file",

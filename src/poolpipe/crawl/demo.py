@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from poolpipe.core.outputs import open_atomic
+from poolpipe.crawl.demosite import CLOSED_HOST, DEMO_HOST
 
 DEMO_SPECIAL_PATHS = (
     "/status/404",
@@ -38,11 +39,12 @@ DEMO_OTHER_URLS = (
 
 def write_urls(
     path: str | os.PathLike[str],
+    *,
     pages: int,
     seed: int,
     duplicates: int = 3,
-    host: str = "demo.poolpipe.invalid",
-    closed: str = "closed.poolpipe.invalid",
+    host: str = DEMO_HOST,
+    closed: str = CLOSED_HOST,
 ) -> int:
     """Write the demo URL file: the demo site's pages in a seeded order, the special paths and
     other lines at seeded places, some repeats, blank lines and comments; return its size."""

@@ -4,7 +4,8 @@ Every response is a pure function of the path and of how often that path was ask
 crawl of it is deterministic. Every loop is bounded in count and time: a connection serves at
 most MAX_REQUESTS requests and waits at most IDLE_S for the next one, a hanging or trickling
 path ends after at most SiteSpec.hang_max seconds, and the whole server exits after
-SiteSpec.max_seconds or as soon as the process that started it is gone.
+SiteSpec.max_seconds or as soon as the process that started it is gone. serve() runs it in a
+subprocess; demo_site() does so around a crawl and sends DEMO_HOST and CLOSED_HOST to it.
 
 Paths:
   /page/N                  200, SiteSpec.page_bytes of HTML (404 for N >= SiteSpec.pages)
@@ -45,6 +46,7 @@ from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from poolpipe.core.pool import die_with_parent
+from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.errors import PoolpipeError
 
 DEMO_HOST = "demo.poolpipe.invalid"
@@ -74,7 +76,7 @@ STATUS_TEXT = {
 _FILL = b"poolpipe demo page. " * 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SiteSpec:
     """What the site serves and how slowly."""
 
@@ -86,7 +88,7 @@ class SiteSpec:
     max_seconds: float = 6 * 3600.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Site:
     """A running site: where it listens, and a port on 127.0.0.1 that refuses connections."""
 
@@ -321,7 +323,8 @@ def serve(spec: SiteSpec, port: int = 0, startup_s: float = 30.0) -> Iterator[Si
             proc.kill()
             err = proc.communicate(timeout=10)[1].decode(errors="replace").strip().splitlines()
             raise PoolpipeError(err[-1] if err else "the demo site did not start")
-        yield Site("127.0.0.1", int(line.split()[1]), closed.getsockname()[1], proc.pid)
+        port = int(line.split()[1])
+        yield Site(host="127.0.0.1", port=port, closed_port=closed.getsockname()[1], pid=proc.pid)
     finally:
         closed.close()
         proc.terminate()
@@ -333,6 +336,16 @@ def serve(spec: SiteSpec, port: int = 0, startup_s: float = 30.0) -> Iterator[Si
         for stream in (proc.stdout, proc.stderr):
             if stream:
                 stream.close()
+
+
+@contextlib.contextmanager
+def demo_site(settings: CrawlSettings, spec: SiteSpec | None) -> Iterator[CrawlSettings]:
+    """Run the demo site while the block runs (if spec is given); the settings that reach it."""
+    if spec is None:
+        yield settings
+        return
+    with serve(spec) as site:
+        yield settings.with_hosts(site.hosts())
 
 
 def _first_line(proc: subprocess.Popen[bytes], timeout: float) -> str:

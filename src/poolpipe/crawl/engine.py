@@ -1,39 +1,32 @@
-"""The crawl engine: every URL of a byte range gets one row, in input order, and no URL can
-hold the crawl up for longer than its deadline.
+"""The crawl engine: every URL of a piece gets one row, in input order, and no URL can hold
+the crawl up for longer than its deadline.
 
-A job's range is cut into pieces that pool_map hands to `processes` worker processes; each
-worker crawls its piece with its share of the total concurrency, one thread per request in
-flight, each thread with its own keep-alive connections (a fetch.Fetcher). The worker's main
-thread is the scheduler: it reads the piece's lines, holds at most WINDOW of them, hands
-URLs to idle threads as the per-host limits (shared by all workers) allow, retries with
-backoff, enforces every attempt's deadline, and writes the rows back in input order.
+An Engine runs in one worker process with its share of the total concurrency, one thread per
+request in flight, each thread with its own keep-alive connections (a fetch.Fetcher). The
+worker's main thread is the scheduler: it reads the piece's lines, holds at most WINDOW of
+them, hands URLs to idle threads as the per-host limits (shared by all workers) allow, retries
+with backoff, enforces every attempt's deadline, and yields the rows back in input order.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import logging
-import math
-import multiprocessing as mp
-import os
 import queue
-import shutil
-import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, fields
-from multiprocessing.sharedctypes import Synchronized
-from pathlib import Path
+from dataclasses import dataclass, fields
 
-from poolpipe.core.chunks import BLOCK_SIZE, Range, lines_before, split_range
-from poolpipe.core.outputs import open_atomic
-from poolpipe.core.pool import pool_map
-from poolpipe.crawl.fetch import Fetcher, Guard, Outcome, Resolver, RobotsCache, check_url, error
+from poolpipe.core.chunks import BLOCK_SIZE, Range
+from poolpipe.crawl.fetch import Fetcher, FetchOutcome, check_url, error
+from poolpipe.crawl.guard import Guard, Resolver
 from poolpipe.crawl.hostlimit import HostLimiter
+from poolpipe.crawl.kinds import ErrorKind
+from poolpipe.crawl.robots import RobotsCache
+from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import OVERLONG, URL, decode, iter_lines, read_duplicates
 
@@ -50,46 +43,6 @@ GRACE_S = 2.0
 """After an attempt's sockets are cut at its deadline, how long its thread has to return
 before the attempt is written off and a fresh thread takes its place."""
 
-PIECE_BYTES = 4 << 20
-"""Bytes of URL file per piece: a job has `processes` pieces, more for files over this each."""
-
-ROW_FIELDS = (
-    "line",
-    "url",
-    "final_url",
-    "status",
-    "bytes",
-    "elapsed_ms",
-    "attempts",
-    "error",
-    "detail",
-)
-
-
-@dataclass(frozen=True)
-class Row:
-    """The result of one input URL line."""
-
-    line: int
-    url: str
-    final_url: str = ""
-    status: int | None = None
-    bytes: int = 0
-    elapsed_ms: int | None = None
-    attempts: int = 0
-    error: str = ""
-    detail: str = ""
-
-    def to_jsonl(self) -> bytes:
-        """One line of a part file: the fields as a JSON array."""
-        values = [getattr(self, f) for f in ROW_FIELDS]
-        return json.dumps(values, ensure_ascii=False).encode() + b"\n"
-
-    @classmethod
-    def from_jsonl(cls, line: bytes) -> Row:
-        """Inverse of to_jsonl."""
-        return cls(*json.loads(line))
-
 
 class _Job:
     """One URL line on its way through a worker."""
@@ -105,10 +58,10 @@ class _Job:
         self.started = 0.0
         self.guard: Guard | None = None
         self.token = 0
-        self.row: Row | None = None
+        self.row: PageRow | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EngineStats:
     """What a worker's engine did (for the log)."""
 
@@ -129,6 +82,7 @@ class Engine:
     def __init__(
         self,
         settings: CrawlSettings,
+        *,
         threads: int,
         limiter: HostLimiter,
         window: int | None = None,
@@ -156,8 +110,8 @@ class Engine:
         self._idle = 0
         self._pool: list[threading.Thread] = []
 
-    def run(self, items: Iterable[tuple[int, str] | Row]) -> Iterator[Row]:
-        """Crawl (line, url) items; pass Rows through; yield every row in input order."""
+    def run(self, items: Iterable[tuple[int, str] | PageRow]) -> Iterator[PageRow]:
+        """Crawl (line, url) items; pass PageRows through; yield every row in input order."""
         self._spawn(self.threads)
         try:
             yield from self._schedule(iter(items))
@@ -167,7 +121,7 @@ class Engine:
             for thread in self._pool:
                 thread.join(timeout=0.5)
 
-    def _schedule(self, items: Iterator[tuple[int, str] | Row]) -> Iterator[Row]:
+    def _schedule(self, items: Iterator[tuple[int, str] | PageRow]) -> Iterator[PageRow]:
         window: deque[_Job] = deque()
         exhausted = False
         while True:
@@ -194,8 +148,8 @@ class Engine:
             more = not exhausted and len(window) < self.window
             self._wait(0.0 if more else hint)
 
-    def _admit(self, item: tuple[int, str] | Row) -> _Job:
-        if isinstance(item, Row):
+    def _admit(self, item: tuple[int, str] | PageRow) -> _Job:
+        if isinstance(item, PageRow):
             job = _Job(item.line, item.url)
             job.row = item
             return job
@@ -272,7 +226,7 @@ class Engine:
             log.warning("no return from the thread fetching %s; left it behind", job.url)
             self._spawn(1)
             detail = f"no answer within {self.settings.deadline:g} s"
-            self._finish(token, error("deadline", detail), abandoned=True)
+            self._finish(token, error(ErrorKind.DEADLINE, detail), abandoned=True)
         if len(self._timers) > 4 * len(self._running) + 256:
             self._timers = [t for t in self._timers if t[2] in self._running]
             heapq.heapify(self._timers)
@@ -299,7 +253,7 @@ class Engine:
                 return
             self._finish(token, outcome)
 
-    def _finish(self, token: int, outcome: Outcome, abandoned: bool = False) -> None:
+    def _finish(self, token: int, outcome: FetchOutcome, abandoned: bool = False) -> None:
         job = self._running.pop(token, None)
         if job is None:
             return
@@ -350,9 +304,9 @@ def backoff(settings: CrawlSettings, attempt: int, retry_after: float | None) ->
     return min(wait, settings.backoff_max)
 
 
-def _row(job: _Job, outcome: Outcome, now: float | None) -> Row:
+def _row(job: _Job, outcome: FetchOutcome, now: float | None) -> PageRow:
     elapsed = None if now is None or not job.attempts else round((now - job.started) * 1000)
-    return Row(
+    return PageRow(
         line=job.line,
         url=job.url,
         final_url=outcome.final_url,
@@ -366,9 +320,10 @@ def _row(job: _Job, outcome: Outcome, now: float | None) -> Row:
 
 
 def iter_items(
-    rng: Range, first_line: int, duplicates: str | None, block_size: int = BLOCK_SIZE
-) -> Iterator[tuple[int, str] | Row]:
-    """The range's URL lines as (line, url) to fetch, or as ready Rows (repeats, bad lines)."""
+    rng: Range, *, first_line: int, duplicates: str | None, block_size: int = BLOCK_SIZE
+) -> Iterator[tuple[int, str] | PageRow]:
+    """The range's URL lines as (line, url) to fetch, or as ready PageRows (repeats, bad
+    lines)."""
     repeats = read_duplicates(duplicates, first_line)
     repeat = next(repeats, None)
     for number, kind, text in iter_lines(rng, first_line, block_size):
@@ -378,140 +333,13 @@ def iter_items(
             repeat = next(repeats, None)
         url, utf8 = decode(text)
         if kind == OVERLONG:
-            yield Row(number, url + "...", error="invalid_url", detail="line too long")
+            yield PageRow(
+                line=number, url=url + "...", error=ErrorKind.INVALID_URL, detail="line too long"
+            )
         elif repeat is not None and repeat[0] == number:
-            yield Row(number, url, error="duplicate", detail=f"same URL as line {repeat[1]}")
+            detail = f"same URL as line {repeat[1]}"
+            yield PageRow(line=number, url=url, error=ErrorKind.DUPLICATE, detail=detail)
         elif not utf8:
-            yield Row(number, url, error="invalid_url", detail="not UTF-8")
+            yield PageRow(line=number, url=url, error=ErrorKind.INVALID_URL, detail="not UTF-8")
         else:
             yield number, url
-
-
-@dataclass(frozen=True)
-class PieceTask:
-    """A piece of a job's range for one worker: its first line's number, where its rows go."""
-
-    piece: Range
-    first_line: int
-    out: str
-
-
-@dataclass(frozen=True)
-class PieceResult:
-    """A worker's piece, done: its part file and what its engine did."""
-
-    out: str
-    stats: EngineStats
-
-
-@dataclass
-class _WorkerState:
-    limiter: HostLimiter | None = None
-    threads: int = 1
-
-
-_worker = _WorkerState()
-
-
-def _init_crawl_worker(
-    limiter: HostLimiter, counter: Synchronized, concurrency: int, processes: int
-) -> None:
-    """Pool initializer: the shared host table, and this worker's share of the concurrency."""
-    with counter.get_lock():
-        index = counter.value
-        counter.value += 1
-    _worker.limiter = limiter
-    _worker.threads = concurrency // processes + (index % processes < concurrency % processes)
-
-
-@dataclass(frozen=True)
-class PieceCrawler:
-    """Crawl one piece in this process (the pool's task function)."""
-
-    settings: CrawlSettings
-    duplicates: str | None = None
-    threads: int | None = None
-    limiter: HostLimiter | None = field(default=None, compare=False)
-
-    def __call__(self, task: PieceTask) -> PieceResult:
-        limiter = self.limiter or _worker.limiter or HostLimiter(self.settings.per_host)
-        threads = self.threads or _worker.threads
-        engine = Engine(self.settings, threads, limiter)
-        items = iter_items(task.piece, task.first_line, self.duplicates)
-        with open(task.out, "wb") as fh:
-            for row in engine.run(items):
-                fh.write(row.to_jsonl())
-        return PieceResult(task.out, engine.stats)
-
-
-@dataclass
-class ChunkStats(EngineStats):
-    """What a crawl job did: its engines' counts summed, and its processes."""
-
-    processes: int = 1
-
-
-def _describe(task: PieceTask) -> str:
-    piece = task.piece
-    return f"the URLs from line {task.first_line} (bytes {piece.start}-{piece.end} of {piece.path})"
-
-
-def plan_pieces(rng: Range, processes: int) -> list[tuple[Range, int]]:
-    """A job's pieces with the number of each one's first line."""
-    count = processes * max(1, math.ceil(rng.size / PIECE_BYTES))
-    pieces = [p for p in split_range(rng, count) if p.size] or [rng]
-    first = lines_before(rng.path, rng.start) + 1
-    out = []
-    at = rng.start
-    for piece in pieces:
-        first += lines_before(rng.path, piece.start, at)
-        at = piece.start
-        out.append((piece, first))
-    return out
-
-
-def crawl_range(
-    rng: Range,
-    settings: CrawlSettings,
-    processes: int,
-    out: str | os.PathLike[str],
-    duplicates: str | None = None,
-    serial: bool = False,
-) -> ChunkStats:
-    """Crawl every URL line of a range into a part file (JSON lines, input order).
-
-    With serial, the whole concurrency runs in this one process instead of a pool.
-    """
-    pieces = plan_pieces(rng, processes)
-    processes = max(1, min(processes, settings.concurrency, len(pieces)))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    limiter = HostLimiter(settings.per_host, settings.per_host_delay)
-    tasks = (
-        PieceTask(piece, first, str(tmp / f"{i}.jsonl")) for i, (piece, first) in enumerate(pieces)
-    )
-    stats = ChunkStats(processes=1 if serial else processes)
-    try:
-        if serial:
-            crawler = PieceCrawler(settings, duplicates, settings.concurrency, limiter)
-            results: Iterator[PieceResult] = map(crawler, tasks)
-        else:
-            counter = mp.get_context("fork").Value("i", 0)
-            results = pool_map(
-                PieceCrawler(settings, duplicates),
-                tasks,
-                processes,
-                describe=_describe,
-                initializer=_init_crawl_worker,
-                initargs=(limiter, counter, settings.concurrency, processes),
-            )
-        with open_atomic(out) as fh:
-            for result in results:
-                with open(result.out, "rb") as part:
-                    shutil.copyfileobj(part, fh, 1 << 20)
-                os.unlink(result.out)
-                stats.add(result.stats)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return stats

@@ -1,34 +1,27 @@
 """Merge a crawl's part files into pages.tsv and summary.json, checking that every URL line of
-the input has exactly one row, in input order; and `poolpipe crawl`, the whole crawl of a file.
-"""
+the input has exactly one row, in input order."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from poolpipe.core import tsv
-from poolpipe.core.chunks import split_file
-from poolpipe.core.timing import Stopwatch
-from poolpipe.crawl.demosite import SiteSpec, serve
-from poolpipe.crawl.engine import ROW_FIELDS, Row, crawl_range
+from poolpipe.crawl.rows import PAGE_FIELDS, PageRow
 from poolpipe.crawl.settings import CrawlSettings
-from poolpipe.crawl.urlfile import UrlIndex, index_urls
+from poolpipe.crawl.urlfile import UrlIndex
 from poolpipe.errors import PoolpipeError
 
 PERCENTILES = (50, 90, 99)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CrawlTally:
     """Counts over the rows of a crawl, gathered as they stream past."""
 
@@ -44,7 +37,7 @@ class CrawlTally:
     by_error: Counter[str] = field(default_factory=Counter)
     elapsed_ms: array = field(default_factory=lambda: array("q"))
 
-    def add(self, row: Row) -> None:
+    def add(self, row: PageRow) -> None:
         """Count one row."""
         self.rows += 1
         if row.status is not None:
@@ -87,16 +80,16 @@ class CrawlTally:
         return {**out, "max": int(values.max())}
 
 
-def iter_rows(parts: Iterable[str | os.PathLike[str]]) -> Iterator[Row]:
+def iter_rows(parts: Iterable[str | os.PathLike[str]]) -> Iterator[PageRow]:
     """Every row of the part files, in order."""
     for part in parts:
         with open(part, "rb") as fh:
             for line in fh:
-                yield Row.from_jsonl(line)
+                yield PageRow.from_jsonl(line)
 
 
 def write_pages(
-    path: str | os.PathLike[str], rows: Iterable[Row], expected: int | None = None
+    path: str | os.PathLike[str], rows: Iterable[PageRow], expected: int | None = None
 ) -> CrawlTally:
     """Write pages.tsv from rows in input order; fail if lines repeat, go back, or go missing."""
     tally = CrawlTally()
@@ -108,17 +101,18 @@ def write_pages(
                 raise PoolpipeError(f"the crawl's rows are out of order at line {row.line}")
             last = row.line
             tally.add(row)
-            yield [getattr(row, name) for name in ROW_FIELDS]
+            yield [getattr(row, name) for name in PAGE_FIELDS]
         if expected is not None and tally.rows != expected:
             raise PoolpipeError(
                 f"the crawl has {tally.rows} rows for {expected} URL lines; a part is incomplete"
             )
 
-    tsv.write(path, ROW_FIELDS, checked())
+    tsv.write(path, PAGE_FIELDS, checked())
     return tally
 
 
 def summary(
+    *,
     input_path: str,
     index: UrlIndex,
     tally: CrawlTally,
@@ -143,33 +137,3 @@ def summary(
             "latency_ms": tally.latency_ms(),
         },
     }
-
-
-@contextlib.contextmanager
-def demo_site(settings: CrawlSettings, spec: SiteSpec | None) -> Iterator[CrawlSettings]:
-    """Run the demo site while the block runs (if spec is given); the settings that reach it."""
-    if spec is None:
-        yield settings
-        return
-    with serve(spec) as site:
-        yield settings.with_hosts(site.hosts())
-
-
-def crawl_file(
-    path: str,
-    out: str | os.PathLike[str],
-    settings: CrawlSettings,
-    processes: int,
-    site: SiteSpec | None = None,
-) -> dict[str, Any]:
-    """Crawl a URL file with a pool of `processes`, write pages.tsv to out; the summary."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        duplicates = str(Path(tmp) / "duplicates.tsv")
-        index = index_urls(path, duplicates)
-        part = Path(tmp) / "part.jsonl"
-        with demo_site(settings, site) as reach, Stopwatch() as watch:
-            crawl_range(split_file(path, 1)[0], reach, processes, part, duplicates)
-        tally = write_pages(out, iter_rows([part]), index.urls)
-    return summary(path, index, tally, settings, 1, watch.wall_s, site is not None)

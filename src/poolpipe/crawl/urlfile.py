@@ -27,7 +27,7 @@ _SPACE = b" \t\r\f\v"
 DUPLICATE_FIELDS = ("line", "first_line")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UrlIndex:
     """What a URL file holds, line by line."""
 
@@ -52,7 +52,7 @@ class UrlIndex:
         return cls(**{k: v for k, v in data.items() if k != "unique_urls"})
 
 
-def classify(raw: bytes) -> tuple[str, bytes]:
+def classify_line(raw: bytes) -> tuple[str, bytes]:
     """A line's kind (blank, comment or url) and its text without surrounding white space."""
     text = raw.strip(_SPACE)
     if not text:
@@ -73,7 +73,7 @@ def iter_lines(rng: Range, first_line: int, block_size: int = BLOCK_SIZE) -> Ite
             continue
         body = data[:-1] if data.endswith(b"\n") else data
         for raw in body.split(b"\n"):
-            kind, text = classify(raw)
+            kind, text = classify_line(raw)
             yield number, kind, text
             number += 1
 

@@ -1,0 +1,68 @@
+"""robots.txt verdicts, one per origin, remembered by a process and shared by its threads."""
+
+from __future__ import annotations
+
+import threading
+import urllib.robotparser
+from collections import OrderedDict
+
+ROBOTS_HOSTS = 10_000
+"""Hosts whose robots.txt verdict a process remembers (least recently used are forgotten)."""
+
+
+class RobotsEntry:
+    """One origin's robots.txt: a parser, or a blanket verdict with its reason."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.parser: urllib.robotparser.RobotFileParser | None = None
+        self.allow_all = False
+        self.reason = ""
+        self.failed = False
+
+    def settle(self, status: int, body: bytes) -> None:
+        """Take robots.txt's answer as RFC 9309 says: 2xx is parsed, 4xx allows all, 5xx
+        disallows all."""
+        if 200 <= status < 300:
+            parser = urllib.robotparser.RobotFileParser()
+            parser.parse(body.decode("utf-8", errors="replace").splitlines())
+            self.parser = parser
+        elif 400 <= status < 500:
+            self.allow_all = True
+        else:
+            self.reason = f"robots.txt unavailable: status {status}, so nothing is allowed"
+
+    def allows(self, agent: str, url: str) -> bool:
+        """Whether agent may fetch url."""
+        if self.parser is not None:
+            return self.parser.can_fetch(agent, url)
+        return self.allow_all
+
+
+class RobotsCache:
+    """robots.txt verdicts per origin for one process, shared by its threads."""
+
+    def __init__(self, user_agent: str, max_hosts: int = ROBOTS_HOSTS) -> None:
+        self.agent = user_agent.split("/")[0].strip() or "*"
+        self.max_hosts = max_hosts
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, RobotsEntry] = OrderedDict()
+
+    def entry(self, origin: str) -> tuple[RobotsEntry, bool]:
+        """The origin's entry, and whether the caller must fetch its robots.txt."""
+        with self._lock:
+            found = self._entries.get(origin)
+            if found is not None:
+                self._entries.move_to_end(origin)
+                return found, False
+            made = RobotsEntry()
+            self._entries[origin] = made
+            if len(self._entries) > self.max_hosts:
+                self._entries.popitem(last=False)
+            return made, True
+
+    def forget(self, origin: str, entry: RobotsEntry) -> None:
+        """Drop an entry whose robots.txt could not be fetched, so the next URL tries again."""
+        with self._lock:
+            if self._entries.get(origin) is entry:
+                del self._entries[origin]

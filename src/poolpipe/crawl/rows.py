@@ -1,0 +1,44 @@
+"""One row per URL line: the columns of pages.tsv, and the JSON-lines form of part files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+PAGE_FIELDS = (
+    "line",
+    "url",
+    "final_url",
+    "status",
+    "bytes",
+    "elapsed_ms",
+    "attempts",
+    "error",
+    "detail",
+)
+"""The columns of pages.tsv, in order (and of a part file's JSON arrays)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageRow:
+    """The result of one input URL line."""
+
+    line: int
+    url: str
+    final_url: str = ""
+    status: int | None = None
+    bytes: int = 0
+    elapsed_ms: int | None = None
+    attempts: int = 0
+    error: str = ""
+    detail: str = ""
+
+    def to_jsonl(self) -> bytes:
+        """One line of a part file: the fields as a JSON array."""
+        values = [getattr(self, f) for f in PAGE_FIELDS]
+        return json.dumps(values, ensure_ascii=False).encode() + b"\n"
+
+    @classmethod
+    def from_jsonl(cls, line: bytes) -> PageRow:
+        """Inverse of to_jsonl."""
+        return cls(**dict(zip(PAGE_FIELDS, json.loads(line), strict=True)))
