@@ -50,7 +50,13 @@ def _cmd_sum(args: argparse.Namespace) -> int:
 def _cmd_demo_numbers(args: argparse.Namespace) -> int:
     from poolpipe.sum import write_numbers
 
-    write_numbers(args.out, args.lines, args.seed, args.blank_lines, args.bad_lines)
+    write_numbers(
+        args.out,
+        args.lines,
+        seed=args.seed,
+        blank_lines=args.blank_lines,
+        bad_lines=args.bad_lines,
+    )
     return 0
 
 
@@ -68,13 +74,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         result = train_file(
             args.path,
             args.target,
-            args.features or (),
-            args.processes,
-            args.chunks,
-            args.strict,
-            args.delimiter,
-            args.compare_full_fit,
-            args.full_fit_max_mb,
+            features=args.features or (),
+            processes=args.processes,
+            chunks=args.chunks,
+            strict=args.strict,
+            delimiter=args.delimiter,
+            compare_full_fit=args.compare_full_fit,
+            full_fit_max_mb=args.full_fit_max_mb,
         )
     sys.stdout.write(dumps_json(result))
     _write_timing(args, "train", watch, result["rows"], result["bytes"])
@@ -85,7 +91,15 @@ def _cmd_demo_train(args: argparse.Namespace) -> int:
     from poolpipe.train import write_train
 
     coef = [float(c) for c in _names(args.coef)] if args.coef else [2.0] * args.features
-    write_train(args.out, args.rows, args.seed, coef, args.intercept, args.noise, args.bad_rows)
+    write_train(
+        args.out,
+        args.rows,
+        seed=args.seed,
+        coef=coef,
+        intercept=args.intercept,
+        noise=args.noise,
+        bad_rows=args.bad_rows,
+    )
     return 0
 
 
@@ -167,9 +181,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
     site = SiteSpec(pages=args.demo_pages) if args.demo_site else None
     with Stopwatch() as watch:
-        result = crawl_file(
-            args.urlfile, out=args.out, settings=settings, processes=args.processes, site=site
-        )
+        result = crawl_file(args.urlfile, args.out, settings, args.processes, site)
     sys.stdout.write(dumps_json(result))
     if args.summary:
         write_json(args.summary, result)
@@ -180,7 +192,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 def _cmd_demo_urls(args: argparse.Namespace) -> int:
     from poolpipe.crawl import write_urls
 
-    write_urls(args.out, pages=args.pages, seed=args.seed, duplicates=args.duplicates)
+    write_urls(args.out, args.pages, args.seed, args.duplicates)
     return 0
 
 
