@@ -181,7 +181,9 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
     site = SiteSpec(pages=args.demo_pages) if args.demo_site else None
     with Stopwatch() as watch:
-        result = crawl_file(args.urlfile, args.out, settings, args.processes, site)
+        result = crawl_file(
+            args.urlfile, out=args.out, settings=settings, processes=args.processes, site=site
+        )
     sys.stdout.write(dumps_json(result))
     if args.summary:
         write_json(args.summary, result)
@@ -192,7 +194,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 def _cmd_demo_urls(args: argparse.Namespace) -> int:
     from poolpipe.crawl import write_urls
 
-    write_urls(args.out, args.pages, args.seed, args.duplicates)
+    write_urls(args.out, pages=args.pages, seed=args.seed, duplicates=args.duplicates)
     return 0
 
 
