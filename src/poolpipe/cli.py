@@ -106,7 +106,7 @@ def _cmd_demo_train(args: argparse.Namespace) -> int:
 def _cmd_tasks(args: argparse.Namespace) -> int:
     from poolpipe.tasks import run_to_file
 
-    summary = run_to_file(args.manifest, args.root, args.out, args.processes)
+    summary = run_to_file(args.manifest, args.root, args.out, processes=args.processes)
     sys.stdout.write(dumps_json(summary.to_json()))
     return 0
 
@@ -114,7 +114,7 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 def _cmd_demo_tasks(args: argparse.Namespace) -> int:
     from poolpipe.tasks import write_demo
 
-    write_demo(args.manifest, args.root, args.files, args.tasks, args.seed)
+    write_demo(args.manifest, args.root, files=args.files, tasks=args.tasks, seed=args.seed)
     return 0
 
 
@@ -122,8 +122,12 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
     from poolpipe import supervise as sv
 
     loops = [sv.parse_loop(spec) for spec in args.worker] or list(sv.SEED_LOOPS)
-    settings = sv.Settings(
-        args.duration, args.restart, args.max_restarts, args.heartbeat_timeout, args.stop_timeout
+    settings = sv.SupervisorSettings(
+        duration_s=args.duration,
+        restart=args.restart,
+        max_restarts=args.max_restarts,
+        heartbeat_timeout_s=args.heartbeat_timeout,
+        stop_timeout_s=args.stop_timeout,
     )
     report = sv.supervise(loops, settings)
     if args.out:
