@@ -7,7 +7,14 @@ import sys
 from collections.abc import Sequence
 
 from poolpipe import __version__
-from poolpipe.core import Stopwatch, available_cpus, dumps_json, write_timing
+from poolpipe.core import (
+    USER_AGENT,
+    Stopwatch,
+    available_cpus,
+    dumps_json,
+    schema_defaults,
+    write_timing,
+)
 from poolpipe.errors import run_guarded
 
 
@@ -202,7 +209,12 @@ def _cmd_demo_urls(args: argparse.Namespace) -> int:
     return 0
 
 
+_PROCESSES_HELP = "processes in the pool (default: %(default)s, the CPUs this process may use)"
+
+
 def _add_crawl(sub: argparse._SubParsersAction) -> None:
+    crawl = schema_defaults("crawl")
+    demo = schema_defaults("demo")
     p = sub.add_parser(
         "crawl",
         help="fetch every URL of a file; write one row per URL line to --out (TSV)",
@@ -212,58 +224,128 @@ def _add_crawl(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("urlfile", help="text file, one URL per line")
     p.add_argument("--out", required=True, metavar="PATH", help="pages.tsv to write")
-    p.add_argument("--processes", type=_positive, default=available_cpus())
+    p.add_argument("--processes", type=_positive, default=available_cpus(), help=_PROCESSES_HELP)
     p.add_argument(
-        "--concurrency", type=_positive, help="requests in flight in all, over every process"
+        "--concurrency",
+        type=_positive,
+        default=crawl["concurrency"],
+        help="requests in flight in all, over every process (default: %(default)s)",
     )
-    p.add_argument("--per-host", type=_positive, help="most requests in flight to one host")
     p.add_argument(
-        "--per-host-delay", type=_nonnegative_seconds, help="least seconds between starts"
+        "--per-host",
+        type=_positive,
+        default=crawl["per_host"],
+        help="most requests in flight to one host (default: %(default)s)",
     )
     p.add_argument(
-        "--deadline", type=_nonnegative_seconds, help="seconds one attempt may take in all"
+        "--per-host-delay",
+        type=_nonnegative_seconds,
+        default=crawl["per_host_delay"],
+        help="least seconds between starts of requests to one host (default: %(default)s)",
     )
-    p.add_argument("--retries", type=int, help="retries of 429/5xx and connection errors")
-    p.add_argument("--max-bytes", type=int, help="largest body accepted")
-    p.add_argument("--user-agent")
+    p.add_argument(
+        "--deadline",
+        type=_nonnegative_seconds,
+        default=crawl["timeouts"]["deadline"],
+        help="seconds one attempt may take in all (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=crawl["retries"]["max"],
+        help="retries of 429/5xx and connection errors (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-bytes",
+        type=int,
+        default=crawl["max_bytes"],
+        help="largest body accepted (default: %(default)s)",
+    )
+    p.add_argument(
+        "--user-agent",
+        default=crawl["user_agent"] or USER_AGENT,
+        help="User-Agent header (default: %(default)s)",
+    )
     p.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
     p.add_argument(
         "--demo-site",
         action="store_true",
         help="run the demo site on 127.0.0.1 and send demo.poolpipe.invalid there",
     )
-    p.add_argument("--demo-pages", type=_positive, default=1000, help="pages of the demo site")
+    p.add_argument(
+        "--demo-pages",
+        type=_positive,
+        default=1000,
+        help="pages the demo site serves (default: %(default)s, more than the workflow's "
+        f"{demo['crawl']['pages']}, so that it serves any demo-urls list up to that size)",
+    )
     p.add_argument("--summary", metavar="PATH", help="also write the summary here")
     p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
     p.set_defaults(run=_cmd_crawl)
 
     p = sub.add_parser("demo-urls", help="write the deterministic demo URL list")
     p.add_argument("out")
-    p.add_argument("--pages", type=_positive, default=400)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--duplicates", type=int, default=3)
+    p.add_argument(
+        "--pages",
+        type=_positive,
+        default=demo["crawl"]["pages"],
+        help="pages listed (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=demo["seed"], help="seed of the order (default: %(default)s)"
+    )
+    p.add_argument(
+        "--duplicates",
+        type=int,
+        default=demo["crawl"]["duplicates"],
+        help="pages listed a second time (default: %(default)s)",
+    )
     p.set_defaults(run=_cmd_demo_urls)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
+    demo = schema_defaults("demo")
+    train = schema_defaults("train")
+    supervise = schema_defaults("supervise")
     parser = argparse.ArgumentParser(prog="poolpipe", description=__doc__)
     parser.add_argument("--version", action="version", version=f"poolpipe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sum", help="sum a file of integers, one per line, exactly")
     p.add_argument("path", help="text file, one integer per line")
-    p.add_argument("--processes", type=_positive, default=available_cpus())
+    p.add_argument("--processes", type=_positive, default=available_cpus(), help=_PROCESSES_HELP)
     p.add_argument("--strict", action="store_true", help="fail at the first bad line")
     p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
     p.set_defaults(run=_cmd_sum)
 
     p = sub.add_parser("demo-numbers", help="write the deterministic demo numbers file")
     p.add_argument("out")
-    p.add_argument("--lines", type=int, default=1_000_000)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--blank-lines", type=int, default=0)
-    p.add_argument("--bad-lines", type=int, default=0)
+    numbers = demo["numbers"]
+    p.add_argument(
+        "--lines",
+        type=int,
+        default=1_000_000,
+        help="lines to write (default: %(default)s, a quick try; the workflow's demo writes "
+        f"{numbers['lines']} to time the pool)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=demo["seed"], help="seed of the numbers (default: %(default)s)"
+    )
+    p.add_argument(
+        "--blank-lines",
+        type=int,
+        default=0,
+        help="blank lines among them (default: %(default)s, a clean file; the workflow's "
+        f"demo has {numbers['blank_lines']} to show the reporting)",
+    )
+    p.add_argument(
+        "--bad-lines",
+        type=int,
+        default=0,
+        help="lines that are not integers (default: %(default)s, a clean file; the workflow's "
+        f"demo has {numbers['bad_lines']} to show the reporting)",
+    )
     p.set_defaults(run=_cmd_demo_numbers)
 
     p = sub.add_parser("train", help="fit a linear regression to a CSV file, exactly, in chunks")
@@ -275,46 +357,89 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A,B",
         help="columns to predict from (default: every other numeric column)",
     )
-    p.add_argument("--processes", type=_positive, default=available_cpus())
+    p.add_argument("--processes", type=_positive, default=available_cpus(), help=_PROCESSES_HELP)
     p.add_argument(
         "--chunks",
         type=_positive,
         help="chunks whose fits are averaged, as in the seed recipe (default: --processes)",
     )
-    p.add_argument("--delimiter", default=",", help="field delimiter, one character")
+    p.add_argument(
+        "--delimiter",
+        default=train["delimiter"],
+        help="field delimiter, one character (default: %(default)s)",
+    )
     p.add_argument("--strict", action="store_true", help="fail at the first bad row")
     p.add_argument(
         "--compare-full-fit",
         action="store_true",
         help="also fit scikit-learn on all rows at once and report each method's difference",
     )
-    p.add_argument("--full-fit-max-mb", type=float, default=1024, metavar="MB")
+    p.add_argument(
+        "--full-fit-max-mb",
+        type=float,
+        default=train["full_fit_max_mb"],
+        metavar="MB",
+        help="run the full fit only if it needs at most this many MiB (default: %(default)s)",
+    )
     p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
     p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser("demo-train", help="write the deterministic demo training CSV")
     p.add_argument("out")
-    p.add_argument("--rows", type=int, default=1_000_000)
+    demo_train = demo["train"]
+    p.add_argument(
+        "--rows", type=int, default=demo_train["rows"], help="data rows (default: %(default)s)"
+    )
     p.add_argument("--features", type=_positive, default=1, help="used when --coef is not given")
     p.add_argument("--coef", help="true coefficients, comma-separated (default: 2 for each)")
-    p.add_argument("--intercept", type=float, default=1.0)
-    p.add_argument("--noise", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--bad-rows", type=int, default=0)
+    p.add_argument(
+        "--intercept",
+        type=float,
+        default=demo_train["intercept"],
+        help="true intercept (default: %(default)s)",
+    )
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=demo_train["noise"],
+        help="standard deviation of the noise on y (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=demo["seed"], help="seed of the rows (default: %(default)s)"
+    )
+    p.add_argument(
+        "--bad-rows",
+        type=int,
+        default=0,
+        help="unusable rows (default: %(default)s, a clean file; the workflow's demo has "
+        f"{demo_train['bad_rows']} to show the reporting)",
+    )
     p.set_defaults(run=_cmd_demo_train)
     p = sub.add_parser("tasks", help="run a JSON Lines manifest of file tasks inside one folder")
     p.add_argument("manifest", help="JSON Lines, one task a line: op, path, content, src")
     p.add_argument("--root", required=True, help="the only folder the tasks may touch")
     p.add_argument("--out", required=True, help="where results.tsv goes")
-    p.add_argument("--processes", type=_positive, default=available_cpus())
+    p.add_argument("--processes", type=_positive, default=available_cpus(), help=_PROCESSES_HELP)
     p.set_defaults(run=_cmd_tasks)
 
     p = sub.add_parser("demo-tasks", help="write the deterministic demo task root and manifest")
     p.add_argument("manifest")
     p.add_argument("root")
-    p.add_argument("--files", type=int, default=20)
-    p.add_argument("--tasks", type=int, default=200)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--files",
+        type=int,
+        default=demo["tasks"]["files"],
+        help="text notes and binary blobs in the root (default: %(default)s)",
+    )
+    p.add_argument(
+        "--tasks",
+        type=int,
+        default=demo["tasks"]["tasks"],
+        help="ordinary tasks in the manifest (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=demo["seed"], help="seed of the files (default: %(default)s)"
+    )
     p.set_defaults(run=_cmd_demo_tasks)
 
     p = sub.add_parser("supervise", help="run named worker loops until a time, a stop or Ctrl-C")
@@ -325,17 +450,42 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]",
         help="a worker loop (repeat; default: the seed's render, logic and network loops)",
     )
-    p.add_argument("--duration", type=_seconds, help="seconds to run (default: until a signal)")
-    p.add_argument("--restart", action="store_true", help="restart a loop that dies")
-    p.add_argument("--max-restarts", type=int, default=3)
-    p.add_argument("--heartbeat-timeout", type=_seconds, default=5.0)
-    p.add_argument("--stop-timeout", type=_seconds, default=5.0)
+    p.add_argument(
+        "--duration",
+        type=_seconds,
+        help="seconds to run (default: until a signal, as the seed's loops run; the "
+        f"workflow's rule runs {supervise['duration_s']} s)",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="restart a loop that dies or hangs (off unless given; the workflow's rule "
+        "restarts unless supervise.restart is false)",
+    )
+    p.add_argument(
+        "--max-restarts",
+        type=int,
+        default=supervise["max_restarts"],
+        help="restarts per loop before it is left dead (default: %(default)s)",
+    )
+    p.add_argument(
+        "--heartbeat-timeout",
+        type=_seconds,
+        default=float(supervise["heartbeat_timeout_s"]),
+        help="seconds of silence before a loop is killed as hung (default: %(default)s)",
+    )
+    p.add_argument(
+        "--stop-timeout",
+        type=_seconds,
+        default=float(supervise["stop_timeout_s"]),
+        help="seconds a loop may take to stop before SIGTERM, then SIGKILL (default: %(default)s)",
+    )
     p.add_argument("--out", help="write ticks.tsv here (default: standard output)")
     p.set_defaults(run=_cmd_supervise)
 
     p = sub.add_parser("double", help="double integers in place in shared memory, in parallel")
     p.add_argument("values", type=int, nargs="*")
-    p.add_argument("--processes", type=_positive, default=available_cpus())
+    p.add_argument("--processes", type=_positive, default=available_cpus(), help=_PROCESSES_HELP)
     p.set_defaults(run=_cmd_double)
 
     _add_crawl(sub)

@@ -15,6 +15,7 @@ from poolpipe.core.chunks import (
     split_range,
     write_manifest,
 )
+from poolpipe.core.defaults import USER_AGENT, schema_defaults
 from poolpipe.core.inputs import check_input_file
 from poolpipe.core.outputs import dumps_json, open_atomic, read_json, write_atomic, write_json
 from poolpipe.core.parts import merge_ordered
@@ -31,6 +32,7 @@ from poolpipe.core.timing import (
 
 __all__ = [
     "BLOCK_SIZE",
+    "USER_AGENT",
     "Block",
     "Range",
     "Stopwatch",
@@ -51,6 +53,7 @@ __all__ = [
     "read_manifest",
     "read_record",
     "run_script",
+    "schema_defaults",
     "serial_map",
     "split_file",
     "split_range",

@@ -5,32 +5,63 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from poolpipe import __version__
+from poolpipe.core import USER_AGENT, schema_defaults
 from poolpipe.errors import PoolpipeError
 
 SCHEMES = ("http", "https")
 """The only schemes the crawler can fetch; anything else (file:, ftp:, ...) is an error row."""
 
 
+def _fields_of(crawl: dict[str, Any]) -> dict[str, Any]:
+    """CrawlSettings' fields from a config `crawl` section; None where the section is silent."""
+    timeouts = crawl.get("timeouts", {})
+    retries = crawl.get("retries", {})
+    return {
+        "concurrency": crawl.get("concurrency"),
+        "per_host": crawl.get("per_host"),
+        "per_host_delay": crawl.get("per_host_delay"),
+        "connect_timeout": timeouts.get("connect"),
+        "read_timeout": timeouts.get("read"),
+        "deadline": timeouts.get("deadline"),
+        "retries": retries.get("max"),
+        "backoff": retries.get("backoff"),
+        "backoff_max": retries.get("backoff_max"),
+        "retry_statuses": _tuple(retries.get("statuses")),
+        "max_bytes": crawl.get("max_bytes"),
+        "max_redirects": crawl.get("max_redirects"),
+        "user_agent": crawl.get("user_agent"),
+        "robots": crawl.get("robots"),
+        "schemes": _tuple(crawl.get("schemes")),
+    }
+
+
+def _tuple(value: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if value is None else tuple(value)
+
+
+_SCHEMA = _fields_of(schema_defaults("crawl"))
+"""The fields' defaults, from config/schema.yaml's `crawl` section."""
+
+
 @dataclass(frozen=True)
 class CrawlSettings:
     """How to crawl; the defaults are those of config/schema.yaml."""
 
-    concurrency: int = 32
-    per_host: int = 8
-    per_host_delay: float = 0.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    deadline: float = 60.0
-    retries: int = 2
-    backoff: float = 0.5
-    backoff_max: float = 30.0
-    retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
-    max_bytes: int = 10 << 20
-    max_redirects: int = 10
-    user_agent: str = f"poolpipe/{__version__}"
-    robots: bool = True
-    schemes: tuple[str, ...] = SCHEMES
+    concurrency: int = _SCHEMA["concurrency"]
+    per_host: int = _SCHEMA["per_host"]
+    per_host_delay: float = _SCHEMA["per_host_delay"]
+    connect_timeout: float = _SCHEMA["connect_timeout"]
+    read_timeout: float = _SCHEMA["read_timeout"]
+    deadline: float = _SCHEMA["deadline"]
+    retries: int = _SCHEMA["retries"]
+    backoff: float = _SCHEMA["backoff"]
+    backoff_max: float = _SCHEMA["backoff_max"]
+    retry_statuses: tuple[int, ...] = _SCHEMA["retry_statuses"]
+    max_bytes: int = _SCHEMA["max_bytes"]
+    max_redirects: int = _SCHEMA["max_redirects"]
+    user_agent: str = _SCHEMA["user_agent"] or USER_AGENT
+    robots: bool = _SCHEMA["robots"]
+    schemes: tuple[str, ...] = _SCHEMA["schemes"]
     hosts: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -72,29 +103,8 @@ class CrawlSettings:
 
     @classmethod
     def from_config(cls, crawl: dict[str, Any]) -> CrawlSettings:
-        """Settings from the config's `crawl` section (already validated, defaults filled)."""
-        timeouts = crawl.get("timeouts", {})
-        retries = crawl.get("retries", {})
-        values: dict[str, Any] = {
-            "concurrency": crawl.get("concurrency"),
-            "per_host": crawl.get("per_host"),
-            "per_host_delay": crawl.get("per_host_delay"),
-            "connect_timeout": timeouts.get("connect"),
-            "read_timeout": timeouts.get("read"),
-            "deadline": timeouts.get("deadline"),
-            "retries": retries.get("max"),
-            "backoff": retries.get("backoff"),
-            "backoff_max": retries.get("backoff_max"),
-            "retry_statuses": _tuple(retries.get("statuses")),
-            "max_bytes": crawl.get("max_bytes"),
-            "max_redirects": crawl.get("max_redirects"),
-            "user_agent": crawl.get("user_agent"),
-            "robots": crawl.get("robots"),
-            "schemes": _tuple(crawl.get("schemes")),
-        }
+        """Settings from a config `crawl` section; a key it lacks or sets to null takes the
+        default (the schema's; for the user agent, the one built from the version)."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if v is not None and k in known})
-
-
-def _tuple(value: list[Any] | None) -> tuple[Any, ...] | None:
-    return None if value is None else tuple(value)
+        values = _fields_of(crawl).items()
+        return cls(**{k: v for k, v in values if v is not None and k in known})

@@ -1,0 +1,170 @@
+"""config/schema.yaml is the one source of every default: the library, the command line and
+the workflow's validated config all get the same values from it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+import poolpipe.core
+from poolpipe import __version__
+from poolpipe.cli import build_parser
+from poolpipe.core import USER_AGENT, schema_defaults
+from poolpipe.crawl import CrawlSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "config/schema.yaml"
+SECTIONS = ("demo", "sum", "train", "timing", "bench", "tasks", "supervise", "crawl")
+
+
+def _validated(config: dict[str, Any]) -> dict[str, Any]:
+    """The config as the workflow sees it: validated, the schema's defaults filled in."""
+    config = copy.deepcopy(config)
+    validate(config, str(SCHEMA))
+    return config
+
+
+def _schema_value(path: str) -> Any:
+    """The schema's default of one setting, e.g. "crawl.timeouts.deadline"."""
+    section, *keys = path.split(".")
+    value = schema_defaults(section)
+    for key in keys:
+        value = value[key]
+    return value
+
+
+def test_the_defaults_are_what_the_workflow_validation_fills_in():
+    filled = _validated({})
+    assert sorted(filled) == sorted(SECTIONS)
+    for section in SECTIONS:
+        # JSON text, so that 5 and 5.0 or a changed key order would differ too
+        assert json.dumps(schema_defaults(section)) == json.dumps(filled[section]), section
+
+
+def test_a_section_may_be_nested_and_comes_as_a_fresh_copy():
+    assert schema_defaults("demo.crawl") == schema_defaults("demo")["crawl"]
+    crawl = schema_defaults("crawl")
+    crawl["retries"]["statuses"].append(599)
+    assert 599 not in schema_defaults("crawl")["retries"]["statuses"]
+
+
+@pytest.mark.parametrize("section", ["nothing", "crawl.nothing", "crawl.max_bytes"])
+def test_a_missing_section_is_a_key_error(section):
+    with pytest.raises(KeyError, match=r"config/schema\.yaml"):
+        schema_defaults(section)
+
+
+def test_the_package_reads_the_config_schema_itself():
+    shipped = Path(poolpipe.core.__file__).parent / "schema.yaml"
+    assert shipped.is_symlink() and shipped.resolve() == SCHEMA.resolve()
+    text = resources.files("poolpipe.core").joinpath("schema.yaml").read_bytes()
+    assert text == SCHEMA.read_bytes()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "schema.yaml" in pyproject["tool"]["setuptools"]["package-data"]["poolpipe.core"]
+
+
+def test_crawl_settings_defaults_are_the_schema_defaults():
+    assert CrawlSettings() == CrawlSettings.from_config(schema_defaults("crawl"))
+    demo_config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    assert CrawlSettings.from_config(_validated(demo_config)["crawl"]) == CrawlSettings()
+
+
+def test_the_user_agent_is_built_from_the_version():
+    assert schema_defaults("crawl")["user_agent"] is None
+    assert __version__ in USER_AGENT
+    assert CrawlSettings().user_agent == USER_AGENT == f"poolpipe/{__version__}"
+    assert CrawlSettings.from_config({"user_agent": None}).user_agent == USER_AGENT
+    assert CrawlSettings.from_config({"user_agent": "bot/2"}).user_agent == "bot/2"
+
+
+def test_the_demo_config_sets_on_purpose_only_what_differs():
+    demo_config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    demo_run = _validated(demo_config)
+    defaults = _validated({})
+    assert demo_run["train"].pop("compare_full_fit") is True
+    assert demo_run["timing"].pop("compare_serial") is True
+    del defaults["train"]["compare_full_fit"], defaults["timing"]["compare_serial"]
+    assert demo_run == defaults
+
+
+REQUIRED = {
+    "crawl": ["urls.txt", "--out", "pages.tsv"],
+    "demo-urls": ["urls.txt"],
+    "demo-numbers": ["numbers.txt"],
+    "train": ["train.csv", "--target", "y"],
+    "demo-train": ["train.csv"],
+    "demo-tasks": ["manifest.jsonl", "root"],
+    "supervise": [],
+}
+"""Each subcommand with only its required arguments, so that every option has its default."""
+
+SHARED = [
+    ("crawl", "concurrency", "crawl.concurrency"),
+    ("crawl", "per_host", "crawl.per_host"),
+    ("crawl", "per_host_delay", "crawl.per_host_delay"),
+    ("crawl", "deadline", "crawl.timeouts.deadline"),
+    ("crawl", "retries", "crawl.retries.max"),
+    ("crawl", "max_bytes", "crawl.max_bytes"),
+    ("demo-urls", "pages", "demo.crawl.pages"),
+    ("demo-urls", "seed", "demo.seed"),
+    ("demo-urls", "duplicates", "demo.crawl.duplicates"),
+    ("demo-numbers", "seed", "demo.seed"),
+    ("train", "delimiter", "train.delimiter"),
+    ("train", "full_fit_max_mb", "train.full_fit_max_mb"),
+    ("train", "strict", "train.strict"),
+    ("demo-train", "rows", "demo.train.rows"),
+    ("demo-train", "intercept", "demo.train.intercept"),
+    ("demo-train", "noise", "demo.train.noise"),
+    ("demo-train", "seed", "demo.seed"),
+    ("demo-tasks", "files", "demo.tasks.files"),
+    ("demo-tasks", "tasks", "demo.tasks.tasks"),
+    ("demo-tasks", "seed", "demo.seed"),
+    ("supervise", "max_restarts", "supervise.max_restarts"),
+    ("supervise", "heartbeat_timeout", "supervise.heartbeat_timeout_s"),
+    ("supervise", "stop_timeout", "supervise.stop_timeout_s"),
+]
+"""(subcommand, option, schema setting): the command line's default is the schema's."""
+
+CLI_OWN = [
+    ("demo-numbers", "lines", "demo.numbers.lines"),
+    ("demo-numbers", "blank_lines", "demo.numbers.blank_lines"),
+    ("demo-numbers", "bad_lines", "demo.numbers.bad_lines"),
+    ("demo-train", "bad_rows", "demo.train.bad_rows"),
+    ("crawl", "demo_pages", "demo.crawl.pages"),
+    ("train", "chunks", "train.chunks"),
+    ("supervise", "duration", "supervise.duration_s"),
+    ("supervise", "restart", "supervise.restart"),
+]
+"""Defaults the command line keeps on purpose, each explained in its --help."""
+
+
+def _cli_default(command: str, option: str) -> Any:
+    args = build_parser().parse_args([command, *REQUIRED[command]])
+    return getattr(args, option)
+
+
+@pytest.mark.parametrize(("command", "option", "setting"), SHARED)
+def test_the_command_line_defaults_are_the_schema_defaults(command, option, setting):
+    assert _cli_default(command, option) == _schema_value(setting)
+
+
+@pytest.mark.parametrize(("command", "option", "setting"), CLI_OWN)
+def test_the_command_line_keeps_these_defaults_of_its_own(command, option, setting):
+    assert _cli_default(command, option) != _schema_value(setting)
+
+
+def test_the_crawl_command_defaults_are_the_crawl_settings_defaults():
+    args = build_parser().parse_args(["crawl", *REQUIRED["crawl"]])
+    settings = CrawlSettings()
+    assert args.user_agent == settings.user_agent == USER_AGENT
+    for option in ("concurrency", "per_host", "per_host_delay", "deadline", "retries", "max_bytes"):
+        assert getattr(args, option) == getattr(settings, option), option
+    assert not args.no_robots and settings.robots
