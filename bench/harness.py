@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
-from poolpipe.report.machine import describe
+from poolpipe.report import describe
 
 RELAY = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
 """Starts a measured run from a small process: a child exec'd straight from the benchmark would

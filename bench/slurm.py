@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 from harness import QUIET_SHARE, log, wait_until_quiet
 
-from poolpipe.report.machine import describe
+from poolpipe.report import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")

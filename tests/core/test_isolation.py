@@ -157,7 +157,7 @@ def test_a_worker_attaches_by_name_and_changes_the_parents_memory() -> None:
     try:
         view = np.ndarray((4,), dtype=np.int64, buffer=block.buf)
         view[:] = [5, 6, 7, 8]
-        list(pool_map(_double_through_the_pool, [Span(block.name, 4, 1, 3)], 1))
+        list(pool_map(_double_through_the_pool, [Span(name=block.name, size=4, start=1, end=3)], 1))
         assert view.tolist() == [5, 12, 14, 8]
         del view
     finally:

@@ -19,7 +19,7 @@ LIMIT = 2**62
 """Values must lie in (-LIMIT, LIMIT) so that doubling them stays an exact int64."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Span:
     """Items [start, end) of the shared array of `size` int64 numbers in block `name`."""
 
@@ -32,7 +32,7 @@ class Span:
 def spans(name: str, size: int, pieces: int) -> list[Span]:
     """Cut size items into `pieces` consecutive spans that cover them exactly once."""
     bounds = [size * i // pieces for i in range(pieces + 1)]
-    return [Span(name, size, a, b) for a, b in itertools.pairwise(bounds)]
+    return [Span(name=name, size=size, start=a, end=b) for a, b in itertools.pairwise(bounds)]
 
 
 def double_span(span: Span) -> int:
