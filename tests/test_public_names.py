@@ -1,0 +1,156 @@
+"""Each package's public face (__all__) is pinned: a change to it is a decision, not an accident."""
+
+import importlib
+import inspect
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import poolpipe
+
+FACES = {
+    "poolpipe.core": [
+        "BLOCK_SIZE",
+        "Block",
+        "Range",
+        "Stopwatch",
+        "TimingRecord",
+        "USER_AGENT",
+        "available_cpus",
+        "check_input_file",
+        "die_with_parent",
+        "dumps_json",
+        "header_end",
+        "iter_blocks",
+        "job_processes",
+        "lines_before",
+        "merge_ordered",
+        "open_atomic",
+        "pieces_for",
+        "pool_map",
+        "read_json",
+        "read_manifest",
+        "read_record",
+        "run_script",
+        "schema_defaults",
+        "serial_map",
+        "split_file",
+        "split_range",
+        "timed_with_serial",
+        "tsv",
+        "write_atomic",
+        "write_job_timing",
+        "write_json",
+        "write_manifest",
+        "write_record",
+        "write_timing",
+    ],
+    "poolpipe.sum": [
+        "SumPart",
+        "merge_parts",
+        "result_json",
+        "sum_file",
+        "sum_ranges",
+        "write_numbers",
+    ],
+    "poolpipe.train": [
+        "Columns",
+        "Scatter",
+        "TrainPart",
+        "choose_columns",
+        "model_json",
+        "parse_block",
+        "row_capacity",
+        "solve",
+        "train_chunks",
+        "train_file",
+        "write_train",
+    ],
+    "poolpipe.crawl": [
+        "GRACE_S",
+        "PAGE_FIELDS",
+        "ChunkStats",
+        "CrawlSettings",
+        "CrawlTally",
+        "ErrorKind",
+        "PageRow",
+        "SiteSpec",
+        "UrlIndex",
+        "crawl_file",
+        "crawl_range",
+        "demo_site",
+        "index_urls",
+        "iter_rows",
+        "serve",
+        "summary",
+        "write_pages",
+        "write_urls",
+    ],
+    "poolpipe.tasks": ["run_to_file", "write_demo"],
+    "poolpipe.supervise": [
+        "SEED_LOOPS",
+        "SupervisorSettings",
+        "check",
+        "loops_from_config",
+        "parse_loop",
+        "supervise",
+        "ticks_tsv",
+        "write_ticks",
+    ],
+    "poolpipe.bench": [
+        "IpcPoint",
+        "ScalingPoint",
+        "amdahl_serial_fraction",
+        "amdahl_speedup",
+        "cpu_scaling",
+        "double_shared",
+        "ipc_costs",
+    ],
+    "poolpipe.report": ["build", "crawl_section", "describe", "train_section", "write"],
+}
+STAGES = [name for name in FACES if name != "poolpipe.core"]
+ROOT = Path(poolpipe.__file__).parent
+
+
+@pytest.mark.parametrize("package", sorted(FACES))
+def test_each_face_exports_exactly_its_pinned_names(package):
+    module = importlib.import_module(package)
+    assert sorted(module.__all__) == sorted(FACES[package])
+    assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_the_top_level_holds_only_the_faces_the_command_and_the_errors():
+    top = {p.name for p in ROOT.iterdir() if p.name != "__pycache__"}
+    assert top == {"__init__.py", "cli.py", "errors.py", *(s.split(".")[1] for s in FACES)}
+
+
+def test_scripts_reach_the_library_through_the_faces_only():
+    for script in sorted((ROOT.parents[1] / "scripts").glob("*.py")):
+        for line in script.read_text().splitlines():
+            if line.startswith("from poolpipe"):
+                module = line.split()[1]
+                assert module in FACES or module == "poolpipe", f"{script.name}: {line}"
+
+
+@pytest.mark.parametrize("package", STAGES)
+def test_no_stage_imports_another_stage_internals(package):
+    folder = Path(importlib.import_module(package).__file__).parent
+    others = [s for s in STAGES if s != package]
+    for source in folder.glob("*.py"):
+        text = source.read_text()
+        for other in others:
+            assert f"from {other}." not in text, f"{source} imports {other}'s internals"
+            assert f"import {other}." not in text, f"{source} imports {other}'s internals"
+
+
+def test_no_public_class_name_is_used_twice():
+    seen: dict[str, str] = {}
+    for package in FACES:
+        folder = importlib.import_module(package).__path__[0]
+        for info in sorted(pkgutil.iter_modules([folder])):
+            module = importlib.import_module(f"{package}.{info.name}")
+            for name, obj in vars(module).items():
+                if inspect.isclass(obj) and obj.__module__ == module.__name__ and name[0] != "_":
+                    assert name not in seen, f"{name} is in {seen.get(name)} and {module.__name__}"
+                    seen[name] = module.__name__
