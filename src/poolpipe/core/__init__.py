@@ -1,5 +1,6 @@
 """What every stage shares: line-aligned chunks, the one pool runner, atomic outputs, TSV,
-timing records, the ordered merge of partial results, and the glue to Snakemake's scripts."""
+timing records, the ordered merge of partial results, the schema's defaults, and the glue to
+Snakemake's scripts."""
 
 from poolpipe.core import tsv
 from poolpipe.core.chunks import (
