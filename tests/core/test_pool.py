@@ -211,7 +211,9 @@ def test_worker_death_names_its_task(mode: str, how: str, processes: int) -> Non
     before = _children()
     got: list[int] = []
     with pytest.raises(WorkerDied) as info:
-        for task in pool_map(functools.partial(_die_on, mode, 5), range(10), processes, _chunk):
+        for task in pool_map(
+            functools.partial(_die_on, mode, 5), range(10), processes, describe=_chunk
+        ):
             got.append(task)
     assert isinstance(info.value, PoolpipeError)  # the CLI reports it as one sentence
     assert got == list(range(len(got)))
@@ -250,14 +252,14 @@ def test_worker_death_names_its_task_when_the_executor_reaps_it_first(
 ) -> None:
     monkeypatch.setattr(os, "waitpid", _slow_waitpid(os.waitpid))
     with pytest.raises(WorkerDied) as info:
-        list(pool_map(functools.partial(_die_on, "exit", 5), range(10), processes, _chunk))
+        list(pool_map(functools.partial(_die_on, "exit", 5), range(10), processes, describe=_chunk))
     assert "died with exit code 3 while running chunk 5" in str(info.value), str(info.value)
 
 
 def test_worker_death_names_its_task_when_that_worker_already_finished_others() -> None:
     before = _children()
     with pytest.raises(WorkerDied) as info:
-        list(pool_map(_die_late, range(10), 2, _chunk, in_flight=10))
+        list(pool_map(_die_late, range(10), 2, describe=_chunk, in_flight=10))
     assert "chunk 5" in str(info.value), str(info.value)
     _assert_children_gone(before)
 

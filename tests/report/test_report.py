@@ -66,9 +66,38 @@ def _records(tmp_path: Path, second_serial: float | None = None) -> list[Path]:
     timing = tmp_path / "results" / "timing"
     bench = tmp_path / "results" / "benchmarks"
     records = [
-        TimingRecord("sum", "sum_chunk", 0, 2, 0.5, 0.9, 100, 1_000_000, serial_wall_s=0.8),
-        TimingRecord("sum", "sum_chunk", 1, 2, 0.25, 0.4, 50, 500_000, serial_wall_s=second_serial),
-        TimingRecord("sum", "merge_sum", None, 1, 0.01, 0.01, 150, 1_500_000),
+        TimingRecord(
+            stage="sum",
+            rule="sum_chunk",
+            chunk=0,
+            processes=2,
+            wall_s=0.5,
+            cpu_s=0.9,
+            items=100,
+            bytes=1_000_000,
+            serial_wall_s=0.8,
+        ),
+        TimingRecord(
+            stage="sum",
+            rule="sum_chunk",
+            chunk=1,
+            processes=2,
+            wall_s=0.25,
+            cpu_s=0.4,
+            items=50,
+            bytes=500_000,
+            serial_wall_s=second_serial,
+        ),
+        TimingRecord(
+            stage="sum",
+            rule="merge_sum",
+            chunk=None,
+            processes=1,
+            wall_s=0.01,
+            cpu_s=0.01,
+            items=150,
+            bytes=1_500_000,
+        ),
     ]
     paths = [
         timing / "sum_chunk" / "0.json",

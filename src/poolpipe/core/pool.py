@@ -147,6 +147,7 @@ def pool_map(
     fn: Callable[[T], R],
     tasks: Iterable[T],
     processes: int,
+    *,
     describe: Callable[[T], str] = repr,
     in_flight: int | None = None,
     initializer: Callable[..., object] | None = None,

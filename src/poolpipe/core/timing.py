@@ -43,7 +43,7 @@ class Stopwatch:
         self.cpu_s = self._cpu_now() - self._cpu
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TimingRecord:
     """How long one job took and how much it did."""
 
