@@ -18,17 +18,8 @@ import psutil
 import pytest
 
 from poolpipe.errors import PoolpipeError, Stopped
-from poolpipe.supervise.supervisor import (
-    FIELDS,
-    Loop,
-    SupervisorSettings,
-    check,
-    loops_from_config,
-    parse_loop,
-    supervise,
-    ticks_tsv,
-    write_ticks,
-)
+from poolpipe.supervise.loops import Loop, SupervisorSettings, loops_from_config, parse_loop
+from poolpipe.supervise.supervisor import FIELDS, check, supervise, ticks_tsv, write_ticks
 
 POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
 DEMO = [
@@ -217,7 +208,7 @@ def test_bad_loops_are_one_sentence() -> None:
             [Loop(name="a", interval_s=1), Loop(name="a", interval_s=1)],
             SupervisorSettings(duration_s=1),
         )
-    with pytest.raises(PoolpipeError, match="needs an interval above 0 s"):
+    with pytest.raises(PoolpipeError, match=r"^worker loop 'a': interval_s must be above 0, not 0$"):
         supervise([Loop(name="a", interval_s=0)], SupervisorSettings(duration_s=1))
     with pytest.raises(PoolpipeError, match="at least one worker loop"):
         supervise([], SupervisorSettings(duration_s=1))

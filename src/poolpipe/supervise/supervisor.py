@@ -34,6 +34,7 @@ from poolpipe.core.pool import (
     signals_held,
 )
 from poolpipe.errors import PoolpipeError, Stopped
+from poolpipe.supervise.loops import Loop, SupervisorSettings
 
 FIELDS = ("process", "ticks", "restarts", "exit_code", "status")
 STOP = "stop"
@@ -42,32 +43,6 @@ DONE = "done"
 WAKE_S = 0.1
 """The supervisor's longest sleep: how soon it notices a signal, a deadline or a hung loop."""
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Loop:
-    """A named worker loop: one tick every interval_s, at most ticks of them (None: no limit)."""
-
-    name: str
-    interval_s: float
-    ticks: int | None = None
-    fail_at_tick: int | None = None
-    """The tick at which the loop's first run exits with code 1, to show a restart."""
-
-
-SEED_LOOPS = tuple(Loop(name=name, interval_s=1.0) for name in ("render", "logic", "network"))
-"""The seed's three game loops, a tick a second, until stopped."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SupervisorSettings:
-    """How long to run, and what to do with a loop that dies or hangs."""
-
-    duration_s: float | None = None
-    restart: bool = False
-    max_restarts: int = 3
-    heartbeat_timeout_s: float = 5.0
-    stop_timeout_s: float = 5.0
 
 
 @dataclass(kw_only=True)
@@ -179,9 +154,6 @@ class Supervisor:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise PoolpipeError(f"worker loop name {dupes[0]!r} is used twice")
-        for loop in loops:
-            if loop.interval_s <= 0:
-                raise PoolpipeError(f"worker loop {loop.name!r} needs an interval above 0 s")
         self.settings = settings
         self.workers = [_Worker(loop, LoopRow(process=loop.name)) for loop in loops]
         self._ctx = mp.get_context("fork")
@@ -341,30 +313,3 @@ def check(run: SupervisedRun) -> None:
         row = run.failed[0]
         code = "" if row.exit_code is None else f" ({exit_text(row.exit_code)})"
         raise PoolpipeError(f"worker loop {row.process!r} {row.status}{code}")
-
-
-def parse_loop(spec: str) -> Loop:
-    """A loop from NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]], as the command line gives it."""
-    name, *rest = spec.split(":")
-    if not name or len(rest) > 3:
-        raise PoolpipeError(f"{spec!r} is not NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]")
-    try:
-        interval = float(rest[0]) if rest and rest[0] else 1.0
-        ticks = int(rest[1]) if len(rest) > 1 and rest[1] else None
-        fail = int(rest[2]) if len(rest) > 2 and rest[2] else None
-    except ValueError:
-        raise PoolpipeError(f"{spec!r} is not NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]") from None
-    return Loop(name=name, interval_s=interval, ticks=ticks, fail_at_tick=fail)
-
-
-def loops_from_config(items: Sequence[dict[str, Any]]) -> list[Loop]:
-    """Loops from the config's supervise.workers list."""
-    return [
-        Loop(
-            name=i["name"],
-            interval_s=float(i["interval_s"]),
-            ticks=i.get("ticks"),
-            fail_at_tick=i.get("fail_at_tick"),
-        )
-        for i in items
-    ]
