@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from poolpipe.core.chunks import BLOCK_SIZE
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks.results import TaskResult
+
+MAX_LINE = BLOCK_SIZE
+"""Longest manifest line, newline included (4 MiB, as in sum and crawl); longer: an error row."""
 
 OPS = ("read", "write", "copy", "checksum")
 
@@ -49,7 +54,9 @@ def parse_task(line: int, text: bytes) -> Task | TaskResult:
     except UnicodeDecodeError:
         return _refused(line, "the line is not UTF-8 text")
     except ValueError as exc:
-        return _refused(line, f"the line is not valid JSON ({exc.args[0].split(':')[0]})")
+        return _refused(line, f"the line is not valid JSON ({str(exc).split(':')[0]})")
+    except RecursionError:
+        return _refused(line, "the line is not valid JSON (nested too deeply)")
     if not isinstance(item, dict):
         return _refused(line, "the line is not a JSON object")
     op, path = item.get("op"), item.get("path")
@@ -85,19 +92,49 @@ def _is_text(text: str) -> bool:
 
 
 def open_manifest(path: str | os.PathLike[str]) -> BinaryIO:
-    """Open a task manifest; one sentence if it cannot be opened."""
+    """Open a task manifest, a regular file or a pipe; one sentence if it cannot be used."""
+    shown = repr(os.fspath(path))
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise PoolpipeError(f"task manifest {shown} is not a regular file or a pipe")
         return open(path, "rb")
     except FileNotFoundError:
-        raise PoolpipeError(f"task manifest {os.fspath(path)!r} does not exist") from None
+        raise PoolpipeError(f"task manifest {shown} does not exist") from None
     except IsADirectoryError:
-        raise PoolpipeError(f"task manifest {os.fspath(path)!r} is a folder") from None
+        raise PoolpipeError(f"task manifest {shown} is a folder") from None
     except OSError as exc:
-        raise PoolpipeError(f"task manifest {os.fspath(path)!r}: {exc.strerror}") from None
+        raise PoolpipeError(f"task manifest {shown}: {exc.strerror}") from None
+
+
+def manifest_lines(fh: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(number, text) of every line to the end of the file, whatever size it reports; the text
+    is None for a line over MAX_LINE bytes, whose bytes are skipped (memory stays bounded)."""
+    number = 0
+    while text := fh.readline(MAX_LINE):
+        number += 1
+        if len(text) == MAX_LINE and not text.endswith(b"\n") and _skip_line(fh):
+            yield number, None
+        else:
+            yield number, text
+
+
+def _skip_line(fh: BinaryIO) -> bool:
+    """Read past the rest of the current line; whether there was any."""
+    skipped = False
+    while rest := fh.readline(MAX_LINE):
+        skipped = True
+        if rest.endswith(b"\n"):
+            break
+    return skipped
 
 
 def manifest_tasks(fh: BinaryIO) -> Iterator[Task | TaskResult]:
     """Every non-blank line of an open JSON Lines manifest, as a Task or an error row, streamed."""
-    for number, text in enumerate(fh, start=1):
-        if text.strip():
+    for number, text in manifest_lines(fh):
+        if text is None:
+            yield _refused(number, f"the line is longer than {MAX_LINE >> 20} MiB")
+        elif text.strip():
             yield parse_task(number, text)

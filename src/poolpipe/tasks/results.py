@@ -59,8 +59,14 @@ class TaskResult:
         )
 
     def cells(self) -> tuple[object, ...]:
-        """The values of its results.tsv row, in FIELDS order."""
-        return (self.line, self.op, self.path, self.ok, self.bytes, self.sha256, self.error)
+        """The values of its results.tsv row, in FIELDS order, every text UTF-8 encodable."""
+        op, path, error = (shown(text) for text in (self.op, self.path, self.error[:ERROR_CHARS]))
+        return (self.line, op, path, self.ok, self.bytes, self.sha256, error)
+
+
+def shown(text: str) -> str:
+    """Text as results.tsv holds it: a lone surrogate (not UTF-8) as its \\udXXXX escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True, kw_only=True)

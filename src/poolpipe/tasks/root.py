@@ -22,6 +22,13 @@ from poolpipe.errors import PathError, PoolpipeError
 MAX_LINKS = 40
 """Symlinks followed in one lookup before it is refused (the kernel's own limit)."""
 
+MAX_PATH_BYTES = 4096
+"""Longest task path, in UTF-8 bytes (the kernel's PATH_MAX)."""
+
+MAX_DEPTH = 64
+"""Most folders a path may lie below the root, as given or as its symlinks lead."""
+
+_TOO_DEEP = f"the path lies more than {MAX_DEPTH} folders below the root"
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -95,9 +102,11 @@ class Root:
         if "\0" in path:
             raise PathError("the path contains a NUL character")
         try:
-            os.fsencode(path)
+            size = len(os.fsencode(path))
         except UnicodeEncodeError:
             raise PathError("the path is not valid Unicode text") from None
+        if size > MAX_PATH_BYTES:
+            raise PathError(f"the path is longer than {MAX_PATH_BYTES} bytes")
         if os.path.isabs(path):
             inside = self._below(path)
             if inside is None:
@@ -108,6 +117,8 @@ class Root:
             raise PathError("a '..' in a task path is refused")
         if not parts:
             raise PathError("the path names the root folder itself")
+        if len(parts) > MAX_DEPTH + 1:
+            raise PathError(_TOO_DEEP)
         return parts
 
     def _below(self, absolute: str) -> str | None:
@@ -187,6 +198,8 @@ class Root:
                 continue
             if not walk.todo:
                 return part
+            if len(walk.names) >= MAX_DEPTH:
+                raise PathError(_TOO_DEEP)
             try:
                 fd = os.open(part, _DIR, dir_fd=walk.fds[-1])
             except OSError as exc:

@@ -1,0 +1,270 @@
+"""The tasks stage's fault catalogue: bad manifests and hostile task paths, each run through
+the real `poolpipe tasks` command, each with its exact outcome (exit status, the one sentence
+on stderr, the rows of results.tsv, and no partial or temporary file left behind)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from poolpipe.tasks.manifest import MAX_LINE
+from poolpipe.tasks.root import MAX_DEPTH, MAX_PATH_BYTES
+
+POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
+MEMORY_LIMIT = 1 << 30
+"""Address space a run over a huge or endless input gets: a regression fails, not the machine."""
+
+OVER_LIMIT = MEMORY_LIMIT + (64 << 20)
+"""Bytes in the one line of the huge inputs: more than the run may hold."""
+
+HEADER = "line\top\tpath\tok\tbytes\tsha256\terror"
+ESC = "\\\\ud800"
+"""A lone surrogate as results.tsv shows it: its escape, its backslash escaped."""
+X_SHA = hashlib.sha256(b"x").hexdigest()
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+@dataclass
+class Run:
+    rc: int
+    stdout: str
+    stderr: str
+    rows: list[str] | None
+
+
+def _tasks(tmp_path: Path, manifest: str | Path, *, processes: int = 2) -> Run:
+    """Run `poolpipe tasks` on manifest with root tmp_path/root and out tmp_path/out/results.tsv."""
+    root, out = tmp_path / "root", tmp_path / "out"
+    root.mkdir(exist_ok=True)
+    out.mkdir(exist_ok=True)
+    done = subprocess.run(
+        [POOLPIPE, "tasks", str(manifest), "--root", str(root), "--out", str(out / "results.tsv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_limit_memory,
+        check=False,
+    )
+    left = sorted(p.name for p in out.iterdir())
+    assert left in ([], ["results.tsv"]), left
+    assert not [p for p in root.rglob("*.tmp")]
+    assert "Traceback" not in done.stderr
+    text = (out / "results.tsv").read_text(encoding="utf-8") if left else None
+    rows = text.splitlines() if text is not None else None
+    if rows is not None:
+        assert rows[0] == HEADER
+        rows = rows[1:]
+    return Run(done.returncode, done.stdout, done.stderr, rows)
+
+
+def _lines(path: Path, *items: dict | str | bytes) -> Path:
+    with path.open("wb") as fh:
+        for item in items:
+            if isinstance(item, dict):
+                item = json.dumps(item)
+            fh.write((item if isinstance(item, bytes) else item.encode()) + b"\n")
+    return path
+
+
+def _ok(line: int, op: str, path: str) -> str:
+    return f"{line}\t{op}\t{path}\ttrue\t1\t{X_SHA}\t"
+
+
+def _refused(line: int, error: str, op: str = "", path: str = "") -> str:
+    return f"{line}\t{op}\t{path}\tfalse\t\t\t{error}"
+
+
+WRITE_A = {"op": "write", "path": "a.txt", "content": "x"}
+READ_A = {"op": "read", "path": "a.txt"}
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+# --- family 1: no limit on a manifest line ---------------------------------------------------
+
+
+def test_dev_zero_is_refused_in_one_sentence_within_bounded_memory(tmp_path: Path) -> None:
+    run = _tasks(tmp_path, "/dev/zero")
+    assert (run.rc, run.rows) == (1, None)
+    assert run.stderr == (
+        "poolpipe: error: task manifest '/dev/zero' is not a regular file or a pipe\n"
+    )
+
+
+def test_a_line_far_over_the_limit_is_an_error_row_within_bounded_memory(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.jsonl"
+    _lines(manifest, WRITE_A)
+    with manifest.open("r+b") as fh:  # a sparse line of NULs, over the memory limit
+        fh.truncate(manifest.stat().st_size + OVER_LIMIT)
+    with manifest.open("ab") as fh:
+        fh.write(b"\n" + json.dumps(READ_A).encode() + b"\n")
+    run = _tasks(tmp_path, manifest)
+    assert run.rc == 0, run.stderr
+    assert run.rows == [
+        _ok(1, "write", "a.txt"),
+        _refused(2, f"the line is longer than {MAX_LINE >> 20} MiB"),
+        _ok(3, "read", "a.txt"),
+    ]
+
+
+def test_an_endless_line_through_a_pipe_is_skipped_within_bounded_memory(tmp_path: Path) -> None:
+    fifo = tmp_path / "manifest.fifo"
+    os.mkfifo(fifo)
+    feed = f"head -c {OVER_LIMIT} /dev/zero; echo; echo '{json.dumps(WRITE_A)}'"
+    producer = subprocess.Popen(["sh", "-c", f'({feed}) > "$1"', "sh", str(fifo)])
+    try:
+        run = _tasks(tmp_path, fifo)
+    finally:
+        producer.kill()
+        producer.wait(timeout=60)
+    assert run.rc == 0, run.stderr
+    assert run.rows == [
+        _refused(1, f"the line is longer than {MAX_LINE >> 20} MiB"),
+        _ok(2, "write", "a.txt"),
+    ]
+
+
+def test_a_line_of_exactly_the_limit_runs_and_one_byte_more_is_refused(tmp_path: Path) -> None:
+    frame = len(json.dumps({"op": "write", "path": "big.txt", "content": ""})) + 1
+    content = "x" * (MAX_LINE - frame)
+    fits = {"op": "write", "path": "big.txt", "content": content}
+    over = {"op": "write", "path": "over.txt", "content": content + "x"}
+    run = _tasks(tmp_path, _lines(tmp_path / "m.jsonl", fits, over))
+    assert run.rc == 0, run.stderr
+    sha = hashlib.sha256(content.encode()).hexdigest()
+    assert run.rows == [
+        f"1\twrite\tbig.txt\ttrue\t{len(content)}\t{sha}\t",
+        _refused(2, "the line is longer than 4 MiB"),
+    ]
+    assert _files(tmp_path / "root") == ["big.txt"]
+
+
+def test_a_pseudo_file_that_reports_size_0_is_read_to_its_end(tmp_path: Path) -> None:
+    run = _tasks(tmp_path, "/proc/sys/kernel/pid_max")
+    assert run.rc == 0, run.stderr
+    assert run.rows == [_refused(1, "the line is not a JSON object")]
+
+
+# --- family 2: one bad line never aborts a run whose earlier tasks changed files -------------
+
+BAD_LINES = [
+    ("[" * 1000, _refused(2, "the line is not valid JSON (nested too deeply)")),
+    ('{"a":' * 100_000, _refused(2, "the line is not valid JSON (nested too deeply)")),
+    (
+        '{"op":"write","path":"\\ud800.txt","content":"x"}',
+        _refused(2, "the path is not valid Unicode text", "write", f"{ESC}.txt"),
+    ),
+    (
+        '{"op":"\\ud800","path":"b.txt"}',
+        _refused(2, f"unknown op '{ESC}' (one of read, write, copy, checksum)", ESC, "b.txt"),
+    ),
+    (
+        '{"op":"copy","src":"\\udfff","path":"c.txt"}',
+        _refused(2, "the path is not valid Unicode text", "copy", "c.txt"),
+    ),
+    (
+        '{"op":"read","path":"a.txt","\\ud800":1}',
+        _refused(2, f"unknown key '{ESC}'", "read", "a.txt"),
+    ),
+    (
+        '{"op":"write","path":"d.txt","content":"\\ud800"}',
+        _refused(2, "'content' is not valid Unicode text", "write", "d.txt"),
+    ),
+    (
+        '{"op":"read","path":"a.txt","src":' + "9" * 5000 + "}",
+        _refused(
+            2,
+            "the line is not valid JSON "
+            "(Exceeds the limit (4300 digits) for integer string conversion)",
+        ),
+    ),
+    (b'{"op":"read","path":"\xff"}', _refused(2, "the line is not UTF-8 text")),
+    ('{"op":"write","path":"nul\\u0000.txt","content":"x"}', None),
+]
+
+
+@pytest.mark.parametrize(("line", "row"), BAD_LINES, ids=range(len(BAD_LINES)))
+def test_a_bad_line_is_an_error_row_and_every_task_is_reported(
+    tmp_path: Path, line: str | bytes, row: str | None
+) -> None:
+    run = _tasks(tmp_path, _lines(tmp_path / "m.jsonl", WRITE_A, line, READ_A))
+    assert run.rc == 0, run.stderr
+    assert json.loads(run.stdout) == {"tasks": 3, "ok": 2, "failed": 1, "bytes": 2}
+    assert run.rows is not None
+    assert run.rows[0] == _ok(1, "write", "a.txt")
+    assert run.rows[2] == _ok(3, "read", "a.txt")
+    if row is not None:
+        assert run.rows[1] == row
+    else:
+        assert run.rows[1].split("\t")[3:] == ["false", "", "", "the path contains a NUL character"]
+    assert _files(tmp_path / "root") == ["a.txt"]
+
+
+# --- family 12c: a write may not build an endless tree of folders ----------------------------
+
+
+def test_a_path_3000_folders_deep_is_refused_and_makes_no_folder(tmp_path: Path) -> None:
+    deep = "/".join(["d"] * 3000) + "/x.txt"
+    shallow_but_deep = "/".join(["d"] * (MAX_DEPTH + 1)) + "/x.txt"
+    at_limit = "/".join(["d"] * MAX_DEPTH) + "/x.txt"
+    long_name = "n" * 300
+    manifest = _lines(
+        tmp_path / "m.jsonl",
+        {"op": "write", "path": deep, "content": "x"},
+        {"op": "write", "path": shallow_but_deep, "content": "x"},
+        {"op": "write", "path": "p" * (MAX_PATH_BYTES + 1), "content": "x"},
+        {"op": "write", "path": long_name, "content": "x"},
+        {"op": "write", "path": at_limit, "content": "x"},
+    )
+    run = _tasks(tmp_path, manifest)
+    assert run.rc == 0, run.stderr
+    too_deep = f"the path lies more than {MAX_DEPTH} folders below the root"
+    assert run.rows == [
+        _refused(1, f"the path is longer than {MAX_PATH_BYTES} bytes", "write", deep),
+        _refused(2, too_deep, "write", shallow_but_deep),
+        _refused(3, f"the path is longer than {MAX_PATH_BYTES} bytes", "write", "p" * 4097),
+        _refused(4, "File name too long", "write", long_name),
+        _ok(5, "write", at_limit),
+    ]
+    deepest = max(len(Path(p).parts) for p in _files(tmp_path / "root"))
+    assert deepest == MAX_DEPTH + 1
+
+
+def test_symlinks_cannot_lead_deeper_than_the_limit(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    below = root.joinpath(*["a"] * (MAX_DEPTH - 2))
+    below.mkdir(parents=True)
+    os.symlink("/".join(["a"] * (MAX_DEPTH - 2)), root / "s")
+    deeper = "s/1/2/3/x.txt"
+    manifest = _lines(
+        tmp_path / "m.jsonl",
+        {"op": "write", "path": "s/1/x.txt", "content": "x"},
+        {"op": "write", "path": deeper, "content": "x"},
+    )
+    before = _files(root)
+    run = _tasks(tmp_path, manifest)
+    assert run.rc == 0, run.stderr
+    assert run.rows == [
+        _ok(1, "write", "s/1/x.txt"),
+        _refused(
+            2,
+            f"the path lies more than {MAX_DEPTH} folders below the root",
+            "write",
+            "s/1/2/3/x.txt",
+        ),
+    ]
+    made = sorted(set(_files(root)) - set(before))
+    assert [p.split("/")[-2:] for p in made] == [["a", "1"], ["1", "2"], ["1", "x.txt"]]
