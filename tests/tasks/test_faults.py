@@ -268,3 +268,22 @@ def test_symlinks_cannot_lead_deeper_than_the_limit(tmp_path: Path) -> None:
     ]
     made = sorted(set(_files(root)) - set(before))
     assert [p.split("/")[-2:] for p in made] == [["a", "1"], ["1", "2"], ["1", "x.txt"]]
+
+
+# --- the demo writer: settings outside the schema's ranges -----------------------------------
+
+DEMO_REFUSED = [
+    (["--seed", "-1"], "demo tasks setting seed must be at least 0, not -1"),
+    (["--tasks", "-5"], "demo tasks setting tasks must be at least 0, not -5"),
+    (["--files", "1"], "demo tasks setting files must be at least 2, not 1"),
+]
+
+
+@pytest.mark.parametrize(("args", "sentence"), DEMO_REFUSED, ids=range(len(DEMO_REFUSED)))
+def test_a_demo_setting_out_of_range_is_one_sentence_and_writes_nothing(
+    tmp_path: Path, args: list[str], sentence: str
+) -> None:
+    command = [POOLPIPE, "demo-tasks", str(tmp_path / "m.jsonl"), str(tmp_path / "root"), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stderr) == (1, f"poolpipe: error: {sentence}\n")
+    assert list(tmp_path.iterdir()) == []

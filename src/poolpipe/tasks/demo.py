@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from poolpipe.core.defaults import load_schema
 from poolpipe.core.outputs import write_atomic
 from poolpipe.errors import PoolpipeError
 
@@ -49,7 +50,7 @@ def _text(rng: np.random.Generator, words: int) -> str:
 def write_root(root: Path, files: int, rng: np.random.Generator) -> tuple[list[str], list[str]]:
     """Fill root with notes, binary blobs and symlinks; return the notes' and blobs' paths."""
     notes, blobs = [], []
-    for i in range(max(files, 2)):
+    for i in range(files):
         note = f"docs/note-{i:03d}.txt"
         write_atomic(root / note, _text(rng, int(rng.integers(20, 400))))
         notes.append(note)
@@ -92,6 +93,17 @@ def demo_tasks(
     return lines
 
 
+def _check_settings(**values: int) -> None:
+    """One sentence for a setting outside the range config/schema.yaml gives it."""
+    demo = load_schema()["properties"]["demo"]["properties"]
+    rules = {**demo["tasks"]["properties"], "seed": demo["seed"]}
+    for name, value in values.items():
+        low, high = rules[name].get("minimum"), rules[name].get("maximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            allowed = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise PoolpipeError(f"demo tasks setting {name} must be {allowed}, not {value}")
+
+
 def write_demo(
     manifest: str | os.PathLike[str],
     root: str | os.PathLike[str],
@@ -101,6 +113,7 @@ def write_demo(
     seed: int,
 ) -> int:
     """Make the demo root folder and its manifest; return the manifest's line count."""
+    _check_settings(files=files, tasks=tasks, seed=seed)
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise PoolpipeError(f"demo task root {str(root)!r} exists and is not an empty folder")
