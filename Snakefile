@@ -22,6 +22,10 @@ include: "rules/tasks.smk"
 include: "rules/supervise.smk"
 
 
+onsuccess:
+    print(finished())
+
+
 rule all:
     default_target: True
     input:

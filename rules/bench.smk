@@ -1,4 +1,6 @@
-TIMING_RECORDS.extend(["results/timing/bench_cpu.json", "results/timing/bench_ipc.json"])
+TIMING_RECORDS.extend(
+    ["results/timing/bench_cpu.json", "results/timing/bench_ipc.json"] if "bench" in STAGES else []
+)
 
 
 rule bench_cpu:

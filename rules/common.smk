@@ -1,36 +1,149 @@
 """Input functions and helpers shared by every rule file."""
 
+import re
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from poolpipe.core import check_input_file, identify, read_datasets
+from poolpipe.errors import PoolpipeError
+
 DEMO_NUMBERS = "data/numbers.txt"
 DEMO_TRAIN = "data/train.csv"
 DEMO_URLS = "data/urls.txt"
 DEMO_TASK_MANIFEST = "data/tasks/manifest.jsonl"
 DEMO_TASK_ROOT = "data/tasks/root"
-SUM_CHUNKS = list(range(config["sum"]["chunks"]))
-TRAIN_CHUNKS = list(range(config["train"]["chunks"]))
-CRAWL_CHUNKS = list(range(config["crawl"]["chunks"]))
+DEMO_INPUTS = {DEMO_NUMBERS, DEMO_TRAIN, DEMO_URLS, DEMO_TASK_MANIFEST, DEMO_TASK_ROOT}
+"""Inputs the demo rules make: they exist only once those rules have run."""
+RETIRED = [("sum", "input"), ("train", "input"), ("crawl", "input"), ("tasks", "input")]
+RETIRED.append(("tasks", "root"))
+SHEET_SCHEMA = Path(workflow.basedir) / "config" / "datasets.schema.yaml"
+
+
+def load_datasets():
+    """The dataset sheet's rows by name; a retired key or a mistake in the sheet is one sentence."""
+    for stage, key in RETIRED:
+        if key in config.get(stage, {}):
+            raise WorkflowError(
+                f"{stage}.{key} is no longer read: the inputs are rows of the dataset sheet "
+                f"({config['datasets']}); list yours in a sheet of your own and run "
+                "snakemake --config datasets=my.tsv (see config/README.md)"
+            )
+    try:
+        rows = read_datasets(config["datasets"], schema=SHEET_SCHEMA)
+    except PoolpipeError as exc:
+        raise WorkflowError(str(exc)) from None
+    return {d.name: d for d in rows}
+
+
+DATASETS = load_datasets()
+STAGES = config["stages"]
+
+
+def check_inputs():
+    """Every input of the chosen stages is a readable file (roots: folders), or one sentence."""
+    for d in DATASETS.values():
+        if d.stage not in STAGES:
+            continue
+        try:
+            if d.path not in DEMO_INPUTS:
+                check_input_file(d.path)
+        except PoolpipeError as exc:
+            raise WorkflowError(f"dataset {d.name!r} ({d.stage}): {exc}") from None
+        if d.root and d.root not in DEMO_INPUTS and not Path(d.root).is_dir():
+            raise WorkflowError(
+                f"dataset {d.name!r} (tasks): root folder {d.root!r} does not exist or is not a folder"
+            )
+
+
+check_inputs()
+
+
+def datasets_of(stage):
+    """The names of a stage's datasets, in sheet order."""
+    return [d.name for d in DATASETS.values() if d.stage == stage]
+
+
+def dataset_pattern(stage):
+    """The {dataset} wildcard of a stage's rules: exactly its datasets' names."""
+    names = datasets_of(stage)
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+def dataset_input(wildcards):
+    """The dataset's input file, from the sheet."""
+    return DATASETS[wildcards.dataset].path
+
+
+def input_identity(wildcards):
+    """A user's input as it is now (size, mtime, fingerprint): a changed file re-splits even when
+    its modification time went back; a demo input is a rule's output, so Snakemake tracks it."""
+    d = DATASETS[wildcards.dataset]
+    if d.path in DEMO_INPUTS:
+        return "made by a demo rule"
+    try:
+        found = identify(d.path)
+    except PoolpipeError as exc:
+        raise WorkflowError(f"dataset {d.name!r} ({d.stage}): {exc}") from None
+    return f"{found.size} {found.mtime_ns} {found.fingerprint}"
+
+
+def dataset_chunks(name):
+    """The dataset's chunk count: its sheet cell, else its stage's `chunks`."""
+    d = DATASETS[name]
+    return d.chunks or config[d.stage]["chunks"]
+
+
+def split_chunks(wildcards):
+    """The chunk count of the dataset a split job cuts."""
+    return dataset_chunks(wildcards.dataset)
+
+
+def per_chunk(pattern, name):
+    """A per-chunk path pattern filled in for every chunk of a dataset, in chunk order."""
+    return expand(pattern, dataset=name, chunk=range(dataset_chunks(name)))
+
+
+def stage_records(stage, once, per_chunk_job, demo_job=None, demo_input=None):
+    """The timing records a stage's jobs leave, for every dataset of the stage."""
+    names = datasets_of(stage) if stage in STAGES else []
+    records = [f"results/timing/{job}/{name}.json" for name in names for job in once]
+    if per_chunk_job:
+        pattern = f"results/timing/{per_chunk_job}/{{dataset}}/{{chunk}}.json"
+        records += [path for name in names for path in per_chunk(pattern, name)]
+    if demo_job and any(DATASETS[n].path == demo_input for n in names):
+        records.append(f"results/timing/{demo_job}.json")
+    return records
 
 
 def all_outputs():
-    """Every final result of the default run."""
-    return [
-        "results/sum/total.json",
-        "results/train/model.json",
-        "results/tasks/results.tsv",
-        "results/supervise/ticks.tsv",
-        "results/crawl/pages.tsv",
-        "results/crawl/summary.json",
-        "results/report/report.html",
-    ]
+    """Every final result of a bare run: the chosen stages', for every dataset, and the report."""
+    wanted = {
+        "sum": ["results/sum/{dataset}/total.json"],
+        "train": ["results/train/{dataset}/model.json"],
+        "crawl": ["results/crawl/{dataset}/pages.tsv", "results/crawl/{dataset}/summary.json"],
+        "tasks": ["results/tasks/{dataset}/results.tsv"],
+    }
+    out = []
+    for stage, patterns in wanted.items():
+        if stage in STAGES:
+            out += expand(patterns, dataset=datasets_of(stage))
+    if "supervise" in STAGES:
+        out.append("results/supervise/ticks.tsv")
+    return out + ["results/report/report.html"]
 
 
-def sum_input(wildcards):
-    """The numbers file to sum: the user's, or the demo file the data rules make."""
-    return config["sum"]["input"]
+def finished():
+    """The last line of a successful run: where the report and the results are."""
+    page = Path("results/report/report.html")
+    if page.exists():
+        return f"poolpipe: done; the report is {page.resolve()} (results per dataset: results/<stage>/<dataset>/)"
+    return "poolpipe: done; results per dataset are under results/<stage>/<dataset>/"
 
 
 def sum_parts(wildcards):
-    """Every chunk's partial sum, in chunk order."""
-    return expand("results/sum/parts/{chunk}.json", chunk=SUM_CHUNKS)
+    """Every chunk's partial sum of a dataset, in chunk order."""
+    return per_chunk("results/sum/{dataset}/parts/{chunk}.json", wildcards.dataset)
 
 
 TIMING_RECORDS = []
@@ -50,6 +163,25 @@ def benchmark_files(wildcards):
     ]
 
 
+def report_inputs(wildcards):
+    """The results the report's sections show: every train model and crawl, and the benches."""
+    inputs = {
+        "train_models": (
+            expand("results/train/{dataset}/model.json", dataset=datasets_of("train"))
+            if "train" in STAGES
+            else []
+        ),
+        "crawl_summaries": (
+            expand("results/crawl/{dataset}/summary.json", dataset=datasets_of("crawl"))
+            if "crawl" in STAGES
+            else []
+        ),
+    }
+    if "bench" in STAGES:
+        inputs.update(scaling="results/bench/cpu.tsv", ipc="results/bench/ipc.tsv")
+    return inputs
+
+
 def pool_mem_mb(wildcards, threads, attempt):
     """Memory for a pool job: parent, each worker's interpreter and buffer, times the attempt."""
     return (256 + 128 * threads) * attempt
@@ -60,14 +192,20 @@ def ipc_mem_mb(wildcards):
     return 512 + 4 * max(config["bench"]["ipc"]["sizes"]) // (1 << 20)
 
 
-def train_input(wildcards):
-    """The training CSV: the user's, or the demo file the train rules make."""
-    return config["train"]["input"]
-
-
 def train_parts(wildcards):
-    """Every chunk's training summary, in chunk order."""
-    return expand("results/train/parts/{chunk}.json", chunk=TRAIN_CHUNKS)
+    """Every chunk's training summary of a dataset, in chunk order."""
+    return per_chunk("results/train/{dataset}/parts/{chunk}.json", wildcards.dataset)
+
+
+def train_target(wildcards):
+    """The dataset's target column: its sheet cell, else train.target."""
+    return DATASETS[wildcards.dataset].target or config["train"]["target"]
+
+
+def train_features(wildcards):
+    """The dataset's feature columns: its sheet cell, else train.features."""
+    features = DATASETS[wildcards.dataset].features
+    return list(features) if features is not None else config["train"]["features"]
 
 
 def train_pool_mem_mb(wildcards, threads, attempt):
@@ -81,20 +219,9 @@ def merge_train_mem_mb(wildcards):
     return 512 + full
 
 
-def uses_demo_tasks():
-    """Whether the tasks stage runs on the demo manifest or the demo root."""
-    tasks = config["tasks"]
-    return tasks["input"] == DEMO_TASK_MANIFEST or tasks["root"] == DEMO_TASK_ROOT
-
-
-def tasks_manifest(wildcards):
-    """The task manifest: the user's, or the demo one the demo_tasks rule makes."""
-    return config["tasks"]["input"]
-
-
 def tasks_root(wildcards):
-    """The only folder the tasks may touch: the user's, or the demo folder."""
-    return config["tasks"]["root"]
+    """The only folder the dataset's tasks may touch, from the sheet's root column."""
+    return DATASETS[wildcards.dataset].root
 
 
 def supervise_mem_mb(wildcards):
@@ -109,19 +236,14 @@ def supervise_runtime(wildcards):
     return int(seconds // 60) + 2
 
 
-def crawl_input(wildcards):
-    """The URL file to crawl: the user's, or the demo list the data rules make."""
-    return config["crawl"]["input"]
-
-
 def crawl_parts(wildcards):
-    """Every crawl chunk's rows, in chunk order."""
-    return expand("results/crawl/parts/{chunk}.jsonl", chunk=CRAWL_CHUNKS)
+    """Every crawl chunk's rows of a dataset, in chunk order."""
+    return per_chunk("results/crawl/{dataset}/parts/{chunk}.jsonl", wildcards.dataset)
 
 
 def crawl_timings(wildcards):
-    """Every crawl chunk's timing record, in chunk order (for the summary's pages/s)."""
-    return expand("results/timing/crawl_chunk/{chunk}.json", chunk=CRAWL_CHUNKS)
+    """Every crawl chunk's timing record of a dataset, in chunk order (for pages/s)."""
+    return per_chunk("results/timing/crawl_chunk/{dataset}/{chunk}.json", wildcards.dataset)
 
 
 def demo_site_spec():

@@ -1,7 +1,5 @@
 TIMING_RECORDS.extend(
-    (["results/timing/demo_urls.json"] if config["crawl"]["input"] == DEMO_URLS else [])
-    + ["results/timing/split_urls.json", "results/timing/merge_crawl.json"]
-    + crawl_timings(None)
+    stage_records("crawl", ["split_urls", "merge_crawl"], "crawl_chunk", "demo_urls", DEMO_URLS)
 )
 
 
@@ -29,16 +27,18 @@ rule demo_urls:
 
 rule split_urls:
     input:
-        crawl_input,
+        dataset_input,
     output:
-        manifest="results/crawl/chunks.tsv",
-        duplicates="results/crawl/duplicates.tsv",
-        index="results/crawl/index.json",
-        timing="results/timing/split_urls.json",
+        manifest="results/crawl/{dataset}/chunks.tsv",
+        duplicates="results/crawl/{dataset}/duplicates.tsv",
+        index="results/crawl/{dataset}/index.json",
+        timing="results/timing/split_urls/{dataset}.json",
     log:
-        "logs/split_urls.log",
+        "logs/split_urls/{dataset}.log",
     benchmark:
-        "results/benchmarks/split_urls.tsv"
+        "results/benchmarks/split_urls/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=dataset_pattern("crawl"),
     conda:
         "../envs/poolpipe.yaml"
     threads: 1
@@ -46,23 +46,25 @@ rule split_urls:
         mem_mb=1024,
         runtime=30,
     params:
-        chunks=config["crawl"]["chunks"],
+        chunks=split_chunks,
+        identity=input_identity,
     script:
         "../scripts/split_urls.py"
 
 
 rule crawl_chunk:
     input:
-        manifest="results/crawl/chunks.tsv",
-        duplicates="results/crawl/duplicates.tsv",
+        manifest="results/crawl/{dataset}/chunks.tsv",
+        duplicates="results/crawl/{dataset}/duplicates.tsv",
     output:
-        part="results/crawl/parts/{chunk}.jsonl",
-        timing="results/timing/crawl_chunk/{chunk}.json",
+        part="results/crawl/{dataset}/parts/{chunk}.jsonl",
+        timing="results/timing/crawl_chunk/{dataset}/{chunk}.json",
     log:
-        "logs/crawl_chunk/{chunk}.log",
+        "logs/crawl_chunk/{dataset}/{chunk}.log",
     benchmark:
-        "results/benchmarks/crawl_chunk/{chunk}.tsv"
+        "results/benchmarks/crawl_chunk/{dataset}/{chunk}.tsv"
     wildcard_constraints:
+        dataset=dataset_pattern("crawl"),
         chunk=r"\d+",
     group:
         "crawl_chunks"
@@ -84,15 +86,18 @@ rule merge_crawl:
     input:
         parts=crawl_parts,
         timings=crawl_timings,
-        index="results/crawl/index.json",
+        index="results/crawl/{dataset}/index.json",
+        manifest="results/crawl/{dataset}/chunks.tsv",
     output:
-        pages="results/crawl/pages.tsv",
-        summary="results/crawl/summary.json",
-        timing="results/timing/merge_crawl.json",
+        pages="results/crawl/{dataset}/pages.tsv",
+        summary="results/crawl/{dataset}/summary.json",
+        timing="results/timing/merge_crawl/{dataset}.json",
     log:
-        "logs/merge_crawl.log",
+        "logs/merge_crawl/{dataset}.log",
     benchmark:
-        "results/benchmarks/merge_crawl.tsv"
+        "results/benchmarks/merge_crawl/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=dataset_pattern("crawl"),
     conda:
         "../envs/poolpipe.yaml"
     threads: 1
@@ -100,7 +105,6 @@ rule merge_crawl:
         mem_mb=512,
         runtime=30,
     params:
-        input=config["crawl"]["input"],
         crawl=config["crawl"],
     script:
         "../scripts/merge_crawl.py"

@@ -1,12 +1,8 @@
 rule report:
     input:
+        unpack(report_inputs),
         records=timing_records,
         benchmarks=benchmark_files,
-        scaling="results/bench/cpu.tsv",
-        ipc="results/bench/ipc.tsv",
-        train_model="results/train/model.json",
-        crawl_pages="results/crawl/pages.tsv",
-        crawl_summary="results/crawl/summary.json",
     output:
         html=report(
             "results/report/report.html",

@@ -1,7 +1,5 @@
 TIMING_RECORDS.extend(
-    (["results/timing/demo_numbers.json"] if config["sum"]["input"] == DEMO_NUMBERS else [])
-    + ["results/timing/split_numbers.json", "results/timing/merge_sum.json"]
-    + expand("results/timing/sum_chunk/{chunk}.json", chunk=SUM_CHUNKS)
+    stage_records("sum", ["split_numbers", "merge_sum"], "sum_chunk", "demo_numbers", DEMO_NUMBERS)
 )
 
 
@@ -30,14 +28,16 @@ rule demo_numbers:
 
 rule split_numbers:
     input:
-        sum_input,
+        dataset_input,
     output:
-        manifest="results/sum/chunks.tsv",
-        timing="results/timing/split_numbers.json",
+        manifest="results/sum/{dataset}/chunks.tsv",
+        timing="results/timing/split_numbers/{dataset}.json",
     log:
-        "logs/split_numbers.log",
+        "logs/split_numbers/{dataset}.log",
     benchmark:
-        "results/benchmarks/split_numbers.tsv"
+        "results/benchmarks/split_numbers/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=dataset_pattern("sum"),
     conda:
         "../envs/poolpipe.yaml"
     threads: 1
@@ -45,22 +45,24 @@ rule split_numbers:
         mem_mb=256,
         runtime=10,
     params:
-        chunks=config["sum"]["chunks"],
+        chunks=split_chunks,
+        identity=input_identity,
     script:
         "../scripts/split_numbers.py"
 
 
 rule sum_chunk:
     input:
-        manifest="results/sum/chunks.tsv",
+        manifest="results/sum/{dataset}/chunks.tsv",
     output:
-        part="results/sum/parts/{chunk}.json",
-        timing="results/timing/sum_chunk/{chunk}.json",
+        part="results/sum/{dataset}/parts/{chunk}.json",
+        timing="results/timing/sum_chunk/{dataset}/{chunk}.json",
     log:
-        "logs/sum_chunk/{chunk}.log",
+        "logs/sum_chunk/{dataset}/{chunk}.log",
     benchmark:
-        "results/benchmarks/sum_chunk/{chunk}.tsv"
+        "results/benchmarks/sum_chunk/{dataset}/{chunk}.tsv"
     wildcard_constraints:
+        dataset=dataset_pattern("sum"),
         chunk=r"\d+",
     group:
         "sum_chunks"
@@ -80,13 +82,16 @@ rule sum_chunk:
 rule merge_sum:
     input:
         parts=sum_parts,
+        manifest="results/sum/{dataset}/chunks.tsv",
     output:
-        total="results/sum/total.json",
-        timing="results/timing/merge_sum.json",
+        total="results/sum/{dataset}/total.json",
+        timing="results/timing/merge_sum/{dataset}.json",
     log:
-        "logs/merge_sum.log",
+        "logs/merge_sum/{dataset}.log",
     benchmark:
-        "results/benchmarks/merge_sum.tsv"
+        "results/benchmarks/merge_sum/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=dataset_pattern("sum"),
     conda:
         "../envs/poolpipe.yaml"
     threads: 1
@@ -94,7 +99,6 @@ rule merge_sum:
         mem_mb=256,
         runtime=10,
     params:
-        input=config["sum"]["input"],
         strict=config["sum"]["strict"],
     script:
         "../scripts/merge_sum.py"

@@ -1,4 +1,4 @@
-TIMING_RECORDS.append("results/timing/supervise.json")
+TIMING_RECORDS.extend(["results/timing/supervise.json"] if "supervise" in STAGES else [])
 
 
 rule supervise:

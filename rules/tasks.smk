@@ -1,6 +1,8 @@
+TIMING_RECORDS.extend(stage_records("tasks", ["run_tasks"], None))
 TIMING_RECORDS.extend(
-    (["results/timing/demo_tasks.json"] if uses_demo_tasks() else [])
-    + ["results/timing/run_tasks.json"]
+    ["results/timing/demo_tasks.json"]
+    if "tasks" in STAGES and any(DATASETS[n].root == DEMO_TASK_ROOT for n in datasets_of("tasks"))
+    else []
 )
 
 
@@ -29,15 +31,17 @@ rule demo_tasks:
 
 rule run_tasks:
     input:
-        manifest=tasks_manifest,
+        manifest=dataset_input,
         root=tasks_root,
     output:
-        results="results/tasks/results.tsv",
-        timing="results/timing/run_tasks.json",
+        results="results/tasks/{dataset}/results.tsv",
+        timing="results/timing/run_tasks/{dataset}.json",
     log:
-        "logs/run_tasks.log",
+        "logs/run_tasks/{dataset}.log",
     benchmark:
-        "results/benchmarks/run_tasks.tsv"
+        "results/benchmarks/run_tasks/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=dataset_pattern("tasks"),
     conda:
         "../envs/poolpipe.yaml"
     threads: config["tasks"]["threads"]

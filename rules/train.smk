@@ -1,7 +1,5 @@
 TIMING_RECORDS.extend(
-    (["results/timing/demo_train.json"] if config["train"]["input"] == DEMO_TRAIN else [])
-    + ["results/timing/split_train.json", "results/timing/merge_train.json"]
-    + expand("results/timing/train_chunk/{chunk}.json", chunk=TRAIN_CHUNKS)
+    stage_records("train", ["split_train", "merge_train"], "train_chunk", "demo_train", DEMO_TRAIN)
 )
 
 
@@ -32,15 +30,17 @@ rule demo_train:
 
 rule split_train:
     input:
-        train_input,
+        dataset_input,
     output:
-        manifest="results/train/chunks.tsv",
-        columns="results/train/columns.json",
-        timing="results/timing/split_train.json",
+        manifest="results/train/{dataset}/chunks.tsv",
+        columns="results/train/{dataset}/columns.json",
+        timing="results/timing/split_train/{dataset}.json",
     log:
-        "logs/split_train.log",
+        "logs/split_train/{dataset}.log",
     benchmark:
-        "results/benchmarks/split_train.tsv"
+        "results/benchmarks/split_train/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=dataset_pattern("train"),
     conda:
         "../envs/poolpipe.yaml"
     threads: 1
@@ -48,9 +48,10 @@ rule split_train:
         mem_mb=256,
         runtime=10,
     params:
-        chunks=config["train"]["chunks"],
-        target=config["train"]["target"],
-        features=config["train"]["features"],
+        chunks=split_chunks,
+        target=train_target,
+        features=train_features,
+        identity=input_identity,
         delimiter=config["train"]["delimiter"],
     script:
         "../scripts/split_train.py"
@@ -58,16 +59,17 @@ rule split_train:
 
 rule train_chunk:
     input:
-        manifest="results/train/chunks.tsv",
-        columns="results/train/columns.json",
+        manifest="results/train/{dataset}/chunks.tsv",
+        columns="results/train/{dataset}/columns.json",
     output:
-        part="results/train/parts/{chunk}.json",
-        timing="results/timing/train_chunk/{chunk}.json",
+        part="results/train/{dataset}/parts/{chunk}.json",
+        timing="results/timing/train_chunk/{dataset}/{chunk}.json",
     log:
-        "logs/train_chunk/{chunk}.log",
+        "logs/train_chunk/{dataset}/{chunk}.log",
     benchmark:
-        "results/benchmarks/train_chunk/{chunk}.tsv"
+        "results/benchmarks/train_chunk/{dataset}/{chunk}.tsv"
     wildcard_constraints:
+        dataset=dataset_pattern("train"),
         chunk=r"\d+",
     group:
         "train_chunks"
@@ -87,14 +89,17 @@ rule train_chunk:
 rule merge_train:
     input:
         parts=train_parts,
-        columns="results/train/columns.json",
+        columns="results/train/{dataset}/columns.json",
+        manifest="results/train/{dataset}/chunks.tsv",
     output:
-        model="results/train/model.json",
-        timing="results/timing/merge_train.json",
+        model="results/train/{dataset}/model.json",
+        timing="results/timing/merge_train/{dataset}.json",
     log:
-        "logs/merge_train.log",
+        "logs/merge_train/{dataset}.log",
     benchmark:
-        "results/benchmarks/merge_train.tsv"
+        "results/benchmarks/merge_train/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=dataset_pattern("train"),
     conda:
         "../envs/poolpipe.yaml"
     threads: 1

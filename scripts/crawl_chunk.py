@@ -4,12 +4,13 @@ import logging
 import tempfile
 from pathlib import Path
 
-from poolpipe.core import read_manifest, run_script, timed_with_serial, write_job_timing
+from poolpipe.core import checked_manifest, run_script, timed_with_serial, write_job_timing
 from poolpipe.crawl import CrawlSettings, SiteSpec, crawl_range, demo_site
 
 
 def main(smk):
-    chunk = read_manifest(smk.input.manifest)[int(smk.wildcards.chunk)]
+    dataset = smk.wildcards.dataset
+    chunk = checked_manifest(smk.input.manifest, dataset=dataset)[int(smk.wildcards.chunk)]
     settings = CrawlSettings.from_config(smk.params.crawl)
     site = SiteSpec(**smk.params.site) if smk.params.site else None
     dups = smk.input.duplicates
@@ -32,6 +33,7 @@ def main(smk):
     stats, watch, serial_wall_s = timed_with_serial(
         crawl, compare_serial=compare, setup=lambda: demo_site(settings, site)
     )
+    checked_manifest(smk.input.manifest, dataset=dataset)  # unchanged while it was read
     logging.info("%d rows, %d requests, %d retries", stats.rows, stats.attempts, stats.retries)
     write_job_timing(
         smk,

@@ -1,7 +1,8 @@
-"""Rule merge_crawl: the chunks' rows into results/crawl/pages.tsv, and summary.json."""
+"""Rule merge_crawl: the chunks' rows into results/crawl/<dataset>/pages.tsv, and summary.json."""
 
 from poolpipe.core import (
     Stopwatch,
+    checked_manifest,
     read_json,
     read_record,
     run_script,
@@ -13,12 +14,13 @@ from poolpipe.crawl import CrawlSettings, UrlIndex, iter_rows, summary, write_pa
 
 def main(smk):
     p = smk.params
+    source = checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)[0].path
     with Stopwatch() as watch:
         index = UrlIndex.from_json(read_json(smk.input.index))
         tally = write_pages(smk.output.pages, iter_rows(smk.input.parts), index.urls)
         wall_s = sum(read_record(path).wall_s for path in smk.input.timings)
         doc = summary(
-            input_path=p.input,
+            input_path=source,
             index=index,
             tally=tally,
             settings=CrawlSettings.from_config(p.crawl),

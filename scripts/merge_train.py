@@ -1,11 +1,19 @@
-"""Rule merge_train: merge the chunks' summaries into results/train/model.json."""
+"""Rule merge_train: merge the chunks' summaries into results/train/<dataset>/model.json."""
 
-from poolpipe.core import Stopwatch, read_json, run_script, write_job_timing, write_json
+from poolpipe.core import (
+    Stopwatch,
+    checked_manifest,
+    read_json,
+    run_script,
+    write_job_timing,
+    write_json,
+)
 from poolpipe.train import Columns, TrainPart, model_json
 
 
 def main(smk):
     p = smk.params
+    checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)
     columns = Columns.from_json(read_json(smk.input.columns))
     with Stopwatch() as watch:
         parts = [TrainPart.from_json(read_json(path)) for path in smk.input.parts]

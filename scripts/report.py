@@ -1,18 +1,26 @@
 """Rule report: results/report/{report.html, timings.csv, summary.md} from the timing records."""
 
+from pathlib import Path
+
 from poolpipe import report
 from poolpipe.core import read_json, run_script
 
 
 def main(smk):
     sections = [
-        report.train_section(read_json(smk.input.train_model)),
-        report.crawl_section(smk.input.crawl_pages, read_json(smk.input.crawl_summary)),
+        report.train_section(read_json(path), dataset=Path(path).parent.name)
+        for path in smk.input.train_models
+    ]
+    sections += [
+        report.crawl_section(
+            Path(path).with_name("pages.tsv"), read_json(path), dataset=Path(path).parent.name
+        )
+        for path in smk.input.crawl_summaries
     ]
     built = report.build(
         smk.input.records,
-        scaling_tsv=smk.input.scaling,
-        ipc_tsv=smk.input.ipc,
+        scaling_tsv=smk.input.get("scaling"),
+        ipc_tsv=smk.input.get("ipc"),
         machine=report.describe(),
         sections=sections,
     )

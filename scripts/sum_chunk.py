@@ -1,8 +1,8 @@
 """Rule sum_chunk: sum one chunk's byte range with a pool of `threads` worker processes."""
 
 from poolpipe.core import (
+    checked_manifest,
     job_processes,
-    read_manifest,
     run_script,
     timed_with_serial,
     write_job_timing,
@@ -12,12 +12,14 @@ from poolpipe.sum import sum_ranges
 
 
 def main(smk):
-    chunk = read_manifest(smk.input.manifest)[int(smk.wildcards.chunk)]
+    dataset = smk.wildcards.dataset
+    chunk = checked_manifest(smk.input.manifest, dataset=dataset)[int(smk.wildcards.chunk)]
     processes = job_processes(smk)
     part, watch, serial_wall_s = timed_with_serial(
         lambda serial, _: sum_ranges([chunk], processes, strict=smk.params.strict, serial=serial),
         compare_serial=smk.params.compare_serial,
     )
+    checked_manifest(smk.input.manifest, dataset=dataset)  # unchanged while it was read
     write_json(smk.output.part, part.to_json())
     write_job_timing(
         smk,

@@ -1,9 +1,9 @@
 """Rule train_chunk: summarise one chunk's rows with a pool of `threads` worker processes."""
 
 from poolpipe.core import (
+    checked_manifest,
     job_processes,
     read_json,
-    read_manifest,
     run_script,
     timed_with_serial,
     write_job_timing,
@@ -13,7 +13,8 @@ from poolpipe.train import Columns, train_chunks
 
 
 def main(smk):
-    chunk = read_manifest(smk.input.manifest)[int(smk.wildcards.chunk)]
+    dataset = smk.wildcards.dataset
+    chunk = checked_manifest(smk.input.manifest, dataset=dataset)[int(smk.wildcards.chunk)]
     columns = Columns.from_json(read_json(smk.input.columns))
     processes = job_processes(smk)
     (part,), watch, serial_wall_s = timed_with_serial(
@@ -22,6 +23,7 @@ def main(smk):
         ),
         compare_serial=smk.params.compare_serial,
     )
+    checked_manifest(smk.input.manifest, dataset=dataset)  # unchanged while it was read
     write_json(smk.output.part, part.to_json())
     write_job_timing(
         smk,

@@ -7,16 +7,20 @@ from poolpipe.core.chunks import (
     BLOCK_SIZE,
     Block,
     Range,
+    checked_manifest,
     header_end,
     iter_blocks,
     lines_before,
     pieces_for,
     read_manifest,
+    read_manifest_identity,
     split_file,
     split_range,
     write_manifest,
 )
+from poolpipe.core.datasets import Dataset, read_datasets
 from poolpipe.core.defaults import USER_AGENT, schema_defaults
+from poolpipe.core.identity import InputIdentity, check_identity, identify
 from poolpipe.core.inputs import check_input_file
 from poolpipe.core.outputs import dumps_json, open_atomic, read_json, write_atomic, write_json
 from poolpipe.core.parts import merge_ordered
@@ -35,14 +39,19 @@ __all__ = [
     "BLOCK_SIZE",
     "USER_AGENT",
     "Block",
+    "Dataset",
+    "InputIdentity",
     "Range",
     "Stopwatch",
     "TimingRecord",
     "available_cpus",
+    "check_identity",
     "check_input_file",
+    "checked_manifest",
     "die_with_parent",
     "dumps_json",
     "header_end",
+    "identify",
     "iter_blocks",
     "job_processes",
     "lines_before",
@@ -50,8 +59,10 @@ __all__ = [
     "open_atomic",
     "pieces_for",
     "pool_map",
+    "read_datasets",
     "read_json",
     "read_manifest",
+    "read_manifest_identity",
     "read_record",
     "run_script",
     "schema_defaults",

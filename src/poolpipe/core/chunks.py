@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolpipe.core import tsv
+from poolpipe.core.identity import InputIdentity, check_identity
 from poolpipe.core.inputs import check_input_file
 from poolpipe.errors import PoolpipeError
 
@@ -21,7 +22,8 @@ BLOCK_SIZE = 4 << 20
 """Bytes a worker reads at a time; also the longest line kept whole (longer ones are cut)."""
 
 _PROBE = 64 << 10
-MANIFEST_FIELDS = ("chunk", "path", "start", "end")
+MANIFEST_FIELDS = ("chunk", "path", "start", "end", "size", "mtime_ns", "fingerprint")
+"""A manifest row: a chunk's range, and the identity of the input as the split saw it."""
 
 
 @dataclass(frozen=True)
@@ -102,20 +104,56 @@ def split_file(path: str | os.PathLike[str], n: int, skip_header: bool = False) 
     return split_range(Range(str(path), start, size), n)
 
 
-def write_manifest(path: str | os.PathLike[str], ranges: list[Range]) -> None:
-    """Write ranges as a TSV manifest, one row per chunk."""
-    tsv.write(path, MANIFEST_FIELDS, ((i, r.path, r.start, r.end) for i, r in enumerate(ranges)))
+def write_manifest(
+    path: str | os.PathLike[str], ranges: list[Range], identity: InputIdentity | None = None
+) -> None:
+    """Write ranges as a TSV manifest, one row per chunk, each with the input's identity."""
+    ident = (identity.size, identity.mtime_ns, identity.fingerprint) if identity else ("", "", "")
+    tsv.write(
+        path,
+        MANIFEST_FIELDS,
+        ((i, r.path, r.start, r.end, *ident) for i, r in enumerate(ranges)),
+    )
 
 
-def read_manifest(path: str | os.PathLike[str]) -> list[Range]:
-    """Read a manifest written by write_manifest."""
+def _manifest_rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """The rows of a manifest, or one sentence if the file is not one."""
     with Path(path).open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         if tuple(reader.fieldnames or ()) != MANIFEST_FIELDS:
             raise PoolpipeError(f"{path} is not a chunk manifest of poolpipe")
-        return [
-            Range(tsv.unescape(row["path"]), int(row["start"]), int(row["end"])) for row in reader
-        ]
+        return list(reader)
+
+
+def read_manifest(path: str | os.PathLike[str]) -> list[Range]:
+    """Read a manifest written by write_manifest."""
+    return [
+        Range(tsv.unescape(row["path"]), int(row["start"]), int(row["end"]))
+        for row in _manifest_rows(path)
+    ]
+
+
+def read_manifest_identity(path: str | os.PathLike[str]) -> InputIdentity | None:
+    """The input's identity a manifest recorded, or None if it recorded none."""
+    rows = _manifest_rows(path)
+    if not rows or not rows[0]["size"]:
+        return None
+    row = rows[0]
+    return InputIdentity(
+        path=tsv.unescape(row["path"]),
+        size=int(row["size"]),
+        mtime_ns=int(row["mtime_ns"]),
+        fingerprint=row["fingerprint"],
+    )
+
+
+def checked_manifest(path: str | os.PathLike[str], *, dataset: str) -> list[Range]:
+    """A manifest's ranges, once its input is checked to be still the file that was split."""
+    identity = read_manifest_identity(path)
+    if identity is None:
+        raise PoolpipeError(f"dataset {dataset!r}: {path} records no input identity; split again")
+    check_identity(identity, dataset=dataset)
+    return read_manifest(path)
 
 
 def iter_blocks(rng: Range, block_size: int = BLOCK_SIZE) -> Iterator[Block]:

@@ -19,6 +19,7 @@ class JobRow:
 
     stage: str
     rule: str
+    dataset: str | None
     chunk: int | None
     processes: int
     wall_s: float
@@ -65,7 +66,18 @@ def read_benchmark(path: str | os.PathLike[str]) -> dict[str, float | None]:
     return out
 
 
-def job_row(record: TimingRecord, bench: dict[str, float | None] | None) -> JobRow:
+def dataset_of(record_path: str | os.PathLike[str], record: TimingRecord) -> str | None:
+    """The dataset a record's path names: results/timing/<rule>/<dataset>[/<chunk>].json."""
+    parts = Path(record_path).with_suffix("").parts
+    after = parts[len(parts) - parts[::-1].index("timing") :]
+    if len(after) == 3 or (len(after) == 2 and record.chunk is None):
+        return after[1]
+    return None
+
+
+def job_row(
+    record: TimingRecord, bench: dict[str, float | None] | None, dataset: str | None = None
+) -> JobRow:
     """Join a timing record with its job's benchmark measurements."""
     bench = bench or {}
     speedup = (
@@ -74,6 +86,7 @@ def job_row(record: TimingRecord, bench: dict[str, float | None] | None) -> JobR
     return JobRow(
         stage=record.stage,
         rule=record.rule,
+        dataset=dataset,
         chunk=record.chunk,
         processes=record.processes,
         wall_s=record.wall_s,
@@ -92,7 +105,7 @@ def job_row(record: TimingRecord, bench: dict[str, float | None] | None) -> JobR
 
 
 def benchmark_path_for(record_path: str | os.PathLike[str]) -> Path:
-    """results/timing/<rule>[/<chunk>].json -> results/benchmarks/<rule>[/<chunk>].tsv."""
+    """results/timing/<rule>[/<dataset>][/<chunk>].json -> the same under results/benchmarks/."""
     parts = Path(record_path).with_suffix(".tsv").parts
     i = len(parts) - 1 - parts[::-1].index("timing")
     return Path(*parts[:i], "benchmarks", *parts[i + 1 :])
@@ -104,8 +117,12 @@ def collect_jobs(record_paths: Iterable[str | os.PathLike[str]]) -> list[JobRow]
     for path in record_paths:
         bench_path = benchmark_path_for(path)
         bench = read_benchmark(bench_path) if bench_path.exists() else None
-        rows.append(job_row(read_record(path), bench))
-    return sorted(rows, key=lambda r: (r.stage, r.rule, -1 if r.chunk is None else r.chunk))
+        record = read_record(path)
+        rows.append(job_row(record, bench, dataset_of(path, record)))
+    return sorted(
+        rows,
+        key=lambda r: (r.stage, r.rule, r.dataset or "", -1 if r.chunk is None else r.chunk),
+    )
 
 
 def stage_rows(jobs: Sequence[JobRow]) -> list[StageRow]:

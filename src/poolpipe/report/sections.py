@@ -95,12 +95,17 @@ def page_sections(report: TimingReport) -> list[Section]:
     return out
 
 
-def train_section(model: dict) -> Section:
+def _named(title: str, dataset: str | None) -> str:
+    """A section's title, with the dataset it shows where there is one."""
+    return f"{title} ({dataset})" if dataset else title
+
+
+def train_section(model: dict, *, dataset: str | None = None) -> Section:
     """Each merge method's largest difference from scikit-learn's fit on all rows."""
     from poolpipe.report import plots
 
     diffs = model.get("max_abs_diff_from_full_fit")
-    title = "Train: averaged vs exact merge"
+    title = _named("Train: averaged vs exact merge", dataset)
     if not diffs:
         return Section(
             title=title,
@@ -125,7 +130,9 @@ def train_section(model: dict) -> Section:
     )
 
 
-def crawl_section(pages_tsv: str | os.PathLike[str], summary: dict) -> Section:
+def crawl_section(
+    pages_tsv: str | os.PathLike[str], summary: dict, *, dataset: str | None = None
+) -> Section:
     """The distribution of fetch latencies, with the crawl's own percentiles."""
     from poolpipe.report import plots
 
@@ -141,7 +148,7 @@ def crawl_section(pages_tsv: str | os.PathLike[str], summary: dict) -> Section:
         shown(summary.get("timing", {}).get("pages_per_s")),
     ]
     return Section(
-        title="Crawl: latency distribution",
+        title=_named("Crawl: latency distribution", dataset),
         text=f"Time from the first request to the last byte, per fetched URL "
         f"({summary.get('ok', 0)} ok, {summary.get('errors', 0)} error rows).",
         table=(head, [row]),

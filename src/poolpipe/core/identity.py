@@ -1,0 +1,72 @@
+"""Input identity: what a split saw of its input (path, size, mtime, fingerprint), checked
+again by every later job before it trusts the split's manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+from poolpipe.core.inputs import check_input_file
+from poolpipe.errors import PoolpipeError
+
+EDGE = 1 << 20
+"""Bytes hashed at each end of the file for its fingerprint."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputIdentity:
+    """An input file as a split saw it."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    fingerprint: str
+
+
+def fingerprint(path: str | os.PathLike[str], size: int) -> str:
+    """sha256 of the size and the first and last MiB of a file: cheap, and changes with them."""
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        digest.update(fh.read(EDGE))
+        if size > EDGE:
+            fh.seek(max(EDGE, size - EDGE))
+            digest.update(fh.read(EDGE))
+    return digest.hexdigest()[:32]
+
+
+def identify(path: str | os.PathLike[str]) -> InputIdentity:
+    """The identity of a readable regular file, or one sentence saying why it has none."""
+    p = check_input_file(path)
+    stat = p.stat()
+    return InputIdentity(
+        path=str(path),
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        fingerprint=fingerprint(p, stat.st_size),
+    )
+
+
+def check_identity(recorded: InputIdentity, *, dataset: str) -> None:
+    """Raise one sentence naming the dataset and path unless the input is still what was split."""
+    try:
+        now = identify(recorded.path)
+    except PoolpipeError as exc:
+        raise PoolpipeError(
+            f"dataset {dataset!r}: input {recorded.path} changed since it was split ({exc}); "
+            "run snakemake again once the input is back or the sheet names the right file"
+        ) from None
+    changes = [
+        f"{name} {old} -> {new}"
+        for name, old, new in (
+            ("size", recorded.size, now.size),
+            ("modification time (ns)", recorded.mtime_ns, now.mtime_ns),
+            ("fingerprint", recorded.fingerprint, now.fingerprint),
+        )
+        if old != new
+    ]
+    if changes:
+        raise PoolpipeError(
+            f"dataset {dataset!r}: input {recorded.path} changed since it was split "
+            f"({', '.join(changes)}); run snakemake again to split it anew"
+        )
