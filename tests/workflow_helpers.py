@@ -56,3 +56,14 @@ def snakemake(
     return subprocess.run(
         cmd, cwd=workdir, env=LOCAL_ENV, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+SHEET_COLUMNS = ("name", "stage", "path", "root", "chunks", "target", "features")
+
+
+def with_sheet(workdir: Path, rows: list[dict], config: dict | None = None) -> dict:
+    """A config whose dataset sheet, written into workdir as sheet.tsv, lists these rows."""
+    lines = ["\t".join(SHEET_COLUMNS)]
+    lines += ["\t".join(str(row.get(c, "")) for c in SHEET_COLUMNS) for row in rows]
+    (workdir / "sheet.tsv").write_text("\n".join(lines) + "\n")
+    return {**(config or {}), "datasets": "sheet.tsv"}

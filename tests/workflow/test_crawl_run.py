@@ -14,11 +14,11 @@ from poolpipe.core.timing import read_record
 from poolpipe.crawl.demosite import SiteSpec, serve
 
 from ..crawl_helpers import read_pages, url_lines
-from ..workflow_helpers import snakemake, workflow_copy
+from ..workflow_helpers import snakemake, with_sheet, workflow_copy
 
 pytestmark = pytest.mark.integration
 
-TARGET = "results/crawl/summary.json"
+TARGET = "results/crawl/urls/summary.json"
 SMALL = {
     "demo": {"seed": 5, "crawl": {"pages": 60, "latency_ms": 5}},
     "crawl": {"chunks": 3, "threads": 2},
@@ -47,7 +47,7 @@ def crawl_run(tmp_path_factory) -> Iterator[Path]:
 
 
 def test_one_row_per_url_line_in_input_order(crawl_run):
-    rows = read_pages(crawl_run / "results/crawl/pages.tsv")
+    rows = read_pages(crawl_run / "results/crawl/urls/pages.tsv")
     assert [r.line for r in rows] == url_lines((crawl_run / "data/urls.txt").read_bytes())
     summary = json.loads((crawl_run / TARGET).read_text())
     assert summary["rows"] == summary["urls"] == len(rows)
@@ -76,7 +76,7 @@ def test_a_second_run_has_nothing_to_do(crawl_run):
 
 
 def _without_timing(workdir: Path) -> tuple[list[str], dict]:
-    lines = (workdir / "results/crawl/pages.tsv").read_text().splitlines()
+    lines = (workdir / "results/crawl/urls/pages.tsv").read_text().splitlines()
     column = lines[0].split("\t").index("elapsed_ms")
     pages = ["\t".join(v for i, v in enumerate(line.split("\t")) if i != column) for line in lines]
     summary = json.loads((workdir / TARGET).read_text())
@@ -90,9 +90,9 @@ def test_results_are_the_same_on_every_run(crawl_run, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     for rel in [
         "data/urls.txt",
-        "results/crawl/chunks.tsv",
-        "results/crawl/duplicates.tsv",
-        "results/crawl/index.json",
+        "results/crawl/urls/chunks.tsv",
+        "results/crawl/urls/duplicates.tsv",
+        "results/crawl/urls/index.json",
     ]:
         assert filecmp.cmp(crawl_run / rel, second / rel, shallow=False), rel
     assert _without_timing(crawl_run) == _without_timing(second)
@@ -105,10 +105,11 @@ def test_a_users_own_url_file_without_the_demo_site(tmp_path):
             f"# my list\n{site.base}/page/1\n{site.base}/page/2\n\n{site.base}/status/404\n"
         )
         workdir = workflow_copy(tmp_path / "wf")
-        config = {"crawl": {"input": str(own), "demo_site": False, "chunks": 2}}
-        run = snakemake(workdir, config, TARGET)
+        rows = [{"name": "mine", "stage": "crawl", "path": own, "chunks": 2}]
+        config = with_sheet(workdir, rows, {"crawl": {"demo_site": False}})
+        run = snakemake(workdir, config, "results/crawl/mine/summary.json")
     assert run.returncode == 0, run.stderr[-3000:]
-    rows = read_pages(workdir / "results/crawl/pages.tsv")
+    rows = read_pages(workdir / "results/crawl/mine/pages.tsv")
     assert [(r.line, r.status, r.error) for r in rows] == [(2, 200, ""), (3, 200, ""), (5, 404, "")]
     assert not (workdir / "data/urls.txt").exists()
 

@@ -12,10 +12,18 @@ import pytest
 from poolpipe.core.timing import read_record
 
 from ..sum.test_numbers import reference
-from ..workflow_helpers import LOCAL_ENV, ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
+from ..workflow_helpers import (
+    LOCAL_ENV,
+    ROOT,
+    SMALL,
+    SNAKEMAKE,
+    snakemake,
+    with_sheet,
+    workflow_copy,
+)
 
 pytestmark = pytest.mark.integration
-SUM_TARGET = "results/sum/total.json"
+SUM_TARGET = "results/sum/numbers/total.json"
 
 
 def reference_sum(path: Path) -> dict:
@@ -40,7 +48,7 @@ def demo_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
 
 def test_total_matches_the_reference(demo_run):
     workdir, _ = demo_run
-    total = json.loads((workdir / "results/sum/total.json").read_text())
+    total = json.loads((workdir / "results/sum/numbers/total.json").read_text())
     want = reference_sum(workdir / "data/numbers.txt")
     assert {k: total[k] for k in want} == want
     assert (want["blank_lines"], want["bad_lines"]) == (3, 4)
@@ -100,23 +108,31 @@ def test_two_runs_give_byte_identical_results(demo_run, tmp_path):
     first, _ = demo_run
     second = workflow_copy(tmp_path / "second")
     assert snakemake(second, SMALL).returncode == 0
-    for rel in ["data/numbers.txt", "results/sum/chunks.tsv", "results/sum/total.json"]:
+    for rel in [
+        "data/numbers.txt",
+        "results/sum/numbers/chunks.tsv",
+        "results/sum/numbers/total.json",
+    ]:
         assert filecmp.cmp(first / rel, second / rel, shallow=False), rel
-    parts = sorted(p.name for p in (first / "results/sum/parts").iterdir())
+    parts = sorted(p.name for p in (first / "results/sum/numbers/parts").iterdir())
     assert parts == ["0.json", "1.json", "2.json"]
     for name in parts:
         assert filecmp.cmp(
-            first / "results/sum/parts" / name, second / "results/sum/parts" / name, shallow=False
+            first / "results/sum/numbers/parts" / name,
+            second / "results/sum/numbers/parts" / name,
+            shallow=False,
         )
 
 
-def test_a_users_own_file_needs_only_sum_input(tmp_path):
+def test_a_users_own_file_needs_only_a_row_of_the_sheet(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     own = tmp_path / "mine.txt"
     own.write_bytes(b"10\n-3\n\n 99999999999999999999999 \r\nnope\n5")
-    run = snakemake(workdir, {"sum": {"input": str(own), "chunks": 8}}, SUM_TARGET)
+    config = with_sheet(workdir, [{"name": "mine", "stage": "sum", "path": own, "chunks": 8}])
+    run = snakemake(workdir, config, "results/sum/mine/total.json")
     assert run.returncode == 0, run.stderr[-3000:]
-    total = json.loads((workdir / "results/sum/total.json").read_text())
+    total = json.loads((workdir / "results/sum/mine/total.json").read_text())
+    assert total["input"] == str(own) and total["chunks"] == 8
     assert total["total"] == 10 - 3 + 99999999999999999999999 + 5
     assert (total["numbers"], total["blank_lines"], total["bad_lines"]) == (4, 1, 1)
     assert total["bad_examples"] == [{"line": 5, "text": "nope"}]
@@ -127,27 +143,30 @@ def test_strict_mode_fails_with_one_sentence_naming_file_and_line(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     own = tmp_path / "strict.txt"
     own.write_bytes(b"1\n2\n3\n4\n5\n6\nseven\n8\n")
-    run = snakemake(workdir, {"sum": {"input": str(own), "chunks": 2, "strict": True}}, SUM_TARGET)
+    sheet = with_sheet(workdir, [{"name": "s", "stage": "sum", "path": own, "chunks": 2}])
+    run = snakemake(workdir, {**sheet, "sum": {"strict": True}}, "results/sum/s/total.json")
     assert run.returncode != 0
     sentence = f"rule sum_chunk: error: {own}, line 7: 'seven' is not an integer"
     assert sentence in run.stderr
     assert "Traceback" not in run.stderr
-    assert not (workdir / "results/sum/total.json").exists()
+    assert not (workdir / "results/sum/s/total.json").exists()
 
 
 def test_a_missing_input_is_named_before_any_job_runs(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
-    run = snakemake(workdir, {"sum": {"input": str(tmp_path / "absent.txt")}})
+    absent = tmp_path / "absent.txt"
+    run = snakemake(workdir, with_sheet(workdir, [{"name": "a", "stage": "sum", "path": absent}]))
     assert run.returncode != 0
-    assert "Missing input files" in run.stderr and "absent.txt" in run.stderr
+    assert f"dataset 'a' (sum): input file {str(absent)!r} does not exist" in run.stderr
     assert "Traceback" not in run.stderr
+    assert not (workdir / "results").exists()
 
 
 def test_a_directory_as_input_is_one_sentence(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
-    run = snakemake(workdir, {"sum": {"input": str(tmp_path)}})
+    run = snakemake(workdir, with_sheet(workdir, [{"name": "d", "stage": "sum", "path": tmp_path}]))
     assert run.returncode != 0
-    assert f"rule split_numbers: error: input {str(tmp_path)!r} is a directory" in run.stderr
+    assert f"dataset 'd' (sum): input {str(tmp_path)!r} is a directory" in run.stderr
     assert "Traceback" not in run.stderr
 
 

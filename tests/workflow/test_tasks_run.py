@@ -11,7 +11,7 @@ import pytest
 from poolpipe.core.timing import read_record
 from poolpipe.tasks.demo import ALLOWED_LINKS, BROKEN_LINES, REFUSED
 
-from ..workflow_helpers import snakemake, workflow_copy
+from ..workflow_helpers import snakemake, with_sheet, workflow_copy
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def demo_run(tmp_path_factory) -> Path:
 
 
 def test_run_tasks_reports_every_manifest_line(demo_run: Path) -> None:
-    rows = _rows(demo_run / "results/tasks/results.tsv")
+    rows = _rows(demo_run / "results/tasks/tasks/results.tsv")
     assert len(rows) == ROWS
     assert [int(r["line"]) for r in rows] == list(range(1, ROWS + 1))
     by_task = {(r["op"], r["path"]): r for r in rows}
@@ -74,7 +74,7 @@ def test_nothing_was_written_outside_the_task_root(demo_run: Path) -> None:
     root = demo_run / "data/tasks/root"
     assert not list(root.rglob("*.tmp"))
     written = sorted(p.name for p in (root / "out").iterdir())
-    rows = _rows(demo_run / "results/tasks/results.tsv")
+    rows = _rows(demo_run / "results/tasks/tasks/results.tsv")
     assert written == sorted(
         Path(r["path"]).name for r in rows if r["op"] == "write" and r["ok"] == "true"
     )
@@ -90,16 +90,16 @@ def test_supervise_writes_deterministic_ticks(demo_run: Path) -> None:
 def test_each_new_rule_leaves_a_timing_record_and_a_benchmark(demo_run: Path) -> None:
     for rule, stage in [
         ("demo_tasks", "tasks"),
-        ("run_tasks", "tasks"),
+        ("run_tasks/tasks", "tasks"),
         ("supervise", "supervise"),
     ]:
         record = read_record(demo_run / f"results/timing/{rule}.json")
-        assert (record.rule, record.stage) == (rule, stage)
+        assert (record.rule, record.stage) == (rule.split("/")[0], stage)
         assert (demo_run / f"results/benchmarks/{rule}.tsv").exists()
-    tasks = read_record(demo_run / "results/timing/run_tasks.json")
+    tasks = read_record(demo_run / "results/timing/run_tasks/tasks.json")
     assert (tasks.items, tasks.processes, tasks.serial_wall_s) == (ROWS, 2, None)
     assert tasks.bytes == sum(
-        int(r["bytes"] or 0) for r in _rows(demo_run / "results/tasks/results.tsv")
+        int(r["bytes"] or 0) for r in _rows(demo_run / "results/tasks/tasks/results.tsv")
     )
     ticks = read_record(demo_run / "results/timing/supervise.json")
     assert (ticks.items, ticks.processes) == (18, 2)
@@ -113,7 +113,7 @@ def test_a_second_run_has_nothing_to_do(demo_run: Path) -> None:
 
 def test_two_runs_give_byte_identical_results(demo_run: Path, tmp_path: Path) -> None:
     second = workflow_copy(tmp_path / "second")
-    targets = ["results/tasks/results.tsv", "results/supervise/ticks.tsv"]
+    targets = ["results/tasks/tasks/results.tsv", "results/supervise/ticks.tsv"]
     run = snakemake(second, SMALL, *targets)
     assert run.returncode == 0, run.stderr[-3000:]
     for rel in ["data/tasks/manifest.jsonl", *targets]:
@@ -131,10 +131,10 @@ def test_a_users_own_manifest_and_root(tmp_path: Path) -> None:
         '{"op": "read", "path": "copies/in.txt"}\n'
         '{"op": "read", "path": "../mine.jsonl"}\n'
     )
-    config = {"tasks": {"input": str(manifest), "root": str(root)}}
-    run = snakemake(workdir, config, "results/tasks/results.tsv")
+    rows = [{"name": "mine", "stage": "tasks", "path": manifest, "root": root}]
+    run = snakemake(workdir, with_sheet(workdir, rows), "results/tasks/mine/results.tsv")
     assert run.returncode == 0, run.stderr[-3000:]
-    rows = _rows(workdir / "results/tasks/results.tsv")
+    rows = _rows(workdir / "results/tasks/mine/results.tsv")
     assert [(r["op"], r["ok"]) for r in rows] == [
         ("copy", "true"),
         ("read", "true"),
@@ -148,10 +148,11 @@ def test_a_missing_root_is_named_before_any_job_runs(tmp_path: Path) -> None:
     workdir = workflow_copy(tmp_path / "wf")
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"op": "read", "path": "x"}\n')
-    config = {"tasks": {"input": str(manifest), "root": str(tmp_path / "absent")}}
-    run = snakemake(workdir, config, "results/tasks/results.tsv")
+    absent = tmp_path / "absent"
+    rows = [{"name": "t", "stage": "tasks", "path": manifest, "root": absent}]
+    run = snakemake(workdir, with_sheet(workdir, rows), "results/tasks/t/results.tsv")
     assert run.returncode != 0
-    assert "Missing input files" in run.stderr and "absent" in run.stderr
+    assert f"dataset 't' (tasks): root folder {str(absent)!r} does not exist" in run.stderr
     assert "Traceback" not in run.stderr
 
 

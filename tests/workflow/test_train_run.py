@@ -17,7 +17,7 @@ from poolpipe.core.timing import read_record
 from poolpipe.train.columns import choose_columns
 from poolpipe.train.csvparse import parse_line
 
-from ..workflow_helpers import SMALL, snakemake, workflow_copy
+from ..workflow_helpers import SMALL, snakemake, with_sheet, workflow_copy
 
 pytestmark = pytest.mark.integration
 
@@ -33,20 +33,22 @@ TRAIN["demo"]["train"] = {
 TRAIN["train"] = {"chunks": 3, "threads": 2, "compare_full_fit": True}
 OUTPUTS = [
     "data/train.csv",
-    "results/train/chunks.tsv",
-    "results/train/columns.json",
-    "results/train/parts/0.json",
-    "results/train/parts/1.json",
-    "results/train/parts/2.json",
-    "results/train/model.json",
+    "results/train/train/chunks.tsv",
+    "results/train/train/columns.json",
+    "results/train/train/parts/0.json",
+    "results/train/train/parts/1.json",
+    "results/train/train/parts/2.json",
+    "results/train/train/model.json",
 ]
 
 
-def with_train(**train) -> dict:
-    """The small test config with these train settings."""
+def with_train(workdir: Path | None = None, own: Path | None = None, **train) -> dict:
+    """The small test config with these train settings, and a sheet of the one file `own`."""
     config = copy.deepcopy(SMALL)
     config["train"] = train
-    return config
+    if own is None:
+        return config
+    return with_sheet(workdir, [{"name": "own", "stage": "train", "path": own}], config)
 
 
 def good_rows(path: Path) -> tuple[np.ndarray, list[int]]:
@@ -72,7 +74,7 @@ def train_run(tmp_path_factory) -> Path:
 
 
 def test_the_model_equals_scikit_learn_on_the_good_rows(train_run):
-    model = json.loads((train_run / "results/train/model.json").read_text())
+    model = json.loads((train_run / "results/train/train/model.json").read_text())
     rows, bad = good_rows(train_run / "data/train.csv")
     want = LinearRegression().fit(rows[:, :3], rows[:, 3])
     scale = np.max(np.abs(want.coef_))
@@ -97,7 +99,7 @@ def test_every_train_job_leaves_a_timing_record(train_run):
     assert sum(r.items for r in chunks) == 20000 - 6
     assert all(r.processes == 2 and r.stage == "train" for r in chunks)
     assert all(r.serial_wall_s is not None for r in chunks)
-    assert (train_run / "results/benchmarks/merge_train.tsv").exists()
+    assert (train_run / "results/benchmarks/merge_train/train.tsv").exists()
 
 
 def test_the_command_prints_the_same_model(train_run):
@@ -111,7 +113,7 @@ def test_the_command_prints_the_same_model(train_run):
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout == (train_run / "results/train/model.json").read_text()
+    assert run.stdout == (train_run / "results/train/train/model.json").read_text()
 
 
 def test_a_second_run_has_nothing_to_do_and_a_fresh_one_is_identical(train_run, tmp_path):
@@ -136,12 +138,12 @@ def write_own(tmp_path: Path) -> Path:
     return own
 
 
-def test_a_users_own_file_needs_only_input_and_target(tmp_path):
+def test_a_users_own_file_needs_only_a_row_and_a_target(tmp_path):
     own = write_own(tmp_path)
     workdir = workflow_copy(tmp_path / "wf")
-    run = snakemake(workdir, with_train(input=str(own), target="price", chunks=2))
+    run = snakemake(workdir, with_train(workdir, own, target="price", chunks=2))
     assert run.returncode == 0, run.stderr[-3000:]
-    model = json.loads((workdir / "results/train/model.json").read_text())
+    model = json.loads((workdir / "results/train/own/model.json").read_text())
     assert model["features"] == ["size", "age"]
     assert model["ignored_columns"] == ["id", "colour"]
     assert model["skipped_rows"]["examples"] == [
@@ -154,18 +156,18 @@ def test_a_users_own_file_needs_only_input_and_target(tmp_path):
 def test_strict_mode_fails_with_one_sentence_naming_file_and_line(tmp_path):
     own = write_own(tmp_path)
     workdir = workflow_copy(tmp_path / "wf")
-    run = snakemake(workdir, with_train(input=str(own), target="price", chunks=2, strict=True))
+    run = snakemake(workdir, with_train(workdir, own, target="price", chunks=2, strict=True))
     assert run.returncode != 0
     sentence = f"rule train_chunk: error: {own}, line 121: column 'size' is empty"
     assert sentence in run.stderr
     assert "Traceback" not in run.stderr
-    assert not (workdir / "results/train/model.json").exists()
+    assert not (workdir / "results/train/own/model.json").exists()
 
 
 def test_a_missing_target_column_is_one_sentence(tmp_path):
     own = write_own(tmp_path)
     workdir = workflow_copy(tmp_path / "wf")
-    run = snakemake(workdir, with_train(input=str(own), target="cost"))
+    run = snakemake(workdir, with_train(workdir, own, target="cost"))
     assert run.returncode != 0
     assert f"rule split_train: error: {own} has no target column 'cost'" in run.stderr
     assert "Traceback" not in run.stderr

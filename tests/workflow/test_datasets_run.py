@@ -1,0 +1,227 @@
+"""Integration: the dataset sheet through the real `snakemake` command: many inputs per stage,
+results per dataset, and a changed or missing input never yields a stale result."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ..workflow_helpers import SMALL, snakemake, with_sheet, workflow_copy
+from .test_default_run import reference_sum
+
+pytestmark = pytest.mark.integration
+
+ONLY_SUM = {"stages": ["sum"], "sum": {"chunks": 3, "threads": 2}}
+TARGET = "results/sum/mine/total.json"
+
+
+def numbers(path: Path, values: list[int]) -> Path:
+    """A numbers file holding these values, one per line."""
+    path.write_text("".join(f"{v}\n" for v in values))
+    return path
+
+
+def sum_run(workdir: Path, path: Path | str, *args: str):
+    """Run the sum stage on one dataset named 'mine' at path."""
+    config = with_sheet(workdir, [{"name": "mine", "stage": "sum", "path": path}], ONLY_SUM)
+    return snakemake(workdir, config, TARGET, *args)
+
+
+def total_of(workdir: Path) -> dict:
+    """The 'mine' dataset's total.json."""
+    return json.loads((workdir / TARGET).read_text())
+
+
+@pytest.fixture
+def summed(tmp_path: Path) -> tuple[Path, Path]:
+    """A workflow copy that has summed one file of the user's."""
+    workdir = workflow_copy(tmp_path / "wf")
+    own = numbers(tmp_path / "mine.txt", list(range(1, 101)))
+    run = sum_run(workdir, own)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert total_of(workdir)["total"] == 5050
+    return workdir, own
+
+
+def assert_one_sentence(run, sentence: str) -> None:
+    """The run failed with this sentence and no traceback."""
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert sentence in out, out[-3000:]
+    assert "Traceback" not in out
+
+
+def test_an_input_deleted_after_a_run_stops_with_one_sentence(summed):
+    workdir, own = summed
+    before = (workdir / TARGET).read_bytes()
+    own.unlink()
+    run = sum_run(workdir, own)
+    assert_one_sentence(run, f"dataset 'mine' (sum): input file {str(own)!r} does not exist")
+    assert (workdir / TARGET).read_bytes() == before
+
+
+def test_an_input_replaced_under_the_same_name_is_split_again(summed):
+    workdir, own = summed
+    stat = own.stat()
+    numbers(own, [7, 8, 9] * 40)
+    os.utime(own, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    run = sum_run(workdir, own)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert total_of(workdir)["total"] == 24 * 40
+    assert {k: total_of(workdir)[k] for k in ("total", "numbers")} == {
+        k: reference_sum(own)[k] for k in ("total", "numbers")
+    }
+
+
+def test_a_path_changed_to_a_missing_file_stops_with_one_sentence(summed, tmp_path):
+    workdir, _ = summed
+    before = (workdir / TARGET).read_bytes()
+    absent = tmp_path / "nope.txt"
+    run = sum_run(workdir, absent)
+    assert_one_sentence(run, f"dataset 'mine' (sum): input file {str(absent)!r} does not exist")
+    assert (workdir / TARGET).read_bytes() == before
+
+
+def test_a_path_changed_to_a_directory_stops_with_one_sentence(summed, tmp_path):
+    workdir, _ = summed
+    before = (workdir / TARGET).read_bytes()
+    run = sum_run(workdir, tmp_path)
+    assert_one_sentence(run, f"dataset 'mine' (sum): input {str(tmp_path)!r} is a directory")
+    assert (workdir / TARGET).read_bytes() == before
+
+
+def test_a_path_changed_to_another_file_gives_that_files_total(summed, tmp_path):
+    workdir, _ = summed
+    other = numbers(tmp_path / "other.txt", [10**20, -5, 3])
+    run = sum_run(workdir, other)
+    assert run.returncode == 0, run.stderr[-3000:]
+    total = total_of(workdir)
+    assert (total["input"], total["total"], total["numbers"]) == (str(other), 10**20 - 2, 3)
+
+
+def test_a_file_changed_after_its_split_stops_the_chunk_job(summed):
+    workdir, own = summed
+    numbers(own, [1, 2, 3])
+    os.utime(own, ns=(0, 0))
+    run = sum_run(workdir, own, "--rerun-triggers", "mtime", "--forcerun", "sum_chunk")
+    assert run.returncode != 0
+    assert f"dataset 'mine': input {own} changed since it was split" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (workdir / TARGET).exists() or total_of(workdir)["total"] == 5050
+
+
+def test_two_datasets_per_stage_equal_two_separate_runs(tmp_path):
+    a = numbers(tmp_path / "a.txt", list(range(-50, 1000, 7)))
+    b = numbers(tmp_path / "b.txt", [3, 1, 4, 1, 5, 9, 2, 6])
+    rows = [
+        {"name": "a", "stage": "sum", "path": a, "chunks": 4},
+        {"name": "b", "stage": "sum", "path": b, "chunks": 2},
+    ]
+    config = {**SMALL, "stages": ["sum", "train"]}
+    both = workflow_copy(tmp_path / "both")
+    run = snakemake(
+        both, with_sheet(both, rows, config), "results/sum/a/total.json", "results/sum/b/total.json"
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    for row in rows:
+        alone = workflow_copy(tmp_path / f"alone-{row['name']}")
+        one = snakemake(
+            alone, with_sheet(alone, [row], config), f"results/sum/{row['name']}/total.json"
+        )
+        assert one.returncode == 0, one.stderr[-3000:]
+        folder = Path("results/sum") / row["name"]
+        files = sorted(p.relative_to(both / folder) for p in (both / folder).rglob("*.*"))
+        assert len(files) == 2 + row["chunks"]
+        for rel in files:
+            assert filecmp.cmp(both / folder / rel, alone / folder / rel, shallow=False), rel
+    assert total_of_name(both, "a")["total"] == sum(range(-50, 1000, 7))
+    assert total_of_name(both, "b")["total"] == 31
+
+
+def total_of_name(workdir: Path, name: str) -> dict:
+    """A sum dataset's total.json."""
+    return json.loads((workdir / f"results/sum/{name}/total.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("sheet", "sentence"),
+    [
+        (
+            "name\tstage\tpath\nx\tsort\tdata/x.txt\n",
+            "sheet.tsv, line 2 (dataset 'x'): column stage: 'sort' is not one of",
+        ),
+        (
+            "name\tstage\tpath\nx\tsum\ta.txt\nx\tsum\tb.txt\n",
+            "sheet.tsv, line 3 (dataset 'x'): the name is already used on line 2",
+        ),
+        ("name\tstage\nx\tsum\n", "dataset sheet sheet.tsv has no column 'path'"),
+        (
+            "name\tstage\tpath\n../up\tsum\ta.txt\n",
+            "sheet.tsv, line 2 (dataset '../up'): column name: '../up' does not match",
+        ),
+        (
+            "name\tstage\tpath\tchunks\nx\tsum\ta.txt\t0\n",
+            "column chunks: 0 is less than the minimum of 1",
+        ),
+        (
+            "name\tstage\tpath\ttarget\nx\tsum\ta.txt\ty\n",
+            "column target is for train datasets only",
+        ),
+        (
+            "name\tstage\tpath\nt\ttasks\tm.jsonl\n",
+            "a tasks dataset needs its root folder in column root",
+        ),
+    ],
+)
+def test_a_mistake_in_the_sheet_is_one_sentence(tmp_path, sheet, sentence):
+    workdir = workflow_copy(tmp_path / "wf")
+    (workdir / "sheet.tsv").write_text(sheet)
+    run = snakemake(workdir, {"datasets": "sheet.tsv"}, "--dry-run")
+    assert_one_sentence(run, sentence)
+
+
+def test_the_old_single_input_key_points_to_the_sheet(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, {"sum": {"input": "/tmp/nope.txt"}}, "--dry-run")
+    assert_one_sentence(
+        run, "sum.input is no longer read: the inputs are rows of the dataset sheet"
+    )
+
+
+def test_stages_choose_what_a_bare_run_makes(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, {"stages": ["sum"]}, "--dry-run")
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout + run.stderr
+    assert "rule merge_sum:" in out and "results/sum/numbers/total.json" in out
+    assert "rule split_train:" not in out and "rule supervise:" not in out
+    assert "rule bench_cpu:" not in out and "rule report:" in out
+
+
+def test_command_line_overrides_in_their_working_forms(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    numbers(workdir / "mine.txt", [1, 2, 3, 4])
+    (workdir / "sheet.tsv").write_text("name\tstage\tpath\nmine\tsum\tmine.txt\n")
+    top_level = ["--config", "datasets=sheet.tsv", "stages=[sum]"]
+    nested = snakemake(workdir, None, TARGET, *top_level, "sum={chunks: 3}")
+    assert nested.returncode != 0
+    assert "'3' is not of type 'integer'" in nested.stdout + nested.stderr
+    run = snakemake(workdir, {"sum": {"chunks": 3}}, TARGET, *top_level)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (total_of(workdir)["total"], total_of(workdir)["chunks"]) == (10, 3)
+
+
+def test_a_finished_run_says_where_the_report_is(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    numbers(workdir / "mine.txt", [1, 2])
+    (workdir / "sheet.tsv").write_text("name\tstage\tpath\nmine\tsum\tmine.txt\n")
+    config = {"datasets": "sheet.tsv", "stages": ["sum"], "sum": {"chunks": 1}}
+    run = snakemake(workdir, config)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout + run.stderr
+    assert f"poolpipe: done; the report is {workdir.resolve()}/results/report/report.html" in out
+    assert "Shell command: None" not in out
