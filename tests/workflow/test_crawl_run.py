@@ -3,7 +3,6 @@ site on 127.0.0.1) and on a user's URL file, deterministically."""
 
 from __future__ import annotations
 
-import filecmp
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from poolpipe.core.timing import read_record
 from poolpipe.crawl.demosite import SiteSpec, serve
 
 from ..crawl_helpers import read_pages, url_lines
-from ..workflow_helpers import snakemake, with_sheet, workflow_copy
+from ..workflow_helpers import same_result, snakemake, with_sheet, workflow_copy
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +93,7 @@ def test_results_are_the_same_on_every_run(crawl_run, tmp_path):
         "results/crawl/urls/duplicates.tsv",
         "results/crawl/urls/index.json",
     ]:
-        assert filecmp.cmp(crawl_run / rel, second / rel, shallow=False), rel
+        assert same_result(crawl_run / rel, second / rel), rel
     assert _without_timing(crawl_run) == _without_timing(second)
 
 
