@@ -27,7 +27,7 @@ from poolpipe.report import describe
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 WORKFLOW = ["Snakefile", "rules", "scripts", "config", "envs", "profiles", "report"]
-TARGET = "results/sum/total.json"
+TARGET = "results/sum/numbers/total.json"
 RUNNING = re.compile(r"rule sum_chunk \(chunk=\d+\) running: SLURM job (\d+) ")
 RUN_LIMIT_S = 1200
 
@@ -165,7 +165,7 @@ def run_workflow(work: Path, chunks: int, lines: int, group: int | None, cpus: i
         raise RuntimeError(f"{mode} failed:\n{run.stderr[-3000:]}")
     work_s = sum(
         json.loads(p.read_text())["wall_s"]
-        for p in (workdir / "results/timing/sum_chunk").glob("*.json")
+        for p in (workdir / "results/timing/sum_chunk/numbers").glob("*.json")
     )
     result = WorkflowRun(mode, chunks, group, wall, chunk_work_s=work_s)
     if group is None:

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slurm
 
 CLUSTER = ROOT / "cluster"
 RUN_LIMIT_S = 480
-SUM_TARGET = "results/sum/total.json"
+SUM_TARGET = "results/sum/numbers/total.json"
 """The fault test's target: the sum stage is enough to kill one of its chunk jobs."""
 TIMING_DIRS = {"timing", "benchmarks", "report", "bench"}
 """Folders of results/ that hold measured times, which differ from run to run by nature."""
@@ -280,7 +280,7 @@ def test_threads_reach_the_job_and_its_pool_uses_exactly_the_grant(slurm_run, cl
     for name, (job_id, cpus) in logged.items():
         assert allocated[job_id] == cpus, f"{name}: SLURM allocated {allocated[job_id]}"
     threads = min(SMALL["sum"]["threads"], cluster.cpus)
-    for path in (workdir / "results/timing/sum_chunk").glob("*.json"):
+    for path in (workdir / "results/timing/sum_chunk/numbers").glob("*.json"):
         name, record = record_job(path)
         job_id, cpus = logged[name]
         assert record.processes == threads == cpus == allocated[job_id], name
@@ -289,7 +289,7 @@ def test_threads_reach_the_job_and_its_pool_uses_exactly_the_grant(slurm_run, cl
 def test_results_are_byte_identical_to_a_local_run(slurm_run, local_run):
     workdir, _, _ = slurm_run
     slurm, local = result_digests(workdir), result_digests(local_run)
-    assert "results/sum/total.json" in slurm
+    assert "results/sum/numbers/total.json" in slurm
     assert slurm == local
 
 
@@ -341,8 +341,8 @@ def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(clust
         "--slurm-init-seconds-before-status-checks",
         "2",
     )
-    log = workdir / "logs/sum_chunk/0.log"
-    part = workdir / "results/sum/parts/0.json"
+    log = workdir / "logs/sum_chunk/numbers/0.log"
+    part = workdir / "results/sum/numbers/parts/0.json"
     with (tmp_path / "run.log").open("w+") as out:
         proc = subprocess.Popen(
             cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -365,7 +365,7 @@ def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(clust
 
     assert code not in (0, 124, 137), output[-3000:]
     assert re.search(
-        r"Error in group sum_chunks.*?rule sum_chunk:.*?output: results/sum/parts/0\.json",
+        r"Error in group sum_chunks.*?rule sum_chunk:.*?output: results/sum/numbers/parts/0\.json",
         output,
         re.DOTALL,
     ), output[-3000:]
@@ -373,7 +373,7 @@ def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(clust
     assert (first.state, second.state) == ("CANCELLED", "CANCELLED")
     assert second.mem_mb == 2 * first.mem_mb
     assert not part.exists()
-    assert not (workdir / "results/sum/total.json").exists()
+    assert not (workdir / "results/sum/numbers/total.json").exists()
     assert not [p for p in (workdir / "results").rglob("*") if p.name.endswith(".tmp")]
 
     rerun = slurm_snakemake(workdir, cluster, config, SUM_TARGET, "--rerun-incomplete")
