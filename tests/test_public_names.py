@@ -22,6 +22,8 @@ FACES = {
         "available_cpus",
         "check_identity",
         "check_input_file",
+        "check_input_folder",
+        "check_output_path",
         "checked_manifest",
         "die_with_parent",
         "dumps_json",

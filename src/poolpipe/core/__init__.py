@@ -21,8 +21,15 @@ from poolpipe.core.chunks import (
 from poolpipe.core.datasets import Dataset, read_datasets
 from poolpipe.core.defaults import USER_AGENT, schema_defaults
 from poolpipe.core.identity import InputIdentity, check_identity, identify
-from poolpipe.core.inputs import check_input_file
-from poolpipe.core.outputs import dumps_json, open_atomic, read_json, write_atomic, write_json
+from poolpipe.core.inputs import check_input_file, check_input_folder
+from poolpipe.core.outputs import (
+    check_output_path,
+    dumps_json,
+    open_atomic,
+    read_json,
+    write_atomic,
+    write_json,
+)
 from poolpipe.core.parts import merge_ordered
 from poolpipe.core.pool import available_cpus, die_with_parent, pool_map, serial_map
 from poolpipe.core.script import job_processes, run_script, write_job_timing
@@ -47,6 +54,8 @@ __all__ = [
     "available_cpus",
     "check_identity",
     "check_input_file",
+    "check_input_folder",
+    "check_output_path",
     "checked_manifest",
     "die_with_parent",
     "dumps_json",

@@ -2,24 +2,74 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 from poolpipe.errors import PoolpipeError
 
 
 def check_input_file(path: str | os.PathLike[str]) -> Path:
-    """Return the path if it is a readable regular file, else raise one clear sentence."""
+    """Return the path if it is a readable regular file, else raise one clear sentence.
+
+    Every stage splits its input by its size, so a file whose size is not its length (a
+    /proc-like file that reports 0 bytes) is refused rather than read as empty.
+    """
     p = Path(path)
-    if not p.exists():
-        raise PoolpipeError(f"input file {str(p)!r} does not exist")
-    if p.is_dir():
-        raise PoolpipeError(f"input {str(p)!r} is a directory, not a file")
-    if not p.is_file():
-        raise PoolpipeError(f"input {str(p)!r} is not a regular file")
+    name = str(p)
     try:
-        with p.open("rb"):
-            pass
+        info = p.stat()
+    except FileNotFoundError:
+        if p.is_symlink():
+            raise PoolpipeError(f"input file {name!r} is a symlink to nothing") from None
+        raise PoolpipeError(f"input file {name!r} does not exist") from None
     except OSError as exc:
-        raise PoolpipeError(f"input file {str(p)!r} cannot be read: {exc.strerror}") from None
+        raise PoolpipeError(_unreachable(f"input file {name!r}", exc)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise PoolpipeError(f"input {name!r} is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise PoolpipeError(f"input {name!r} is not a regular file")
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(1) if info.st_size == 0 else b""
+    except OSError as exc:
+        raise PoolpipeError(f"input file {name!r} cannot be read: {exc.strerror}") from None
+    if head:
+        raise PoolpipeError(
+            f"input file {name!r} reports size 0 but is not empty (a /proc-like file): "
+            "copy it to a regular file first"
+        )
     return p
+
+
+def check_input_folder(path: str | os.PathLike[str], label: str = "input folder") -> Path:
+    """Return the path if it is a folder that may be entered and read, else one sentence."""
+    p = Path(path)
+    name = f"{label} {str(p)!r}"
+    try:
+        info = p.stat()
+    except FileNotFoundError:
+        raise PoolpipeError(f"{name} does not exist") from None
+    except OSError as exc:
+        raise PoolpipeError(_unreachable(name, exc)) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise PoolpipeError(f"{name} is not a folder")
+    try:
+        os.close(os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+    except OSError as exc:
+        raise PoolpipeError(f"{name} cannot be read: {exc.strerror}") from None
+    if not os.access(p, os.X_OK | os.R_OK):
+        raise PoolpipeError(f"{name} may not be entered and read")
+    return p
+
+
+def _unreachable(name: str, exc: OSError) -> str:
+    """One sentence for a path that cannot be looked up."""
+    if exc.errno == errno.ELOOP:
+        return f"{name} is a symlink loop"
+    if exc.errno == errno.ENOTDIR:
+        return f"{name} does not exist: a part of its path is not a folder"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{name} cannot be reached: a folder on its path may not be entered"
+    return f"{name} cannot be read: {exc.strerror}"

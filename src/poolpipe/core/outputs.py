@@ -3,13 +3,54 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import os
-import sys
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from poolpipe.core.bigints import SMALL_DIGITS, decimal_to_int, int_to_decimal
+from poolpipe.errors import PoolpipeError
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
+"""Errors of a write itself (a full disk, a quota, a read-only or failing device)."""
+_SMALL_BITS = int(SMALL_DIGITS * 3.32)
+_NONCE = os.urandom(8).hex()
+
+
+def check_output_path(path: str | os.PathLike[str], label: str = "output") -> Path:
+    """Return path if a file can be written there (its folder made if missing), else one sentence.
+
+    Called before any work, so that a bad output path never costs the run.
+    """
+    p = Path(path)
+    name = f"{label} {os.fspath(path)!r}"
+    try:
+        if p.is_dir():
+            raise PoolpipeError(f"{name} is a folder, not a file")
+        if p.exists() and not p.is_file():
+            raise PoolpipeError(f"{name} exists and is not a regular file")
+        parent = p.parent
+        ancestor = parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise PoolpipeError(f"{name} cannot be written: {str(ancestor)!r} is not a folder")
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise PoolpipeError(f"{name} cannot be written: {_why(exc)}") from None
+    return p
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 @contextlib.contextmanager
@@ -24,17 +65,33 @@ def open_atomic(path: str | os.PathLike[str], dir_fd: int | None = None) -> Iter
             yield fh
         return
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise PoolpipeError(f"{str(target)!r} cannot be written: {_why(exc)}") from None
+    try:
+        with _write_errors(target), os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        with _write_errors(target, every=True):
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _write_errors(target: str | os.PathLike[str], every: bool = False) -> Iterator[None]:
+    """Turn a failed write (a full disk, a read-only device; with every, any OSError) into
+    one sentence."""
+    try:
+        yield
+    except OSError as exc:
+        if every or exc.errno in _FULL:
+            raise PoolpipeError(f"{os.fspath(target)!r} cannot be written: {_why(exc)}") from None
         raise
 
 
@@ -53,7 +110,7 @@ def _open_atomic_at(dir_fd: int, name: str) -> Iterator[BinaryIO]:
     else:
         raise FileExistsError(f"no free temporary name for {name!r}")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with _write_errors(name), os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -71,21 +128,39 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
         fh.write(data.encode() if isinstance(data, str) else data)
 
 
-@contextlib.contextmanager
-def _any_int_size() -> Iterator[None]:
-    """Lift Python's 4300-digit limit on int <-> str while our own exact integers pass through."""
-    saved = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(0)
-    try:
-        yield
-    finally:
-        sys.set_int_max_str_digits(saved)
+def _strict(obj: Any, big: dict[str, str], where: str = "") -> Any:
+    """obj with every int too long for Python's quick conversion replaced by a placeholder (its
+    digits in big); one sentence for a float that is not finite (JSON has no NaN or Infinity)."""
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, int):
+        if obj.bit_length() < _SMALL_BITS:
+            return obj
+        key = f"\x00{_NONCE}:{len(big)}\x00"
+        big[json.dumps(key)] = int_to_decimal(obj)
+        return key
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            raise PoolpipeError(
+                f"the result's {where or 'value'} is {obj}, not a finite number, and strict "
+                "JSON cannot hold it"
+            )
+        return obj
+    if isinstance(obj, dict):
+        return {k: _strict(v, big, f"{where}.{k}" if where else str(k)) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(v, big, f"{where}[{i}]") for i, v in enumerate(obj)]
+    return obj
 
 
 def dumps_json(obj: Any) -> str:
-    """Serialise obj the one way every output uses: indented, key order kept, newline-ended."""
-    with _any_int_size():
-        return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    """Serialise obj the one way every output uses: indented, key order kept, newline-ended,
+    strict JSON (a float that is not finite is one sentence), integers of any size."""
+    big: dict[str, str] = {}
+    text = json.dumps(_strict(obj, big), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    if big:
+        text = re.sub("|".join(map(re.escape, big)), lambda m: big[m.group(0)], text)
+    return text
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
@@ -93,7 +168,11 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     write_atomic(path, dumps_json(obj))
 
 
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file."""
-    with Path(path).open(encoding="utf-8") as fh, _any_int_size():
-        return json.load(fh)
+    """Read a strict JSON file; integers of any size."""
+    with Path(path).open(encoding="utf-8") as fh:
+        return json.load(fh, parse_int=decimal_to_int, parse_constant=_constant)

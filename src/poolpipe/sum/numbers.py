@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from poolpipe.core.bigints import decimal_to_int
 from poolpipe.core.chunks import (
     BLOCK_SIZE,
     Range,
@@ -24,7 +25,6 @@ MAX_EXAMPLES = 10
 """Bad lines kept as examples (all are counted)."""
 
 EXAMPLE_CHARS = 80
-_INT_STR_LIMIT = 600
 _LINE = re.compile(rb"[ \t]*([+-]?[0-9]+)[ \t]*")
 _BLANK = re.compile(rb"[ \t]*")
 
@@ -81,17 +81,6 @@ def parse_line(line: bytes) -> int | None:
     if not match:
         raise ValueError("not an integer")
     return decimal_to_int(match.group(1))
-
-
-def decimal_to_int(text: bytes) -> int:
-    """Exact int of an ASCII [+-]digits string of any length (beyond Python's 4300-digit limit)."""
-    if len(text) <= _INT_STR_LIMIT:
-        return int(text)
-    sign = -1 if text[:1] == b"-" else 1
-    digits = text.lstrip(b"+-")
-    half = len(digits) // 2
-    high, low = digits[:-half], digits[-half:]
-    return sign * (decimal_to_int(high) * 10**half + decimal_to_int(low))
 
 
 def _example(line: int, raw: bytes) -> BadLine:
