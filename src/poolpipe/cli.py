@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from poolpipe import __version__
 from poolpipe.core import (
     USER_AGENT,
     Stopwatch,
     available_cpus,
+    check_output_path,
     dumps_json,
     schema_defaults,
     write_timing,
 )
+from poolpipe.core.defaults import schema_bounds
 from poolpipe.errors import run_guarded
 
 
@@ -26,6 +28,48 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
+
+
+def _in_range(setting: str, kind: type[float] = int) -> Callable[[str], float]:
+    """An argument type: a number in the range config/schema.yaml gives `setting`."""
+    bounds = schema_bounds(setting)
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        problem = bounds.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    return parse
+
+
+def _range_help(setting: str) -> str:
+    """A setting's range in words, for a help text, e.g. "at least 1 and at most 1024"."""
+    return schema_bounds(setting).text()
+
+
+def _processes(stage: str) -> dict[str, object]:
+    """The --processes option of a stage: its `threads` range, the usable CPUs by default."""
+    setting = f"{stage}.threads"
+    return {
+        "type": _in_range(setting),
+        "default": available_cpus(),
+        "help": f"processes in the pool, {_range_help(setting)} (default: %(default)s, "
+        "the CPUs this process may use)",
+    }
+
+
+def _check_outputs(args: argparse.Namespace, *options: str) -> None:
+    """Check every output path the command was given, before any work starts."""
+    for option in options:
+        path = getattr(args, option)
+        if path is not None:
+            check_output_path(path, f"--{option}")
 
 
 def _write_timing(
@@ -47,6 +91,7 @@ def _write_timing(
 def _cmd_sum(args: argparse.Namespace) -> int:
     from poolpipe.sum import sum_file
 
+    _check_outputs(args, "timing")
     with Stopwatch() as watch:
         result = sum_file(args.path, args.processes, args.strict)
     sys.stdout.write(dumps_json(result))
@@ -57,6 +102,7 @@ def _cmd_sum(args: argparse.Namespace) -> int:
 def _cmd_demo_numbers(args: argparse.Namespace) -> int:
     from poolpipe.sum import write_numbers
 
+    check_output_path(args.out)
     write_numbers(
         args.out,
         args.lines,
@@ -77,6 +123,7 @@ def _names(text: str) -> list[str]:
 def _cmd_train(args: argparse.Namespace) -> int:
     from poolpipe.train import train_file
 
+    _check_outputs(args, "timing")
     with Stopwatch() as watch:
         result = train_file(
             args.path,
@@ -97,6 +144,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_demo_train(args: argparse.Namespace) -> int:
     from poolpipe.train import write_train
 
+    check_output_path(args.out)
     coef = [float(c) for c in _names(args.coef)] if args.coef else [2.0] * args.features
     write_train(
         args.out,
@@ -113,6 +161,7 @@ def _cmd_demo_train(args: argparse.Namespace) -> int:
 def _cmd_tasks(args: argparse.Namespace) -> int:
     from poolpipe.tasks import run_to_file
 
+    _check_outputs(args, "out")
     summary = run_to_file(args.manifest, args.root, args.out, processes=args.processes)
     sys.stdout.write(dumps_json(summary.to_json()))
     return 0
@@ -121,6 +170,7 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 def _cmd_demo_tasks(args: argparse.Namespace) -> int:
     from poolpipe.tasks import write_demo
 
+    check_output_path(args.manifest)
     write_demo(args.manifest, args.root, files=args.files, tasks=args.tasks, seed=args.seed)
     return 0
 
@@ -128,6 +178,7 @@ def _cmd_demo_tasks(args: argparse.Namespace) -> int:
 def _cmd_supervise(args: argparse.Namespace) -> int:
     from poolpipe import supervise as sv
 
+    _check_outputs(args, "out")
     loops = [sv.parse_loop(spec) for spec in args.worker] or list(sv.SEED_LOOPS)
     settings = sv.SupervisorSettings(
         duration_s=args.duration,
@@ -162,22 +213,13 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _nonnegative_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
-
-
 def _cmd_crawl(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from poolpipe.core import write_json
     from poolpipe.crawl import CrawlSettings, SiteSpec, crawl_file
 
+    _check_outputs(args, "out", "summary", "timing")
     settings = CrawlSettings()
     given = {
         "concurrency": args.concurrency,
@@ -205,11 +247,9 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 def _cmd_demo_urls(args: argparse.Namespace) -> int:
     from poolpipe.crawl import write_urls
 
+    check_output_path(args.out)
     write_urls(args.out, pages=args.pages, seed=args.seed, duplicates=args.duplicates)
     return 0
-
-
-_PROCESSES_HELP = "processes in the pool (default: %(default)s, the CPUs this process may use)"
 
 
 def _add_crawl(sub: argparse._SubParsersAction) -> None:
@@ -224,42 +264,47 @@ def _add_crawl(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("urlfile", help="text file, one URL per line")
     p.add_argument("--out", required=True, metavar="PATH", help="pages.tsv to write")
-    p.add_argument("--processes", type=_positive, default=available_cpus(), help=_PROCESSES_HELP)
+    p.add_argument("--processes", **_processes("crawl"))
     p.add_argument(
         "--concurrency",
-        type=_positive,
+        type=_in_range("crawl.concurrency"),
         default=crawl["concurrency"],
-        help="requests in flight in all, over every process (default: %(default)s)",
+        help="requests in flight in all, over every process, "
+        f"{_range_help('crawl.concurrency')} (default: %(default)s)",
     )
     p.add_argument(
         "--per-host",
-        type=_positive,
+        type=_in_range("crawl.per_host"),
         default=crawl["per_host"],
-        help="most requests in flight to one host (default: %(default)s)",
+        help="most requests in flight to one host, "
+        f"{_range_help('crawl.per_host')} (default: %(default)s)",
     )
     p.add_argument(
         "--per-host-delay",
-        type=_nonnegative_seconds,
+        type=_in_range("crawl.per_host_delay", float),
         default=crawl["per_host_delay"],
-        help="least seconds between starts of requests to one host (default: %(default)s)",
+        help="least seconds between starts of requests to one host, "
+        f"{_range_help('crawl.per_host_delay')} (default: %(default)s)",
     )
     p.add_argument(
         "--deadline",
-        type=_nonnegative_seconds,
+        type=_in_range("crawl.timeouts.deadline", float),
         default=crawl["timeouts"]["deadline"],
-        help="seconds one attempt may take in all (default: %(default)s)",
+        help="seconds one attempt may take in all, "
+        f"{_range_help('crawl.timeouts.deadline')} (default: %(default)s)",
     )
     p.add_argument(
         "--retries",
-        type=int,
+        type=_in_range("crawl.retries.max"),
         default=crawl["retries"]["max"],
-        help="retries of 429/5xx and connection errors (default: %(default)s)",
+        help="retries of 429/5xx and connection errors, "
+        f"{_range_help('crawl.retries.max')} (default: %(default)s)",
     )
     p.add_argument(
         "--max-bytes",
-        type=int,
+        type=_in_range("crawl.max_bytes"),
         default=crawl["max_bytes"],
-        help="largest body accepted (default: %(default)s)",
+        help=f"largest body accepted, {_range_help('crawl.max_bytes')} (default: %(default)s)",
     )
     p.add_argument(
         "--user-agent",
@@ -314,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sum", help="sum a file of integers, one per line, exactly")
     p.add_argument("path", help="text file, one integer per line")
-    p.add_argument("--processes", type=_positive, default=available_cpus(), help=_PROCESSES_HELP)
+    p.add_argument("--processes", **_processes("sum"))
     p.add_argument("--strict", action="store_true", help="fail at the first bad line")
     p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
     p.set_defaults(run=_cmd_sum)
@@ -357,11 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A,B",
         help="columns to predict from (default: every other numeric column)",
     )
-    p.add_argument("--processes", type=_positive, default=available_cpus(), help=_PROCESSES_HELP)
+    p.add_argument("--processes", **_processes("train"))
     p.add_argument(
         "--chunks",
-        type=_positive,
-        help="chunks whose fits are averaged, as in the seed recipe (default: --processes)",
+        type=_in_range("train.chunks"),
+        help="chunks whose fits are averaged, as in the seed recipe, "
+        f"{_range_help('train.chunks')} (default: --processes)",
     )
     p.add_argument(
         "--delimiter",
@@ -419,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", help="JSON Lines, one task a line: op, path, content, src")
     p.add_argument("--root", required=True, help="the only folder the tasks may touch")
     p.add_argument("--out", required=True, help="where results.tsv goes")
-    p.add_argument("--processes", type=_positive, default=available_cpus(), help=_PROCESSES_HELP)
+    p.add_argument("--processes", **_processes("tasks"))
     p.set_defaults(run=_cmd_tasks)
 
     p = sub.add_parser("demo-tasks", help="write the deterministic demo task root and manifest")
@@ -485,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("double", help="double integers in place in shared memory, in parallel")
     p.add_argument("values", type=int, nargs="*")
-    p.add_argument("--processes", type=_positive, default=available_cpus(), help=_PROCESSES_HELP)
+    p.add_argument("--processes", **_processes("bench.cpu"))
     p.set_defaults(run=_cmd_double)
 
     _add_crawl(sub)

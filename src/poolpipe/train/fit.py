@@ -45,12 +45,18 @@ class TrainPart:
             "skipped_examples": [asdict(ex) for ex in self.examples],
             "mean": self.scatter.mean.tolist(),
             "r": self.scatter.r.tolist(),
+            "exponent": self.scatter.exponent.tolist(),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrainPart:
         """Inverse of to_json."""
-        scatter = Scatter(data["rows"], np.array(data["mean"]), np.array(data["r"]))
+        scatter = Scatter(
+            data["rows"],
+            np.array(data["mean"]),
+            np.array(data["r"]),
+            np.array(data["exponent"], dtype=np.int64),
+        )
         return cls(
             scatter=scatter,
             lines=data["lines"],
@@ -97,9 +103,7 @@ def train_range(
                 blanks += parsed.blank_lines
                 nlines = parsed.lines
                 if len(parsed.values):
-                    values = parsed.values
-                    values -= reference
-                    scatter = scatter.add(values)
+                    scatter = scatter.add(parsed.values, reference)
             examples += [replace(ex, line=ex.line + lines) for ex in found]
             if strict and examples:
                 _fail_strict(rng, examples[0])

@@ -46,7 +46,7 @@ def full_fit(columns: Columns, rows: int) -> Fit:
 
     data = read_rows(columns, rows)
     p = columns.width - 1
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
         model = LinearRegression().fit(data[:, :p], data[:, p])
     return Fit(tuple(float(c) for c in model.coef_), float(model.intercept_), int(model.rank_))
 
@@ -54,6 +54,16 @@ def full_fit(columns: Columns, rows: int) -> Fit:
 def full_fit_mb(rows: int, width: int) -> float:
     """MiB the full fit is expected to need at its peak."""
     return rows * width * 8 * FULL_FIT_COPIES / 2**20
+
+
+def _check_finite(fit: Fit, what: str, path: str) -> Fit:
+    """The fit, or one sentence if a coefficient passes the float limit."""
+    if not np.isfinite([*fit.coef, fit.intercept]).all():
+        raise PoolpipeError(
+            f"{path}: the {what} is not finite: a coefficient or the intercept passes the "
+            "float limit (about 1.8e308); rescale the columns"
+        )
+    return fit
 
 
 def _difference(fit: Fit, full: Fit) -> dict[str, float]:
@@ -88,8 +98,13 @@ def model_json(
     """The model.json document: exact fit, averaged fits, counts, and the full fit's differences."""
     total = merge_parts(parts, columns.width)
     _check_rows(total, columns)
-    exact = solve(total.scatter, columns.reference)
-    chunk_fits = [solve(p.scatter, columns.reference) if p.rows else None for p in parts]
+    exact = _check_finite(solve(total.scatter, columns.reference), "exact fit", columns.path)
+    chunk_fits = [
+        _check_finite(solve(p.scatter, columns.reference), f"fit of chunk {i}", columns.path)
+        if p.rows
+        else None
+        for i, p in enumerate(parts)
+    ]
     fitted = [(fit, part.rows) for fit, part in zip(chunk_fits, parts, strict=True) if fit]
     methods = {
         "exact": exact,
