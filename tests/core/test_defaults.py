@@ -18,6 +18,7 @@ import poolpipe.core
 from poolpipe import __version__
 from poolpipe.cli import build_parser
 from poolpipe.core import USER_AGENT, schema_defaults
+from poolpipe.core.defaults import Bounds, schema_bounds
 from poolpipe.crawl import CrawlSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +44,7 @@ def _schema_value(path: str) -> Any:
 
 def test_the_defaults_are_what_the_workflow_validation_fills_in():
     filled = _validated({})
-    assert sorted(filled) == sorted(SECTIONS)
+    assert sorted(k for k, v in filled.items() if isinstance(v, dict)) == sorted(SECTIONS)
     for section in SECTIONS:
         # JSON text, so that 5 and 5.0 or a changed key order would differ too
         assert json.dumps(schema_defaults(section)) == json.dumps(filled[section]), section
@@ -168,3 +169,51 @@ def test_the_crawl_command_defaults_are_the_crawl_settings_defaults():
     for option in ("concurrency", "per_host", "per_host_delay", "deadline", "retries", "max_bytes"):
         assert getattr(args, option) == getattr(settings, option), option
     assert not args.no_robots and settings.robots
+
+
+def test_a_settings_bounds_are_read_from_the_schema():
+    assert schema_bounds("crawl.timeouts.deadline") == Bounds(0, 3600, above=True)
+    assert schema_bounds("sum.chunks") == Bounds(1, 1024)
+    assert schema_bounds("demo.train.intercept") == Bounds()
+    with pytest.raises(KeyError, match=r"no setting 'crawl\.nothing'"):
+        schema_bounds("crawl.nothing")
+
+
+def test_bounds_say_what_is_wrong_in_words():
+    deadline = Bounds(0, 3600, above=True)
+    assert deadline.problem(60.0) == deadline.problem(3600) == ""
+    assert deadline.problem(0.0) == "must be more than 0, not 0"
+    assert deadline.problem(float("inf")) == "must be at most 3600, not inf"
+    assert deadline.problem(1e9) == "must be at most 3600, not 1000000000"
+    nan = "must be a number more than 0 and at most 3600, not nan"
+    assert deadline.problem(float("nan")) == nan
+    assert Bounds().problem(float("nan")) == "must be a number, not nan"
+    assert Bounds(1, 1024).problem(0) == "must be at least 1, not 0"
+    assert Bounds(1, 1024).text() == "at least 1 and at most 1024"
+
+
+RANGED = [
+    ("crawl", "--processes", "crawl.threads"),
+    ("crawl", "--concurrency", "crawl.concurrency"),
+    ("crawl", "--per-host", "crawl.per_host"),
+    ("crawl", "--per-host-delay", "crawl.per_host_delay"),
+    ("crawl", "--deadline", "crawl.timeouts.deadline"),
+    ("crawl", "--retries", "crawl.retries.max"),
+    ("crawl", "--max-bytes", "crawl.max_bytes"),
+    ("train", "--chunks", "train.chunks"),
+    ("train", "--processes", "train.threads"),
+]
+"""(subcommand, option, schema setting): the option's range is the setting's."""
+
+
+@pytest.mark.parametrize(("command", "option", "setting"), RANGED)
+def test_the_command_line_ranges_are_the_schema_ranges(command, option, setting, capsys):
+    bounds = schema_bounds(setting)
+    parser = build_parser()
+    for value in (bounds.low, bounds.high):
+        ok = str(value) if not bounds.above or value != bounds.low else str(value + 1)
+        parser.parse_args([command, *REQUIRED[command], option, ok])
+    for value in (bounds.high + 1, bounds.low - 1 if not bounds.above else bounds.low):
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, *REQUIRED[command], option, str(value)])
+    assert f"argument {option}: must be" in capsys.readouterr().err

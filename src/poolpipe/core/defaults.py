@@ -1,10 +1,13 @@
-"""The defaults of config/schema.yaml, the one place every default lives: the workflow's
-validation fills them in, and the library and the command line read them from here."""
+"""The defaults and ranges of config/schema.yaml, the one place every default and every bound
+lives: the workflow's validation applies them, and the library and the command line read them
+from here."""
 
 from __future__ import annotations
 
 import copy
 import functools
+import math
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -57,3 +60,53 @@ def _filled(instance: Any, schema: dict[str, Any]) -> Any:
     elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
         instance[:] = [_filled(item, schema["items"]) for item in instance]
     return instance
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The range config/schema.yaml allows a number setting (its minimum, or exclusiveMinimum
+    where `above` is set, and its maximum)."""
+
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+
+    def problem(self, value: float) -> str:
+        """What is wrong with value, e.g. "must be at most 3600, not inf"; '' if nothing."""
+        if isinstance(value, float) and math.isnan(value):
+            return " ".join(filter(None, ["must be a number", self.text()])) + ", not nan"
+        if self.low is not None and (value <= self.low if self.above else value < self.low):
+            least = "more than" if self.above else "at least"
+            return f"must be {least} {_number(self.low)}, not {_number(value)}"
+        if self.high is not None and value > self.high:
+            return f"must be at most {_number(self.high)}, not {_number(value)}"
+        return ""
+
+    def text(self) -> str:
+        """The range in words, e.g. "more than 0 and at most 3600", for help texts."""
+        words = []
+        if self.low is not None:
+            words.append(f"{'more than' if self.above else 'at least'} {_number(self.low)}")
+        if self.high is not None:
+            words.append(f"at most {_number(self.high)}")
+        return " and ".join(words)
+
+
+def _number(value: float) -> str:
+    """A number as a sentence shows it: 1e9 as 1000000000, 0.5 as 0.5, inf as inf."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return str(value)
+
+
+def schema_bounds(setting: str) -> Bounds:
+    """The range of one number setting, e.g. "crawl.timeouts.deadline"."""
+    node: Any = load_schema()
+    for key in setting.split("."):
+        props = node.get("properties", {}) if isinstance(node, dict) else {}
+        if key not in props:
+            raise KeyError(f"config/schema.yaml has no setting {setting!r}")
+        node = props[key]
+    if "exclusiveMinimum" in node:
+        return Bounds(node["exclusiveMinimum"], node.get("maximum"), above=True)
+    return Bounds(node.get("minimum"), node.get("maximum"))
