@@ -28,7 +28,7 @@ def _unescape(text: str) -> str:
     for ch in chars:
         if ch == "\\":
             nxt = next(chars, "")
-            out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(nxt, nxt))
+            out.append({"t": "\t", "n": "\n", "r": "\r", "0": "\0", "\\": "\\"}.get(nxt, nxt))
         else:
             out.append(ch)
     return "".join(out)

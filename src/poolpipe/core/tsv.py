@@ -1,8 +1,9 @@
 """TSV files written one way: a header line, then one line per row, every field escaped alike.
 
 A field is a value as text: None is empty, a bool is true or false, a tuple is its items
-joined by commas, a float is Python's shortest round-trip form; backslash, tab, newline and
-carriage return are written as \\\\, \\t, \\n and \\r, so every row is one line.
+joined by commas, a float is Python's shortest round-trip form; backslash, tab, newline,
+carriage return and NUL are written as \\\\, \\t, \\n, \\r and \\0, so every row is one line
+of text that any reader takes whole.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from collections.abc import Iterable, Sequence
 
 from poolpipe.core.outputs import open_atomic
 
-ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
 
 
-_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r", "0": "\0"}
 _ESCAPED = re.compile(r"\\(.)")
 
 
