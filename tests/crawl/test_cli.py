@@ -74,15 +74,6 @@ def test_a_missing_url_file_is_one_sentence(tmp_path):
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
 
 
-def test_bad_settings_are_one_sentence(tmp_path):
-    urls = tmp_path / "urls.txt"
-    urls.write_text("http://x.invalid/\n")
-    run = poolpipe("crawl", str(urls), "--out", str(tmp_path / "o.tsv"), "--retries", "-1")
-    assert run.returncode == 1
-    assert "crawl settings: retries must be at least 0, not -1" in run.stderr
-    assert "Traceback" not in run.stderr
-
-
 def _wait_for(check, seconds: float, what: str) -> None:
     end = time.monotonic() + seconds
     while not check():

@@ -58,7 +58,7 @@ def test_settings_defaults_are_the_schema_defaults():
     ("change", "sentence"),
     [
         ({"concurrency": 0}, "concurrency must be at least 1, not 0"),
-        ({"deadline": 0.0}, "deadline must be more than 0, not 0.0"),
+        ({"deadline": 0.0}, "deadline must be more than 0, not 0"),
         ({"schemes": ("http", "file")}, "scheme 'file' cannot be crawled"),
     ],
 )

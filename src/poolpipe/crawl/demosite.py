@@ -19,7 +19,10 @@ Paths:
   /hang?seconds=T          reads the request, answers nothing for T seconds, closes
   /trickle?seconds=T       200 with a long Content-Length, then a byte every `interval` s
   /trickle-headers?seconds=T   the status line and headers a byte at a time
-  /robots.txt              disallows /private/
+  /raw?status=S&h=NAME:VALUE&...   status S (default 200; any text) with exactly these header lines,
+                           percent-decoded as latin-1 bytes (malformed ones too), then a short
+                           body; a Content-Length is added unless one is given; then closes
+  /robots.txt              disallows /private/ (302 to SiteSpec.robots_location if set)
   /private/NAME            200 (but robots.txt forbids it)
   /__stats__               JSON: requests per path (query included) as "hits", the most
                            requests it was ever answering at once as "max_in_flight", and
@@ -43,7 +46,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from poolpipe.core.pool import die_with_parent
 from poolpipe.crawl.settings import CrawlSettings
@@ -86,6 +89,7 @@ class SiteSpec:
     interval: float = 0.5
     hang_max: float = 120.0
     max_seconds: float = 6 * 3600.0
+    robots_location: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +128,19 @@ def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -
     fields = {"Content-Type": "text/html", "Content-Length": str(len(body)), **(headers or {})}
     lines += [f"{k}: {v}" for k, v in fields.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def raw_response(query: str) -> bytes:
+    """The /raw answer: the status and header lines the query names, byte for byte."""
+    pairs = parse_qsl(query, encoding="latin-1")
+    status = next((v for k, v in pairs if k == "status"), "200")
+    reason = STATUS_TEXT.get(int(status), "Status") if status.isdecimal() else ""
+    lines = [line for k, line in pairs if k == "h"]
+    body = b"raw page\n"
+    if not any(h.lower().startswith("content-length:") for h in lines):
+        lines.append(f"Content-Length: {len(body)}")
+    head = [f"HTTP/1.1 {status} {reason}".rstrip(), *lines]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
 class DemoServer:
@@ -192,6 +209,9 @@ class DemoServer:
         url = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         parts = url.path.strip("/").split("/")
+        if parts[0] == "raw":
+            writer.write(raw_response(url.query))
+            return False
         special = await self.special(parts, query, writer)
         if special is not None:
             return special and not close
@@ -233,6 +253,8 @@ class DemoServer:
             back = len(rest) > 1
             location = f"/loop/{rest[0]}" if back else f"/loop/{rest[0]}/again"
             return 302, b"", {"Location": location}
+        elif kind == "robots.txt" and self.spec.robots_location:
+            return 302, b"", {"Location": self.spec.robots_location}
         elif kind == "robots.txt":
             return 200, ROBOTS, {"Content-Type": "text/plain"}
         elif kind == "private" and rest:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.client
 import socket
 import time
 from dataclasses import dataclass, replace
@@ -20,6 +21,8 @@ import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
+    HeaderParsingError,
+    InvalidHeader,
     LocationValueError,
     MaxRetryError,
     NameResolutionError,
@@ -40,6 +43,8 @@ ROBOTS_MAX_BYTES = 512 << 10
 ROBOTS_MAX_REDIRECTS = 5
 READ_SIZE = 64 << 10
 DETAIL_CHARS = 200
+LENGTH_DIGITS = 18
+"""A Content-Length with more digits than this is over any cap: it is not converted."""
 
 _ROBOTS_RETRY = urllib3.Retry(
     total=ROBOTS_MAX_REDIRECTS,
@@ -102,12 +107,22 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
         when = email.utils.parsedate_to_datetime(value)
         return max(0.0, when.timestamp() - (time.time() if now is None else now))
     return None
+
+
+def declared_length(value: str | None) -> int | None:
+    """The size a Content-Length header declares; None unless it is ASCII digits (a longer
+    number than LENGTH_DIGITS digits reads as 10**LENGTH_DIGITS, over any cap)."""
+    text = (value or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    text = text.lstrip("0") or "0"
+    return int(text) if len(text) <= LENGTH_DIGITS else 10**LENGTH_DIGITS
 
 
 def classify_error(exc: BaseException) -> FetchOutcome:
@@ -134,6 +149,10 @@ def classify_error(exc: BaseException) -> FetchOutcome:
         if isinstance(reason, ConnectionResetError):
             return error(ErrorKind.CONNECTION, "connection reset")
         return error(ErrorKind.PROTOCOL, str(reason))
+    if isinstance(exc, InvalidHeader | HeaderParsingError):
+        return error(ErrorKind.BAD_RESPONSE, str(exc))
+    if isinstance(exc, http.client.HTTPException):
+        return error(ErrorKind.PROTOCOL, f"{type(exc).__name__}: {exc}")
     if isinstance(exc, LocationValueError):
         return error(ErrorKind.INVALID_URL, str(exc))
     if isinstance(exc, OSError):
@@ -212,8 +231,16 @@ class Fetcher:
             try:
                 location = response.headers.get("Location")
                 if response.status in REDIRECT_STATUSES and location:
-                    target = urljoin(current, _header_text(location))
                     _drain(response)
+                    target = _join(current, location)
+                    if target is None:
+                        detail = f"status {response.status} with a Location that is not a URL"
+                        return error(
+                            ErrorKind.BAD_RESPONSE,
+                            f"{detail}: {location!r}",
+                            final_url=current,
+                            status=response.status,
+                        )
                     if target in seen:
                         return error(
                             ErrorKind.REDIRECT_LOOP,
@@ -231,6 +258,12 @@ class Fetcher:
                     bytes=size,
                     retry_after=retry_after(response.headers.get("Retry-After")),
                     retryable=response.status in s.retry_statuses,
+                )
+            except ValueError as exc:
+                response.close()
+                detail = f"status {response.status} with a header that cannot be read: {exc}"
+                return error(
+                    ErrorKind.BAD_RESPONSE, detail, final_url=current, status=response.status
                 )
             finally:
                 response.release_conn()
@@ -252,12 +285,12 @@ class Fetcher:
 
     def _read_body(self, response: urllib3.BaseHTTPResponse, guard: Guard) -> int:
         cap = self.settings.max_bytes
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > cap:
+        length = declared_length(response.headers.get("Content-Length"))
+        if length is not None and length > cap:
             response.close()
-            raise TooLarge(
-                f"Content-Length {int(length)} is over the cap of {cap} bytes", response.status
-            )
+            shown = f"{length}" if length < 10**LENGTH_DIGITS else f"of over {LENGTH_DIGITS} digits"
+            message = f"Content-Length {shown} is over the cap of {cap} bytes"
+            raise TooLarge(message, response.status)
         size = 0
         for block in response.stream(READ_SIZE, decode_content=True):
             size += len(block)
@@ -295,8 +328,14 @@ class Fetcher:
 
         A failure to connect or read raises, as it would for the page itself: the URL gets
         that error (retried if it is retryable) and the next URL of the origin asks again.
+        A redirect to something that cannot be fetched (file:, not a URL) makes robots.txt
+        unavailable, which allows all (RFC 9309, 2.3.1.2).
         """
-        response = self.pool.urlopen("GET", url, retries=_ROBOTS_RETRY, preload_content=False)
+        try:
+            response = self.pool.urlopen("GET", url, retries=_ROBOTS_RETRY, preload_content=False)
+        except (LocationValueError, ValueError):
+            entry.settle(0, b"")
+            return
         try:
             body = b""
             if 200 <= response.status < 300:
@@ -322,11 +361,19 @@ def _read_capped(response: urllib3.BaseHTTPResponse, cap: int) -> bytes:
 
 def _drain(response: urllib3.BaseHTTPResponse, limit: int = READ_SIZE) -> None:
     """Read a short body so the connection can be kept; close it if the body is long."""
-    length = response.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) <= limit:
+    length = declared_length(response.headers.get("Content-Length"))
+    if length is not None and length <= limit:
         response.drain_conn()
     else:
         response.close()
+
+
+def _join(base: str, location: str) -> str | None:
+    """The URL a Location header leads to from base; None if it is not a URL."""
+    try:
+        return urljoin(base, _header_text(location))
+    except ValueError:
+        return None
 
 
 def _header_text(value: str) -> str:

@@ -34,6 +34,9 @@ class ErrorKind(enum.StrEnum):
     """The TLS handshake or certificate check failed."""
     PROTOCOL = "protocol"
     """The server's answer is not valid HTTP, or its body cannot be decoded."""
+    BAD_RESPONSE = "bad_response"
+    """A header the answer needs is malformed: Content-Lengths that disagree, a redirect whose
+    Location is not a URL. (A malformed header the page does not need is ignored.)"""
     DEADLINE = "deadline"
     """The attempt took longer than the deadline and was cut off."""
     TOO_LARGE = "too_large"
@@ -45,7 +48,8 @@ class ErrorKind(enum.StrEnum):
     TOO_MANY_REDIRECTS = "too_many_redirects"
     """More redirects than max_redirects."""
     INTERNAL = "internal"
-    """An unexpected exception while fetching: a bug, reported as a row rather than a crash."""
+    """An unexpected exception while fetching: a bug, reported as a row rather than a crash;
+    nothing a server sends leads here."""
 
 
 RETRYABLE_ERRORS = frozenset(

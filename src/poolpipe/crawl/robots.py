@@ -21,13 +21,13 @@ class RobotsEntry:
         self.failed = False
 
     def settle(self, status: int, body: bytes) -> None:
-        """Take robots.txt's answer as RFC 9309 says: 2xx is parsed, 4xx allows all, 5xx
-        disallows all."""
+        """Take robots.txt's answer as RFC 9309 says: 2xx is parsed, 5xx disallows all, anything
+        else (4xx, a redirect not followed to its end) is unavailable, which allows all."""
         if 200 <= status < 300:
             parser = urllib.robotparser.RobotFileParser()
             parser.parse(body.decode("utf-8", errors="replace").splitlines())
             self.parser = parser
-        elif 400 <= status < 500:
+        elif status < 500:
             self.allow_all = True
         else:
             self.reason = f"robots.txt unavailable: status {status}, so nothing is allowed"

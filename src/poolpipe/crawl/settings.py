@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from poolpipe.core import USER_AGENT, schema_defaults
+from poolpipe.core.defaults import Bounds, schema_bounds
 from poolpipe.errors import PoolpipeError
 
 SCHEMES = ("http", "https")
@@ -42,6 +43,24 @@ def _tuple(value: list[Any] | None) -> tuple[Any, ...] | None:
 _SCHEMA = _fields_of(schema_defaults("crawl"))
 """The fields' defaults, from config/schema.yaml's `crawl` section."""
 
+SETTINGS = {
+    "concurrency": "crawl.concurrency",
+    "per_host": "crawl.per_host",
+    "per_host_delay": "crawl.per_host_delay",
+    "connect_timeout": "crawl.timeouts.connect",
+    "read_timeout": "crawl.timeouts.read",
+    "deadline": "crawl.timeouts.deadline",
+    "retries": "crawl.retries.max",
+    "backoff": "crawl.retries.backoff",
+    "backoff_max": "crawl.retries.backoff_max",
+    "max_bytes": "crawl.max_bytes",
+    "max_redirects": "crawl.max_redirects",
+}
+"""The number fields and the config settings they come from, whose range they keep."""
+
+BOUNDS: dict[str, Bounds] = {name: schema_bounds(path) for name, path in SETTINGS.items()}
+"""Each number field's range, from config/schema.yaml: every one has a finite maximum."""
+
 
 @dataclass(frozen=True)
 class CrawlSettings:
@@ -66,23 +85,9 @@ class CrawlSettings:
 
     def __post_init__(self) -> None:
         problems = [
-            f"{name} must be at least {low}, not {getattr(self, name)}"
-            for name, low in (
-                ("concurrency", 1),
-                ("per_host", 1),
-                ("per_host_delay", 0),
-                ("retries", 0),
-                ("backoff", 0),
-                ("backoff_max", 0),
-                ("max_bytes", 0),
-                ("max_redirects", 0),
-            )
-            if getattr(self, name) < low
-        ]
-        problems += [
-            f"{name} must be more than 0, not {getattr(self, name)}"
-            for name in ("connect_timeout", "read_timeout", "deadline")
-            if not getattr(self, name) > 0
+            f"{name} {problem}"
+            for name, bounds in BOUNDS.items()
+            if (problem := bounds.problem(getattr(self, name)))
         ]
         problems += [f"scheme {s!r} cannot be crawled" for s in self.schemes if s not in SCHEMES]
         if problems:
