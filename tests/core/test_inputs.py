@@ -1,0 +1,194 @@
+"""Input files every stage refuses in one sentence, through the real `poolpipe` command: a folder
+that may not be entered, a /proc-like file that reports size 0, a symlink loop or one to nothing.
+
+The tests run as root, whom no permission stops; a folder that may not be entered is made by
+giving it to another user (mode 0700) and running the command without the capabilities that let
+root pass permission bits (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), as an ordinary user would.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from poolpipe.core.inputs import check_input_file, check_input_folder
+from poolpipe.errors import PoolpipeError
+
+POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
+NOBODY = 65534
+_PR_CAPBSET_DROP = 24
+_DAC_CAPS = (1, 2)
+
+
+def _without_permission_override() -> None:
+    """In the child before exec: drop the capabilities that let root ignore permission bits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in _DAC_CAPS:
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def poolpipe(*args: str, unprivileged: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the real command; unprivileged, as a user whom permission bits stop."""
+    return subprocess.run(
+        [POOLPIPE, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=_without_permission_override if unprivileged else None,
+    )
+
+
+def one_sentence(done: subprocess.CompletedProcess[str], text: str) -> None:
+    """rc 1, nothing on stdout, and stderr one line holding text, no traceback."""
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("poolpipe: error: ")
+    assert text in lines[0], lines[0]
+
+
+@pytest.fixture
+def locked(tmp_path: Path) -> Path:
+    """A folder with a file of numbers inside, mode 0700, owned by another user."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a folder to another user")
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    (folder / "n.txt").write_text("x,y\n1,2\n2,4\n3,7\n")
+    os.chown(folder / "n.txt", NOBODY, NOBODY)
+    os.chown(folder, NOBODY, NOBODY)
+    folder.chmod(0o700)
+    return folder
+
+
+REACH = "cannot be reached: a folder on its path may not be entered"
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [
+        ["sum"],
+        ["train", "--target", "y"],
+        ["crawl", "--out", "{tmp}/pages.tsv"],
+    ],
+    ids=["sum", "train", "crawl"],
+)
+def test_an_input_in_a_folder_that_may_not_be_entered(tmp_path, locked, stage):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in stage]
+    done = poolpipe(args[0], str(locked / "n.txt"), *args[1:], unprivileged=True)
+    one_sentence(done, f"input file '{locked / 'n.txt'}' {REACH}")
+    assert not (tmp_path / "pages.tsv").exists()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="tasks/root.py still checks its root with os.path.exists/os.open"
+)
+def test_a_task_root_that_may_not_be_entered(tmp_path, locked):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"op": "write", "path": "a.txt", "content": "x"}\n')
+    out = tmp_path / "results.tsv"
+    done = poolpipe(
+        "tasks", str(manifest), "--root", str(locked), "--out", str(out), unprivileged=True
+    )
+    one_sentence(done, f"task root '{locked}'")
+    assert not out.exists()
+
+
+def test_the_tasks_root_check_is_one_sentence(locked):
+    code = (
+        "from poolpipe.core.inputs import check_input_folder\n"
+        "from poolpipe.errors import PoolpipeError\n"
+        f"try:\n    check_input_folder({str(locked)!r}, 'task root')\n"
+        "except PoolpipeError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_without_permission_override,
+    )
+    assert done.stdout == f"task root '{locked}' cannot be read: Permission denied\n", done.stderr
+
+
+PROC_FILE = Path("/proc/sys/kernel/pid_max")
+
+
+@pytest.mark.skipif(not PROC_FILE.exists(), reason="no /proc/sys/kernel/pid_max")
+@pytest.mark.parametrize("stage", [["sum"], ["train", "--target", "y"], ["crawl", "--out", "o"]])
+def test_a_file_that_reports_size_0_but_is_not_empty(tmp_path, stage):
+    done = poolpipe(stage[0], str(PROC_FILE), *stage[1:])
+    one_sentence(
+        done,
+        f"input file '{PROC_FILE}' reports size 0 but is not empty (a /proc-like file): "
+        "copy it to a regular file first",
+    )
+
+
+def test_an_empty_regular_file_is_still_an_empty_input(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    done = poolpipe("sum", str(empty))
+    assert done.returncode == 0, done.stderr
+    assert '"total": 0' in done.stdout
+
+
+@pytest.mark.parametrize("stage", [["sum"], ["train", "--target", "y"], ["crawl", "--out", "o"]])
+def test_a_symlink_loop_is_named(tmp_path, stage):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    done = poolpipe(stage[0], str(tmp_path / "a"), *stage[1:])
+    one_sentence(done, f"input file '{tmp_path / 'a'}' is a symlink loop")
+
+
+def test_a_symlink_to_nothing_is_named(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "gone")
+    one_sentence(poolpipe("sum", str(tmp_path / "a")), "is a symlink to nothing")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.mkdir(), "is a directory, not a file"),
+        (lambda p: os.mkfifo(p), "is not a regular file"),
+    ],
+    ids=["missing", "folder", "fifo"],
+)
+def test_check_input_file_says_what_is_wrong(tmp_path, make, message):
+    path = tmp_path / "in"
+    make(path)
+    with pytest.raises(PoolpipeError, match=message):
+        check_input_file(path)
+
+
+def test_a_path_through_a_file_does_not_exist(tmp_path):
+    (tmp_path / "f").write_text("1\n")
+    with pytest.raises(PoolpipeError, match="a part of its path is not a folder"):
+        check_input_file(tmp_path / "f" / "x")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.write_text("x"), "is not a folder"),
+    ],
+    ids=["missing", "file"],
+)
+def test_check_input_folder_says_what_is_wrong(tmp_path, make, message):
+    path = tmp_path / "root"
+    make(path)
+    with pytest.raises(PoolpipeError, match=f"task root '{path}' {message}"):
+        check_input_folder(path, "task root")
+    assert check_input_folder(tmp_path) == tmp_path

@@ -1,0 +1,197 @@
+"""Outputs: every output path of every command checked before the work, through the real
+`poolpipe` command; a failed write is one sentence and leaves no file; JSON is strict and holds
+integers of any size."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from poolpipe.core.bigints import decimal_to_int, int_to_decimal
+from poolpipe.core.outputs import check_output_path, dumps_json, open_atomic, read_json
+from poolpipe.errors import PoolpipeError
+from tests.core.test_inputs import one_sentence, poolpipe
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> dict[str, str]:
+    """One small valid input per stage."""
+    (tmp_path / "n.txt").write_text("1\n2\n")
+    (tmp_path / "t.csv").write_text("x,y\n1,2\n2,4\n3,7\n")
+    (tmp_path / "u.txt").write_text("http://127.0.0.1:9/\n")
+    (tmp_path / "m.jsonl").write_text('{"op": "write", "path": "a.txt", "content": "x"}\n')
+    (tmp_path / "root").mkdir()
+    return {name: str(tmp_path / name) for name in ("n.txt", "t.csv", "u.txt", "m.jsonl", "root")}
+
+
+def _commands(i: dict[str, str], bad: str) -> dict[str, tuple[list[str], str]]:
+    """Every command with one output path set to bad, and the label its sentence gives."""
+    return {
+        "sum --timing": (["sum", i["n.txt"], "--timing", bad], "--timing"),
+        "train --timing": (["train", i["t.csv"], "--target", "y", "--timing", bad], "--timing"),
+        "crawl --out": (["crawl", i["u.txt"], "--out", bad], "--out"),
+        "crawl --summary": (
+            ["crawl", i["u.txt"], "--out", i["root"] + "/p.tsv", "--summary", bad],
+            "--summary",
+        ),
+        "crawl --timing": (
+            ["crawl", i["u.txt"], "--out", i["root"] + "/p.tsv", "--timing", bad],
+            "--timing",
+        ),
+        "tasks --out": (["tasks", i["m.jsonl"], "--root", i["root"], "--out", bad], "--out"),
+        "supervise --out": (["supervise", "--worker", "a:0.05:2", "--out", bad], "--out"),
+        "demo-numbers": (["demo-numbers", bad, "--lines", "10"], "output"),
+        "demo-train": (["demo-train", bad, "--rows", "10"], "output"),
+        "demo-urls": (["demo-urls", bad], "output"),
+        "demo-tasks": (["demo-tasks", bad, i["root"] + "/demo"], "output"),
+    }
+
+
+COMMANDS = list(_commands({k: "" for k in ("n.txt", "t.csv", "u.txt", "m.jsonl", "root")}, ""))
+
+
+def _assert_no_work(tmp_path: Path) -> None:
+    """The task root is untouched and no result or temporary file was left anywhere."""
+    assert sorted(p.name for p in (tmp_path / "root").iterdir()) == []
+    left = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp") or p.suffix == ".tsv"]
+    assert left == []
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_output_path_that_is_a_folder(tmp_path, inputs, command):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    args, label = _commands(inputs, str(folder))[command]
+    one_sentence(poolpipe(*args), f"{label} '{folder}' is a folder, not a file")
+    _assert_no_work(tmp_path)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_output_path_below_a_file(tmp_path, inputs, command):
+    bad = f"{inputs['n.txt']}/x.out"
+    args, label = _commands(inputs, bad)[command]
+    one_sentence(poolpipe(*args), f"{label} '{bad}' cannot be written: '{inputs['n.txt']}' is")
+    _assert_no_work(tmp_path)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_output_path_under_proc(tmp_path, inputs, command):
+    bad = "/proc/self/poolpipe-out"
+    args, label = _commands(inputs, bad)[command]
+    one_sentence(poolpipe(*args), f"{label} '{bad}' cannot be written: ")
+    _assert_no_work(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["sum --timing", "crawl --out", "demo-numbers"])
+def test_an_output_path_that_is_a_device(tmp_path, inputs, command):
+    args, label = _commands(inputs, "/dev/null")[command]
+    one_sentence(poolpipe(*args), f"{label} '/dev/null' exists and is not a regular file")
+    assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.parametrize("command", ["sum --timing", "train --timing", "tasks --out"])
+def test_an_output_path_in_a_read_only_folder(tmp_path, inputs, command):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a folder to another user")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    os.chown(folder, 65534, 65534)
+    folder.chmod(0o555)
+    args, label = _commands(inputs, str(folder / "x.out"))[command]
+    done = poolpipe(*args, unprivileged=True)
+    one_sentence(done, f"{label} '{folder / 'x.out'}' cannot be written: Permission denied")
+    assert list(folder.iterdir()) == []
+    _assert_no_work(tmp_path)
+
+
+def test_a_missing_output_folder_is_made(tmp_path, inputs):
+    timing = tmp_path / "new" / "deeper" / "t.json"
+    done = poolpipe("sum", inputs["n.txt"], "--timing", str(timing))
+    assert done.returncode == 0, done.stderr
+    assert read_json(timing)["items"] == 2
+
+
+def test_check_output_path_accepts_a_file_to_be_replaced(tmp_path):
+    target = tmp_path / "t.json"
+    target.write_text("old")
+    assert check_output_path(target) == target
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO])
+def test_a_failed_write_is_one_sentence_and_leaves_nothing(tmp_path, monkeypatch, code):
+    def fail(fd: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(PoolpipeError) as caught, open_atomic(tmp_path / "out.json") as fh:
+        fh.write(b"x" * 100)
+    assert str(caught.value) == f"'{tmp_path / 'out.json'}' cannot be written: {os.strerror(code)}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_beside_an_open_folder_leaves_nothing(tmp_path, monkeypatch):
+    def fail(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", fail)
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with (
+            pytest.raises(PoolpipeError, match="No space left"),
+            open_atomic("out.json", dir_fd=fd) as fh,
+        ):
+            fh.write(b"x")
+    finally:
+        os.close(fd)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_of_the_caller_keeps_its_own_type(tmp_path):
+    with pytest.raises(KeyError), open_atomic(tmp_path / "out.json") as fh:
+        fh.write(b"x")
+        raise KeyError("mine")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_json_is_strict(value):
+    with pytest.raises(PoolpipeError, match=r"the result's a\.b\[1\] is .*not a finite number"):
+        dumps_json({"a": {"b": [1.0, value]}})
+
+
+def test_read_json_refuses_nan(tmp_path):
+    (tmp_path / "x.json").write_text('{"a": NaN}')
+    with pytest.raises(ValueError, match="NaN is not JSON"):
+        read_json(tmp_path / "x.json")
+
+
+def test_integers_of_any_size_round_trip_through_json(tmp_path):
+    huge = 7 * 10**20000 + 123456789
+    doc = {"n": -huge, "m": [huge, 5], "s": "\x00text\x00", "f": 0.5}
+    text = dumps_json(doc)
+    assert text.startswith('{\n  "n": -7' + "0" * 20)
+    (tmp_path / "x.json").write_text(text)
+    assert read_json(tmp_path / "x.json") == doc
+    sys.set_int_max_str_digits(0)
+    try:
+        assert json.loads(text) == doc
+    finally:
+        sys.set_int_max_str_digits(4300)
+
+
+@pytest.mark.parametrize("digits", [1, 2999, 3000, 3001, 4300, 9001, 65537])
+def test_decimal_text_converts_exactly_both_ways(digits):
+    text = ("9876543210" * (digits // 10 + 1))[:digits]
+    value = decimal_to_int(text)
+    assert value % 10**9 == int(text[-9:])
+    assert value.bit_length() in range(int((digits - 1) * 3.3219), int(digits * 3.3220) + 2)
+    assert int_to_decimal(value) == text
+    assert int_to_decimal(-value) == "-" + text
+    assert decimal_to_int("-" + text) == -value
+    assert decimal_to_int(("+" + text).encode()) == value
