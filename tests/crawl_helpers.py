@@ -8,11 +8,22 @@ under .invalid, which the crawler never looks up.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
 from poolpipe.crawl.demosite import Site
 from poolpipe.crawl.rows import PAGE_FIELDS, PageRow
+
+POOLPIPE = str(Path(sys.executable).parent / "poolpipe")
+
+
+def poolpipe(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the poolpipe command, bounded in time."""
+    return subprocess.run(
+        [POOLPIPE, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def site_stats(site: Site) -> dict:

@@ -6,19 +6,16 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import psutil
 import pytest
 
 from poolpipe.crawl.demosite import Site, SiteSpec, serve
 
-from ..crawl_helpers import read_pages, site_stats, url_lines
+from ..crawl_helpers import POOLPIPE, poolpipe, read_pages, site_stats, url_lines
 
-POOLPIPE = str(Path(sys.executable).parent / "poolpipe")
 GONE_S = 15.0
 """How long every process of a stopped crawl may take to disappear."""
 
@@ -27,13 +24,6 @@ GONE_S = 15.0
 def site() -> Iterator[Site]:
     with serve(SiteSpec(pages=100, hang_max=60, max_seconds=600)) as running:
         yield running
-
-
-def poolpipe(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the poolpipe command, bounded in time."""
-    return subprocess.run(
-        [POOLPIPE, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 def test_crawl_of_the_demo_list_with_the_demo_site(tmp_path):

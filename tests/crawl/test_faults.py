@@ -10,10 +10,7 @@ the header lines a test names, byte for byte) or to a name under .invalid, never
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
@@ -26,17 +23,8 @@ from poolpipe.crawl.fetch import declared_length, retry_after
 from poolpipe.crawl.settings import BOUNDS
 from poolpipe.errors import PoolpipeError
 
-from ..crawl_helpers import read_pages
+from ..crawl_helpers import poolpipe, read_pages
 from ..workflow_helpers import snakemake, with_sheet, workflow_copy
-
-POOLPIPE = str(Path(sys.executable).parent / "poolpipe")
-
-
-def poolpipe(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the poolpipe command, bounded in time."""
-    return subprocess.run(
-        [POOLPIPE, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 @pytest.fixture(scope="module")
