@@ -56,14 +56,27 @@ def full_fit_mb(rows: int, width: int) -> float:
     return rows * width * 8 * FULL_FIT_COPIES / 2**20
 
 
+def _finite(fit: Fit) -> bool:
+    return bool(np.isfinite([*fit.coef, fit.intercept]).all())
+
+
 def _check_finite(fit: Fit, what: str, path: str) -> Fit:
     """The fit, or one sentence if a coefficient passes the float limit."""
-    if not np.isfinite([*fit.coef, fit.intercept]).all():
+    if not _finite(fit):
         raise PoolpipeError(
             f"{path}: the {what} is not finite: a coefficient or the intercept passes the "
             "float limit (about 1.8e308); rescale the columns"
         )
     return fit
+
+
+def _chunk_fit_json(fit: Fit | None) -> dict[str, Any]:
+    """A chunk's fit; one past the float limit is said so, and left out of the averages."""
+    if fit is None:
+        return {}
+    if not _finite(fit):
+        return {"not_finite": "a coefficient passes the float limit; left out of the averages"}
+    return fit.to_json()
 
 
 def _difference(fit: Fit, full: Fit) -> dict[str, float]:
@@ -99,18 +112,16 @@ def model_json(
     total = merge_parts(parts, columns.width)
     _check_rows(total, columns)
     exact = _check_finite(solve(total.scatter, columns.reference), "exact fit", columns.path)
-    chunk_fits = [
-        _check_finite(solve(p.scatter, columns.reference), f"fit of chunk {i}", columns.path)
-        if p.rows
-        else None
-        for i, p in enumerate(parts)
+    chunk_fits = [solve(p.scatter, columns.reference) if p.rows else None for p in parts]
+    fitted = [
+        (fit, part.rows)
+        for fit, part in zip(chunk_fits, parts, strict=True)
+        if fit and _finite(fit)
     ]
-    fitted = [(fit, part.rows) for fit, part in zip(chunk_fits, parts, strict=True) if fit]
-    methods = {
-        "exact": exact,
-        "average": average([fit for fit, _ in fitted]),
-        "weighted_average": average([fit for fit, _ in fitted], [n for _, n in fitted]),
-    }
+    methods = {"exact": exact}
+    if fitted:
+        methods["average"] = average([fit for fit, _ in fitted])
+        methods["weighted_average"] = average([fit for fit, _ in fitted], [n for _, n in fitted])
     doc: dict[str, Any] = {
         "input": columns.path,
         "target": columns.target_name,
@@ -127,9 +138,11 @@ def model_json(
         "chunks": len(parts),
         "chunks_averaged": len(fitted),
         "strict": strict,
-        **{name: fit.to_json() for name, fit in methods.items()},
+        "exact": exact.to_json(),
+        "average": methods["average"].to_json() if fitted else None,
+        "weighted_average": methods["weighted_average"].to_json() if fitted else None,
         "chunk_fits": [
-            {"chunk": i, "rows": part.rows, **(fit.to_json() if fit else {})}
+            {"chunk": i, "rows": part.rows, **_chunk_fit_json(fit)}
             for i, (fit, part) in enumerate(zip(chunk_fits, parts, strict=True))
         ],
     }
@@ -137,6 +150,10 @@ def model_json(
         need = full_fit_mb(total.rows, columns.width)
         if need <= full_fit_max_mb:
             full = full_fit(columns, total.rows)
+            if not _finite(full):
+                doc["full_fit"] = None
+                doc["full_fit_skipped"] = "scikit-learn's fit passes the float limit"
+                return doc
             doc["full_fit"] = full.to_json()
             doc["max_abs_diff_from_full_fit"] = {
                 name: _difference(fit, full) for name, fit in methods.items()
