@@ -89,9 +89,6 @@ def test_an_input_in_a_folder_that_may_not_be_entered(tmp_path, locked, stage):
     assert not (tmp_path / "pages.tsv").exists()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="tasks/root.py still checks its root with os.path.exists/os.open"
-)
 def test_a_task_root_that_may_not_be_entered(tmp_path, locked):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"op": "write", "path": "a.txt", "content": "x"}\n')

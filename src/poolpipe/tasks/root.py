@@ -17,7 +17,8 @@ import posixpath
 import stat
 from dataclasses import dataclass, field
 
-from poolpipe.errors import PathError, PoolpipeError
+from poolpipe.core.inputs import check_input_folder
+from poolpipe.errors import PathError
 
 MAX_LINKS = 40
 """Symlinks followed in one lookup before it is refused (the kernel's own limit)."""
@@ -75,10 +76,7 @@ class Root:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         given = os.fspath(path)
-        if not os.path.exists(given):
-            raise PoolpipeError(f"task root {given!r} does not exist")
-        if not os.path.isdir(given):
-            raise PoolpipeError(f"task root {given!r} is not a folder")
+        check_input_folder(given, "task root")
         self.path = os.path.realpath(given)
         self._prefixes = {self.path, os.path.abspath(given)}
         self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
