@@ -266,7 +266,7 @@ def test_worker_death_names_its_task_when_that_worker_already_finished_others() 
 
 def test_worker_death_while_the_caller_is_busy_raises_worker_died() -> None:
     before = _children()
-    results = pool_map(functools.partial(_die_on, "exit", 3), range(10), 2, _chunk)
+    results = pool_map(functools.partial(_die_on, "exit", 3), range(10), 2, describe=_chunk)
     assert next(results) == 0
     # While the caller works on result 0, task 3's worker dies and the executor stops
     # every other worker: wait for that instead of sleeping a fixed time.
