@@ -195,7 +195,12 @@ def jobs_in_logs(workdir: Path) -> dict[str, tuple[str, int]]:
 def record_job(path: Path) -> tuple[str, object]:
     """A timing record's job name, as jobs_in_logs spells it, and the record."""
     record = read_record(path)
-    name = f"rule {record.rule}" + ("" if record.chunk is None else f" (chunk={record.chunk})")
+    parts = path.with_suffix("").parts
+    where = parts[parts.index("timing") + 1 :]
+    wildcards = [f"dataset={where[1]}"] if len(where) > 1 else []
+    if record.chunk is not None:
+        wildcards.append(f"chunk={record.chunk}")
+    name = f"rule {record.rule}" + (f" ({', '.join(wildcards)})" if wildcards else "")
     return name, record
 
 
