@@ -337,12 +337,15 @@ def wait_for_slurm_job(log: Path, proc: subprocess.Popen, seen: set[str]) -> str
 def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(cluster, tmp_path):
     slow = tmp_path / "slow.txt"
     write_slow_numbers(slow)
+    workdir = workflow_copy(tmp_path / "wf")
+    sheet = workdir / "slow.tsv"
+    sheet.write_text(f"name\tstage\tpath\nnumbers\tsum\t{slow}\n")
     config = {
         **SMALL,
-        "sum": {"input": str(slow), "chunks": 2, "threads": 2},
+        "datasets": str(sheet),
+        "sum": {"chunks": 2, "threads": 2},
         "timing": {"compare_serial": False},
     }
-    workdir = workflow_copy(tmp_path / "wf")
     cmd = slurm_command(
         workdir,
         cluster,
