@@ -131,7 +131,16 @@ def test_each_face_exports_exactly_its_pinned_names(package):
 
 def test_the_top_level_holds_only_the_faces_the_command_and_the_errors():
     top = {p.name for p in ROOT.iterdir() if p.name != "__pycache__"}
-    assert top == {"__init__.py", "cli.py", "errors.py", *(s.split(".")[1] for s in FACES)}
+    assert top == {"__init__.py", "cli", "errors.py", *(s.split(".")[1] for s in FACES)}
+
+
+def test_the_command_has_one_small_module_per_stage():
+    folder = ROOT / "cli"
+    for module in folder.glob("*.py"):
+        assert len(module.read_text().splitlines()) <= 200, f"{module.name} outgrew one stage"
+        for line in module.read_text().splitlines():
+            if line.startswith("from poolpipe.cli"):
+                assert line.split()[1] in {"poolpipe.cli", "poolpipe.cli.options"}, line
 
 
 def test_scripts_reach_the_library_through_the_faces_only():

@@ -1,0 +1,7 @@
+"""`python -m poolpipe.cli`."""
+
+import sys
+
+from poolpipe.cli import main
+
+sys.exit(main())

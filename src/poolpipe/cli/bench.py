@@ -1,0 +1,24 @@
+"""The `double` command: the seed's shared-memory recipe."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from poolpipe.cli import options as opt
+from poolpipe.core import dumps_json
+
+
+def _cmd_double(args: argparse.Namespace) -> int:
+    from poolpipe.bench import double_shared
+
+    sys.stdout.write(dumps_json(double_shared(args.values, args.processes)))
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `double`."""
+    p = sub.add_parser("double", help="double integers in place in shared memory, in parallel")
+    p.add_argument("values", type=int, nargs="*")
+    p.add_argument("--processes", **opt.processes("bench.cpu"))
+    p.set_defaults(run=_cmd_double)

@@ -1,0 +1,148 @@
+"""The `crawl` and `demo-urls` commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from poolpipe.cli import options as opt
+from poolpipe.core import USER_AGENT, Stopwatch, check_output_path, dumps_json, schema_defaults
+
+
+def _cmd_crawl(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from poolpipe.core import write_json
+    from poolpipe.crawl import CrawlSettings, SiteSpec, crawl_file
+
+    opt.check_outputs(args, "out", "summary", "timing")
+    settings = CrawlSettings()
+    given = {
+        "concurrency": args.concurrency,
+        "per_host": args.per_host,
+        "per_host_delay": args.per_host_delay,
+        "deadline": args.deadline,
+        "retries": args.retries,
+        "max_bytes": args.max_bytes,
+        "user_agent": args.user_agent,
+        "robots": False if args.no_robots else None,
+    }
+    settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
+    site = SiteSpec(pages=args.demo_pages) if args.demo_site else None
+    with Stopwatch() as watch:
+        result = crawl_file(
+            args.urlfile, out=args.out, settings=settings, processes=args.processes, site=site
+        )
+    sys.stdout.write(dumps_json(result))
+    if args.summary:
+        write_json(args.summary, result)
+    opt.timing_record(args, "crawl", watch, result["rows"], result["bytes"])
+    return 0
+
+
+def _cmd_demo_urls(args: argparse.Namespace) -> int:
+    from poolpipe.crawl import write_urls
+
+    check_output_path(args.out)
+    write_urls(args.out, pages=args.pages, seed=args.seed, duplicates=args.duplicates)
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `crawl` and `demo-urls`."""
+    crawl = schema_defaults("crawl")
+    demo = schema_defaults("demo")
+    p = sub.add_parser(
+        "crawl",
+        help="fetch every URL of a file; write one row per URL line to --out (TSV)",
+        description="Fetch every URL of URLFILE (one a line; blank lines and # comments "
+        "skipped, repeats fetched once) and write one row per URL line, in input order, to "
+        "--out; print the summary. Unset settings take config/schema.yaml's defaults.",
+    )
+    p.add_argument("urlfile", help="text file, one URL per line")
+    p.add_argument("--out", required=True, metavar="PATH", help="pages.tsv to write")
+    p.add_argument("--processes", **opt.processes("crawl"))
+    p.add_argument(
+        "--concurrency",
+        type=opt.in_range("crawl.concurrency"),
+        default=crawl["concurrency"],
+        help="requests in flight in all, over every process, "
+        f"{opt.range_help('crawl.concurrency')} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--per-host",
+        type=opt.in_range("crawl.per_host"),
+        default=crawl["per_host"],
+        help="most requests in flight to one host, "
+        f"{opt.range_help('crawl.per_host')} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--per-host-delay",
+        type=opt.in_range("crawl.per_host_delay", float),
+        default=crawl["per_host_delay"],
+        help="least seconds between starts of requests to one host, "
+        f"{opt.range_help('crawl.per_host_delay')} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--deadline",
+        type=opt.in_range("crawl.timeouts.deadline", float),
+        default=crawl["timeouts"]["deadline"],
+        help="seconds one attempt may take in all, "
+        f"{opt.range_help('crawl.timeouts.deadline')} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retries",
+        type=opt.in_range("crawl.retries.max"),
+        default=crawl["retries"]["max"],
+        help="retries of 429/5xx and connection errors, "
+        f"{opt.range_help('crawl.retries.max')} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-bytes",
+        type=opt.in_range("crawl.max_bytes"),
+        default=crawl["max_bytes"],
+        help=f"largest body accepted, {opt.range_help('crawl.max_bytes')} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--user-agent",
+        default=crawl["user_agent"] or USER_AGENT,
+        help="User-Agent header (default: %(default)s)",
+    )
+    p.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
+    p.add_argument(
+        "--demo-site",
+        action="store_true",
+        help="run the demo site on 127.0.0.1 and send demo.poolpipe.invalid there",
+    )
+    p.add_argument(
+        "--demo-pages",
+        type=opt.positive,
+        default=1000,
+        help="pages the demo site serves (default: %(default)s, more than the workflow's "
+        f"{demo['crawl']['pages']}, so that it serves any demo-urls list up to that size)",
+    )
+    p.add_argument("--summary", metavar="PATH", help="also write the summary here")
+    p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
+    p.set_defaults(run=_cmd_crawl)
+
+    p = sub.add_parser("demo-urls", help="write the deterministic demo URL list")
+    p.add_argument("out")
+    p.add_argument(
+        "--pages",
+        type=opt.positive,
+        default=demo["crawl"]["pages"],
+        help="pages listed (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=opt.seed,
+        default=demo["seed"],
+        help="seed of the order (default: %(default)s)",
+    )
+    p.add_argument(
+        "--duplicates",
+        type=opt.count,
+        default=demo["crawl"]["duplicates"],
+        help="pages listed a second time (default: %(default)s)",
+    )
+    p.set_defaults(run=_cmd_demo_urls)

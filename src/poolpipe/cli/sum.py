@@ -1,0 +1,77 @@
+"""The `sum` and `demo-numbers` commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from poolpipe.cli import options as opt
+from poolpipe.core import Stopwatch, check_output_path, dumps_json, schema_defaults
+
+
+def _cmd_sum(args: argparse.Namespace) -> int:
+    from poolpipe.sum import sum_file
+
+    opt.check_outputs(args, "timing")
+    with Stopwatch() as watch:
+        result = sum_file(args.path, args.processes, args.strict)
+    sys.stdout.write(dumps_json(result))
+    opt.timing_record(args, "sum", watch, result["numbers"], result["bytes"])
+    return 0
+
+
+def _cmd_demo_numbers(args: argparse.Namespace) -> int:
+    from poolpipe.sum import write_numbers
+
+    check_output_path(args.out)
+    write_numbers(
+        args.out,
+        args.lines,
+        seed=args.seed,
+        blank_lines=args.blank_lines,
+        bad_lines=args.bad_lines,
+    )
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `sum` and `demo-numbers`."""
+    demo = schema_defaults("demo")
+    p = sub.add_parser("sum", help="sum a file of integers, one per line, exactly")
+    p.add_argument("path", help="text file, one integer per line")
+    p.add_argument("--processes", **opt.processes("sum"))
+    p.add_argument("--strict", action="store_true", help="fail at the first bad line")
+    p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
+    p.set_defaults(run=_cmd_sum)
+
+    p = sub.add_parser("demo-numbers", help="write the deterministic demo numbers file")
+    p.add_argument("out")
+    numbers = demo["numbers"]
+    p.add_argument(
+        "--lines",
+        type=opt.count,
+        default=1_000_000,
+        help="lines to write (default: %(default)s, a quick try; the workflow's demo writes "
+        f"{numbers['lines']} to time the pool)",
+    )
+    p.add_argument(
+        "--seed",
+        type=opt.seed,
+        default=demo["seed"],
+        help="seed of the numbers (default: %(default)s)",
+    )
+    p.add_argument(
+        "--blank-lines",
+        type=opt.count,
+        default=0,
+        help="blank lines among them (default: %(default)s, a clean file; the workflow's "
+        f"demo has {numbers['blank_lines']} to show the reporting)",
+    )
+    p.add_argument(
+        "--bad-lines",
+        type=opt.count,
+        default=0,
+        help="lines that are not integers (default: %(default)s, a clean file; the workflow's "
+        f"demo has {numbers['bad_lines']} to show the reporting)",
+    )
+    p.set_defaults(run=_cmd_demo_numbers)

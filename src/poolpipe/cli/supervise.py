@@ -1,0 +1,75 @@
+"""The `supervise` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from poolpipe.cli import options as opt
+from poolpipe.core import schema_defaults
+
+
+def _cmd_supervise(args: argparse.Namespace) -> int:
+    from poolpipe import supervise as sv
+
+    opt.check_outputs(args, "out")
+    loops = [sv.parse_loop(spec) for spec in args.worker] or list(sv.SEED_LOOPS)
+    settings = sv.SupervisorSettings(
+        duration_s=args.duration,
+        restart=args.restart,
+        max_restarts=args.max_restarts,
+        heartbeat_timeout_s=args.heartbeat_timeout,
+        stop_timeout_s=args.stop_timeout,
+    )
+    report = sv.supervise(loops, settings)
+    if args.out:
+        sv.write_ticks(args.out, report)
+    else:
+        sys.stdout.write(sv.ticks_tsv(report))
+    sv.check(report)
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `supervise`."""
+    supervise = schema_defaults("supervise")
+    p = sub.add_parser("supervise", help="run named worker loops until a time, a stop or Ctrl-C")
+    p.add_argument(
+        "--worker",
+        action="append",
+        default=[],
+        metavar="NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]",
+        help="a worker loop (repeat; default: the seed's render, logic and network loops)",
+    )
+    p.add_argument(
+        "--duration",
+        type=opt.seconds,
+        help="seconds to run (default: until a signal, as the seed's loops run; the "
+        f"workflow's rule runs {supervise['duration_s']} s)",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="restart a loop that dies or hangs (off unless given; the workflow's rule "
+        "restarts unless supervise.restart is false)",
+    )
+    p.add_argument(
+        "--max-restarts",
+        type=int,
+        default=supervise["max_restarts"],
+        help="restarts per loop before it is left dead (default: %(default)s)",
+    )
+    p.add_argument(
+        "--heartbeat-timeout",
+        type=opt.seconds,
+        default=float(supervise["heartbeat_timeout_s"]),
+        help="seconds of silence before a loop is killed as hung (default: %(default)s)",
+    )
+    p.add_argument(
+        "--stop-timeout",
+        type=opt.seconds,
+        default=float(supervise["stop_timeout_s"]),
+        help="seconds a loop may take to stop before SIGTERM, then SIGKILL (default: %(default)s)",
+    )
+    p.add_argument("--out", help="write ticks.tsv here (default: standard output)")
+    p.set_defaults(run=_cmd_supervise)

@@ -1,0 +1,128 @@
+"""The `train` and `demo-train` commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from poolpipe.cli import options as opt
+from poolpipe.core import Stopwatch, check_output_path, dumps_json, schema_defaults
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from poolpipe.train import train_file
+
+    opt.check_outputs(args, "timing")
+    with Stopwatch() as watch:
+        result = train_file(
+            args.path,
+            args.target,
+            features=args.features or (),
+            processes=args.processes,
+            chunks=args.chunks,
+            strict=args.strict,
+            delimiter=args.delimiter,
+            compare_full_fit=args.compare_full_fit,
+            full_fit_max_mb=args.full_fit_max_mb,
+        )
+    sys.stdout.write(dumps_json(result))
+    opt.timing_record(args, "train", watch, result["rows"], result["bytes"])
+    return 0
+
+
+def _cmd_demo_train(args: argparse.Namespace) -> int:
+    from poolpipe.train import write_train
+
+    check_output_path(args.out)
+    coef = [float(c) for c in opt.names(args.coef)] if args.coef else [2.0] * args.features
+    write_train(
+        args.out,
+        args.rows,
+        seed=args.seed,
+        coef=coef,
+        intercept=args.intercept,
+        noise=args.noise,
+        bad_rows=args.bad_rows,
+    )
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `train` and `demo-train`."""
+    demo = schema_defaults("demo")
+    train = schema_defaults("train")
+    p = sub.add_parser("train", help="fit a linear regression to a CSV file, exactly, in chunks")
+    p.add_argument("path", help="CSV file with a header line")
+    p.add_argument("--target", required=True, help="the column to predict")
+    p.add_argument(
+        "--features",
+        type=opt.names,
+        metavar="A,B",
+        help="columns to predict from (default: every other numeric column)",
+    )
+    p.add_argument("--processes", **opt.processes("train"))
+    p.add_argument(
+        "--chunks",
+        type=opt.in_range("train.chunks"),
+        help="chunks whose fits are averaged, as in the seed recipe, "
+        f"{opt.range_help('train.chunks')} (default: --processes)",
+    )
+    p.add_argument(
+        "--delimiter",
+        default=train["delimiter"],
+        help="field delimiter, one character (default: %(default)s)",
+    )
+    p.add_argument("--strict", action="store_true", help="fail at the first bad row")
+    p.add_argument(
+        "--compare-full-fit",
+        action="store_true",
+        help="also fit scikit-learn on all rows at once and report each method's difference",
+    )
+    p.add_argument(
+        "--full-fit-max-mb",
+        type=opt.in_range("train.full_fit_max_mb", float),
+        default=train["full_fit_max_mb"],
+        metavar="MB",
+        help="run the full fit only if it needs at most this many MiB, "
+        f"{opt.range_help('train.full_fit_max_mb')} (default: %(default)s)",
+    )
+    p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
+    p.set_defaults(run=_cmd_train)
+
+    p = sub.add_parser("demo-train", help="write the deterministic demo training CSV")
+    p.add_argument("out")
+    demo_train = demo["train"]
+    p.add_argument(
+        "--rows",
+        type=opt.count,
+        default=demo_train["rows"],
+        help="data rows (default: %(default)s)",
+    )
+    p.add_argument("--features", type=opt.positive, default=1, help="used when --coef is not given")
+    p.add_argument("--coef", help="true coefficients, comma-separated (default: 2 for each)")
+    p.add_argument(
+        "--intercept",
+        type=float,
+        default=demo_train["intercept"],
+        help="true intercept (default: %(default)s)",
+    )
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=demo_train["noise"],
+        help="standard deviation of the noise on y (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=opt.seed,
+        default=demo["seed"],
+        help="seed of the rows (default: %(default)s)",
+    )
+    p.add_argument(
+        "--bad-rows",
+        type=opt.count,
+        default=0,
+        help="unusable rows (default: %(default)s, a clean file; the workflow's demo has "
+        f"{demo_train['bad_rows']} to show the reporting)",
+    )
+    p.set_defaults(run=_cmd_demo_train)
