@@ -48,5 +48,10 @@ rule run_tasks:
     resources:
         mem_mb=pool_mem_mb,
         runtime=60,
+    params:
+        timeout_s=config["tasks"]["timeout_s"],
+        retries=config["tasks"]["retries"],
+        backoff_s=config["tasks"]["backoff_s"],
+        backoff_max_s=config["tasks"]["backoff_max_s"],
     script:
         "../scripts/run_tasks.py"

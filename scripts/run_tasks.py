@@ -7,13 +7,22 @@ the timing record's serial_wall_s stays empty whatever timing.compare_serial say
 import logging
 
 from poolpipe.core import Stopwatch, run_script, write_job_timing
-from poolpipe.tasks import run_to_file
+from poolpipe.tasks import TaskPolicy, run_to_file
 
 
 def main(smk):
     with Stopwatch() as watch:
         summary = run_to_file(
-            smk.input.manifest, smk.input.root, smk.output.results, processes=smk.threads
+            smk.input.manifest,
+            smk.input.root,
+            smk.output.results,
+            processes=smk.threads,
+            policy=TaskPolicy(
+                timeout_s=smk.params.timeout_s,
+                retries=smk.params.retries,
+                backoff_s=smk.params.backoff_s,
+                backoff_max_s=smk.params.backoff_max_s,
+            ),
         )
     logging.info(
         "%d tasks: %d ok, %d failed, %d bytes",

@@ -96,7 +96,7 @@ FACES = {
         "write_pages",
         "write_urls",
     ],
-    "poolpipe.tasks": ["run_to_file", "write_demo"],
+    "poolpipe.tasks": ["TaskPolicy", "journal_path", "run_to_file", "write_demo"],
     "poolpipe.supervise": [
         "SEED_LOOPS",
         "SupervisorSettings",

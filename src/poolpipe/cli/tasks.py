@@ -10,12 +10,73 @@ from poolpipe.core import check_output_path, dumps_json, schema_defaults
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
-    from poolpipe.tasks import run_to_file
+    from poolpipe.tasks import TaskPolicy, journal_path, run_to_file
 
     opt.check_outputs(args, "out")
-    summary = run_to_file(args.manifest, args.root, args.out, processes=args.processes)
+    check_output_path(journal_path(args.out), "journal")
+    policy = TaskPolicy(
+        timeout_s=args.timeout,
+        retries=args.retries,
+        backoff_s=args.backoff,
+        backoff_max_s=args.backoff_max,
+    )
+    summary = run_to_file(
+        args.manifest,
+        args.root,
+        args.out,
+        processes=args.processes,
+        policy=policy,
+        resume=args.resume,
+    )
     sys.stdout.write(dumps_json(summary.to_json()))
     return 0
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """--resume, --resume-failed, --timeout, --retries, --backoff, --backoff-max."""
+    tasks = schema_defaults("tasks")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_const",
+        const="ok",
+        help="keep the rows --out (and its journal) already hold for this manifest; run only "
+        "the tasks with none",
+    )
+    again.add_argument(
+        "--resume-failed",
+        dest="resume",
+        action="store_const",
+        const="failed",
+        help="as --resume, but run the tasks recorded as failed again too",
+    )
+    seconds = opt.in_range("tasks.timeout_s", float)
+    p.add_argument(
+        "--timeout",
+        type=seconds,
+        default=tasks["timeout_s"],
+        help="seconds a task may run before its worker is killed and replaced, "
+        f"{opt.range_help('tasks.timeout_s')} (default: none)",
+    )
+    p.add_argument(
+        "--retries",
+        type=opt.in_range("tasks.retries"),
+        default=tasks["retries"],
+        help="runs again of a task that failed for a transient reason (a timeout, a busy or "
+        f"full disk), {opt.range_help('tasks.retries')} (default: %(default)s)",
+    )
+    for name, setting in (("--backoff", "backoff_s"), ("--backoff-max", "backoff_max_s")):
+        p.add_argument(
+            name,
+            type=opt.in_range(f"tasks.{setting}", float),
+            default=float(tasks[setting]),
+            help=f"seconds, {opt.range_help(f'tasks.{setting}')} (default: %(default)s): the "
+            + (
+                "first wait before a retry, doubled each time"
+                if setting == "backoff_s"
+                else "longest wait before a retry"
+            ),
+        )
 
 
 def _cmd_demo_tasks(args: argparse.Namespace) -> int:
@@ -34,6 +95,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--root", required=True, help="the only folder the tasks may touch")
     p.add_argument("--out", required=True, help="where results.tsv goes")
     p.add_argument("--processes", **opt.processes("tasks"))
+    _add_run_options(p)
     p.set_defaults(run=_cmd_tasks)
 
     p = sub.add_parser("demo-tasks", help="write the deterministic demo task root and manifest")

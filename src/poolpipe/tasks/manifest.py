@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import stat
@@ -20,6 +22,8 @@ OPS = ("read", "write", "copy", "checksum")
 
 _KEYS = {"op", "path", "content", "src"}
 
+_TOO_LONG = f"the line is longer than {MAX_LINE >> 20} MiB"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Task:
@@ -30,6 +34,8 @@ class Task:
     path: str
     content: str | None = None
     src: str | None = None
+    digest: str = ""
+    """line_hash of its manifest line."""
 
     def describe(self) -> str:
         """The task in words, for messages."""
@@ -131,10 +137,23 @@ def _skip_line(fh: BinaryIO) -> bool:
     return skipped
 
 
+def line_hash(text: bytes | None) -> str:
+    """A short hash of a manifest line, blanks around it ignored ('' for an over-long line)."""
+    return "" if text is None else hashlib.sha256(text.strip()).hexdigest()[:16]
+
+
 def manifest_tasks(fh: BinaryIO) -> Iterator[Task | TaskResult]:
-    """Every non-blank line of an open JSON Lines manifest, as a Task or an error row, streamed."""
+    """Every non-blank line of an open JSON Lines manifest, as a Task or an error row, streamed,
+    each carrying the hash of its line."""
     for number, text in manifest_lines(fh):
+        digest = line_hash(text)
         if text is None:
-            yield _refused(number, f"the line is longer than {MAX_LINE >> 20} MiB")
-        elif text.strip():
-            yield parse_task(number, text)
+            item: Task | TaskResult = _refused(number, _TOO_LONG)
+        elif not text.strip():
+            continue
+        else:
+            item = parse_task(number, text)
+        if isinstance(item, Task):
+            yield dataclasses.replace(item, digest=digest)
+        else:
+            yield dataclasses.replace(item, task_hash=digest)

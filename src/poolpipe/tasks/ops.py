@@ -6,12 +6,14 @@ Every path is confined to the root (see poolpipe.tasks.root) and every write is 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import errno
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from poolpipe.core.outputs import open_atomic
-from poolpipe.errors import PathError
+from poolpipe.errors import PathError, PoolpipeError
 from poolpipe.tasks.manifest import Task
 from poolpipe.tasks.results import TaskOutcome
 from poolpipe.tasks.root import Root
@@ -19,10 +21,19 @@ from poolpipe.tasks.root import Root
 BLOCK_SIZE = 1 << 20
 """Bytes read or written at a time by read, copy and checksum tasks."""
 
+TRANSIENT = frozenset(
+    {errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.EIO, errno.ENOSPC, errno.EDQUOT}
+    | {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ETIMEDOUT, errno.ESTALE}
+)
+"""OS errors that a retry may get past (a busy, full or flaky disk, too many open files)."""
 
-def run_task(root: Root, task: Task) -> TaskOutcome:
-    """Do one task beneath root; any refusal or OS error becomes an error outcome."""
+
+def run_task(root: Root, task: Task, *, check: bool = False) -> TaskOutcome:
+    """Do one task beneath root; any refusal or OS error becomes an error outcome. With check,
+    a write or copy whose target already holds its bytes is reported done without writing."""
     try:
+        if check and task.op in ("write", "copy") and (done := _in_place(root, task)):
+            return done
         if task.op == "write":
             assert task.content is not None
             return _write(root, task.path, task.content.encode("utf-8"))
@@ -33,7 +44,7 @@ def run_task(root: Root, task: Task) -> TaskOutcome:
     except PathError as exc:
         return TaskOutcome.failed(str(exc))
     except OSError as exc:
-        return TaskOutcome.failed(exc.strerror or str(exc))
+        return TaskOutcome.failed(exc.strerror or str(exc), transient=exc.errno in TRANSIENT)
     except ValueError as exc:
         return TaskOutcome.failed(str(exc))
 
@@ -104,3 +115,35 @@ def _copy(root: Root, src: str, path: str) -> TaskOutcome:
     finally:
         target.close()
     return TaskOutcome(ok=True, bytes=size, sha256=digest.hexdigest())
+
+
+def _in_place(root: Root, task: Task) -> TaskOutcome | None:
+    """The outcome of a write or copy whose target already holds exactly its bytes, else None."""
+    if task.op == "write":
+        assert task.content is not None
+        data = task.content.encode("utf-8")
+        want = TaskOutcome(ok=True, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    else:
+        assert task.src is not None
+        want = _read(root, task.src, text=False)
+    try:
+        have = _read(root, task.path, text=False)
+    except (PathError, OSError):
+        return None
+    return want if want.ok and have == want else None
+
+
+def remove_temporaries(root: Root, tasks: Iterable[Task]) -> None:
+    """Remove the temporary files that killed writes or copies left beside their targets."""
+    for task in tasks:
+        if task.op not in ("write", "copy"):
+            continue
+        with contextlib.suppress(OSError, PoolpipeError):
+            target = root.target(task.path, create=False)
+            try:
+                prefix = f".{target.name}."
+                for name in os.listdir(target.dir_fd):
+                    if name.startswith(prefix) and name.endswith(".tmp"):
+                        os.unlink(name, dir_fd=target.dir_fd)
+            finally:
+                target.close()

@@ -12,7 +12,21 @@ from poolpipe.core import tsv
 if TYPE_CHECKING:
     from poolpipe.tasks.manifest import Task
 
-FIELDS = ("line", "op", "path", "ok", "bytes", "sha256", "error")
+FIELDS = (
+    "line",
+    "op",
+    "path",
+    "ok",
+    "bytes",
+    "sha256",
+    "error",
+    "attempts",
+    "start",
+    "runtime_s",
+    "worker",
+    "task_hash",
+)
+"""The columns of results.tsv: what happened, then how (as `parallel --joblog` shows it)."""
 
 ERROR_CHARS = 300
 """Longest error message a result carries (so every result is one small message)."""
@@ -26,11 +40,13 @@ class TaskOutcome:
     bytes: int | None = None
     sha256: str = ""
     error: str = ""
+    transient: bool = False
+    """Whether trying again may help (a timeout, a busy or full disk), not a refusal."""
 
     @classmethod
-    def failed(cls, message: str) -> TaskOutcome:
+    def failed(cls, message: str, *, transient: bool = False) -> TaskOutcome:
         """A task that failed, with the first ERROR_CHARS characters of why."""
-        return cls(ok=False, error=message[:ERROR_CHARS])
+        return cls(ok=False, error=message[:ERROR_CHARS], transient=transient)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,10 +60,20 @@ class TaskResult:
     bytes: int | None = None
     sha256: str = ""
     error: str = ""
+    attempts: int = 0
+    """How many times a worker ran the task (0: it never reached one)."""
+    start: float | None = None
+    """When its last attempt started, in seconds since the epoch."""
+    runtime_s: float | None = None
+    """How long its last attempt took."""
+    worker: int | None = None
+    """The worker slot (1 to processes) that ran its last attempt."""
+    task_hash: str = ""
+    """A hash of the manifest line, so that --resume matches a row to its task."""
 
     @classmethod
-    def of(cls, task: Task, outcome: TaskOutcome) -> TaskResult:
-        """The row of a task that ran."""
+    def of(cls, task: Task, outcome: TaskOutcome, **how: Any) -> TaskResult:
+        """The row of a task that ran; `how` gives attempts, start, runtime_s and worker."""
         return cls(
             line=task.line,
             op=task.op,
@@ -56,12 +82,19 @@ class TaskResult:
             bytes=outcome.bytes,
             sha256=outcome.sha256,
             error=outcome.error,
+            task_hash=task.digest,
+            **how,
         )
 
     def cells(self) -> tuple[object, ...]:
         """The values of its results.tsv row, in FIELDS order, every text UTF-8 encodable."""
         op, path, error = (shown(text) for text in (self.op, self.path, self.error[:ERROR_CHARS]))
-        return (self.line, op, path, self.ok, self.bytes, self.sha256, error)
+        start = None if self.start is None else f"{self.start:.3f}"
+        runtime = None if self.runtime_s is None else f"{self.runtime_s:.3f}"
+        return (
+            *(self.line, op, path, self.ok, self.bytes, self.sha256, error),
+            *(self.attempts, start, runtime, self.worker, self.task_hash),
+        )
 
 
 def shown(text: str) -> str:

@@ -1,0 +1,98 @@
+"""Run a manifest to its results.tsv: in order, journaled, resumable."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator
+
+from poolpipe.core.pool import StopOnSignals
+from poolpipe.errors import PoolpipeError
+from poolpipe.tasks.journal import Journal, Resume, journal_path, load_resume
+from poolpipe.tasks.manifest import Task, manifest_tasks, open_manifest
+from poolpipe.tasks.policy import TaskPolicy
+from poolpipe.tasks.queue import _Queue
+from poolpipe.tasks.results import Summary, TaskResult, write_results
+from poolpipe.tasks.root import Root
+
+_log = logging.getLogger(__name__)
+
+
+def run_tasks(
+    manifest: str | os.PathLike[str],
+    root: str | os.PathLike[str],
+    processes: int,
+    *,
+    in_flight: int | None = None,
+    policy: TaskPolicy | None = None,
+    resume: Resume | None = None,
+    record: Callable[[TaskResult], None] | None = None,
+) -> Iterator[TaskResult]:
+    """Run a manifest's tasks in `processes` worker processes; one row per line, in order.
+    With resume, rows it keeps are yielded as they were and the rest run (checked first);
+    record sees each new row the moment it is known."""
+    if processes < 1:
+        raise PoolpipeError(f"processes must be at least 1, not {processes}")
+    width = in_flight or 2 * processes
+    with (
+        open_manifest(manifest) as fh,
+        Root(root) as opened,
+        StopOnSignals(deferred=True, redeliver=True) as stop,
+    ):
+        run = _Queue(opened, processes, stop, policy, record)
+        try:
+            for seq, item in enumerate(manifest_tasks(fh)):
+                stop.check()
+                while len(run.pending) + len(run.ready) >= width:
+                    run.collect()
+                    yield from run.in_order()
+                digest = item.digest if isinstance(item, Task) else item.task_hash
+                kept = None if resume is None else resume.carried(item.line, digest)
+                if kept is not None:
+                    run.add_row(seq, kept)
+                elif isinstance(item, TaskResult):
+                    run.add_row(seq, item)
+                else:
+                    run.submit(seq, item, check=resume is not None)
+                yield from run.in_order()
+            while run.pending:
+                run.collect()
+                yield from run.in_order()
+            run.finish()
+            stop.check()
+        except BaseException:
+            run.abort()
+            raise
+
+
+def run_to_file(
+    manifest: str | os.PathLike[str],
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    processes: int,
+    policy: TaskPolicy | None = None,
+    resume: str | None = None,
+) -> Summary:
+    """Run a manifest and write its results.tsv; every worker has stopped when this ends.
+
+    resume is None (run every task), "ok" (keep every row of the previous run, as
+    `parallel --resume`) or "failed" (run the failed ones again, as `--resume-failed`); a
+    task with no row runs either way. Rows are journaled as they come, so that a run that
+    is killed can be resumed."""
+    previous = None if resume is None else load_resume(out, rerun_failed=resume == "failed")
+    if previous is not None and not previous.rows:
+        _log.warning("no previous results at %r: every task runs", os.fspath(out))
+    journal = Journal(journal_path(out), append=previous is not None)
+    try:
+        rows = run_tasks(
+            manifest, root, processes, policy=policy, resume=previous, record=journal.record
+        )
+        with contextlib.closing(rows):
+            summary = write_results(out, rows)
+    except BaseException:
+        journal.close()
+        raise
+    journal.close(remove=True)
+    return summary
