@@ -52,7 +52,7 @@ class Journal:
             if os.fstat(self._fd).st_size == 0:
                 _write_all(self._fd, HEADER.encode())
             elif self.append:
-                _end_torn_line(self._fd)
+                _end_torn_line(self._fd, self.path)
         except OSError as exc:
             raise PoolpipeError(f"journal {str(self.path)!r}: {exc.strerror}") from None
 
@@ -70,13 +70,13 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[os.write(fd, data) :]
 
 
-def _end_torn_line(fd: int) -> None:
+def _end_torn_line(fd: int, path: Path) -> None:
     """Start a fresh line if the file's last line was cut off (its row is then ignored)."""
-    size = os.fstat(fd).st_size
-    with open(os.dup(fd), "rb", closefd=True) as fh:
-        fh.seek(size - 1)
-        if fh.read(1) != b"\n":
-            _write_all(fd, b"\n")
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        torn = fh.read(1) != b"\n"
+    if torn:
+        _write_all(fd, b"\n")
 
 
 def _int(text: str) -> int | None:

@@ -30,10 +30,13 @@ TRANSIENT = frozenset(
 
 def run_task(root: Root, task: Task, *, check: bool = False) -> TaskOutcome:
     """Do one task beneath root; any refusal or OS error becomes an error outcome. With check,
-    a write or copy whose target already holds its bytes is reported done without writing."""
+    a write or copy whose target already holds its bytes is reported done without writing,
+    and temporary files a killed run left beside its target are removed."""
     try:
-        if check and task.op in ("write", "copy") and (done := _in_place(root, task)):
-            return done
+        if check and task.op in ("write", "copy"):
+            remove_temporaries(root, [task])
+            if done := _in_place(root, task):
+                return done
         if task.op == "write":
             assert task.content is not None
             return _write(root, task.path, task.content.encode("utf-8"))

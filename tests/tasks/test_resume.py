@@ -1,0 +1,251 @@
+"""--resume and --resume-failed: rows kept by manifest line and task hash, the journal of a
+run that was killed, and a write that landed before its row is never written again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from poolpipe.tasks import journal_path, run_to_file
+from poolpipe.tasks import ops as task_ops
+from poolpipe.tasks.journal import HEADER
+from poolpipe.tasks.results import FIELDS
+from tests.tasks.inotify import Renames
+
+POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
+CLOCKS = {"start", "runtime_s", "worker"}
+
+
+def _content(i: int) -> str:
+    return f"line {i} of the canary\n" * (1 + i % 7)
+
+
+def _setup(tmp_path: Path, writes: int = 24) -> tuple[Path, Path, list[dict]]:
+    """A root with in/ and out/, and a manifest of writes, copies, reads and two failures."""
+    root = tmp_path / "root"
+    (root / "out").mkdir(parents=True)
+    (root / "in").mkdir()
+    (root / "in" / "blob.bin").write_bytes(random.Random(3).randbytes(50_000))
+    tasks: list[dict] = []
+    for i in range(writes):
+        tasks.append({"op": "write", "path": f"out/w{i:04d}.txt", "content": _content(i)})
+        if i % 4 == 0:
+            tasks.append({"op": "copy", "src": "in/blob.bin", "path": f"out/c{i:04d}.bin"})
+        if i % 5 == 0:
+            tasks.append({"op": "read", "path": f"out/w{i:04d}.txt"})
+    tasks.insert(3, {"op": "read", "path": "in/late.txt"})  # missing: fails until it exists
+    tasks.insert(7, {"op": "read", "path": "../outside.txt"})  # refused: always fails
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(t) + "\n" for t in tasks))
+    return manifest, root, tasks
+
+
+@pytest.fixture
+def calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file where every worker appends the manifest line of each task it runs."""
+    log = tmp_path / "calls.txt"
+    real = task_ops.run_task
+
+    def counted(root, task, **kw):
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        os.write(fd, f"{task.line}\n".encode())
+        os.close(fd)
+        return real(root, task, **kw)
+
+    monkeypatch.setattr(task_ops, "run_task", counted)
+    return log
+
+
+def _calls(log: Path) -> list[int]:
+    return sorted(int(n) for n in log.read_text().split()) if log.exists() else []
+
+
+def _rows(path: Path, clocks: bool = False) -> list[dict[str, str]]:
+    lines = path.read_text().splitlines()
+    assert lines[0] == "\t".join(FIELDS)
+    rows = [dict(zip(FIELDS, line.split("\t"), strict=True)) for line in lines[1:]]
+    return rows if clocks else [{k: v for k, v in r.items() if k not in CLOCKS} for r in rows]
+
+
+def test_resuming_a_finished_run_runs_nothing_and_keeps_the_file(tmp_path: Path, calls) -> None:
+    manifest, root, tasks = _setup(tmp_path)
+    out = tmp_path / "results.tsv"
+    first = run_to_file(manifest, root, out, processes=2)
+    assert first.tasks == len(tasks) and first.failed == 2
+    before = out.read_bytes()
+    calls.unlink()
+    again = run_to_file(manifest, root, out, processes=2, resume="ok")
+    assert _calls(calls) == []
+    assert out.read_bytes() == before
+    assert again == first
+    assert not journal_path(out).exists()
+
+
+def test_resume_failed_runs_the_failed_tasks_only(tmp_path: Path, calls) -> None:
+    manifest, root, _ = _setup(tmp_path)
+    out = tmp_path / "results.tsv"
+    run_to_file(manifest, root, out, processes=2)
+    before = _rows(out, clocks=True)
+    failed = [r for r in before if r["ok"] == "false"]
+    assert [r["path"] for r in failed] == ["in/late.txt", "../outside.txt"]
+    (root / "in" / "late.txt").write_text("here now\n")
+    calls.unlink()
+    run_to_file(manifest, root, out, processes=2, resume="ok")
+    assert _calls(calls) == []  # --resume keeps failed rows too, as parallel --resume does
+    assert _rows(out, clocks=True) == before
+    summary = run_to_file(manifest, root, out, processes=2, resume="failed")
+    assert _calls(calls) == [int(failed[0]["line"])]  # the refused path never reaches a worker
+    after = _rows(out, clocks=True)
+    assert [r["ok"] for r in after if r["path"] == "in/late.txt"] == ["true"]
+    assert [r for r in after if r["path"] != "in/late.txt"] == [
+        r for r in before if r["path"] != "in/late.txt"
+    ]
+    assert summary.failed == 1
+
+
+def test_a_killed_run_resumes_from_its_journal(tmp_path: Path, calls) -> None:
+    """A journal holds the rows of the tasks that finished, in the order they finished, and
+    maybe a last line cut off by the kill: resume runs exactly the others."""
+    manifest, root, _ = _setup(tmp_path)
+    out = tmp_path / "results.tsv"
+    run_to_file(manifest, root, out, processes=2)
+    whole = _rows(out)
+    lines = out.read_text().splitlines()[1:]
+    done = random.Random(5).sample(lines, len(lines) // 2)
+    torn = lines[0][: len(lines[0]) // 2]
+    journal_path(out).write_text(HEADER + "".join(f"{line}\n" for line in done) + torn)
+    out.unlink()
+    calls.unlink()
+    run_to_file(manifest, root, out, processes=2, resume="ok")
+    ran = {int(r["line"]) for r in whole} - {int(line.split("\t")[0]) for line in done}
+    refused = {int(r["line"]) for r in whole if r["path"] == "../outside.txt"}
+    assert _calls(calls) == sorted(ran - refused)
+    assert _rows(out) == whole
+    assert not journal_path(out).exists()
+
+
+def test_a_write_that_landed_before_its_row_is_not_written_again(tmp_path: Path) -> None:
+    """The crash window between a write's rename and its journal row: resume finds the bytes
+    in place and records the task done; a target with other bytes is written again."""
+    manifest, root, tasks = _setup(tmp_path, writes=8)
+    out = tmp_path / "results.tsv"
+    for i in (0, 1, 2):
+        (root / "out" / f"w{i:04d}.txt").write_text(_content(i))
+    (root / "out" / "w0003.txt").write_text("not what the task writes\n")
+    (root / "out" / ".w0001.txt.k2j4h5sd.tmp").write_text("left by a killed worker")
+    journal_path(out).write_text(HEADER)
+    canary = Renames(root / "out")
+    try:
+        summary = run_to_file(manifest, root, out, processes=2, resume="ok")
+        renames = canary.drain()
+    finally:
+        canary.close()
+    writes = [t["path"].split("/")[1] for t in tasks if t["op"] in ("write", "copy")]
+    in_place = {f"w{i:04d}.txt" for i in (0, 1, 2)}
+    assert set(renames) <= set(writes)
+    assert {n: renames[n] for n in writes} == {n: 0 if n in in_place else 1 for n in writes}
+    rows = {r["path"]: r for r in _rows(out)}
+    for i in range(8):
+        data = _content(i).encode()
+        assert rows[f"out/w{i:04d}.txt"]["sha256"] == hashlib.sha256(data).hexdigest()
+        assert (root / "out" / f"w{i:04d}.txt").read_bytes() == data
+    assert not list((root / "out").glob("*.tmp"))
+    assert summary.failed == 2
+
+
+def _cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*POOLPIPE, "tasks", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_bad_previous_results_are_one_sentence_and_missing_ones_run_all(tmp_path: Path) -> None:
+    manifest, root, tasks = _setup(tmp_path, writes=4)
+    out = tmp_path / "results.tsv"
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"op": "read", "path": "in/blob.bin"}\n' * len(tasks))
+    assert _cli(other, "--root", root, "--out", out).returncode == 0  # rows: not UTF-8 text
+    cases = {
+        "another manifest": (
+            "records another task at manifest line 1: it belongs to another manifest"
+        ),
+        "corrupt": "line 3 is not a results row",
+        "not ours": "is not a results file of this version of poolpipe",
+    }
+    text = out.read_text()
+    for case, error in cases.items():
+        if case == "corrupt":
+            lines = text.splitlines(keepends=True)
+            out.write_text("".join(lines[:2]) + "3\twrite\tx\tmaybe\n")
+        elif case == "not ours":
+            out.write_text("line\top\n1\tread\n")
+        run = _cli(manifest, "--root", root, "--out", out, "--resume")
+        assert run.returncode == 1, run.stderr
+        assert run.stderr.strip().startswith("poolpipe: error: "), run.stderr
+        assert error in run.stderr and "Traceback" not in run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1
+    fresh = _cli(manifest, "--root", root, "--out", tmp_path / "new.tsv", "--resume-failed")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "no previous results" in fresh.stderr
+    assert json.loads(fresh.stdout)["tasks"] == len(tasks)
+
+
+def test_sigkill_of_the_whole_run_then_resume_loses_no_task_and_repeats_no_write(
+    tmp_path: Path,
+) -> None:
+    """Kill the run's process group with SIGKILL mid-run, resume: every write and copy has
+    landed exactly once (a rename counted by inotify), and the results are a whole run's."""
+    manifest, root, tasks = _setup(tmp_path, writes=900)
+    out = tmp_path / "results.tsv"
+    canary = Renames(root / "out")
+    args = [manifest, "--root", root, "--out", out, "--processes", "2"]
+    proc = subprocess.Popen(
+        [*POOLPIPE, "tasks", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            canary.drain()
+            journal = journal_path(out)
+            if journal.exists() and journal.read_bytes().count(b"\n") > 60:
+                break
+            time.sleep(0.002)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert not out.exists(), "the run ended before it could be killed"
+        canary.drain()
+        resumed = _cli(*args, "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        renames = canary.drain()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        canary.close()
+    written = [t["path"].split("/")[1] for t in tasks if t["op"] in ("write", "copy")]
+    assert set(renames) == set(written)
+    assert {n: renames[n] for n in written} == dict.fromkeys(written, 1)
+    rows = _rows(out)
+    assert [int(r["line"]) for r in rows] == list(range(1, len(tasks) + 1))
+    assert [r["path"] for r in rows if r["ok"] == "false"] == ["in/late.txt", "../outside.txt"]
+    for row, task in zip(rows, tasks, strict=True):
+        assert row["path"] == task["path"]
+        if task["op"] == "write":
+            assert row["sha256"] == hashlib.sha256(task["content"].encode()).hexdigest()
+    assert not journal_path(out).exists()
+    assert not list((root / "out").glob("*.tmp"))
