@@ -4,6 +4,7 @@ TIMING_RECORDS.extend(["results/timing/supervise.json"] if "supervise" in STAGES
 rule supervise:
     output:
         ticks="results/supervise/ticks.tsv",
+        status="results/supervise/status.tsv",
         timing="results/timing/supervise.json",
     log:
         "logs/supervise.log",
@@ -22,5 +23,10 @@ rule supervise:
         max_restarts=config["supervise"]["max_restarts"],
         heartbeat_timeout_s=config["supervise"]["heartbeat_timeout_s"],
         stop_timeout_s=config["supervise"]["stop_timeout_s"],
+        stall_timeout_s=config["supervise"]["stall_timeout_s"],
+        restart_backoff_s=config["supervise"]["restart_backoff_s"],
+        restart_backoff_max_s=config["supervise"]["restart_backoff_max_s"],
+        restart_jitter=config["supervise"]["restart_jitter"],
+        restart_window_s=config["supervise"]["restart_window_s"],
     script:
         "../scripts/supervise.py"

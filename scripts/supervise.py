@@ -13,9 +13,14 @@ def main(smk):
         max_restarts=p.max_restarts,
         heartbeat_timeout_s=p.heartbeat_timeout_s,
         stop_timeout_s=p.stop_timeout_s,
+        stall_timeout_s=p.stall_timeout_s,
+        restart_backoff_s=p.restart_backoff_s,
+        restart_backoff_max_s=p.restart_backoff_max_s,
+        restart_jitter=p.restart_jitter,
+        restart_window_s=p.restart_window_s,
     )
     with Stopwatch() as watch:
-        run = sv.supervise(loops, settings)
+        run = sv.supervise(loops, settings, status=smk.output.status)
     sv.check(run)
     sv.write_ticks(smk.output.ticks, run)
     ticks = sum(row.ticks for row in run.rows)

@@ -19,7 +19,8 @@ import pytest
 
 from poolpipe.errors import PoolpipeError, Stopped
 from poolpipe.supervise.loops import Loop, SupervisorSettings, loops_from_config, parse_loop
-from poolpipe.supervise.supervisor import FIELDS, check, supervise, ticks_tsv, write_ticks
+from poolpipe.supervise.report import FIELDS, check, ticks_tsv, write_ticks
+from poolpipe.supervise.supervisor import supervise
 
 POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
 DEMO = [

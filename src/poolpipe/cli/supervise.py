@@ -12,7 +12,7 @@ from poolpipe.core import schema_defaults
 def _cmd_supervise(args: argparse.Namespace) -> int:
     from poolpipe import supervise as sv
 
-    opt.check_outputs(args, "out")
+    opt.check_outputs(args, "out", "status_file")
     loops = [sv.parse_loop(spec) for spec in args.worker] or list(sv.SEED_LOOPS)
     settings = sv.SupervisorSettings(
         duration_s=args.duration,
@@ -20,8 +20,13 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
         max_restarts=args.max_restarts,
         heartbeat_timeout_s=args.heartbeat_timeout,
         stop_timeout_s=args.stop_timeout,
+        stall_timeout_s=args.stall_timeout,
+        restart_backoff_s=args.restart_backoff,
+        restart_backoff_max_s=args.restart_backoff_max,
+        restart_jitter=args.restart_jitter,
+        restart_window_s=args.restart_window,
     )
-    report = sv.supervise(loops, settings)
+    report = sv.supervise(loops, settings, status=args.status_file)
     if args.out:
         sv.write_ticks(args.out, report)
     else:
@@ -57,7 +62,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--max-restarts",
         type=int,
         default=supervise["max_restarts"],
-        help="restarts per loop before it is left dead (default: %(default)s)",
+        help="restarts in a row (none --restart-window apart) before a loop is left dead "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--heartbeat-timeout",
@@ -71,5 +77,46 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=float(supervise["stop_timeout_s"]),
         help="seconds a loop may take to stop before SIGTERM, then SIGKILL (default: %(default)s)",
     )
+    _add_restart_options(p, supervise)
+    p.add_argument(
+        "--status-file",
+        help="keep each loop's state, ticks, restarts and heartbeat age in this TSV file, "
+        "replaced once a second while the loops run (default: none)",
+    )
     p.add_argument("--out", help="write ticks.tsv here (default: standard output)")
     p.set_defaults(run=_cmd_supervise)
+
+
+_RESTART_OPTIONS = (
+    (
+        "--stall-timeout",
+        "stall_timeout_s",
+        "seconds past its next tick a loop may send "
+        "heartbeats without ticking before it is killed as stalled",
+    ),
+    (
+        "--restart-backoff",
+        "restart_backoff_s",
+        "seconds before the first restart in a row, doubled for each next one",
+    ),
+    ("--restart-backoff-max", "restart_backoff_max_s", "longest wait before a restart"),
+    ("--restart-jitter", "restart_jitter", "share of each restart wait drawn at random"),
+    (
+        "--restart-window",
+        "restart_window_s",
+        "seconds a restarted loop must run without "
+        "failing for its restart count and backoff to be reset",
+    ),
+)
+
+
+def _add_restart_options(p: argparse.ArgumentParser, supervise: dict) -> None:
+    """Options for stalls and the restart backoff, each in its schema range."""
+    for option, setting, text in _RESTART_OPTIONS:
+        name = f"supervise.{setting}"
+        p.add_argument(
+            option,
+            type=opt.in_range(name, float),
+            default=float(supervise[setting]),
+            help=f"{text}, {opt.range_help(name)} (default: %(default)s)",
+        )

@@ -14,11 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from poolpipe.core.defaults import load_schema
+from poolpipe.core.defaults import load_schema, schema_defaults
 from poolpipe.errors import PoolpipeError
 
 SPEC = "NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]"
 """How the command line gives a worker loop."""
+
+
+_DEFAULTS = schema_defaults("supervise")
 
 
 def _section() -> dict[str, Any]:
@@ -70,6 +73,8 @@ class Loop:
     ticks: int | None = None
     fail_at_tick: int | None = None
     """The tick at which the loop's first run exits with code 1, to show a restart."""
+    stall_at_tick: int | None = None
+    """The tick at which the loop's first run stops ticking but still sends heartbeats."""
 
     def __post_init__(self) -> None:
         rules = _section()["workers"]["items"]["properties"]
@@ -94,6 +99,11 @@ class SupervisorSettings:
     max_restarts: int = 3
     heartbeat_timeout_s: float = 5.0
     stop_timeout_s: float = 5.0
+    stall_timeout_s: float = _DEFAULTS["stall_timeout_s"]
+    restart_backoff_s: float = _DEFAULTS["restart_backoff_s"]
+    restart_backoff_max_s: float = _DEFAULTS["restart_backoff_max_s"]
+    restart_jitter: float = _DEFAULTS["restart_jitter"]
+    restart_window_s: float = _DEFAULTS["restart_window_s"]
 
     def __post_init__(self) -> None:
         rules = _section()
@@ -128,6 +138,7 @@ def loops_from_config(items: Sequence[dict[str, Any]]) -> list[Loop]:
             interval_s=i["interval_s"],
             ticks=i.get("ticks"),
             fail_at_tick=i.get("fail_at_tick"),
+            stall_at_tick=i.get("stall_at_tick"),
         )
         for i in items
     ]

@@ -6,9 +6,15 @@ while idle), and stops when it receives the stop message. The supervisor runs th
 loops for a set time, until every loop has done its ticks, or until SIGINT/SIGTERM;
 then it stops them one by one in their configured order, joining each, so no
 child and no zombie is left (a second signal meanwhile kills the rest at once). Waiting
-for the stop message is a loop's sleep, so a stop is seen within one wait. A loop that
-dies, or stops sending heartbeats, is reported and, if asked, restarted (up to a limit)
-from the tick it had reached.
+for the stop message is a loop's sleep, so a stop is seen within one wait.
+
+A loop that dies, stops sending heartbeats (hung), or sends them while its tick count
+stands still for stall_timeout_s past its next tick (stalled) is killed if need be,
+reported and, if asked, restarted from the tick it had reached, after an exponential
+backoff with jitter (state `backoff`). At most max_restarts restarts follow one another;
+a loop that then runs restart_window_s without failing has its count and its backoff
+reset, as supervisord's startretries and startsecs do. With a status path, a status file
+shows every loop's state, ticks, restarts and heartbeat age, replaced once a second.
 """
 
 from __future__ import annotations
@@ -24,105 +30,35 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from poolpipe.core import tsv
-from poolpipe.core.pool import (
-    StopOnSignals,
-    exit_text,
-    init_child,
-    join_all,
-    kill_all,
-    signals_held,
-)
+from poolpipe.core.backoff import Backoff
+from poolpipe.core.pool import StopOnSignals, exit_text, join_all, kill_all, signals_held
 from poolpipe.errors import PoolpipeError, Stopped
+from poolpipe.supervise.child import DONE, STOP, child_main
 from poolpipe.supervise.loops import Loop, SupervisorSettings
+from poolpipe.supervise.report import LoopRow, LoopStatus, SupervisedRun, write_status
 
-FIELDS = ("process", "ticks", "restarts", "exit_code", "status")
-STOP = "stop"
-BEAT = "beat"
-DONE = "done"
 WAKE_S = 0.1
 """The supervisor's longest sleep: how soon it notices a signal, a deadline or a hung loop."""
+STATUS_S = 1.0
+"""How often the status file is replaced."""
 _log = logging.getLogger(__name__)
-
-
-@dataclass(kw_only=True)
-class LoopRow:
-    """One line of ticks.tsv: how a loop ended."""
-
-    process: str
-    ticks: int = 0
-    restarts: int = 0
-    exit_code: int | None = None
-    status: str = "running"
-
-    def cells(self) -> tuple[object, ...]:
-        """The values of its ticks.tsv row, in FIELDS order."""
-        return (self.process, self.ticks, self.restarts, self.exit_code, self.status)
-
-
-@dataclass
-class SupervisedRun:
-    """What a supervised run did: one row per loop, and the signal that ended it, if any."""
-
-    rows: list[LoopRow]
-    signal: int | None = None
-    wall_s: float = 0.0
-
-    @property
-    def failed(self) -> list[LoopRow]:
-        """Loops that ended badly (died for good, hung, or had to be killed at the stop)."""
-        return [row for row in self.rows if row.status not in ("stopped", "finished")]
-
-
-# --- the child ------------------------------------------------------------------------------
-
-
-def run_loop(loop: Loop, conn: Connection, *, start: int, first: bool, beat_s: float) -> int:
-    """A worker loop: tick every interval, heartbeat, stop on the stop message; its tick count."""
-    ticks = start
-    next_tick = time.monotonic() + loop.interval_s
-    while True:
-        due = loop.ticks is None or ticks < loop.ticks
-        wait_s = min(next_tick - time.monotonic(), beat_s) if due else beat_s
-        if conn.poll(max(0.0, wait_s)):
-            if conn.recv() == STOP:
-                conn.send((DONE, ticks))
-                return ticks
-            continue
-        now = time.monotonic()
-        if due and now >= next_tick:
-            if first and loop.fail_at_tick == ticks + 1:
-                os._exit(1)
-            ticks += 1
-            next_tick = max(next_tick + loop.interval_s, now)
-        conn.send((BEAT, ticks))
-
-
-def _child(
-    loop: Loop, conn: Connection, start: int, first: bool, beat_s: float, parent: int
-) -> None:
-    init_child(parent)
-    try:
-        run_loop(loop, conn, start=start, first=first, beat_s=beat_s)
-    except (EOFError, BrokenPipeError, ConnectionResetError):
-        os._exit(1)
-    finally:
-        conn.close()
-
-
-# --- the supervisor -------------------------------------------------------------------------
 
 
 @dataclass
 class _Worker:
-    """A loop's current process, its end of the pipe, and its row."""
+    """A loop's current process, its end of the pipe, its row, and its restart bookkeeping."""
 
     loop: Loop
     row: LoopRow
     proc: Any = None
     conn: Connection | None = None
     seen: float = 0.0
+    progressed: float = 0.0
+    started: float = 0.0
     runs: int = 0
+    streak: int = 0
+    restart_at: float = 0.0
+    why: str = ""
     done: bool = False
 
     @property
@@ -136,8 +72,9 @@ class _Worker:
         try:
             while self.conn.poll():
                 kind, ticks = self.conn.recv()
-                self.row.ticks = max(self.row.ticks, ticks)
                 self.seen = time.monotonic()
+                if ticks > self.row.ticks:
+                    self.row.ticks, self.progressed = ticks, self.seen
                 self.done = self.done or kind == DONE
         except (EOFError, OSError):
             return False
@@ -147,7 +84,9 @@ class _Worker:
 class Supervisor:
     """Start, watch, restart and stop a set of worker loops."""
 
-    def __init__(self, loops: Sequence[Loop], settings: SupervisorSettings) -> None:
+    def __init__(
+        self, loops: Sequence[Loop], settings: SupervisorSettings, status: str | None = None
+    ) -> None:
         names = [loop.name for loop in loops]
         if not loops:
             raise PoolpipeError("the supervisor needs at least one worker loop")
@@ -157,7 +96,14 @@ class Supervisor:
         self.settings = settings
         self.workers = [_Worker(loop, LoopRow(process=loop.name)) for loop in loops]
         self._ctx = mp.get_context("fork")
-        self._beat_s = settings.heartbeat_timeout_s / 5
+        self._beat_s = min(settings.heartbeat_timeout_s, settings.stall_timeout_s) / 5
+        self._backoff = Backoff(
+            base_s=settings.restart_backoff_s,
+            max_s=settings.restart_backoff_max_s,
+            jitter=settings.restart_jitter,
+        )
+        self._status = status
+        self._status_due = 0.0
 
     def run(self) -> SupervisedRun:
         """Run until the duration passes, every loop is done, or a signal; then stop all."""
@@ -175,6 +121,7 @@ class Supervisor:
                 _log.info("stopped by %s", signal.Signals(exc.signum).name)
             finally:
                 self.stop()
+                self._write_status(force=True)
         rows = [w.row for w in self.workers]
         return SupervisedRun(rows=rows, signal=stopped, wall_s=time.monotonic() - began)
 
@@ -182,64 +129,120 @@ class Supervisor:
         ours, theirs = self._ctx.Pipe()
         first = worker.runs == 0
         args = (worker.loop, theirs, worker.row.ticks, first, self._beat_s, os.getpid())
-        proc = self._ctx.Process(target=_child, args=args, name=f"poolpipe-{worker.loop.name}")
+        proc = self._ctx.Process(target=child_main, args=args, name=f"poolpipe-{worker.loop.name}")
         with signals_held():
             proc.start()
         theirs.close()
-        worker.proc, worker.conn, worker.seen = proc, ours, time.monotonic()
+        now = time.monotonic()
+        worker.proc, worker.conn = proc, ours
+        worker.seen = worker.progressed = worker.started = now
         worker.runs += 1
         worker.row.status = "running"
         _log.info("started %s (pid %d) at tick %d", worker.loop.name, proc.pid, worker.row.ticks)
 
-    def _live(self) -> list[_Worker]:
-        return [w for w in self.workers if w.proc is not None and w.row.status == "running"]
+    def _in(self, state: str) -> list[_Worker]:
+        return [w for w in self.workers if w.proc is not None and w.row.status == state]
 
     def _watch(self, deadline: float | None, signals: StopOnSignals) -> None:
         while True:
             signals.check()
-            live = self._live()
-            if not live or all(w.finished for w in live):
+            live, waiting = self._in("running"), self._in("backoff")
+            if not waiting and (not live or all(w.finished for w in live)):
                 return
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 return
-            timeout = WAKE_S if deadline is None else min(WAKE_S, deadline - now)
+            due = [WAKE_S] + [w.restart_at - now for w in waiting]
+            timeout = min(due) if deadline is None else min(*due, deadline - now)
             handles = [w.conn for w in live] + [w.proc.sentinel for w in live]
             wait(handles, timeout=max(0.0, timeout))
             signals.check()
             for worker in live:
-                open_ = worker.drain()
-                if worker.proc.exitcode is not None or not open_:
-                    worker.proc.join(timeout=1.0)
-                    if worker.proc.exitcode is None:
-                        worker.proc.kill()
-                        worker.proc.join()
-                    self._lost(worker, f"died with {exit_text(worker.proc.exitcode)}")
-                elif time.monotonic() - worker.seen > self.settings.heartbeat_timeout_s:
-                    worker.proc.kill()
-                    worker.proc.join()
-                    self._lost(worker, "sent no heartbeat and was killed")
+                self._look_at(worker)
+            for worker in waiting:
+                if time.monotonic() >= worker.restart_at:
+                    self._start(worker)
+            self._write_status()
 
-    def _lost(self, worker: _Worker, what: str) -> None:
-        """Report a loop that ended on its own; restart it if allowed."""
+    def _look_at(self, worker: _Worker) -> None:
+        """Act on a running loop that died, hung or stalled; reset its restarts if it ran well."""
+        open_ = worker.drain()
+        now = time.monotonic()
+        if worker.proc.exitcode is not None or not open_:
+            worker.proc.join(timeout=1.0)
+            if worker.proc.exitcode is None:
+                worker.proc.kill()
+                worker.proc.join()
+            self._lost(worker, "died", f"died with {exit_text(worker.proc.exitcode)}")
+        elif now - worker.seen > self.settings.heartbeat_timeout_s:
+            self._kill(worker)
+            self._lost(worker, "hung", "sent no heartbeat and was killed")
+        elif not worker.finished and now - worker.progressed > self._stall_after(worker):
+            self._kill(worker)
+            self._lost(worker, "stalled", "sent heartbeats but no tick advanced, and was killed")
+        elif worker.streak and now - worker.started >= self.settings.restart_window_s:
+            _log.info(
+                "%s ran well for %g s: its restart count is reset",
+                worker.loop.name,
+                self.settings.restart_window_s,
+            )
+            worker.streak = 0
+
+    def _stall_after(self, worker: _Worker) -> float:
+        """Seconds without a new tick before a loop counts as stalled."""
+        return worker.loop.interval_s + self.settings.stall_timeout_s
+
+    @staticmethod
+    def _kill(worker: _Worker) -> None:
+        worker.proc.kill()
+        worker.proc.join()
+
+    def _lost(self, worker: _Worker, why: str, what: str) -> None:
+        """Report a loop that ended on its own; schedule its restart if allowed."""
         assert worker.conn is not None
         worker.drain()
         worker.conn.close()
         row = worker.row
         row.exit_code = worker.proc.exitcode
+        worker.why = why
         _log.warning(
             "process %s (pid %d) %s after %d ticks", row.process, worker.proc.pid, what, row.ticks
         )
-        if self.settings.restart and row.restarts < self.settings.max_restarts:
+        limit = self.settings.max_restarts
+        if self.settings.restart and worker.streak < limit:
+            worker.streak += 1
             row.restarts += 1
+            delay = self._backoff.delay(worker.streak)
             _log.info(
-                "restarting %s (%d of %d)", row.process, row.restarts, self.settings.max_restarts
+                "restarting %s (%d of %d) in %.2f s", row.process, worker.streak, limit, delay
             )
-            self._start(worker)
+            worker.restart_at = time.monotonic() + delay
+            row.status = "backoff"
         else:
-            row.status = "died" if "died" in what else "hung"
+            row.status = why
             if self.settings.restart:
                 _log.warning("%s is not restarted again: restart limit reached", row.process)
+
+    def _write_status(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._status is None or (now < self._status_due and not force):
+            return
+        self._status_due = now + STATUS_S
+        rows = []
+        for w in self.workers:
+            running = w.row.status == "running"
+            state = "finished" if running and w.finished else w.row.status
+            rows.append(
+                LoopStatus(
+                    process=w.loop.name,
+                    state=state,
+                    pid=w.proc.pid if running else None,
+                    ticks=w.row.ticks,
+                    restarts=w.row.restarts,
+                    heartbeat_age_s=now - w.seen if running else None,
+                )
+            )
+        write_status(self._status, rows)
 
     def stop(self) -> None:
         """Stop the running loops in order (stop message, then SIGTERM, then SIGKILL); join each."""
@@ -249,6 +252,8 @@ class Supervisor:
                     continue
                 if worker.row.status == "running":
                     self._stop_one(worker, hurry)
+                elif worker.row.status == "backoff":
+                    worker.row.status = worker.why
                 worker.proc.join()
         kill_all(w.proc for w in self.workers if w.proc is not None)
         join_all(w.proc for w in self.workers if w.proc is not None)
@@ -290,26 +295,9 @@ class Supervisor:
         )
 
 
-def supervise(loops: Sequence[Loop], settings: SupervisorSettings) -> SupervisedRun:
-    """Run the loops under a supervisor until it stops (see the module's docstring)."""
-    return Supervisor(loops, settings).run()
-
-
-def ticks_tsv(run: SupervisedRun) -> str:
-    """The ticks.tsv document: one row per loop, in the loops' order."""
-    return tsv.text(FIELDS, (row.cells() for row in run.rows))
-
-
-def write_ticks(path: str | os.PathLike[str], run: SupervisedRun) -> None:
-    """Write ticks.tsv atomically."""
-    tsv.write(path, FIELDS, (row.cells() for row in run.rows))
-
-
-def check(run: SupervisedRun) -> None:
-    """Raise Stopped if a signal ended the run, or PoolpipeError naming a loop that failed."""
-    if run.signal is not None:
-        raise Stopped(run.signal)
-    if run.failed:
-        row = run.failed[0]
-        code = "" if row.exit_code is None else f" ({exit_text(row.exit_code)})"
-        raise PoolpipeError(f"worker loop {row.process!r} {row.status}{code}")
+def supervise(
+    loops: Sequence[Loop], settings: SupervisorSettings, *, status: str | None = None
+) -> SupervisedRun:
+    """Run the loops under a supervisor until it stops (see the module's docstring); with
+    status, keep a status file there, replaced once a second."""
+    return Supervisor(loops, settings, status).run()
