@@ -26,15 +26,14 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
-from typing import Any
+from multiprocessing.connection import wait
 
 from poolpipe.core.backoff import Backoff
 from poolpipe.core.pool import StopOnSignals, exit_text, join_all, kill_all, signals_held
 from poolpipe.errors import PoolpipeError, Stopped
-from poolpipe.supervise.child import DONE, STOP, child_main
+from poolpipe.supervise.child import STOP, child_main
 from poolpipe.supervise.loops import Loop, SupervisorSettings
+from poolpipe.supervise.process import LoopProcess
 from poolpipe.supervise.report import LoopRow, LoopStatus, SupervisedRun, write_status
 
 WAKE_S = 0.1
@@ -42,43 +41,6 @@ WAKE_S = 0.1
 STATUS_S = 1.0
 """How often the status file is replaced."""
 _log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Worker:
-    """A loop's current process, its end of the pipe, its row, and its restart bookkeeping."""
-
-    loop: Loop
-    row: LoopRow
-    proc: Any = None
-    conn: Connection | None = None
-    seen: float = 0.0
-    progressed: float = 0.0
-    started: float = 0.0
-    runs: int = 0
-    streak: int = 0
-    restart_at: float = 0.0
-    why: str = ""
-    done: bool = False
-
-    @property
-    def finished(self) -> bool:
-        """Whether the loop has done all its ticks."""
-        return self.loop.ticks is not None and self.row.ticks >= self.loop.ticks
-
-    def drain(self) -> bool:
-        """Read every waiting message; False once the pipe is closed."""
-        assert self.conn is not None
-        try:
-            while self.conn.poll():
-                kind, ticks = self.conn.recv()
-                self.seen = time.monotonic()
-                if ticks > self.row.ticks:
-                    self.row.ticks, self.progressed = ticks, self.seen
-                self.done = self.done or kind == DONE
-        except (EOFError, OSError):
-            return False
-        return True
 
 
 class Supervisor:
@@ -94,7 +56,7 @@ class Supervisor:
         if dupes:
             raise PoolpipeError(f"worker loop name {dupes[0]!r} is used twice")
         self.settings = settings
-        self.workers = [_Worker(loop, LoopRow(process=loop.name)) for loop in loops]
+        self.workers = [LoopProcess(loop, LoopRow(process=loop.name)) for loop in loops]
         self._ctx = mp.get_context("fork")
         self._beat_s = min(settings.heartbeat_timeout_s, settings.stall_timeout_s) / 5
         self._backoff = Backoff(
@@ -125,7 +87,7 @@ class Supervisor:
         rows = [w.row for w in self.workers]
         return SupervisedRun(rows=rows, signal=stopped, wall_s=time.monotonic() - began)
 
-    def _start(self, worker: _Worker) -> None:
+    def _start(self, worker: LoopProcess) -> None:
         ours, theirs = self._ctx.Pipe()
         first = worker.runs == 0
         args = (worker.loop, theirs, worker.row.ticks, first, self._beat_s, os.getpid())
@@ -140,7 +102,7 @@ class Supervisor:
         worker.row.status = "running"
         _log.info("started %s (pid %d) at tick %d", worker.loop.name, proc.pid, worker.row.ticks)
 
-    def _in(self, state: str) -> list[_Worker]:
+    def _in(self, state: str) -> list[LoopProcess]:
         return [w for w in self.workers if w.proc is not None and w.row.status == state]
 
     def _watch(self, deadline: float | None, signals: StopOnSignals) -> None:
@@ -164,7 +126,7 @@ class Supervisor:
                     self._start(worker)
             self._write_status()
 
-    def _look_at(self, worker: _Worker) -> None:
+    def _look_at(self, worker: LoopProcess) -> None:
         """Act on a running loop that died, hung or stalled; reset its restarts if it ran well."""
         open_ = worker.drain()
         now = time.monotonic()
@@ -188,16 +150,16 @@ class Supervisor:
             )
             worker.streak = 0
 
-    def _stall_after(self, worker: _Worker) -> float:
+    def _stall_after(self, worker: LoopProcess) -> float:
         """Seconds without a new tick before a loop counts as stalled."""
         return worker.loop.interval_s + self.settings.stall_timeout_s
 
     @staticmethod
-    def _kill(worker: _Worker) -> None:
+    def _kill(worker: LoopProcess) -> None:
         worker.proc.kill()
         worker.proc.join()
 
-    def _lost(self, worker: _Worker, why: str, what: str) -> None:
+    def _lost(self, worker: LoopProcess, why: str, what: str) -> None:
         """Report a loop that ended on its own; schedule its restart if allowed."""
         assert worker.conn is not None
         worker.drain()
@@ -258,7 +220,7 @@ class Supervisor:
         kill_all(w.proc for w in self.workers if w.proc is not None)
         join_all(w.proc for w in self.workers if w.proc is not None)
 
-    def _stop_one(self, worker: _Worker, hurry: StopOnSignals) -> None:
+    def _stop_one(self, worker: LoopProcess, hurry: StopOnSignals) -> None:
         assert worker.conn is not None
         proc, row = worker.proc, worker.row
         with contextlib.suppress(OSError):
