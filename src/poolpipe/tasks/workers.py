@@ -1,6 +1,7 @@
-"""Task worker processes, each in a slot with its own Pipe: a task goes down, its outcome
-comes back. A worker that runs over its time is killed and a fresh one takes its slot; as
-no queue or lock is shared between workers, killing one cannot leave another stuck.
+"""Task worker processes, each in a slot with its own Pipe: a task down, its outcome back.
+
+A worker that runs over its time is killed and a fresh one takes its slot; as no queue or
+lock is shared between workers, killing one cannot leave another stuck.
 """
 
 from __future__ import annotations
