@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from poolpipe.supervise.child import DONE
+from poolpipe.core.pool import StopOnSignals, exit_text
+from poolpipe.supervise.child import DONE, STOP
 from poolpipe.supervise.loops import Loop
-from poolpipe.supervise.report import LoopRow
+from poolpipe.supervise.report import LoopRow, LoopStatus
+
+WAKE_S = 0.1
+"""The longest wait between two looks at a loop that is stopping."""
+_log = logging.getLogger("poolpipe.supervise.supervisor")
 
 
 @dataclass
@@ -47,3 +54,53 @@ class LoopProcess:
         except (EOFError, OSError):
             return False
         return True
+
+    def status(self, now: float) -> LoopStatus:
+        """Its line of the status file at monotonic time now."""
+        running = self.row.status == "running"
+        return LoopStatus(
+            process=self.loop.name,
+            state="finished" if running and self.finished else self.row.status,
+            pid=self.proc.pid if running else None,
+            ticks=self.row.ticks,
+            restarts=self.row.restarts,
+            heartbeat_age_s=now - self.seen if running else None,
+        )
+
+    def stop(self, timeout_s: float, hurry: StopOnSignals) -> None:
+        """Send the stop message, wait up to timeout_s (less after a second signal), then
+        SIGTERM, then SIGKILL; join the process and record how it ended."""
+        assert self.conn is not None
+        proc, row = self.proc, self.row
+        with contextlib.suppress(OSError):
+            self.conn.send(STOP)
+        deadline = time.monotonic() + timeout_s
+        while proc.exitcode is None and time.monotonic() < deadline and hurry.signum is None:
+            left = deadline - time.monotonic()
+            wait([self.conn, proc.sentinel], timeout=max(0.0, min(WAKE_S, left)))
+            if not self.drain():
+                proc.join(timeout=1.0)
+                break
+        escalated = proc.exitcode is None
+        for kill in (proc.terminate, proc.kill):
+            if proc.exitcode is None:
+                kill()
+                proc.join(timeout=1.0 if hurry.signum is None else 0.2)
+        proc.join()
+        self.drain()
+        self.conn.close()
+        row.exit_code = proc.exitcode
+        if escalated:
+            row.status = "killed"
+        elif self.done and proc.exitcode == 0:
+            row.status = "finished" if self.finished else "stopped"
+        else:
+            row.status = "died"
+        _log.info(
+            "%s (pid %d) %s with %s after %d ticks",
+            row.process,
+            proc.pid,
+            row.status,
+            exit_text(proc.exitcode),
+            row.ticks,
+        )

@@ -19,7 +19,6 @@ shows every loop's state, ticks, restarts and heartbeat age, replaced once a sec
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -31,10 +30,10 @@ from multiprocessing.connection import wait
 from poolpipe.core.backoff import Backoff
 from poolpipe.core.pool import StopOnSignals, exit_text, join_all, kill_all, signals_held
 from poolpipe.errors import PoolpipeError, Stopped
-from poolpipe.supervise.child import STOP, child_main
+from poolpipe.supervise.child import child_main
 from poolpipe.supervise.loops import Loop, SupervisorSettings
 from poolpipe.supervise.process import LoopProcess
-from poolpipe.supervise.report import LoopRow, LoopStatus, SupervisedRun, write_status
+from poolpipe.supervise.report import LoopRow, SupervisedRun, write_status
 
 WAKE_S = 0.1
 """The supervisor's longest sleep: how soon it notices a signal, a deadline or a hung loop."""
@@ -190,21 +189,7 @@ class Supervisor:
         if self._status is None or (now < self._status_due and not force):
             return
         self._status_due = now + STATUS_S
-        rows = []
-        for w in self.workers:
-            running = w.row.status == "running"
-            state = "finished" if running and w.finished else w.row.status
-            rows.append(
-                LoopStatus(
-                    process=w.loop.name,
-                    state=state,
-                    pid=w.proc.pid if running else None,
-                    ticks=w.row.ticks,
-                    restarts=w.row.restarts,
-                    heartbeat_age_s=now - w.seen if running else None,
-                )
-            )
-        write_status(self._status, rows)
+        write_status(self._status, [w.status(now) for w in self.workers])
 
     def stop(self) -> None:
         """Stop the running loops in order (stop message, then SIGTERM, then SIGKILL); join each."""
@@ -213,48 +198,12 @@ class Supervisor:
                 if worker.proc is None:
                     continue
                 if worker.row.status == "running":
-                    self._stop_one(worker, hurry)
+                    worker.stop(self.settings.stop_timeout_s, hurry)
                 elif worker.row.status == "backoff":
                     worker.row.status = worker.why
                 worker.proc.join()
         kill_all(w.proc for w in self.workers if w.proc is not None)
         join_all(w.proc for w in self.workers if w.proc is not None)
-
-    def _stop_one(self, worker: LoopProcess, hurry: StopOnSignals) -> None:
-        assert worker.conn is not None
-        proc, row = worker.proc, worker.row
-        with contextlib.suppress(OSError):
-            worker.conn.send(STOP)
-        deadline = time.monotonic() + self.settings.stop_timeout_s
-        while proc.exitcode is None and time.monotonic() < deadline and hurry.signum is None:
-            left = deadline - time.monotonic()
-            wait([worker.conn, proc.sentinel], timeout=max(0.0, min(WAKE_S, left)))
-            if not worker.drain():
-                proc.join(timeout=1.0)
-                break
-        escalated = proc.exitcode is None
-        for kill in (proc.terminate, proc.kill):
-            if proc.exitcode is None:
-                kill()
-                proc.join(timeout=1.0 if hurry.signum is None else 0.2)
-        proc.join()
-        worker.drain()
-        worker.conn.close()
-        row.exit_code = proc.exitcode
-        if escalated:
-            row.status = "killed"
-        elif worker.done and proc.exitcode == 0:
-            row.status = "finished" if worker.finished else "stopped"
-        else:
-            row.status = "died"
-        _log.info(
-            "%s (pid %d) %s with %s after %d ticks",
-            row.process,
-            proc.pid,
-            row.status,
-            exit_text(proc.exitcode),
-            row.ticks,
-        )
 
 
 def supervise(

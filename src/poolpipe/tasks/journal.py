@@ -41,7 +41,10 @@ class Journal:
         """Append a row (the file is made, or emptied unless appending, on the first row)."""
         if self._fd < 0:
             self._open()
-        _write_all(self._fd, tsv.line(row.cells()).encode("utf-8"))
+        try:
+            _write_all(self._fd, tsv.line(row.cells()).encode("utf-8"))
+        except OSError as exc:
+            raise PoolpipeError(f"journal {str(self.path)!r}: {exc.strerror}") from None
 
     def _open(self) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
@@ -161,6 +164,10 @@ class Resume:
                 "another manifest (run without --resume to start again)"
             )
         return None if (not row.ok and self.rerun_failed) else row
+
+    def beyond(self, last: int) -> int:
+        """How many rows are for lines after the manifest's last one."""
+        return sum(line > last for line in self.rows)
 
 
 def load_resume(results: str | os.PathLike[str], *, rerun_failed: bool) -> Resume:

@@ -129,7 +129,8 @@ class _Queue:
         if timeout is None:
             return
         for slot in self.workers.slots:
-            if slot.seq is not None and time.monotonic() - slot.since > timeout:
+            late = slot.seq is not None and time.monotonic() - slot.since > timeout
+            if late and not slot.conn.poll():  # an outcome already sent is taken, not killed
                 seq, runtime = slot.seq, time.monotonic() - slot.since
                 task = self.pending[seq].task
                 _log.warning(

@@ -41,8 +41,10 @@ def run_tasks(
         StopOnSignals(deferred=True, redeliver=True) as stop,
     ):
         run = _Queue(opened, processes, stop, policy, record)
+        last = 0
         try:
             for seq, item in enumerate(manifest_tasks(fh)):
+                last = item.line
                 stop.check()
                 while len(run.pending) + len(run.ready) >= width:
                     run.collect()
@@ -61,6 +63,8 @@ def run_tasks(
                 yield from run.in_order()
             run.finish()
             stop.check()
+            if resume is not None and (extra := resume.beyond(last)):
+                _log.warning("%d previous rows are for lines past the manifest's last", extra)
         except BaseException:
             run.abort()
             raise
