@@ -156,6 +156,7 @@ class _Queue:
                 self.policy.retries,
                 delay,
             )
+            job.check = True  # a write that landed before its worker was killed is not redone
             heapq.heappush(self.later, (time.monotonic() + delay, seq))
             return
         del self.pending[seq]
