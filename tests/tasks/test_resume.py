@@ -76,6 +76,29 @@ def _rows(path: Path, clocks: bool = False) -> list[dict[str, str]]:
     return rows if clocks else [{k: v for k, v in r.items() if k not in CLOCKS} for r in rows]
 
 
+def test_rows_say_how_each_task_ran_as_a_joblog_does(tmp_path: Path) -> None:
+    manifest, root, _ = _setup(tmp_path)
+    out = tmp_path / "results.tsv"
+    began = time.time()
+    run_to_file(manifest, root, out, processes=2)
+    ended = time.time()
+    rows = _rows(out, clocks=True)
+    lines = manifest.read_bytes().splitlines()
+    for row, line in zip(rows, lines, strict=True):
+        assert row["task_hash"] == hashlib.sha256(line.strip()).hexdigest()[:16]
+        if row["path"] == "../outside.txt":  # refused before it reached a worker
+            assert (row["attempts"], row["start"], row["runtime_s"], row["worker"]) == (
+                "0",
+                "",
+                "",
+                "",
+            )
+            continue
+        assert row["attempts"] == "1" and row["worker"] in ("1", "2")
+        assert began - 0.001 <= float(row["start"]) <= ended
+        assert 0 <= float(row["runtime_s"]) <= ended - began + 0.001
+
+
 def test_resuming_a_finished_run_runs_nothing_and_keeps_the_file(tmp_path: Path, calls) -> None:
     manifest, root, tasks = _setup(tmp_path)
     out = tmp_path / "results.tsv"
