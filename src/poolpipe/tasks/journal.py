@@ -150,7 +150,8 @@ class Resume:
 
     rows: dict[int, TaskResult] = field(default_factory=dict)
     rerun_failed: bool = False
-    source: str = ""
+    sources: dict[int, Path] = field(default_factory=dict)
+    """The file each row was read from."""
 
     def carried(self, line: int, digest: str) -> TaskResult | None:
         """The row kept for a manifest line, or None if the task runs; one sentence if the
@@ -160,8 +161,8 @@ class Resume:
             return None
         if row.task_hash != digest:
             raise PoolpipeError(
-                f"{self.source} records another task at manifest line {line}: it belongs to "
-                "another manifest (run without --resume to start again)"
+                f"{str(self.sources[line])!r} records another task at manifest line {line}: it "
+                "belongs to another manifest (run without --resume to start again)"
             )
         return None if (not row.ok and self.rerun_failed) else row
 
@@ -173,9 +174,10 @@ class Resume:
 def load_resume(results: str | os.PathLike[str], *, rerun_failed: bool) -> Resume:
     """The rows of a previous run's results file, overridden by its journal's newer ones."""
     out, journal = Path(results), journal_path(results)
-    resume = Resume(rerun_failed=rerun_failed, source=repr(str(out)))
+    resume = Resume(rerun_failed=rerun_failed)
     for path, torn_ok in ((out, False), (journal, True)):
         if path.is_file():
-            resume.rows.update((row.line, row) for row in read_rows(path, torn_ok=torn_ok))
-            resume.source = repr(str(path))
+            for row in read_rows(path, torn_ok=torn_ok):
+                resume.rows[row.line] = row
+                resume.sources[row.line] = path
     return resume
