@@ -1,6 +1,9 @@
 """The sum stage: the exact total of a file of integers, one per line, over byte ranges."""
 
-from poolpipe.sum.demo import write_numbers
+from __future__ import annotations
+
+from typing import Any
+
 from poolpipe.sum.numbers import (
     SCANNER,
     SumPart,
@@ -21,3 +24,12 @@ __all__ = [
     "sum_ranges",
     "write_numbers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """write_numbers, imported on first use: it needs numpy, which summing does not."""
+    if name == "write_numbers":
+        from poolpipe.sum.demo import write_numbers
+
+        return write_numbers
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
