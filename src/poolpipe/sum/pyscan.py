@@ -14,6 +14,9 @@ import numpy as np
 MAX_FAST_DIGITS = 18
 """Longer numbers are handed back as spans, as the C scanner does."""
 
+BATCH_BYTES = 256 << 10
+"""Lines are parsed in batches of about this many bytes, so numpy's arrays stay small."""
+
 _HALF = 9
 _NUMBER = re.compile(rb"[+-]?([0-9]+)")
 _BLANKS = b" \t"
@@ -33,10 +36,21 @@ def scan(data: bytes | bytearray | memoryview, max_examples: int) -> Scan:
     if arr[-1] != ord("\n"):
         ends = np.append(ends, size)
     starts = np.concatenate(([0], ends[:-1] + 1))
-    simple, total, numbers = _simple_lines(arr, starts, ends)
+    cuts = np.searchsorted(ends, np.arange(BATCH_BYTES, size, BATCH_BYTES)).tolist()
+    total = numbers = 0
     state = _Rest(data, max_examples)
-    for index in np.flatnonzero(~simple).tolist():
-        state.line(index, int(starts[index]), int(ends[index]))
+    for first, stop in zip([0, *cuts], [*cuts, len(ends)], strict=True):
+        if first == stop:
+            continue
+        offset = int(starts[first])
+        window = arr[offset : int(ends[stop - 1])]
+        simple, batch_total, batch_numbers = _simple_lines(
+            window, starts[first:stop] - offset, ends[first:stop] - offset
+        )
+        total += batch_total
+        numbers += batch_numbers
+        for index in (first + np.flatnonzero(~simple)).tolist():
+            state.line(index, int(starts[index]), int(ends[index]))
     total += state.total
     return (
         total >> 64,
@@ -53,7 +67,12 @@ def scan(data: bytes | bytearray | memoryview, max_examples: int) -> Scan:
 def _simple_lines(
     arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[np.ndarray, int, int]:
-    """Which lines are a sign and 1..18 digits (and a '\\r' or not); their exact sum and count."""
+    """Which lines are a sign and 1..18 digits (and a '\\r' or not); their exact sum and count.
+
+    starts and ends are offsets into arr, which ends where the last line does (its '\\n' not in).
+    """
+    if len(arr) == 0:
+        return np.zeros(len(starts), dtype=bool), 0, 0
     last = np.maximum(ends - 1, 0)
     content_end = ends - ((ends > starts) & (arr[last] == ord("\r")))
     first = arr[np.minimum(starts, len(arr) - 1)]
