@@ -50,9 +50,14 @@ def scanner():
 
 
 @settings(max_examples=300)
-@given(data=LINES, examples=st.integers(0, 12))
-def test_numpy_fallback_equals_the_c_scanner(data, examples):
-    assert pyscan.scan(data, examples) == _c_scan()(data, examples)
+@given(data=LINES, examples=st.integers(0, 12), batch=st.sampled_from([1, 7, 64, 1 << 20]))
+def test_numpy_fallback_equals_the_c_scanner(data, examples, batch):
+    saved = pyscan.BATCH_BYTES
+    pyscan.BATCH_BYTES = batch
+    try:
+        assert pyscan.scan(data, examples) == _c_scan()(data, examples)
+    finally:
+        pyscan.BATCH_BYTES = saved
 
 
 @pytest.fixture(scope="module")
