@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import CpuMeter, contention_note, log, machine, preload, run_fresh, usage
+from sumprofile import lines as profile_lines
 
 BENCH_DIR = Path(__file__).resolve().parent
 MIB = 1 << 20
@@ -449,6 +450,13 @@ def bench(args: argparse.Namespace) -> int:
         others = meter.others_share()
         load_after = load_average()
         slice_check = run_once("poolpipe", piece, args.processes[-1]).total
+        log("profiling...")
+        found = run_fresh(
+            "profile",
+            str(BENCH_DIR / "sumprofile.py"),
+            str(path),
+            *("--processes", str(args.processes[-1]), "--repeats", str(args.repeats)),
+        )
     add_ratios(rows)
     info = machine("pandas", "pyarrow")
     seeds = [r for r in rows if r.method == "seed"]
@@ -456,6 +464,7 @@ def bench(args: argparse.Namespace) -> int:
         *(slice_note(seed, path.stat().st_size) for seed in seeds),
         contention_note(others),
         f"load average (1, 5, 15 min, /proc/loadavg): {load_before} before, {load_after} after",
+        *profile_lines(found),
     ]
     print(report(path, rows, notes, info))
     problems = mismatches(rows, slice_check)
@@ -468,6 +477,7 @@ def bench(args: argparse.Namespace) -> int:
         "notes": notes,
         "rows": [r.to_json() for r in rows],
         "mismatches": problems,
+        "profile": found,
     }
     (out / "sum.json").write_text(json.dumps(result, indent=2) + "\n")
     for problem in problems:

@@ -37,6 +37,7 @@ def test_sum_bench_methods_agree_on_the_total(tmp_path):
         assert pairs == (0 if row["method"] == "cat" else len(row["seconds"])), row
         assert row["vs_cat"] > 0
     assert "x cat" in text and "x seed" in text and "load average" in text and "machine: " in text
+    assert "where the time goes" in text and result["profile"]["scan_gbps"] > 0
 
 
 def test_train_bench_fits_agree_with_scikit_learn(tmp_path):
