@@ -365,6 +365,7 @@ def table(rows: list[Row]) -> str:
 def report(path: Path, rows: list[Row], notes: list[str], info: dict[str, Any]) -> str:
     """Header, table and footnotes, as printed."""
     size = path.stat().st_size
+    measured = {r.method for r in rows}
     return "\n".join(
         [
             f"file: {path} ({size:,} bytes = {size / GB:.3f} GB), file in page cache",
@@ -381,8 +382,8 @@ def report(path: Path, rows: list[Row], notes: list[str], info: dict[str, Any]) 
             " (pyarrow's CPU thread pool, pyarrow.cpu_count())",
             "peak RSS: max(ru_maxrss of the subprocess, of its largest child), highest over the"
             " runs; not measured for cat; GB = 10**9 bytes",
-            f"runs: {', '.join(LABELS[m] for m in SLOW_METHODS)} stop after one run"
-            f" when it takes over {SLOW_SECONDS:.0f} s",
+            f"runs: {'; '.join(LABELS[m] for m in SLOW_METHODS if m in measured)} stop after"
+            f" one run when it takes over {SLOW_SECONDS:.0f} s",
             *notes,
             info["line"],
         ]
