@@ -1,6 +1,8 @@
-"""Benchmark: sum a ~1 GB file of integers: seed recipe, plain Python, pandas, pyarrow, poolpipe.
+"""Benchmark: sum a ~1 GB file of integers: cat, the seed recipe, Python, pandas, pyarrow, poolpipe.
 
-Run `python bench/sum.py --help`; bench/README.md says what each row measures.
+Every method is timed beside `cat FILE > /dev/null` in the same run, run for run, and reported as
+a fraction of cat's throughput. Run `python bench/sum.py --help`; bench/README.md says what each
+row measures.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness import CpuMeter, contention_note, log, machine, preload, run_fresh, usage
+from sumprofile import lines as profile_lines
 
 BENCH_DIR = Path(__file__).resolve().parent
 MIB = 1 << 20
@@ -29,7 +32,7 @@ BYTES_PER_LINE = 11.389
 """Mean line length of the demo numbers (sign half the time, ~9.89 digits, newline)."""
 
 SIZE_TOLERANCE = 0.05
-SLOW_METHODS = ("seed", "python")
+SLOW_METHODS = ("seed", "python", "pandas")
 SLOW_SECONDS = 12.0
 """A slow method stops after its first run if that run took longer than this."""
 
@@ -40,7 +43,12 @@ LABELS = {
     "pandas": 'pandas read_csv(engine="c"), dtype inferred',
     "pyarrow": "pyarrow.csv.read_csv + compute.sum",
     "poolpipe": "poolpipe sum_file",
+    "cli": "poolpipe sum FILE (whole command)",
 }
+DEFAULT_METHODS = ("cat", "pandas", "pyarrow", "poolpipe", "cli")
+"""What a bare run measures (under two minutes on two cores); `--methods all` adds the rest."""
+POOL_METHODS = ("poolpipe", "cli")
+"""The methods run once per `--processes` count."""
 MODULES = {
     "pandas": ("pandas",),
     "pyarrow": ("pyarrow", "pyarrow.compute", "pyarrow.csv"),
@@ -49,7 +57,7 @@ MODULES = {
 """What each method imports, loaded before its clock starts (each run has its own interpreter,
 so a method's peak RSS holds only its own modules)."""
 
-FULL_FILE_METHODS = ("python", "pandas", "pyarrow", "poolpipe")
+FULL_FILE_METHODS = ("python", "pandas", "pyarrow", "poolpipe", "cli")
 """The methods that sum the whole file, whose totals must all agree."""
 
 
@@ -124,6 +132,15 @@ def run_poolpipe(path: str, processes: int) -> int:
     return sum_file(path, processes)["total"]
 
 
+def run_cli(path: str, processes: int) -> int:
+    """The `poolpipe sum` command as a user runs it: interpreter start, imports, pool, JSON out."""
+    command = [str(Path(sys.executable).with_name("poolpipe")), "sum", path]
+    done = subprocess.run(
+        [*command, "--processes", str(processes)], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)["total"]
+
+
 def run_cat(path: str, processes: int) -> None:
     """cat the file to /dev/null: how fast the bytes can be read at all."""
     with open(os.devnull, "wb") as null:
@@ -137,6 +154,7 @@ METHODS: dict[str, Callable[[str, int], int | None]] = {
     "pandas": run_pandas,
     "pyarrow": run_pyarrow,
     "poolpipe": run_poolpipe,
+    "cli": run_cli,
 }
 
 
@@ -172,7 +190,7 @@ class Run:
 
 def run_once(method: str, path: Path, processes: int) -> Run:
     """Run a method in a fresh interpreter and read back what it measured."""
-    args = ["--_run", method, "--file", str(path), "--processes", str(processes)]
+    args = ["--_run", method, "--file", str(path), "--_processes", str(processes)]
     return Run(**run_fresh(method, __file__, *args))
 
 
@@ -188,6 +206,7 @@ class Row:
     totals: list[int | None]
     peak_rss_mib: float | None
     threads: int | None = None
+    cat_seconds: list[float] = field(default_factory=list)
     vs_seed: float = 0.0
     vs_pandas: float = 0.0
     vs_pyarrow: float = 0.0
@@ -203,22 +222,35 @@ class Row:
         return self.nbytes / self.median / GB
 
     @property
+    def vs_cat(self) -> float:
+        """Fraction of cat's throughput: the median over runs of cat's seconds (the run just
+        before, on the same file) over this method's."""
+        if not self.cat_seconds:
+            return 1.0
+        return statistics.median(c / s for c, s in zip(self.cat_seconds, self.seconds, strict=True))
+
+    @property
     def procs(self) -> str:
         """The procs column: worker processes, or "N thr" for one process with N threads."""
         return f"{self.threads} thr" if self.threads else str(self.processes)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict, with the derived numbers."""
-        return {**asdict(self), "median_seconds": self.median, "gb_per_s": self.gbps}
+        derived = {"median_seconds": self.median, "gb_per_s": self.gbps, "vs_cat": self.vs_cat}
+        return {**asdict(self), **derived}
 
 
 def measure(method: str, path: Path, processes: int, repeats: int, label: str | None = None) -> Row:
-    """Run a method `repeats` times (a slow one once if its first run is slow)."""
+    """Run a method `repeats` times, each run just after a run of cat on the same file (a slow
+    method once if its first run is slow)."""
     runs: list[Run] = []
+    cats: list[float] = []
     for i in range(repeats):
+        if method != "cat":
+            cats.append(run_once("cat", path, 1).seconds)
         run = run_once(method, path, processes)
         runs.append(run)
-        log(f"  {method} run {i + 1}: {run.seconds:.3f} s, total {run.total}")
+        log(f"  {method} [{processes}] run {i + 1}: {run.seconds:.3f} s, total {run.total}")
         if method in SLOW_METHODS and run.seconds > SLOW_SECONDS:
             break
     return Row(
@@ -230,6 +262,7 @@ def measure(method: str, path: Path, processes: int, repeats: int, label: str | 
         totals=[r.total for r in runs],
         peak_rss_mib=peak_mib(runs),
         threads=runs[0].threads,
+        cat_seconds=cats,
     )
 
 
@@ -281,13 +314,17 @@ def row_of(rows: list[Row], method: str) -> Row:
     return next(r for r in rows if r.method == method)
 
 
+PEERS = ("seed", "pandas", "pyarrow")
+"""The methods every row is also compared with (by throughput), where they were measured."""
+
+
 def add_ratios(rows: list[Row]) -> None:
     """Fill each row's speed relative to the seed recipe, pandas and pyarrow (by throughput)."""
-    seed, pandas, pyarrow = (row_of(rows, m) for m in ("seed", "pandas", "pyarrow"))
-    for row in rows:
-        row.vs_seed = row.gbps / seed.gbps
-        row.vs_pandas = row.gbps / pandas.gbps
-        row.vs_pyarrow = row.gbps / pyarrow.gbps
+    for peer in PEERS:
+        if any(r.method == peer for r in rows):
+            base = row_of(rows, peer)
+            for row in rows:
+                setattr(row, f"vs_{peer}", row.gbps / base.gbps)
 
 
 def mismatches(rows: list[Row], slice_check: int | None) -> list[str]:
@@ -299,26 +336,28 @@ def mismatches(rows: list[Row], slice_check: int | None) -> list[str]:
     full = {f"{r.label} [{r.procs}]": r.totals[0] for r in rows if r.method in FULL_FILE_METHODS}
     if len(set(full.values())) > 1:
         problems.append(f"whole file totals disagree: {full}")
-    seed = row_of(rows, "seed").totals[0]
-    if seed != slice_check:
+    seeds = [r.totals[0] for r in rows if r.method == "seed"]
+    if seeds and seeds[0] != slice_check:
+        seed = seeds[0]
         problems.append(f"slice: seed recipe {seed} != poolpipe {slice_check}")
     return problems
 
 
 def table(rows: list[Row]) -> str:
-    """The plain-text report table."""
+    """The plain-text report table: x cat first, then a column per peer that was measured."""
     w = max(len("method"), *(len(r.label) for r in rows))
+    peers = [p for p in PEERS if any(r.method == p for r in rows)]
     head = (
         f"{'method':<{w}} {'procs':>6} {'runs':>4} {'seconds':>8} {'GB/s':>6} "
-        f"{'peak RSS MiB':>12} {'x seed':>7} {'x pandas':>8} {'x pyarrow':>9}"
+        f"{'peak RSS MiB':>12} {'x cat':>6}" + "".join(f" {'x ' + p:>9}" for p in peers)
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         rss = "-" if r.peak_rss_mib is None else f"{r.peak_rss_mib:.0f}"
         lines.append(
             f"{r.label:<{w}} {r.procs:>6} {len(r.seconds):>4} {r.median:>8.3f} "
-            f"{r.gbps:>6.3f} {rss:>12} {r.vs_seed:>7.1f} {r.vs_pandas:>8.2f} "
-            f"{r.vs_pyarrow:>9.2f}"
+            f"{r.gbps:>6.3f} {rss:>12} {r.vs_cat:>6.3f}"
+            + "".join(f" {getattr(r, 'vs_' + p):>9.2f}" for p in peers)
         )
     return "\n".join(lines)
 
@@ -326,6 +365,7 @@ def table(rows: list[Row]) -> str:
 def report(path: Path, rows: list[Row], notes: list[str], info: dict[str, Any]) -> str:
     """Header, table and footnotes, as printed."""
     size = path.stat().st_size
+    measured = {r.method for r in rows}
     return "\n".join(
         [
             f"file: {path} ({size:,} bytes = {size / GB:.3f} GB), file in page cache",
@@ -333,13 +373,17 @@ def report(path: Path, rows: list[Row], notes: list[str], info: dict[str, Any]) 
             table(rows),
             "",
             "seconds: median of the runs, each in a fresh subprocess, timed around the call"
-            " (interpreter start and imports excluded)",
+            " (interpreter start and imports excluded, except for the whole command, which is"
+            " timed around its subprocess)",
+            "x cat: fraction of cat's throughput, the median over runs of (cat's seconds in the"
+            " run just before it, on the same file) / (the method's seconds); 1/3 means a third"
+            " of the I/O ceiling",
             "procs: worker processes; N thr: one process computing on N threads"
             " (pyarrow's CPU thread pool, pyarrow.cpu_count())",
             "peak RSS: max(ru_maxrss of the subprocess, of its largest child), highest over the"
             " runs; not measured for cat; GB = 10**9 bytes",
-            f"runs: {' and '.join(LABELS[m] for m in SLOW_METHODS)} stop after one run"
-            f" when it takes over {SLOW_SECONDS:.0f} s",
+            f"runs: {'; '.join(LABELS[m] for m in SLOW_METHODS if m in measured)} stop after"
+            f" one run when it takes over {SLOW_SECONDS:.0f} s",
             *notes,
             info["line"],
         ]
@@ -360,6 +404,12 @@ def slice_note(seed: Row, total_bytes: int) -> str:
     )
 
 
+def load_average() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes, as /proc/loadavg gives them."""
+    with open("/proc/loadavg") as fh:
+        return " ".join(fh.read().split()[:3])
+
+
 def prepare(args: argparse.Namespace, out: Path) -> Path:
     """The numbers file, made if need be, in the page cache."""
     path = Path(args.file) if args.file else default_file(out, args.size_mb)
@@ -373,15 +423,18 @@ def prepare(args: argparse.Namespace, out: Path) -> Path:
 def measure_all(args: argparse.Namespace, path: Path, piece: Path) -> list[Row]:
     """Every method's row, in table order."""
     seed_label = f"{LABELS['seed']} [on a {piece.stat().st_size / MIB:.0f} MiB slice]"
-    pool_sizes = sorted({1, args.processes})
-    return [
-        measure("cat", path, 1, args.repeats),
-        measure("seed", piece, multiprocessing.cpu_count(), args.repeats, seed_label),
-        measure("python", path, 1, args.repeats),
-        measure("pandas", path, 1, args.repeats),
-        measure("pyarrow", path, 1, args.repeats),
-        *(measure("poolpipe", path, n, args.repeats) for n in pool_sizes),
-    ]
+    rows = []
+    for method in METHODS:
+        if method not in args.methods:
+            continue
+        if method == "seed":
+            cores = multiprocessing.cpu_count()
+            rows.append(measure("seed", piece, cores, args.repeats, seed_label))
+        elif method in POOL_METHODS:
+            rows += [measure(method, path, n, args.repeats) for n in args.processes]
+        else:
+            rows.append(measure(method, path, 1, args.repeats))
+    return rows
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -392,28 +445,40 @@ def bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         piece = make_slice(path, args.seed_slice_mb, Path(tmp))
         log("measuring...")
+        load_before = load_average()
         meter = CpuMeter()
         rows = measure_all(args, path, piece)
         others = meter.others_share()
-        slice_check = run_once("poolpipe", piece, args.processes).total
+        load_after = load_average()
+        slice_check = run_once("poolpipe", piece, args.processes[-1]).total
+        log("profiling...")
+        found = run_fresh(
+            "profile",
+            str(BENCH_DIR / "sumprofile.py"),
+            str(path),
+            *("--processes", str(args.processes[-1]), "--repeats", str(args.repeats)),
+        )
     add_ratios(rows)
     info = machine("pandas", "pyarrow")
-    seed = row_of(rows, "seed")
+    seeds = [r for r in rows if r.method == "seed"]
     notes = [
-        slice_note(seed, path.stat().st_size),
+        *(slice_note(seed, path.stat().st_size) for seed in seeds),
         contention_note(others),
+        f"load average (1, 5, 15 min, /proc/loadavg): {load_before} before, {load_after} after",
+        *profile_lines(found),
     ]
     print(report(path, rows, notes, info))
     problems = mismatches(rows, slice_check)
     result = {
         "file": str(path),
         "bytes": path.stat().st_size,
-        "slice_bytes": seed.nbytes,
+        "slice_bytes": seeds[0].nbytes if seeds else None,
         "slice_poolpipe_total": slice_check,
         "machine": info,
         "notes": notes,
         "rows": [r.to_json() for r in rows],
         "mismatches": problems,
+        "profile": found,
     }
     (out / "sum.json").write_text(json.dumps(result, indent=2) + "\n")
     for problem in problems:
@@ -422,16 +487,48 @@ def bench(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def counts(text: str) -> list[int]:
+    """--processes: one count or a comma-separated list of them, each at least 1."""
+    try:
+        values = sorted({int(v) for v in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of process counts") from None
+    if values[0] < 1:
+        raise argparse.ArgumentTypeError("process counts must be at least 1")
+    return values
+
+
+def methods(text: str) -> list[str]:
+    """--methods: names from METHODS, comma-separated, or all; cat is always run."""
+    names = list(METHODS) if text == "all" else text.split(",")
+    unknown = sorted(set(names) - set(METHODS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown methods {unknown}; known: {sorted(METHODS)}")
+    return ["cat", *(n for n in names if n != "cat")]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--file", help="numbers file to use (made with --size-mb if absent)")
     p.add_argument("--size-mb", type=int, default=1024, help="size of a made file, MiB")
-    p.add_argument("--processes", type=int, default=2, help="poolpipe's worker processes")
+    p.add_argument(
+        "--processes",
+        type=counts,
+        default=[1, 2],
+        help="poolpipe's worker processes, one row each: N or N,M,... (default: 1,2)",
+    )
+    p.add_argument(
+        "--methods",
+        type=methods,
+        default=list(DEFAULT_METHODS),
+        help=f"methods to run, comma-separated, or all (default: {','.join(DEFAULT_METHODS)})",
+    )
     p.add_argument("--seed-slice-mb", type=int, default=100, help="seed recipe's slice, MiB")
     p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
     p.add_argument("--out", default=str(BENCH_DIR / "out"), help="made files and sum.json")
     p.add_argument("--_run", choices=sorted(METHODS), help=argparse.SUPPRESS)
+    p.add_argument("--_processes", type=int, default=1, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -439,7 +536,7 @@ def main() -> int:
     """Entry point: the benchmark, or one method's run when called with --_run."""
     args = parse_args()
     if args._run:
-        child_main(args._run, args.file, args.processes)
+        child_main(args._run, args.file, args._processes)
         return 0
     return bench(args)
 

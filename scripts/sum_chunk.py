@@ -1,5 +1,7 @@
 """Rule sum_chunk: sum one chunk's byte range with a pool of `threads` worker processes."""
 
+import logging
+
 from poolpipe.core import (
     checked_manifest,
     job_processes,
@@ -8,13 +10,15 @@ from poolpipe.core import (
     write_job_timing,
     write_json,
 )
-from poolpipe.sum import sum_ranges
+from poolpipe.sum import scanner_note, sum_ranges
 
 
 def main(smk):
     dataset = smk.wildcards.dataset
     chunk = checked_manifest(smk.input.manifest, dataset=dataset)[int(smk.wildcards.chunk)]
     processes = job_processes(smk)
+    if note := scanner_note():
+        logging.warning(note)
     part, watch, serial_wall_s = timed_with_serial(
         lambda serial, _: sum_ranges([chunk], processes, strict=smk.params.strict, serial=serial),
         compare_serial=smk.params.compare_serial,

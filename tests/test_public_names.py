@@ -56,9 +56,11 @@ FACES = {
         "write_timing",
     ],
     "poolpipe.sum": [
+        "SCANNER",
         "SumPart",
         "merge_parts",
         "result_json",
+        "scanner_note",
         "sum_file",
         "sum_ranges",
         "write_numbers",

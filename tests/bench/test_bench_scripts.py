@@ -24,13 +24,20 @@ def bench(tmp_path: Path, script: str, *args: str) -> tuple[str, dict]:
 
 
 def test_sum_bench_methods_agree_on_the_total(tmp_path):
-    text, result = bench(tmp_path, "sum.py", "--size-mb", "2", "--seed-slice-mb", "1")
+    args = ["--size-mb", "2", "--seed-slice-mb", "1", "--methods", "all", "--repeats", "2"]
+    text, result = bench(tmp_path, "sum.py", *args)
     assert result["mismatches"] == []
     totals = {(r["method"], r["processes"]): set(r["totals"]) for r in result["rows"]}
     whole = [t for (method, _), t in totals.items() if method not in ("cat", "seed")]
-    assert len(whole) == 5 and all(len(t) == 1 for t in whole), totals
+    assert len(whole) == 7 and all(len(t) == 1 for t in whole), totals
     assert len(set.union(*whole)) == 1, totals
-    assert "x seed" in text and "machine: " in text
+    assert ("cli", 1) in totals and ("cli", 2) in totals
+    for row in result["rows"]:
+        pairs = len(row["cat_seconds"])
+        assert pairs == (0 if row["method"] == "cat" else len(row["seconds"])), row
+        assert row["vs_cat"] > 0
+    assert "x cat" in text and "x seed" in text and "load average" in text and "machine: " in text
+    assert "where the time goes" in text and result["profile"]["scan_gbps"] > 0
 
 
 def test_train_bench_fits_agree_with_scikit_learn(tmp_path):

@@ -8,27 +8,33 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from poolpipe.core.chunks import BLOCK_SIZE
 from poolpipe.core.outputs import read_json
+from tests.sum.conftest import drop_note
 
-POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
 LONG = 2 << 20
 """Digits in the long line: a quadratic conversion takes minutes, a subquadratic one seconds."""
 
 
-def _sum(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [POOLPIPE, "sum", *args, "--processes", "2"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+@pytest.fixture
+def run_sum(poolpipe_cli, scanner):
+    """Run `poolpipe sum ARGS --processes 2` on the test's scanner; stderr without its note."""
+
+    def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [*poolpipe_cli, "sum", *args, "--processes", "2"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        done.stderr = drop_note(done.stderr, scanner if done.returncode == 0 else "C")
+        return done
+
+    return run
 
 
 def _total_text(stdout: str) -> str:
@@ -42,49 +48,49 @@ def _counts(stdout: str) -> dict[str, object]:
     return json.loads(re.sub(r'"total": -?[0-9]+,', '"total": null,', stdout, count=1))
 
 
-def test_a_long_digit_line_plus_one_carries_through_every_digit(tmp_path):
+def test_a_long_digit_line_plus_one_carries_through_every_digit(tmp_path, run_sum):
     path = tmp_path / "n.txt"
     path.write_text("9" * LONG + "\n1\n")
-    done = _sum(str(path))
+    done = run_sum(str(path))
     assert done.returncode == 0, done.stderr
     assert _total_text(done.stdout) == "1" + "0" * LONG
     assert _counts(done.stdout)["numbers"] == 2
 
 
-def test_a_long_digit_line_and_its_negation_cancel(tmp_path):
+def test_a_long_digit_line_and_its_negation_cancel(tmp_path, run_sum):
     digits = ("3141592653" * (LONG // 10 + 1))[:LONG]
     path = tmp_path / "n.txt"
     path.write_text(f"{digits}\n-{digits}\n+7\n")
-    done = _sum(str(path))
+    done = run_sum(str(path))
     assert done.returncode == 0, done.stderr
     assert _total_text(done.stdout) == "7"
 
 
-def test_a_long_digit_total_is_printed_digit_for_digit(tmp_path):
+def test_a_long_digit_total_is_printed_digit_for_digit(tmp_path, run_sum):
     digits = ("2718281828" * (LONG // 10 + 1))[:LONG]
     path = tmp_path / "n.txt"
     path.write_text(f"-{digits}\n")
-    done = _sum(str(path))
+    done = run_sum(str(path))
     assert done.returncode == 0, done.stderr
     assert _total_text(done.stdout) == "-" + digits
 
 
-def test_a_long_total_goes_through_the_timing_record_and_json_reader(tmp_path):
+def test_a_long_total_goes_through_the_timing_record_and_json_reader(tmp_path, run_sum):
     digits = "5" * 100_000
     path = tmp_path / "n.txt"
     path.write_text(f"{digits}\n{digits}\n")
     timing = tmp_path / "timing.json"
-    done = _sum(str(path), "--timing", str(timing))
+    done = run_sum(str(path), "--timing", str(timing))
     assert done.returncode == 0, done.stderr
     (tmp_path / "total.json").write_text(done.stdout)
     assert read_json(tmp_path / "total.json")["total"] == 2 * (10**100_000 - 1) * 5 // 9
     assert read_json(timing)["items"] == 2
 
 
-def test_a_line_longer_than_a_block_is_one_counted_bad_line(tmp_path):
+def test_a_line_longer_than_a_block_is_one_counted_bad_line(tmp_path, run_sum):
     path = tmp_path / "n.txt"
     path.write_text("1\n" + "8" * BLOCK_SIZE + "\n2\n")
-    done = _sum(str(path))
+    done = run_sum(str(path))
     assert done.returncode == 0, done.stderr
     assert _total_text(done.stdout) == "3"
     counts = _counts(done.stdout)
@@ -100,18 +106,18 @@ def test_a_line_longer_than_a_block_is_one_counted_bad_line(tmp_path):
     ],
     ids=["missing", "folder"],
 )
-def test_a_bad_input_is_one_sentence(tmp_path, make, message):
+def test_a_bad_input_is_one_sentence(tmp_path, make, message, run_sum):
     path = make(tmp_path)
-    done = _sum(str(path))
+    done = run_sum(str(path))
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == f"poolpipe: error: {message.format(path=path)}\n"
 
 
-def test_a_bad_timing_path_is_refused_before_the_sum(tmp_path):
+def test_a_bad_timing_path_is_refused_before_the_sum(tmp_path, run_sum):
     path = tmp_path / "n.txt"
     path.write_text("1\n")
-    done = _sum(str(path), "--timing", str(tmp_path))
+    done = run_sum(str(path), "--timing", str(tmp_path))
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == f"poolpipe: error: --timing '{tmp_path}' is a folder, not a file\n"

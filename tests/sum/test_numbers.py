@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 
 from poolpipe.core.chunks import Range, split_file
 from poolpipe.errors import PoolpipeError
+from poolpipe.sum import numbers
 from poolpipe.sum.numbers import (
     EXAMPLE_CHARS,
     MAX_EXAMPLES,
@@ -25,6 +25,7 @@ from poolpipe.sum.numbers import (
     sum_range,
     sum_ranges,
 )
+from tests.sum.conftest import drop_note
 
 
 def reference(data: bytes, block_size: int | None = None) -> SumPart:
@@ -67,6 +68,11 @@ def _write(tmp_path: Path, data: bytes) -> Path:
     path = tmp_path / "numbers.txt"
     path.write_bytes(data)
     return path
+
+
+def test_each_test_runs_on_the_scanner_it_names(scanner):
+    want = {"C": "poolpipe.sum._scan", "numpy": "poolpipe.sum.pyscan"}[scanner]
+    assert numbers._scan.__name__ == want
 
 
 @pytest.mark.parametrize(
@@ -233,15 +239,16 @@ def test_part_json_round_trip(tmp_path):
     assert SumPart.from_json(json.loads(json.dumps(one.to_json()))) == one
 
 
-def test_cli_prints_the_result_and_fails_in_one_sentence(tmp_path):
+def test_cli_prints_the_result_and_fails_in_one_sentence(tmp_path, poolpipe_cli, scanner):
     path = _write(tmp_path, b"1\n2\nbad\n")
-    cli = [sys.executable, "-m", "poolpipe.cli", "sum"]
+    cli = [*poolpipe_cli, "sum"]
     ok = subprocess.run([*cli, str(path), "--processes", "2"], capture_output=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["total"] == 3
+    assert drop_note(ok.stderr.decode(), scanner) == ""
     strict = subprocess.run([*cli, str(path), "--strict"], capture_output=True, timeout=60)
     assert strict.returncode == 1
-    assert strict.stderr.decode().strip() == (
+    assert drop_note(strict.stderr.decode(), scanner).strip() == (
         f"poolpipe: error: {path}, line 3: 'bad' is not an integer (strict mode stops here)"
     )
     for bad_path, words in [(tmp_path / "nope.txt", "does not exist"), (tmp_path, "directory")]:
@@ -251,11 +258,11 @@ def test_cli_prints_the_result_and_fails_in_one_sentence(tmp_path):
         assert words in err and "Traceback" not in err and err.count("\n") == 1
 
 
-def test_a_total_longer_than_pythons_digit_limit_is_printed_exactly(tmp_path):
+def test_a_total_longer_than_pythons_digit_limit_is_printed_exactly(tmp_path, poolpipe_cli):
     digits = "9" * 5000
     path = _write(tmp_path, f"{digits}\n1\n".encode())
     run = subprocess.run(
-        [sys.executable, "-m", "poolpipe.cli", "sum", str(path), "--processes", "1"],
+        [*poolpipe_cli, "sum", str(path), "--processes", "1"],
         capture_output=True,
         timeout=60,
     )
@@ -264,14 +271,12 @@ def test_a_total_longer_than_pythons_digit_limit_is_printed_exactly(tmp_path):
     assert printed == b"1" + b"0" * 5000
 
 
-def test_cli_timing_writes_a_record_of_the_run(tmp_path):
+def test_cli_timing_writes_a_record_of_the_run(tmp_path, poolpipe_cli):
     path = _write(tmp_path, b"1\n2\nx\n")
     timing = tmp_path / "t.json"
     run = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "poolpipe.cli",
+            *poolpipe_cli,
             "sum",
             str(path),
             "--processes",

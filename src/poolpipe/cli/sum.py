@@ -6,13 +6,22 @@ import argparse
 import sys
 
 from poolpipe.cli import options as opt
-from poolpipe.core import Stopwatch, check_output_path, dumps_json, schema_defaults
+from poolpipe.core import (
+    Stopwatch,
+    check_input_file,
+    check_output_path,
+    dumps_json,
+    schema_defaults,
+)
 
 
 def _cmd_sum(args: argparse.Namespace) -> int:
-    from poolpipe.sum import sum_file
+    from poolpipe.sum import scanner_note, sum_file
 
     opt.check_outputs(args, "timing")
+    check_input_file(args.path)
+    if note := scanner_note():
+        sys.stderr.write(f"poolpipe: note: {note}\n")
     with Stopwatch() as watch:
         result = sum_file(args.path, args.processes, args.strict)
     sys.stdout.write(dumps_json(result))

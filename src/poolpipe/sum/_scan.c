@@ -12,6 +12,8 @@
  * to max_examples (line_index, start, end) triples and long_spans every
  * (line_index, start, end) of a long number, line indexes counted from 0
  * within the buffer.
+ *
+ * The fast path for the common line is in _scan_line.h.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,7 +24,16 @@
 #error "poolpipe.sum._scan assumes a little-endian machine"
 #endif
 
+#include "_scan_line.h"
+
 #define MAX_FAST_DIGITS 18
+
+typedef struct {
+    const unsigned char *base;
+    __int128 acc;
+    Py_ssize_t numbers, blanks, lines, bad, max_examples, fast;
+    PyObject *examples, *longs;
+} State;
 
 static inline int is_blank(unsigned char c) { return c == ' ' || c == '\t'; }
 
@@ -30,153 +41,116 @@ static int
 append_span(PyObject *list, Py_ssize_t line, Py_ssize_t start, Py_ssize_t end)
 {
     PyObject *item = Py_BuildValue("(nnn)", line, start, end);
-    if (item == NULL) {
+    if (item == NULL)
         return -1;
-    }
     int rc = PyList_Append(list, item);
     Py_DECREF(item);
     return rc;
 }
 
-static const uint64_t pow10[9] = {
-    1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u,
-};
-
-/* Value of the leading ASCII digits among the 8 bytes at p; *count gets how many. */
-static inline uint64_t
-eight_digits(const unsigned char *p, int *count)
+/* Any line [p, le) (no '\n'): trim, classify, count.  -1 on a Python error. */
+static int
+general_line(State *st, const unsigned char *p, const unsigned char *le)
 {
-    uint64_t x;
-    memcpy(&x, p, 8);
-    uint64_t a = x ^ 0x3030303030303030ull;
-    uint64_t nondigit = (a & 0xF0F0F0F0F0F0F0F0ull)
-                        | (((a & 0x0F0F0F0F0F0F0F0Full) + 0x0606060606060606ull)
-                           & 0x1010101010101010ull);
-    int k = nondigit ? __builtin_ctzll(nondigit) >> 3 : 8;
-    *count = k;
-    if (k == 0) {
+    const unsigned char *s = p, *e = le;
+    Py_ssize_t line = st->lines++ + st->fast;
+    if (e > s && e[-1] == '\r') {
+        e--;
+    }
+    while (s < e && is_blank(*s)) {
+        s++;
+    }
+    while (e > s && is_blank(e[-1])) {
+        e--;
+    }
+    if (s == e) {
+        st->blanks++;
         return 0;
     }
-    a <<= 8 * (8 - k);
-    a = (a * 10u) + (a >> 8);
-    a = (((a & 0x000000FF000000FFull) * (100u + (1000000ull << 32)))
-         + (((a >> 16) & 0x000000FF000000FFull) * (1u + (10000ull << 32)))) >> 32;
-    return a;
+    const unsigned char *t = s;
+    int neg = *t == '-';
+    t += (*t == '-') | (*t == '+');
+    const unsigned char *ds = t;
+    uint64_t v = 0;
+    unsigned d;
+    while (t < e && (d = (unsigned)(*t - '0')) < 10u) {
+        if (t - ds < MAX_FAST_DIGITS) {
+            v = v * 10u + d;
+        }
+        t++;
+    }
+    if (t != e || t == ds) {
+        if (++st->bad <= st->max_examples) {
+            return append_span(st->examples, line, p - st->base, le - st->base);
+        }
+        return 0;
+    }
+    if (t - ds > MAX_FAST_DIGITS) {
+        return append_span(st->longs, line, s - st->base, e - st->base);
+    }
+    st->acc += neg ? -(__int128)v : (__int128)v;
+    st->numbers++;
+    return 0;
 }
 
 static PyObject *
 scan(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer view;
-    Py_ssize_t max_examples;
-    if (!PyArg_ParseTuple(args, "y*n", &view, &max_examples)) {
+    State st = {0};
+    if (!PyArg_ParseTuple(args, "y*n", &view, &st.max_examples)) {
         return NULL;
     }
-    const unsigned char *base = (const unsigned char *)view.buf;
-    const unsigned char *p = base;
-    const unsigned char *end = base + view.len;
+    st.base = (const unsigned char *)view.buf;
+    const unsigned char *end = st.base + view.len, *start = st.base, *p = st.base;
     __int128 acc = 0;
-    Py_ssize_t numbers = 0, blanks = 0, lines = 0, bad = 0;
-    PyObject *examples = PyList_New(0);
-    PyObject *longs = PyList_New(0);
-    if (examples == NULL || longs == NULL) {
+    Py_ssize_t fast = 0;
+    st.examples = PyList_New(0);
+    st.longs = PyList_New(0);
+    if (st.examples == NULL || st.longs == NULL) {
         goto fail;
     }
-
-    while (p < end) {
-        /* Fast path: [+-]digits'\n' with at most 16 digits, 8 at a time. */
-        if (end - p >= 18) {
-            const unsigned char *q = p;
-            int neg = *q == '-';
-            q += (*q == '-') | (*q == '+');
-            int k1;
-            uint64_t v = eight_digits(q, &k1);
-            if (k1 == 8) {
-                int k2;
-                uint64_t v2 = eight_digits(q + 8, &k2);
-                if (k2 < 8) {
-                    v = v * pow10[k2] + v2;
-                    k1 += k2;
-                }
-                else {
-                    k1 = 0;
-                }
+    for (; end - p >= 64; p += 64) {
+        uint64_t nl = newlines64(p);
+        while (nl) {
+            const unsigned char *e = p + __builtin_ctzll(nl);
+            nl &= nl - 1;
+            int64_t v;
+            if (e - st.base >= 16 && fast_line(start, e, &v)) {
+                acc += v;
+                fast++;
             }
-            if (k1 > 0 && q[k1] == '\n') {
-                int64_t m = -(int64_t)neg;
-                acc += (__int128)(((int64_t)v ^ m) - m);
-                numbers++;
-                lines++;
-                p = q + k1 + 1;
-                continue;
-            }
-        }
-        /* General path: find the line, trim, classify. */
-        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
-        const unsigned char *le = nl ? nl : end;
-        const unsigned char *next = nl ? nl + 1 : end;
-        const unsigned char *s = p, *e = le;
-        if (e > s && e[-1] == '\r') {
-            e--;
-        }
-        while (s < e && is_blank(*s)) {
-            s++;
-        }
-        while (e > s && is_blank(e[-1])) {
-            e--;
-        }
-        if (s == e) {
-            blanks++;
-        }
-        else {
-            const unsigned char *t = s;
-            int neg = *t == '-';
-            t += (*t == '-') | (*t == '+');
-            const unsigned char *ds = t;
-            uint64_t v = 0;
-            unsigned d;
-            while (t < e && (d = (unsigned)(*t - '0')) < 10u) {
-                if (t - ds < MAX_FAST_DIGITS) {
-                    v = v * 10u + d;
-                }
-                t++;
-            }
-            if (t != e || t == ds) {
-                bad++;
-                if ((Py_ssize_t)bad <= max_examples) {
-                    int rc = append_span(examples, lines, p - base, le - base);
-                    if (rc < 0) {
-                        goto fail;
-                    }
-                }
-            }
-            else if (t - ds > MAX_FAST_DIGITS) {
-                int rc = append_span(longs, lines, s - base, e - base);
-                if (rc < 0) {
+            else {
+                st.fast = fast;
+                if (general_line(&st, start, e) < 0) {
                     goto fail;
                 }
             }
-            else {
-                acc += neg ? -(__int128)v : (__int128)v;
-                numbers++;
-            }
+            start = e + 1;
         }
-        lines++;
-        p = next;
+    }
+    st.fast = fast;
+    for (const unsigned char *e; (e = memchr(p, '\n', (size_t)(end - p))) != NULL; p = start) {
+        if (general_line(&st, start, e) < 0) {
+            goto fail;
+        }
+        start = e + 1;
+    }
+    if (start < end && general_line(&st, start, end) < 0) {
+        goto fail;
     }
 
     PyBuffer_Release(&view);
-    {
-        int64_t hi = (int64_t)(acc >> 64);
-        uint64_t lo = (uint64_t)acc;
-        return Py_BuildValue("(LKnnnnNN)", (long long)hi, (unsigned long long)lo,
-                             numbers, blanks, lines, bad, examples, longs);
-    }
+    acc += st.acc;
+    return Py_BuildValue("(LKnnnnNN)", (long long)(int64_t)(acc >> 64),
+                         (unsigned long long)(uint64_t)acc, st.numbers + fast, st.blanks,
+                         st.lines + fast,
+                         st.bad, st.examples, st.longs);
 
 fail:
     PyBuffer_Release(&view);
-    Py_XDECREF(examples);
-    Py_XDECREF(longs);
+    Py_XDECREF(st.examples);
+    Py_XDECREF(st.longs);
     return NULL;
 }
 

@@ -19,7 +19,25 @@ from poolpipe.core.chunks import (
 from poolpipe.core.parts import merge_ordered
 from poolpipe.core.pool import pool_map
 from poolpipe.errors import PoolpipeError
-from poolpipe.sum import _scan
+
+try:
+    from poolpipe.sum import _scan
+except ImportError:  # built without a compiler: the same answers, slower
+    from poolpipe.sum import pyscan as _scan
+
+SCANNER = "C" if _scan.__name__.endswith("._scan") else "numpy"
+"""Which scanner sums: "C" (the extension) or "numpy" (its fallback, where it was not built)."""
+
+
+def scanner_note(scanner: str | None = None) -> str | None:
+    """A sentence for the user when the sum runs on the slower numpy scanner; None otherwise."""
+    if (scanner or SCANNER) == "C":
+        return None
+    return (
+        "the C scanner (poolpipe.sum._scan) is not built here, so the sum runs on its slower"
+        " numpy path; the totals are the same"
+    )
+
 
 MAX_EXAMPLES = 10
 """Bad lines kept as examples (all are counted)."""
