@@ -9,7 +9,8 @@ CORES ?= all
 
 setup: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml setup.py src/poolpipe/sum/_scan.c src/poolpipe/train/_csv.c
+$(STAMP): requirements.lock pyproject.toml setup.py src/poolpipe/sum/_scan.c src/poolpipe/sum/_scan_line.h \
+		src/poolpipe/train/_csv.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
