@@ -1,46 +1,78 @@
 """What every stage shares: line-aligned chunks, the one pool runner, atomic outputs, TSV,
 timing records, the ordered merge of partial results, the schema's defaults, and the glue to
-Snakemake's scripts."""
+Snakemake's scripts.
 
-from poolpipe.core import tsv
-from poolpipe.core.chunks import (
-    BLOCK_SIZE,
-    Block,
-    Range,
-    checked_manifest,
-    header_end,
-    iter_blocks,
-    lines_before,
-    pieces_for,
-    read_manifest,
-    read_manifest_identity,
-    split_file,
-    split_range,
-    write_manifest,
-)
-from poolpipe.core.datasets import Dataset, read_datasets
-from poolpipe.core.defaults import USER_AGENT, schema_defaults
-from poolpipe.core.identity import InputIdentity, check_identity, identify
-from poolpipe.core.inputs import check_input_file, check_input_folder
-from poolpipe.core.outputs import (
-    check_output_path,
-    dumps_json,
-    open_atomic,
-    read_json,
-    write_atomic,
-    write_json,
-)
-from poolpipe.core.parts import merge_ordered
-from poolpipe.core.pool import available_cpus, die_with_parent, pool_map, serial_map
-from poolpipe.core.script import job_processes, run_script, write_job_timing
-from poolpipe.core.timing import (
-    Stopwatch,
-    TimingRecord,
-    read_record,
-    timed_with_serial,
-    write_record,
-    write_timing,
-)
+Names load on first use (PEP 562), so a command imports only the modules it calls: `poolpipe
+sum` starts without the dataset sheet's validator (jsonschema).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "tsv": "",
+    "BLOCK_SIZE": "chunks",
+    "Block": "chunks",
+    "Range": "chunks",
+    "checked_manifest": "chunks",
+    "header_end": "chunks",
+    "iter_blocks": "chunks",
+    "lines_before": "chunks",
+    "pieces_for": "chunks",
+    "read_manifest": "chunks",
+    "read_manifest_identity": "chunks",
+    "split_file": "chunks",
+    "split_range": "chunks",
+    "write_manifest": "chunks",
+    "Dataset": "datasets",
+    "read_datasets": "datasets",
+    "USER_AGENT": "defaults",
+    "schema_defaults": "defaults",
+    "InputIdentity": "identity",
+    "check_identity": "identity",
+    "identify": "identity",
+    "check_input_file": "inputs",
+    "check_input_folder": "inputs",
+    "check_output_path": "outputs",
+    "dumps_json": "outputs",
+    "open_atomic": "outputs",
+    "read_json": "outputs",
+    "write_atomic": "outputs",
+    "write_json": "outputs",
+    "merge_ordered": "parts",
+    "available_cpus": "pool",
+    "die_with_parent": "pool",
+    "pool_map": "pool",
+    "serial_map": "pool",
+    "job_processes": "script",
+    "run_script": "script",
+    "write_job_timing": "script",
+    "Stopwatch": "timing",
+    "TimingRecord": "timing",
+    "read_record": "timing",
+    "timed_with_serial": "timing",
+    "write_record": "timing",
+    "write_timing": "timing",
+}
+"""Each public name and the module of poolpipe.core it lives in ("" for a module itself)."""
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'poolpipe.core' has no attribute {name!r}")
+    module = importlib.import_module(f"poolpipe.core.{_WHERE[name] or name}")
+    value = module if not _WHERE[name] else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The public names, loaded or not."""
+    return sorted(__all__)
+
 
 __all__ = [
     "BLOCK_SIZE",
