@@ -26,6 +26,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
         "max_bytes": args.max_bytes,
         "user_agent": args.user_agent,
         "robots": False if args.no_robots else None,
+        "previous": args.previous,
+        "store": args.store,
     }
     settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
     site = SiteSpec(pages=args.demo_pages) if args.demo_site else None
@@ -109,6 +111,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="User-Agent header (default: %(default)s)",
     )
     p.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
+    p.add_argument(
+        "--previous",
+        metavar="PAGES_TSV",
+        help="an earlier pages.tsv: ask again with If-None-Match/If-Modified-Since",
+    )
+    p.add_argument(
+        "--store",
+        choices=["none", "warc"],
+        default=crawl["store"],
+        help="warc: also write the responses to OUT with .warc.gz for .tsv (default: %(default)s)",
+    )
     p.add_argument(
         "--demo-site",
         action="store_true",

@@ -15,8 +15,15 @@ PAGE_FIELDS = (
     "attempts",
     "error",
     "detail",
+    "content_type",
+    "sha256",
+    "etag",
+    "last_modified",
 )
 """The columns of pages.tsv, in order (and of a part file's JSON arrays)."""
+
+NOT_MODIFIED = "not_modified"
+"""The detail of a 304 answer to a conditional request: the page is as the earlier crawl saw it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +39,10 @@ class PageRow:
     attempts: int = 0
     error: str = ""
     detail: str = ""
+    content_type: str = ""
+    sha256: str = ""
+    etag: str = ""
+    last_modified: str = ""
 
     def to_jsonl(self) -> bytes:
         """One line of a part file: the fields as a JSON array."""

@@ -9,6 +9,9 @@ from poolpipe.core import USER_AGENT, schema_defaults
 from poolpipe.core.defaults import Bounds, schema_bounds
 from poolpipe.errors import PoolpipeError
 
+STORES = ("none", "warc")
+"""What the crawl keeps of the bodies: nothing but their hash, or a WARC file of the responses."""
+
 SCHEMES = ("http", "https")
 """The only schemes the crawler can fetch; anything else (file:, ftp:, ...) is an error row."""
 
@@ -33,6 +36,8 @@ def _fields_of(crawl: dict[str, Any]) -> dict[str, Any]:
         "user_agent": crawl.get("user_agent"),
         "robots": crawl.get("robots"),
         "schemes": _tuple(crawl.get("schemes")),
+        "previous": crawl.get("previous"),
+        "store": crawl.get("store"),
     }
 
 
@@ -81,6 +86,8 @@ class CrawlSettings:
     user_agent: str = _SCHEMA["user_agent"] or USER_AGENT
     robots: bool = _SCHEMA["robots"]
     schemes: tuple[str, ...] = _SCHEMA["schemes"]
+    previous: str = _SCHEMA["previous"] or ""
+    store: str = _SCHEMA["store"]
     hosts: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -90,6 +97,8 @@ class CrawlSettings:
             if (problem := bounds.problem(getattr(self, name)))
         ]
         problems += [f"scheme {s!r} cannot be crawled" for s in self.schemes if s not in SCHEMES]
+        if self.store not in STORES:
+            problems.append(f"store {self.store!r} is not one of {', '.join(STORES)}")
         if problems:
             raise PoolpipeError(f"crawl settings: {problems[0]}")
 
