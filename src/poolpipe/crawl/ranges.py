@@ -26,7 +26,10 @@ from poolpipe.core.timing import Stopwatch
 from poolpipe.crawl.demosite import SiteSpec, demo_site
 from poolpipe.crawl.engine import Engine, EngineStats, iter_items
 from poolpipe.crawl.hostlimit import HostLimiter
+from poolpipe.crawl.journal import identity, journal_dir, open_journal
 from poolpipe.crawl.merge import iter_rows, summary, write_pages
+from poolpipe.crawl.previous import Previous, load_previous
+from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls
 
@@ -36,11 +39,13 @@ PIECE_BYTES = 4 << 20
 
 @dataclass(frozen=True)
 class PieceTask:
-    """A piece of a job's range for one worker: its first line's number, where its rows go."""
+    """A piece of a job's range for one worker: its first line's number, its journal (where
+    its rows go) and the last line the journal already has a row for."""
 
     piece: Range
     first_line: int
     out: str
+    done_through: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,19 +60,26 @@ class PieceResult:
 class _WorkerState:
     limiter: HostLimiter | None = None
     threads: int = 1
+    previous: dict[str, Previous] = field(default_factory=dict)
 
 
 _worker = _WorkerState()
 
 
 def _init_crawl_worker(
-    limiter: HostLimiter, counter: Synchronized, concurrency: int, processes: int
+    limiter: HostLimiter,
+    counter: Synchronized,
+    concurrency: int,
+    processes: int,
+    previous: dict[str, Previous],
 ) -> None:
-    """Pool initializer: the shared host table, and this worker's share of the concurrency."""
+    """Pool initializer: the shared host table, this worker's share of the concurrency, and
+    the earlier crawl's pages (inherited by the fork, never pickled)."""
     with counter.get_lock():
         index = counter.value
         counter.value += 1
     _worker.limiter = limiter
+    _worker.previous = previous
     _worker.threads = concurrency // processes + (index % processes < concurrency % processes)
 
 
@@ -79,16 +91,25 @@ class PieceCrawler:
     duplicates: str | None = None
     threads: int | None = None
     limiter: HostLimiter | None = field(default=None, compare=False)
+    previous: dict[str, Previous] | None = field(default=None, compare=False)
 
     def __call__(self, task: PieceTask) -> PieceResult:
         limiter = self.limiter or _worker.limiter or HostLimiter(self.settings.per_host)
         threads = self.threads or _worker.threads
-        engine = Engine(self.settings, threads=threads, limiter=limiter)
+        previous = self.previous if self.previous is not None else _worker.previous
+        engine = Engine(self.settings, threads=threads, limiter=limiter, previous=previous)
         items = iter_items(task.piece, first_line=task.first_line, duplicates=self.duplicates)
-        with open(task.out, "wb") as fh:
+        if task.done_through:
+            items = (i for i in items if _line(i) > task.done_through)
+        with open(task.out, "ab") as fh:
             for row in engine.run(items):
                 fh.write(row.to_jsonl())
+                fh.flush()
         return PieceResult(task.out, engine.stats)
+
+
+def _line(item: tuple[int, str] | PageRow) -> int:
+    return item.line if isinstance(item, PageRow) else item[0]
 
 
 @dataclass(kw_only=True)
@@ -128,45 +149,48 @@ def crawl_range(
 ) -> ChunkStats:
     """Crawl every URL line of a range into a part file (JSON lines, input order).
 
-    With serial, the whole concurrency runs in this one process instead of a pool.
+    Rows go to a journal beside out as they complete; a re-run after a kill resumes from it
+    (see journal). With serial, the whole concurrency runs in this one process instead of a
+    pool.
     """
     pieces = plan_pieces(rng, processes)
     processes = max(1, min(processes, settings.concurrency, len(pieces)))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     limiter = HostLimiter(settings.per_host, settings.per_host_delay)
+    previous = load_previous(settings.previous)
+    journals = open_journal(out, identity(rng, settings, pieces), pieces)
     tasks = (
-        PieceTask(piece, first, str(tmp / f"{i}.jsonl")) for i, (piece, first) in enumerate(pieces)
+        PieceTask(piece, first, journal.path, journal.done_through)
+        for (piece, first), journal in zip(pieces, journals, strict=True)
     )
     stats = ChunkStats(processes=1 if serial else processes)
-    try:
-        if serial:
-            crawler = PieceCrawler(
-                settings=settings,
-                duplicates=duplicates,
-                threads=settings.concurrency,
-                limiter=limiter,
-            )
-            results: Iterator[PieceResult] = map(crawler, tasks)
-        else:
-            counter = mp.get_context("fork").Value("i", 0)
-            results = pool_map(
-                PieceCrawler(settings=settings, duplicates=duplicates),
-                tasks,
-                processes,
-                describe=_describe,
-                initializer=_init_crawl_worker,
-                initargs=(limiter, counter, settings.concurrency, processes),
-            )
-        with open_atomic(out) as fh:
-            for result in results:
-                with open(result.out, "rb") as part:
-                    shutil.copyfileobj(part, fh, 1 << 20)
-                os.unlink(result.out)
-                stats.add(result.stats)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if serial:
+        crawler = PieceCrawler(
+            settings=settings,
+            duplicates=duplicates,
+            threads=settings.concurrency,
+            limiter=limiter,
+            previous=previous,
+        )
+        results: Iterator[PieceResult] = map(crawler, tasks)
+    else:
+        counter = mp.get_context("fork").Value("i", 0)
+        results = pool_map(
+            PieceCrawler(settings=settings, duplicates=duplicates),
+            tasks,
+            processes,
+            describe=_describe,
+            initializer=_init_crawl_worker,
+            initargs=(limiter, counter, settings.concurrency, processes, previous),
+        )
+    for result in results:
+        stats.add(result.stats)
+    with open_atomic(out) as fh:
+        for journal in journals:
+            with open(journal.path, "rb") as part:
+                shutil.copyfileobj(part, fh, 1 << 20)
+    shutil.rmtree(journal_dir(out), ignore_errors=True)
     return stats
 
 
