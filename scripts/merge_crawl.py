@@ -29,7 +29,7 @@ def main(smk):
             demo_site=p.crawl["demo_site"],
         )
         write_json(smk.output.summary, doc)
-    write_job_timing(smk, "crawl", watch, items=tally.rows, size=index.lines)
+    write_job_timing(smk, "crawl", watch, items=tally.rows, size=tally.bytes)
 
 
 run_script(snakemake, main)  # noqa: F821

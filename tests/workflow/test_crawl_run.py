@@ -66,6 +66,7 @@ def test_every_crawl_job_leaves_a_timing_record(crawl_run):
     assert all(r.processes <= 2 and r.serial_wall_s is not None for r in chunks)
     summary = json.loads((crawl_run / TARGET).read_text())
     assert sum(r.items for r in chunks) == summary["urls"]
+    assert sum(r.bytes for r in chunks) == summary["bytes"] > 0, "bytes: bodies downloaded"
 
 
 def test_a_second_run_has_nothing_to_do(crawl_run):
