@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from poolpipe.core.chunks import split_file
 from poolpipe.crawl.demosite import Site, SiteSpec, serve
@@ -34,7 +35,9 @@ import sys
 from poolpipe.core.chunks import split_file
 from poolpipe.crawl.ranges import crawl_range
 from poolpipe.crawl.settings import CrawlSettings
-settings = CrawlSettings(concurrency=4, per_host=4, deadline=10.0, retries=1, backoff=0.05)
+settings = CrawlSettings(
+    concurrency=4, per_host=4, deadline=10.0, retries=1, backoff=0.05, store=sys.argv[3]
+)
 crawl_range(split_file(sys.argv[1], 1)[0], settings, processes=2, out=sys.argv[2])
 """
 
@@ -67,11 +70,11 @@ def journaled(out: Path) -> int:
     return sum(p.read_bytes().count(b"\n") for p in folder.glob("*.jsonl"))
 
 
-def kill_after(urls: Path, out: Path, rows: int) -> list[PageRow]:
+def kill_after(urls: Path, out: Path, rows: int, store: str = "none") -> list[PageRow]:
     """Start a crawl job, SIGKILL it (and its workers) once its journal holds `rows` rows;
     the rows the journal kept."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(urls), str(out)], start_new_session=True
+        [sys.executable, "-c", CHILD, str(urls), str(out), store], start_new_session=True
     )
     try:
         end = time.monotonic() + WAIT_S
@@ -145,3 +148,20 @@ def test_a_damaged_journal_is_never_trusted(tmp_path, site, damage):
         piece.write_bytes(data[:middle] + junk if damage == "rows" else data + junk)
     crawl_range(whole, SETTINGS, processes=2, out=out)
     assert strip(list(iter_rows([out]))) == strip(list(iter_rows([reference])))
+
+
+def test_a_killed_job_with_the_warc_store_resumes_records_and_rows_alike(tmp_path, site):
+    urls = url_file(tmp_path, site, "warc")
+    whole = split_file(urls, 1)[0]
+    settings = replace(SETTINGS, store="warc")
+    reference = tmp_path / "reference.jsonl"
+    crawl_range(whole, settings, processes=2, out=reference)
+    out = tmp_path / "part.jsonl"
+    kept = kill_after(urls, out, 12, store="warc")
+    assert len(kept) >= 12
+    crawl_range(whole, settings, processes=2, out=out)
+    rows = list(iter_rows([out]))
+    assert strip(rows) == strip(list(iter_rows([reference])))
+    with open(tmp_path / "part.warc.gz", "rb") as fh:
+        uris = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh)]
+    assert uris == [r.final_url for r in rows if r.archived]

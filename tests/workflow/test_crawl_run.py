@@ -122,3 +122,18 @@ def test_crawl_settings_are_checked_by_the_schema(tmp_path):
     typo = snakemake(workdir, {"crawl": {"timeouts": {"total": 3}}}, "--dry-run")
     assert typo.returncode != 0
     assert "'total' was unexpected" in typo.stdout + typo.stderr
+
+
+def test_the_warc_store_joins_every_chunks_records_in_order(tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    workdir = workflow_copy(tmp_path / "warc")
+    config = {**SMALL, "crawl": {"chunks": 2, "threads": 2, "store": "warc"}}
+    config["timing"] = {"compare_serial": False}
+    run = snakemake(workdir, config, TARGET)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = read_pages(workdir / "results/crawl/urls/pages.tsv")
+    with open(workdir / "results/crawl/urls/pages.warc.gz", "rb") as fh:
+        found = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh)]
+    archived = [r.final_url for r in rows if r.status is not None and not r.error]
+    assert found == archived and len(found) > 60

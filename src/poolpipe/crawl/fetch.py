@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urljoin
 
@@ -38,6 +39,7 @@ from poolpipe.crawl.guard import WATCHED_POOLS, Cut, Guard, guarding
 from poolpipe.crawl.kinds import RETRYABLE_ERRORS, ErrorKind
 from poolpipe.crawl.previous import VALIDATOR_CHARS, Previous
 from poolpipe.crawl.robots import RobotsCache, RobotsEntry
+from poolpipe.crawl.rows import Exchange
 from poolpipe.crawl.settings import CrawlSettings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -76,17 +78,6 @@ class FetchOutcome:
     etag: str = ""
     last_modified: str = ""
     record: Exchange | None = None
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """A response as fetched, for the WARC store: the URL, status line, headers and body."""
-
-    url: str
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
 
 
 def error(
@@ -189,8 +180,14 @@ class TooLarge(Exception):
 class Fetcher:
     """One thread's fetcher: its own connections, the process's robots cache."""
 
-    def __init__(self, settings: CrawlSettings, robots: RobotsCache | None = None) -> None:
+    def __init__(
+        self,
+        settings: CrawlSettings,
+        robots: RobotsCache | None = None,
+        crawl_delay: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.settings = settings
+        self.crawl_delay = crawl_delay
         self.robots = robots if robots is not None else RobotsCache(settings.user_agent)
         self.timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
         headers = urllib3.make_headers(accept_encoding=True, user_agent=settings.user_agent)
@@ -281,6 +278,7 @@ class Fetcher:
                         reason=response.reason or "",
                         headers=tuple(headers.items()),
                         body=body,
+                        date=warc_date(),
                     )
                 return FetchOutcome(
                     status=response.status,
@@ -353,6 +351,9 @@ class Fetcher:
             if mine:
                 try:
                     self._load_robots(entry, origin + "/robots.txt", guard)
+                    delay = entry.crawl_delay(self.robots.agent)
+                    if delay and self.crawl_delay is not None:
+                        self.crawl_delay(parsed.host or "", delay)
                 except BaseException:
                     entry.failed = True
                     self.robots.forget(origin, entry)
@@ -389,6 +390,11 @@ class Fetcher:
             entry.settle(response.status, body)
         finally:
             response.release_conn()
+
+
+def warc_date() -> str:
+    """Now, as a WARC-Date (UTC, seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _conditions(previous: Previous | None, url: str) -> dict[str, str] | None:

@@ -3,9 +3,10 @@
 A job that writes OUT keeps its journal in OUT.journal/ until OUT is complete: identity.json
 (what the job crawls and how: the range, the input file's size and mtime, the pieces, the
 settings) and one file of JSON lines per piece, each a prefix of that piece's rows in input
-order. A re-run with the same identity keeps every complete row and crawls on after the
-last; a journal of anything else, or one that cannot be read, is set aside and the job starts
-over. A row half-written when the job was killed is cut off.
+order (with the WARC store, also the piece's WARC file, cut to the records of those rows).
+A re-run with the same identity keeps every complete row and crawls on after the last; a
+journal of anything else, or one that cannot be read, is set aside and the job starts over.
+A row half-written when the job was killed is cut off.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from poolpipe.core.chunks import Range
 from poolpipe.core.outputs import dumps_json, write_json
 from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
+from poolpipe.crawl.warc import keep_records
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class PieceJournal:
 
     path: str
     done_through: int
+    warc: str = ""
 
 
 def journal_dir(out: str | os.PathLike[str]) -> Path:
@@ -59,7 +62,7 @@ def identity(rng: Range, settings: CrawlSettings, pieces: list[tuple[Range, int]
 
 
 def open_journal(
-    out: str | os.PathLike[str], ident: dict, pieces: list[tuple[Range, int]]
+    out: str | os.PathLike[str], ident: dict, pieces: list[tuple[Range, int]], *, warc: bool
 ) -> list[PieceJournal]:
     """The journal of each piece: resumed if the journal beside out has this identity, else
     new."""
@@ -76,7 +79,14 @@ def open_journal(
     journals = []
     for i, (piece, first) in enumerate(pieces):
         path = folder / f"{i}.jsonl"
-        journals.append(PieceJournal(str(path), _recover(path, first, piece)))
+        last, archived = _recover(path, first, piece)
+        records = folder / f"{i}.warc.gz"
+        if warc and not keep_records(records, archived):
+            log.warning("%s lacks records its journal has rows for; the piece starts over", records)
+            path.write_bytes(b"")
+            records.write_bytes(b"")
+            last = 0
+        journals.append(PieceJournal(str(path), last, str(records) if warc else ""))
     return journals
 
 
@@ -87,12 +97,14 @@ def _read_identity(stamp: Path) -> dict | None:
         return None
 
 
-def _recover(path: Path, first: int, piece: Range) -> int:
-    """Keep the complete, well-formed rows of a piece's journal; the last line they cover."""
+def _recover(path: Path, first: int, piece: Range) -> tuple[int, int]:
+    """Keep the complete, well-formed rows of a piece's journal; the last line they cover, and
+    how many of them have a response in the WARC store."""
     if not path.exists():
-        return 0
+        return 0, 0
     keep = 0
     last = 0
+    archived = 0
     with open(path, "rb") as fh:
         for line in fh:
             if not line.endswith(b"\n"):
@@ -106,9 +118,10 @@ def _recover(path: Path, first: int, piece: Range) -> int:
                 log.warning("%s: rows out of order; the piece resumes before them", path)
                 break
             last = row.line
+            archived += row.archived
             keep += len(line)
     if keep != path.stat().st_size:
         os.truncate(path, keep)
     if last:
         log.info("resuming %s after line %d (bytes %d-%d)", path, last, piece.start, piece.end)
-    return last
+    return last, archived
