@@ -110,7 +110,7 @@ class Engine:
         self.previous = previous or {}
         self.resolver = Resolver(settings.hosts)
         robots = RobotsCache(settings.user_agent)
-        self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots))
+        self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots, self._crawl_delay))
         self.stats = EngineStats()
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._done: queue.SimpleQueue = queue.SimpleQueue()
@@ -281,12 +281,19 @@ class Engine:
         self._idle += 1
         self.limiter.release(job.slot)
         now = time.monotonic()
+        if outcome.status is not None and job.guard is not None:
+            latency = now - (job.guard.deadline - self.settings.deadline)
+            self.limiter.observe(job.slot, latency, ok=outcome.status < 400)
         if outcome.retryable and job.attempts <= self.settings.retries:
             self.stats.retries += 1
             delay = backoff(self.settings, job.attempts, outcome.retry_after)
             heapq.heappush(self._delayed, (now + delay, next(self._seq), job))
             return
         job.row = _row(job, outcome, now)
+
+    def _crawl_delay(self, host: str, seconds: float) -> None:
+        """A host's robots.txt asks for this Crawl-delay (called by a fetch thread)."""
+        self.limiter.crawl_delay(self.limiter.slot(host), seconds)
 
     def _spawn(self, count: int) -> None:
         for _ in range(count):
@@ -341,6 +348,7 @@ def _row(job: _Job, outcome: FetchOutcome, now: float | None) -> PageRow:
             sha256=known.sha256,
             etag=outcome.etag or known.etag,
             last_modified=outcome.last_modified or known.last_modified,
+            record=outcome.record,
         )
     return PageRow(
         line=job.line,
@@ -356,6 +364,7 @@ def _row(job: _Job, outcome: FetchOutcome, now: float | None) -> PageRow:
         sha256=outcome.sha256,
         etag=outcome.etag,
         last_modified=outcome.last_modified,
+        record=outcome.record,
     )
 
 
