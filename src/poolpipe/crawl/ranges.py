@@ -24,14 +24,20 @@ from poolpipe.core.outputs import open_atomic
 from poolpipe.core.pool import pool_map
 from poolpipe.core.timing import Stopwatch
 from poolpipe.crawl.demosite import SiteSpec, demo_site
-from poolpipe.crawl.engine import Engine, EngineStats, iter_items
+from poolpipe.crawl.engine import WINDOW, Engine, EngineStats, iter_items
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.journal import identity, journal_dir, open_journal
 from poolpipe.crawl.merge import iter_rows, summary, write_pages
 from poolpipe.crawl.previous import Previous, load_previous
+from poolpipe.crawl.progress import Progress
 from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls
+from poolpipe.crawl.warc import WarcAppender, join_warcs, warc_path
+
+WARC_WINDOW = 64
+"""With the WARC store, lines a worker holds per thread: rows that wait for an earlier slow
+one hold their bodies, so the window is smaller than WINDOW."""
 
 PIECE_BYTES = 4 << 20
 """Bytes of URL file per piece: a job has `processes` pieces, more for files over this each."""
@@ -46,6 +52,7 @@ class PieceTask:
     first_line: int
     out: str
     done_through: int = 0
+    warc: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class _WorkerState:
     limiter: HostLimiter | None = None
     threads: int = 1
     previous: dict[str, Previous] = field(default_factory=dict)
+    progress: Progress | None = None
 
 
 _worker = _WorkerState()
@@ -72,6 +80,7 @@ def _init_crawl_worker(
     concurrency: int,
     processes: int,
     previous: dict[str, Previous],
+    progress: Progress | None,
 ) -> None:
     """Pool initializer: the shared host table, this worker's share of the concurrency, and
     the earlier crawl's pages (inherited by the fork, never pickled)."""
@@ -80,6 +89,7 @@ def _init_crawl_worker(
         counter.value += 1
     _worker.limiter = limiter
     _worker.previous = previous
+    _worker.progress = progress
     _worker.threads = concurrency // processes + (index % processes < concurrency % processes)
 
 
@@ -92,20 +102,35 @@ class PieceCrawler:
     threads: int | None = None
     limiter: HostLimiter | None = field(default=None, compare=False)
     previous: dict[str, Previous] | None = field(default=None, compare=False)
+    progress: Progress | None = field(default=None, compare=False)
 
     def __call__(self, task: PieceTask) -> PieceResult:
-        limiter = self.limiter or _worker.limiter or HostLimiter(self.settings.per_host)
+        limiter = self.limiter or _worker.limiter or limiter_for(self.settings)
         threads = self.threads or _worker.threads
         previous = self.previous if self.previous is not None else _worker.previous
-        engine = Engine(self.settings, threads=threads, limiter=limiter, previous=previous)
+        window = min(WINDOW, WARC_WINDOW * threads) if task.warc else None
+        engine = Engine(
+            self.settings, threads=threads, limiter=limiter, previous=previous, window=window
+        )
         items = iter_items(task.piece, first_line=task.first_line, duplicates=self.duplicates)
         if task.done_through:
             items = (i for i in items if _line(i) > task.done_through)
-        with open(task.out, "ab") as fh:
+        with open(task.out, "ab") as fh, open(task.warc or os.devnull, "ab") as records:
+            store = WarcAppender(records) if task.warc else None
+            progress = self.progress or _worker.progress
             for row in engine.run(items):
+                if progress is not None:
+                    progress.add(row)
+                if store is not None:
+                    store.add(row)
                 fh.write(row.to_jsonl())
                 fh.flush()
         return PieceResult(task.out, engine.stats)
+
+
+def limiter_for(settings: CrawlSettings) -> HostLimiter:
+    """The per-host table of a crawl with these settings."""
+    return HostLimiter(settings.per_host, settings.per_host_delay, throttle=settings.throttle())
 
 
 def _line(item: tuple[int, str] | PageRow) -> int:
@@ -146,6 +171,7 @@ def crawl_range(
     out: str | os.PathLike[str],
     duplicates: str | None = None,
     serial: bool = False,
+    progress: Progress | None = None,
 ) -> ChunkStats:
     """Crawl every URL line of a range into a part file (JSON lines, input order).
 
@@ -157,11 +183,12 @@ def crawl_range(
     processes = max(1, min(processes, settings.concurrency, len(pieces)))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    limiter = HostLimiter(settings.per_host, settings.per_host_delay)
+    limiter = limiter_for(settings)
     previous = load_previous(settings.previous)
-    journals = open_journal(out, identity(rng, settings, pieces), pieces)
+    warc = settings.store == "warc"
+    journals = open_journal(out, identity(rng, settings, pieces), pieces, warc=warc)
     tasks = (
-        PieceTask(piece, first, journal.path, journal.done_through)
+        PieceTask(piece, first, journal.path, journal.done_through, journal.warc)
         for (piece, first), journal in zip(pieces, journals, strict=True)
     )
     stats = ChunkStats(processes=1 if serial else processes)
@@ -172,6 +199,7 @@ def crawl_range(
             threads=settings.concurrency,
             limiter=limiter,
             previous=previous,
+            progress=progress,
         )
         results: Iterator[PieceResult] = map(crawler, tasks)
     else:
@@ -182,7 +210,7 @@ def crawl_range(
             processes,
             describe=_describe,
             initializer=_init_crawl_worker,
-            initargs=(limiter, counter, settings.concurrency, processes, previous),
+            initargs=(limiter, counter, settings.concurrency, processes, previous, progress),
         )
     for result in results:
         stats.add(result.stats)
@@ -190,6 +218,8 @@ def crawl_range(
         for journal in journals:
             with open(journal.path, "rb") as part:
                 shutil.copyfileobj(part, fh, 1 << 20)
+    if warc:
+        join_warcs([j.warc for j in journals], warc_path(out))
     shutil.rmtree(journal_dir(out), ignore_errors=True)
     return stats
 
@@ -201,6 +231,7 @@ def crawl_file(
     settings: CrawlSettings,
     processes: int,
     site: SiteSpec | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Crawl a URL file with a pool of `processes`, write pages.tsv to out; the summary."""
     out = Path(out)
@@ -211,8 +242,17 @@ def crawl_file(
         part = Path(tmp) / "part.jsonl"
         with demo_site(settings, site) as reach, Stopwatch() as watch:
             whole = split_file(path, 1)[0]
-            crawl_range(whole, reach, processes=processes, out=part, duplicates=duplicates)
+            crawl_range(
+                whole,
+                reach,
+                processes=processes,
+                out=part,
+                duplicates=duplicates,
+                progress=progress,
+            )
         tally = write_pages(out, iter_rows([part]), index.urls)
+        if settings.store == "warc":
+            os.replace(warc_path(part), warc_path(out))
     return summary(
         input_path=path,
         index=index,
