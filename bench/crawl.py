@@ -582,8 +582,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-robots", action="store_true")
     p.add_argument("--mixed-pages", type=int, default=1000)
     p.add_argument("--hangs", type=int, default=5, help="URLs of each hanging kind")
-    p.add_argument("--mixed-cap", type=float, default=30.0, help="seconds before a kill")
-    p.add_argument("--memory-urls", type=int, default=1_000_000, help="0: skip")
+    p.add_argument("--mixed-cap", type=float, default=15.0, help="seconds before a kill")
+    p.add_argument(
+        "--memory-urls", type=int, default=200_000, help="0: skip; 1000000 for the million-URL run"
+    )
     p.add_argument("--wait-quiet", type=float, default=120.0, help="most seconds to wait")
     p.add_argument("--out", default=str(BENCH_DIR / "out"), help="URL lists and crawl.json")
     p.add_argument("--_run", choices=sorted(LABELS), help=argparse.SUPPRESS)

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.sharedctypes import Synchronized
@@ -38,6 +39,10 @@ from poolpipe.crawl.warc import WarcAppender, join_warcs, warc_path
 WARC_WINDOW = 64
 """With the WARC store, lines a worker holds per thread: rows that wait for an earlier slow
 one hold their bodies, so the window is smaller than WINDOW."""
+
+FLUSH_S = 0.05
+"""How often a worker hands its journal's rows to the system: a killed job fetches again at
+most the rows of its last FLUSH_S seconds."""
 
 PIECE_BYTES = 4 << 20
 """Bytes of URL file per piece: a job has `processes` pieces, more for files over this each."""
@@ -118,13 +123,16 @@ class PieceCrawler:
         with open(task.out, "ab") as fh, open(task.warc or os.devnull, "ab") as records:
             store = WarcAppender(records) if task.warc else None
             progress = self.progress or _worker.progress
+            flushed = time.monotonic()
             for row in engine.run(items):
                 if progress is not None:
                     progress.add(row)
                 if store is not None:
                     store.add(row)
                 fh.write(row.to_jsonl())
-                fh.flush()
+                if time.monotonic() - flushed >= FLUSH_S:
+                    fh.flush()
+                    flushed = time.monotonic()
         return PieceResult(task.out, engine.stats)
 
 
