@@ -165,3 +165,12 @@ def test_a_killed_job_with_the_warc_store_resumes_records_and_rows_alike(tmp_pat
     with open(tmp_path / "part.warc.gz", "rb") as fh:
         uris = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh)]
     assert uris == [r.final_url for r in rows if r.archived]
+
+
+def test_a_file_where_the_journal_goes_is_replaced(tmp_path, site):
+    urls = url_file(tmp_path, site, "file")
+    out = tmp_path / "part.jsonl"
+    journal_dir(out).write_text("not a journal\n")
+    crawl_range(split_file(urls, 1)[0], SETTINGS, processes=1, out=out)
+    assert len(list(iter_rows([out]))) == PAGES + 1
+    assert not journal_dir(out).exists()

@@ -82,3 +82,14 @@ def test_off_by_default(tmp_path, site):
     crawl_file(str(urls), out=tmp_path / "pages.tsv", settings=replace(SETTINGS, store="none"),
                processes=1)  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pages.tsv", "urls.txt"]
+
+
+def test_a_warc_path_that_cannot_be_written_is_one_sentence_before_any_work(tmp_path, site):
+    from poolpipe.errors import PoolpipeError
+
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site.base}/page/77?blocked\n")
+    (tmp_path / "pages.warc.gz").mkdir()
+    with pytest.raises(PoolpipeError, match=r"the WARC file .* is a folder"):
+        crawl_file(str(urls), out=tmp_path / "pages.tsv", settings=SETTINGS, processes=1)
+    assert not (tmp_path / "pages.tsv").exists()

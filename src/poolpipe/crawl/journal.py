@@ -24,6 +24,7 @@ from poolpipe.core.outputs import dumps_json, write_json
 from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.warc import keep_records
+from poolpipe.errors import PoolpipeError
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +68,25 @@ def open_journal(
     """The journal of each piece: resumed if the journal beside out has this identity, else
     new."""
     folder = journal_dir(out)
+    try:
+        return _open(folder, json.loads(dumps_json(ident)), pieces, warc)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise PoolpipeError(f"the crawl's journal {folder} cannot be kept: {reason}") from None
+
+
+def _open(
+    folder: Path, ident: dict, pieces: list[tuple[Range, int]], warc: bool
+) -> list[PieceJournal]:
     stamp = folder / "identity.json"
-    found = _read_identity(stamp)
-    ident = json.loads(dumps_json(ident))
+    found = _read_identity(stamp) if folder.is_dir() and not folder.is_symlink() else None
     if found != ident:
-        if found is not None or folder.exists():
+        if found is not None or folder.exists() or folder.is_symlink():
             log.warning("%s is from other input or settings; starting the job over", folder)
-        shutil.rmtree(folder, ignore_errors=True)
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+        elif folder.exists() or folder.is_symlink():
+            folder.unlink()
         folder.mkdir(parents=True)
         write_json(stamp, ident)
     journals = []

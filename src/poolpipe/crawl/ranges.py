@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from poolpipe.core.chunks import Range, lines_before, split_file, split_range
-from poolpipe.core.outputs import open_atomic
+from poolpipe.core.outputs import check_output_path, open_atomic
 from poolpipe.core.pool import pool_map
 from poolpipe.core.timing import Stopwatch
 from poolpipe.crawl.demosite import SiteSpec, demo_site
@@ -194,6 +194,8 @@ def crawl_range(
     limiter = limiter_for(settings)
     previous = load_previous(settings.previous)
     warc = settings.store == "warc"
+    if warc:
+        check_output_path(warc_path(out), "the WARC file")
     journals = open_journal(out, identity(rng, settings, pieces), pieces, warc=warc)
     tasks = (
         PieceTask(piece, first, journal.path, journal.done_through, journal.warc)
@@ -244,6 +246,9 @@ def crawl_file(
     """Crawl a URL file with a pool of `processes`, write pages.tsv to out; the summary."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if settings.store == "warc":
+        check_output_path(warc_path(out), "the WARC file")
+    load_previous(settings.previous)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         duplicates = str(Path(tmp) / "duplicates.tsv")
         index = index_urls(path, duplicates)
