@@ -1,6 +1,6 @@
 """Benchmark: crawl a local site (2000 pages, 50 ms each, 10 KB): seed recipe, threads +
-requests.Session, poolpipe; then a mixed list with hanging and trickling URLs, and the memory
-of a 1,000,000-URL crawl.
+requests.Session, aiohttp's asyncio client, poolpipe; then a mixed list with hanging and
+trickling URLs, and the memory of a 1,000,000-URL crawl.
 
 Run `python bench/crawl.py --help`; README.md ("Crawl benchmark") says what each row measures.
 Everything it contacts is the poolpipe.crawl.demosite server it starts on 127.0.0.1, or names under
@@ -45,6 +45,7 @@ newline may arrive apart, and lines are found by pattern, not split on newlines.
 MODULES = {
     "seed": ("requests",),
     "threads": ("requests",),
+    "aiohttp": ("aiohttp", "asyncio"),
     "poolpipe1": ("poolpipe.crawl",),
     "poolpipe": ("poolpipe.crawl",),
 }
@@ -53,6 +54,7 @@ MODULES = {
 LABELS = {
     "seed": "seed recipe: Pool(cpu_count).map(requests.get)",
     "threads": "threads + requests.Session per thread",
+    "aiohttp": "aiohttp ClientSession, one asyncio loop",
     "poolpipe1": "poolpipe crawl, 1 process",
     "poolpipe": "poolpipe crawl",
 }
@@ -111,6 +113,38 @@ def run_threads(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
     }
 
 
+def run_aiohttp(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
+    """aiohttp's client: one ClientSession, at most `concurrency` requests in flight."""
+    import asyncio
+
+    import aiohttp
+
+    async def crawl() -> list[tuple[int, int]]:
+        timeout = aiohttp.ClientTimeout(
+            total=args.deadline * 10, sock_connect=args.connect_timeout, sock_read=args.read_timeout
+        )
+        connector = aiohttp.TCPConnector(limit=args.concurrency, limit_per_host=args.concurrency)
+        gate = asyncio.Semaphore(args.concurrency)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+            async def get(url: str) -> tuple[int, int]:
+                async with gate:
+                    try:
+                        async with session.get(url) as response:
+                            return response.status, len(await response.read())
+                    except (aiohttp.ClientError, TimeoutError):
+                        return 0, 0
+
+            return await asyncio.gather(*(get(url) for url in urls))
+
+    results = asyncio.run(crawl())
+    return {
+        "rows": len(results),
+        "ok": sum(s == 200 for s, _ in results),
+        "bytes": sum(n for s, n in results if s == 200),
+    }
+
+
 def run_poolpipe(path: str, args: argparse.Namespace) -> dict[str, Any]:
     """poolpipe's crawl_file: index, pool of `processes`, merge into pages.tsv."""
     from poolpipe.crawl import CrawlSettings, crawl_file
@@ -143,7 +177,7 @@ def child_main(args: argparse.Namespace) -> None:
     """
     preload(MODULES[args._run])
     urls: list[str] = []
-    if args._run in ("seed", "threads"):
+    if args._run in ("seed", "threads", "aiohttp"):
         with open(args.file) as fh:
             urls = [line.strip() for line in fh if line.strip()]
     start = time.perf_counter()
@@ -151,6 +185,8 @@ def child_main(args: argparse.Namespace) -> None:
         extra = run_seed(urls, args)
     elif args._run == "threads":
         extra = run_threads(urls, args)
+    elif args._run == "aiohttp":
+        extra = run_aiohttp(urls, args)
     else:
         extra = run_poolpipe(args.file, args)
     seconds = time.perf_counter() - start
@@ -254,6 +290,7 @@ class Row:
     limit: float
     vs_seed: float = 0.0
     vs_threads: float = 0.0
+    vs_aiohttp: float = 0.0
 
     @property
     def best(self) -> Run:
@@ -311,7 +348,7 @@ def table(rows: list[Row]) -> str:
     head = (
         f"{'method':<{w}} {'procs':>5} {'conc':>4} {'URLs':>5} {'runs':>4} {'seconds':>8} "
         f"{'pages/s':>8} {'limit':>6} {'of lim':>6} {'CPU s':>6} {'CPU ms/pg':>9} "
-        f"{'srv CPU s':>9} {'peak MiB':>8} {'x seed':>7} {'x thr':>6}"
+        f"{'srv CPU s':>9} {'peak MiB':>8} {'x seed':>7} {'x thr':>6} {'x aio':>6}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -321,7 +358,7 @@ def table(rows: list[Row]) -> str:
             f"{b.seconds:>8.2f} {r.pages_per_s:>8.0f} {r.limit:>6.0f} "
             f"{r.pages_per_s / r.limit:>6.0%} {b.cpu_s:>6.2f} {1000 * b.cpu_s / b.ok:>9.2f} "
             f"{b.server_cpu_s:>9.2f} {b.peak_kib / 1024:>8.0f} {r.vs_seed:>7.1f} "
-            f"{r.vs_threads:>6.2f}"
+            f"{r.vs_threads:>6.2f} {r.vs_aiohttp:>6.2f}"
         )
     return "\n".join(lines)
 
@@ -456,16 +493,32 @@ def bench(args: argparse.Namespace) -> int:
                     processes=1),
             measure("poolpipe1", all_file, replace_args(args, processes=1), urls=args.pages,
                     pid=pid, repeats=args.repeats, processes=1),
+            measure("aiohttp", all_file, args, urls=args.pages, pid=pid, repeats=args.repeats,
+                    processes=1),
             measure("poolpipe", all_file, args, urls=args.pages, pid=pid, repeats=args.repeats),
         ]  # fmt: skip
+        if args.high_concurrency:
+            high = replace_args(args, concurrency=args.high_concurrency)
+            rows += [
+                measure("aiohttp", all_file, high, urls=args.pages, pid=pid,
+                        repeats=args.repeats, processes=1, concurrency=args.high_concurrency),
+                measure("poolpipe1", all_file, replace_args(high, processes=1), urls=args.pages,
+                        pid=pid, repeats=args.repeats, processes=1,
+                        concurrency=args.high_concurrency),
+                measure("poolpipe", all_file, high, urls=args.pages, pid=pid,
+                        repeats=args.repeats, concurrency=args.high_concurrency),
+            ]  # fmt: skip
         others = meter.others_share()
         mixed_text, mixed_result = mixed(args, base=site.base, pid=pid, out=out)
     memory_text, memory_result = memory(args, out) if args.memory_urls else ("", {})
     seed, threads = rows[0], rows[1]
+    peers = {r.concurrency: r for r in rows if r.method == "aiohttp"}
     for row in rows:
         row.vs_seed = row.pages_per_s / seed.pages_per_s
         row.vs_threads = row.pages_per_s / threads.pages_per_s
-    info = machine("requests", "urllib3")
+        peer = peers.get(row.concurrency)
+        row.vs_aiohttp = row.pages_per_s / peer.pages_per_s if peer else float("nan")
+    info = machine("requests", "urllib3", "aiohttp")
     problems = [
         f"{r.label}: {r.best.ok} of {r.urls} pages, {r.best.bytes} bytes"
         for r in rows
@@ -478,7 +531,8 @@ def bench(args: argparse.Namespace) -> int:
         table(rows),
         "",
         "limit: concurrency / latency, the most pages/s that many requests in flight can give;"
-        " of lim: pages/s as a share of it",
+        " of lim: pages/s as a share of it; x seed, x thr, x aio: pages/s over the seed's,"
+        " threads + requests' and aiohttp's (at the same concurrency)",
         "seconds: median run, each in a fresh subprocess, timed around the crawl (interpreter"
         " start and imports excluded); poolpipe's includes reading the URL file, its duplicate"
         " index and writing pages.tsv",
@@ -516,6 +570,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--page-bytes", type=int, default=10_000)
     p.add_argument("--latency-ms", type=int, default=50)
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight in all")
+    p.add_argument("--high-concurrency", type=int, default=128, help="also at this (0: skip)")
     p.add_argument("--processes", type=int, default=2, help="poolpipe's worker processes")
     p.add_argument("--seed-slice", type=int, default=200, help="URLs the seed recipe gets")
     p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
@@ -527,8 +582,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-robots", action="store_true")
     p.add_argument("--mixed-pages", type=int, default=1000)
     p.add_argument("--hangs", type=int, default=5, help="URLs of each hanging kind")
-    p.add_argument("--mixed-cap", type=float, default=30.0, help="seconds before a kill")
-    p.add_argument("--memory-urls", type=int, default=1_000_000, help="0: skip")
+    p.add_argument("--mixed-cap", type=float, default=15.0, help="seconds before a kill")
+    p.add_argument(
+        "--memory-urls", type=int, default=200_000, help="0: skip; 1000000 for the million-URL run"
+    )
     p.add_argument("--wait-quiet", type=float, default=120.0, help="most seconds to wait")
     p.add_argument("--out", default=str(BENCH_DIR / "out"), help="URL lists and crawl.json")
     p.add_argument("--_run", choices=sorted(LABELS), help=argparse.SUPPRESS)

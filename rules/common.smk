@@ -241,6 +241,18 @@ def crawl_parts(wildcards):
     return per_chunk("results/crawl/{dataset}/parts/{chunk}.jsonl", wildcards.dataset)
 
 
+def crawl_warcs(wildcards):
+    """Every crawl chunk's WARC file of a dataset, in chunk order; none unless crawl.store is warc."""
+    if config["crawl"]["store"] != "warc":
+        return []
+    return per_chunk("results/crawl/{dataset}/parts/{chunk}.warc.gz", wildcards.dataset)
+
+
+def crawl_warc_output(path):
+    """The named WARC output of a crawl rule when crawl.store is warc, else nothing."""
+    return {"warc": path} if config["crawl"]["store"] == "warc" else {}
+
+
 def crawl_timings(wildcards):
     """Every crawl chunk's timing record of a dataset, in chunk order (for pages/s)."""
     return per_chunk("results/timing/crawl_chunk/{dataset}/{chunk}.json", wildcards.dataset)

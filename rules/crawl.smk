@@ -57,6 +57,7 @@ rule crawl_chunk:
         manifest="results/crawl/{dataset}/chunks.tsv",
         duplicates="results/crawl/{dataset}/duplicates.tsv",
     output:
+        **crawl_warc_output("results/crawl/{dataset}/parts/{chunk}.warc.gz"),
         part="results/crawl/{dataset}/parts/{chunk}.jsonl",
         timing="results/timing/crawl_chunk/{dataset}/{chunk}.json",
     log:
@@ -85,10 +86,12 @@ rule crawl_chunk:
 rule merge_crawl:
     input:
         parts=crawl_parts,
+        warcs=crawl_warcs,
         timings=crawl_timings,
         index="results/crawl/{dataset}/index.json",
         manifest="results/crawl/{dataset}/chunks.tsv",
     output:
+        **crawl_warc_output("results/crawl/{dataset}/pages.warc.gz"),
         pages="results/crawl/{dataset}/pages.tsv",
         summary="results/crawl/{dataset}/summary.json",
         timing="results/timing/merge_crawl/{dataset}.json",

@@ -40,7 +40,7 @@ def main(smk):
         "crawl",
         watch,
         items=stats.rows,
-        size=chunk.size,
+        size=stats.bytes,
         processes=stats.processes,
         serial_wall_s=serial_wall_s,
     )

@@ -9,7 +9,7 @@ from poolpipe.core import (
     write_job_timing,
     write_json,
 )
-from poolpipe.crawl import CrawlSettings, UrlIndex, iter_rows, summary, write_pages
+from poolpipe.crawl import CrawlSettings, UrlIndex, iter_rows, join_warcs, summary, write_pages
 
 
 def main(smk):
@@ -29,7 +29,9 @@ def main(smk):
             demo_site=p.crawl["demo_site"],
         )
         write_json(smk.output.summary, doc)
-    write_job_timing(smk, "crawl", watch, items=tally.rows, size=index.lines)
+        if smk.input.warcs:
+            join_warcs(smk.input.warcs, smk.output.warc)
+    write_job_timing(smk, "crawl", watch, items=tally.rows, size=tally.bytes)
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -63,6 +63,10 @@ def read_pages(path: Path) -> list[PageRow]:
                 attempts=int(f[6]),
                 error=f[7],
                 detail=f[8],
+                content_type=f[9],
+                sha256=f[10],
+                etag=f[11],
+                last_modified=f[12],
             )
         )
     return rows

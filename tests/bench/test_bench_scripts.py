@@ -53,8 +53,16 @@ def test_crawl_bench_fetches_every_page_and_finishes_the_mixed_list(tmp_path):
     args = ["--pages", "120", "--seed-slice", "10", "--repeats", "1", "--processes", "2"]
     args += ["--mixed-pages", "60", "--hangs", "1", "--mixed-cap", "10", "--deadline", "2"]
     args += ["--retries", "1", "--memory-urls", "200", "--wait-quiet", "0"]
+    args += ["--high-concurrency", "16"]
     text, result = bench(tmp_path, "crawl.py", *args)
     assert result["problems"] == [] and result["mixed"]["ok"]
-    assert [r["method"] for r in result["rows"]] == ["seed", "threads", "poolpipe1", "poolpipe"]
+    methods = [(r["method"], r["concurrency"]) for r in result["rows"][1:]]
+    assert result["rows"][0]["method"] == "seed"
+    assert methods == [
+        ("threads", 64), ("poolpipe1", 64), ("aiohttp", 64), ("poolpipe", 64),
+        ("aiohttp", 16), ("poolpipe1", 16), ("poolpipe", 16),
+    ]  # fmt: skip
+    peers = [r["vs_aiohttp"] for r in result["rows"] if r["method"] == "aiohttp"]
+    assert peers == [1.0, 1.0]
     assert {n: run["rows"] for n, run in result["memory"].items()} == {"20": 20, "200": 200}
     assert "killed after 10 s" in text

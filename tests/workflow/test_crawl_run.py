@@ -66,6 +66,7 @@ def test_every_crawl_job_leaves_a_timing_record(crawl_run):
     assert all(r.processes <= 2 and r.serial_wall_s is not None for r in chunks)
     summary = json.loads((crawl_run / TARGET).read_text())
     assert sum(r.items for r in chunks) == summary["urls"]
+    assert sum(r.bytes for r in chunks) == summary["bytes"] > 0, "bytes: bodies downloaded"
 
 
 def test_a_second_run_has_nothing_to_do(crawl_run):
@@ -121,3 +122,18 @@ def test_crawl_settings_are_checked_by_the_schema(tmp_path):
     typo = snakemake(workdir, {"crawl": {"timeouts": {"total": 3}}}, "--dry-run")
     assert typo.returncode != 0
     assert "'total' was unexpected" in typo.stdout + typo.stderr
+
+
+def test_the_warc_store_joins_every_chunks_records_in_order(tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    workdir = workflow_copy(tmp_path / "warc")
+    config = {**SMALL, "crawl": {"chunks": 2, "threads": 2, "store": "warc"}}
+    config["timing"] = {"compare_serial": False}
+    run = snakemake(workdir, config, TARGET)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = read_pages(workdir / "results/crawl/urls/pages.tsv")
+    with open(workdir / "results/crawl/urls/pages.warc.gz", "rb") as fh:
+        found = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh)]
+    archived = [r.final_url for r in rows if r.status is not None and not r.error]
+    assert found == archived and len(found) > 60

@@ -13,7 +13,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from poolpipe.core import write_json
-    from poolpipe.crawl import CrawlSettings, SiteSpec, crawl_file
+    from poolpipe.crawl import CrawlSettings, Progress, SiteSpec, crawl_file, showing
 
     opt.check_outputs(args, "out", "summary", "timing")
     settings = CrawlSettings()
@@ -26,12 +26,20 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
         "max_bytes": args.max_bytes,
         "user_agent": args.user_agent,
         "robots": False if args.no_robots else None,
+        "previous": args.previous,
+        "store": args.store,
     }
     settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
     site = SiteSpec(pages=args.demo_pages) if args.demo_site else None
-    with Stopwatch() as watch:
+    progress = Progress() if sys.stderr.isatty() else None
+    with Stopwatch() as watch, showing(progress, sys.stderr):
         result = crawl_file(
-            args.urlfile, out=args.out, settings=settings, processes=args.processes, site=site
+            args.urlfile,
+            out=args.out,
+            settings=settings,
+            processes=args.processes,
+            site=site,
+            progress=progress,
         )
     sys.stdout.write(dumps_json(result))
     if args.summary:
@@ -57,7 +65,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="fetch every URL of a file; write one row per URL line to --out (TSV)",
         description="Fetch every URL of URLFILE (one a line; blank lines and # comments "
         "skipped, repeats fetched once) and write one row per URL line, in input order, to "
-        "--out; print the summary. Unset settings take config/schema.yaml's defaults.",
+        "--out; print the summary. Unset settings take config/schema.yaml's defaults. On a "
+        "terminal, a live progress line goes to stderr.",
     )
     p.add_argument("urlfile", help="text file, one URL per line")
     p.add_argument("--out", required=True, metavar="PATH", help="pages.tsv to write")
@@ -109,6 +118,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="User-Agent header (default: %(default)s)",
     )
     p.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
+    p.add_argument(
+        "--previous",
+        metavar="PAGES_TSV",
+        help="an earlier pages.tsv: ask again with If-None-Match/If-Modified-Since",
+    )
+    p.add_argument(
+        "--store",
+        choices=["none", "warc"],
+        default=crawl["store"],
+        help="warc: also write the responses to OUT with .warc.gz for .tsv (default: %(default)s)",
+    )
     p.add_argument(
         "--demo-site",
         action="store_true",

@@ -4,7 +4,9 @@ Modules, from the URL file to pages.tsv: urlfile (lines, repeats), ranges (a job
 whole file over a pool), engine (one worker's threads and scheduler), fetch (one attempt),
 guard (its hard deadline), robots, hostlimit (per-host limits across processes), kinds (the
 error kinds of a row), rows (a row of pages.tsv), merge (pages.tsv and the summary), demo and
-demosite (the demo URL list and the site it names), settings.
+demosite (the demo URL list and the site it names), settings, previous (an earlier pages.tsv
+for conditional requests), journal (resuming a killed job), warc (the WARC store), progress
+(the live progress line).
 """
 
 from poolpipe.crawl.demo import write_urls
@@ -12,10 +14,12 @@ from poolpipe.crawl.demosite import SiteSpec, demo_site, serve
 from poolpipe.crawl.engine import GRACE_S
 from poolpipe.crawl.kinds import ErrorKind
 from poolpipe.crawl.merge import CrawlTally, iter_rows, summary, write_pages
+from poolpipe.crawl.progress import Progress, showing
 from poolpipe.crawl.ranges import ChunkStats, crawl_file, crawl_range
 from poolpipe.crawl.rows import PAGE_FIELDS, PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import UrlIndex, index_urls
+from poolpipe.crawl.warc import join_warcs
 
 __all__ = [
     "GRACE_S",
@@ -25,6 +29,7 @@ __all__ = [
     "CrawlTally",
     "ErrorKind",
     "PageRow",
+    "Progress",
     "SiteSpec",
     "UrlIndex",
     "crawl_file",
@@ -32,7 +37,9 @@ __all__ = [
     "demo_site",
     "index_urls",
     "iter_rows",
+    "join_warcs",
     "serve",
+    "showing",
     "summary",
     "write_pages",
     "write_urls",

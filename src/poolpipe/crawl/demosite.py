@@ -8,7 +8,9 @@ SiteSpec.max_seconds or as soon as the process that started it is gone. serve() 
 subprocess; demo_site() does so around a crawl and sends DEMO_HOST and CLOSED_HOST to it.
 
 Paths:
-  /page/N                  200, SiteSpec.page_bytes of HTML (404 for N >= SiteSpec.pages)
+  /page/N                  200, SiteSpec.page_bytes of HTML (404 for N >= SiteSpec.pages), with
+                           an ETag and a Last-Modified that change with SiteSpec.version; 304
+                           to a request whose If-None-Match or If-Modified-Since they satisfy
   /status/CODE             that status, a short body
   /flaky/NAME?fails=K&status=S         S (default 500) the first K times, then 200
   /retry-after/NAME?fails=K&seconds=T&status=S  S (default 503) with Retry-After: T, then 200
@@ -22,7 +24,8 @@ Paths:
   /raw?status=S&h=NAME:VALUE&...   status S (default 200; any text) with exactly these header lines,
                            percent-decoded as latin-1 bytes (malformed ones too), then a short
                            body; a Content-Length is added unless one is given; then closes
-  /robots.txt              disallows /private/ (302 to SiteSpec.robots_location if set)
+  /robots.txt              disallows /private/ (302 to SiteSpec.robots_location if set), with
+                           SiteSpec.crawl_delay as its Crawl-delay if set
   /private/NAME            200 (but robots.txt forbids it)
   /__stats__               JSON: requests per path (query included) as "hits", the most
                            requests it was ever answering at once as "max_in_flight", and
@@ -35,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import email.utils
 import json
 import os
 import selectors
@@ -63,10 +67,13 @@ ARRIVALS = 4096
 IDLE_S = 30.0
 HEAD_LIMIT = 64 << 10
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
+EPOCH = 1_577_836_800
+"""2020-01-01 00:00:00 UTC: the Last-Modified of the demo pages at version 0."""
 STATUS_TEXT = {
     200: "OK",
     301: "Moved Permanently",
     302: "Found",
+    304: "Not Modified",
     400: "Bad Request",
     404: "Not Found",
     410: "Gone",
@@ -90,6 +97,8 @@ class SiteSpec:
     hang_max: float = 120.0
     max_seconds: float = 6 * 3600.0
     robots_location: str = ""
+    version: int = 0
+    crawl_delay: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,13 +123,35 @@ class Site:
         }
 
 
-def page_body(index: int, size: int) -> bytes:
+def page_body(index: int, size: int, version: int = 0) -> bytes:
     """The deterministic HTML of page `index`, exactly `size` bytes (at least its head)."""
-    head = f"<html><title>page {index}</title><body><p>".encode()
+    name = f"page {index}" if not version else f"page {index} version {version}"
+    head = f"<html><title>{name}</title><body><p>".encode()
     tail = b"</p></body></html>\n"
     fill = max(0, size - len(head) - len(tail))
     body = head + (_FILL * (fill // len(_FILL) + 1))[:fill] + tail
     return body[:size] if size >= len(head) + len(tail) else body
+
+
+def validators(index: int, version: int) -> dict[str, str]:
+    """The ETag and Last-Modified of page `index` at a version of the site."""
+    modified = email.utils.formatdate(EPOCH + 86400 * version, usegmt=True)
+    return {"ETag": f'"p{index}-v{version}"', "Last-Modified": modified}
+
+
+def not_modified(found: dict[str, str], asked: dict[str, str]) -> bool:
+    """Whether a request's If-None-Match (else If-Modified-Since) says the page is unchanged."""
+    if "if-none-match" in asked:
+        tags = [t.strip().removeprefix("W/") for t in asked["if-none-match"].split(",")]
+        return "*" in tags or found["ETag"] in tags
+    since = asked.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        when = email.utils.parsedate_to_datetime(since).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False
+    return email.utils.parsedate_to_datetime(found["Last-Modified"]).timestamp() <= when
 
 
 def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> bytes:
@@ -152,7 +183,7 @@ class DemoServer:
         self.arrivals: deque[tuple[str, float]] = deque(maxlen=ARRIVALS)
         self.in_flight = 0
         self.max_in_flight = 0
-        self._page = page_body(0, spec.page_bytes)
+        self._page = page_body(0, spec.page_bytes, spec.version)
 
     def stats(self) -> bytes:
         """The /__stats__ document."""
@@ -189,6 +220,10 @@ class DemoServer:
             writer.write(_response(400, b"bad request\n", {"Connection": "close"}))
             return False
         close = any(f.lower().replace(" ", "") == "connection:close" for f in fields)
+        asked = {}
+        for f in fields:
+            name, _, value = f.partition(":")
+            asked[name.strip().lower()] = value.strip()
         if target == "/__stats__":
             writer.write(_response(200, self.stats(), {"Content-Type": "application/json"}))
             return not close
@@ -197,12 +232,17 @@ class DemoServer:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self._answer(method, target, close, writer)
+            return await self._answer(method, target, close, writer, asked)
         finally:
             self.in_flight -= 1
 
     async def _answer(
-        self, method: str, target: str, close: bool, writer: asyncio.StreamWriter
+        self,
+        method: str,
+        target: str,
+        close: bool,
+        writer: asyncio.StreamWriter,
+        asked: dict[str, str],
     ) -> bool:
         if self.spec.latency:
             await asyncio.sleep(self.spec.latency)
@@ -216,6 +256,8 @@ class DemoServer:
         if special is not None:
             return special and not close
         status, body, headers = self.route(parts, query, target)
+        if status == 200 and "ETag" in headers and not_modified(headers, asked):
+            status, body = 304, b""
         if close:
             headers["Connection"] = "close"
         data = _response(status, body, headers)
@@ -233,8 +275,9 @@ class DemoServer:
         if kind == "page" and len(rest) == 1 and rest[0].isdigit():
             index = int(rest[0])
             if index < self.spec.pages:
-                body = self._page if index == 0 else page_body(index, self.spec.page_bytes)
-                return 200, body, {}
+                version = self.spec.version
+                body = self._page if index == 0 else page_body(index, self.spec.page_bytes, version)
+                return 200, body, validators(index, version)
         elif kind == "status" and len(rest) == 1 and rest[0].isdigit():
             return int(rest[0]), f"status {rest[0]}\n".encode(), {}
         elif kind in ("flaky", "retry-after") and rest:
@@ -256,7 +299,8 @@ class DemoServer:
         elif kind == "robots.txt" and self.spec.robots_location:
             return 302, b"", {"Location": self.spec.robots_location}
         elif kind == "robots.txt":
-            return 200, ROBOTS, {"Content-Type": "text/plain"}
+            delay = f"Crawl-delay: {self.spec.crawl_delay:g}\n" if self.spec.crawl_delay else ""
+            return 200, ROBOTS + delay.encode(), {"Content-Type": "text/plain"}
         elif kind == "private" and rest:
             return 200, page_body(1, 300), {}
         return 404, b"not found\n", {}

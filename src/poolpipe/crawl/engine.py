@@ -25,8 +25,9 @@ from poolpipe.crawl.fetch import Fetcher, FetchOutcome, check_url, error
 from poolpipe.crawl.guard import Guard, Resolver
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.kinds import ErrorKind
+from poolpipe.crawl.previous import Previous
 from poolpipe.crawl.robots import RobotsCache
-from poolpipe.crawl.rows import PageRow
+from poolpipe.crawl.rows import NOT_MODIFIED, PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import OVERLONG, URL, decode, iter_lines, read_duplicates
 
@@ -47,7 +48,18 @@ before the attempt is written off and a fresh thread takes its place."""
 class _Job:
     """One URL line on its way through a worker."""
 
-    __slots__ = ("attempts", "guard", "host", "line", "row", "slot", "started", "token", "url")
+    __slots__ = (
+        "attempts",
+        "guard",
+        "host",
+        "line",
+        "previous",
+        "row",
+        "slot",
+        "started",
+        "token",
+        "url",
+    )
 
     def __init__(self, line: int, url: str) -> None:
         self.line = line
@@ -59,6 +71,7 @@ class _Job:
         self.guard: Guard | None = None
         self.token = 0
         self.row: PageRow | None = None
+        self.previous: Previous | None = None
 
 
 @dataclass(kw_only=True)
@@ -66,6 +79,7 @@ class EngineStats:
     """What a worker's engine did (for the log)."""
 
     rows: int = 0
+    bytes: int = 0
     attempts: int = 0
     retries: int = 0
     abandoned: int = 0
@@ -87,14 +101,16 @@ class Engine:
         limiter: HostLimiter,
         window: int | None = None,
         fetcher: Callable[[], Fetcher] | None = None,
+        previous: dict[str, Previous] | None = None,
     ) -> None:
         self.settings = settings
         self.threads = max(1, threads)
         self.limiter = limiter
         self.window = window or WINDOW
+        self.previous = previous or {}
         self.resolver = Resolver(settings.hosts)
         robots = RobotsCache(settings.user_agent)
-        self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots))
+        self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots, self._crawl_delay))
         self.stats = EngineStats()
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._done: queue.SimpleQueue = queue.SimpleQueue()
@@ -137,6 +153,7 @@ class Engine:
                 row = window.popleft().row
                 assert row is not None
                 self.stats.rows += 1
+                self.stats.bytes += row.bytes
                 yield row
             if exhausted and not window:
                 return
@@ -160,6 +177,7 @@ class Engine:
             return job
         assert parsed is not None and parsed.host is not None
         job.host = parsed.host
+        job.previous = self.previous.get(job.url)
         job.slot = self.limiter.slot(parsed.host)
         self._enqueue(job)
         return job
@@ -205,7 +223,7 @@ class Engine:
         self._state[token] = "running"
         heapq.heappush(self._timers, (guard.deadline, next(self._seq), token, False))
         self._idle -= 1
-        self._tasks.put((token, job.url, guard))
+        self._tasks.put((token, job.url, guard, job.previous))
 
     def _watch(self, now: float) -> None:
         """Cut attempts past their deadline; write off those whose thread still has not returned."""
@@ -263,12 +281,19 @@ class Engine:
         self._idle += 1
         self.limiter.release(job.slot)
         now = time.monotonic()
+        if outcome.status is not None and job.guard is not None:
+            latency = now - (job.guard.deadline - self.settings.deadline)
+            self.limiter.observe(job.slot, latency, ok=outcome.status < 400)
         if outcome.retryable and job.attempts <= self.settings.retries:
             self.stats.retries += 1
             delay = backoff(self.settings, job.attempts, outcome.retry_after)
             heapq.heappush(self._delayed, (now + delay, next(self._seq), job))
             return
         job.row = _row(job, outcome, now)
+
+    def _crawl_delay(self, host: str, seconds: float) -> None:
+        """A host's robots.txt asks for this Crawl-delay (called by a fetch thread)."""
+        self.limiter.crawl_delay(self.limiter.slot(host), seconds)
 
     def _spawn(self, count: int) -> None:
         for _ in range(count):
@@ -285,8 +310,11 @@ class Engine:
                 task = self._tasks.get()
                 if task is None:
                     return
-                token, url, guard = task
-                outcome = fetcher.attempt(url, guard)
+                token, url, guard, previous = task
+                if previous is None:
+                    outcome = fetcher.attempt(url, guard)
+                else:
+                    outcome = fetcher.attempt(url, guard, previous)
                 with self._lock:
                     if self._state.get(token) == "abandoned":
                         del self._state[token]
@@ -306,6 +334,22 @@ def backoff(settings: CrawlSettings, attempt: int, retry_after: float | None) ->
 
 def _row(job: _Job, outcome: FetchOutcome, now: float | None) -> PageRow:
     elapsed = None if now is None or not job.attempts else round((now - job.started) * 1000)
+    known = job.previous
+    if outcome.status == 304 and known is not None and not outcome.error:
+        return PageRow(
+            line=job.line,
+            url=job.url,
+            final_url=outcome.final_url,
+            status=304,
+            elapsed_ms=elapsed,
+            attempts=job.attempts,
+            detail=NOT_MODIFIED,
+            content_type=outcome.content_type or known.content_type,
+            sha256=known.sha256,
+            etag=outcome.etag or known.etag,
+            last_modified=outcome.last_modified or known.last_modified,
+            record=outcome.record,
+        )
     return PageRow(
         line=job.line,
         url=job.url,
@@ -316,6 +360,11 @@ def _row(job: _Job, outcome: FetchOutcome, now: float | None) -> PageRow:
         attempts=job.attempts,
         error=outcome.error,
         detail=outcome.detail,
+        content_type=outcome.content_type,
+        sha256=outcome.sha256,
+        etag=outcome.etag,
+        last_modified=outcome.last_modified,
+        record=outcome.record,
     )
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import hashlib
 import http.client
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urljoin
 
@@ -35,7 +37,9 @@ from urllib3.util import Url, parse_url
 
 from poolpipe.crawl.guard import WATCHED_POOLS, Cut, Guard, guarding
 from poolpipe.crawl.kinds import RETRYABLE_ERRORS, ErrorKind
+from poolpipe.crawl.previous import VALIDATOR_CHARS, Previous
 from poolpipe.crawl.robots import RobotsCache, RobotsEntry
+from poolpipe.crawl.rows import Exchange
 from poolpipe.crawl.settings import CrawlSettings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -69,6 +73,11 @@ class FetchOutcome:
     detail: str = ""
     retry_after: float | None = None
     retryable: bool = False
+    content_type: str = ""
+    sha256: str = ""
+    etag: str = ""
+    last_modified: str = ""
+    record: Exchange | None = None
 
 
 def error(
@@ -171,8 +180,14 @@ class TooLarge(Exception):
 class Fetcher:
     """One thread's fetcher: its own connections, the process's robots cache."""
 
-    def __init__(self, settings: CrawlSettings, robots: RobotsCache | None = None) -> None:
+    def __init__(
+        self,
+        settings: CrawlSettings,
+        robots: RobotsCache | None = None,
+        crawl_delay: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.settings = settings
+        self.crawl_delay = crawl_delay
         self.robots = robots if robots is not None else RobotsCache(settings.user_agent)
         self.timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
         headers = urllib3.make_headers(accept_encoding=True, user_agent=settings.user_agent)
@@ -190,12 +205,12 @@ class Fetcher:
         """Close every kept connection."""
         self.pool.clear()
 
-    def attempt(self, url: str, guard: Guard) -> FetchOutcome:
-        """Fetch url once under guard; never raises."""
+    def attempt(self, url: str, guard: Guard, previous: Previous | None = None) -> FetchOutcome:
+        """Fetch url once under guard, conditionally if an earlier crawl saw it; never raises."""
         final = [url]
         with guarding(guard):
             try:
-                outcome = self._fetch(url, guard, final)
+                outcome = self._fetch(url, guard, final, previous)
             except TooLarge as exc:
                 outcome = error(
                     ErrorKind.TOO_LARGE, str(exc), final_url=final[0], status=exc.status
@@ -211,7 +226,9 @@ class Fetcher:
             return error(ErrorKind.DEADLINE, detail, final_url=final[0])
         return outcome if outcome.final_url else replace(outcome, final_url=final[0])
 
-    def _fetch(self, url: str, guard: Guard, final: list[str]) -> FetchOutcome:
+    def _fetch(
+        self, url: str, guard: Guard, final: list[str], previous: Previous | None
+    ) -> FetchOutcome:
         s = self.settings
         seen = {url}
         current = url
@@ -227,7 +244,7 @@ class Fetcher:
                 refused = self._robots_refusal(parsed, current, guard)
                 if refused:
                     return error(ErrorKind.ROBOTS, refused, final_url=current)
-            response = self._get(parsed)
+            response = self._get(parsed, _conditions(previous, current))
             try:
                 location = response.headers.get("Location")
                 if response.status in REDIRECT_STATUSES and location:
@@ -251,13 +268,29 @@ class Fetcher:
                     seen.add(target)
                     current = final[0] = target
                     continue
-                size = self._read_body(response, guard)
+                size, digest, body = self._read_body(response, guard)
+                headers = response.headers
+                record = None
+                if s.store == "warc":
+                    record = Exchange(
+                        url=current,
+                        status=response.status,
+                        reason=response.reason or "",
+                        headers=tuple(headers.items()),
+                        body=body,
+                        date=warc_date(),
+                    )
                 return FetchOutcome(
                     status=response.status,
                     final_url=current,
                     bytes=size,
-                    retry_after=retry_after(response.headers.get("Retry-After")),
+                    retry_after=retry_after(headers.get("Retry-After")),
                     retryable=response.status in s.retry_statuses,
+                    content_type=_validator(headers.get("Content-Type")),
+                    sha256=digest,
+                    etag=_validator(headers.get("ETag")),
+                    last_modified=_validator(headers.get("Last-Modified")),
+                    record=record,
                 )
             except ValueError as exc:
                 response.close()
@@ -270,21 +303,25 @@ class Fetcher:
         detail = f"more than {s.max_redirects} redirects"
         return error(ErrorKind.TOO_MANY_REDIRECTS, detail, final_url=current)
 
-    def _get(self, parsed: Url) -> urllib3.BaseHTTPResponse:
+    def _get(self, parsed: Url, extra: dict[str, str] | None) -> urllib3.BaseHTTPResponse:
         """GET a parsed URL on this thread's pool for its host (no second parse of the URL)."""
         pool = self.pool.connection_from_host(parsed.host, parsed.port, parsed.scheme)
         return pool.urlopen(
             "GET",
             parsed.request_uri,
-            headers=self.pool.headers,
+            headers={**self.pool.headers, **extra} if extra else self.pool.headers,
             redirect=False,
             retries=False,
             assert_same_host=False,
             preload_content=False,
         )
 
-    def _read_body(self, response: urllib3.BaseHTTPResponse, guard: Guard) -> int:
+    def _read_body(
+        self, response: urllib3.BaseHTTPResponse, guard: Guard
+    ) -> tuple[int, str, bytes]:
+        """The body's size and SHA-256 (hex), and the body itself if the WARC store keeps it."""
         cap = self.settings.max_bytes
+        keep = self.settings.store == "warc"
         length = declared_length(response.headers.get("Content-Length"))
         if length is not None and length > cap:
             response.close()
@@ -292,14 +329,19 @@ class Fetcher:
             message = f"Content-Length {shown} is over the cap of {cap} bytes"
             raise TooLarge(message, response.status)
         size = 0
+        digest = hashlib.sha256()
+        kept: list[bytes] = []
         for block in response.stream(READ_SIZE, decode_content=True):
             size += len(block)
             if size > cap:
                 response.close()
                 raise TooLarge(f"body over the cap of {cap} bytes", response.status)
+            digest.update(block)
+            if keep:
+                kept.append(block)
             if guard.was_cut:
                 break
-        return size
+        return size, digest.hexdigest(), b"".join(kept)
 
     def _robots_refusal(self, parsed: Url, url: str, guard: Guard) -> str:
         """Why robots.txt forbids url, or '' if it allows it."""
@@ -309,6 +351,9 @@ class Fetcher:
             if mine:
                 try:
                     self._load_robots(entry, origin + "/robots.txt", guard)
+                    delay = entry.crawl_delay(self.robots.agent)
+                    if delay and self.crawl_delay is not None:
+                        self.crawl_delay(parsed.host or "", delay)
                 except BaseException:
                     entry.failed = True
                     self.robots.forget(origin, entry)
@@ -345,6 +390,30 @@ class Fetcher:
             entry.settle(response.status, body)
         finally:
             response.release_conn()
+
+
+def warc_date() -> str:
+    """Now, as a WARC-Date (UTC, seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _conditions(previous: Previous | None, url: str) -> dict[str, str] | None:
+    """The conditional headers for url from what an earlier crawl saw there, if anything."""
+    if previous is None or previous.final_url != url:
+        return None
+    extra = {"If-None-Match": previous.etag, "If-Modified-Since": previous.last_modified}
+    return {k: v for k, v in extra.items() if _sendable(v)} or None
+
+
+def _sendable(value: str) -> bool:
+    """Whether a header value can go on the wire as it is: printable latin-1, not empty."""
+    return bool(value) and value.isprintable() and all(ord(ch) < 256 for ch in value)
+
+
+def _validator(value: str | None) -> str:
+    """A header's value for pages.tsv: one line, '' if absent or longer than VALIDATOR_CHARS."""
+    text = " ".join((value or "").split())
+    return text if len(text) <= VALIDATOR_CHARS else ""
 
 
 def _read_capped(response: urllib3.BaseHTTPResponse, cap: int) -> bytes:

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.sharedctypes import Synchronized
@@ -20,15 +21,28 @@ from pathlib import Path
 from typing import Any
 
 from poolpipe.core.chunks import Range, lines_before, split_file, split_range
-from poolpipe.core.outputs import open_atomic
+from poolpipe.core.outputs import check_output_path, open_atomic
 from poolpipe.core.pool import pool_map
 from poolpipe.core.timing import Stopwatch
 from poolpipe.crawl.demosite import SiteSpec, demo_site
-from poolpipe.crawl.engine import Engine, EngineStats, iter_items
+from poolpipe.crawl.engine import WINDOW, Engine, EngineStats, iter_items
 from poolpipe.crawl.hostlimit import HostLimiter
+from poolpipe.crawl.journal import identity, journal_dir, open_journal
 from poolpipe.crawl.merge import iter_rows, summary, write_pages
+from poolpipe.crawl.previous import Previous, load_previous
+from poolpipe.crawl.progress import Progress
+from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls
+from poolpipe.crawl.warc import WarcAppender, join_warcs, warc_path
+
+WARC_WINDOW = 64
+"""With the WARC store, lines a worker holds per thread: rows that wait for an earlier slow
+one hold their bodies, so the window is smaller than WINDOW."""
+
+FLUSH_S = 0.05
+"""How often a worker hands its journal's rows to the system: a killed job fetches again at
+most the rows of its last FLUSH_S seconds."""
 
 PIECE_BYTES = 4 << 20
 """Bytes of URL file per piece: a job has `processes` pieces, more for files over this each."""
@@ -36,11 +50,14 @@ PIECE_BYTES = 4 << 20
 
 @dataclass(frozen=True)
 class PieceTask:
-    """A piece of a job's range for one worker: its first line's number, where its rows go."""
+    """A piece of a job's range for one worker: its first line's number, its journal (where
+    its rows go) and the last line the journal already has a row for."""
 
     piece: Range
     first_line: int
     out: str
+    done_through: int = 0
+    warc: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,19 +72,29 @@ class PieceResult:
 class _WorkerState:
     limiter: HostLimiter | None = None
     threads: int = 1
+    previous: dict[str, Previous] = field(default_factory=dict)
+    progress: Progress | None = None
 
 
 _worker = _WorkerState()
 
 
 def _init_crawl_worker(
-    limiter: HostLimiter, counter: Synchronized, concurrency: int, processes: int
+    limiter: HostLimiter,
+    counter: Synchronized,
+    concurrency: int,
+    processes: int,
+    previous: dict[str, Previous],
+    progress: Progress | None,
 ) -> None:
-    """Pool initializer: the shared host table, and this worker's share of the concurrency."""
+    """Pool initializer: the shared host table, this worker's share of the concurrency, and
+    the earlier crawl's pages (inherited by the fork, never pickled)."""
     with counter.get_lock():
         index = counter.value
         counter.value += 1
     _worker.limiter = limiter
+    _worker.previous = previous
+    _worker.progress = progress
     _worker.threads = concurrency // processes + (index % processes < concurrency % processes)
 
 
@@ -79,16 +106,43 @@ class PieceCrawler:
     duplicates: str | None = None
     threads: int | None = None
     limiter: HostLimiter | None = field(default=None, compare=False)
+    previous: dict[str, Previous] | None = field(default=None, compare=False)
+    progress: Progress | None = field(default=None, compare=False)
 
     def __call__(self, task: PieceTask) -> PieceResult:
-        limiter = self.limiter or _worker.limiter or HostLimiter(self.settings.per_host)
+        limiter = self.limiter or _worker.limiter or limiter_for(self.settings)
         threads = self.threads or _worker.threads
-        engine = Engine(self.settings, threads=threads, limiter=limiter)
+        previous = self.previous if self.previous is not None else _worker.previous
+        window = min(WINDOW, WARC_WINDOW * threads) if task.warc else None
+        engine = Engine(
+            self.settings, threads=threads, limiter=limiter, previous=previous, window=window
+        )
         items = iter_items(task.piece, first_line=task.first_line, duplicates=self.duplicates)
-        with open(task.out, "wb") as fh:
+        if task.done_through:
+            items = (i for i in items if _line(i) > task.done_through)
+        with open(task.out, "ab") as fh, open(task.warc or os.devnull, "ab") as records:
+            store = WarcAppender(records) if task.warc else None
+            progress = self.progress or _worker.progress
+            flushed = time.monotonic()
             for row in engine.run(items):
+                if progress is not None:
+                    progress.add(row)
+                if store is not None:
+                    store.add(row)
                 fh.write(row.to_jsonl())
+                if time.monotonic() - flushed >= FLUSH_S:
+                    fh.flush()
+                    flushed = time.monotonic()
         return PieceResult(task.out, engine.stats)
+
+
+def limiter_for(settings: CrawlSettings) -> HostLimiter:
+    """The per-host table of a crawl with these settings."""
+    return HostLimiter(settings.per_host, settings.per_host_delay, throttle=settings.throttle())
+
+
+def _line(item: tuple[int, str] | PageRow) -> int:
+    return item.line if isinstance(item, PageRow) else item[0]
 
 
 @dataclass(kw_only=True)
@@ -125,48 +179,58 @@ def crawl_range(
     out: str | os.PathLike[str],
     duplicates: str | None = None,
     serial: bool = False,
+    progress: Progress | None = None,
 ) -> ChunkStats:
     """Crawl every URL line of a range into a part file (JSON lines, input order).
 
-    With serial, the whole concurrency runs in this one process instead of a pool.
+    Rows go to a journal beside out as they complete; a re-run after a kill resumes from it
+    (see journal). With serial, the whole concurrency runs in this one process instead of a
+    pool.
     """
     pieces = plan_pieces(rng, processes)
     processes = max(1, min(processes, settings.concurrency, len(pieces)))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    limiter = HostLimiter(settings.per_host, settings.per_host_delay)
+    limiter = limiter_for(settings)
+    previous = load_previous(settings.previous)
+    warc = settings.store == "warc"
+    if warc:
+        check_output_path(warc_path(out), "the WARC file")
+    journals = open_journal(out, identity(rng, settings, pieces), pieces, warc=warc)
     tasks = (
-        PieceTask(piece, first, str(tmp / f"{i}.jsonl")) for i, (piece, first) in enumerate(pieces)
+        PieceTask(piece, first, journal.path, journal.done_through, journal.warc)
+        for (piece, first), journal in zip(pieces, journals, strict=True)
     )
     stats = ChunkStats(processes=1 if serial else processes)
-    try:
-        if serial:
-            crawler = PieceCrawler(
-                settings=settings,
-                duplicates=duplicates,
-                threads=settings.concurrency,
-                limiter=limiter,
-            )
-            results: Iterator[PieceResult] = map(crawler, tasks)
-        else:
-            counter = mp.get_context("fork").Value("i", 0)
-            results = pool_map(
-                PieceCrawler(settings=settings, duplicates=duplicates),
-                tasks,
-                processes,
-                describe=_describe,
-                initializer=_init_crawl_worker,
-                initargs=(limiter, counter, settings.concurrency, processes),
-            )
-        with open_atomic(out) as fh:
-            for result in results:
-                with open(result.out, "rb") as part:
-                    shutil.copyfileobj(part, fh, 1 << 20)
-                os.unlink(result.out)
-                stats.add(result.stats)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if serial:
+        crawler = PieceCrawler(
+            settings=settings,
+            duplicates=duplicates,
+            threads=settings.concurrency,
+            limiter=limiter,
+            previous=previous,
+            progress=progress,
+        )
+        results: Iterator[PieceResult] = map(crawler, tasks)
+    else:
+        counter = mp.get_context("fork").Value("i", 0)
+        results = pool_map(
+            PieceCrawler(settings=settings, duplicates=duplicates),
+            tasks,
+            processes,
+            describe=_describe,
+            initializer=_init_crawl_worker,
+            initargs=(limiter, counter, settings.concurrency, processes, previous, progress),
+        )
+    for result in results:
+        stats.add(result.stats)
+    with open_atomic(out) as fh:
+        for journal in journals:
+            with open(journal.path, "rb") as part:
+                shutil.copyfileobj(part, fh, 1 << 20)
+    if warc:
+        join_warcs([j.warc for j in journals], warc_path(out))
+    shutil.rmtree(journal_dir(out), ignore_errors=True)
     return stats
 
 
@@ -177,18 +241,31 @@ def crawl_file(
     settings: CrawlSettings,
     processes: int,
     site: SiteSpec | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Crawl a URL file with a pool of `processes`, write pages.tsv to out; the summary."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if settings.store == "warc":
+        check_output_path(warc_path(out), "the WARC file")
+    load_previous(settings.previous)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         duplicates = str(Path(tmp) / "duplicates.tsv")
         index = index_urls(path, duplicates)
         part = Path(tmp) / "part.jsonl"
         with demo_site(settings, site) as reach, Stopwatch() as watch:
             whole = split_file(path, 1)[0]
-            crawl_range(whole, reach, processes=processes, out=part, duplicates=duplicates)
+            crawl_range(
+                whole,
+                reach,
+                processes=processes,
+                out=part,
+                duplicates=duplicates,
+                progress=progress,
+            )
         tally = write_pages(out, iter_rows([part]), index.urls)
+        if settings.store == "warc":
+            os.replace(warc_path(part), warc_path(out))
     return summary(
         input_path=path,
         index=index,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import urllib.robotparser
 from collections import OrderedDict
@@ -19,18 +20,30 @@ class RobotsEntry:
         self.allow_all = False
         self.reason = ""
         self.failed = False
+        self.delays: list[tuple[tuple[str, ...], float]] = []
 
     def settle(self, status: int, body: bytes) -> None:
         """Take robots.txt's answer as RFC 9309 says: 2xx is parsed, 5xx disallows all, anything
         else (4xx, a redirect not followed to its end) is unavailable, which allows all."""
         if 200 <= status < 300:
             parser = urllib.robotparser.RobotFileParser()
-            parser.parse(body.decode("utf-8", errors="replace").splitlines())
+            lines = body.decode("utf-8", errors="replace").splitlines()
+            parser.parse(lines)
             self.parser = parser
+            self.delays = crawl_delays(lines)
         elif status < 500:
             self.allow_all = True
         else:
             self.reason = f"robots.txt unavailable: status {status}, so nothing is allowed"
+
+    def crawl_delay(self, agent: str) -> float | None:
+        """The Crawl-delay robots.txt asks of agent, in seconds, if it asks one: the group
+        naming the agent first, else the `*` group (as RobotFileParser picks groups)."""
+        name = agent.split("/")[0].lower()
+        named = [d for agents, d in self.delays if any(a != "*" and a in name for a in agents)]
+        if named:
+            return named[0]
+        return next((d for agents, d in self.delays if "*" in agents), None)
 
     def allows(self, agent: str, url: str) -> bool:
         """Whether agent may fetch url."""
@@ -66,3 +79,29 @@ class RobotsCache:
         with self._lock:
             if self._entries.get(origin) is entry:
                 del self._entries[origin]
+
+
+def crawl_delays(lines: list[str]) -> list[tuple[tuple[str, ...], float]]:
+    """Each group's user agents and its Crawl-delay (decimal seconds; the standard library's
+    parser takes whole seconds only), for the groups that give one."""
+    found: list[tuple[tuple[str, ...], float]] = []
+    agents: list[str] = []
+    in_agents = False
+    for raw in lines:
+        key, _, value = raw.split("#", 1)[0].partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if key == "user-agent":
+            if not in_agents:
+                agents = []
+            agents.append(value.split("/")[0].lower())
+            in_agents = True
+        elif key:
+            in_agents = False
+            if key == "crawl-delay" and agents:
+                try:
+                    delay = float(value)
+                except ValueError:
+                    continue
+                if math.isfinite(delay) and delay >= 0:
+                    found.append((tuple(agents), delay))
+    return found

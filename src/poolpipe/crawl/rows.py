@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PAGE_FIELDS = (
     "line",
@@ -15,8 +15,27 @@ PAGE_FIELDS = (
     "attempts",
     "error",
     "detail",
+    "content_type",
+    "sha256",
+    "etag",
+    "last_modified",
 )
 """The columns of pages.tsv, in order (and of a part file's JSON arrays)."""
+
+NOT_MODIFIED = "not_modified"
+"""The detail of a 304 answer to a conditional request: the page is as the earlier crawl saw it."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A response as fetched, for the WARC store: the URL, status line, headers and body."""
+
+    url: str
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    date: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +51,17 @@ class PageRow:
     attempts: int = 0
     error: str = ""
     detail: str = ""
+    content_type: str = ""
+    sha256: str = ""
+    etag: str = ""
+    last_modified: str = ""
+    record: Exchange | None = field(default=None, compare=False, repr=False)
+    """The response itself, on its way to the WARC store (never in pages.tsv)."""
+
+    @property
+    def archived(self) -> bool:
+        """Whether the WARC store holds a response for this row: it got one, and no error."""
+        return self.status is not None and not self.error
 
     def to_jsonl(self) -> bytes:
         """One line of a part file: the fields as a JSON array."""

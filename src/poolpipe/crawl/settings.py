@@ -7,7 +7,11 @@ from typing import Any
 
 from poolpipe.core import USER_AGENT, schema_defaults
 from poolpipe.core.defaults import Bounds, schema_bounds
+from poolpipe.crawl.hostlimit import Throttle
 from poolpipe.errors import PoolpipeError
+
+STORES = ("none", "warc")
+"""What the crawl keeps of the bodies: nothing but their hash, or a WARC file of the responses."""
 
 SCHEMES = ("http", "https")
 """The only schemes the crawler can fetch; anything else (file:, ftp:, ...) is an error row."""
@@ -17,6 +21,7 @@ def _fields_of(crawl: dict[str, Any]) -> dict[str, Any]:
     """CrawlSettings' fields from a config `crawl` section; None where the section is silent."""
     timeouts = crawl.get("timeouts", {})
     retries = crawl.get("retries", {})
+    auto = crawl.get("autothrottle", {})
     return {
         "concurrency": crawl.get("concurrency"),
         "per_host": crawl.get("per_host"),
@@ -33,6 +38,12 @@ def _fields_of(crawl: dict[str, Any]) -> dict[str, Any]:
         "user_agent": crawl.get("user_agent"),
         "robots": crawl.get("robots"),
         "schemes": _tuple(crawl.get("schemes")),
+        "previous": crawl.get("previous"),
+        "store": crawl.get("store"),
+        "crawl_delay_max": crawl.get("crawl_delay_max"),
+        "autothrottle": auto.get("enabled"),
+        "autothrottle_target": auto.get("target_concurrency"),
+        "autothrottle_max_delay": auto.get("max_delay"),
     }
 
 
@@ -55,6 +66,9 @@ SETTINGS = {
     "backoff_max": "crawl.retries.backoff_max",
     "max_bytes": "crawl.max_bytes",
     "max_redirects": "crawl.max_redirects",
+    "crawl_delay_max": "crawl.crawl_delay_max",
+    "autothrottle_target": "crawl.autothrottle.target_concurrency",
+    "autothrottle_max_delay": "crawl.autothrottle.max_delay",
 }
 """The number fields and the config settings they come from, whose range they keep."""
 
@@ -81,6 +95,12 @@ class CrawlSettings:
     user_agent: str = _SCHEMA["user_agent"] or USER_AGENT
     robots: bool = _SCHEMA["robots"]
     schemes: tuple[str, ...] = _SCHEMA["schemes"]
+    previous: str = _SCHEMA["previous"] or ""
+    store: str = _SCHEMA["store"]
+    crawl_delay_max: float = _SCHEMA["crawl_delay_max"]
+    autothrottle: bool = _SCHEMA["autothrottle"]
+    autothrottle_target: float = _SCHEMA["autothrottle_target"]
+    autothrottle_max_delay: float = _SCHEMA["autothrottle_max_delay"]
     hosts: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -90,8 +110,19 @@ class CrawlSettings:
             if (problem := bounds.problem(getattr(self, name)))
         ]
         problems += [f"scheme {s!r} cannot be crawled" for s in self.schemes if s not in SCHEMES]
+        if self.store not in STORES:
+            problems.append(f"store {self.store!r} is not one of {', '.join(STORES)}")
         if problems:
             raise PoolpipeError(f"crawl settings: {problems[0]}")
+
+    def throttle(self) -> Throttle:
+        """The bounds of the per-host delay's robots.txt and adaptive parts."""
+        return Throttle(
+            crawl_delay_max=self.crawl_delay_max if self.robots else 0.0,
+            autothrottle=self.autothrottle,
+            target_concurrency=self.autothrottle_target,
+            max_delay=self.autothrottle_max_delay,
+        )
 
     def with_hosts(self, hosts: dict[str, str]) -> CrawlSettings:
         """The same settings, sending these host names to these addresses (like curl --resolve)."""
