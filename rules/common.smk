@@ -248,6 +248,12 @@ def crawl_warcs(wildcards):
     return per_chunk("results/crawl/{dataset}/parts/{chunk}.warc.gz", wildcards.dataset)
 
 
+def crawl_previous(wildcards):
+    """The earlier pages.tsv that crawl.previous names, as an input: a new one re-runs the crawl."""
+    previous = config["crawl"]["previous"]
+    return [previous] if previous else []
+
+
 def crawl_warc_output(path):
     """The named WARC output of a crawl rule when crawl.store is warc, else nothing."""
     return {"warc": path} if config["crawl"]["store"] == "warc" else {}

@@ -56,6 +56,7 @@ rule crawl_chunk:
     input:
         manifest="results/crawl/{dataset}/chunks.tsv",
         duplicates="results/crawl/{dataset}/duplicates.tsv",
+        previous=crawl_previous,
     output:
         **crawl_warc_output("results/crawl/{dataset}/parts/{chunk}.warc.gz"),
         part="results/crawl/{dataset}/parts/{chunk}.jsonl",
