@@ -69,7 +69,7 @@ def write_job_timing(
     processes: int = 1,
     serial_wall_s: float | None = None,
 ) -> None:
-    """Write the job's timing record to its `timing` output."""
+    """Write the job's timing record to its `timing` output, with Snakemake's attempt number."""
     chunk = snakemake.wildcards.get("chunk")
     timing.write_timing(
         snakemake.output.timing,
@@ -81,4 +81,5 @@ def write_job_timing(
         size=size,
         processes=processes,
         serial_wall_s=serial_wall_s,
+        attempt=getattr(snakemake, "attempt", None),
     )
