@@ -19,6 +19,13 @@ def _optional(value: str | None) -> float | None:
 
 def read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
     """Read bench_cpu's TSV."""
+    try:
+        return _read_scaling(path)
+    except (KeyError, TypeError, ValueError, csv.Error) as exc:
+        raise PoolpipeError(f"{path} is not a table bench_cpu wrote: {exc}") from None
+
+
+def _read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
     with Path(path).open(newline="") as fh:
         return [
             ScalingPoint(
@@ -35,6 +42,13 @@ def read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
 
 def read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
     """Read bench_ipc's TSV."""
+    try:
+        return _read_ipc(path)
+    except (KeyError, TypeError, ValueError, csv.Error) as exc:
+        raise PoolpipeError(f"{path} is not a table bench_ipc wrote: {exc}") from None
+
+
+def _read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
     with Path(path).open(newline="") as fh:
         return [
             IpcPoint(
@@ -64,7 +78,7 @@ def read_overhead(path: str | os.PathLike[str]) -> list[OverheadPoint]:
                 )
                 for r in csv.DictReader(fh, delimiter="\t")
             ]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, csv.Error) as exc:
         raise PoolpipeError(f"{path} is not a table bench_overhead wrote: {exc}") from None
 
 

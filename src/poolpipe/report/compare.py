@@ -42,7 +42,7 @@ def read_baseline(path: str | os.PathLike[str]) -> dict[Key, float]:
             missing = [c for c in NEEDED if c not in (reader.fieldnames or [])]
             if missing:
                 raise PoolpipeError(
-                    f"baseline {path} is not a timings.csv: it has no {', '.join(missing)} column"
+                    f"baseline {path} is not a timings.csv: it lacks {', '.join(missing)}"
                 )
             out = {}
             for line, row in enumerate(reader, start=2):
@@ -53,8 +53,8 @@ def read_baseline(path: str | os.PathLike[str]) -> dict[Key, float]:
                         f"baseline {path} line {line}: wall_s {row['wall_s']!r} is not a number"
                     ) from None
                 out[(row["rule"], row["dataset"] or "", row["chunk"] or "")] = wall
-    except UnicodeDecodeError:
-        raise PoolpipeError(f"baseline {path} is not a text CSV file (not UTF-8)") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise PoolpipeError(f"baseline {path} is not a readable CSV file ({exc})") from None
     return out
 
 

@@ -74,7 +74,12 @@ def stage_sentence(row: StageRow, cost: StageCost | None, *, load_limit: float) 
         )
         mb = cost.break_even_mb()
         need = m.break_even_s(p) or 0.0
-        if mb is not None:
+        if m.work_s <= m.start_s:
+            text += (
+                ": the fit finds next to no shareable work, i.e. the pool's workers did not "
+                "run side by side, so the pool could not pay."
+            )
+        elif mb is not None:
             text += (
                 f"; a pool of {p} pays only for chunks of more than {_ms(need)} of shareable "
                 f"work, about {sig3(mb)} MB of this input per chunk "

@@ -87,7 +87,8 @@ def break_even(
     lo, hi = max(min(works) / 10, 1e-4), max(works) * 10
     xs = [lo * (hi / lo) ** (i / 80) for i in range(81)]
     for stage, model, p, points in curves:
-        ratio = model.serial_s / (model.serial_s + model.work_s) if model.work_s else 0.0
+        whole = model.serial_s + model.work_s
+        ratio = model.serial_s / whole if whole else 0.0
         ys = [w / (model.start_s + ratio * w + (1 - ratio) * w / p) for w in xs]
         ax.plot(xs, ys, color=colour[stage], label=f"{stage}: model, {p} processes")
         ax.plot([w for w, _ in points], [s for _, s in points], "o", color=colour[stage])
