@@ -14,38 +14,52 @@ NUMBER_BOUND = 9_999_999_999
 
 BAD_SAMPLES = (b"twelve", b"1.5", b"1e3", b"0x10", b"\xff\xfe", b"4\x002", b"1_000")
 _BLOCK_LINES = 1 << 20
-_DIGITS = 10
 _HALF = 10**5
+_WIDTHS = 10 ** np.arange(1, 10, dtype=np.int64)
 
 
 @functools.cache
-def _half_digits() -> np.ndarray:
-    """The five digit characters of every number below 100000, one row each."""
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eight-byte pieces of a line, as uint64: the high five digits after a sign slot
+    (b"__-ddddd"), the low five digits and the newline (b"ddddd\\n__"), and which of a line's
+    sixteen bytes to keep for each digit count and sign."""
     numbers = np.arange(_HALF, dtype=np.int64)[:, None]
-    return ((numbers // 10 ** np.arange(4, -1, -1)) % 10 + ord("0")).astype(np.uint8)
+    digits = ((numbers // 10 ** np.arange(4, -1, -1)) % 10 + ord("0")).astype(np.uint8)
+    high = np.zeros((_HALF, 8), dtype=np.uint8)
+    high[:, 2], high[:, 3:] = ord("-"), digits
+    low = np.zeros((_HALF, 8), dtype=np.uint8)
+    low[:, :5], low[:, 5] = digits, ord("\n")
+    keep = np.zeros((2, 11, 16), dtype=np.uint8)
+    for negative in (0, 1):
+        for width in range(1, 11):
+            keep[negative, width, 13 - width : 14] = 1
+            keep[negative, width, 2] = negative
+    return high.view(np.uint64)[:, 0], low.view(np.uint64)[:, 0], keep.view(np.uint64)
 
 
-_WIDTHS = 10 ** np.arange(1, _DIGITS, dtype=np.int64)
+def _widths(magnitude: np.ndarray) -> np.ndarray:
+    """How many digits each number has (0 has one)."""
+    width = np.ones(len(magnitude), dtype=np.int64)
+    for bound in _WIDTHS:
+        width += magnitude >= bound
+    return width
 
 
 def format_lines(values: np.ndarray) -> bytes:
     """Integers of at most ten digits as decimal lines, byte for byte what
     b"\\n".join(str(v).encode() for v in values) + b"\\n" writes, built in whole arrays."""
+    high, low, keep = _tables()
     magnitude = np.abs(values.astype(np.int64))
-    width = np.searchsorted(_WIDTHS, magnitude, side="right") + 1
-    grid = np.empty((len(values), _DIGITS + 2), dtype=np.uint8)
-    grid[:, 0] = ord("-")
-    grid[:, 1:6] = _half_digits()[magnitude // _HALF]
-    grid[:, 6:11] = _half_digits()[magnitude % _HALF]
-    grid[:, -1] = ord("\n")
-    column = np.arange(_DIGITS + 2)
-    keep = (column >= (_DIGITS + 1 - width)[:, None]) | ((column == 0) & (values < 0)[:, None])
-    return grid[keep].tobytes()
+    line = np.empty((len(values), 2), dtype=np.uint64)
+    line[:, 0] = high[magnitude // _HALF]
+    line[:, 1] = low[magnitude % _HALF]
+    chosen = keep[(values < 0).astype(np.int64), _widths(magnitude)]
+    return line.view(np.uint8)[chosen.view(np.bool_)].tobytes()
 
 
 def _replace_lines(data: bytes, values: np.ndarray, lines: dict[int, bytes]) -> bytes:
     """data (format_lines(values)) with the given lines' text replaced, newlines kept."""
-    ends = np.cumsum(np.searchsorted(_WIDTHS, np.abs(values), side="right") + 2 + (values < 0))
+    ends = np.cumsum(_widths(np.abs(values)) + 1 + (values < 0))
     pieces, at = [], 0
     for index in sorted(lines):
         end = int(ends[index]) - 1
