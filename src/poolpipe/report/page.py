@@ -62,7 +62,9 @@ def build(
     points = read_scaling(scaling_tsv) if scaling_tsv else []
     return TimingReport(
         jobs=jobs,
-        stages=stage_rows(jobs, spread_limit=judgement.spread_limit),
+        stages=stage_rows(
+            jobs, spread_limit=judgement.spread_limit, load_limit=judgement.load_limit
+        ),
         bars=timeline(jobs),
         scaling=points,
         serial_fraction=amdahl_serial_fraction(points) if len(points) > 1 else None,

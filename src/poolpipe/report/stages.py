@@ -77,7 +77,9 @@ def busy_seconds(intervals: Sequence[tuple[float, float]]) -> float:
     return total
 
 
-def stage_rows(jobs: Sequence[JobRow], *, spread_limit: float = 0.25) -> list[StageRow]:
+def stage_rows(
+    jobs: Sequence[JobRow], *, spread_limit: float = 0.25, load_limit: float = 0.25
+) -> list[StageRow]:
     """Per stage, its chunk jobs: time on the timeline, throughput, and the speedups' spread."""
     out = []
     for stage in sorted({j.stage for j in jobs}):
@@ -115,7 +117,8 @@ def stage_rows(jobs: Sequence[JobRow], *, spread_limit: float = 0.25) -> list[St
                 speedup_max=speedups.max if speedups else None,
                 speedup_iqr=speedups.iqr if speedups else None,
                 load=loads.median if loads else None,
-                verdict=speedup_verdict(speedups, spread_limit=spread_limit),
+                verdict=speedup_verdict(speedups, spread_limit=spread_limit)
+                + (", under load" if speedups and loads and loads.median > load_limit else ""),
             )
         )
     return out
