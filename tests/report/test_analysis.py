@@ -210,3 +210,57 @@ def test_the_overhead_bench_measures_a_start_and_a_dispatch_per_pool_size():
     assert [p.processes for p in points] == [1, 2]
     for p in points:
         assert 0 < p.start_min_s <= p.start_s <= p.start_max_s and p.dispatch_us >= 0
+
+
+def test_the_page_draws_the_timeline_and_the_break_even_from_clock_times(tmp_path):
+    from poolpipe.bench import OverheadPoint
+    from poolpipe.core import tsv
+    from poolpipe.report.overview import page_sections
+
+    records = [_record("sum_chunk", c, 1.0 * c, 0.5, serial=0.8, load=0.1) for c in range(3)]
+    overhead = [
+        OverheadPoint(
+            processes=2,
+            start_s=0.01,
+            start_min_s=0.01,
+            start_max_s=0.02,
+            dispatch_us=100.0,
+            repeats=3,
+            load=0.0,
+        )
+    ]
+    tsv.write_records(tmp_path / "overhead.tsv", overhead)
+    built = build(_write(tmp_path, records), overhead_tsv=tmp_path / "overhead.tsv")
+    sections = {s.title: s for s in page_sections(built)}
+    assert sections["Timeline"].png[:4] == b"\x89PNG"
+    assert sections["What a pool costs"].png[:4] == b"\x89PNG"
+    assert "sum 1.6x (3 chunks, other load 0.1 cores)" in sections["Headline"].text
+    assert "a pool of 2 pays only for chunks of more than 20 ms" in sections["Stages"].text
+
+
+def test_a_timeline_of_many_chunks_gives_each_rule_one_row():
+    from poolpipe.report import plots
+    from poolpipe.report.stages import Bar
+
+    bars = [
+        Bar(stage="sum", label=f"sum_chunk data [{i}]", start_s=i * 0.1, end_s=i * 0.1 + 0.2)
+        for i in range(200)
+    ]
+    few = plots.timeline(bars[:10])
+    many = plots.timeline(bars)
+    height = int.from_bytes(many[20:24], "big")
+    assert height < int.from_bytes(few[20:24], "big") * 2
+
+
+def test_cpu_scaling_says_when_its_repeats_disagree():
+    from poolpipe.bench import ScalingPoint
+    from poolpipe.report.benches import scaling_table
+
+    one = ScalingPoint(processes=1, wall_s=1.0, runs=(1.0, 1.0, 1.0), speedup=1, efficiency=1)
+    steady = ScalingPoint(processes=2, wall_s=0.5, runs=(0.5, 0.52, 0.51), speedup=2, efficiency=1)
+    head, rows = scaling_table([one, steady])
+    assert rows[0][head.index("verdict")] == "" and rows[1][head.index("verdict")] == "pays"
+    noisy = ScalingPoint(processes=2, wall_s=0.9, runs=(0.6, 1.3, 0.9), speedup=1.1, efficiency=0.5)
+    _, rows = scaling_table([one, noisy])
+    assert rows[1][-1].startswith("too spread to conclude")
+    assert rows[1][1:6] == ["0.9", "0.6", "1.3", "0.35", "3"]

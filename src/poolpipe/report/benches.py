@@ -10,7 +10,7 @@ from pathlib import Path
 from poolpipe.bench import IpcPoint, OverheadPoint, ScalingPoint
 from poolpipe.errors import PoolpipeError
 from poolpipe.report.cells import shown
-from poolpipe.report.spread import spread_of
+from poolpipe.report.spread import speedup_verdict, spread_of
 
 
 def _optional(value: str | None) -> float | None:
@@ -82,14 +82,20 @@ def read_overhead(path: str | os.PathLike[str]) -> list[OverheadPoint]:
         raise PoolpipeError(f"{path} is not a table bench_overhead wrote: {exc}") from None
 
 
-def scaling_table(points: Sequence[ScalingPoint]) -> tuple[list[str], list[list[str]]]:
-    """bench_cpu's wall times over the repeats (median, min, max, IQR), speedup and load."""
+def scaling_table(
+    points: Sequence[ScalingPoint], *, spread_limit: float = 0.25
+) -> tuple[list[str], list[list[str]]]:
+    """bench_cpu's wall times over the repeats (median, min, max, IQR), speedup, load, and
+    what the repeats' speedups (each repeat's one-process run over its run here) allow."""
     head = ["processes", "median_s", "min_s", "max_s", "iqr_s", "runs", "speedup"]
-    head += ["efficiency", "load"]
+    head += ["efficiency", "load", "verdict"]
+    one = min(points, key=lambda p: p.processes).runs if points else ()
     rows = []
     for p in points:
         runs = spread_of(p.runs) or spread_of([p.wall_s])
         assert runs is not None
+        paired = [a / b for a, b in zip(one, p.runs, strict=False) if b]
+        verdict = speedup_verdict(spread_of(paired), spread_limit=spread_limit)
         rows.append(
             [
                 shown(p.processes),
@@ -101,6 +107,7 @@ def scaling_table(points: Sequence[ScalingPoint]) -> tuple[list[str], list[list[
                 shown(p.speedup),
                 shown(p.efficiency),
                 shown(p.load),
+                verdict if p.processes > min(q.processes for q in points) else "",
             ]
         )
     return head, rows

@@ -143,7 +143,7 @@ def bench_sections(report: TimingReport) -> list[Section]:
                 text=f"The seed's pure-Python loop split over 1 to "
                 f"{report.scaling[-1].processes} processes; wall times over the repeats. "
                 f"Amdahl's-law serial fraction: {shown(report.serial_fraction)}.{fit}{warn}",
-                table=scaling_table(report.scaling),
+                table=scaling_table(report.scaling, spread_limit=report.judgement.spread_limit),
                 png=plots.scaling(report.scaling, report.serial_fraction),
                 caption="Dots are medians; the dashed line is perfect scaling.",
             )

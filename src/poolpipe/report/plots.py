@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 
 import matplotlib
@@ -32,21 +33,29 @@ def _colours(stages: Sequence[str]) -> dict[str, str]:
     return {s: STAGE_COLOURS[i % len(STAGE_COLOURS)] for i, s in enumerate(names)}
 
 
+MAX_ROWS = 60
+"""Above this many jobs the timeline gives each rule one row, its chunks side by side."""
+
+
 def timeline(bars: Sequence[Bar]) -> bytes:
-    """Every job as a bar from its start to its end, one row each, coloured by stage."""
+    """Every job as a bar from its start to its end, coloured by stage (a row each, or a row
+    per rule when there are many)."""
     colour = _colours([b.stage for b in bars])
-    fig, ax = plt.subplots(figsize=(9, 0.8 + 0.22 * len(bars)))
-    for row, bar in enumerate(bars):
+    many = len(bars) > MAX_ROWS
+    names = [re.sub(r" \[\d+\]", "", b.label) if many else b.label for b in bars]
+    rows = list(dict.fromkeys(names))
+    fig, ax = plt.subplots(figsize=(9, 0.8 + 0.22 * len(rows)))
+    for bar, name in zip(bars, names, strict=True):
         ax.barh(
-            row,
+            rows.index(name),
             bar.end_s - bar.start_s,
             left=bar.start_s,
             color=colour[bar.stage],
             hatch="///" if bar.serial else None,
             alpha=0.55 if bar.serial else 1.0,
-            edgecolor="white" if bar.serial else colour[bar.stage],
+            edgecolor="white" if bar.serial or many else colour[bar.stage],
         )
-    ax.set_yticks(range(len(bars)), [b.label for b in bars], fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("seconds since the first timed job started")
     ax.set_title("Timeline of the run (hatched: the same work rerun in one process)")
