@@ -25,12 +25,24 @@ def _png(fig: plt.Figure) -> bytes:
     return buf.getvalue()
 
 
-STAGE_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
+STAGE_COLOURS = {
+    "sum": "#4c72b0",
+    "train": "#55a868",
+    "crawl": "#dd8452",
+    "tasks": "#8172b3",
+    "supervise": "#937860",
+    "bench": "#c44e52",
+    "data": "#8c8c8c",
+}
+"""One colour per stage on every plot; a stage not listed gets one of these in turn."""
+_SPARE = ("#da8bc3", "#ccb974", "#64b5cd")
 
 
 def _colours(stages: Sequence[str]) -> dict[str, str]:
     names = sorted(set(stages))
-    return {s: STAGE_COLOURS[i % len(STAGE_COLOURS)] for i, s in enumerate(names)}
+    extra = [s for s in names if s not in STAGE_COLOURS]
+    spare = {s: _SPARE[i % len(_SPARE)] for i, s in enumerate(extra)}
+    return {s: STAGE_COLOURS.get(s) or spare[s] for s in names}
 
 
 MAX_ROWS = 60
@@ -60,7 +72,7 @@ def timeline(bars: Sequence[Bar]) -> bytes:
     ax.set_xlabel("seconds since the first timed job started")
     ax.set_title("Timeline of the run (hatched: the same work rerun in one process)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colour.values()]
-    ax.legend(handles, list(colour), fontsize=7, loc="lower right")
+    ax.legend(handles, list(colour), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     return _png(fig)
 
 
