@@ -82,7 +82,7 @@ def stage_sentence(row: StageRow, cost: StageCost | None, *, load_limit: float) 
         elif mb is not None:
             text += (
                 f"; a pool of {p} pays only for chunks of more than {_ms(need)} of shareable "
-                f"work, about {sig3(mb)} MB of this input per chunk "
+                f"work, about {sig3(mb)} MB per chunk "
                 f"(this run's chunks: {sig3(cost.bytes_per_chunk / 1e6)} MB)."
             )
         else:
