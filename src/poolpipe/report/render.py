@@ -18,7 +18,7 @@ h1{margin-bottom:.2rem}.machine{color:#555}p{max-width:60rem;line-height:1.4}
 table{border-collapse:collapse;font-size:.8rem}
 th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;position:sticky;top:0}
-td:first-child,th:first-child{text-align:left}
+td:first-child,th:first-child,td.t{text-align:left}
 img{max-width:100%;height:auto}figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}
 """
 
@@ -47,11 +47,18 @@ def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
+def _html_cell(text: str) -> str:
+    """A cell: numbers right-aligned so their digits line up, words left-aligned."""
+    try:
+        float(text.replace("\u2009", ""))
+    except ValueError:
+        return f'<td class="t">{html.escape(text)}</td>' if text else "<td></td>"
+    return f"<td>{html.escape(text)}</td>"
+
+
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in rows)
     table = f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
     return f'<div class="scroll">{table}</div>'
 
