@@ -62,8 +62,8 @@ def job_processes(snakemake: Any) -> int:
 def job_attempt(snakemake: Any) -> int | None:
     """Snakemake's attempt number of this job (1 the first time), where the job was given it.
 
-    Snakemake's script object has no attempt of its own; the profiles pass it as a resource
-    (default-resources: attempt), which a rule never needs to declare.
+    Snakemake's script object has no attempt of its own; profiles/default passes it as a
+    resource (default-resources: attempt), which a rule never needs to declare.
     """
     found = getattr(snakemake, "attempt", None)
     if found is None:
