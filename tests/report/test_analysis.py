@@ -103,6 +103,7 @@ def test_every_benchmark_row_counts(tmp_path):
     bench.write_text("s\tmax_rss\n3.0\t10\n1.0\t30\n2.0\tNA\n")
     (job,) = collect_jobs(paths)
     assert (job.job_s, job.job_s_min, job.job_s_max, job.job_runs) == (2.0, 1.0, 3.0, 3)
+    assert job.job_s_iqr == 1.0
     assert job.max_rss_mb == 30
 
 

@@ -47,6 +47,7 @@ class JobRow:
     job_s: float | None
     job_s_min: float | None
     job_s_max: float | None
+    job_s_iqr: float | None
     job_runs: int
     serial_started_at: str | None = None
     serial_ended_at: str | None = None
@@ -127,6 +128,7 @@ def job_row(
         job_s=job_s.median if job_s else None,
         job_s_min=job_s.min if job_s else None,
         job_s_max=job_s.max if job_s else None,
+        job_s_iqr=job_s.iqr if job_s else None,
         job_runs=job_s.n if job_s else 0,
         serial_started_at=record.serial_started_at,
         serial_ended_at=record.serial_ended_at,
