@@ -146,6 +146,8 @@ def test_a_speedup_below_one_gets_its_break_even_and_its_load_in_words(tmp_path)
     assert "0.833x" in text and "does not pay" in text
     assert "more than 40 ms of shareable work, about 1 MB" in text
     assert "Timed under load: other processes kept 1.3 cores busy" in text
+    text = stage_sentence(row, cost, load_limit=0.25, cpus=2)
+    assert "kept 1.3 cores busy of the 2 usable, leaving about 0.7 for the pool's 2 workers" in text
 
 
 def test_the_baseline_marks_slower_and_faster_jobs_beyond_the_spread(tmp_path):

@@ -57,7 +57,9 @@ def _ms(seconds: float) -> str:
     return f"{sig3(seconds * 1e3)} ms"
 
 
-def stage_sentence(row: StageRow, cost: StageCost | None, *, load_limit: float) -> str:
+def stage_sentence(
+    row: StageRow, cost: StageCost | None, *, load_limit: float, cpus: int | None = None
+) -> str:
     """One sentence (or two) beside a stage's speedup that says why it is what it is."""
     if row.speedup is None:
         return f"{row.stage}: not timed in one process (timing.compare_serial is off)."
@@ -88,10 +90,14 @@ def stage_sentence(row: StageRow, cost: StageCost | None, *, load_limit: float) 
         else:
             text += "."
     if row.load is not None and row.load > load_limit:
-        text += (
-            f" Timed under load: other processes kept {sig3(row.load)} cores busy, so the "
-            f"workers could not all run at once."
-        )
+        text += f" Timed under load: other processes kept {sig3(row.load)} cores busy"
+        if cpus and cost:
+            free = max(0.0, cpus - row.load)
+            text += (
+                f" of the {cpus} usable, leaving about {sig3(free)} for the pool's "
+                f"{cost.processes} workers"
+            )
+        text += ", so the workers could not all run at once."
     return text
 
 

@@ -52,7 +52,12 @@ def stage_sections(report: TimingReport) -> list[Section]:
     if report.stages:
         limit = report.judgement.load_limit
         why = [
-            stage_sentence(s, stage_cost(s.stage, report.jobs, report.overhead), load_limit=limit)
+            stage_sentence(
+                s,
+                stage_cost(s.stage, report.jobs, report.overhead),
+                load_limit=limit,
+                cpus=report.machine.usable_cpus if report.machine else None,
+            )
             for s in report.stages
         ]
         out.append(
