@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: setup run test test-slurm lint lock clean
+.PHONY: setup run test test-slurm test-browser lint lock clean
 
 setup: $(STAMP)
 
@@ -29,7 +29,12 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+	$(MAKE) test-browser
 	$(MAKE) test-slurm
+
+# The default run's report in headless Chromium at 1400 px (apt-get installs it when missing).
+test-browser: setup
+	SLURM_CONF=/dev/null $(BIN)/pytest -m browser tests/report/test_browser.py
 
 # The workflow on a real single-node SLURM cluster that the test brings up and stops (root).
 test-slurm: setup

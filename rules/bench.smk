@@ -1,6 +1,7 @@
 TIMING_RECORDS.extend(
     ["results/timing/bench_cpu.json", "results/timing/bench_ipc.json"] if "bench" in STAGES else []
 )
+TIMING_RECORDS.extend(["results/timing/bench_overhead.json"] if overhead_wanted() else [])
 
 
 rule bench_cpu:
@@ -43,3 +44,24 @@ rule bench_ipc:
         budget_mb=config["bench"]["ipc"]["budget_mb"],
     script:
         "../scripts/bench_ipc.py"
+
+
+rule bench_overhead:
+    output:
+        overhead="results/bench/overhead.tsv",
+        timing="results/timing/bench_overhead.json",
+    log:
+        "logs/bench_overhead.log",
+    benchmark:
+        "results/benchmarks/bench_overhead.tsv"
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: config["bench"]["overhead"]["threads"]
+    resources:
+        mem_mb=pool_mem_mb,
+        runtime=10,
+    params:
+        repeats=config["bench"]["overhead"]["repeats"],
+        tasks=config["bench"]["overhead"]["tasks"],
+    script:
+        "../scripts/bench_overhead.py"

@@ -179,7 +179,14 @@ def report_inputs(wildcards):
     }
     if "bench" in STAGES:
         inputs.update(scaling="results/bench/cpu.tsv", ipc="results/bench/ipc.tsv")
+    if overhead_wanted():
+        inputs.update(overhead="results/bench/overhead.tsv")
     return inputs
+
+
+def overhead_wanted():
+    """Whether the report explains a pool's overhead: some chosen stage runs a pool."""
+    return bool({"sum", "train", "crawl", "bench"} & set(STAGES))
 
 
 def pool_mem_mb(wildcards, threads, attempt):

@@ -19,6 +19,11 @@ rule report:
             caption="../report/summary.rst",
             category="Timing report",
         ),
+    params:
+        baseline=config["report"]["baseline"],
+        spread_limit=config["report"]["spread_limit"],
+        load_limit=config["report"]["load_limit"],
+        compare_factor=config["report"]["compare_factor"],
     log:
         "logs/report.log",
     benchmark:

@@ -17,10 +17,16 @@ def main(smk):
         )
         for path in smk.input.crawl_summaries
     ]
+    p = smk.params
     built = report.build(
         smk.input.records,
         scaling_tsv=smk.input.get("scaling"),
         ipc_tsv=smk.input.get("ipc"),
+        overhead_tsv=smk.input.get("overhead"),
+        baseline=p.baseline or None,
+        judgement=report.Judgement(
+            spread_limit=p.spread_limit, load_limit=p.load_limit, compare_factor=p.compare_factor
+        ),
         machine=report.describe(),
         sections=sections,
     )

@@ -113,15 +113,27 @@ FACES = {
         "write_ticks",
     ],
     "poolpipe.bench": [
+        "CostModel",
         "IpcPoint",
+        "OverheadPoint",
         "ScalingPoint",
+        "Timed",
         "amdahl_serial_fraction",
         "amdahl_speedup",
         "cpu_scaling",
         "double_shared",
+        "fit_cost_model",
         "ipc_costs",
+        "measure_overhead",
     ],
-    "poolpipe.report": ["build", "crawl_section", "describe", "train_section", "write"],
+    "poolpipe.report": [
+        "Judgement",
+        "build",
+        "crawl_section",
+        "describe",
+        "train_section",
+        "write",
+    ],
 }
 STAGES = [name for name in FACES if name != "poolpipe.core"]
 ROOT = Path(poolpipe.__file__).parent

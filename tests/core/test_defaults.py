@@ -23,7 +23,7 @@ from poolpipe.crawl import CrawlSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "config/schema.yaml"
-SECTIONS = ("demo", "sum", "train", "timing", "bench", "tasks", "supervise", "crawl")
+SECTIONS = ("demo", "sum", "train", "timing", "report", "bench", "tasks", "supervise", "crawl")
 
 
 def _validated(config: dict[str, Any]) -> dict[str, Any]:
@@ -174,7 +174,7 @@ def test_the_crawl_command_defaults_are_the_crawl_settings_defaults():
 def test_a_settings_bounds_are_read_from_the_schema():
     assert schema_bounds("crawl.timeouts.deadline") == Bounds(0, 3600, above=True)
     assert schema_bounds("sum.chunks") == Bounds(1, 1024)
-    assert schema_bounds("demo.train.intercept") == Bounds()
+    assert schema_bounds("demo.train.intercept") == Bounds(-1_000_000_000, 1_000_000_000)
     with pytest.raises(KeyError, match=r"no setting 'crawl\.nothing'"):
         schema_bounds("crawl.nothing")
 

@@ -24,11 +24,11 @@ from poolpipe.bench.cpu import (
 from poolpipe.bench.ipc import METHODS, measure, messages_for
 from poolpipe.core import tsv
 from poolpipe.core.timing import TimingRecord, write_record
-from poolpipe.report.cells import MISSING, cell
-from poolpipe.report.jobs import CSV_FIELDS, benchmark_path_for, timings_csv
+from poolpipe.report.cells import cell
+from poolpipe.report.jobs import PAGE_FIELDS, benchmark_path_for, timings_csv
 from poolpipe.report.machine import describe
 from poolpipe.report.page import build, write
-from poolpipe.report.sections import crawl_section, page_sections, train_section
+from poolpipe.report.sections import crawl_section, train_section
 
 from ..workflow_helpers import LOCAL_ENV, SMALL, SNAKEMAKE, snakemake, workflow_copy
 
@@ -129,7 +129,8 @@ def test_csv_rows_match_the_records(tmp_path):
         "1000000",
     )
     assert first["max_rss_mb"] == "55.5" and first["job_s"] == "0.9"
-    assert first["throughput_mb_s"] == "2" and first["serial_wall_s"] == "0.8"
+    assert first["mb_s"] == "2" and first["items_per_s"] == "200"
+    assert first["serial_wall_s"] == "0.8" and first["cpu_share"] == "0.9"
     assert first["speedup"] == "1.6" and first["efficiency"] == "0.8"
     assert second["max_rss_mb"] == "" and second["serial_wall_s"] == "" and second["speedup"] == ""
     assert merge["max_rss_mb"] == "" and merge["job_s"] == "0.2"
@@ -139,15 +140,16 @@ def test_stage_rows_take_the_chunk_jobs_and_never_invent_a_serial_time(tmp_path)
     built = build(_records(tmp_path))
     (stage,) = built.stages
     assert (stage.stage, stage.jobs, stage.wall_s, stage.bytes) == ("sum", 2, 0.75, 1_500_000)
-    assert stage.serial_wall_s is None and stage.speedup is None
-    sections = [s.title for s in page_sections(built)]
-    assert "Pool vs single process" not in sections
+    assert stage.serial_wall_s is None and stage.speedup == pytest.approx(1.6)
+    assert stage.verdict == "pays (one measurement, no spread)"
 
 
 def test_stage_speedup_when_every_chunk_was_timed_alone(tmp_path):
     built = build(_records(tmp_path / "a", second_serial=0.4))
     (stage,) = built.stages
     assert stage.serial_wall_s == pytest.approx(1.2) and stage.speedup == pytest.approx(1.6)
+    assert (stage.speedup_min, stage.speedup_max, stage.speedup_iqr) == pytest.approx((1.6, 1.6, 0))
+    assert stage.verdict == "pays"
 
 
 def test_page_holds_every_plot_and_the_csvs_numbers(tmp_path):
@@ -173,7 +175,7 @@ def test_page_holds_every_plot_and_the_csvs_numbers(tmp_path):
 
     page = _Page()
     page.feed((out / "r.html").read_text())
-    assert len(page.images) == 4  # stages, pool vs single, scaling, IPC
+    assert len(page.images) == 3  # stages, scaling, IPC (these records carry no clock times)
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -184,15 +186,28 @@ def test_page_holds_every_plot_and_the_csvs_numbers(tmp_path):
     assert "<script" not in text and "<link" not in text
 
     jobs_table = page.tables[-1]
-    assert jobs_table[0] == list(CSV_FIELDS)
-    csv_rows = list(csv.reader(io.StringIO((out / "t.csv").read_text())))[1:]
-    assert [[c if c != MISSING else "" for c in row] for row in jobs_table[1:]] == csv_rows
-    assert "missing" in " ".join(" ".join(r) for r in jobs_table[1:])
+    assert jobs_table[0] == list(PAGE_FIELDS)
+    csv_rows = list(csv.DictReader(io.StringIO((out / "t.csv").read_text())))
+    assert len(jobs_table) == len(csv_rows) + 1
+    for page_row, csv_row in zip(jobs_table[1:], csv_rows, strict=True):
+        for name, shown_text in zip(PAGE_FIELDS, page_row, strict=True):
+            _same_to_three_figures(shown_text, csv_row[name])
+    assert "missing" not in text and "" in jobs_table[1]
     assert (
         "Measured on: AMD" in (out / "r.html").read_text()
         or "Measured on:" in (out / "r.html").read_text()
     )
     assert (out / "s.md").read_text().startswith("# poolpipe timing summary")
+
+
+def _same_to_three_figures(page: str, csv_text: str) -> None:
+    """A page cell shows the CSV's value: the same text, or the same number to 3 figures."""
+    try:
+        number = float(csv_text)
+    except ValueError:
+        assert page == csv_text
+        return
+    assert float(page.replace("\u2009", "")) == pytest.approx(number, rel=5e-3)
 
 
 def test_amdahl_fit_recovers_a_known_serial_fraction():
@@ -289,7 +304,7 @@ def test_train_section_shows_each_methods_error_and_says_when_it_is_missing():
     )
     assert section.png[:4] == b"\x89PNG"
     missing = train_section({"rows": 1, "chunks": 1, "max_abs_diff_from_full_fit": None})
-    assert missing.png is None and "missing" in missing.text
+    assert missing.png is None and "compare_full_fit is off" in missing.text
 
 
 def test_crawl_section_plots_every_fetched_rows_latency(tmp_path):
@@ -301,6 +316,9 @@ def test_crawl_section_plots_every_fetched_rows_latency(tmp_path):
         "3\thttp://a/b\thttp://a/b\t200\t5\t12\t1\t\t\n"
     )
     summary = {"ok": 2, "errors": 1, "timing": {"latency_ms": {"p50": 30}, "pages_per_s": 9.5}}
-    section = crawl_section(pages, summary)
-    assert section.table[1] == [["2", "30", "missing", "missing", "missing", "9.5"]]
+    section = crawl_section(pages, summary | {"bytes": 2_000_000})
+    assert section.table[1] == [["2", "30", "", "", "", "9.5", "2", ""]]
+    summary["timing"]["wall_s"] = 4.0
+    section = crawl_section(pages, summary | {"bytes": 2_000_000})
+    assert section.table[1][0][-2:] == ["2", "0.5"]
     assert section.png[:4] == b"\x89PNG"

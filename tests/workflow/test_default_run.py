@@ -69,6 +69,7 @@ def test_every_job_leaves_a_timing_record_and_a_benchmark(demo_run):
     assert rules == [
         "bench_cpu",
         "bench_ipc",
+        "bench_overhead",
         "crawl_chunk",
         "demo_numbers",
         "demo_tasks",

@@ -27,6 +27,8 @@ class ScalingPoint:
     runs: tuple[float, ...]
     speedup: float
     efficiency: float
+    load: float | None = None
+    """Cores other processes kept busy during the runs (median over the repeats)."""
 
 
 def split_work(total: int, parts: int) -> list[int]:
@@ -35,14 +37,14 @@ def split_work(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def time_run(total: int, processes: int) -> float:
-    """Wall seconds for the whole job split over `processes` pool workers (start-up included)."""
+def time_run(total: int, processes: int) -> Stopwatch:
+    """The whole job split over `processes` pool workers, timed (start-up included)."""
     tasks = split_work(total, processes)
     with Stopwatch() as watch:
         results = list(pool_map(heavy_computation, tasks, processes, describe=_describe))
     if results != [n * (n - 1) // 2 for n in tasks]:
         raise AssertionError("a worker returned a wrong result")
-    return watch.wall_s
+    return watch
 
 
 def _describe(n: int) -> str:
@@ -52,9 +54,13 @@ def _describe(n: int) -> str:
 def cpu_scaling(total: int, process_counts: Sequence[int], repeats: int) -> list[ScalingPoint]:
     """Time the job at each process count, `repeats` times, interleaved; medians and ratios."""
     runs: dict[int, list[float]] = {p: [] for p in process_counts}
+    loads: dict[int, list[float]] = {p: [] for p in process_counts}
     for _ in range(repeats):
         for p in process_counts:
-            runs[p].append(time_run(total, p))
+            watch = time_run(total, p)
+            runs[p].append(watch.wall_s)
+            if watch.load is not None:
+                loads[p].append(watch.load)
     medians = {p: statistics.median(r) for p, r in runs.items()}
     base = medians[min(process_counts)] * min(process_counts)
     return [
@@ -64,6 +70,7 @@ def cpu_scaling(total: int, process_counts: Sequence[int], repeats: int) -> list
             runs=tuple(runs[p]),
             speedup=base / medians[p],
             efficiency=base / medians[p] / p,
+            load=statistics.median(loads[p]) if loads[p] else None,
         )
         for p in process_counts
     ]

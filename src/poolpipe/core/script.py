@@ -59,6 +59,18 @@ def job_processes(snakemake: Any) -> int:
     return max(1, min(snakemake.threads, available_cpus()))
 
 
+def job_attempt(snakemake: Any) -> int | None:
+    """Snakemake's attempt number of this job (1 the first time), where the job was given it.
+
+    Snakemake's script object has no attempt of its own; profiles/default passes it as a
+    resource (default-resources: attempt), which a rule never needs to declare.
+    """
+    found = getattr(snakemake, "attempt", None)
+    if found is None:
+        found = getattr(getattr(snakemake, "resources", None), "attempt", None)
+    return None if found is None else int(found)
+
+
 def write_job_timing(
     snakemake: Any,
     stage: str,
@@ -69,7 +81,7 @@ def write_job_timing(
     processes: int = 1,
     serial_wall_s: float | None = None,
 ) -> None:
-    """Write the job's timing record to its `timing` output."""
+    """Write the job's timing record to its `timing` output, with its attempt number."""
     chunk = snakemake.wildcards.get("chunk")
     timing.write_timing(
         snakemake.output.timing,
@@ -81,4 +93,5 @@ def write_job_timing(
         size=size,
         processes=processes,
         serial_wall_s=serial_wall_s,
+        attempt=job_attempt(snakemake),
     )

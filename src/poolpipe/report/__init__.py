@@ -1,7 +1,7 @@
 """The report: every timing record and benchmark into one self-contained page, CSV and summary."""
 
 from poolpipe.report.machine import describe
-from poolpipe.report.page import build, write
+from poolpipe.report.page import Judgement, build, write
 from poolpipe.report.sections import crawl_section, train_section
 
-__all__ = ["build", "crawl_section", "describe", "train_section", "write"]
+__all__ = ["Judgement", "build", "crawl_section", "describe", "train_section", "write"]

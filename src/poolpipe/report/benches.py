@@ -7,12 +7,25 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from poolpipe.bench import IpcPoint, ScalingPoint
-from poolpipe.report.cells import cell
+from poolpipe.bench import IpcPoint, OverheadPoint, ScalingPoint
+from poolpipe.errors import PoolpipeError
+from poolpipe.report.cells import shown
+from poolpipe.report.spread import speedup_verdict, spread_of
+
+
+def _optional(value: str | None) -> float | None:
+    return float(value) if value else None
 
 
 def read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
     """Read bench_cpu's TSV."""
+    try:
+        return _read_scaling(path)
+    except (KeyError, TypeError, ValueError, csv.Error) as exc:
+        raise PoolpipeError(f"{path} is not a table bench_cpu wrote: {exc}") from None
+
+
+def _read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
     with Path(path).open(newline="") as fh:
         return [
             ScalingPoint(
@@ -21,6 +34,7 @@ def read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
                 runs=tuple(float(v) for v in r["runs"].split(",") if v),
                 speedup=float(r["speedup"]),
                 efficiency=float(r["efficiency"]),
+                load=_optional(r.get("load")),
             )
             for r in csv.DictReader(fh, delimiter="\t")
         ]
@@ -28,6 +42,13 @@ def read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
 
 def read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
     """Read bench_ipc's TSV."""
+    try:
+        return _read_ipc(path)
+    except (KeyError, TypeError, ValueError, csv.Error) as exc:
+        raise PoolpipeError(f"{path} is not a table bench_ipc wrote: {exc}") from None
+
+
+def _read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
     with Path(path).open(newline="") as fh:
         return [
             IpcPoint(
@@ -41,11 +62,70 @@ def read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
         ]
 
 
-def scaling_table(points: Sequence[ScalingPoint]) -> tuple[list[str], list[list[str]]]:
-    """bench_cpu's medians."""
-    head = ["processes", "wall_s", "speedup", "efficiency", "runs"]
+def read_overhead(path: str | os.PathLike[str]) -> list[OverheadPoint]:
+    """Read bench_overhead's TSV."""
+    try:
+        with Path(path).open(newline="") as fh:
+            return [
+                OverheadPoint(
+                    processes=int(r["processes"]),
+                    start_s=float(r["start_s"]),
+                    start_min_s=float(r["start_min_s"]),
+                    start_max_s=float(r["start_max_s"]),
+                    dispatch_us=float(r["dispatch_us"]),
+                    repeats=int(r["repeats"]),
+                    load=_optional(r.get("load")),
+                )
+                for r in csv.DictReader(fh, delimiter="\t")
+            ]
+    except (KeyError, TypeError, ValueError, csv.Error) as exc:
+        raise PoolpipeError(f"{path} is not a table bench_overhead wrote: {exc}") from None
+
+
+def scaling_table(
+    points: Sequence[ScalingPoint], *, spread_limit: float = 0.25
+) -> tuple[list[str], list[list[str]]]:
+    """bench_cpu's wall times over the repeats (median, min, max, IQR), speedup, load, and
+    what the repeats' speedups (each repeat's one-process run over its run here) allow."""
+    head = ["processes", "median_s", "min_s", "max_s", "iqr_s", "runs", "speedup"]
+    head += ["efficiency", "load", "verdict"]
+    one = min(points, key=lambda p: p.processes).runs if points else ()
+    rows = []
+    for p in points:
+        runs = spread_of(p.runs) or spread_of([p.wall_s])
+        assert runs is not None
+        paired = [a / b for a, b in zip(one, p.runs, strict=False) if b]
+        verdict = speedup_verdict(spread_of(paired), spread_limit=spread_limit)
+        rows.append(
+            [
+                shown(p.processes),
+                shown(p.wall_s),
+                shown(runs.min),
+                shown(runs.max),
+                shown(runs.iqr),
+                shown(runs.n),
+                shown(p.speedup),
+                shown(p.efficiency),
+                shown(p.load),
+                verdict if p.processes > min(q.processes for q in points) else "",
+            ]
+        )
+    return head, rows
+
+
+def overhead_table(points: Sequence[OverheadPoint]) -> tuple[list[str], list[list[str]]]:
+    """bench_overhead's start-up and dispatch costs per pool size."""
+    head = ["processes", "start_ms", "min_ms", "max_ms", "dispatch_us", "repeats", "load"]
     rows = [
-        [cell(p.processes), cell(p.wall_s), cell(p.speedup), cell(p.efficiency), cell(len(p.runs))]
+        [
+            shown(p.processes),
+            shown(p.start_s * 1e3),
+            shown(p.start_min_s * 1e3),
+            shown(p.start_max_s * 1e3),
+            shown(p.dispatch_us),
+            shown(p.repeats),
+            shown(p.load),
+        ]
         for p in points
     ]
     return head, rows
@@ -62,9 +142,9 @@ def ipc_table(points: Sequence[IpcPoint]) -> tuple[list[str], list[list[str]]]:
         [
             human_size(p.size),
             p.method,
-            cell(p.latency_us),
-            cell(p.throughput_mb_s),
-            cell(p.messages),
+            shown(p.latency_us),
+            shown(p.throughput_mb_s),
+            shown(p.messages),
             "yes" if best[p.size] is p else "",
         ]
         for p in sorted(points, key=lambda p: (p.size, p.latency_us))

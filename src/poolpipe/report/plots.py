@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 
 import matplotlib
@@ -10,7 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from poolpipe.bench import IpcPoint, ScalingPoint, amdahl_speedup
+from poolpipe.bench import CostModel, IpcPoint, ScalingPoint, amdahl_speedup
+from poolpipe.report.stages import Bar
 
 DPI = 96
 
@@ -23,31 +25,100 @@ def _png(fig: plt.Figure) -> bytes:
     return buf.getvalue()
 
 
-def stage_times(
-    stages: Sequence[str], wall_s: Sequence[float], mb_s: Sequence[float | None]
-) -> bytes:
-    """Wall time and throughput per stage, side by side."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    left.bar(stages, wall_s, color="#4c72b0")
-    left.set_ylabel("wall seconds (pool jobs, summed)")
-    left.set_title("Wall time per stage")
-    shown = [(s, v) for s, v in zip(stages, mb_s, strict=True) if v is not None]
-    right.bar([s for s, _ in shown], [v for _, v in shown], color="#55a868")
-    right.set_ylabel("MB/s")
-    right.set_title("Throughput per stage")
+STAGE_COLOURS = {
+    "sum": "#4c72b0",
+    "train": "#55a868",
+    "crawl": "#dd8452",
+    "tasks": "#8172b3",
+    "supervise": "#937860",
+    "bench": "#c44e52",
+    "data": "#8c8c8c",
+}
+"""One colour per stage on every plot; a stage not listed gets one of these in turn."""
+_SPARE = ("#da8bc3", "#ccb974", "#64b5cd")
+
+
+def _colours(stages: Sequence[str]) -> dict[str, str]:
+    names = sorted(set(stages))
+    extra = [s for s in names if s not in STAGE_COLOURS]
+    spare = {s: _SPARE[i % len(_SPARE)] for i, s in enumerate(extra)}
+    return {s: STAGE_COLOURS.get(s) or spare[s] for s in names}
+
+
+MAX_ROWS = 60
+"""Above this many jobs the timeline gives each rule one row, its chunks side by side."""
+
+
+def timeline(bars: Sequence[Bar]) -> bytes:
+    """Every job as a bar from its start to its end, coloured by stage (a row each, or a row
+    per rule when there are many)."""
+    colour = _colours([b.stage for b in bars])
+    many = len(bars) > MAX_ROWS
+    names = [re.sub(r" \[\d+\]", "", b.label) if many else b.label for b in bars]
+    rows = list(dict.fromkeys(names))
+    fig, ax = plt.subplots(figsize=(9, 0.8 + 0.22 * len(rows)))
+    for bar, name in zip(bars, names, strict=True):
+        ax.barh(
+            rows.index(name),
+            bar.end_s - bar.start_s,
+            left=bar.start_s,
+            color=colour[bar.stage],
+            hatch="///" if bar.serial else None,
+            alpha=0.55 if bar.serial else 1.0,
+            edgecolor="white" if bar.serial or many else colour[bar.stage],
+        )
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds since the first timed job started")
+    ax.set_title("Timeline of the run (hatched: the same work rerun in one process)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colour.values()]
+    ax.legend(handles, list(colour), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     return _png(fig)
 
 
-def pool_vs_serial(labels: Sequence[str], serial: Sequence[float], pool: Sequence[float]) -> bytes:
-    """The same work in one process and in the pool, per stage."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    xs = range(len(labels))
-    ax.bar([x - 0.2 for x in xs], serial, width=0.4, label="one process", color="#c44e52")
-    ax.bar([x + 0.2 for x in xs], pool, width=0.4, label="pool", color="#4c72b0")
-    ax.set_xticks(list(xs), labels)
-    ax.set_ylabel("wall seconds")
-    ax.set_title("Pool vs single process")
-    ax.legend()
+def stage_times(
+    stages: Sequence[str],
+    wall_s: Sequence[float],
+    speedups: Sequence[tuple[float, float, float] | None],
+) -> bytes:
+    """Each stage's time on the timeline, and its pool's speedup with the spread over chunks."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    colour = _colours(stages)
+    left.bar(stages, wall_s, color=[colour[s] for s in stages])
+    left.set_ylabel("seconds on the timeline")
+    left.set_title("Time per stage (jobs at once count once)")
+    shown = [(s, v) for s, v in zip(stages, speedups, strict=True) if v is not None]
+    for x, (stage, (median, low, high)) in enumerate(shown):
+        right.bar(x, median, color=colour[stage])
+        right.errorbar(x, median, yerr=[[median - low], [high - median]], color="#222", capsize=4)
+    right.set_xticks(range(len(shown)), [s for s, _ in shown])
+    right.axhline(1, color="#999", linestyle="--", linewidth=1)
+    right.set_ylabel("speedup (one process / pool)")
+    right.set_title("Pool speedup, median and range")
+    return _png(fig)
+
+
+def break_even(
+    curves: Sequence[tuple[str, CostModel, int, Sequence[tuple[float, float]]]],
+) -> bytes:
+    """Speedup the fitted T(p) predicts against a chunk's work, with each stage's chunks."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    colour = _colours([c[0] for c in curves])
+    works = [w for _, _, _, pts in curves for w, _ in pts] + [1e-3, 10.0]
+    lo, hi = max(min(works) / 10, 1e-4), max(works) * 10
+    xs = [lo * (hi / lo) ** (i / 80) for i in range(81)]
+    for stage, model, p, points in curves:
+        whole = model.serial_s + model.work_s
+        ratio = model.serial_s / whole if whole else 0.0
+        ys = [w / (model.start_s + ratio * w + (1 - ratio) * w / p) for w in xs]
+        ax.plot(xs, ys, color=colour[stage], label=f"{stage}: model, {p} processes")
+        ax.plot([w for w, _ in points], [s for _, s in points], "o", color=colour[stage])
+    ax.axhline(1, color="#999", linestyle="--", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("one-process seconds of work per chunk")
+    ax.set_ylabel("speedup")
+    ax.set_title("Where a pool starts to pay (dots: this run's chunks)")
+    ax.legend(fontsize=7)
     return _png(fig)
 
 

@@ -7,44 +7,38 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from poolpipe.report.benches import ipc_advice, ipc_table, scaling_table
-from poolpipe.report.cells import MISSING, shown
-from poolpipe.report.jobs import jobs_table, stages_table
-
 if TYPE_CHECKING:
     from poolpipe.report.page import TimingReport
     from poolpipe.report.sections import Section
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222}
-h1{margin-bottom:.2rem}.machine{color:#555}
-table{border-collapse:collapse;margin:1rem 0;font-size:.85rem}
-th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}th{background:#f3f3f3}
-td:first-child,th:first-child{text-align:left}img{max-width:100%}figcaption{color:#555}
+h1{margin-bottom:.2rem}.machine{color:#555}p{max-width:60rem;line-height:1.4}
+.scroll{max-width:100%;overflow-x:auto;margin:1rem 0}
+table{border-collapse:collapse;font-size:.8rem}
+th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right;white-space:nowrap}
+th{background:#f3f3f3;position:sticky;top:0}
+td:first-child,th:first-child,td.t{text-align:left}
+img{max-width:100%;height:auto}figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}
 """
 
 
-def summary_markdown(report: TimingReport) -> str:
-    """summary.md: the same numbers as the page, as Markdown tables."""
+def _paragraphs(text: str) -> list[str]:
+    return [p for p in text.split("\n\n") if p]
+
+
+def summary_markdown(report: TimingReport, sections: Sequence[Section]) -> str:
+    """summary.md: the page's sections as Markdown, text and tables, without the plots."""
     out = ["# poolpipe timing summary", ""]
     if report.machine:
         out += [f"Measured on: {report.machine.line()}.", ""]
-    out += [*_md_table(*stages_table(report.stages)), ""]
-    if report.scaling:
-        fraction = shown(report.serial_fraction)
-        out += ["## CPU scaling (bench_cpu)", "", f"Amdahl serial fraction: {fraction}", ""]
-        out += [*_md_table(*scaling_table(report.scaling)), ""]
-    if report.ipc:
-        out += ["## IPC costs (bench_ipc)", "", ipc_advice(report.ipc), ""]
-        out += [*_md_table(*ipc_table(report.ipc)), ""]
-    for section in report.sections:
+    for section in sections:
         out += [f"## {section.title}", ""]
-        if section.text:
-            out += [section.text, ""]
+        for para in _paragraphs(section.text):
+            out += [para, ""]
         if section.table:
             out += [*_md_table(*section.table), ""]
-    out += ["## Every job", "", *_md_table(*jobs_table(report.jobs))]
-    return "\n".join(out) + "\n"
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -53,23 +47,32 @@ def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
-def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], css: str = "") -> str:
+def _html_cell(text: str) -> str:
+    """A cell: numbers right-aligned so their digits line up, words left-aligned."""
+    try:
+        float(text.replace("\u2009", ""))
+    except ValueError:
+        return f'<td class="t">{html.escape(text)}</td>' if text else "<td></td>"
+    return f"<td>{html.escape(text)}</td>"
+
+
+def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f'<table class="{css}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+    body = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in rows)
+    table = f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
 
 
 def _html_section(section: Section) -> str:
     parts = [f"<section><h2>{html.escape(section.title)}</h2>"]
-    if section.text:
-        parts.append(f"<p>{html.escape(section.text)}</p>")
+    parts += [f"<p>{html.escape(p)}</p>" for p in _paragraphs(section.text)]
     if section.png:
         data = base64.b64encode(section.png).decode()
-        alt = html.escape(section.caption or section.title)
+        alt = html.escape(section.title)
         parts.append(f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">')
-        parts.append(f"<figcaption>{alt}</figcaption></figure>")
+        if section.caption:
+            parts.append(f"<figcaption>{html.escape(section.caption)}</figcaption>")
+        parts.append("</figure>")
     if section.table:
         parts.append(_html_table(*section.table))
     parts.append("</section>")
@@ -78,10 +81,11 @@ def _html_section(section: Section) -> str:
 
 def render_html(report: TimingReport, sections: Sequence[Section]) -> str:
     """The self-contained page: every plot embedded, no network needed."""
-    machine = html.escape(report.machine.line()) if report.machine else MISSING
+    machine = html.escape(report.machine.line()) if report.machine else "an undescribed machine"
     body = "".join(_html_section(s) for s in sections)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>poolpipe timing report</title><style>{STYLE}</style></head><body>"
         "<h1>poolpipe timing report</h1>"
         f'<p class="machine">Measured on: {machine}.</p>'

@@ -7,14 +7,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from poolpipe.report.benches import ipc_advice, ipc_table, scaling_table
-from poolpipe.report.cells import cell, shown
-from poolpipe.report.jobs import jobs_table, stages_table
-
-if TYPE_CHECKING:
-    from poolpipe.report.page import TimingReport
+from poolpipe.report.cells import shown
 
 
 @dataclass(kw_only=True)
@@ -26,73 +20,6 @@ class Section:
     table: tuple[Sequence[str], Sequence[Sequence[str]]] | None = None
     png: bytes | None = None
     caption: str = ""
-
-
-def page_sections(report: TimingReport) -> list[Section]:
-    """The page's sections in order, each with its plot and the table it was drawn from."""
-    from poolpipe.report import plots
-
-    out = []
-    if report.stages:
-        out.append(
-            Section(
-                title="Stages",
-                text="Each stage's pool jobs taken together: wall time, throughput, and, where "
-                "timing.compare_serial was on, the same work timed in one process.",
-                table=stages_table(report.stages),
-                png=plots.stage_times(
-                    [s.stage for s in report.stages],
-                    [s.wall_s for s in report.stages],
-                    [s.throughput_mb_s for s in report.stages],
-                ),
-                caption="Wall time and throughput per stage",
-            )
-        )
-        compared = [s for s in report.stages if s.serial_wall_s is not None]
-        if compared:
-            out.append(
-                Section(
-                    title="Pool vs single process",
-                    text="Speedup = one-process wall time / pool wall time, per stage.",
-                    png=plots.pool_vs_serial(
-                        [s.stage for s in compared],
-                        [s.serial_wall_s for s in compared],  # type: ignore[misc]
-                        [s.wall_s for s in compared],
-                    ),
-                    caption="Pool vs single process",
-                )
-            )
-    if report.scaling:
-        out.append(
-            Section(
-                title="CPU scaling (bench_cpu)",
-                text=f"The seed's pure-Python loop split over 1 to "
-                f"{report.scaling[-1].processes} processes; medians of the repeats. "
-                f"Amdahl's-law serial fraction: {shown(report.serial_fraction)}.",
-                table=scaling_table(report.scaling),
-                png=plots.scaling(report.scaling, report.serial_fraction),
-                caption="Speedup against processes, with the Amdahl fit",
-            )
-        )
-    if report.ipc:
-        out.append(
-            Section(
-                title="IPC costs (bench_ipc)",
-                text=ipc_advice(report.ipc),
-                table=ipc_table(report.ipc),
-                png=plots.ipc(report.ipc),
-                caption="Throughput by message size and method",
-            )
-        )
-    out.extend(report.sections)
-    out.append(
-        Section(
-            title="Every job",
-            text="One row per job, as in timings.csv.",
-            table=jobs_table(report.jobs),
-        )
-    )
-    return out
 
 
 def _named(title: str, dataset: str | None) -> str:
@@ -109,10 +36,10 @@ def train_section(model: dict, *, dataset: str | None = None) -> Section:
     if not diffs:
         return Section(
             title=title,
-            text="No full fit to compare with (train.compare_full_fit is off): missing.",
+            text="No full fit to compare with: train.compare_full_fit is off.",
         )
     methods = list(diffs)
-    rows = [[m, cell(diffs[m]["coef"]), cell(diffs[m]["intercept"])] for m in methods]
+    rows = [[m, shown(diffs[m]["coef"]), shown(diffs[m]["intercept"])] for m in methods]
     worst = [max(diffs[m]["coef"], diffs[m]["intercept"]) for m in methods]
     return Section(
         title=title,
@@ -126,7 +53,7 @@ def train_section(model: dict, *, dataset: str | None = None) -> Section:
             title="Train error by merge method",
             log=True,
         ),
-        caption="Train error of the averaged vs exact merge",
+        caption="Log scale: the exact merge sits at rounding error, averaging does not.",
     )
 
 
@@ -140,12 +67,17 @@ def crawl_section(
         elapsed = [
             float(r["elapsed_ms"]) for r in csv.DictReader(fh, delimiter="\t") if r["elapsed_ms"]
         ]
-    latency = summary.get("timing", {}).get("latency_ms", {})
+    timing = summary.get("timing", {})
+    latency = timing.get("latency_ms", {})
+    downloaded, wall = summary.get("bytes"), timing.get("wall_s")
     head = ["fetched rows", "p50 ms", "p90 ms", "p99 ms", "max ms", "pages/s"]
+    head += ["downloaded MB", "MB/s"]
     row = [
         str(len(elapsed)),
         *(shown(latency.get(k)) for k in ("p50", "p90", "p99", "max")),
-        shown(summary.get("timing", {}).get("pages_per_s")),
+        shown(timing.get("pages_per_s")),
+        shown(downloaded / 1e6 if downloaded is not None else None),
+        shown(downloaded / 1e6 / wall if downloaded is not None and wall else None),
     ]
     return Section(
         title=_named("Crawl: latency distribution", dataset),
@@ -153,5 +85,6 @@ def crawl_section(
         f"({summary.get('ok', 0)} ok, {summary.get('errors', 0)} error rows).",
         table=(head, [row]),
         png=plots.histogram(elapsed, "elapsed ms per URL", "Crawl latency") if elapsed else None,
-        caption="Crawl latency distribution",
+        caption="Each URL's time from its first request to its last byte; a long tail is "
+        "slow pages, retries and timeouts.",
     )

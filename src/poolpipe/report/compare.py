@@ -1,0 +1,137 @@
+"""This run against an earlier one: every job marked slower or faster beyond the spread."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from poolpipe.errors import PoolpipeError
+from poolpipe.report.cells import shown
+from poolpipe.report.jobs import JobRow
+from poolpipe.report.spread import spread_of
+
+Key = tuple[str, str, str]
+NEEDED = ("rule", "dataset", "chunk", "wall_s")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One job's wall time now and in the baseline, and what the difference means."""
+
+    rule: str
+    dataset: str
+    chunk: str
+    before_s: float | None
+    after_s: float | None
+    ratio: float | None
+    threshold: float | None
+    mark: str
+
+
+def read_baseline(path: str | os.PathLike[str]) -> dict[Key, float]:
+    """An earlier run's timings.csv: each job's wall seconds, or one sentence on what is wrong."""
+    where = Path(path)
+    if not where.is_file():
+        raise PoolpipeError(f"baseline {path} is not a file; give an earlier run's timings.csv")
+    try:
+        with where.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in NEEDED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise PoolpipeError(
+                    f"baseline {path} is not a timings.csv: it lacks {', '.join(missing)}"
+                )
+            out = {}
+            for line, row in enumerate(reader, start=2):
+                try:
+                    wall = float(row["wall_s"])
+                except (TypeError, ValueError):
+                    raise PoolpipeError(
+                        f"baseline {path} line {line}: wall_s {row['wall_s']!r} is not a number"
+                    ) from None
+                out[(row["rule"], row["dataset"] or "", row["chunk"] or "")] = wall
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise PoolpipeError(f"baseline {path} is not a readable CSV file ({exc})") from None
+    return out
+
+
+def _key(job: JobRow) -> Key:
+    return (job.rule, job.dataset or "", "" if job.chunk is None else str(job.chunk))
+
+
+def _noise(jobs: Sequence[JobRow]) -> dict[tuple[str, str], float]:
+    """Per rule and dataset, the relative IQR of seconds per byte over its jobs (chunks)."""
+    out: dict[tuple[str, str], float] = {}
+    for rule, dataset in {(j.rule, j.dataset or "") for j in jobs}:
+        mine = [j for j in jobs if j.rule == rule and (j.dataset or "") == dataset]
+        per = spread_of([j.wall_s / j.bytes if j.bytes else j.wall_s for j in mine])
+        out[(rule, dataset)] = per.relative_iqr if per and per.n > 1 and per.median else 0.0
+    return out
+
+
+def compare(jobs: Sequence[JobRow], baseline: dict[Key, float], *, factor: float) -> list[Change]:
+    """Every job of either run; slower or faster when the ratio passes max(factor, 1 + spread)."""
+    noise = _noise(jobs)
+    now = {_key(j): j for j in jobs}
+    out = []
+    for key in sorted(set(now) | set(baseline)):
+        job, before = now.get(key), baseline.get(key)
+        after = job.wall_s if job else None
+        ratio = after / before if after is not None and before else None
+        limit = max(factor, 1 + noise.get(key[:2], 0.0)) if ratio is not None else None
+        if job is None:
+            mark = "only in the baseline"
+        elif before is None:
+            mark = "new"
+        elif ratio is not None and limit is not None and ratio > limit:
+            mark = "slower"
+        elif ratio is not None and limit is not None and ratio < 1 / limit:
+            mark = "faster"
+        else:
+            mark = "same within the spread"
+        out.append(
+            Change(
+                rule=key[0],
+                dataset=key[1],
+                chunk=key[2],
+                before_s=before,
+                after_s=after,
+                ratio=ratio,
+                threshold=limit,
+                mark=mark,
+            )
+        )
+    return out
+
+
+def changes_table(changes: Sequence[Change]) -> tuple[list[str], list[list[str]]]:
+    """The comparison as the page shows it."""
+    head = ["rule", "dataset", "chunk", "before_s", "after_s", "ratio", "threshold", "mark"]
+    rows = [
+        [
+            c.rule,
+            c.dataset,
+            c.chunk,
+            shown(c.before_s),
+            shown(c.after_s),
+            shown(c.ratio),
+            shown(c.threshold),
+            c.mark,
+        ]
+        for c in changes
+    ]
+    return head, rows
+
+
+def changes_summary(changes: Sequence[Change]) -> str:
+    """One sentence: how many jobs got slower, faster, or stayed within the spread."""
+    counts = {m: sum(c.mark == m for c in changes) for m in ("slower", "faster")}
+    same = sum(c.mark == "same within the spread" for c in changes)
+    return (
+        f"Against the baseline: {counts['slower']} jobs slower, {counts['faster']} faster, "
+        f"{same} the same within the spread (a job counts as changed when its wall time moved "
+        f"by more than the larger of the configured factor and its rule's spread over chunks)."
+    )

@@ -1,0 +1,130 @@
+"""Per stage: its span on the run's timeline, its throughput in its own units, its speedup."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+
+from poolpipe.core.timing import parse_utc
+from poolpipe.report.cells import shown
+from poolpipe.report.jobs import JobRow
+from poolpipe.report.spread import speedup_verdict, spread_of
+
+UNITS = {"sum": "numbers", "train": "rows", "crawl": "pages"}
+"""What a stage's items are: the unit of its items/s."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bar:
+    """One job's interval on the run's timeline, in seconds from the run's first start."""
+
+    stage: str
+    label: str
+    start_s: float
+    end_s: float
+    serial: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageRow:
+    """A stage's chunk jobs (those that run a pool over the data) taken together."""
+
+    stage: str
+    jobs: int
+    wall_s: float
+    span_s: float
+    items: int
+    unit: str
+    bytes: int
+    mb_s: float | None
+    items_per_s: float | None
+    serial_wall_s: float | None
+    speedup: float | None
+    speedup_min: float | None
+    speedup_max: float | None
+    speedup_iqr: float | None
+    load: float | None
+    verdict: str
+
+
+def timeline(jobs: Sequence[JobRow]) -> list[Bar]:
+    """Every job with clock times as bars from the run's start, one-process reruns apart."""
+    spans = []
+    for j in jobs:
+        name = f"{j.rule}" + (f" {j.dataset}" if j.dataset else "")
+        name += f" [{j.chunk}]" if j.chunk is not None else ""
+        if j.started_at and j.ended_at:
+            spans.append((j.stage, name, parse_utc(j.started_at), parse_utc(j.ended_at), False))
+        if j.serial_started_at and j.serial_ended_at:
+            start, end = parse_utc(j.serial_started_at), parse_utc(j.serial_ended_at)
+            spans.append((j.stage, f"{name} one process", start, end, True))
+    if not spans:
+        return []
+    zero = min(s[2] for s in spans)
+    return [
+        Bar(stage=s, label=n, start_s=a - zero, end_s=b - zero, serial=one)
+        for s, n, a, b, one in sorted(spans, key=lambda s: s[2])
+    ]
+
+
+def busy_seconds(intervals: Sequence[tuple[float, float]]) -> float:
+    """Seconds covered by at least one interval: jobs that ran at once count once."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def stage_rows(
+    jobs: Sequence[JobRow], *, spread_limit: float = 0.25, load_limit: float = 0.25
+) -> list[StageRow]:
+    """Per stage, its chunk jobs: time on the timeline, throughput, and the speedups' spread."""
+    out = []
+    for stage in sorted({j.stage for j in jobs}):
+        mine = [j for j in jobs if j.stage == stage and j.chunk is not None]
+        if not mine:
+            continue
+        timed = [
+            (parse_utc(j.started_at), parse_utc(j.ended_at))
+            for j in mine
+            if j.started_at and j.ended_at
+        ]
+        if len(timed) == len(mine):
+            wall, span = busy_seconds(timed), max(b for _, b in timed) - min(a for a, _ in timed)
+        else:
+            wall = span = sum(j.wall_s for j in mine)
+        serials = [j.serial_wall_s for j in mine]
+        serial = sum(serials) if all(s is not None for s in serials) else None  # type: ignore[misc]
+        speedups = spread_of([j.speedup for j in mine if j.speedup is not None])
+        loads = spread_of([j.load for j in mine if j.load is not None])
+        size, items = sum(j.bytes for j in mine), sum(j.items for j in mine)
+        out.append(
+            StageRow(
+                stage=stage,
+                jobs=len(mine),
+                wall_s=wall,
+                span_s=span,
+                items=items,
+                unit=UNITS.get(stage, "items"),
+                bytes=size,
+                mb_s=size / wall / 1e6 if wall else None,
+                items_per_s=items / wall if wall else None,
+                serial_wall_s=serial,
+                speedup=speedups.median if speedups else None,
+                speedup_min=speedups.min if speedups else None,
+                speedup_max=speedups.max if speedups else None,
+                speedup_iqr=speedups.iqr if speedups else None,
+                load=loads.median if loads else None,
+                verdict=speedup_verdict(speedups, spread_limit=spread_limit)
+                + (", under load" if speedups and loads and loads.median > load_limit else ""),
+            )
+        )
+    return out
+
+
+def stages_table(stages: Sequence[StageRow]) -> tuple[list[str], list[list[str]]]:
+    """Per-stage time, throughput in the stage's units, and the pool's speedup with its spread."""
+    names = [f.name for f in fields(StageRow)]
+    return names, [[shown(v) for v in asdict(s).values()] for s in stages]

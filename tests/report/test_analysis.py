@@ -1,0 +1,269 @@
+"""The report's analysis: timeline, spread, overhead fit, load flags and the baseline comparison."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from poolpipe.bench import CostModel, Timed, fit_cost_model, measure_overhead
+from poolpipe.core.timing import TimingRecord, utc_iso, write_record
+from poolpipe.errors import PoolpipeError
+from poolpipe.report.compare import compare, read_baseline
+from poolpipe.report.explain import StageCost, stage_sentence
+from poolpipe.report.jobs import collect_jobs, timings_csv
+from poolpipe.report.page import build
+from poolpipe.report.spread import speedup_verdict, spread_of
+from poolpipe.report.stages import busy_seconds, stage_rows, timeline
+
+T0 = 1_800_000_000.0
+
+
+def _record(rule, chunk, start, wall, *, serial=None, load=None, stage="sum", size=1_000_000):
+    return TimingRecord(
+        stage=stage,
+        rule=rule,
+        chunk=chunk,
+        processes=2,
+        wall_s=wall,
+        cpu_s=wall * 1.5,
+        items=1000,
+        bytes=size,
+        serial_wall_s=serial,
+        started_at=utc_iso(T0 + start),
+        ended_at=utc_iso(T0 + start + wall),
+        load=load,
+        serial_started_at=utc_iso(T0 + start + wall) if serial else None,
+        serial_ended_at=utc_iso(T0 + start + wall + serial) if serial else None,
+    )
+
+
+def _write(tmp_path, records):
+    paths = []
+    for r in records:
+        name = f"{r.rule}/data/{r.chunk}.json" if r.chunk is not None else f"{r.rule}/data.json"
+        path = tmp_path / "results" / "timing" / name
+        write_record(path, r)
+        paths.append(path)
+    return paths
+
+
+def test_a_stage_takes_its_time_on_the_timeline_not_the_sum_of_parallel_jobs(tmp_path):
+    records = [
+        _record("sum_chunk", 0, 0.0, 2.0),
+        _record("sum_chunk", 1, 1.0, 2.0),  # overlaps chunk 0 by one second
+        _record("sum_chunk", 2, 5.0, 1.0),
+        _record("train_chunk", 0, 3.0, 1.0, stage="train"),
+    ]
+    jobs = collect_jobs(_write(tmp_path, records))
+    by_stage = {s.stage: s for s in stage_rows(jobs)}
+    assert by_stage["sum"].wall_s == pytest.approx(4.0)  # 0..3 and 5..6
+    assert by_stage["sum"].span_s == pytest.approx(6.0)
+    assert by_stage["sum"].mb_s == pytest.approx(3 / 4.0)
+    assert by_stage["train"].unit == "rows" and by_stage["sum"].unit == "numbers"
+    bars = timeline(jobs)
+    assert [(b.label, b.start_s, b.end_s) for b in bars][:2] == [
+        ("sum_chunk data [0]", 0.0, pytest.approx(2.0)),
+        ("sum_chunk data [1]", pytest.approx(1.0), pytest.approx(3.0)),
+    ]
+    assert {b.stage for b in bars} == {"sum", "train"}
+
+
+def test_busy_seconds_counts_overlaps_once():
+    assert busy_seconds([]) == 0
+    assert busy_seconds([(0, 1), (0.5, 2), (3, 4), (3.5, 3.6)]) == pytest.approx(3.0)
+
+
+def test_the_one_process_rerun_is_its_own_hatched_bar_and_no_part_of_the_stage(tmp_path):
+    jobs = collect_jobs(_write(tmp_path, [_record("sum_chunk", 0, 0.0, 1.0, serial=1.5)]))
+    bars = timeline(jobs)
+    assert [b.serial for b in bars] == [False, True]
+    assert bars[1].start_s == pytest.approx(1.0) and bars[1].end_s == pytest.approx(2.5)
+    (stage,) = stage_rows(jobs)
+    assert stage.wall_s == pytest.approx(1.0) and stage.speedup == pytest.approx(1.5)
+
+
+def test_the_trace_reaches_timings_csv(tmp_path):
+    record = _record("sum_chunk", 0, 0.0, 2.0, serial=3.0, load=0.5)
+    jobs = collect_jobs(_write(tmp_path, [record]))
+    text = timings_csv(jobs)
+    head = text.splitlines()[0].split(",")
+    for name in ("started_at", "ended_at", "host", "pid", "attempt", "slurm_job_id"):
+        assert name in head
+    row = dict(zip(head, text.splitlines()[1].split(","), strict=True))
+    assert row["started_at"] == utc_iso(T0) and row["exit_status"] == "0"
+    assert row["cpu_share"] == "0.75" and row["load"] == "0.5" and row["speedup"] == "1.5"
+
+
+def test_every_benchmark_row_counts(tmp_path):
+    paths = _write(tmp_path, [_record("sum_chunk", 0, 0.0, 1.0)])
+    bench = tmp_path / "results" / "benchmarks" / "sum_chunk" / "data" / "0.tsv"
+    bench.parent.mkdir(parents=True)
+    bench.write_text("s\tmax_rss\n3.0\t10\n1.0\t30\n2.0\tNA\n")
+    (job,) = collect_jobs(paths)
+    assert (job.job_s, job.job_s_min, job.job_s_max, job.job_runs) == (2.0, 1.0, 3.0, 3)
+    assert job.job_s_iqr == 1.0
+    assert job.max_rss_mb == 30
+
+
+def test_spread_and_what_it_lets_one_conclude():
+    s = spread_of([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert (s.median, s.min, s.max, s.iqr) == (3.0, 1.0, 5.0, 2.0)
+    assert spread_of([]) is None
+    assert speedup_verdict(spread_of([1.5, 1.6, 1.55]), spread_limit=0.25) == "pays"
+    assert speedup_verdict(spread_of([0.8, 0.85]), spread_limit=0.25) == "does not pay"
+    assert "both sides of 1" in speedup_verdict(spread_of([0.9, 1.4]), spread_limit=0.25)
+    wide = speedup_verdict(spread_of([1.1, 1.2, 3.0, 4.0]), spread_limit=0.25)
+    assert wide.startswith("too spread to conclude: IQR")
+    assert "one measurement" in speedup_verdict(spread_of([1.7]), spread_limit=0.25)
+
+
+def test_the_cost_model_fit_recovers_known_terms():
+    truth = CostModel(start_s=0.02, serial_s=0.1, work_s=2.0)
+    points = [Timed(processes=1, wall_s=truth.predict(1, pooled=False), pooled=False)]
+    points += [Timed(processes=p, wall_s=truth.predict(p)) for p in (1, 2, 4, 8)]
+    fitted = fit_cost_model(points)
+    assert (fitted.start_s, fitted.serial_s, fitted.work_s) == pytest.approx((0.02, 0.1, 2.0))
+    two = [points[0], Timed(processes=2, wall_s=truth.predict(2))]
+    known = fit_cost_model(two, start_s=0.02)
+    assert (known.serial_s, known.work_s) == pytest.approx((0.1, 2.0))
+    assert truth.break_even_s(2) == pytest.approx(0.04) and truth.break_even_s(1) is None
+    with pytest.raises(ValueError, match="cannot separate"):
+        fit_cost_model([Timed(processes=2, wall_s=1.0), Timed(processes=2, wall_s=1.1)])
+
+
+def test_a_speedup_below_one_gets_its_break_even_and_its_load_in_words(tmp_path):
+    records = [_record("sum_chunk", c, 2.0 * c, 0.06, serial=0.05, load=1.3) for c in (0, 1)]
+    (row,) = stage_rows(collect_jobs(_write(tmp_path, records)))
+    cost = StageCost(
+        stage="sum",
+        processes=2,
+        model=CostModel(start_s=0.02, serial_s=0.01, work_s=0.04),
+        bytes_per_chunk=1e6,
+    )
+    text = stage_sentence(row, cost, load_limit=0.25)
+    assert "0.833x" in text and "does not pay" in text
+    assert "more than 40 ms of shareable work, about 1 MB" in text
+    assert "Timed under load: other processes kept 1.3 cores busy" in text
+    text = stage_sentence(row, cost, load_limit=0.25, cpus=2)
+    assert "kept 1.3 cores busy of the 2 usable, leaving about 0.7 for the pool's 2 workers" in text
+
+
+def test_the_baseline_marks_slower_and_faster_jobs_beyond_the_spread(tmp_path):
+    now = [
+        _record("sum_chunk", 0, 0.0, 2.0),
+        _record("sum_chunk", 1, 3.0, 1.0),
+        _record("merge_sum", None, 5.0, 0.1),
+        _record("split_numbers", None, 6.0, 0.1),
+    ]
+    old = tmp_path / "old.csv"
+    old.write_text(
+        "rule,dataset,chunk,wall_s\n"
+        "sum_chunk,data,0,1.0\nsum_chunk,data,1,1.02\nmerge_sum,data,,0.5\ngone,data,,1\n"
+    )
+    built = build(_write(tmp_path, now), baseline=old)
+    marks = {(c.rule, c.chunk): c.mark for c in built.changes}
+    assert marks[("sum_chunk", "0")] == "slower"
+    assert marks[("sum_chunk", "1")] == "same within the spread"
+    assert marks[("merge_sum", "")] == "faster"
+    assert marks[("split_numbers", "")] == "new" and marks[("gone", "")] == "only in the baseline"
+    spread = compare(collect_jobs(_write(tmp_path, now)), read_baseline(old), factor=5.0)
+    assert {c.mark for c in spread if c.rule == "sum_chunk"} == {"same within the spread"}
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (b"a,b\n1,2\n", "lacks rule, dataset, chunk, wall_s"),
+        (b"rule,dataset,chunk,wall_s\nx,,,fast\n", "line 2: wall_s 'fast' is not a number"),
+        (b"rule,dataset,chunk,wall_s\n\xff\xfe,,,1\n", "not a readable CSV"),
+    ],
+)
+def test_a_malformed_baseline_is_one_sentence(tmp_path, text, says):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(text)
+    with pytest.raises(PoolpipeError, match=says):
+        read_baseline(bad)
+    with pytest.raises(PoolpipeError, match="is not a file"):
+        read_baseline(tmp_path / "absent.csv")
+
+
+def test_the_report_command_writes_the_page_and_refuses_a_bad_baseline(tmp_path):
+    _write(tmp_path, [_record("sum_chunk", 0, 0.0, 1.0, serial=1.5)])
+    cmd = [sys.executable, "-m", "poolpipe.cli", "report", "--results", str(tmp_path / "results")]
+    cmd += ["--out", str(tmp_path / "out")]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "report.html").stat().st_size > 1000
+    (tmp_path / "bad.csv").write_text("x\n1\n")
+    done = subprocess.run(
+        [*cmd, "--baseline", str(tmp_path / "bad.csv")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("poolpipe: error: baseline")
+
+
+def test_the_overhead_bench_measures_a_start_and_a_dispatch_per_pool_size():
+    points = measure_overhead([1, 2], repeats=2, tasks=10)
+    assert [p.processes for p in points] == [1, 2]
+    for p in points:
+        assert 0 < p.start_min_s <= p.start_s <= p.start_max_s and p.dispatch_us >= 0
+
+
+def test_the_page_draws_the_timeline_and_the_break_even_from_clock_times(tmp_path):
+    from poolpipe.bench import OverheadPoint
+    from poolpipe.core import tsv
+    from poolpipe.report.overview import page_sections
+
+    records = [_record("sum_chunk", c, 1.0 * c, 0.5, serial=0.8, load=0.1) for c in range(3)]
+    overhead = [
+        OverheadPoint(
+            processes=2,
+            start_s=0.01,
+            start_min_s=0.01,
+            start_max_s=0.02,
+            dispatch_us=100.0,
+            repeats=3,
+            load=0.0,
+        )
+    ]
+    tsv.write_records(tmp_path / "overhead.tsv", overhead)
+    built = build(_write(tmp_path, records), overhead_tsv=tmp_path / "overhead.tsv")
+    sections = {s.title: s for s in page_sections(built)}
+    assert sections["Timeline"].png[:4] == b"\x89PNG"
+    assert sections["What a pool costs"].png[:4] == b"\x89PNG"
+    assert "sum 1.6x (3 chunks, other load 0.1 cores)" in sections["Headline"].text
+    assert "a pool of 2 pays only for chunks of more than 20 ms" in sections["Stages"].text
+
+
+def test_a_timeline_of_many_chunks_gives_each_rule_one_row():
+    from poolpipe.report import plots
+    from poolpipe.report.stages import Bar
+
+    bars = [
+        Bar(stage="sum", label=f"sum_chunk data [{i}]", start_s=i * 0.1, end_s=i * 0.1 + 0.2)
+        for i in range(200)
+    ]
+    few = plots.timeline(bars[:10])
+    many = plots.timeline(bars)
+    height = int.from_bytes(many[20:24], "big")
+    assert height < int.from_bytes(few[20:24], "big") * 2
+
+
+def test_cpu_scaling_says_when_its_repeats_disagree():
+    from poolpipe.bench import ScalingPoint
+    from poolpipe.report.benches import scaling_table
+
+    one = ScalingPoint(processes=1, wall_s=1.0, runs=(1.0, 1.0, 1.0), speedup=1, efficiency=1)
+    steady = ScalingPoint(processes=2, wall_s=0.5, runs=(0.5, 0.52, 0.51), speedup=2, efficiency=1)
+    head, rows = scaling_table([one, steady])
+    assert rows[0][head.index("verdict")] == "" and rows[1][head.index("verdict")] == "pays"
+    noisy = ScalingPoint(processes=2, wall_s=0.9, runs=(0.6, 1.3, 0.9), speedup=1.1, efficiency=0.5)
+    _, rows = scaling_table([one, noisy])
+    assert rows[1][-1].startswith("too spread to conclude")
+    assert rows[1][1:6] == ["0.9", "0.6", "1.3", "0.35", "3"]
