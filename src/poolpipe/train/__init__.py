@@ -5,7 +5,8 @@ from poolpipe.train.csvparse import parse_block, row_capacity
 from poolpipe.train.demo import write_train
 from poolpipe.train.fit import TrainPart, train_chunks
 from poolpipe.train.model import model_json, train_file
-from poolpipe.train.scatter import Scatter, solve
+from poolpipe.train.scatter import Scatter
+from poolpipe.train.solve import solve
 
 __all__ = [
     "Columns",

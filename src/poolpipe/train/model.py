@@ -15,7 +15,7 @@ from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns, choose_columns
 from poolpipe.train.csvparse import parse_block
 from poolpipe.train.fit import TrainPart, merge_parts, train_chunks
-from poolpipe.train.scatter import Fit, average, solve
+from poolpipe.train.solve import Fit, average, solve
 
 HEADER_LINES = 1
 FULL_FIT_COPIES = 4.0
