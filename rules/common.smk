@@ -213,6 +213,11 @@ def train_pool_mem_mb(wildcards, threads, attempt):
     return (256 + 192 * threads) * attempt
 
 
+def merge_train_threads(wildcards):
+    """Processes for merge_train: a pool for the robust errors' second pass, else one."""
+    return config["train"]["threads"] if config["train"]["robust"] != "none" else 1
+
+
 def merge_train_mem_mb(wildcards):
     """Memory for merge_train: the full fit's limit when it compares with one."""
     full = config["train"]["full_fit_max_mb"] if config["train"]["compare_full_fit"] else 0

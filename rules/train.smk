@@ -53,6 +53,7 @@ rule split_train:
         features=train_features,
         identity=input_identity,
         delimiter=config["train"]["delimiter"],
+        weights=config["train"]["weights"],
     script:
         "../scripts/split_train.py"
 
@@ -102,7 +103,7 @@ rule merge_train:
         dataset=dataset_pattern("train"),
     conda:
         "../envs/poolpipe.yaml"
-    threads: 1
+    threads: merge_train_threads
     resources:
         mem_mb=merge_train_mem_mb,
         runtime=30,
@@ -110,5 +111,8 @@ rule merge_train:
         strict=config["train"]["strict"],
         compare_full_fit=config["train"]["compare_full_fit"],
         full_fit_max_mb=config["train"]["full_fit_max_mb"],
+        alpha=config["train"]["alpha"],
+        ridge=config["train"]["ridge"],
+        robust=config["train"]["robust"],
     script:
         "../scripts/merge_train.py"

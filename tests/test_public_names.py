@@ -65,6 +65,7 @@ FACES = {
     ],
     "poolpipe.train": [
         "Columns",
+        "Options",
         "Scatter",
         "TrainPart",
         "choose_columns",

@@ -22,18 +22,20 @@ _BOM = b"\xef\xbb\xbf"
 
 @dataclass(frozen=True, kw_only=True)
 class Columns:
-    """The fields of a CSV file a fit uses (features, then the target) and a reference row.
+    """The fields of a CSV file a fit uses (features, the target, the weights) and a reference row.
 
     The reference row is the first good row of the file; every chunk subtracts it
-    before summarising, so large offsets cost no precision.
+    before summarising, so large offsets cost no precision. target is None where
+    only the features are read (predictions); weight is None for an unweighted fit.
     """
 
     path: str
     delimiter: str
     header: tuple[str, ...]
     features: tuple[int, ...]
-    target: int
+    target: int | None
     reference: tuple[float, ...] = ()
+    weight: int | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -41,18 +43,29 @@ class Columns:
         return [self.header[i] for i in self.features]
 
     @property
-    def target_name(self) -> str:
+    def target_name(self) -> str | None:
         """The target's name."""
-        return self.header[self.target]
+        return None if self.target is None else self.header[self.target]
+
+    @property
+    def weight_name(self) -> str | None:
+        """The weight column's name, None for an unweighted fit."""
+        return None if self.weight is None else self.header[self.weight]
 
     @property
     def used(self) -> tuple[int, ...]:
-        """Field indexes of the parsed columns: the features, then the target."""
-        return (*self.features, self.target)
+        """Field indexes of the parsed columns: the features, the target, the weights."""
+        extra = [i for i in (self.target, self.weight) if i is not None]
+        return (*self.features, *extra)
 
     @property
     def width(self) -> int:
         """Number of parsed columns."""
+        return len(self.used)
+
+    @property
+    def fit_width(self) -> int:
+        """Number of columns of the fitted rows [X y]."""
         return len(self.features) + 1
 
     @property
@@ -80,6 +93,8 @@ class Columns:
             "target_field": self.target,
             "feature_fields": list(self.features),
             "reference_row": list(self.reference),
+            "weights": self.weight_name,
+            "weight_field": self.weight,
         }
 
     @classmethod
@@ -92,6 +107,7 @@ class Columns:
             features=tuple(data["feature_fields"]),
             target=data["target_field"],
             reference=tuple(data["reference_row"]),
+            weight=data.get("weight_field"),
         )
 
 
@@ -169,8 +185,8 @@ def first_good_row(columns: Columns) -> tuple[float, ...]:
             continue
         parsed = parse_block(block.data, columns, max_examples=0)
         if len(parsed.values):
-            return tuple(float(v) for v in parsed.values[0])
-    return (0.0,) * columns.width
+            return tuple(float(v) for v in parsed.values[0][: columns.fit_width])
+    return (0.0,) * columns.fit_width
 
 
 def choose_columns(
@@ -179,30 +195,41 @@ def choose_columns(
     *,
     features: Sequence[str] = (),
     delimiter: str = ",",
+    weights: str = "",
 ) -> Columns:
-    """The target and features by name (features default to every other numeric column)."""
+    """The target, features and weights by name (features: every other numeric column)."""
     check_delimiter(delimiter)
     header = read_header(path, delimiter)
     if os.path.getsize(path) <= header_end(path) or not sample_lines(path, 1):
         raise PoolpipeError(f"{path} has a header but no data rows")
     target_at = _index(path, header, target, "target")
+    weight_at = _index(path, header, weights, "weights") if weights else None
+    if weight_at == target_at:
+        raise PoolpipeError(f"the target {target!r} is also named as the weights column")
     if features:
         chosen = [_index(path, header, name, "feature") for name in features]
         if len(set(chosen)) != len(chosen):
             raise PoolpipeError("a feature is named twice in the features list")
         if target_at in chosen:
             raise PoolpipeError(f"the target {target!r} is also named as a feature")
+        if weight_at in chosen:
+            raise PoolpipeError(f"the weights column {weights!r} is also named as a feature")
     else:
         numeric = numeric_fields(header, sample_lines(path), delimiter)
-        chosen = [i for i in numeric if i != target_at]
+        chosen = [i for i in numeric if i not in (target_at, weight_at)]
         if not chosen:
             raise PoolpipeError(
                 f"{path} has no numeric column besides the target {target!r} to use as a feature"
             )
-    if len(chosen) >= _MAX_USED:
+    if len(chosen) + (weight_at is not None) >= _MAX_USED:
         raise PoolpipeError(f"at most {_MAX_USED - 1} features are supported, not {len(chosen)}")
     columns = Columns(
-        path=str(path), delimiter=delimiter, header=header, features=tuple(chosen), target=target_at
+        path=str(path),
+        delimiter=delimiter,
+        header=header,
+        features=tuple(chosen),
+        target=target_at,
+        weight=weight_at,
     )
     return replace(columns, reference=first_good_row(columns))
 

@@ -2,58 +2,27 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from poolpipe.core.chunks import Range, header_end, iter_blocks, split_file
+from poolpipe.core.chunks import Range, split_file
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns, choose_columns
-from poolpipe.train.csvparse import parse_block
 from poolpipe.train.fit import TrainPart, merge_parts, train_chunks
-from poolpipe.train.solve import Fit, average, solve
+from poolpipe.train.fullfit import full_fit, full_fit_mb
+from poolpipe.train.inference import (
+    coefficient_table,
+    design,
+    inference,
+    ridge_measures,
+)
+from poolpipe.train.robust import RobustPass, robust_covariance, robust_sums
+from poolpipe.train.solve import Fit, aliased_columns, average, solve
 
 HEADER_LINES = 1
-FULL_FIT_COPIES = 4.0
-"""Peak memory of scikit-learn's full fit, in copies of the parsed [X y] array."""
-
-
-def read_rows(columns: Columns, rows: int) -> np.ndarray:
-    """Every good row of the file in one array (features, then target): for the full fit."""
-    data = np.empty((rows, columns.width))
-    filled = 0
-    rng = Range(columns.path, header_end(columns.path), os.path.getsize(columns.path))
-    for block in iter_blocks(rng):
-        if block.overlong:
-            continue
-        values = parse_block(block.data, columns, max_examples=0).values
-        if filled + len(values) > rows:
-            raise PoolpipeError(f"{columns.path} changed while it was being read")
-        data[filled : filled + len(values)] = values
-        filled += len(values)
-    if filled != rows:
-        raise PoolpipeError(f"{columns.path} changed while it was being read")
-    return data
-
-
-def full_fit(columns: Columns, rows: int) -> Fit:
-    """scikit-learn's LinearRegression on all good rows at once (one BLAS thread)."""
-    from sklearn.linear_model import LinearRegression
-
-    data = read_rows(columns, rows)
-    p = columns.width - 1
-    with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
-        model = LinearRegression().fit(data[:, :p], data[:, p])
-    return Fit(tuple(float(c) for c in model.coef_), float(model.intercept_), int(model.rank_))
-
-
-def full_fit_mb(rows: int, width: int) -> float:
-    """MiB the full fit is expected to need at its peak."""
-    return rows * width * 8 * FULL_FIT_COPIES / 2**20
 
 
 def _finite(fit: Fit) -> bool:
@@ -100,6 +69,57 @@ def _check_rows(total: TrainPart, columns: Columns) -> None:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """What a fit reports beyond its coefficients: interval level, ridge, robust errors."""
+
+    alpha: float = 0.05
+    ridge: float = 0.0
+    robust: str = "none"
+
+
+def exact_json(
+    total: TrainPart,
+    columns: Columns,
+    options: Options,
+    ranges: Sequence[Range],
+    *,
+    processes: int = 1,
+) -> dict[str, Any]:
+    """The exact fit with its statistics, and robust errors from a second pass if asked."""
+    scatter, reference = total.scatter, columns.reference
+    exact = _check_finite(solve(scatter, reference), "exact fit", columns.path)
+    names = columns.feature_names
+    doc = {
+        **exact.to_json(),
+        "aliased": [names[j] for j in aliased_columns(scatter)],
+        **inference(
+            scatter, reference, coef=exact.coef, intercept=exact.intercept, alpha=options.alpha
+        ),
+    }
+    if options.robust != "none":
+        d = design(scatter, reference)
+        job = RobustPass(columns, d, options.robust)
+        cov = robust_covariance(d, robust_sums(ranges, job, processes=processes), options.robust)
+        table = coefficient_table(
+            coef=exact.coef, intercept=exact.intercept, cov=cov, d=d, alpha=options.alpha
+        )
+        doc["robust"] = {"kind": options.robust, **table}
+    return doc
+
+
+def ridge_json(total: TrainPart, columns: Columns, ridge: float) -> dict[str, Any]:
+    """The ridge fit (scikit-learn's Ridge with its intercept) and how well it fits."""
+    fit = solve(total.scatter, columns.reference, ridge=ridge)
+    fit = _check_finite(fit, "ridge fit", columns.path)
+    return {
+        "alpha": ridge,
+        "coef": list(fit.coef),
+        "intercept": fit.intercept,
+        **ridge_measures(total.scatter, ridge),
+    }
+
+
 def model_json(
     parts: Sequence[TrainPart],
     columns: Columns,
@@ -107,11 +127,19 @@ def model_json(
     strict: bool = False,
     compare_full_fit: bool = False,
     full_fit_max_mb: float = 1024,
+    options: Options | None = None,
+    ranges: Sequence[Range] = (),
+    processes: int = 1,
 ) -> dict[str, Any]:
-    """The model.json document: exact fit, averaged fits, counts, and the full fit's differences."""
-    total = merge_parts(parts, columns.width)
+    """The model.json document: exact fit, averaged fits, counts, and the full fit's differences.
+
+    ranges (the chunks' byte ranges) are read again by `processes` workers for robust errors.
+    """
+    options = options or Options()
+    total = merge_parts(parts, columns.fit_width)
     _check_rows(total, columns)
-    exact = _check_finite(solve(total.scatter, columns.reference), "exact fit", columns.path)
+    exact_doc = exact_json(total, columns, options, ranges, processes=processes)
+    exact = Fit(tuple(exact_doc["coef"]), exact_doc["intercept"], exact_doc["rank"])
     chunk_fits = [solve(p.scatter, columns.reference) if p.rows else None for p in parts]
     fitted = [
         (fit, part.rows)
@@ -126,19 +154,22 @@ def model_json(
         "input": columns.path,
         "target": columns.target_name,
         "features": columns.feature_names,
+        "weights": columns.weight_name,
         "ignored_columns": columns.ignored,
         "rows": total.rows,
         "skipped_rows": {
             "count": total.skipped_rows,
             "examples": [{**asdict(ex), "line": ex.line + HEADER_LINES} for ex in total.examples],
         },
+        "skipped_weights": total.skipped_weights,
         "blank_lines": total.blank_lines,
         "lines": total.lines + HEADER_LINES,
         "bytes": total.bytes,
         "chunks": len(parts),
         "chunks_averaged": len(fitted),
         "strict": strict,
-        "exact": exact.to_json(),
+        "exact": exact_doc,
+        "ridge": ridge_json(total, columns, options.ridge) if options.ridge > 0 else None,
         "average": methods["average"].to_json() if fitted else None,
         "weighted_average": methods["weighted_average"].to_json() if fitted else None,
         "chunk_fits": [
@@ -147,9 +178,9 @@ def model_json(
         ],
     }
     if compare_full_fit:
-        need = full_fit_mb(total.rows, columns.width)
+        need = full_fit_mb(total.rows + total.skipped_weights, columns.width)
         if need <= full_fit_max_mb:
-            full = full_fit(columns, total.rows)
+            full = full_fit(columns, total.rows + total.skipped_weights)
             if not _finite(full):
                 doc["full_fit"] = None
                 doc["full_fit_skipped"] = "scikit-learn's fit passes the float limit"
@@ -177,9 +208,11 @@ def train_file(
     delimiter: str = ",",
     compare_full_fit: bool = False,
     full_fit_max_mb: float = 1024,
+    weights: str = "",
+    options: Options | None = None,
 ) -> dict[str, Any]:
     """Fit a whole file with a pool of `processes` workers: what `poolpipe train` prints."""
-    columns = choose_columns(path, target, features=features, delimiter=delimiter)
+    columns = choose_columns(path, target, features=features, delimiter=delimiter, weights=weights)
     ranges = split_file(path, chunks or processes, skip_header=True)
     parts = train_chunks(ranges, columns, processes=processes, strict=strict)
     return model_json(
@@ -188,4 +221,7 @@ def train_file(
         strict=strict,
         compare_full_fit=compare_full_fit,
         full_fit_max_mb=full_fit_max_mb,
+        options=options,
+        ranges=ranges,
+        processes=processes,
     )
