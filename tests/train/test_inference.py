@@ -10,6 +10,7 @@ import statsmodels.api as sm
 from sklearn.linear_model import LinearRegression, Ridge
 
 from poolpipe.core.chunks import split_file
+from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import choose_columns
 from poolpipe.train.fit import train_chunks
 from poolpipe.train.model import Options, model_json, train_file
@@ -186,3 +187,44 @@ def test_a_rank_deficient_fit_names_the_aliased_columns(tmp_path):
     np.testing.assert_allclose(exact["coef"], want.coef_, rtol=1e-9, atol=1e-12)
     assert exact["df_model"] == 3 and exact["df_resid"] == 300 - 4
     assert all(v is not None for v in exact["std_err"]["coef"])
+
+
+def test_rows_with_a_bad_or_negative_weight_are_skipped_and_counted(tmp_path):
+    x, y, w = data("plain", seed=6)
+    w[[3, 50, 51]] = [-1.0, 0.0, -2.5]
+    path = write_table(tmp_path / "t.csv", x, y, w)
+    text = path.read_text().splitlines()
+    text[10] = text[10].rsplit(",", 1)[0] + ",heavy"
+    path.write_text("\n".join(text) + "\n")
+    model = train_file(str(path), "y", weights="w", chunks=3)
+    keep = w > 0
+    keep[9] = False
+    assert model["weights"] == "w"
+    assert model["skipped_weights"] == 3 and model["skipped_rows"]["count"] == 1
+    assert "column 'w' is not a number" in model["skipped_rows"]["examples"][0]["reason"]
+    assert model["rows"] == model["exact"]["n"] == int(keep.sum())
+    res = sm.WLS(y[keep], sm.add_constant(x[keep]), weights=w[keep]).fit()
+    check_against(model["exact"], res)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ("nope", "has no weights column 'nope'"),
+        ("y", "the target 'y' is also named as the weights column"),
+        ("x0", "the weights column 'x0' is also named as a feature"),
+    ],
+)
+def test_a_bad_weights_column_is_one_sentence(tmp_path, weights, message):
+    x, y, w = data("plain")
+    path = write_table(tmp_path / "t.csv", x, y, w)
+    features = ["x0", "x1"] if weights == "x0" else []
+    with pytest.raises(PoolpipeError, match=message):
+        train_file(str(path), "y", weights=weights, features=features)
+
+
+def test_weights_that_are_all_zero_or_below_are_one_sentence(tmp_path):
+    x, y, w = data("plain")
+    path = write_table(tmp_path / "t.csv", x, y, -w)
+    with pytest.raises(PoolpipeError, match=r"no usable rows .*400 with a weight of 0 or below"):
+        train_file(str(path), "y", weights="w")
