@@ -60,9 +60,9 @@ def _check_rows(total: TrainPart, columns: Columns) -> None:
         if total.examples:
             first = total.examples[0]
             why = f"; the first, line {first.line + HEADER_LINES}: {first.reason}"
-        weightless = (
-            f", {total.skipped_weights} with a weight of 0 or below" if total.skipped_weights else ""
-        )
+        weightless = ""
+        if total.skipped_weights:
+            weightless = f", {total.skipped_weights} with a weight of 0 or below"
         raise PoolpipeError(
             f"{columns.path} has no usable rows ({total.skipped_rows} skipped{why}{weightless})"
         )
