@@ -128,6 +128,8 @@ def all_outputs():
     for stage, patterns in wanted.items():
         if stage in STAGES:
             out += expand(patterns, dataset=datasets_of(stage))
+    if "train" in STAGES:
+        out += expand(PREDICT_OUTPUTS, dataset=datasets_of("predict"))
     if "supervise" in STAGES:
         out.append("results/supervise/ticks.tsv")
     return out + ["results/report/report.html"]
@@ -206,6 +208,31 @@ def train_features(wildcards):
     """The dataset's feature columns: its sheet cell, else train.features."""
     features = DATASETS[wildcards.dataset].features
     return list(features) if features is not None else config["train"]["features"]
+
+
+PREDICT_OUTPUTS = [
+    "results/predict/{dataset}/predictions.csv",
+    "results/predict/{dataset}/summary.json",
+]
+"""The results of each predict dataset (made with the train stage)."""
+
+
+def check_predict_models():
+    """Every predict dataset names a train dataset of the sheet, or one sentence."""
+    for d in DATASETS.values():
+        if d.stage == "predict" and d.model not in datasets_of("train"):
+            raise WorkflowError(
+                f"dataset {d.name!r} (predict): column model names {d.model!r}, "
+                "which is not a train dataset of the sheet"
+            )
+
+
+check_predict_models()
+
+
+def predict_model(wildcards):
+    """The model.json of the train dataset a predict dataset names."""
+    return f"results/train/{DATASETS[wildcards.dataset].model}/model.json"
 
 
 def train_pool_mem_mb(wildcards, threads, attempt):

@@ -116,3 +116,35 @@ rule merge_train:
         robust=config["train"]["robust"],
     script:
         "../scripts/merge_train.py"
+
+
+if "train" in STAGES:
+    TIMING_RECORDS.extend(f"results/timing/predict/{name}.json" for name in datasets_of("predict"))
+
+
+rule predict:
+    input:
+        data=dataset_input,
+        model=predict_model,
+    output:
+        predictions="results/predict/{dataset}/predictions.csv",
+        summary="results/predict/{dataset}/summary.json",
+        timing="results/timing/predict/{dataset}.json",
+    log:
+        "logs/predict/{dataset}.log",
+    benchmark:
+        "results/benchmarks/predict/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=dataset_pattern("predict"),
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: config["predict"]["threads"]
+    resources:
+        mem_mb=pool_mem_mb,
+        runtime=60,
+    params:
+        identity=input_identity,
+        method=config["predict"]["method"],
+        delimiter=config["predict"]["delimiter"],
+    script:
+        "../scripts/predict.py"

@@ -71,6 +71,7 @@ FACES = {
         "choose_columns",
         "model_json",
         "parse_block",
+        "predict_file",
         "row_capacity",
         "solve",
         "train_chunks",
