@@ -2,9 +2,11 @@
 
 The rules for a row are written twice: once in Python here (parse_line, the
 reference) and once in C (poolpipe.train._csv, the fast path); the tests hold
-the two to the same answer. A row is good when its quotes are well formed, it
-has as many fields as the header, and every used field holds one finite decimal
-number (spaces and tabs around it allowed, quotes around the whole field too).
+the two to the same answer. Where the C module could not be built, parse_block
+runs the reference rule line by line instead (slower, the same rows). A row is
+good when its quotes are well formed, it has as many fields as the header, and
+every used field holds one finite decimal number (spaces and tabs around it
+allowed, quotes around the whole field too).
 A line of only spaces and tabs is blank: counted, never a row.
 """
 
@@ -18,7 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from poolpipe.core.chunks import BLOCK_SIZE
-from poolpipe.train import _csv
+
+try:
+    from poolpipe.train import _csv
+except ImportError:  # the C parser was not built: the reference rule parses instead
+    _csv = None
 
 if TYPE_CHECKING:
     from poolpipe.train.columns import Columns
@@ -149,9 +155,12 @@ def parse_block(
     """
     if out is None:
         out = np.empty((row_capacity(columns, len(data)), columns.width))
-    rows, lines, blanks, bad, spans = _csv.parse(
-        data, out, columns.delimiter, columns.slots(), max_examples
-    )
+    if _csv is None:
+        rows, lines, blanks, bad, spans = parse_reference(data, out, columns, max_examples)
+    else:
+        rows, lines, blanks, bad, spans = _csv.parse(
+            data, out, columns.delimiter, columns.slots(), max_examples
+        )
     examples = []
     for index, start, end in spans:
         raw = bytes(data[start:end])
@@ -162,6 +171,36 @@ def parse_block(
     return Parsed(
         values=out[:rows], lines=lines, blank_lines=blanks, bad_rows=bad, examples=examples
     )
+
+
+def parse_reference(
+    data: bytes | memoryview, out: np.ndarray, columns: Columns, max_examples: int
+) -> tuple[int, int, int, int, list[tuple[int, int, int]]]:
+    """The C parser's answer by the reference rule: rows, lines, blanks, bad, bad lines' spans."""
+    raw = bytes(data)
+    rows = lines = blanks = bad = 0
+    spans: list[tuple[int, int, int]] = []
+    start = 0
+    while start < len(raw):
+        nl = raw.find(b"\n", start)
+        end = len(raw) if nl < 0 else nl
+        line = raw[start:end]
+        if is_blank(line[:-1] if line.endswith(b"\r") else line):
+            blanks += 1
+        else:
+            if rows >= len(out):
+                raise ValueError("the output buffer is too small")
+            got = parse_line(line, columns)
+            if isinstance(got, tuple):
+                out[rows] = got
+                rows += 1
+            else:
+                bad += 1
+                if len(spans) < max_examples:
+                    spans.append((lines, start, end))
+        lines += 1
+        start = end + 1
+    return rows, lines, blanks, bad, spans
 
 
 def overlong_row(line: int, data: memoryview, block_size: int = BLOCK_SIZE) -> BadRow:
