@@ -156,6 +156,8 @@ def parse_block(
     if out is None:
         out = np.empty((row_capacity(columns, len(data)), columns.width))
     if _csv is None:
+        from poolpipe.train.fallback import parse_reference
+
         rows, lines, blanks, bad, spans = parse_reference(data, out, columns, max_examples)
     else:
         rows, lines, blanks, bad, spans = _csv.parse(
@@ -171,36 +173,6 @@ def parse_block(
     return Parsed(
         values=out[:rows], lines=lines, blank_lines=blanks, bad_rows=bad, examples=examples
     )
-
-
-def parse_reference(
-    data: bytes | memoryview, out: np.ndarray, columns: Columns, max_examples: int
-) -> tuple[int, int, int, int, list[tuple[int, int, int]]]:
-    """The C parser's answer by the reference rule: rows, lines, blanks, bad, bad lines' spans."""
-    raw = bytes(data)
-    rows = lines = blanks = bad = 0
-    spans: list[tuple[int, int, int]] = []
-    start = 0
-    while start < len(raw):
-        nl = raw.find(b"\n", start)
-        end = len(raw) if nl < 0 else nl
-        line = raw[start:end]
-        if is_blank(line[:-1] if line.endswith(b"\r") else line):
-            blanks += 1
-        else:
-            if rows >= len(out):
-                raise ValueError("the output buffer is too small")
-            got = parse_line(line, columns)
-            if isinstance(got, tuple):
-                out[rows] = got
-                rows += 1
-            else:
-                bad += 1
-                if len(spans) < max_examples:
-                    spans.append((lines, start, end))
-        lines += 1
-        start = end + 1
-    return rows, lines, blanks, bad, spans
 
 
 def overlong_row(line: int, data: memoryview, block_size: int = BLOCK_SIZE) -> BadRow:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -11,39 +11,19 @@ import numpy as np
 from poolpipe.core.chunks import Range, split_file
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns, choose_columns
+from poolpipe.train.exact import Options, exact_json, finite, ridge_json
 from poolpipe.train.fit import TrainPart, merge_parts, train_chunks
 from poolpipe.train.fullfit import full_fit, full_fit_mb
-from poolpipe.train.inference import (
-    coefficient_table,
-    design,
-    inference,
-    ridge_measures,
-)
-from poolpipe.train.robust import RobustPass, robust_covariance, robust_sums
-from poolpipe.train.solve import Fit, aliased_columns, average, solve
+from poolpipe.train.solve import Fit, average, solve
 
 HEADER_LINES = 1
-
-
-def _finite(fit: Fit) -> bool:
-    return bool(np.isfinite([*fit.coef, fit.intercept]).all())
-
-
-def _check_finite(fit: Fit, what: str, path: str) -> Fit:
-    """The fit, or one sentence if a coefficient passes the float limit."""
-    if not _finite(fit):
-        raise PoolpipeError(
-            f"{path}: the {what} is not finite: a coefficient or the intercept passes the "
-            "float limit (about 1.8e308); rescale the columns"
-        )
-    return fit
 
 
 def _chunk_fit_json(fit: Fit | None) -> dict[str, Any]:
     """A chunk's fit; one past the float limit is said so, and left out of the averages."""
     if fit is None:
         return {}
-    if not _finite(fit):
+    if not finite(fit):
         return {"not_finite": "a coefficient passes the float limit; left out of the averages"}
     return fit.to_json()
 
@@ -72,57 +52,6 @@ def _check_rows(total: TrainPart, columns: Columns) -> None:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Options:
-    """What a fit reports beyond its coefficients: interval level, ridge, robust errors."""
-
-    alpha: float = 0.05
-    ridge: float = 0.0
-    robust: str = "none"
-
-
-def exact_json(
-    total: TrainPart,
-    columns: Columns,
-    options: Options,
-    ranges: Sequence[Range],
-    *,
-    processes: int = 1,
-) -> dict[str, Any]:
-    """The exact fit with its statistics, and robust errors from a second pass if asked."""
-    scatter, reference = total.scatter, columns.reference
-    exact = _check_finite(solve(scatter, reference), "exact fit", columns.path)
-    names = columns.feature_names
-    doc = {
-        **exact.to_json(),
-        "aliased": [names[j] for j in aliased_columns(scatter)],
-        **inference(
-            scatter, reference, coef=exact.coef, intercept=exact.intercept, alpha=options.alpha
-        ),
-    }
-    if options.robust != "none":
-        d = design(scatter, reference)
-        job = RobustPass(columns, d, options.robust)
-        cov = robust_covariance(d, robust_sums(ranges, job, processes=processes), options.robust)
-        table = coefficient_table(
-            coef=exact.coef, intercept=exact.intercept, cov=cov, d=d, alpha=options.alpha
-        )
-        doc["robust"] = {"kind": options.robust, **table}
-    return doc
-
-
-def ridge_json(total: TrainPart, columns: Columns, ridge: float) -> dict[str, Any]:
-    """The ridge fit (scikit-learn's Ridge with its intercept) and how well it fits."""
-    fit = solve(total.scatter, columns.reference, ridge=ridge)
-    fit = _check_finite(fit, "ridge fit", columns.path)
-    return {
-        "alpha": ridge,
-        "coef": list(fit.coef),
-        "intercept": fit.intercept,
-        **ridge_measures(total.scatter, ridge),
-    }
-
-
 def model_json(
     parts: Sequence[TrainPart],
     columns: Columns,
@@ -145,9 +74,7 @@ def model_json(
     exact = Fit(tuple(exact_doc["coef"]), exact_doc["intercept"], exact_doc["rank"])
     chunk_fits = [solve(p.scatter, columns.reference) if p.rows else None for p in parts]
     fitted = [
-        (fit, part.rows)
-        for fit, part in zip(chunk_fits, parts, strict=True)
-        if fit and _finite(fit)
+        (fit, part.rows) for fit, part in zip(chunk_fits, parts, strict=True) if fit and finite(fit)
     ]
     methods = {"exact": exact}
     if fitted:
@@ -184,7 +111,7 @@ def model_json(
         need = full_fit_mb(total.rows + total.skipped_weights, columns.width)
         if need <= full_fit_max_mb:
             full = full_fit(columns, total.rows + total.skipped_weights)
-            if not _finite(full):
+            if not finite(full):
                 doc["full_fit"] = None
                 doc["full_fit_skipped"] = "scikit-learn's fit passes the float limit"
                 return doc
