@@ -43,6 +43,7 @@ MODULES = {
     "polars_stream": ("polars",),
     "seed": ("sklearn.linear_model", "pandas"),
     "poolpipe": POOLPIPE,
+    "poolpipe_robust": POOLPIPE,
     "parse_only": POOLPIPE,
     "cache_make": POOLPIPE,
     "cache_train": ("threadpoolctl", *POOLPIPE),
@@ -59,6 +60,7 @@ LABELS = {
     "polars_stream": "polars scan_csv streaming batches, QR folded by hand",
     "seed": "seed recipe (read all, Pool.map of chunks, average)",
     "poolpipe": "poolpipe train (exact TSQR merge)",
+    "poolpipe_robust": "poolpipe train + HC3 robust errors (second pass)",
     "parse_only": "poolpipe parse only (no QR)",
     "cache_make": "make a .npy cache of the parsed rows",
     "cache_train": "poolpipe TSQR from the .npy cache",
@@ -137,10 +139,10 @@ def solve_folded(r: np.ndarray) -> dict[str, Any]:
 
 def run_pyarrow_stream(path: str, processes: int, cache: str) -> dict[str, Any]:
     """pyarrow's streaming CSV reader (open_csv), each batch folded into one R factor."""
-    from pyarrow.csv import open_csv
+    from pyarrow.csv import ReadOptions, open_csv
 
     r = None
-    reader = open_csv(path)
+    reader = open_csv(path, read_options=ReadOptions(block_size=16 * MIB))
     names = reader.schema.names
     order = [n for n in names if n != TARGET] + [TARGET]
     for batch in reader:
@@ -210,6 +212,16 @@ def run_poolpipe(path: str, processes: int, cache: str) -> dict[str, Any]:
         "average": model["average"],
         "weighted_average": model["weighted_average"],
     }
+
+
+def run_poolpipe_robust(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """poolpipe's train_file with HC3 robust errors: the rows are read a second time."""
+    from poolpipe.train import Options, train_file
+
+    model = train_file(
+        path, TARGET, processes=processes, chunks=processes, options=Options(robust="hc3")
+    )
+    return {"coef": model["exact"]["coef"], "intercept": model["exact"]["intercept"]}
 
 
 def _parse_piece(task: tuple[Any, Any]) -> int:
@@ -341,6 +353,7 @@ METHODS: dict[str, Callable[[str, int, str], dict[str, Any]]] = {
     "polars_stream": run_polars_stream,
     "seed": run_seed,
     "poolpipe": run_poolpipe,
+    "poolpipe_robust": run_poolpipe_robust,
     "parse_only": run_parse_only,
     "cache_make": run_cache_make,
     "cache_train": run_cache_train,
@@ -523,6 +536,7 @@ def bench(args: argparse.Namespace) -> int:
         measure("polars_stream", args, path, 1),
         measure("seed", args, path, multiprocessing.cpu_count()),
         *(measure("poolpipe", args, path, n) for n in sorted({1, p})),
+        measure("poolpipe_robust", args, path, p),
         measure("parse_only", args, path, p),
         measure("cache_make", args, path, p),
         measure("cache_train", args, path, p),
