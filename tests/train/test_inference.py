@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -228,3 +229,18 @@ def test_weights_that_are_all_zero_or_below_are_one_sentence(tmp_path):
     path = write_table(tmp_path / "t.csv", x, y, -w)
     with pytest.raises(PoolpipeError, match=r"no usable rows .*400 with a weight of 0 or below"):
         train_file(str(path), "y", weights="w")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"alpha": 0.0}, "train.alpha must be more than 0, not 0"),
+        ({"alpha": float("nan")}, "train.alpha must be a number"),
+        ({"ridge": -1.0}, "train.ridge must be at least 0, not -1"),
+        ({"ridge": float("nan")}, "train.ridge must be a number"),
+        ({"robust": "hc4"}, "robust must be one of none, hc0, hc1, hc2, hc3, not 'hc4'"),
+    ],
+)
+def test_settings_out_of_range_are_one_sentence(options, message):
+    with pytest.raises(PoolpipeError, match=re.escape(message)):
+        Options(**options)

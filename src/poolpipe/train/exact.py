@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from poolpipe.core.chunks import Range
+from poolpipe.core.defaults import schema_bounds
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns
 from poolpipe.train.fit import TrainPart
 from poolpipe.train.inference import coefficient_table, design, inference, ridge_measures
-from poolpipe.train.robust import RobustPass, robust_covariance, robust_sums
+from poolpipe.train.robust import KINDS, RobustPass, robust_covariance, robust_sums
 from poolpipe.train.solve import Fit, aliased_columns, solve
 
 
@@ -43,6 +44,16 @@ class Options:
     alpha: float = 0.05
     ridge: float = 0.0
     robust: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.robust not in ("none", *KINDS):
+            raise PoolpipeError(
+                f"robust must be one of none, {', '.join(KINDS)}, not {self.robust!r}"
+            )
+        for name in ("alpha", "ridge"):
+            problem = schema_bounds(f"train.{name}").problem(getattr(self, name))
+            if problem:
+                raise PoolpipeError(f"train.{name} {problem}")
 
 
 def exact_json(

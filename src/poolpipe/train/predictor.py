@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from poolpipe.core.chunks import Range, iter_blocks
+from poolpipe.core.chunks import BLOCK_SIZE, Range, iter_blocks
 from poolpipe.train.columns import Columns
 from poolpipe.train.csvparse import (
     MAX_EXAMPLES,
@@ -74,7 +74,7 @@ class Predictor:
     def __call__(self, task: tuple[Range, int]) -> PredictPart:
         rng, line = task
         cols, p = self.columns, len(self.model.features)
-        out = np.empty((row_capacity(cols, 1 << 22), cols.width))
+        out = np.empty((row_capacity(cols, BLOCK_SIZE), cols.width))
         chunks: list[str] = []
         bad: list[BadRow] = []
         scores = PredictPart()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from poolpipe.core.chunks import Range, iter_blocks, pieces_for
+from poolpipe.core.chunks import BLOCK_SIZE, Range, iter_blocks, pieces_for
 from poolpipe.core.pool import pool_map, serial_map
 from poolpipe.train.columns import Columns
 from poolpipe.train.csvparse import parse_block, row_capacity
@@ -43,7 +43,7 @@ class RobustPass:
         shift = np.ldexp(np.asarray(self.columns.reference, dtype=float), -d.exponent)
         centre = d.means - shift
         meat = np.zeros((p + 1, p + 1))
-        out = np.empty((row_capacity(self.columns, 1 << 22), self.columns.width))
+        out = np.empty((row_capacity(self.columns, BLOCK_SIZE), self.columns.width))
         with threadpool_limits(limits=1), np.errstate(divide="ignore", invalid="ignore"):
             for block in iter_blocks(rng):
                 if block.overlong:
