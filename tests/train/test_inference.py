@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression, Ridge
 
 from poolpipe.core.chunks import split_file
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import choose_columns
-from poolpipe.train.fit import train_chunks
+from poolpipe.train.fit import TrainPart, train_chunks
 from poolpipe.train.model import Options, model_json, train_file
+from poolpipe.train.scatter import Scatter
+from poolpipe.train.solve import solve
 from tests.train.test_fit import ranges_at_rows
 
 RTOL = 1e-8
@@ -167,12 +172,12 @@ def test_ridge_is_scikit_learns_ridge(tmp_path, penalty, name, weighted):
     want = Ridge(alpha=penalty, solver="svd").fit(x, y, sample_weight=w if weighted else None)
     ridge = model["ridge"]
     assert ridge["alpha"] == penalty
-    np.testing.assert_allclose(ridge["coef"], want.coef_, rtol=1e-7, atol=0)
-    np.testing.assert_allclose(ridge["intercept"], want.intercept_, rtol=1e-7, atol=0)
+    np.testing.assert_allclose(ridge["coef"], want.coef_, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(ridge["intercept"], want.intercept_, rtol=1e-9, atol=0)
     pred = x @ want.coef_ + want.intercept_
     weights = w if weighted else np.ones(len(y))
     rss = float(weights @ (y - pred) ** 2)
-    np.testing.assert_allclose(ridge["rss"], rss, rtol=1e-7)
+    np.testing.assert_allclose(ridge["rss"], rss, rtol=1e-9)
     assert train_file(str(path), "y", weights="w" if weighted else "")["ridge"] is None
 
 
@@ -244,3 +249,29 @@ def test_weights_that_are_all_zero_or_below_are_one_sentence(tmp_path):
 def test_settings_out_of_range_are_one_sentence(options, message):
     with pytest.raises(PoolpipeError, match=re.escape(message)):
         Options(**options)
+
+
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=6), st.integers(0, 2**32 - 1))
+@settings(max_examples=40)
+def test_weighted_scatters_merge_exactly_in_any_grouping(sizes, seed):
+    """Weighted parts, added block by block and merged in any grouping, give scikit-learn's
+    weighted fit and the total weight; a part round-trips through JSON with its weight."""
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal((sum(sizes) + 8, 3)) * [1, 1e3, 1] + [0, 5e5, 1]
+    weights = rng.uniform(0.1, 10, len(values))
+    merged = Scatter.empty(3)
+    start = 0
+    for size in [*sizes, 8]:
+        part = Scatter.empty(3).add(
+            values[start : start + size].copy(), None, weights[start : start + size]
+        )
+        merged = merged.merge(part)
+        start += size
+    assert merged.rows == len(values)
+    np.testing.assert_allclose(merged.weight, weights.sum(), rtol=1e-13)
+    fit = solve(merged, (0.0,) * 3)
+    want = LinearRegression().fit(values[:, :2], values[:, 2], sample_weight=weights)
+    np.testing.assert_allclose(fit.coef, want.coef_, rtol=1e-8)
+    np.testing.assert_allclose(fit.intercept, want.intercept_, rtol=1e-8)
+    back = TrainPart.from_json(json.loads(json.dumps(TrainPart(scatter=merged).to_json())))
+    assert back.scatter.weight == merged.weight
