@@ -29,6 +29,7 @@ def main(smk):
             ranges=ranges,
             processes=job_processes(smk),
         )
+        checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)  # unchanged meanwhile
         write_json(smk.output.model, model)
     write_job_timing(smk, "train", watch, items=model["rows"], size=model["bytes"])
 
