@@ -133,6 +133,9 @@ def test_a_missing_feature_or_fit_is_one_sentence_and_writes_nothing(tmp_path, f
     with pytest.raises(PoolpipeError, match="holds no ridge fit"):
         predict_file(str(plain), str(data), str(tmp_path / "p.csv"), method="ridge")
     assert not (tmp_path / "p.csv").exists()
+    with pytest.raises(PoolpipeError, match="is an input; write the predictions elsewhere"):
+        predict_file(str(model_path), str(data), str(data))
+    assert data.read_text().startswith("x0,x1,y")
 
 
 def test_the_command_prints_the_summary_and_refuses_a_bad_output_path(tmp_path, fitted):

@@ -83,6 +83,9 @@ def predict_file(
 ) -> dict[str, Any]:
     """Write every data line's prediction to out; the counts and scores, as predict.json holds."""
     check_output_path(out, "--out")
+    for given in (model_path, data_path):
+        if os.path.exists(out) and os.path.samefile(out, given):
+            raise PoolpipeError(f"--out {out} is an input; write the predictions elsewhere")
     model = load_model(model_path, method)
     columns = predict_columns(data_path, model, delimiter)
     tasks = _tasks(data_path, processes)
