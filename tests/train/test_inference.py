@@ -107,7 +107,9 @@ def test_the_statistics_are_statsmodels(tmp_path, name, chunk_rows, weighted):
 
 
 @pytest.mark.parametrize("kind", ["hc0", "hc1", "hc2", "hc3"])
-@pytest.mark.parametrize(("name", "weighted"), [("plain", False), ("scale_1e6", True)])
+@pytest.mark.parametrize(
+    ("name", "weighted"), [("plain", False), ("scale_1e6", True), ("near_collinear", True)]
+)
 def test_robust_errors_are_statsmodels_hc_errors(tmp_path, kind, name, weighted):
     """HC0..HC3 against statsmodels, also fitted on the features minus their means and moved
     back to the data's intercept: on the raw 1e6-scale design statsmodels' own leverages (from
