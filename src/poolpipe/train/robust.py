@@ -52,18 +52,25 @@ class RobustPass:
                 values, weights, _ = fit_rows(parsed.values, self.columns)
                 if not len(values):
                     continue
-                v = np.ldexp(values, -d.exponent)
+                v = np.ldexp(values, -d.exponent) if d.exponent.any() else values
                 v -= shift
                 v -= centre
                 x = v[:, :p]
                 resid = v[:, p] - x @ d.coef
-                w = np.ones(len(v)) if weights is None else weights
-                s = w * w * resid * resid
+                s = resid * resid
+                if weights is not None:
+                    s *= weights * weights
                 if self.kind in ("hc2", "hc3"):
-                    lev = w * (1 / d.weight + ((x @ d.inverse_root) ** 2).sum(axis=1))
-                    s = s / (1 - lev) if self.kind == "hc2" else s / (1 - lev) ** 2
-                u = np.column_stack([np.ones(len(v)), x])
-                meat += (u * s[:, None]).T @ u
+                    spread = x @ d.inverse_root
+                    lev = 1 / d.weight + np.einsum("ij,ij->i", spread, spread)
+                    if weights is not None:
+                        lev *= weights
+                    s /= (1 - lev) if self.kind == "hc2" else (1 - lev) ** 2
+                scaled = x * s[:, None]
+                meat[0, 0] += s.sum()
+                meat[0, 1:] += scaled.sum(axis=0)
+                meat[1:, 1:] += scaled.T @ x
+        meat[1:, 0] = meat[0, 1:]
         return meat
 
 
