@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 from scipy.linalg import solve_triangular
 
 from poolpipe.train.scatter import Scatter
@@ -100,8 +100,8 @@ def coefficient_table(
         est = np.concatenate([[intercept], coef])
         t = est / se
         df = d.df_resid
-        p = 2 * stats.t.sf(np.abs(t), df) if df > 0 else np.full(len(est), np.nan)
-        q = stats.t.ppf(1 - alpha / 2, df) if df > 0 else np.nan
+        p = 2 * special.stdtr(df, -np.abs(t)) if df > 0 else np.full(len(est), np.nan)
+        q = special.stdtrit(df, 1 - alpha / 2) if df > 0 else np.nan
         low, high = est - q * se, est + q * se
     return {
         "std_err": {"coef": numbers(se[1:]), "intercept": number(se[0])},
@@ -147,7 +147,7 @@ def fit_measures(scatter: Scatter, coef: np.ndarray, *, rank: int, rows: int) ->
         r2 = 1 - rss / tss if tss > 0 else math.nan
         adj = 1 - (rows - 1) / df_resid * (1 - r2) if df_resid > 0 else math.nan
         f_stat = ((tss - rss) / rank) / (rss / df_resid) if rank and df_resid > 0 else math.nan
-        f_p = stats.f.sf(f_stat, rank, df_resid) if math.isfinite(f_stat) else math.nan
+        f_p = special.fdtrc(rank, df_resid, f_stat) if math.isfinite(f_stat) else math.nan
         rmse = math.sqrt(rss / scatter.total_weight)
     return {
         "r2": number(r2),
