@@ -1,5 +1,8 @@
 """Benchmark: linear regression on a 5M x 20 CSV: scikit-learn full fit, seed recipe, poolpipe.
 
+The peers read the CSV with the fastest readers there are: pandas, pyarrow and polars (each
+then fits scikit-learn on all rows), and pyarrow's and polars' streaming readers folding their
+batches into one R factor by hand (bounded memory, like poolpipe, in one process).
 Run `python bench/train.py --help`. Each method runs in a fresh interpreter (for a fair peak RSS)
 and prints what it measured; this script prints the table with ratios and coefficient errors,
 the share of poolpipe's time spent parsing CSV against the QR, and what a binary cache of the
@@ -35,8 +38,12 @@ POOLPIPE = ("poolpipe.core", "poolpipe.train")
 MODULES = {
     "sklearn_pandas": ("sklearn.linear_model", "pandas"),
     "sklearn_pyarrow": ("sklearn.linear_model", "pyarrow.csv"),
+    "sklearn_polars": ("sklearn.linear_model", "polars"),
+    "pyarrow_stream": ("pyarrow.csv",),
+    "polars_stream": ("polars",),
     "seed": ("sklearn.linear_model", "pandas"),
     "poolpipe": POOLPIPE,
+    "poolpipe_robust": POOLPIPE,
     "parse_only": POOLPIPE,
     "cache_make": POOLPIPE,
     "cache_train": ("threadpoolctl", *POOLPIPE),
@@ -48,8 +55,12 @@ so a method's peak RSS holds only its own modules)."""
 LABELS = {
     "sklearn_pandas": "scikit-learn full fit (pandas read_csv)",
     "sklearn_pyarrow": "scikit-learn full fit (pyarrow read_csv)",
+    "sklearn_polars": "scikit-learn full fit (polars read_csv)",
+    "pyarrow_stream": "pyarrow open_csv batches, QR folded by hand",
+    "polars_stream": "polars scan_csv streaming batches, QR folded by hand",
     "seed": "seed recipe (read all, Pool.map of chunks, average)",
     "poolpipe": "poolpipe train (exact TSQR merge)",
+    "poolpipe_robust": "poolpipe train + HC3 robust errors (second pass)",
     "parse_only": "poolpipe parse only (no QR)",
     "cache_make": "make a .npy cache of the parsed rows",
     "cache_train": "poolpipe TSQR from the .npy cache",
@@ -96,6 +107,60 @@ def run_sklearn_pyarrow(path: str, processes: int, cache: str) -> dict[str, Any]
     read = time.perf_counter() - start
     fit = fit_sklearn(x, y)
     return {**fit, "phases": {"read": read, "fit": time.perf_counter() - start - read}}
+
+
+def run_sklearn_polars(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """polars' multithreaded read_csv, then LinearRegression.fit on all rows."""
+    import polars as pl
+
+    start = time.perf_counter()
+    frame = pl.read_csv(path)
+    x = frame.drop(TARGET).to_numpy()
+    y = frame[TARGET].to_numpy()
+    del frame
+    read = time.perf_counter() - start
+    fit = fit_sklearn(x, y)
+    return {**fit, "phases": {"read": read, "fit": time.perf_counter() - start - read}}
+
+
+def fold_qr(r: np.ndarray | None, batch: np.ndarray) -> np.ndarray:
+    """The R of [R; [1 X y]]: one batch folded into a running QR (the usual streaming TSQR)."""
+    rows = np.column_stack([np.ones(len(batch)), batch])
+    stacked = rows if r is None else np.vstack([r, rows])
+    return np.linalg.qr(stacked, mode="r")
+
+
+def solve_folded(r: np.ndarray) -> dict[str, Any]:
+    """Intercept and coefficients from the folded R of [1 X y]."""
+    k = r.shape[1] - 1
+    sol = np.linalg.lstsq(r[:k, :k], r[:k, k], rcond=None)[0]
+    return {"coef": sol[1:].tolist(), "intercept": float(sol[0])}
+
+
+def run_pyarrow_stream(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """pyarrow's streaming CSV reader (open_csv), each batch folded into one R factor."""
+    from pyarrow.csv import ReadOptions, open_csv
+
+    r = None
+    reader = open_csv(path, read_options=ReadOptions(block_size=16 * MIB))
+    names = reader.schema.names
+    order = [n for n in names if n != TARGET] + [TARGET]
+    for batch in reader:
+        block = np.column_stack([batch.column(names.index(n)).to_numpy() for n in order])
+        r = fold_qr(r, block)
+    return solve_folded(r)
+
+
+def run_polars_stream(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """polars' streaming engine (scan_csv, collect_batches), each batch folded into one R."""
+    import polars as pl
+
+    r = None
+    frame = pl.scan_csv(path)
+    order = [n for n in frame.collect_schema().names() if n != TARGET] + [TARGET]
+    for batch in frame.select(order).collect_batches(chunk_size=100_000):
+        r = fold_qr(r, batch.to_numpy())
+    return solve_folded(r)
 
 
 def train_model(data_chunk: np.ndarray) -> tuple[np.ndarray, float]:
@@ -147,6 +212,16 @@ def run_poolpipe(path: str, processes: int, cache: str) -> dict[str, Any]:
         "average": model["average"],
         "weighted_average": model["weighted_average"],
     }
+
+
+def run_poolpipe_robust(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """poolpipe's train_file with HC3 robust errors: the rows are read a second time."""
+    from poolpipe.train import Options, train_file
+
+    model = train_file(
+        path, TARGET, processes=processes, chunks=processes, options=Options(robust="hc3")
+    )
+    return {"coef": model["exact"]["coef"], "intercept": model["exact"]["intercept"]}
 
 
 def _parse_piece(task: tuple[Any, Any]) -> int:
@@ -273,8 +348,12 @@ def run_profile(path: str, processes: int, cache: str) -> dict[str, Any]:
 METHODS: dict[str, Callable[[str, int, str], dict[str, Any]]] = {
     "sklearn_pandas": run_sklearn_pandas,
     "sklearn_pyarrow": run_sklearn_pyarrow,
+    "sklearn_polars": run_sklearn_polars,
+    "pyarrow_stream": run_pyarrow_stream,
+    "polars_stream": run_polars_stream,
     "seed": run_seed,
     "poolpipe": run_poolpipe,
+    "poolpipe_robust": run_poolpipe_robust,
     "parse_only": run_parse_only,
     "cache_make": run_cache_make,
     "cache_train": run_cache_train,
@@ -452,8 +531,12 @@ def bench(args: argparse.Namespace) -> int:
     rows = [
         full,
         measure("sklearn_pyarrow", args, path, 1),
+        measure("sklearn_polars", args, path, 1),
+        measure("pyarrow_stream", args, path, 1),
+        measure("polars_stream", args, path, 1),
         measure("seed", args, path, multiprocessing.cpu_count()),
         *(measure("poolpipe", args, path, n) for n in sorted({1, p})),
+        measure("poolpipe_robust", args, path, p),
         measure("parse_only", args, path, p),
         measure("cache_make", args, path, p),
         measure("cache_train", args, path, p),
@@ -481,16 +564,18 @@ def bench(args: argparse.Namespace) -> int:
     for row, avg in reversed(extra):
         rows.insert(rows.index(row) + 1, avg)
     pool = next(r for r in rows if r.method == "poolpipe" and r.processes == p)
+    seed = next(r for r in rows if r.method == "seed")
     parse = next(r for r in rows if r.method == "parse_only")
     make = next(r for r in rows if r.method == "cache_make")
     train = next(r for r in rows if r.method == "cache_train")
-    info = machine("scikit-learn", "pandas", "pyarrow")
+    info = machine("scikit-learn", "pandas", "pyarrow", "polars")
     size = path.stat().st_size
     notes = [
         f"scikit-learn full fit (pandas): read {full.phase('read'):.2f} s + fit"
         f" {full.phase('fit'):.2f} s; (pyarrow): read {rows[1].phase('read'):.2f} s + fit"
-        f" {rows[1].phase('fit'):.2f} s; seed recipe: read {rows[2].phase('read'):.2f} s +"
-        f" pool {rows[2].phase('pool'):.2f} s",
+        f" {rows[1].phase('fit'):.2f} s; (polars): read {rows[2].phase('read'):.2f} s + fit"
+        f" {rows[2].phase('fit'):.2f} s; seed recipe: read {seed.phase('read'):.2f} s +"
+        f" pool {seed.phase('pool'):.2f} s",
         f"poolpipe [{p}]: parsing alone takes {parse.median:.2f} s of its {pool.median:.2f} s"
         f" ({parse.median / pool.median:.0%}); the QR and merge the rest",
         profile_note(profile),

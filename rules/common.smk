@@ -128,6 +128,8 @@ def all_outputs():
     for stage, patterns in wanted.items():
         if stage in STAGES:
             out += expand(patterns, dataset=datasets_of(stage))
+    if "train" in STAGES:
+        out += expand(PREDICT_OUTPUTS, dataset=datasets_of("predict"))
     if "supervise" in STAGES:
         out.append("results/supervise/ticks.tsv")
     return out + ["results/report/report.html"]
@@ -215,9 +217,39 @@ def train_features(wildcards):
     return list(features) if features is not None else config["train"]["features"]
 
 
+PREDICT_OUTPUTS = [
+    "results/predict/{dataset}/predictions.csv",
+    "results/predict/{dataset}/summary.json",
+]
+"""The results of each predict dataset (made with the train stage)."""
+
+
+def check_predict_models():
+    """Every predict dataset names a train dataset of the sheet, or one sentence."""
+    for d in DATASETS.values():
+        if d.stage == "predict" and d.model not in datasets_of("train"):
+            raise WorkflowError(
+                f"dataset {d.name!r} (predict): column model names {d.model!r}, "
+                "which is not a train dataset of the sheet"
+            )
+
+
+check_predict_models()
+
+
+def predict_model(wildcards):
+    """The model.json of the train dataset a predict dataset names."""
+    return f"results/train/{DATASETS[wildcards.dataset].model}/model.json"
+
+
 def train_pool_mem_mb(wildcards, threads, attempt):
     """Memory for a train_chunk job: parent, each worker's block and rows, times the attempt."""
     return (256 + 192 * threads) * attempt
+
+
+def merge_train_threads(wildcards):
+    """Processes for merge_train: a pool for the robust errors' second pass, else one."""
+    return config["train"]["threads"] if config["train"]["robust"] != "none" else 1
 
 
 def merge_train_mem_mb(wildcards):

@@ -53,6 +53,7 @@ rule split_train:
         features=train_features,
         identity=input_identity,
         delimiter=config["train"]["delimiter"],
+        weights=config["train"]["weights"],
     script:
         "../scripts/split_train.py"
 
@@ -102,7 +103,7 @@ rule merge_train:
         dataset=dataset_pattern("train"),
     conda:
         "../envs/poolpipe.yaml"
-    threads: 1
+    threads: merge_train_threads
     resources:
         mem_mb=merge_train_mem_mb,
         runtime=30,
@@ -110,5 +111,40 @@ rule merge_train:
         strict=config["train"]["strict"],
         compare_full_fit=config["train"]["compare_full_fit"],
         full_fit_max_mb=config["train"]["full_fit_max_mb"],
+        alpha=config["train"]["alpha"],
+        ridge=config["train"]["ridge"],
+        robust=config["train"]["robust"],
     script:
         "../scripts/merge_train.py"
+
+
+if "train" in STAGES:
+    TIMING_RECORDS.extend(f"results/timing/predict/{name}.json" for name in datasets_of("predict"))
+
+
+rule predict:
+    input:
+        data=dataset_input,
+        model=predict_model,
+    output:
+        predictions="results/predict/{dataset}/predictions.csv",
+        summary="results/predict/{dataset}/summary.json",
+        timing="results/timing/predict/{dataset}.json",
+    log:
+        "logs/predict/{dataset}.log",
+    benchmark:
+        "results/benchmarks/predict/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=dataset_pattern("predict"),
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: config["predict"]["threads"]
+    resources:
+        mem_mb=pool_mem_mb,
+        runtime=60,
+    params:
+        identity=input_identity,
+        method=config["predict"]["method"],
+        delimiter=config["predict"]["delimiter"],
+    script:
+        "../scripts/predict.py"

@@ -1,19 +1,21 @@
-"""Rule merge_train: merge the chunks' summaries into results/train/<dataset>/model.json."""
+"""Rule merge_train: merge the chunks' summaries into results/train/<dataset>/model.json
+(robust errors: a second pass over the chunks in a pool of `threads` processes)."""
 
 from poolpipe.core import (
     Stopwatch,
     checked_manifest,
+    job_processes,
     read_json,
     run_script,
     write_job_timing,
     write_json,
 )
-from poolpipe.train import Columns, TrainPart, model_json
+from poolpipe.train import Columns, Options, TrainPart, model_json
 
 
 def main(smk):
     p = smk.params
-    checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)
+    ranges = checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)
     columns = Columns.from_json(read_json(smk.input.columns))
     with Stopwatch() as watch:
         parts = [TrainPart.from_json(read_json(path)) for path in smk.input.parts]
@@ -23,7 +25,11 @@ def main(smk):
             strict=p.strict,
             compare_full_fit=p.compare_full_fit,
             full_fit_max_mb=p.full_fit_max_mb,
+            options=Options(alpha=p.alpha, ridge=p.ridge, robust=p.robust),
+            ranges=ranges,
+            processes=job_processes(smk),
         )
+        checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)  # unchanged meanwhile
         write_json(smk.output.model, model)
     write_job_timing(smk, "train", watch, items=model["rows"], size=model["bytes"])
 

@@ -17,7 +17,13 @@ def main(smk):
     p = smk.params
     with Stopwatch() as watch:
         identity = identify(smk.input[0])
-        columns = choose_columns(smk.input[0], p.target, features=p.features, delimiter=p.delimiter)
+        columns = choose_columns(
+            smk.input[0],
+            p.target,
+            features=p.features,
+            delimiter=p.delimiter,
+            weights=p.weights,
+        )
         ranges = split_file(smk.input[0], p.chunks, skip_header=True)
         check_identity(identity, dataset=smk.wildcards.dataset)
         write_json(smk.output.columns, columns.to_json())

@@ -67,11 +67,13 @@ FACES = {
     ],
     "poolpipe.train": [
         "Columns",
+        "Options",
         "Scatter",
         "TrainPart",
         "choose_columns",
         "model_json",
         "parse_block",
+        "predict_file",
         "row_capacity",
         "solve",
         "train_chunks",

@@ -23,7 +23,18 @@ from poolpipe.crawl import CrawlSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "config/schema.yaml"
-SECTIONS = ("demo", "sum", "train", "timing", "report", "bench", "tasks", "supervise", "crawl")
+SECTIONS = (
+    "demo",
+    "sum",
+    "train",
+    "predict",
+    "timing",
+    "report",
+    "bench",
+    "tasks",
+    "supervise",
+    "crawl",
+)
 
 
 def _validated(config: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from sklearn.linear_model import LinearRegression
 from poolpipe.core.chunks import split_file
 from poolpipe.train.columns import choose_columns
 from poolpipe.train.fit import TrainPart, merge_parts, train_range
-from poolpipe.train.scatter import Scatter, solve
+from poolpipe.train.scatter import Scatter
+from poolpipe.train.solve import solve
 
 POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
 

@@ -22,7 +22,8 @@ from poolpipe.train.csvparse import parse_line
 from poolpipe.train.demo import write_train
 from poolpipe.train.fit import TrainPart, merge_parts, train_chunks, train_range
 from poolpipe.train.model import model_json, train_file
-from poolpipe.train.scatter import Scatter, solve
+from poolpipe.train.scatter import Scatter
+from poolpipe.train.solve import solve
 
 TOL = 1e-9
 POOLPIPE = str(Path(sys.executable).parent / "poolpipe")

@@ -6,13 +6,13 @@ import argparse
 from collections.abc import Sequence
 
 from poolpipe import __version__
-from poolpipe.cli import bench, crawl, report, supervise, tasks, train
+from poolpipe.cli import bench, crawl, predict, report, supervise, tasks, train
 from poolpipe.cli import sum as sum_
 from poolpipe.errors import run_guarded
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (sum_, train, tasks, supervise, bench, crawl, report)
+COMMANDS = (sum_, train, predict, tasks, supervise, bench, crawl, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

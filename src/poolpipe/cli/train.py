@@ -10,7 +10,7 @@ from poolpipe.core import Stopwatch, check_output_path, dumps_json, schema_defau
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from poolpipe.train import train_file
+    from poolpipe.train import Options, train_file
 
     opt.check_outputs(args, "timing")
     with Stopwatch() as watch:
@@ -24,6 +24,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             delimiter=args.delimiter,
             compare_full_fit=args.compare_full_fit,
             full_fit_max_mb=args.full_fit_max_mb,
+            weights=args.weights,
+            options=Options(alpha=args.alpha, ridge=args.ridge, robust=args.robust),
         )
     sys.stdout.write(dumps_json(result))
     opt.timing_record(args, "train", watch, result["rows"], result["bytes"])
@@ -85,6 +87,33 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         metavar="MB",
         help="run the full fit only if it needs at most this many MiB, "
         f"{opt.range_help('train.full_fit_max_mb')} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--weights",
+        default=train["weights"],
+        metavar="COLUMN",
+        help="a column of row weights: weighted least squares (default: unweighted)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=opt.in_range("train.alpha", float),
+        default=train["alpha"],
+        help="level of the confidence intervals, "
+        f"{opt.range_help('train.alpha')} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--robust",
+        choices=("none", "hc0", "hc1", "hc2", "hc3"),
+        default=train["robust"],
+        help="robust standard errors from a second pass over the rows (default: %(default)s)",
+    )
+    p.add_argument(
+        "--ridge",
+        type=opt.in_range("train.ridge", float),
+        default=train["ridge"],
+        metavar="ALPHA",
+        help="also fit ridge regression with this penalty, "
+        f"{opt.range_help('train.ridge')} (default: %(default)s, none)",
     )
     p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
     p.set_defaults(run=_cmd_train)

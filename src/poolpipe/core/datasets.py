@@ -14,7 +14,7 @@ import yaml
 from poolpipe.errors import PoolpipeError
 
 REQUIRED = ("name", "stage", "path")
-ONLY_FOR = {"root": "tasks", "target": "train", "features": "train"}
+ONLY_FOR = {"root": "tasks", "target": "train", "features": "train", "model": "predict"}
 """Columns that mean something for one stage only."""
 
 
@@ -29,6 +29,7 @@ class Dataset:
     chunks: int | None = None
     target: str | None = None
     features: tuple[str, ...] | None = None
+    model: str | None = None
 
 
 def _cells(row: dict[str, str | None]) -> dict[str, object]:
@@ -62,6 +63,8 @@ def _check_row(
             raise PoolpipeError(f"{where}: column {column} is for {owner} datasets only")
     if stage == "tasks" and "root" not in cells:
         raise PoolpipeError(f"{where}: a tasks dataset needs its root folder in column root")
+    if stage == "predict" and "model" not in cells:
+        raise PoolpipeError(f"{where}: a predict dataset names a train dataset in column model")
 
 
 def read_datasets(path: str | os.PathLike[str], *, schema: str | os.PathLike[str]) -> list[Dataset]:
@@ -115,6 +118,7 @@ def _dataset(cells: dict[str, object]) -> Dataset:
         root=cells.get("root"),  # type: ignore[arg-type]
         chunks=cells.get("chunks"),  # type: ignore[arg-type]
         target=cells.get("target"),  # type: ignore[arg-type]
+        model=cells.get("model"),  # type: ignore[arg-type]
         features=None
         if features is None
         else tuple(f.strip() for f in str(features).split(",") if f.strip()),

@@ -4,16 +4,20 @@ from poolpipe.train.columns import Columns, choose_columns
 from poolpipe.train.csvparse import parse_block, row_capacity
 from poolpipe.train.demo import write_train
 from poolpipe.train.fit import TrainPart, train_chunks
-from poolpipe.train.model import model_json, train_file
-from poolpipe.train.scatter import Scatter, solve
+from poolpipe.train.model import Options, model_json, train_file
+from poolpipe.train.predict import predict_file
+from poolpipe.train.scatter import Scatter
+from poolpipe.train.solve import solve
 
 __all__ = [
     "Columns",
+    "Options",
     "Scatter",
     "TrainPart",
     "choose_columns",
     "model_json",
     "parse_block",
+    "predict_file",
     "row_capacity",
     "solve",
     "train_chunks",

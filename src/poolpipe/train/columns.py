@@ -3,37 +3,40 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from poolpipe.core.chunks import BLOCK_SIZE, Range, header_end, iter_blocks
-from poolpipe.core.inputs import check_input_file
+from poolpipe.core.chunks import Range, header_end, iter_blocks
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.csvparse import is_blank, parse_block, parse_cell, split_fields
-
-SAMPLE_LINES = 1000
-"""Data lines read to decide which columns are numeric when no features are named."""
+from poolpipe.train.csvparse import parse_block
+from poolpipe.train.header import (
+    check_delimiter,
+    numeric_fields,
+    read_header,
+    sample_lines,
+)
 
 _UNUSED = 255
 _MAX_USED = 255
-_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Columns:
-    """The fields of a CSV file a fit uses (features, then the target) and a reference row.
+    """The fields of a CSV file a fit uses (features, the target, the weights) and a reference row.
 
     The reference row is the first good row of the file; every chunk subtracts it
-    before summarising, so large offsets cost no precision.
+    before summarising, so large offsets cost no precision. target is None where
+    only the features are read (predictions); weight is None for an unweighted fit.
     """
 
     path: str
     delimiter: str
     header: tuple[str, ...]
     features: tuple[int, ...]
-    target: int
+    target: int | None
     reference: tuple[float, ...] = ()
+    weight: int | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -41,18 +44,29 @@ class Columns:
         return [self.header[i] for i in self.features]
 
     @property
-    def target_name(self) -> str:
+    def target_name(self) -> str | None:
         """The target's name."""
-        return self.header[self.target]
+        return None if self.target is None else self.header[self.target]
+
+    @property
+    def weight_name(self) -> str | None:
+        """The weight column's name, None for an unweighted fit."""
+        return None if self.weight is None else self.header[self.weight]
 
     @property
     def used(self) -> tuple[int, ...]:
-        """Field indexes of the parsed columns: the features, then the target."""
-        return (*self.features, self.target)
+        """Field indexes of the parsed columns: the features, the target, the weights."""
+        extra = [i for i in (self.target, self.weight) if i is not None]
+        return (*self.features, *extra)
 
     @property
     def width(self) -> int:
         """Number of parsed columns."""
+        return len(self.used)
+
+    @property
+    def fit_width(self) -> int:
+        """Number of columns of the fitted rows [X y]."""
         return len(self.features) + 1
 
     @property
@@ -80,6 +94,8 @@ class Columns:
             "target_field": self.target,
             "feature_fields": list(self.features),
             "reference_row": list(self.reference),
+            "weights": self.weight_name,
+            "weight_field": self.weight,
         }
 
     @classmethod
@@ -92,63 +108,8 @@ class Columns:
             features=tuple(data["feature_fields"]),
             target=data["target_field"],
             reference=tuple(data["reference_row"]),
+            weight=data.get("weight_field"),
         )
-
-
-def read_header(path: str | os.PathLike[str], delimiter: str) -> tuple[str, ...]:
-    """The header's field names (a leading byte-order mark and spaces around names removed)."""
-    check_input_file(path)
-    end = header_end(path)
-    if end == 0:
-        raise PoolpipeError(f"{path} is empty; a CSV file with a header line is expected")
-    with open(path, "rb") as fh:
-        line = fh.read(min(end, BLOCK_SIZE)).rstrip(b"\n").rstrip(b"\r")
-    if line.startswith(_BOM):
-        line = line[len(_BOM) :]
-    fields = split_fields(line, delimiter.encode())
-    if fields is None or not line.strip():
-        raise PoolpipeError(f"{path}: the header line is not a CSV header")
-    names = [f.decode("utf-8", errors="backslashreplace").strip() for f in fields]
-    names = [name or f"Unnamed: {i}" for i, name in enumerate(names)]
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise PoolpipeError(f"{path}: the header names column {name!r} twice")
-        seen.add(name)
-    return tuple(names)
-
-
-def sample_lines(path: str | os.PathLike[str], limit: int = SAMPLE_LINES) -> list[bytes]:
-    """The first data lines after the header (at most limit, blank ones left out)."""
-    start = header_end(path)
-    size = os.path.getsize(path)
-    lines: list[bytes] = []
-    for block in iter_blocks(Range(str(path), start, size)):
-        if block.overlong:
-            continue
-        for raw in bytes(block.data).split(b"\n"):
-            if not is_blank(raw.rstrip(b"\r")):
-                lines.append(raw.rstrip(b"\r"))
-                if len(lines) >= limit:
-                    return lines
-    return lines
-
-
-def numeric_fields(header: Sequence[str], lines: Iterable[bytes], delimiter: str) -> list[int]:
-    """Fields where more than half of the sample's non-empty cells are numbers."""
-    numbers = [0] * len(header)
-    others = [0] * len(header)
-    for line in lines:
-        fields = split_fields(line, delimiter.encode())
-        if fields is None or len(fields) != len(header):
-            continue
-        for i, cell in enumerate(fields):
-            value = parse_cell(cell)
-            if not isinstance(value, str):
-                numbers[i] += 1
-            elif value != "empty":
-                others[i] += 1
-    return [i for i in range(len(header)) if numbers[i] > others[i]]
 
 
 def _index(path: str | os.PathLike[str], header: tuple[str, ...], name: str, role: str) -> int:
@@ -169,8 +130,8 @@ def first_good_row(columns: Columns) -> tuple[float, ...]:
             continue
         parsed = parse_block(block.data, columns, max_examples=0)
         if len(parsed.values):
-            return tuple(float(v) for v in parsed.values[0])
-    return (0.0,) * columns.width
+            return tuple(float(v) for v in parsed.values[0][: columns.fit_width])
+    return (0.0,) * columns.fit_width
 
 
 def choose_columns(
@@ -179,38 +140,40 @@ def choose_columns(
     *,
     features: Sequence[str] = (),
     delimiter: str = ",",
+    weights: str = "",
 ) -> Columns:
-    """The target and features by name (features default to every other numeric column)."""
+    """The target, features and weights by name (features: every other numeric column)."""
     check_delimiter(delimiter)
     header = read_header(path, delimiter)
     if os.path.getsize(path) <= header_end(path) or not sample_lines(path, 1):
         raise PoolpipeError(f"{path} has a header but no data rows")
     target_at = _index(path, header, target, "target")
+    weight_at = _index(path, header, weights, "weights") if weights else None
+    if weight_at == target_at:
+        raise PoolpipeError(f"the target {target!r} is also named as the weights column")
     if features:
         chosen = [_index(path, header, name, "feature") for name in features]
         if len(set(chosen)) != len(chosen):
             raise PoolpipeError("a feature is named twice in the features list")
         if target_at in chosen:
             raise PoolpipeError(f"the target {target!r} is also named as a feature")
+        if weight_at in chosen:
+            raise PoolpipeError(f"the weights column {weights!r} is also named as a feature")
     else:
         numeric = numeric_fields(header, sample_lines(path), delimiter)
-        chosen = [i for i in numeric if i != target_at]
+        chosen = [i for i in numeric if i not in (target_at, weight_at)]
         if not chosen:
             raise PoolpipeError(
                 f"{path} has no numeric column besides the target {target!r} to use as a feature"
             )
-    if len(chosen) >= _MAX_USED:
+    if len(chosen) + (weight_at is not None) >= _MAX_USED:
         raise PoolpipeError(f"at most {_MAX_USED - 1} features are supported, not {len(chosen)}")
     columns = Columns(
-        path=str(path), delimiter=delimiter, header=header, features=tuple(chosen), target=target_at
+        path=str(path),
+        delimiter=delimiter,
+        header=header,
+        features=tuple(chosen),
+        target=target_at,
+        weight=weight_at,
     )
     return replace(columns, reference=first_good_row(columns))
-
-
-def check_delimiter(delimiter: str) -> None:
-    """A delimiter is one ASCII character other than a quote, space or line break."""
-    if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\n\r \0':
-        raise PoolpipeError(
-            f"the delimiter must be one ASCII character other than a quote, space or line break,"
-            f" not {delimiter!r}"
-        )

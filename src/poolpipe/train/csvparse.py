@@ -2,9 +2,11 @@
 
 The rules for a row are written twice: once in Python here (parse_line, the
 reference) and once in C (poolpipe.train._csv, the fast path); the tests hold
-the two to the same answer. A row is good when its quotes are well formed, it
-has as many fields as the header, and every used field holds one finite decimal
-number (spaces and tabs around it allowed, quotes around the whole field too).
+the two to the same answer. Where the C module could not be built, parse_block
+runs the reference rule line by line instead (slower, the same rows). A row is
+good when its quotes are well formed, it has as many fields as the header, and
+every used field holds one finite decimal number (spaces and tabs around it
+allowed, quotes around the whole field too).
 A line of only spaces and tabs is blank: counted, never a row.
 """
 
@@ -18,7 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from poolpipe.core.chunks import BLOCK_SIZE
-from poolpipe.train import _csv
+
+try:
+    from poolpipe.train import _csv
+except ImportError:  # the C parser was not built: the reference rule parses instead
+    _csv = None
 
 if TYPE_CHECKING:
     from poolpipe.train.columns import Columns
@@ -149,9 +155,14 @@ def parse_block(
     """
     if out is None:
         out = np.empty((row_capacity(columns, len(data)), columns.width))
-    rows, lines, blanks, bad, spans = _csv.parse(
-        data, out, columns.delimiter, columns.slots(), max_examples
-    )
+    if _csv is None:
+        from poolpipe.train.fallback import parse_reference
+
+        rows, lines, blanks, bad, spans = parse_reference(data, out, columns, max_examples)
+    else:
+        rows, lines, blanks, bad, spans = _csv.parse(
+            data, out, columns.delimiter, columns.slots(), max_examples
+        )
     examples = []
     for index, start, end in spans:
         raw = bytes(data[start:end])

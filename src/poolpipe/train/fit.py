@@ -26,6 +26,7 @@ class TrainPart:
     lines: int = 0
     blank_lines: int = 0
     skipped_rows: int = 0
+    skipped_weights: int = 0
     bytes: int = 0
     examples: tuple[BadRow, ...] = field(default_factory=tuple)
 
@@ -41,11 +42,13 @@ class TrainPart:
             "lines": self.lines,
             "blank_lines": self.blank_lines,
             "skipped_rows": self.skipped_rows,
+            "skipped_weights": self.skipped_weights,
             "bytes": self.bytes,
             "skipped_examples": [asdict(ex) for ex in self.examples],
             "mean": self.scatter.mean.tolist(),
             "r": self.scatter.r.tolist(),
             "exponent": self.scatter.exponent.tolist(),
+            "weight": self.scatter.weight,
         }
 
     @classmethod
@@ -56,12 +59,14 @@ class TrainPart:
             np.array(data["mean"]),
             np.array(data["r"]),
             np.array(data["exponent"], dtype=np.int64),
+            data.get("weight"),
         )
         return cls(
             scatter=scatter,
             lines=data["lines"],
             blank_lines=data["blank_lines"],
             skipped_rows=data["skipped_rows"],
+            skipped_weights=data.get("skipped_weights", 0),
             bytes=data["bytes"],
             examples=tuple(BadRow(**ex) for ex in data["skipped_examples"]),
         )
@@ -72,11 +77,22 @@ def merge_parts(parts: Iterable[TrainPart], width: int) -> TrainPart:
     return merge_ordered(
         parts,
         TrainPart(scatter=Scatter.empty(width)),
-        counts=("lines", "blank_lines", "skipped_rows", "bytes"),
+        counts=("lines", "blank_lines", "skipped_rows", "skipped_weights", "bytes"),
         examples="examples",
         limit=MAX_EXAMPLES,
         combine=lambda merged, part: replace(merged, scatter=merged.scatter.merge(part.scatter)),
     )
+
+
+def fit_rows(values: np.ndarray, columns: Columns) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Parsed rows as [X y] and their weights, less rows whose weight is not above 0 (counted)."""
+    if columns.weight is None:
+        return values, None, 0
+    weights = values[:, -1]
+    keep = weights > 0
+    if keep.all():
+        return values[:, :-1], weights.copy(), 0
+    return values[keep, :-1], weights[keep], int(len(keep) - keep.sum())
 
 
 def train_range(
@@ -85,8 +101,8 @@ def train_range(
     """Summarise the good rows of one range, streaming it in blocks; strict stops at a bad one."""
     reference = np.asarray(columns.reference, dtype=float)
     out = np.empty((row_capacity(columns, block_size), columns.width))
-    scatter = Scatter.empty(columns.width)
-    lines = blanks = skipped = 0
+    scatter = Scatter.empty(columns.fit_width)
+    lines = blanks = skipped = weightless = 0
     examples: list[BadRow] = []
     with threadpool_limits(limits=1):
         for block in iter_blocks(rng, block_size):
@@ -102,8 +118,10 @@ def train_range(
                 skipped += parsed.bad_rows
                 blanks += parsed.blank_lines
                 nlines = parsed.lines
-                if len(parsed.values):
-                    scatter = scatter.add(parsed.values, reference)
+                values, weights, dropped = fit_rows(parsed.values, columns)
+                weightless += dropped
+                if len(values):
+                    scatter = scatter.add(values, reference, weights)
             examples += [replace(ex, line=ex.line + lines) for ex in found]
             if strict and examples:
                 _fail_strict(rng, examples[0])
@@ -113,6 +131,7 @@ def train_range(
         lines=lines,
         blank_lines=blanks,
         skipped_rows=skipped,
+        skipped_weights=weightless,
         bytes=rng.size,
         examples=tuple(examples[:MAX_EXAMPLES]),
     )
@@ -157,4 +176,4 @@ def train_chunks(
     grouped: list[list[TrainPart]] = [[] for _ in ranges]
     for (i, _), part in zip(tasks, results, strict=True):
         grouped[i].append(part)
-    return [merge_parts(group, columns.width) for group in grouped]
+    return [merge_parts(group, columns.fit_width) for group in grouped]

@@ -2,79 +2,28 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from poolpipe.core.chunks import Range, header_end, iter_blocks, split_file
+from poolpipe.core.chunks import Range, split_file
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns, choose_columns
-from poolpipe.train.csvparse import parse_block
+from poolpipe.train.exact import Options, exact_json, finite, ridge_json
 from poolpipe.train.fit import TrainPart, merge_parts, train_chunks
-from poolpipe.train.scatter import Fit, average, solve
+from poolpipe.train.fullfit import full_fit, full_fit_mb
+from poolpipe.train.solve import Fit, average, solve
 
 HEADER_LINES = 1
-FULL_FIT_COPIES = 4.0
-"""Peak memory of scikit-learn's full fit, in copies of the parsed [X y] array."""
-
-
-def read_rows(columns: Columns, rows: int) -> np.ndarray:
-    """Every good row of the file in one array (features, then target): for the full fit."""
-    data = np.empty((rows, columns.width))
-    filled = 0
-    rng = Range(columns.path, header_end(columns.path), os.path.getsize(columns.path))
-    for block in iter_blocks(rng):
-        if block.overlong:
-            continue
-        values = parse_block(block.data, columns, max_examples=0).values
-        if filled + len(values) > rows:
-            raise PoolpipeError(f"{columns.path} changed while it was being read")
-        data[filled : filled + len(values)] = values
-        filled += len(values)
-    if filled != rows:
-        raise PoolpipeError(f"{columns.path} changed while it was being read")
-    return data
-
-
-def full_fit(columns: Columns, rows: int) -> Fit:
-    """scikit-learn's LinearRegression on all good rows at once (one BLAS thread)."""
-    from sklearn.linear_model import LinearRegression
-
-    data = read_rows(columns, rows)
-    p = columns.width - 1
-    with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
-        model = LinearRegression().fit(data[:, :p], data[:, p])
-    return Fit(tuple(float(c) for c in model.coef_), float(model.intercept_), int(model.rank_))
-
-
-def full_fit_mb(rows: int, width: int) -> float:
-    """MiB the full fit is expected to need at its peak."""
-    return rows * width * 8 * FULL_FIT_COPIES / 2**20
-
-
-def _finite(fit: Fit) -> bool:
-    return bool(np.isfinite([*fit.coef, fit.intercept]).all())
-
-
-def _check_finite(fit: Fit, what: str, path: str) -> Fit:
-    """The fit, or one sentence if a coefficient passes the float limit."""
-    if not _finite(fit):
-        raise PoolpipeError(
-            f"{path}: the {what} is not finite: a coefficient or the intercept passes the "
-            "float limit (about 1.8e308); rescale the columns"
-        )
-    return fit
 
 
 def _chunk_fit_json(fit: Fit | None) -> dict[str, Any]:
     """A chunk's fit; one past the float limit is said so, and left out of the averages."""
     if fit is None:
         return {}
-    if not _finite(fit):
+    if not finite(fit):
         return {"not_finite": "a coefficient passes the float limit; left out of the averages"}
     return fit.to_json()
 
@@ -91,8 +40,11 @@ def _check_rows(total: TrainPart, columns: Columns) -> None:
         if total.examples:
             first = total.examples[0]
             why = f"; the first, line {first.line + HEADER_LINES}: {first.reason}"
+        weightless = ""
+        if total.skipped_weights:
+            weightless = f", {total.skipped_weights} with a weight of 0 or below"
         raise PoolpipeError(
-            f"{columns.path} has no usable rows ({total.skipped_rows} skipped{why})"
+            f"{columns.path} has no usable rows ({total.skipped_rows} skipped{why}{weightless})"
         )
     if total.rows < p:
         raise PoolpipeError(
@@ -107,16 +59,22 @@ def model_json(
     strict: bool = False,
     compare_full_fit: bool = False,
     full_fit_max_mb: float = 1024,
+    options: Options | None = None,
+    ranges: Sequence[Range] = (),
+    processes: int = 1,
 ) -> dict[str, Any]:
-    """The model.json document: exact fit, averaged fits, counts, and the full fit's differences."""
-    total = merge_parts(parts, columns.width)
+    """The model.json document: exact fit, averaged fits, counts, and the full fit's differences.
+
+    ranges (the chunks' byte ranges) are read again by `processes` workers for robust errors.
+    """
+    options = options or Options()
+    total = merge_parts(parts, columns.fit_width)
     _check_rows(total, columns)
-    exact = _check_finite(solve(total.scatter, columns.reference), "exact fit", columns.path)
+    exact_doc = exact_json(total, columns, options, ranges, processes=processes)
+    exact = Fit(tuple(exact_doc["coef"]), exact_doc["intercept"], exact_doc["rank"])
     chunk_fits = [solve(p.scatter, columns.reference) if p.rows else None for p in parts]
     fitted = [
-        (fit, part.rows)
-        for fit, part in zip(chunk_fits, parts, strict=True)
-        if fit and _finite(fit)
+        (fit, part.rows) for fit, part in zip(chunk_fits, parts, strict=True) if fit and finite(fit)
     ]
     methods = {"exact": exact}
     if fitted:
@@ -126,19 +84,22 @@ def model_json(
         "input": columns.path,
         "target": columns.target_name,
         "features": columns.feature_names,
+        "weights": columns.weight_name,
         "ignored_columns": columns.ignored,
         "rows": total.rows,
         "skipped_rows": {
             "count": total.skipped_rows,
             "examples": [{**asdict(ex), "line": ex.line + HEADER_LINES} for ex in total.examples],
         },
+        "skipped_weights": total.skipped_weights,
         "blank_lines": total.blank_lines,
         "lines": total.lines + HEADER_LINES,
         "bytes": total.bytes,
         "chunks": len(parts),
         "chunks_averaged": len(fitted),
         "strict": strict,
-        "exact": exact.to_json(),
+        "exact": exact_doc,
+        "ridge": ridge_json(total, columns, options.ridge) if options.ridge > 0 else None,
         "average": methods["average"].to_json() if fitted else None,
         "weighted_average": methods["weighted_average"].to_json() if fitted else None,
         "chunk_fits": [
@@ -147,10 +108,10 @@ def model_json(
         ],
     }
     if compare_full_fit:
-        need = full_fit_mb(total.rows, columns.width)
+        need = full_fit_mb(total.rows + total.skipped_weights, columns.width)
         if need <= full_fit_max_mb:
-            full = full_fit(columns, total.rows)
-            if not _finite(full):
+            full = full_fit(columns, total.rows + total.skipped_weights)
+            if not finite(full):
                 doc["full_fit"] = None
                 doc["full_fit_skipped"] = "scikit-learn's fit passes the float limit"
                 return doc
@@ -177,9 +138,11 @@ def train_file(
     delimiter: str = ",",
     compare_full_fit: bool = False,
     full_fit_max_mb: float = 1024,
+    weights: str = "",
+    options: Options | None = None,
 ) -> dict[str, Any]:
     """Fit a whole file with a pool of `processes` workers: what `poolpipe train` prints."""
-    columns = choose_columns(path, target, features=features, delimiter=delimiter)
+    columns = choose_columns(path, target, features=features, delimiter=delimiter, weights=weights)
     ranges = split_file(path, chunks or processes, skip_header=True)
     parts = train_chunks(ranges, columns, processes=processes, strict=strict)
     return model_json(
@@ -188,4 +151,7 @@ def train_file(
         strict=strict,
         compare_full_fit=compare_full_fit,
         full_fit_max_mb=full_fit_max_mb,
+        options=options,
+        ranges=ranges,
+        processes=processes,
     )

@@ -1,0 +1,53 @@
+"""The `predict` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from poolpipe.cli import options as opt
+from poolpipe.core import Stopwatch, dumps_json, schema_defaults
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from poolpipe.train import predict_file
+
+    opt.check_outputs(args, "out", "timing")
+    with Stopwatch() as watch:
+        summary = predict_file(
+            args.model,
+            args.data,
+            args.out,
+            processes=args.processes,
+            delimiter=args.delimiter,
+            method=args.method,
+        )
+    sys.stdout.write(dumps_json(summary))
+    rows = summary["rows"] + summary["bad_rows"]["count"]
+    opt.timing_record(args, "predict", watch, rows, summary["bytes"])
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `predict`."""
+    predict = schema_defaults("predict")
+    p = sub.add_parser(
+        "predict", help="predict every row of a CSV file with a model.json, in chunks"
+    )
+    p.add_argument("model", help="a model.json written by `poolpipe train` or the workflow")
+    p.add_argument("data", help="CSV file with a header line holding the model's features")
+    p.add_argument("--out", required=True, metavar="PRED.csv", help="the predictions' CSV")
+    p.add_argument("--processes", **opt.processes("predict"))
+    p.add_argument(
+        "--method",
+        choices=("exact", "ridge", "average", "weighted_average"),
+        default=predict["method"],
+        help="which fit of the model predicts (default: %(default)s)",
+    )
+    p.add_argument(
+        "--delimiter",
+        default=predict["delimiter"],
+        help="field delimiter, one character (default: %(default)s)",
+    )
+    p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
+    p.set_defaults(run=_cmd_predict)
