@@ -210,8 +210,24 @@ def _without_mtime(rows: list[list[str]]) -> list[list[str]]:
     return [row[:column] + row[column + 1 :] for row in rows]
 
 
+MEASURED_COLUMNS = {
+    "results.tsv": {"start", "runtime_s", "worker"},
+    "status.tsv": {"pid", "heartbeat_age_s"},
+}
+"""Columns of TSV results that hold clocks, process ids or which worker took a task."""
+
+
+def _without_columns(path: Path, names: set[str]) -> bytes:
+    """A TSV file's bytes less the named columns."""
+    rows = [line.split("\t") for line in path.read_text().splitlines()]
+    keep = [i for i, name in enumerate(rows[0]) if name not in names]
+    return "\n".join("\t".join(row[i] for i in keep) for row in rows).encode()
+
+
 def stable_bytes(rel: Path, path: Path) -> bytes:
-    """A result's bytes less what is measured time by nature: the crawl's latencies."""
+    """A result's bytes less what is measured by nature: latencies, clocks, process ids."""
+    if rel.name in MEASURED_COLUMNS:
+        return _without_columns(path, MEASURED_COLUMNS[rel.name])
     if rel.name == "chunks.tsv":
         manifest = [line.split("\t") for line in path.read_text().splitlines()]
         return repr(_without_mtime(manifest)).encode()
