@@ -10,10 +10,12 @@ from poolpipe.errors import PoolpipeError
 
 DEMO_NUMBERS = "data/numbers.txt"
 DEMO_TRAIN = "data/train.csv"
+DEMO_HOLDOUT = "data/holdout.csv"
 DEMO_URLS = "data/urls.txt"
 DEMO_TASK_MANIFEST = "data/tasks/manifest.jsonl"
 DEMO_TASK_ROOT = "data/tasks/root"
-DEMO_INPUTS = {DEMO_NUMBERS, DEMO_TRAIN, DEMO_URLS, DEMO_TASK_MANIFEST, DEMO_TASK_ROOT}
+DEMO_INPUTS = {DEMO_NUMBERS, DEMO_TRAIN, DEMO_HOLDOUT, DEMO_URLS, DEMO_TASK_MANIFEST}
+DEMO_INPUTS.add(DEMO_TASK_ROOT)
 """Inputs the demo rules make: they exist only once those rules have run."""
 RETIRED = [("sum", "input"), ("train", "input"), ("crawl", "input"), ("tasks", "input")]
 RETIRED.append(("tasks", "root"))
@@ -166,10 +168,16 @@ def benchmark_files(wildcards):
 
 
 def report_inputs(wildcards):
-    """The results the report's sections show: every train model and crawl, and the benches."""
+    """The results the report's sections show: every train model, prediction and crawl, and the
+    benches."""
     inputs = {
         "train_models": (
             expand("results/train/{dataset}/model.json", dataset=datasets_of("train"))
+            if "train" in STAGES
+            else []
+        ),
+        "predictions": (
+            expand("results/predict/{dataset}/summary.json", dataset=datasets_of("predict"))
             if "train" in STAGES
             else []
         ),

@@ -120,6 +120,33 @@ rule merge_train:
 
 if "train" in STAGES:
     TIMING_RECORDS.extend(f"results/timing/predict/{name}.json" for name in datasets_of("predict"))
+    if any(DATASETS[name].path == DEMO_HOLDOUT for name in datasets_of("predict")):
+        TIMING_RECORDS.append("results/timing/demo_holdout.json")
+
+
+rule demo_holdout:
+    output:
+        csv=DEMO_HOLDOUT,
+        timing="results/timing/demo_holdout.json",
+    log:
+        "logs/demo_holdout.log",
+    benchmark:
+        "results/benchmarks/demo_holdout.tsv"
+    conda:
+        "../envs/poolpipe.yaml"
+    threads: 1
+    resources:
+        mem_mb=512,
+        runtime=30,
+    params:
+        rows=config["demo"]["train"]["holdout_rows"],
+        coef=config["demo"]["train"]["coef"],
+        intercept=config["demo"]["train"]["intercept"],
+        noise=config["demo"]["train"]["noise"],
+        bad_rows=0,
+        seed=config["demo"]["seed"] + 1,
+    script:
+        "../scripts/demo_train.py"
 
 
 rule predict:

@@ -7,9 +7,14 @@ from poolpipe.core import read_json, run_script
 
 
 def main(smk):
-    sections = [
-        report.train_section(read_json(path), dataset=Path(path).parent.name)
-        for path in smk.input.train_models
+    sections = []
+    for path in smk.input.train_models:
+        model, name = read_json(path), Path(path).parent.name
+        sections += [report.fit_section(model, dataset=name)]
+        sections += [report.train_section(model, dataset=name)]
+    sections += [
+        report.predict_section(read_json(path), dataset=Path(path).parent.name)
+        for path in smk.input.predictions
     ]
     sections += [
         report.crawl_section(

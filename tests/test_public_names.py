@@ -132,6 +132,8 @@ FACES = {
         "Judgement",
         "build",
         "crawl_section",
+        "fit_section",
+        "predict_section",
         "describe",
         "train_section",
         "write",

@@ -26,7 +26,7 @@ SMALL = {
     "demo": {
         "seed": 7,
         "numbers": {"lines": 30000, "blank_lines": 3, "bad_lines": 4},
-        "train": {"rows": 20000},
+        "train": {"rows": 20000, "holdout_rows": 2000},
     },
     "sum": {"chunks": 3, "threads": 2},
     "bench": {

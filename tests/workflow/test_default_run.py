@@ -71,6 +71,7 @@ def test_every_job_leaves_a_timing_record_and_a_benchmark(demo_run):
         "bench_ipc",
         "bench_overhead",
         "crawl_chunk",
+        "demo_holdout",
         "demo_numbers",
         "demo_tasks",
         "demo_train",
@@ -78,6 +79,7 @@ def test_every_job_leaves_a_timing_record_and_a_benchmark(demo_run):
         "merge_crawl",
         "merge_sum",
         "merge_train",
+        "predict",
         "run_tasks",
         "split_numbers",
         "split_train",
@@ -192,3 +194,14 @@ def test_lint_is_clean():
     )
     assert run.returncode == 0
     assert "Congratulations" in run.stdout + run.stderr
+
+
+def test_the_demo_model_predicts_new_rows_of_the_same_law(demo_run):
+    workdir, _ = demo_run
+    summary = json.loads((workdir / "results/predict/holdout/summary.json").read_text())
+    assert summary["rows"] == summary["scored_rows"] == 2000
+    noise = 0.1  # demo.train.noise: a model of the right law misses by about the noise
+    assert 0.8 * noise < summary["rmse"] < 1.2 * noise
+    html = (workdir / "results/report/report.html").read_text()
+    assert "Predict: the model on new rows (holdout)" in html
+    assert "Train: the exact fit (train)" in html

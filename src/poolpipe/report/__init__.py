@@ -2,6 +2,15 @@
 
 from poolpipe.report.machine import describe
 from poolpipe.report.page import Judgement, build, write
-from poolpipe.report.sections import crawl_section, train_section
+from poolpipe.report.sections import crawl_section, fit_section, predict_section, train_section
 
-__all__ = ["Judgement", "build", "crawl_section", "describe", "train_section", "write"]
+__all__ = [
+    "Judgement",
+    "build",
+    "crawl_section",
+    "describe",
+    "fit_section",
+    "predict_section",
+    "train_section",
+    "write",
+]

@@ -88,3 +88,58 @@ def crawl_section(
         caption="Each URL's time from its first request to its last byte; a long tail is "
         "slow pages, retries and timeouts.",
     )
+
+
+def _precise(value: float | None) -> str:
+    """A coefficient or a bound to six significant figures, so an interval's ends differ."""
+    return "" if value is None else f"{value:.6g}"
+
+
+def fit_section(model: dict, *, dataset: str | None = None) -> Section:
+    """The exact fit as a statistician reads it: each coefficient's error, t, p and interval."""
+    exact = model.get("exact") or {}
+    title = _named("Train: the exact fit", dataset)
+    if "std_err" not in exact:
+        return Section(title=title, text="The exact fit carries no statistics.")
+    level = f"{100 * (1 - exact['alpha']):g}%"
+    terms = [(name, lambda d, i=i: d["coef"][i]) for i, name in enumerate(model["features"])]
+    terms.append(("intercept", lambda d: d["intercept"]))
+    rows = [
+        [name, _precise(pick(exact))]
+        + [shown(pick(exact[key])) for key in ("std_err", "t", "p")]
+        + [_precise(bound) for bound in (pick(exact["conf_int"]) or (None, None))]
+        for name, pick in terms
+    ]
+    aliased = ", ".join(str(a) for a in exact.get("aliased") or []) or "none"
+    return Section(
+        title=title,
+        text=f"Fitted on {exact['n']} rows in one pass: R² {shown(exact['r2'])} (adjusted "
+        f"{shown(exact['adj_r2'])}), residual RMSE {shown(exact['rmse'])}, "
+        f"F {shown(exact['f_stat'])} on {exact['df_model']} and {exact['df_resid']} degrees "
+        f"of freedom (p {shown(exact['f_p'])}); aliased columns: {aliased}.",
+        table=(["term", "coef", "std err", "t", "p", f"{level} low", f"{level} high"], rows),
+    )
+
+
+def predict_section(summary: dict, *, dataset: str | None = None) -> Section:
+    """A model's predictions on new rows, and how far they fell from the target where known."""
+    bad = summary.get("bad_rows", {}).get("count", 0)
+    row = [
+        summary.get("model", ""),
+        summary.get("method", ""),
+        str(summary.get("rows", "")),
+        str(bad),
+        shown(summary.get("rmse")),
+        shown(summary.get("r2")),
+    ]
+    scored = summary.get("scored_rows")
+    return Section(
+        title=_named("Predict: the model on new rows", dataset),
+        text=f"Predictions for {summary.get('input', '')}; "
+        + (
+            f"{scored} rows carried the target, so the error is out of sample."
+            if scored
+            else "no row carried the target, so there is no error to show."
+        ),
+        table=(["model", "method", "rows", "bad rows", "RMSE", "R²"], [row]),
+    )

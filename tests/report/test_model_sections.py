@@ -1,0 +1,46 @@
+"""The report's sections for a fitted model and for its predictions on new rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from poolpipe.report import fit_section, predict_section
+from poolpipe.train import train_file
+
+
+def _csv(path: Path, rows: list[tuple[float, ...]]) -> str:
+    path.write_text("x1,x2,y\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return str(path)
+
+
+def test_the_fit_section_has_a_row_per_term_with_its_error_and_interval(tmp_path: Path) -> None:
+    rows = [(x, (x * 7) % 5, 1.5 * x - 2 * ((x * 7) % 5) + 3 + (-1) ** x * 0.1) for x in range(40)]
+    model = train_file(_csv(tmp_path / "t.csv", rows), "y", processes=1)
+    section = fit_section(model, dataset="t")
+    head, table = section.table
+    assert head[:5] == ["term", "coef", "std err", "t", "p"]
+    assert head[5:] == ["95% low", "95% high"]
+    assert [row[0] for row in table] == ["x1", "x2", "intercept"]
+    coef = [float(row[1]) for row in table]
+    assert abs(coef[0] - 1.5) < 0.01 and abs(coef[1] + 2) < 0.01 and abs(coef[2] - 3) < 0.05
+    for row in table:
+        assert float(row[5]) < float(row[1]) < float(row[6])
+    assert "Fitted on 40 rows" in section.text and "aliased columns: none" in section.text
+
+
+def test_an_aliased_column_is_named_and_its_cells_are_empty(tmp_path: Path) -> None:
+    rows = [(x, 2 * x, x + 1 + (-1) ** x * 0.1) for x in range(30)]
+    model = train_file(_csv(tmp_path / "a.csv", rows), "y", processes=1)
+    section = fit_section(model)
+    assert "aliased columns: x2" in section.text
+    assert len(section.table[1]) == 3
+
+
+def test_the_predict_section_says_whether_its_error_is_out_of_sample() -> None:
+    summary = {"model": "m.json", "method": "exact", "input": "new.csv", "rows": 10}
+    scored = predict_section({**summary, "scored_rows": 10, "rmse": 0.1234, "r2": 0.98})
+    assert scored.table[1] == [["m.json", "exact", "10", "0", "0.123", "0.98"]]
+    assert "out of sample" in scored.text
+    unscored = predict_section({**summary, "scored_rows": 0, "rmse": None, "r2": None})
+    assert unscored.table[1][0][4:] == ["", ""]
+    assert "no row carried the target" in unscored.text
