@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass, field
 
 PAGE_FIELDS = (
@@ -24,6 +25,10 @@ PAGE_FIELDS = (
 
 NOT_MODIFIED = "not_modified"
 """The detail of a 304 answer to a conditional request: the page is as the earlier crawl saw it."""
+
+_VALUES = operator.attrgetter(*PAGE_FIELDS)
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+"""json.dumps(..., ensure_ascii=False), without making an encoder for every row."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,7 @@ class PageRow:
 
     def to_jsonl(self) -> bytes:
         """One line of a part file: the fields as a JSON array."""
-        values = [getattr(self, f) for f in PAGE_FIELDS]
-        return json.dumps(values, ensure_ascii=False).encode() + b"\n"
+        return (_ENCODE(_VALUES(self)) + "\n").encode()
 
     @classmethod
     def from_jsonl(cls, line: bytes) -> PageRow:
