@@ -94,14 +94,14 @@ def write_pages(
     """Write pages.tsv from rows in input order; fail if lines repeat, go back, or go missing."""
     tally = CrawlTally()
 
-    def checked() -> Iterator[list[object]]:
+    def checked() -> Iterator[tuple]:
         last = 0
         for row in rows:
             if row.line <= last:
                 raise PoolpipeError(f"the crawl's rows are out of order at line {row.line}")
             last = row.line
             tally.add(row)
-            yield [getattr(row, name) for name in PAGE_FIELDS]
+            yield row.values()
         if expected is not None and tally.rows != expected:
             raise PoolpipeError(
                 f"the crawl has {tally.rows} rows for {expected} URL lines; a part is incomplete"

@@ -29,6 +29,7 @@ NOT_MODIFIED = "not_modified"
 _VALUES = operator.attrgetter(*PAGE_FIELDS)
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 """json.dumps(..., ensure_ascii=False), without making an encoder for every row."""
+_DECODE = json.JSONDecoder().decode
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ class PageRow:
         """Whether the WARC store holds a response for this row: it got one, and no error."""
         return self.status is not None and not self.error
 
+    def values(self) -> tuple:
+        """The fields of PAGE_FIELDS, in order."""
+        return _VALUES(self)
+
     def to_jsonl(self) -> bytes:
         """One line of a part file: the fields as a JSON array."""
         return (_ENCODE(_VALUES(self)) + "\n").encode()
@@ -75,4 +80,4 @@ class PageRow:
     @classmethod
     def from_jsonl(cls, line: bytes) -> PageRow:
         """Inverse of to_jsonl."""
-        return cls(**dict(zip(PAGE_FIELDS, json.loads(line), strict=True)))
+        return cls(**dict(zip(PAGE_FIELDS, _DECODE(line.decode()), strict=True)))
