@@ -18,6 +18,9 @@ from poolpipe.core.outputs import open_atomic
 ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
 
 
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r\0]").search
+"""Whether a text has a character to escape (most have none, and translate is slower)."""
+
 _UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r", "0": "\0"}
 _ESCAPED = re.compile(r"\\(.)")
 
@@ -29,6 +32,11 @@ def unescape(text: str) -> str:
 
 def field(value: object) -> str:
     """The text of one TSV field."""
+    kind = value.__class__
+    if kind is str:
+        return value.translate(ESCAPES) if _NEEDS_ESCAPE(value) else value  # type: ignore[union-attr]
+    if kind is int:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -40,7 +48,7 @@ def field(value: object) -> str:
 
 def line(values: Iterable[object]) -> str:
     """One TSV line, newline-ended."""
-    return "\t".join(field(v) for v in values) + "\n"
+    return "\t".join([field(v) for v in values]) + "\n"
 
 
 def text(names: Sequence[str], rows: Iterable[Iterable[object]]) -> str:
