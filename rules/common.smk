@@ -5,8 +5,10 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from poolpipe.core import check_input_file, identify, read_datasets
+from poolpipe.core import check_input_file, identify, one_blas_thread_per_process, read_datasets
 from poolpipe.errors import PoolpipeError
+
+one_blas_thread_per_process()  # every job inherits it: a pool's processes are the parallelism
 
 DEMO_NUMBERS = "data/numbers.txt"
 DEMO_TRAIN = "data/train.csv"

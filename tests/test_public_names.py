@@ -33,6 +33,7 @@ FACES = {
         "job_processes",
         "lines_before",
         "merge_ordered",
+        "one_blas_thread_per_process",
         "open_atomic",
         "pieces_for",
         "pool_map",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from poolpipe import __version__
 from poolpipe.cli import bench, crawl, predict, report, supervise, tasks, train
 from poolpipe.cli import sum as sum_
+from poolpipe.core import one_blas_thread_per_process
 from poolpipe.errors import run_guarded
 
 __all__ = ["build_parser", "main"]
@@ -27,5 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `poolpipe` command."""
+    one_blas_thread_per_process()
     args = build_parser().parse_args(argv)
     return run_guarded(lambda: args.run(args))

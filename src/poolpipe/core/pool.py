@@ -19,6 +19,7 @@ import ctypes
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -78,6 +79,27 @@ def init_child(parent: int | None = None) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""The variables that size a BLAS library's thread pool when it loads."""
+
+
+def one_blas_thread_per_process() -> None:
+    """Ask BLAS for one thread in this process and its children, unless the user chose: call
+    before numpy loads. A pool's processes are the parallelism; BLAS threads made at load
+    spin beside the workers (a train chunk's pool ran slower than one process with them)."""
+    for name in BLAS_THREADS:
+        os.environ.setdefault(name, "1")
+
+
+def _one_blas_thread() -> None:
+    """Hold a worker's BLAS to one thread where numpy is loaded: the pool's processes are the
+    parallelism, and BLAS threads a worker starts would spin beside the other workers."""
+    if "numpy" in sys.modules:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)
+
+
 def _init_worker(
     slots: SynchronizedArray[int],
     initializer: Callable[..., object] | None = None,
@@ -86,6 +108,7 @@ def _init_worker(
     global _slots
     _slots = slots
     init_child()
+    _one_blas_thread()
     if initializer is not None:
         initializer(*initargs)
 
