@@ -515,3 +515,28 @@ def test_worker_globals_do_not_leak_into_the_parent() -> None:
     results = list(pool_map(_bump, range(6), 2))
     assert all(value >= 100 for value in results)  # each worker did change its own copy
     assert _COUNTER == 0
+
+
+def test_one_blas_thread_per_process_keeps_a_users_own_setting(monkeypatch):
+    from poolpipe.core import one_blas_thread_per_process
+    from poolpipe.core.pool import BLAS_THREADS
+
+    for name in BLAS_THREADS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    one_blas_thread_per_process()
+    assert [os.environ[name] for name in BLAS_THREADS] == ["1", "3", "1"]
+
+
+def _blas_threads(_: int) -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return sorted({info["num_threads"] for info in threadpool_info()})
+
+
+def test_a_pool_worker_holds_blas_to_one_thread():
+    import numpy  # noqa: F401  (loaded, as in every stage that uses BLAS)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2):
+        assert list(pool_map(_blas_threads, [0, 1], 2)) == [[1], [1]]
