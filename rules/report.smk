@@ -19,11 +19,6 @@ rule report:
             caption="../report/summary.rst",
             category="Timing report",
         ),
-    params:
-        baseline=config["report"]["baseline"],
-        spread_limit=config["report"]["spread_limit"],
-        load_limit=config["report"]["load_limit"],
-        compare_factor=config["report"]["compare_factor"],
     log:
         "logs/report.log",
     benchmark:
@@ -34,5 +29,10 @@ rule report:
     resources:
         mem_mb=1024,
         runtime=10,
+    params:
+        baseline=config["report"]["baseline"],
+        spread_limit=config["report"]["spread_limit"],
+        load_limit=config["report"]["load_limit"],
+        compare_factor=config["report"]["compare_factor"],
     script:
         "../scripts/report.py"
