@@ -9,26 +9,25 @@ from poolpipe.core import Stopwatch, available_cpus, check_output_path, write_ti
 from poolpipe.core.defaults import schema_bounds
 
 
-def positive(text: str) -> int:
-    """An argument type: a whole number of at least 1."""
+def _whole(text: str, least: int) -> int:
+    """A whole number of at least `least`, or the argument error that says which it is not."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least {least}")
     return value
+
+
+def positive(text: str) -> int:
+    """An argument type: a whole number of at least 1."""
+    return _whole(text, 1)
 
 
 def count(text: str) -> int:
     """An argument type: a whole number of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 0")
-    return value
+    return _whole(text, 0)
 
 
 def seed(text: str) -> int:
