@@ -169,12 +169,11 @@ def train_chunks(
     """One part per range, its pieces run by a pool of `processes` workers (or here if serial)."""
     tasks = [(i, piece) for i, rng in enumerate(ranges) for piece in pieces_for(rng, processes)]
     trainer = _Trainer(columns, strict)
+    if serial:
+        results = serial_map(trainer, tasks)
+    else:
+        results = pool_map(trainer, tasks, processes, describe=_describe)
     grouped: list[list[TrainPart]] = [[] for _ in ranges]
-    with threadpool_limits(limits=1):  # once for the whole run: a restore spins BLAS threads up
-        if serial:
-            results = serial_map(trainer, tasks)
-        else:
-            results = pool_map(trainer, tasks, processes, describe=_describe)
-        for (i, _), part in zip(tasks, results, strict=True):
-            grouped[i].append(part)
+    for (i, _), part in zip(tasks, results, strict=True):
+        grouped[i].append(part)
     return [merge_parts(group, columns.fit_width) for group in grouped]
