@@ -14,6 +14,8 @@ $(STAMP): requirements.lock pyproject.toml setup.py src/poolpipe/sum/_scan.c src
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
+	# bytecode now, as pip does for a regular install: commands then start without compiling
+	$(BIN)/python -m compileall -q src/poolpipe
 	touch $(STAMP)
 
 run: setup

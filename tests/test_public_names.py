@@ -1,5 +1,6 @@
 """Each package's public face (__all__) is pinned: a change to it is a decision, not an accident."""
 
+import argparse
 import importlib
 import inspect
 import pkgutil
@@ -163,6 +164,21 @@ def test_the_command_has_one_small_module_per_stage():
         for line in module.read_text().splitlines():
             if line.startswith("from poolpipe.cli"):
                 assert line.split()[1] in {"poolpipe.cli", "poolpipe.cli.options"}, line
+
+
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices)
+
+
+def test_each_command_is_built_from_the_module_its_map_names():
+    from poolpipe import cli
+
+    assert _commands(cli.build_parser()) == set(cli.COMMANDS)
+    assert set(cli.COMMANDS.values()) == set(cli.MODULES)
+    for command, module in cli.COMMANDS.items():
+        own = {name for name, where in cli.COMMANDS.items() if where == module}
+        assert _commands(cli.build_parser(command)) == own, command
 
 
 def test_scripts_reach_the_library_through_the_faces_only():

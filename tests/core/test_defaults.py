@@ -18,7 +18,7 @@ import poolpipe.core
 from poolpipe import __version__
 from poolpipe.cli import build_parser
 from poolpipe.core import USER_AGENT, schema_defaults
-from poolpipe.core.defaults import Bounds, schema_bounds
+from poolpipe.core.defaults import SCHEMA_CACHE, Bounds, read_schema, schema_bounds
 from poolpipe.crawl import CrawlSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,3 +228,40 @@ def test_the_command_line_ranges_are_the_schema_ranges(command, option, setting,
         with pytest.raises(SystemExit):
             parser.parse_args([command, *REQUIRED[command], option, str(value)])
     assert f"argument {option}: must be" in capsys.readouterr().err
+
+
+def _schema_copy(tmp_path: Path) -> Path:
+    source = tmp_path / "schema.yaml"
+    source.write_text(SCHEMA.read_text())
+    return source
+
+
+def test_the_parsed_schema_is_kept_and_read_back_the_same(tmp_path, monkeypatch):
+    source = _schema_copy(tmp_path)
+    expected = yaml.safe_load(SCHEMA.read_text())
+    assert read_schema(source) == expected
+    kept = tmp_path / SCHEMA_CACHE
+    assert json.loads(kept.read_text())["schema"] == expected
+    monkeypatch.setattr(yaml, "load", None)  # a second read must not parse the YAML
+    assert read_schema(source) == expected
+
+
+def test_a_changed_schema_is_parsed_again(tmp_path):
+    source = _schema_copy(tmp_path)
+    read_schema(source)
+    source.write_text(SCHEMA.read_text() + "title: changed\n")
+    assert read_schema(source)["title"] == "changed"
+
+
+@pytest.mark.parametrize("kept", ["{not json", '{"stamp": 1}', '{"stamp": [0, 0], "schema": {}}'])
+def test_a_broken_or_stale_copy_is_ignored(tmp_path, kept):
+    source = _schema_copy(tmp_path)
+    (tmp_path / SCHEMA_CACHE).parent.mkdir()
+    (tmp_path / SCHEMA_CACHE).write_text(kept)
+    assert read_schema(source) == yaml.safe_load(SCHEMA.read_text())
+
+
+def test_a_folder_where_no_copy_can_be_kept_still_reads(tmp_path):
+    source = _schema_copy(tmp_path)
+    (tmp_path / SCHEMA_CACHE.parent).write_text("a file where the folder would go")
+    assert read_schema(source) == yaml.safe_load(SCHEMA.read_text())

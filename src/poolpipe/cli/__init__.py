@@ -3,31 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib
+import sys
 from collections.abc import Sequence
 
 from poolpipe import __version__
-from poolpipe.cli import bench, crawl, predict, report, supervise, tasks, train
-from poolpipe.cli import sum as sum_
-from poolpipe.core import one_blas_thread_per_process
+from poolpipe.core.cpus import one_blas_thread_per_process
 from poolpipe.errors import run_guarded
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (sum_, train, predict, tasks, supervise, bench, crawl, report)
+MODULES = ("sum", "train", "predict", "tasks", "supervise", "bench", "crawl", "report")
+"""The modules of poolpipe.cli that add subcommands, in the order --help lists them."""
+
+COMMANDS = {
+    "sum": "sum",
+    "demo-numbers": "sum",
+    "train": "train",
+    "demo-train": "train",
+    "predict": "predict",
+    "tasks": "tasks",
+    "demo-tasks": "tasks",
+    "supervise": "supervise",
+    "double": "bench",
+    "crawl": "crawl",
+    "demo-urls": "crawl",
+    "report": "report",
+}
+"""Each subcommand and the module that adds it: a command imports and builds only its own."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser for one subcommand, or for all of them (command None or unknown)."""
     parser = argparse.ArgumentParser(prog="poolpipe", description=__doc__)
     parser.add_argument("--version", action="version", version=f"poolpipe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in COMMANDS:
-        module.add_commands(sub)
+    for name in (COMMANDS[command],) if command in COMMANDS else MODULES:
+        importlib.import_module(f"poolpipe.cli.{name}").add_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `poolpipe` command."""
     one_blas_thread_per_process()
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    gc.freeze()  # what was loaded lives until exit: no collection passes over it, then or at exit
     return run_guarded(lambda: args.run(args))

@@ -1,34 +1,61 @@
 """The defaults and ranges of config/schema.yaml, the one place every default and every bound
 lives: the workflow's validation applies them, and the library and the command line read them
-from here."""
+from here.
+
+The parsed schema is kept as JSON in __pycache__ beside it, stamped with the YAML file's size
+and modification time, as Python keeps bytecode: a command then starts without importing and
+running the YAML parser (about 25 ms of every `poolpipe` command). A stale, unreadable or
+unwritable copy only means the YAML is parsed again.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import json
 import math
+import os
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
-import yaml
-
 from poolpipe import __version__
+from poolpipe.core.outputs import write_atomic
+from poolpipe.errors import PoolpipeError
 
 SCHEMA_FILE = "schema.yaml"
 """The schema inside this package: a link to config/schema.yaml, copied into built wheels."""
 
+SCHEMA_CACHE = Path("__pycache__", "schema.json")
+"""Where, beside SCHEMA_FILE, the parsed schema is kept."""
+
 USER_AGENT = f"poolpipe/{__version__}"
 """The User-Agent a crawl sends when crawl.user_agent is null, the schema's default."""
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @functools.cache
 def load_schema() -> dict[str, Any]:
     """config/schema.yaml, parsed (cached: do not change it)."""
-    text = resources.files("poolpipe.core").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    return yaml.load(text, Loader=_LOADER)
+    return read_schema(Path(__file__).with_name(SCHEMA_FILE))
+
+
+def read_schema(source: Path) -> dict[str, Any]:
+    """A YAML schema, parsed: from its JSON copy when that is stamped with the file's size and
+    modification time, else by the YAML parser, then kept for next time where it can be."""
+    info = os.stat(source)
+    stamp = [info.st_size, info.st_mtime_ns]
+    cache = source.parent / SCHEMA_CACHE
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        kept = json.loads(cache.read_bytes())
+        if kept["stamp"] == stamp and isinstance(kept["schema"], dict):
+            return kept["schema"]
+    import yaml  # only on a miss: importing it is most of the cost the copy saves
+
+    schema = yaml.load(source.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    with contextlib.suppress(OSError, TypeError, ValueError, PoolpipeError):
+        write_atomic(cache, json.dumps({"stamp": stamp, "schema": schema}))
+    return schema
 
 
 @functools.cache

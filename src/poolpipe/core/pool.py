@@ -79,18 +79,6 @@ def init_child(parent: int | None = None) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
-BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-"""The variables that size a BLAS library's thread pool when it loads."""
-
-
-def one_blas_thread_per_process() -> None:
-    """Ask BLAS for one thread in this process and its children, unless the user chose: call
-    before numpy loads. A pool's processes are the parallelism; BLAS threads made at load
-    spin beside the workers (a train chunk's pool ran slower than one process with them)."""
-    for name in BLAS_THREADS:
-        os.environ.setdefault(name, "1")
-
-
 def _one_blas_thread() -> None:
     """Hold a worker's BLAS to one thread where numpy is loaded: the pool's processes are the
     parallelism, and BLAS threads a worker starts would spin beside the other workers."""
@@ -312,14 +300,6 @@ def exit_text(code: int) -> str:
             return f"signal {signal.Signals(-code).name}"
         return f"signal {-code}"
     return f"exit code {code}"
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (the affinity mask, which SLURM and taskset set)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def serial_map(fn: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:

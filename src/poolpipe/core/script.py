@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from poolpipe.core import timing
-from poolpipe.core.pool import available_cpus
+from poolpipe.core.cpus import available_cpus
 from poolpipe.core.timing import Stopwatch
 from poolpipe.errors import run_guarded
 

@@ -17,7 +17,6 @@ from poolpipe.core.chunks import (
     split_file,
 )
 from poolpipe.core.parts import merge_ordered
-from poolpipe.core.pool import pool_map
 from poolpipe.errors import PoolpipeError
 
 try:
@@ -160,10 +159,13 @@ def _describe(rng: Range) -> str:
 def sum_ranges(
     ranges: list[Range], processes: int, *, strict: bool = False, serial: bool = False
 ) -> SumPart:
-    """Sum consecutive ranges with a pool of `processes` workers (or in this process if serial)."""
+    """Sum consecutive ranges with a pool of `processes` workers, or in this process if serial or
+    if processes is 1 (a pool of one worker would only add its start to the same work)."""
     pieces = [piece for rng in ranges for piece in pieces_for(rng, processes)]
-    if serial:
+    if serial or processes == 1:
         return merge_parts(sum_range(piece, strict) for piece in pieces)
+    from poolpipe.core.pool import pool_map  # only here: multiprocessing's import is start-up time
+
     return merge_parts(pool_map(_Summer(strict), pieces, processes, describe=_describe))
 
 
