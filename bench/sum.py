@@ -382,12 +382,19 @@ def report(path: Path, rows: list[Row], notes: list[str], info: dict[str, Any]) 
             " (pyarrow's CPU thread pool, pyarrow.cpu_count())",
             "peak RSS: max(ru_maxrss of the subprocess, of its largest child), highest over the"
             " runs; not measured for cat; GB = 10**9 bytes",
-            f"runs: {'; '.join(LABELS[m] for m in SLOW_METHODS if m in measured)} stop after"
-            f" one run when it takes over {SLOW_SECONDS:.0f} s",
+            *slow_note(measured),
             *notes,
             info["line"],
         ]
     )
+
+
+def slow_note(measured: set[str]) -> list[str]:
+    """The footnote on slow methods that ran once, where any was measured."""
+    slow = [LABELS[m] for m in SLOW_METHODS if m in measured]
+    if not slow:
+        return []
+    return [f"runs: {'; '.join(slow)} stop after one run when it takes over {SLOW_SECONDS:.0f} s"]
 
 
 def slice_note(seed: Row, total_bytes: int) -> str:
@@ -417,7 +424,18 @@ def prepare(args: argparse.Namespace, out: Path) -> Path:
         ensure_file(path, args.size_mb)
     log(f"warming the page cache with {path}...")
     warm(path)
+    compile_bytecode()
     return path
+
+
+def compile_bytecode() -> None:
+    """Compile poolpipe's modules, as an install does, so the whole command is timed as a user
+    runs it and not with a compile of every module (PYTHONDONTWRITEBYTECODE would force one)."""
+    import compileall
+
+    import poolpipe
+
+    compileall.compile_dir(Path(poolpipe.__file__).parent, quiet=1)
 
 
 def measure_all(args: argparse.Namespace, path: Path, piece: Path) -> list[Row]:
