@@ -213,6 +213,20 @@ RANGED = [
     ("crawl", "--max-bytes", "crawl.max_bytes"),
     ("train", "--chunks", "train.chunks"),
     ("train", "--processes", "train.threads"),
+    ("crawl", "--demo-pages", "demo.crawl.pages"),
+    ("demo-numbers", "--lines", "demo.numbers.lines"),
+    ("demo-numbers", "--blank-lines", "demo.numbers.blank_lines"),
+    ("demo-numbers", "--bad-lines", "demo.numbers.bad_lines"),
+    ("demo-numbers", "--seed", "demo.seed"),
+    ("demo-train", "--rows", "demo.train.rows"),
+    ("demo-train", "--intercept", "demo.train.intercept"),
+    ("demo-train", "--noise", "demo.train.noise"),
+    ("demo-train", "--bad-rows", "demo.train.bad_rows"),
+    ("demo-tasks", "--files", "demo.tasks.files"),
+    ("demo-tasks", "--tasks", "demo.tasks.tasks"),
+    ("demo-urls", "--pages", "demo.crawl.pages"),
+    ("demo-urls", "--duplicates", "demo.crawl.duplicates"),
+    ("supervise", "--max-restarts", "supervise.max_restarts"),
 ]
 """(subcommand, option, schema setting): the option's range is the setting's."""
 
@@ -265,3 +279,25 @@ def test_a_folder_where_no_copy_can_be_kept_still_reads(tmp_path):
     source = _schema_copy(tmp_path)
     (tmp_path / SCHEMA_CACHE.parent).write_text("a file where the folder would go")
     assert read_schema(source) == yaml.safe_load(SCHEMA.read_text())
+
+
+@pytest.mark.parametrize(
+    ("coef", "problem"),
+    [
+        ("a,b", "'a' is not a number"),
+        ("1,,2", "'' is not a number"),
+        ("nan", "must be a number at least"),
+        ("1e10", "must be at most 1000000000"),
+        (",".join(["1"] * 255), "255 numbers given, 1 to 254 allowed"),
+    ],
+)
+def test_demo_coefficients_outside_the_schema_are_one_sentence(coef, problem, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo-train", "t.csv", "--coef", coef])
+    assert problem in capsys.readouterr().err
+
+
+def test_demo_coefficients_inside_the_schema_are_read():
+    args = build_parser().parse_args(["demo-train", "t.csv", "--coef", "1, -2.5,1e9"])
+    assert args.coef == [1.0, -2.5, 1e9]
+    assert build_parser().parse_args(["demo-train", "t.csv", "--features", "254"]).features == 254

@@ -136,7 +136,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--demo-pages",
-        type=opt.positive,
+        type=opt.in_range("demo.crawl.pages"),
         default=1000,
         help="pages the demo site serves (default: %(default)s, more than the workflow's "
         f"{demo['crawl']['pages']}, so that it serves any demo-urls list up to that size)",
@@ -149,9 +149,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out")
     p.add_argument(
         "--pages",
-        type=opt.positive,
+        type=opt.in_range("demo.crawl.pages"),
         default=demo["crawl"]["pages"],
-        help="pages listed (default: %(default)s)",
+        help=f"pages listed, {opt.range_help('demo.crawl.pages')} (default: %(default)s)",
     )
     p.add_argument(
         "--seed",
@@ -161,8 +161,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--duplicates",
-        type=opt.count,
+        type=opt.in_range("demo.crawl.duplicates"),
         default=demo["crawl"]["duplicates"],
-        help="pages listed a second time (default: %(default)s)",
+        help="pages listed a second time, "
+        f"{opt.range_help('demo.crawl.duplicates')} (default: %(default)s)",
     )
     p.set_defaults(run=_cmd_demo_urls)

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from poolpipe.core import Stopwatch, available_cpus, check_output_path, write_timing
-from poolpipe.core.defaults import schema_bounds
+from poolpipe.core.defaults import Bounds, schema_bounds, schema_setting
 
 
 def _whole(text: str, least: int) -> int:
@@ -31,11 +31,8 @@ def count(text: str) -> int:
 
 
 def seed(text: str) -> int:
-    """An argument type: a random seed, a whole number from 0 to 2**63 - 1."""
-    value = count(text)
-    if value >= 2**63:
-        raise argparse.ArgumentTypeError(f"{text!r} must be below 2**63")
-    return value
+    """An argument type: a random seed, in the range config/schema.yaml gives demo.seed."""
+    return int(in_range("demo.seed")(text))
 
 
 def seconds(text: str) -> float:
@@ -59,7 +56,11 @@ def names(text: str) -> list[str]:
 
 def in_range(setting: str, kind: type[float] = int) -> Callable[[str], float]:
     """An argument type: a number in the range config/schema.yaml gives `setting`."""
-    bounds = schema_bounds(setting)
+    return in_bounds(schema_bounds(setting), kind)
+
+
+def in_bounds(bounds: Bounds, kind: type[float] = int) -> Callable[[str], float]:
+    """An argument type: a number within bounds."""
     what = "a whole number" if kind is int else "a number"
 
     def parse(text: str) -> float:
@@ -71,6 +72,34 @@ def in_range(setting: str, kind: type[float] = int) -> Callable[[str], float]:
         if problem:
             raise argparse.ArgumentTypeError(problem)
         return value
+
+    return parse
+
+
+def list_size(setting: str) -> Callable[[str], int]:
+    """An argument type: a count of items within the size config/schema.yaml gives a list."""
+    node = schema_setting(setting)
+    return in_bounds(Bounds(node.get("minItems", 0), node.get("maxItems")))
+
+
+def list_size_help(setting: str) -> str:
+    """A list setting's size in words, for a help text, e.g. "1 to 254"."""
+    node = schema_setting(setting)
+    return f"{node.get('minItems', 0)} to {node['maxItems']}"
+
+
+def number_list(setting: str) -> Callable[[str], list[float]]:
+    """An argument type: comma-separated numbers, as many as the list setting allows, each in
+    the range of its items."""
+    node, item = schema_setting(setting), in_range(f"{setting}[]", float)
+    low, high = node.get("minItems", 0), node["maxItems"]
+
+    def parse(text: str) -> list[float]:
+        values = [item(part.strip()) for part in text.split(",")]
+        if not low <= len(values) <= high:
+            problem = f"{len(values)} numbers given, {low} to {high} allowed"
+            raise argparse.ArgumentTypeError(problem)
+        return values
 
     return parse
 

@@ -58,7 +58,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     numbers = demo["numbers"]
     p.add_argument(
         "--lines",
-        type=opt.count,
+        type=opt.in_range("demo.numbers.lines"),
         default=1_000_000,
         help="lines to write (default: %(default)s, a quick try; the workflow's demo writes "
         f"{numbers['lines']} to time the pool)",
@@ -71,14 +71,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--blank-lines",
-        type=opt.count,
+        type=opt.in_range("demo.numbers.blank_lines"),
         default=0,
         help="blank lines among them (default: %(default)s, a clean file; the workflow's "
         f"demo has {numbers['blank_lines']} to show the reporting)",
     )
     p.add_argument(
         "--bad-lines",
-        type=opt.count,
+        type=opt.in_range("demo.numbers.bad_lines"),
         default=0,
         help="lines that are not integers (default: %(default)s, a clean file; the workflow's "
         f"demo has {numbers['bad_lines']} to show the reporting)",

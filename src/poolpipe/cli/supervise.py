@@ -60,10 +60,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-restarts",
-        type=int,
+        type=opt.in_range("supervise.max_restarts"),
         default=supervise["max_restarts"],
-        help="restarts in a row (none --restart-window apart) before a loop is left dead "
-        "(default: %(default)s)",
+        help="restarts in a row (none --restart-window apart) before a loop is left dead, "
+        f"{opt.range_help('supervise.max_restarts')} (default: %(default)s)",
     )
     p.add_argument(
         "--heartbeat-timeout",

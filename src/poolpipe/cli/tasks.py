@@ -103,19 +103,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("root")
     p.add_argument(
         "--files",
-        type=int,
+        type=opt.in_range("demo.tasks.files"),
         default=demo["tasks"]["files"],
-        help="text notes and binary blobs in the root (default: %(default)s)",
+        help="text notes and binary blobs in the root, "
+        f"{opt.range_help('demo.tasks.files')} (default: %(default)s)",
     )
     p.add_argument(
         "--tasks",
-        type=int,
+        type=opt.in_range("demo.tasks.tasks"),
         default=demo["tasks"]["tasks"],
-        help="ordinary tasks in the manifest (default: %(default)s)",
+        help="ordinary tasks in the manifest, "
+        f"{opt.range_help('demo.tasks.tasks')} (default: %(default)s)",
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=opt.seed,
         default=demo["seed"],
         help="seed of the files (default: %(default)s)",
     )

@@ -36,7 +36,7 @@ def _cmd_demo_train(args: argparse.Namespace) -> int:
     from poolpipe.train import write_train
 
     check_output_path(args.out)
-    coef = [float(c) for c in opt.names(args.coef)] if args.coef else [2.0] * args.features
+    coef = args.coef or [2.0] * args.features
     write_train(
         args.out,
         args.rows,
@@ -123,23 +123,35 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     demo_train = demo["train"]
     p.add_argument(
         "--rows",
-        type=opt.count,
+        type=opt.in_range("demo.train.rows"),
         default=demo_train["rows"],
-        help="data rows (default: %(default)s)",
+        help=f"data rows, {opt.range_help('demo.train.rows')} (default: %(default)s)",
     )
-    p.add_argument("--features", type=opt.positive, default=1, help="used when --coef is not given")
-    p.add_argument("--coef", help="true coefficients, comma-separated (default: 2 for each)")
+    p.add_argument(
+        "--features",
+        type=opt.list_size("demo.train.coef"),
+        default=1,
+        help=f"features, {opt.list_size_help('demo.train.coef')}, used when --coef is not given"
+        " (default: %(default)s)",
+    )
+    p.add_argument(
+        "--coef",
+        type=opt.number_list("demo.train.coef"),
+        help=f"true coefficients, comma-separated, {opt.list_size_help('demo.train.coef')} of"
+        f" them, each {opt.range_help('demo.train.coef[]')} (default: 2 for each feature)",
+    )
     p.add_argument(
         "--intercept",
-        type=float,
+        type=opt.in_range("demo.train.intercept", float),
         default=demo_train["intercept"],
-        help="true intercept (default: %(default)s)",
+        help=f"true intercept, {opt.range_help('demo.train.intercept')} (default: %(default)s)",
     )
     p.add_argument(
         "--noise",
-        type=float,
+        type=opt.in_range("demo.train.noise", float),
         default=demo_train["noise"],
-        help="standard deviation of the noise on y (default: %(default)s)",
+        help="standard deviation of the noise on y, "
+        f"{opt.range_help('demo.train.noise')} (default: %(default)s)",
     )
     p.add_argument(
         "--seed",
@@ -149,7 +161,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--bad-rows",
-        type=opt.count,
+        type=opt.in_range("demo.train.bad_rows"),
         default=0,
         help="unusable rows (default: %(default)s, a clean file; the workflow's demo has "
         f"{demo_train['bad_rows']} to show the reporting)",

@@ -126,14 +126,22 @@ def _number(value: float) -> str:
     return str(value)
 
 
-def schema_bounds(setting: str) -> Bounds:
-    """The range of one number setting, e.g. "crawl.timeouts.deadline"."""
+def schema_setting(setting: str) -> dict[str, Any]:
+    """The schema of one setting, e.g. "crawl.timeouts.deadline"; "demo.train.coef[]" is the
+    schema of that list's items."""
     node: Any = load_schema()
     for key in setting.split("."):
+        name = key.removesuffix("[]")
         props = node.get("properties", {}) if isinstance(node, dict) else {}
-        if key not in props:
+        if name not in props or (name != key and not isinstance(props[name].get("items"), dict)):
             raise KeyError(f"config/schema.yaml has no setting {setting!r}")
-        node = props[key]
+        node = props[name]["items"] if name != key else props[name]
+    return node
+
+
+def schema_bounds(setting: str) -> Bounds:
+    """The range of one number setting, e.g. "crawl.timeouts.deadline" or "demo.train.coef[]"."""
+    node = schema_setting(setting)
     if "exclusiveMinimum" in node:
         return Bounds(node["exclusiveMinimum"], node.get("maximum"), above=True)
     return Bounds(node.get("minimum"), node.get("maximum"))
