@@ -1,20 +1,101 @@
-/* The scanner's fast path: newlines 64 bytes at a time, and a line of a sign
- * and 1..16 digits checked and converted from the 16 bytes before its '\n',
- * with no branch on its length.  SSE2 (every x86-64) where the compiler
- * offers it (unless SCAN_PORTABLE is defined), portable 64-bit SWAR otherwise;
- * both give the same answers.
+/* The scanner's kernels: the fast path for the common line, in several builds
+ * that give the same answers.
+ *
+ * A kernel has two parts.  Its flatten part lists the line ends of whole
+ * 64-byte blocks; its lines part takes those lines in order while each is a
+ * sign and 1..16 digits, checked and converted from the 16 bytes before its
+ * '\n' with no branch on its length, and stops at the first other line.
+ *
+ *   swar    portable 64-bit SWAR (SCAN_PORTABLE, or not x86-64)
+ *   sse2    every x86-64: one line at a time
+ *   ssse3   SSSE3 + POPCNT: a shorter madd chain, one line at a time
+ *   avx2    AVX2 + BMI: two lines per vector, newlines 32 bytes per compare
+ *   avx512  AVX-512BW + BMI: four lines per vector, byte masks
+ * Beyond SSE2 each kernel is compiled for its own target (a function
+ * attribute, not a compiler flag) and only run where the CPU has it.
  */
 #include <stdint.h>
 #include <string.h>
 
 #if defined(__SSE2__) && defined(__x86_64__) && !defined(SCAN_PORTABLE)
-#include <emmintrin.h>
-#define SCAN_SSE2 1
+#include <immintrin.h>
+#define SCAN_X86 1
+#define T_SSSE3 __attribute__((target("ssse3,popcnt")))
+#define T_AVX2 __attribute__((target("avx2,bmi,bmi2,popcnt")))
+#define T_AVX512 __attribute__((target("avx512f,avx512bw,avx2,bmi,bmi2,popcnt")))
 #endif
 
 #define ONES 0x0101010101010101ull
 
 static inline uint64_t load8(const unsigned char *p) { uint64_t x; memcpy(&x, p, 8); return x; }
+
+/* Trailing zero bits of x; any value when x is 0. */
+static inline unsigned ctz_any(uint64_t x) { return (unsigned)__builtin_ctzll(x | (1ull << 63)); }
+
+/* Line ends of `blocks` 64-byte blocks from p, each stored as the start of the line after it
+ * (the '\n' + 1) at nx[0..n), n returned; writes up to 8 slots past nx[n). */
+#define FLATTEN_KERNEL(NAME, TARGET, NEWLINES, CTZ)                                       \
+    static TARGET size_t NAME(const unsigned char *p, size_t blocks, const unsigned char **nx) \
+    {                                                                                     \
+        size_t n = 0;                                                                     \
+        for (size_t b = 0; b < blocks; b++, p += 64) {                                    \
+            uint64_t nl = NEWLINES(p);                                                    \
+            size_t count = (size_t)__builtin_popcountll(nl);                              \
+            for (size_t j = 0; j < 8; j++, nl &= nl - 1) {                                \
+                nx[n + j] = p + 1 + CTZ(nl);                                              \
+            }                                                                             \
+            for (size_t j = 8; j < count; j++, nl &= nl - 1) {                            \
+                nx[n + j] = p + 1 + CTZ(nl);                                              \
+            }                                                                             \
+            n += count;                                                                   \
+        }                                                                                 \
+        return n;                                                                         \
+    }
+
+/* One line [nx[-1], nx[0] - 1), its '\n' at least 16 bytes into the buffer: if it is a sign
+ * and 1..16 digits, its value in *v and 1; 0 for any other line. */
+#define LINE_KERNEL(NAME, TARGET, LAST)                                                   \
+    static inline TARGET int NAME(const unsigned char *const *nx, int64_t *v)            \
+    {                                                                                     \
+        const unsigned char *s = nx[-1], *e = nx[0] - 1;                                  \
+        int sign = (*s == '-') | (*s == '+');                                             \
+        size_t digits = (size_t)(e - s) - (size_t)sign;                                   \
+        if (digits - 1 >= 16) {                                                           \
+            return 0;                                                                     \
+        }                                                                                 \
+        int64_t x = LAST(e - 16, digits);                                                 \
+        if (x < 0) {                                                                      \
+            return 0;                                                                     \
+        }                                                                                 \
+        int64_t m = -(int64_t)(*s == '-');                                                \
+        *v = (x ^ m) - m;                                                                 \
+        return 1;                                                                         \
+    }
+
+/* Lines nx[-1..n] (as LINE_KERNEL), G at a time by GROUP where all G are fast: while each is
+ * fast, its value added to *sum; returns how many were.  n <= 512 keeps *sum in range. */
+#define LINES_KERNEL(NAME, TARGET, G, GROUP, LINE)                                        \
+    static TARGET size_t NAME(const unsigned char *const *nx, size_t n, int64_t *sum)    \
+    {                                                                                     \
+        size_t i = 0;                                                                     \
+        int64_t s = 0, v;                                                                 \
+        while (i < n) {                                                                   \
+            if (i + (G) <= n && GROUP(nx + i, &v)) {                                      \
+                s += v;                                                                   \
+                i += (G);                                                                 \
+                continue;                                                                 \
+            }                                                                             \
+            for (size_t stop = i + (G) < n ? i + (G) : n; i < stop; i++) {                \
+                if (!LINE(nx + i, &v)) {                                                  \
+                    goto done;                                                            \
+                }                                                                         \
+                s += v;                                                                   \
+            }                                                                             \
+        }                                                                                 \
+    done:                                                                                 \
+        *sum += s;                                                                        \
+        return i;                                                                         \
+    }
 
 /* 0x80 in each byte of x that is zero, exactly. */
 static inline uint64_t zero_bytes(uint64_t x)
@@ -23,50 +104,17 @@ static inline uint64_t zero_bytes(uint64_t x)
     return ~(((x & low7) + low7) | x | low7);
 }
 
-/* Bit i set where p[i] is a '\n', for the 64 bytes at p. */
-static inline uint64_t newlines64(const unsigned char *p)
+/* Bit i set where p[i] is a '\n', for the 64 bytes at p (SWAR). */
+static inline uint64_t newlines_swar(const unsigned char *p)
 {
     uint64_t bits = 0;
-#ifdef SCAN_SSE2
-    __m128i nl = _mm_set1_epi8('\n');
-    for (int i = 0; i < 4; i++) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
-        bits |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, nl)) << (16 * i);
-    }
-#else
     for (int i = 0; i < 8; i++) {
         uint64_t z = zero_bytes(load8(p + 8 * i) ^ (0x0A * ONES)) >> 7;
         bits |= ((z * 0x0102040810204080ull) >> 56) << (8 * i);
     }
-#endif
     return bits;
 }
 
-#ifdef SCAN_SSE2
-static const unsigned char TAIL_MASK[32] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-};
-
-/* The value of the last `digits` bytes of the 16 at q if all are digits; -1 if not. */
-static inline int64_t last_digits(const unsigned char *q, size_t digits)
-{
-    __m128i x = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)q), _mm_set1_epi8('0'));
-    __m128i mask = _mm_loadu_si128((const __m128i *)(const void *)(TAIL_MASK + digits));
-    __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(9)), x);
-    if (_mm_movemask_epi8(_mm_andnot_si128(digit, mask))) {
-        return -1;
-    }
-    x = _mm_and_si128(x, mask);
-    __m128i zero = _mm_setzero_si128(), w10 = _mm_set1_epi32((1 << 16) | 10);
-    __m128i two = _mm_packs_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(x, zero), w10),
-                                  _mm_madd_epi16(_mm_unpackhi_epi8(x, zero), w10));
-    __m128i four = _mm_madd_epi16(two, _mm_set1_epi32((1 << 16) | 100));
-    __m128i eight = _mm_madd_epi16(_mm_packs_epi32(four, four), _mm_set1_epi32((1 << 16) | 10000));
-    uint64_t pair = (uint64_t)_mm_cvtsi128_si64(eight);
-    return (int64_t)((pair & 0xFFFFFFFFu) * 100000000u + (pair >> 32));
-}
-#else
 /* Nonzero bits in each byte of a (a byte ^ '0') that was not an ASCII digit. */
 static inline uint64_t non_digits(uint64_t a)
 {
@@ -81,8 +129,8 @@ static inline uint64_t eight_digits(uint64_t a)
             + (((a >> 16) & 0x000000FF000000FFull) * (1u + (10000ull << 32)))) >> 32;
 }
 
-/* The value of the last `digits` bytes of the 16 at q if all are digits; -1 if not. */
-static inline int64_t last_digits(const unsigned char *q, size_t digits)
+/* The value of the last `digits` bytes of the 16 at q if all are digits; -1 if not (SWAR). */
+static inline int64_t last_digits_swar(const unsigned char *q, size_t digits)
 {
     uint64_t lo = load8(q) ^ (0x30 * ONES), hi = load8(q + 8) ^ (0x30 * ONES);
     uint64_t mhi = digits >= 8 ? ~0ull : ~0ull << (64 - 8 * digits);
@@ -92,22 +140,156 @@ static inline int64_t last_digits(const unsigned char *q, size_t digits)
     }
     return (int64_t)(eight_digits(lo & mlo) * 100000000u + eight_digits(hi & mhi));
 }
-#endif
 
-/* A line [s, e) of a sign and 1..16 digits, e its '\n' and at least 16 bytes into the buffer:
- * its value in *v and 1; 0 for any other line. */
-static inline int fast_line(const unsigned char *s, const unsigned char *e, int64_t *v)
+#ifndef SCAN_X86
+FLATTEN_KERNEL(flatten_swar, , newlines_swar, ctz_any)
+LINE_KERNEL(line_swar, , last_digits_swar)
+LINES_KERNEL(lines_swar, , 1, line_swar, line_swar)
+#else
+static const unsigned char TAIL_MASK[32] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+};
+
+#define LOAD16(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+
+/* Bit i set where p[i] is a '\n', for the 64 bytes at p (SSE2). */
+static inline uint64_t newlines_sse2(const unsigned char *p)
 {
-    int sign = (*s == '-') | (*s == '+');
-    size_t digits = (size_t)(e - s) - (size_t)sign;
-    if (digits - 1 >= 16) {
+    uint64_t bits = 0;
+    __m128i nl = _mm_set1_epi8('\n');
+    for (int i = 0; i < 4; i++) {
+        bits |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(LOAD16(p + 16 * i), nl)) << (16 * i);
+    }
+    return bits;
+}
+
+/* The last `digits` bytes of the 16 at q less '0', the others 0; *bad nonzero if one is no digit. */
+static inline __m128i tail_digits(const unsigned char *q, size_t digits, int *bad)
+{
+    __m128i x = _mm_and_si128(_mm_sub_epi8(LOAD16(q), _mm_set1_epi8('0')), LOAD16(TAIL_MASK + digits));
+    *bad = _mm_movemask_epi8(_mm_adds_epu8(x, _mm_set1_epi8(0x76)));
+    return x;
+}
+
+/* The value of the last `digits` bytes of the 16 at q if all are digits; -1 if not (SSE2). */
+static inline int64_t last_digits_sse2(const unsigned char *q, size_t digits)
+{
+    int bad;
+    __m128i x = tail_digits(q, digits, &bad);
+    if (bad) {
+        return -1;
+    }
+    __m128i zero = _mm_setzero_si128(), w10 = _mm_set1_epi32((1 << 16) | 10);
+    __m128i two = _mm_packs_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(x, zero), w10),
+                                  _mm_madd_epi16(_mm_unpackhi_epi8(x, zero), w10));
+    __m128i four = _mm_madd_epi16(two, _mm_set1_epi32((1 << 16) | 100));
+    __m128i eight = _mm_madd_epi16(_mm_packs_epi32(four, four), _mm_set1_epi32((1 << 16) | 10000));
+    uint64_t pair = (uint64_t)_mm_cvtsi128_si64(eight);
+    return (int64_t)((pair & 0xFFFFFFFFu) * 100000000u + (pair >> 32));
+}
+
+/* The value of the last `digits` bytes of the 16 at q if all are digits; -1 if not (SSSE3). */
+static inline T_SSSE3 int64_t last_digits_ssse3(const unsigned char *q, size_t digits)
+{
+    int bad;
+    __m128i x = tail_digits(q, digits, &bad);
+    if (bad) {
+        return -1;
+    }
+    __m128i four = _mm_madd_epi16(_mm_maddubs_epi16(x, _mm_set1_epi16(0x010A)), _mm_set1_epi32(0x10064));
+    __m128i eight = _mm_madd_epi16(_mm_packs_epi32(four, four), _mm_set1_epi32(0x12710));
+    uint64_t pair = (uint64_t)_mm_cvtsi128_si64(eight);
+    return (int64_t)((pair & 0xFFFFFFFFu) * 100000000u + (pair >> 32));
+}
+
+/* Bit i set where p[i] is a '\n', for the 64 bytes at p (AVX2). */
+static inline T_AVX2 uint64_t newlines_avx2(const unsigned char *p)
+{
+    __m256i nl = _mm256_set1_epi8('\n');
+    uint32_t lo = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)p), nl));
+    uint32_t hi = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(p + 32)), nl));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* The sign (-1 for '-', else 0) and digit count of the line [s, e); the count is out of
+ * 1..16 where the line cannot be fast. */
+static inline size_t sign_digits(const unsigned char *s, const unsigned char *e, int64_t *neg)
+{
+    *neg = -(int64_t)(*s == '-');
+    return (size_t)(e - s) - (size_t)((*s == '-') | (*s == '+'));
+}
+
+/* Two lines nx[-1..1] as LINE_KERNEL: if both are fast, the sum of their values in *v and 1. */
+static inline T_AVX2 int group_avx2(const unsigned char *const *nx, int64_t *v)
+{
+    const unsigned char *e0 = nx[0] - 1, *e1 = nx[1] - 1;
+    int64_t m0, m1;
+    size_t d0 = sign_digits(nx[-1], e0, &m0), d1 = sign_digits(nx[0], e1, &m1);
+    if ((d0 - 1 >= 16) | (d1 - 1 >= 16)) {
         return 0;
     }
-    int64_t x = last_digits(e - 16, digits);
-    if (x < 0) {
+    __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(LOAD16(e0 - 16)), LOAD16(e1 - 16), 1);
+    __m256i mask = _mm256_inserti128_si256(_mm256_castsi128_si256(LOAD16(TAIL_MASK + d0)), LOAD16(TAIL_MASK + d1), 1);
+    x = _mm256_and_si256(_mm256_sub_epi8(x, _mm256_set1_epi8('0')), mask);
+    if (_mm256_movemask_epi8(_mm256_adds_epu8(x, _mm256_set1_epi8(0x76)))) {
         return 0;
     }
-    int64_t m = -(int64_t)(*s == '-');
-    *v = (x ^ m) - m;
+    __m256i four = _mm256_madd_epi16(_mm256_maddubs_epi16(x, _mm256_set1_epi16(0x010A)), _mm256_set1_epi32(0x10064));
+    __m256i eight = _mm256_madd_epi16(_mm256_packs_epi32(four, four), _mm256_set1_epi32(0x12710));
+    __m256i val = _mm256_add_epi64(_mm256_mul_epu32(eight, _mm256_set1_epi64x(100000000)), _mm256_srli_epi64(eight, 32));
+    int64_t x0 = _mm_cvtsi128_si64(_mm256_castsi256_si128(val)), x1 = _mm_cvtsi128_si64(_mm256_extracti128_si256(val, 1));
+    *v = ((x0 ^ m0) - m0) + ((x1 ^ m1) - m1);
     return 1;
 }
+
+/* Bit i set where p[i] is a '\n', for the 64 bytes at p (AVX-512BW). */
+static inline T_AVX512 uint64_t newlines_avx512(const unsigned char *p)
+{
+    return _mm512_cmpeq_epi8_mask(_mm512_loadu_si512((const void *)p), _mm512_set1_epi8('\n'));
+}
+
+/* Four lines nx[-1..3] as LINE_KERNEL: if all are fast, the sum of their values in *v and 1. */
+static inline T_AVX512 int group_avx512(const unsigned char *const *nx, int64_t *v)
+{
+    int64_t m[4];
+    uint64_t ok = 1, keep = 0, neg = 0;
+    __m512i x = _mm512_castsi128_si512(LOAD16(nx[0] - 17));
+    x = _mm512_inserti32x4(x, LOAD16(nx[1] - 17), 1);
+    x = _mm512_inserti32x4(x, LOAD16(nx[2] - 17), 2);
+    x = _mm512_inserti32x4(x, LOAD16(nx[3] - 17), 3);
+    for (int j = 0; j < 4; j++) {
+        size_t d = sign_digits(nx[j - 1], nx[j] - 1, &m[j]);
+        ok &= d - 1 < 16;
+        keep |= ((0xFFFF0000ull >> (d & 31)) & 0xFFFF) << (16 * j);
+        neg |= (uint64_t)(m[j] & 1) << (2 * j);
+    }
+    x = _mm512_maskz_sub_epi8(keep, x, _mm512_set1_epi8('0'));
+    if (!ok | (_mm512_mask_cmpgt_epu8_mask(keep, x, _mm512_set1_epi8(9)) != 0)) {
+        return 0;
+    }
+    __m512i four = _mm512_madd_epi16(_mm512_maddubs_epi16(x, _mm512_set1_epi16(0x010A)), _mm512_set1_epi32(0x10064));
+    __m512i eight = _mm512_madd_epi16(_mm512_packs_epi32(four, four), _mm512_set1_epi32(0x12710));
+    __m512i val = _mm512_add_epi64(_mm512_mul_epu32(eight, _mm512_set1_epi64(100000000)), _mm512_srli_epi64(eight, 32));
+    val = _mm512_mask_sub_epi64(val, (__mmask8)neg, _mm512_setzero_si512(), val);
+    __m256i half = _mm256_add_epi64(_mm512_castsi512_si256(val), _mm512_extracti64x4_epi64(val, 1));
+    __m128i quarter = _mm_add_epi64(_mm256_castsi256_si128(half), _mm256_extracti128_si256(half, 1));
+    *v = _mm_cvtsi128_si64(quarter);
+    return 1;
+}
+
+static inline T_AVX2 unsigned ctz_bmi(uint64_t x) { return (unsigned)_tzcnt_u64(x); }
+
+FLATTEN_KERNEL(flatten_sse2, , newlines_sse2, ctz_any)
+LINE_KERNEL(line_sse2, , last_digits_sse2)
+LINES_KERNEL(lines_sse2, , 1, line_sse2, line_sse2)
+FLATTEN_KERNEL(flatten_ssse3, T_SSSE3, newlines_sse2, ctz_any)
+LINE_KERNEL(line_ssse3, T_SSSE3, last_digits_ssse3)
+LINES_KERNEL(lines_ssse3, T_SSSE3, 1, line_ssse3, line_ssse3)
+FLATTEN_KERNEL(flatten_avx2, T_AVX2, newlines_avx2, ctz_bmi)
+LINE_KERNEL(line_avx2, T_AVX2, last_digits_ssse3)
+LINES_KERNEL(lines_avx2, T_AVX2, 2, group_avx2, line_avx2)
+FLATTEN_KERNEL(flatten_avx512, T_AVX512, newlines_avx512, ctz_bmi)
+LINE_KERNEL(line_avx512, T_AVX512, last_digits_ssse3)
+LINES_KERNEL(lines_avx512, T_AVX512, 4, group_avx512, line_avx512)
+#endif
