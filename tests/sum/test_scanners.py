@@ -1,4 +1,4 @@
-"""The scanners agree on every buffer: the C one in each kernel this CPU runs (SSE2 to AVX-512 on
+"""The scanners agree on every buffer: the C one in each kernel this CPU runs (SSE2 and AVX2 on
 x86-64), the same C built with its portable SWAR path, and the numpy fallback: totals, counts,
 bad examples and long spans."""
 

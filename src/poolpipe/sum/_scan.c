@@ -103,18 +103,14 @@ typedef struct {
     size_t (*lines)(const unsigned char *const *, size_t, int64_t *);
 } Kernel;
 
+static Kernel KERNELS[] = {
 #ifdef SCAN_X86
-static Kernel KERNELS[] = {
-    {"sse2", flatten_sse2, lines_sse2},
-    {"ssse3", flatten_ssse3, lines_ssse3},
+    {"sse2", NULL, NULL},
     {"avx2", flatten_avx2, lines_avx2},
-    {"avx512", flatten_avx512, lines_avx512},
-};
 #else
-static Kernel KERNELS[] = {
-    {"swar", flatten_swar, lines_swar},
-};
+    {"swar", NULL, NULL},
 #endif
+};
 #define N_KERNELS (sizeof(KERNELS) / sizeof(KERNELS[0]))
 #define CHUNK_BLOCKS 8
 static size_t n_supported = 1;
@@ -163,7 +159,25 @@ scan(PyObject *Py_UNUSED(self), PyObject *args)
             goto fail;
         }
     }
-    for (p = first; end - p >= 64;) {
+    for (p = first; k->flatten == NULL && end - p >= 64; p += 64) {
+        /* swar, sse2: each line as its '\n' is found (faster there than a list of line ends). */
+        for (uint64_t nl = direct_newlines(p); nl != 0; nl &= nl - 1) {
+            const unsigned char *line[2] = {start, p + 1 + __builtin_ctzll(nl)};
+            int64_t v;
+            if (direct_line(line + 1, &v)) {
+                acc += v;
+                fast++;
+            }
+            else {
+                st.fast = fast;
+                if (general_line(&st, start, line[1] - 1) < 0) {
+                    goto fail;
+                }
+            }
+            start = line[1];
+        }
+    }
+    for (; k->flatten != NULL && end - p >= 64;) {
         size_t blocks = (size_t)(end - p) / 64 < CHUNK_BLOCKS ? (size_t)(end - p) / 64 : CHUNK_BLOCKS;
         nx[0] = start;
         size_t n = k->flatten(p, blocks, nx + 1);
@@ -223,16 +237,11 @@ supported_kernels(void)
 {
 #ifdef SCAN_X86
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("ssse3") || !__builtin_cpu_supports("popcnt")) {
-        return 1;
-    }
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi") || !__builtin_cpu_supports("bmi2")) {
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2")
+        && __builtin_cpu_supports("popcnt")) {
         return 2;
     }
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) {
-        return 3;
-    }
-    return 4;
+    return 1;
 #else
     return 1;
 #endif

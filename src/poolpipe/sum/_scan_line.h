@@ -1,18 +1,14 @@
-/* The scanner's kernels: the fast path for the common line, in several builds
- * that give the same answers.
+/* The scanner's kernels: the fast path for the common line, a sign and 1..16
+ * digits, checked and converted from the 16 bytes before its '\n' with no
+ * branch on its length.  Every kernel gives the same answers.
  *
- * A kernel has two parts.  Its flatten part lists the line ends of whole
- * 64-byte blocks; its lines part takes those lines in order while each is a
- * sign and 1..16 digits, checked and converted from the 16 bytes before its
- * '\n' with no branch on its length, and stops at the first other line.
- *
- *   swar    portable 64-bit SWAR (SCAN_PORTABLE, or not x86-64)
- *   sse2    every x86-64: one line at a time
- *   ssse3   SSSE3 + POPCNT: a shorter madd chain, one line at a time
- *   avx2    AVX2 + BMI: two lines per vector, newlines 32 bytes per compare
- *   avx512  AVX-512BW + BMI: four lines per vector, byte masks
- * Beyond SSE2 each kernel is compiled for its own target (a function
- * attribute, not a compiler flag) and only run where the CPU has it.
+ *   swar  portable 64-bit SWAR (SCAN_PORTABLE, or not x86-64): each line as
+ *         its '\n' is found, newlines 64 bytes at a time
+ *   sse2  every x86-64: the same with SSE2
+ *   avx2  AVX2 + BMI: the line ends of up to 512 bytes listed first (newlines
+ *         32 bytes per compare), then their lines two per vector
+ * The avx2 kernel is compiled for its own target (a function attribute, not a
+ * compiler flag) and only run where the CPU has it.
  */
 #include <stdint.h>
 #include <string.h>
@@ -20,37 +16,12 @@
 #if defined(__SSE2__) && defined(__x86_64__) && !defined(SCAN_PORTABLE)
 #include <immintrin.h>
 #define SCAN_X86 1
-#define T_SSSE3 __attribute__((target("ssse3,popcnt")))
 #define T_AVX2 __attribute__((target("avx2,bmi,bmi2,popcnt")))
-#define T_AVX512 __attribute__((target("avx512f,avx512bw,avx2,bmi,bmi2,popcnt")))
 #endif
 
 #define ONES 0x0101010101010101ull
 
 static inline uint64_t load8(const unsigned char *p) { uint64_t x; memcpy(&x, p, 8); return x; }
-
-/* Trailing zero bits of x; any value when x is 0. */
-static inline unsigned ctz_any(uint64_t x) { return (unsigned)__builtin_ctzll(x | (1ull << 63)); }
-
-/* Line ends of `blocks` 64-byte blocks from p, each stored as the start of the line after it
- * (the '\n' + 1) at nx[0..n), n returned; writes up to 8 slots past nx[n). */
-#define FLATTEN_KERNEL(NAME, TARGET, NEWLINES, CTZ)                                       \
-    static TARGET size_t NAME(const unsigned char *p, size_t blocks, const unsigned char **nx) \
-    {                                                                                     \
-        size_t n = 0;                                                                     \
-        for (size_t b = 0; b < blocks; b++, p += 64) {                                    \
-            uint64_t nl = NEWLINES(p);                                                    \
-            size_t count = (size_t)__builtin_popcountll(nl);                              \
-            for (size_t j = 0; j < 8; j++, nl &= nl - 1) {                                \
-                nx[n + j] = p + 1 + CTZ(nl);                                              \
-            }                                                                             \
-            for (size_t j = 8; j < count; j++, nl &= nl - 1) {                            \
-                nx[n + j] = p + 1 + CTZ(nl);                                              \
-            }                                                                             \
-            n += count;                                                                   \
-        }                                                                                 \
-        return n;                                                                         \
-    }
 
 /* One line [nx[-1], nx[0] - 1), its '\n' at least 16 bytes into the buffer: if it is a sign
  * and 1..16 digits, its value in *v and 1; 0 for any other line. */
@@ -70,31 +41,6 @@ static inline unsigned ctz_any(uint64_t x) { return (unsigned)__builtin_ctzll(x 
         int64_t m = -(int64_t)(*s == '-');                                                \
         *v = (x ^ m) - m;                                                                 \
         return 1;                                                                         \
-    }
-
-/* Lines nx[-1..n] (as LINE_KERNEL), G at a time by GROUP where all G are fast: while each is
- * fast, its value added to *sum; returns how many were.  n <= 512 keeps *sum in range. */
-#define LINES_KERNEL(NAME, TARGET, G, GROUP, LINE)                                        \
-    static TARGET size_t NAME(const unsigned char *const *nx, size_t n, int64_t *sum)    \
-    {                                                                                     \
-        size_t i = 0;                                                                     \
-        int64_t s = 0, v;                                                                 \
-        while (i < n) {                                                                   \
-            if (i + (G) <= n && GROUP(nx + i, &v)) {                                      \
-                s += v;                                                                   \
-                i += (G);                                                                 \
-                continue;                                                                 \
-            }                                                                             \
-            for (size_t stop = i + (G) < n ? i + (G) : n; i < stop; i++) {                \
-                if (!LINE(nx + i, &v)) {                                                  \
-                    goto done;                                                            \
-                }                                                                         \
-                s += v;                                                                   \
-            }                                                                             \
-        }                                                                                 \
-    done:                                                                                 \
-        *sum += s;                                                                        \
-        return i;                                                                         \
     }
 
 /* 0x80 in each byte of x that is zero, exactly. */
@@ -142,9 +88,8 @@ static inline int64_t last_digits_swar(const unsigned char *q, size_t digits)
 }
 
 #ifndef SCAN_X86
-FLATTEN_KERNEL(flatten_swar, , newlines_swar, ctz_any)
-LINE_KERNEL(line_swar, , last_digits_swar)
-LINES_KERNEL(lines_swar, , 1, line_swar, line_swar)
+LINE_KERNEL(direct_line, , last_digits_swar)
+#define direct_newlines newlines_swar
 #else
 static const unsigned char TAIL_MASK[32] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -189,8 +134,8 @@ static inline int64_t last_digits_sse2(const unsigned char *q, size_t digits)
     return (int64_t)((pair & 0xFFFFFFFFu) * 100000000u + (pair >> 32));
 }
 
-/* The value of the last `digits` bytes of the 16 at q if all are digits; -1 if not (SSSE3). */
-static inline T_SSSE3 int64_t last_digits_ssse3(const unsigned char *q, size_t digits)
+/* The value of the last `digits` bytes of the 16 at q if all are digits; -1 if not (SSSE3 madd chain). */
+static inline T_AVX2 int64_t last_digits_avx2(const unsigned char *q, size_t digits)
 {
     int bad;
     __m128i x = tail_digits(q, digits, &bad);
@@ -212,12 +157,16 @@ static inline T_AVX2 uint64_t newlines_avx2(const unsigned char *p)
     return (uint64_t)hi << 32 | lo;
 }
 
+/* 1 for a '+', 3 for a '-': bit 0 a sign, bit 1 a minus. */
+static const unsigned char SIGNS[256] = {['+'] = 1, ['-'] = 3};
+
 /* The sign (-1 for '-', else 0) and digit count of the line [s, e); the count is out of
  * 1..16 where the line cannot be fast. */
 static inline size_t sign_digits(const unsigned char *s, const unsigned char *e, int64_t *neg)
 {
-    *neg = -(int64_t)(*s == '-');
-    return (size_t)(e - s) - (size_t)((*s == '-') | (*s == '+'));
+    unsigned t = SIGNS[*s];
+    *neg = -(int64_t)(t >> 1);
+    return (size_t)(e - s) - (t & 1);
 }
 
 /* Two lines nx[-1..1] as LINE_KERNEL: if both are fast, the sum of their values in *v and 1. */
@@ -243,53 +192,51 @@ static inline T_AVX2 int group_avx2(const unsigned char *const *nx, int64_t *v)
     return 1;
 }
 
-/* Bit i set where p[i] is a '\n', for the 64 bytes at p (AVX-512BW). */
-static inline T_AVX512 uint64_t newlines_avx512(const unsigned char *p)
+/* Line ends of `blocks` 64-byte blocks from p, each stored as the start of the line after it
+ * (the '\n' + 1) at nx[0..n), n returned; writes up to 8 slots past nx[n). */
+static T_AVX2 size_t flatten_avx2(const unsigned char *p, size_t blocks, const unsigned char **nx)
 {
-    return _mm512_cmpeq_epi8_mask(_mm512_loadu_si512((const void *)p), _mm512_set1_epi8('\n'));
+    size_t n = 0;
+    for (size_t b = 0; b < blocks; b++, p += 64) {
+        uint64_t nl = newlines_avx2(p);
+        size_t count = (size_t)__builtin_popcountll(nl);
+        for (size_t j = 0; j < 8; j++, nl &= nl - 1) {
+            nx[n + j] = p + 1 + _tzcnt_u64(nl);
+        }
+        for (size_t j = 8; j < count; j++, nl &= nl - 1) {
+            nx[n + j] = p + 1 + _tzcnt_u64(nl);
+        }
+        n += count;
+    }
+    return n;
 }
 
-/* Four lines nx[-1..3] as LINE_KERNEL: if all are fast, the sum of their values in *v and 1. */
-static inline T_AVX512 int group_avx512(const unsigned char *const *nx, int64_t *v)
+LINE_KERNEL(line_avx2, T_AVX2, last_digits_avx2)
+
+/* Lines nx[-1..n] (as LINE_KERNEL), two at a time where both are fast: while each is fast,
+ * its value added to *sum; returns how many were.  n <= 512 keeps *sum in range. */
+static T_AVX2 size_t lines_avx2(const unsigned char *const *nx, size_t n, int64_t *sum)
 {
-    int64_t m[4];
-    uint64_t ok = 1, keep = 0, neg = 0;
-    __m512i x = _mm512_castsi128_si512(LOAD16(nx[0] - 17));
-    x = _mm512_inserti32x4(x, LOAD16(nx[1] - 17), 1);
-    x = _mm512_inserti32x4(x, LOAD16(nx[2] - 17), 2);
-    x = _mm512_inserti32x4(x, LOAD16(nx[3] - 17), 3);
-    for (int j = 0; j < 4; j++) {
-        size_t d = sign_digits(nx[j - 1], nx[j] - 1, &m[j]);
-        ok &= d - 1 < 16;
-        keep |= ((0xFFFF0000ull >> (d & 31)) & 0xFFFF) << (16 * j);
-        neg |= (uint64_t)(m[j] & 1) << (2 * j);
+    size_t i = 0;
+    int64_t s = 0, v;
+    while (i < n) {
+        if (i + 2 <= n && group_avx2(nx + i, &v)) {
+            s += v;
+            i += 2;
+            continue;
+        }
+        for (size_t stop = i + 2 < n ? i + 2 : n; i < stop; i++) {
+            if (!line_avx2(nx + i, &v)) {
+                goto done;
+            }
+            s += v;
+        }
     }
-    x = _mm512_maskz_sub_epi8(keep, x, _mm512_set1_epi8('0'));
-    if (!ok | (_mm512_mask_cmpgt_epu8_mask(keep, x, _mm512_set1_epi8(9)) != 0)) {
-        return 0;
-    }
-    __m512i four = _mm512_madd_epi16(_mm512_maddubs_epi16(x, _mm512_set1_epi16(0x010A)), _mm512_set1_epi32(0x10064));
-    __m512i eight = _mm512_madd_epi16(_mm512_packs_epi32(four, four), _mm512_set1_epi32(0x12710));
-    __m512i val = _mm512_add_epi64(_mm512_mul_epu32(eight, _mm512_set1_epi64(100000000)), _mm512_srli_epi64(eight, 32));
-    val = _mm512_mask_sub_epi64(val, (__mmask8)neg, _mm512_setzero_si512(), val);
-    __m256i half = _mm256_add_epi64(_mm512_castsi512_si256(val), _mm512_extracti64x4_epi64(val, 1));
-    __m128i quarter = _mm_add_epi64(_mm256_castsi256_si128(half), _mm256_extracti128_si256(half, 1));
-    *v = _mm_cvtsi128_si64(quarter);
-    return 1;
+done:
+    *sum += s;
+    return i;
 }
 
-static inline T_AVX2 unsigned ctz_bmi(uint64_t x) { return (unsigned)_tzcnt_u64(x); }
-
-FLATTEN_KERNEL(flatten_sse2, , newlines_sse2, ctz_any)
-LINE_KERNEL(line_sse2, , last_digits_sse2)
-LINES_KERNEL(lines_sse2, , 1, line_sse2, line_sse2)
-FLATTEN_KERNEL(flatten_ssse3, T_SSSE3, newlines_sse2, ctz_any)
-LINE_KERNEL(line_ssse3, T_SSSE3, last_digits_ssse3)
-LINES_KERNEL(lines_ssse3, T_SSSE3, 1, line_ssse3, line_ssse3)
-FLATTEN_KERNEL(flatten_avx2, T_AVX2, newlines_avx2, ctz_bmi)
-LINE_KERNEL(line_avx2, T_AVX2, last_digits_ssse3)
-LINES_KERNEL(lines_avx2, T_AVX2, 2, group_avx2, line_avx2)
-FLATTEN_KERNEL(flatten_avx512, T_AVX512, newlines_avx512, ctz_bmi)
-LINE_KERNEL(line_avx512, T_AVX512, last_digits_ssse3)
-LINES_KERNEL(lines_avx512, T_AVX512, 4, group_avx512, line_avx512)
+LINE_KERNEL(direct_line, , last_digits_sse2)
+#define direct_newlines newlines_sse2
 #endif
