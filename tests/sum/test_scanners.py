@@ -5,6 +5,7 @@ bad examples and long spans."""
 from __future__ import annotations
 
 import importlib.util
+import random
 import shutil
 import sysconfig
 from pathlib import Path
@@ -148,3 +149,25 @@ def test_every_kernel_equals_the_first_one_and_the_numpy_fallback(kernel, data, 
 def test_the_portable_build_runs_its_swar_kernel(portable_scan):
     assert portable_scan.__self__.KERNELS == ("swar",)
     assert portable_scan.__self__.KERNEL == "swar"
+
+
+@pytest.mark.parametrize("kernel", _kernels())
+def test_every_kernel_on_long_buffers(kernel):
+    """Many kilobytes: runs of the largest fast values, thousands of short lines in a row (up to
+    32 in a 64-byte block), numbers of every fast length, odd lines among them."""
+    rng = random.Random(1)
+    parts = [b"9" * 16] * 3000 + [b"-" + b"9" * 15] * 3000 + [b"+" + b"9" * 15] * 700
+    for _ in range(40):
+        kind = rng.randrange(3)
+        for _ in range(rng.randrange(1, 2000)):
+            if kind == 0:
+                parts.append(rng.choice([b"", b"1", b"-2", b"+3", b"45", b"0"]))
+            else:
+                digits = rng.choice([*range(1, 19), 15, 16, 17])
+                sign = rng.choice([b"", b"-", b"+"])
+                parts.append(sign + str(rng.randrange(10**digits)).rjust(digits, "0").encode())
+            if rng.random() < 0.002:
+                parts.append(rng.choice([b"x", b"1 2", b"9" * 25, b" 7 ", b"3\r"]))
+    data = b"\n".join(parts) + b"\n"
+    for start in (0, 1, 5, 17, 63):
+        assert _c_scan()(data[start:], 20, kernel) == pyscan.scan(data[start:], 20)

@@ -112,7 +112,10 @@ static Kernel KERNELS[] = {
 #endif
 };
 #define N_KERNELS (sizeof(KERNELS) / sizeof(KERNELS[0]))
-#define CHUNK_BLOCKS 8
+/* 64-byte blocks per list of line ends.  A fast line of value below 10**d takes d + 1 bytes
+ * or more, so a chunk's fast lines (the first may start before it) sum to less than
+ * (64 * 64 + 17) / 17 * 10**16 < 2**63. */
+#define CHUNK_BLOCKS 64
 static size_t n_supported = 1;
 
 /* The supported kernel named `name`, or NULL with ValueError set. */

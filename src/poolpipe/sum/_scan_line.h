@@ -214,7 +214,7 @@ static T_AVX2 size_t flatten_avx2(const unsigned char *p, size_t blocks, const u
 LINE_KERNEL(line_avx2, T_AVX2, last_digits_avx2)
 
 /* Lines nx[-1..n] (as LINE_KERNEL), two at a time where both are fast: while each is fast,
- * its value added to *sum; returns how many were.  n <= 512 keeps *sum in range. */
+ * its value added to *sum; returns how many were (the caller keeps *sum in range). */
 static T_AVX2 size_t lines_avx2(const unsigned char *const *nx, size_t n, int64_t *sum)
 {
     size_t i = 0;
