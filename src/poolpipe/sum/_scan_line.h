@@ -193,18 +193,23 @@ static inline T_AVX2 int group_avx2(const unsigned char *const *nx, int64_t *v)
 }
 
 /* Line ends of `blocks` 64-byte blocks from p, each stored as the start of the line after it
- * (the '\n' + 1) at nx[0..n), n returned; writes up to 8 slots past nx[n). */
+ * (the '\n' + 1) at nx[0..n), n returned; writes up to 6 slots past nx[n). */
 static T_AVX2 size_t flatten_avx2(const unsigned char *p, size_t blocks, const unsigned char **nx)
 {
     size_t n = 0;
     for (size_t b = 0; b < blocks; b++, p += 64) {
         uint64_t nl = newlines_avx2(p);
         size_t count = (size_t)__builtin_popcountll(nl);
-        for (size_t j = 0; j < 8; j++, nl &= nl - 1) {
+        for (size_t j = 0; j < 6; j++, nl &= nl - 1) {
             nx[n + j] = p + 1 + _tzcnt_u64(nl);
         }
-        for (size_t j = 8; j < count; j++, nl &= nl - 1) {
-            nx[n + j] = p + 1 + _tzcnt_u64(nl);
+        if (count > 6) {
+            for (size_t j = 6; j < 12; j++, nl &= nl - 1) {
+                nx[n + j] = p + 1 + _tzcnt_u64(nl);
+            }
+            for (size_t j = 12; j < count; j++, nl &= nl - 1) {
+                nx[n + j] = p + 1 + _tzcnt_u64(nl);
+            }
         }
         n += count;
     }
