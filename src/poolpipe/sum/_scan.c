@@ -111,7 +111,6 @@ static Kernel KERNELS[] = {
     {"swar", NULL, NULL},
 #endif
 };
-#define N_KERNELS (sizeof(KERNELS) / sizeof(KERNELS[0]))
 /* 64-byte blocks per list of line ends.  A fast line of value below 10**d takes d + 1 bytes
  * or more, so a chunk's fast lines (the first may start before it) sum to less than
  * (64 * 64 + 17) / 17 * 10**16 < 2**63. */

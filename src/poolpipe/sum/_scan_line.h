@@ -5,7 +5,7 @@
  *   swar  portable 64-bit SWAR (SCAN_PORTABLE, or not x86-64): each line as
  *         its '\n' is found, newlines 64 bytes at a time
  *   sse2  every x86-64: the same with SSE2
- *   avx2  AVX2 + BMI: the line ends of up to 512 bytes listed first (newlines
+ *   avx2  AVX2 + BMI: the line ends of up to 4 KiB listed first (newlines
  *         32 bytes per compare), then their lines two per vector
  * The avx2 kernel is compiled for its own target (a function attribute, not a
  * compiler flag) and only run where the CPU has it.
