@@ -57,6 +57,7 @@ def profile(path: str, processes: int, repeats: int = 5) -> dict[str, Any]:
     one = timed(lambda: sum_ranges([whole], 1, serial=True), max(1, repeats // 2))
     return {
         "scanner": SCANNER,
+        "kernel": getattr(internals._scan, "KERNEL", None),
         "interpreter_start_ms": 1000 * bare,
         "imports_ms": 1000 * imports,
         "pool_start_ms": 1000 * pool,
@@ -67,6 +68,12 @@ def profile(path: str, processes: int, repeats: int = 5) -> dict[str, Any]:
     }
 
 
+def scanner_name(found: dict[str, Any]) -> str:
+    """The scanner in words: "C (avx2 kernel)" or "numpy"."""
+    kernel = found.get("kernel")
+    return f"{found['scanner']} ({kernel} kernel)" if kernel else found["scanner"]
+
+
 def lines(found: dict[str, Any]) -> list[str]:
     """The profile as printed under the table."""
     return [
@@ -75,7 +82,7 @@ def lines(found: dict[str, Any]) -> list[str]:
         f" poolpipe.cli and poolpipe.sum {found['imports_ms']:.0f} ms, then starting a pool of"
         f" {found['pool_processes']} and running a no-op task each {found['pool_start_ms']:.0f} ms",
         f"  reading the file in 4 MiB blocks (readinto, one reused buffer):"
-        f" {found['block_read_gbps']:.2f} GB/s; the {found['scanner']} scanner on a buffer in"
+        f" {found['block_read_gbps']:.2f} GB/s; the {scanner_name(found)} scanner on a buffer in"
         f" memory: {found['scan_gbps']:.2f} GB/s; both, as sum_ranges in one process:"
         f" {found['sum_one_process_gbps']:.2f} GB/s",
     ]

@@ -38,6 +38,11 @@ def test_sum_bench_methods_agree_on_the_total(tmp_path):
         assert row["vs_cat"] > 0
     assert "x cat" in text and "x seed" in text and "load average" in text and "machine: " in text
     assert "where the time goes" in text and result["profile"]["scan_gbps"] > 0
+    if result["profile"]["scanner"] == "C":
+        from poolpipe.sum import _scan
+
+        assert result["profile"]["kernel"] == _scan.KERNEL
+        assert f"C ({_scan.KERNEL} kernel) scanner" in text
 
 
 def test_train_bench_fits_agree_with_scikit_learn(tmp_path):

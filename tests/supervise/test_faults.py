@@ -59,10 +59,6 @@ REFUSED = [
         ["--worker", "a:0.1:3", "--stop-timeout", "1e999"],
         "supervise setting stop_timeout_s must be a finite number, not inf",
     ),
-    (
-        ["--worker", "a:0.1:3", "--max-restarts", "-1"],
-        "supervise setting max_restarts must be at least 0, not -1",
-    ),
 ]
 
 
@@ -79,6 +75,19 @@ def test_a_nan_timeout_is_refused_by_the_command_line(tmp_path: Path) -> None:
     assert (rc, rows) == (2, None)
     assert stderr.splitlines()[-1] == (
         "poolpipe supervise: error: argument --stop-timeout: 'nan' must be above 0"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"), [("-1", "at least 0, not -1"), ("1001", "at most 1000, not 1001")]
+)
+def test_max_restarts_outside_its_range_is_refused_by_the_command_line(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    rc, stderr, rows = _supervise(tmp_path, "--worker", "a:0.1:3", "--max-restarts", value)
+    assert (rc, rows) == (2, None)
+    assert stderr.splitlines()[-1] == (
+        f"poolpipe supervise: error: argument --max-restarts: must be {problem}"
     )
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from poolpipe.errors import PoolpipeError
+from poolpipe.tasks import write_demo
 from poolpipe.tasks.manifest import MAX_LINE
 from poolpipe.tasks.root import MAX_DEPTH, MAX_PATH_BYTES
 
@@ -275,9 +277,11 @@ def test_symlinks_cannot_lead_deeper_than_the_limit(tmp_path: Path) -> None:
 # --- the demo writer: settings outside the schema's ranges -----------------------------------
 
 DEMO_REFUSED = [
-    (["--seed", "-1"], "demo tasks setting seed must be at least 0, not -1"),
-    (["--tasks", "-5"], "demo tasks setting tasks must be at least 0, not -5"),
-    (["--files", "1"], "demo tasks setting files must be at least 2, not 1"),
+    (["--seed", "-1"], "argument --seed: must be at least 0, not -1"),
+    (["--tasks", "-5"], "argument --tasks: must be at least 0, not -5"),
+    (["--files", "1"], "argument --files: must be at least 2, not 1"),
+    (["--files", "100001"], "argument --files: must be at most 100000, not 100001"),
+    (["--tasks", "1000001"], "argument --tasks: must be at most 1000000, not 1000001"),
 ]
 
 
@@ -287,5 +291,24 @@ def test_a_demo_setting_out_of_range_is_one_sentence_and_writes_nothing(
 ) -> None:
     command = [POOLPIPE, "demo-tasks", str(tmp_path / "m.jsonl"), str(tmp_path / "root"), *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert (done.returncode, done.stderr) == (1, f"poolpipe: error: {sentence}\n")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == f"poolpipe demo-tasks: error: {sentence}"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "sentence"),
+    [
+        ({"seed": -1}, "demo tasks setting seed must be from 0 to 9223372036854775806, not -1"),
+        ({"files": 1}, "demo tasks setting files must be from 2 to 100000, not 1"),
+        ({"tasks": 10**7}, "demo tasks setting tasks must be from 0 to 1000000, not 10000000"),
+    ],
+)
+def test_the_demo_writer_refuses_a_setting_outside_the_schema(
+    tmp_path: Path, setting: dict[str, int], sentence: str
+) -> None:
+    settings = {"files": 20, "tasks": 200, "seed": 42, **setting}
+    with pytest.raises(PoolpipeError) as refused:
+        write_demo(tmp_path / "m.jsonl", tmp_path / "root", **settings)
+    assert str(refused.value) == sentence
     assert list(tmp_path.iterdir()) == []
