@@ -1,6 +1,7 @@
 """Each package's public face (__all__) is pinned: a change to it is a decision, not an accident."""
 
 import argparse
+import ast
 import importlib
 import inspect
 import pkgutil
@@ -210,3 +211,43 @@ def test_no_public_class_name_is_used_twice():
                 if inspect.isclass(obj) and obj.__module__ == module.__name__ and name[0] != "_":
                     assert name not in seen, f"{name} is in {seen.get(name)} and {module.__name__}"
                     seen[name] = module.__name__
+
+
+def _imports(path: Path) -> set[str]:
+    """The poolpipe modules a file imports anywhere (type-only and in functions too), package
+    faces left out."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+        else:
+            continue
+        for name in names:
+            file = ROOT.parent.joinpath(*name.split("."))
+            if name.startswith("poolpipe.") and file.with_suffix(".py").is_file():
+                found.add(name)
+    return found
+
+
+def test_no_module_imports_itself_round_a_circle():
+    graph = {
+        ".".join(p.relative_to(ROOT.parent).with_suffix("").parts): _imports(p)
+        for p in ROOT.rglob("*.py")
+        if p.name != "__init__.py"
+    }
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            circle = [*path[path.index(module) :], module]
+            raise AssertionError("import circle: " + " -> ".join(circle))
+        if module in done or module not in graph:
+            return
+        for other in sorted(graph[module]):
+            visit(other, [*path, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])

@@ -14,7 +14,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from poolpipe.core.chunks import split_file
-from poolpipe.train.columns import choose_columns
+from poolpipe.train.choose import choose_columns
 from poolpipe.train.fit import TrainPart, merge_parts, train_range
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import solve

@@ -14,7 +14,7 @@ from poolpipe.report.sections import Section
 from poolpipe.report.stages import stages_table
 
 if TYPE_CHECKING:
-    from poolpipe.report.page import TimingReport
+    from poolpipe.report.model import TimingReport
 
 
 def headline(report: TimingReport) -> str:

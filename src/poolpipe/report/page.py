@@ -4,44 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
-from poolpipe.bench import IpcPoint, OverheadPoint, ScalingPoint, amdahl_serial_fraction
+from poolpipe.bench import amdahl_serial_fraction
 from poolpipe.core.outputs import write_atomic
 from poolpipe.report.benches import read_ipc, read_overhead, read_scaling
-from poolpipe.report.compare import Change, compare, read_baseline
-from poolpipe.report.jobs import JobRow, collect_jobs, timings_csv
+from poolpipe.report.compare import compare, read_baseline
+from poolpipe.report.jobs import collect_jobs, timings_csv
 from poolpipe.report.machine import Machine
+from poolpipe.report.model import Judgement, TimingReport
+from poolpipe.report.overview import page_sections
 from poolpipe.report.render import render_html, summary_markdown
 from poolpipe.report.sections import Section
-from poolpipe.report.stages import Bar, StageRow, stage_rows, timeline
-
-
-@dataclass(frozen=True, kw_only=True)
-class Judgement:
-    """How the report judges its numbers: spread, load, and a change against a baseline."""
-
-    spread_limit: float = 0.25
-    load_limit: float = 0.25
-    compare_factor: float = 1.1
-
-
-@dataclass(kw_only=True)
-class TimingReport:
-    """Everything the page, the CSV and the summary show."""
-
-    jobs: list[JobRow]
-    stages: list[StageRow]
-    bars: list[Bar] = field(default_factory=list)
-    scaling: list[ScalingPoint] = field(default_factory=list)
-    serial_fraction: float | None = None
-    ipc: list[IpcPoint] = field(default_factory=list)
-    overhead: list[OverheadPoint] = field(default_factory=list)
-    changes: list[Change] | None = None
-    baseline: str | None = None
-    judgement: Judgement = field(default_factory=Judgement)
-    machine: Machine | None = None
-    sections: list[Section] = field(default_factory=list)
+from poolpipe.report.stages import stage_rows, timeline
 
 
 def build(
@@ -80,8 +54,6 @@ def build(
 
 def write(report: TimingReport, *, html_path: str, csv_path: str, summary_path: str) -> None:
     """Write report.html, timings.csv and summary.md."""
-    from poolpipe.report.overview import page_sections
-
     sections = page_sections(report)
     write_atomic(csv_path, timings_csv(report.jobs))
     write_atomic(summary_path, summary_markdown(report, sections))

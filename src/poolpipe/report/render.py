@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from poolpipe.report.page import TimingReport
+    from poolpipe.report.model import TimingReport
     from poolpipe.report.sections import Section
 
 STYLE = """

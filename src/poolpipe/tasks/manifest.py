@@ -8,12 +8,12 @@ import json
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from poolpipe.core.chunks import BLOCK_SIZE
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks.results import TaskResult
+from poolpipe.tasks.task import Task
 
 MAX_LINE = BLOCK_SIZE
 """Longest manifest line, newline included (4 MiB, as in sum and crawl); longer: an error row."""
@@ -23,24 +23,6 @@ OPS = ("read", "write", "copy", "checksum")
 _KEYS = {"op", "path", "content", "src"}
 
 _TOO_LONG = f"the line is longer than {MAX_LINE >> 20} MiB"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Task:
-    """One valid manifest line: what to do, to which path (relative to the root)."""
-
-    line: int
-    op: str
-    path: str
-    content: str | None = None
-    src: str | None = None
-    digest: str = ""
-    """line_hash of its manifest line."""
-
-    def describe(self) -> str:
-        """The task in words, for messages."""
-        what = f"{self.src!r} to {self.path!r}" if self.op == "copy" else repr(self.path)
-        return f"manifest line {self.line} ({self.op} {what})"
 
 
 def _refused(line: int, message: str, op: object = "", path: object = "") -> TaskResult:

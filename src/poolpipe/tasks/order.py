@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from poolpipe.tasks.manifest import Task
 from poolpipe.tasks.root import Root
+from poolpipe.tasks.task import Task
 
 
 def _overlap(a: str, b: str) -> bool:

@@ -27,12 +27,12 @@ from collections.abc import Callable
 
 from poolpipe.core.pool import StopOnSignals, exit_text
 from poolpipe.errors import PathError, WorkerDied
-from poolpipe.tasks.manifest import Task
 from poolpipe.tasks.ops import remove_temporaries
 from poolpipe.tasks.order import Job, conflicts, task_files
 from poolpipe.tasks.policy import TaskPolicy
 from poolpipe.tasks.results import TaskOutcome, TaskResult
 from poolpipe.tasks.root import Root
+from poolpipe.tasks.task import Task
 from poolpipe.tasks.workers import Slot, Workers
 
 POLL_S = 0.1

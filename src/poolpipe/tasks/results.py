@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from poolpipe.core import tsv
 
 if TYPE_CHECKING:
-    from poolpipe.tasks.manifest import Task
+    from poolpipe.tasks.task import Task
 
 FIELDS = (
     "line",

@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterator
 from poolpipe.core.pool import StopOnSignals
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks.journal import Journal, Resume, journal_path, load_resume
-from poolpipe.tasks.manifest import Task, manifest_tasks, open_manifest
+from poolpipe.tasks.manifest import manifest_tasks, open_manifest
 from poolpipe.tasks.policy import TaskPolicy
 from poolpipe.tasks.queue import _Queue
 from poolpipe.tasks.results import Summary, TaskResult, write_results
 from poolpipe.tasks.root import Root
+from poolpipe.tasks.task import Task
 
 _log = logging.getLogger(__name__)
 

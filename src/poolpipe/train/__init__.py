@@ -1,6 +1,7 @@
 """The train stage: a linear regression over chunks of a CSV file, merged exactly."""
 
-from poolpipe.train.columns import Columns, choose_columns
+from poolpipe.train.choose import choose_columns
+from poolpipe.train.columns import Columns
 from poolpipe.train.csvparse import parse_block, row_capacity
 from poolpipe.train.demo import write_train
 from poolpipe.train.fit import TrainPart, train_chunks

@@ -1,6 +1,6 @@
 """Rows of a CSV file with a header: parse them fast, say why one is bad.
 
-The rules for a row are written twice: once in Python here (parse_line, the
+The rules for a row are written twice: once in Python (rowrule.parse_line, the
 reference) and once in C (poolpipe.train._csv, the fast path); the tests hold
 the two to the same answer. Where the C module could not be built, parse_block
 runs the reference rule line by line instead (slower, the same rows). A row is
@@ -12,14 +12,14 @@ A line of only spaces and tabs is blank: counted, never a row.
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from poolpipe.core.chunks import BLOCK_SIZE
+from poolpipe.train.fallback import parse_reference
+from poolpipe.train.rowrule import parse_line
 
 try:
     from poolpipe.train import _csv
@@ -33,8 +33,6 @@ MAX_EXAMPLES = 10
 """Bad rows kept as examples (all are counted)."""
 
 EXAMPLE_CHARS = 80
-_NUMBER = re.compile(rb"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*")
-_BLANK = re.compile(rb"[ \t]*")
 
 
 @dataclass(frozen=True)
@@ -55,79 +53,6 @@ class Parsed:
     blank_lines: int
     bad_rows: int
     examples: list[BadRow] = field(default_factory=list)
-
-
-def split_fields(line: bytes, delimiter: bytes) -> list[bytes] | None:
-    """The fields of one line (no newline, no '\\r'), unquoted; None if its quotes are malformed."""
-    fields: list[bytes] = []
-    pos, end = 0, len(line)
-    while True:
-        if pos < end and line[pos : pos + 1] == b'"':
-            out = bytearray()
-            q = pos + 1
-            while True:
-                close = line.find(b'"', q)
-                if close < 0:
-                    return None
-                out += line[q:close]
-                if line[close + 1 : close + 2] == b'"':
-                    out += b'"'
-                    q = close + 2
-                    continue
-                break
-            pos = close + 1
-            if pos < end and line[pos : pos + 1] != delimiter:
-                return None
-            fields.append(bytes(out))
-        else:
-            stop = line.find(delimiter, pos)
-            stop = end if stop < 0 else stop
-            fields.append(line[pos:stop])
-            pos = stop
-        if pos < end:
-            pos += 1
-            continue
-        return fields
-
-
-def is_blank(line: bytes) -> bool:
-    """Whether a line (no newline) holds only spaces and tabs."""
-    return _BLANK.fullmatch(line) is not None
-
-
-def parse_cell(cell: bytes) -> float | str:
-    """The number in one field, or why it is not one ("empty", "not a number", ...)."""
-    if is_blank(cell):
-        return "empty"
-    if not _NUMBER.fullmatch(cell):
-        return "not a number"
-    value = float(cell)
-    if not math.isfinite(value):
-        return "not a finite number"
-    return value
-
-
-def parse_line(line: bytes, columns: Columns) -> tuple[float, ...] | str | None:
-    """The reference rule for one line (no '\\n'): its used values, None if blank, else why bad."""
-    if line.endswith(b"\r"):
-        line = line[:-1]
-    if is_blank(line):
-        return None
-    fields = split_fields(line, columns.delimiter.encode())
-    if fields is None:
-        return "malformed quotes"
-    if len(fields) != len(columns.header):
-        count = f"{len(fields)} field" + ("" if len(fields) == 1 else "s")
-        return f"has {count}, the header has {len(columns.header)}"
-    values = {}
-    for index in sorted(columns.used):
-        value = parse_cell(fields[index])
-        if isinstance(value, str):
-            shown = fields[index].decode("utf-8", errors="backslashreplace")[:20]
-            where = f"column {columns.header[index]!r}"
-            return f"{where} is empty" if value == "empty" else f"{where} is {value}: {shown!r}"
-        values[index] = value
-    return tuple(values[index] for index in columns.used)
 
 
 def _example(line: int, raw: bytes, reason: str) -> BadRow:
@@ -156,8 +81,6 @@ def parse_block(
     if out is None:
         out = np.empty((row_capacity(columns, len(data)), columns.width))
     if _csv is None:
-        from poolpipe.train.fallback import parse_reference
-
         rows, lines, blanks, bad, spans = parse_reference(data, out, columns, max_examples)
     else:
         rows, lines, blanks, bad, spans = _csv.parse(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from poolpipe.train.csvparse import is_blank, parse_line
+from poolpipe.train.rowrule import is_blank, parse_line
 
 if TYPE_CHECKING:
     from poolpipe.train.columns import Columns

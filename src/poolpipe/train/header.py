@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from poolpipe.core.chunks import BLOCK_SIZE, Range, header_end, iter_blocks
 from poolpipe.core.inputs import check_input_file
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.csvparse import is_blank, parse_cell, split_fields
+from poolpipe.train.rowrule import is_blank, parse_cell, split_fields
 
 SAMPLE_LINES = 1000
 """Data lines read to decide which columns are numeric when no features are named."""

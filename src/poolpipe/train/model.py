@@ -10,7 +10,8 @@ import numpy as np
 
 from poolpipe.core.chunks import Range, split_file
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.columns import Columns, choose_columns
+from poolpipe.train.choose import choose_columns
+from poolpipe.train.columns import Columns
 from poolpipe.train.exact import Options, exact_json, finite, ridge_json
 from poolpipe.train.fit import TrainPart, merge_parts, train_chunks
 from poolpipe.train.fullfit import full_fit, full_fit_mb

@@ -19,8 +19,9 @@ from poolpipe.core.chunks import Range, header_end, lines_before, split_range
 from poolpipe.core.outputs import check_output_path, open_atomic
 from poolpipe.core.pool import pool_map
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.columns import Columns, check_delimiter, read_header
+from poolpipe.train.columns import Columns
 from poolpipe.train.csvparse import MAX_EXAMPLES
+from poolpipe.train.header import check_delimiter, read_header
 from poolpipe.train.predictor import Predictor, PredictPart, combine
 from poolpipe.train.saved import SavedModel, load_model
 
