@@ -44,6 +44,8 @@ FACES = {
         "read_manifest",
         "read_manifest_identity",
         "read_record",
+        "read_small_file",
+        "refuse_overlap",
         "run_script",
         "schema_defaults",
         "serial_map",

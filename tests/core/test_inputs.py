@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from poolpipe import core
 from poolpipe.core.inputs import check_input_file, check_input_folder
 from poolpipe.errors import PoolpipeError
 
@@ -189,3 +190,45 @@ def test_check_input_folder_says_what_is_wrong(tmp_path, make, message):
     with pytest.raises(PoolpipeError, match=f"task root '{path}' {message}"):
         check_input_folder(path, "task root")
     assert check_input_folder(tmp_path) == tmp_path
+
+
+def test_read_small_file_reads_a_small_regular_file(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_bytes(b"{}\n")
+    assert core.read_small_file(path, label="model", limit=3) == b"{}\n"
+
+
+def test_read_small_file_refuses_a_fifo_without_waiting(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(PoolpipeError, match=r"^model '.*fifo' is not a regular file$"):
+        core.read_small_file(fifo, label="model", limit=100)
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/null"])
+def test_read_small_file_refuses_a_device(path):
+    with pytest.raises(PoolpipeError, match="is not a regular file"):
+        core.read_small_file(path, label="baseline", limit=100)
+
+
+def test_read_small_file_refuses_a_file_over_its_bound(tmp_path):
+    sparse = tmp_path / "sparse"
+    with sparse.open("wb") as fh:
+        fh.truncate(2 << 30)
+    with pytest.raises(PoolpipeError, match=r"is larger than 1,024 bytes$"):
+        core.read_small_file(sparse, label="sheet", limit=1024)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.mkdir(), "is a directory, not a file"),
+        (lambda p: p.symlink_to(p), "is a symlink loop"),
+    ],
+)
+def test_read_small_file_says_what_is_wrong(tmp_path, make, message):
+    path = tmp_path / "x"
+    make(path)
+    with pytest.raises(PoolpipeError, match=message):
+        core.read_small_file(path, label="model", limit=100)

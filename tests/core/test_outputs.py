@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from poolpipe import core
 from poolpipe.core.bigints import decimal_to_int, int_to_decimal
 from poolpipe.core.outputs import check_output_path, dumps_json, open_atomic, read_json
 from poolpipe.errors import PoolpipeError
@@ -195,3 +196,36 @@ def test_decimal_text_converts_exactly_both_ways(digits):
     assert int_to_decimal(-value) == "-" + text
     assert decimal_to_int("-" + text) == -value
     assert decimal_to_int(("+" + text).encode()) == value
+
+
+def test_refuse_overlap_names_an_output_that_is_an_input(tmp_path):
+    data = tmp_path / "in.txt"
+    data.write_text("1\n")
+    with pytest.raises(PoolpipeError, match=r"^--timing '.*in.txt' is the same file as input "):
+        core.refuse_overlap(inputs={"input": data}, outputs={"--timing": data})
+    assert data.read_text() == "1\n"
+
+
+def test_refuse_overlap_sees_through_links(tmp_path):
+    data = tmp_path / "in.txt"
+    data.write_text("1\n")
+    (tmp_path / "soft").symlink_to(data)
+    os.link(data, tmp_path / "hard")
+    (tmp_path / "dir").symlink_to(tmp_path)
+    for alias in ("soft", "hard", "dir/in.txt"):
+        with pytest.raises(PoolpipeError, match="is the same file as input"):
+            core.refuse_overlap(inputs={"input": data}, outputs={"--out": tmp_path / alias})
+
+
+def test_refuse_overlap_names_two_outputs_on_one_path(tmp_path):
+    with pytest.raises(PoolpipeError, match=r"^--summary '.*a' is the same file as --out '.*a'"):
+        core.refuse_overlap(
+            inputs={}, outputs={"--out": tmp_path / "a", "--summary": tmp_path / "a"}
+        )
+
+
+def test_refuse_overlap_lets_distinct_paths_and_none_through(tmp_path):
+    core.refuse_overlap(
+        inputs={"input": tmp_path / "a", "--previous": None},
+        outputs={"--out": tmp_path / "b", "--timing": None},
+    )

@@ -43,6 +43,36 @@ def check_input_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def read_small_file(path: str | os.PathLike[str], *, label: str, limit: int) -> bytes:
+    """Return the whole of a small file (a model, a sheet, a baseline), or one sentence.
+
+    The file is opened without blocking, so a FIFO or a device is refused instead of waited
+    on, and at most limit + 1 bytes are read, so /dev/zero or a sparse giant cannot fill memory.
+    """
+    name = f"{label} {os.fspath(path)!r}"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise PoolpipeError(f"{name} does not exist") from None
+    except OSError as exc:
+        raise PoolpipeError(_unreachable(name, exc)) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        what = "a directory, not a file" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise PoolpipeError(f"{name} is {what}")
+    with os.fdopen(fd, "rb") as fh:
+        if info.st_size > limit:
+            raise PoolpipeError(f"{name} is larger than {limit:,} bytes")
+        try:
+            data = fh.read(limit + 1)
+        except OSError as exc:
+            raise PoolpipeError(f"{name} cannot be read: {exc.strerror}") from None
+    if len(data) > limit:
+        raise PoolpipeError(f"{name} is larger than {limit:,} bytes")
+    return data
+
+
 def check_input_folder(path: str | os.PathLike[str], label: str = "input folder") -> Path:
     """Return the path if it is a folder that may be entered and read, else one sentence."""
     p = Path(path)

@@ -49,6 +49,41 @@ def check_output_path(path: str | os.PathLike[str], label: str = "output") -> Pa
     return p
 
 
+def refuse_overlap(
+    *,
+    inputs: dict[str, str | os.PathLike[str] | None],
+    outputs: dict[str, str | os.PathLike[str] | None],
+) -> None:
+    """Refuse, before any work, an output that is one of the inputs or another output.
+
+    Keys are the names a user knows (`--timing`, `input`); None values are skipped. Paths are
+    compared after resolving links, and existing files also by device and inode, so a hard
+    link or a path through a symlinked folder is caught as well as the same spelling.
+    """
+    seen: dict[tuple, str] = {}
+    for kind, paths in (("input", inputs), ("output", outputs)):
+        for label, path in paths.items():
+            if path is None:
+                continue
+            for key in _file_keys(path):
+                other = seen.get(key)
+                if other is not None and kind == "output":
+                    raise PoolpipeError(
+                        f"{label} {os.fspath(path)!r} is the same file as {other}: "
+                        "choose another path"
+                    )
+                seen.setdefault(key, f"{label} {os.fspath(path)!r}")
+
+
+def _file_keys(path: str | os.PathLike[str]) -> list[tuple]:
+    """The resolved path of a file and, where it exists, its device and inode."""
+    keys: list[tuple] = [("path", os.path.realpath(path))]
+    with contextlib.suppress(OSError):
+        info = os.stat(path)
+        keys.append(("inode", info.st_dev, info.st_ino))
+    return keys
+
+
 def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
