@@ -69,6 +69,8 @@ def _tasks(tmp_path: Path, manifest: str | Path, *, processes: int = 2) -> Run:
     if rows is not None:
         assert rows[0] == HEADER
         rows = ["\t".join(row.split("\t")[:OUTCOME]) for row in rows[1:]]
+        failed = sum(row.split("\t")[3] == "false" for row in rows)
+        assert done.returncode == min(failed, 101), "the exit status is the failed tasks' count"
     return Run(done.returncode, done.stdout, done.stderr, rows)
 
 
@@ -116,7 +118,7 @@ def test_a_line_far_over_the_limit_is_an_error_row_within_bounded_memory(tmp_pat
     with manifest.open("ab") as fh:
         fh.write(b"\n" + json.dumps(READ_A).encode() + b"\n")
     run = _tasks(tmp_path, manifest)
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     assert run.rows == [
         _ok(1, "write", "a.txt"),
         _refused(2, f"the line is longer than {MAX_LINE >> 20} MiB"),
@@ -134,7 +136,7 @@ def test_an_endless_line_through_a_pipe_is_skipped_within_bounded_memory(tmp_pat
     finally:
         producer.kill()
         producer.wait(timeout=60)
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     assert run.rows == [
         _refused(1, f"the line is longer than {MAX_LINE >> 20} MiB"),
         _ok(2, "write", "a.txt"),
@@ -147,7 +149,7 @@ def test_a_line_of_exactly_the_limit_runs_and_one_byte_more_is_refused(tmp_path:
     fits = {"op": "write", "path": "big.txt", "content": content}
     over = {"op": "write", "path": "over.txt", "content": content + "x"}
     run = _tasks(tmp_path, _lines(tmp_path / "m.jsonl", fits, over))
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     sha = hashlib.sha256(content.encode()).hexdigest()
     assert run.rows == [
         f"1\twrite\tbig.txt\ttrue\t{len(content)}\t{sha}\t",
@@ -158,7 +160,7 @@ def test_a_line_of_exactly_the_limit_runs_and_one_byte_more_is_refused(tmp_path:
 
 def test_a_pseudo_file_that_reports_size_0_is_read_to_its_end(tmp_path: Path) -> None:
     run = _tasks(tmp_path, "/proc/sys/kernel/pid_max")
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     assert run.rows == [_refused(1, "the line is not a JSON object")]
 
 
@@ -205,7 +207,7 @@ def test_a_bad_line_is_an_error_row_and_every_task_is_reported(
     tmp_path: Path, line: str | bytes, row: str | None
 ) -> None:
     run = _tasks(tmp_path, _lines(tmp_path / "m.jsonl", WRITE_A, line, READ_A))
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     assert json.loads(run.stdout) == {"tasks": 3, "ok": 2, "failed": 1, "bytes": 2}
     assert run.rows is not None
     assert run.rows[0] == _ok(1, "write", "a.txt")
@@ -234,7 +236,7 @@ def test_a_path_3000_folders_deep_is_refused_and_makes_no_folder(tmp_path: Path)
         {"op": "write", "path": at_limit, "content": "x"},
     )
     run = _tasks(tmp_path, manifest)
-    assert run.rc == 0, run.stderr
+    assert run.rc == 4, run.stderr
     too_deep = f"the path lies more than {MAX_DEPTH} folders below the root"
     assert run.rows == [
         _refused(1, f"the path is longer than {MAX_PATH_BYTES} bytes", "write", deep),
@@ -260,7 +262,7 @@ def test_symlinks_cannot_lead_deeper_than_the_limit(tmp_path: Path) -> None:
     )
     before = _files(root)
     run = _tasks(tmp_path, manifest)
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     assert run.rows == [
         _ok(1, "write", "s/1/x.txt"),
         _refused(

@@ -29,7 +29,11 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     sys.stdout.write(dumps_json(summary.to_json()))
-    return 0
+    return min(summary.failed, MAX_FAILED_STATUS)
+
+
+MAX_FAILED_STATUS = 101
+"""The exit status of a run with that many failed tasks or more, as GNU parallel's."""
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:

@@ -53,6 +53,14 @@ def schema_problem(value: object, rules: Mapping[str, Any]) -> str | None:
     if isinstance(value, str):
         if "string" not in kinds:
             return "must not be text"
+        if len(value) < rules.get("minLength", 0):
+            return (
+                "must not be empty"
+                if rules["minLength"] == 1
+                else f"must have at least {rules['minLength']} characters"
+            )
+        if len(value) > rules.get("maxLength", len(value)):
+            return f"must have at most {rules['maxLength']} characters"
         pattern = rules.get("pattern")
         if pattern is not None and re.fullmatch(pattern, value) is None:
             return f"must match {pattern}"
