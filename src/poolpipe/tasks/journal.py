@@ -51,7 +51,7 @@ class Journal:
         """Create the journal, or open the earlier run's for appending; one sentence if a
         file that is not a journal, or a symlink, is in the way."""
         try:
-            kept = self._earlier()
+            kept = earlier_journal(self.path)
             if kept and self.append:
                 self._fd = os.open(self.path, _APPEND)
                 _end_torn_line(self._fd)
@@ -66,19 +66,6 @@ class Journal:
             raise PoolpipeError(
                 f"journal {str(self.path)!r} cannot be written: {exc.strerror}"
             ) from None
-
-    def _earlier(self) -> bool:
-        """Whether an earlier run's journal is at the path (False if nothing is)."""
-        try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            return False
-        if stat.S_ISREG(info.st_mode) and _first_line(self.path) == HEADER.encode():
-            return True
-        what = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a journal of poolpipe"
-        raise PoolpipeError(
-            f"journal {str(self.path)!r} exists and is {what}: move it away or choose another --out"
-        )
 
     def record(self, row: TaskResult) -> None:
         """Append a row."""
@@ -109,6 +96,21 @@ _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 MAX_ROW = 1 << 16
 """Longest results row read back (a path of 4096 bytes, escaped, fits many times over)."""
+
+
+def earlier_journal(path: Path) -> bool:
+    """Whether an earlier run's journal is at path (False if nothing is); one sentence if a
+    symlink or a file that is not a journal is."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISREG(info.st_mode) and _first_line(path) == HEADER.encode():
+        return True
+    what = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a journal of poolpipe"
+    raise PoolpipeError(
+        f"journal {str(path)!r} exists and is {what}: move it away or choose another --out"
+    )
 
 
 def _first_line(path: Path) -> bytes:
@@ -239,6 +241,7 @@ def load_resume(results: str | os.PathLike[str], *, rerun_failed: bool) -> Resum
     """The rows of a previous run's results file, overridden by its journal's newer ones."""
     out, journal = Path(results), journal_path(results)
     resume = Resume(rerun_failed=rerun_failed)
+    earlier_journal(journal)
     for path, torn_ok in ((out, False), (journal, True)):
         if os.path.lexists(path):
             for row in read_rows(path, torn_ok=torn_ok, follow=not torn_ok):
