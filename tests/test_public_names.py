@@ -110,13 +110,18 @@ FACES = {
     ],
     "poolpipe.tasks": ["TaskPolicy", "journal_path", "run_to_file", "write_demo"],
     "poolpipe.supervise": [
+        "Program",
         "SEED_LOOPS",
         "SupervisorSettings",
         "check",
         "loops_from_config",
         "parse_loop",
+        "parse_program",
+        "program_log",
+        "programs_from_config",
         "supervise",
         "ticks_tsv",
+        "with_heartbeats",
         "write_ticks",
     ],
     "poolpipe.bench": [

@@ -629,3 +629,27 @@ def test_family_3_results_on_a_full_disk_are_one_sentence_and_no_partial_file(
     assert done.stderr.endswith("cannot be written: No space left on device\n")
     assert len(done.stderr.splitlines()) == 1
     assert sorted(os.listdir(small_tmpfs)) == ["filler"]
+
+
+def test_family_2_previous_results_that_never_end_are_refused_within_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    manifest = _lines(tmp_path / "m.jsonl", WRITE_A)
+    out = tmp_path / "res.tsv"
+    os.mkfifo(out)  # nobody writes it: reading it would wait forever
+    done = _cli(manifest, "--root", root, "--out", out, "--resume")
+    _one_sentence(done, f"--out '{out}' exists and is not a regular file")
+    out.unlink()
+    with out.open("wb") as fh:  # a header, then a sparse line of NULs over the memory limit
+        fh.write(HEADER.encode() + b"\n")
+        fh.truncate(len(HEADER) + 1 + OVER_LIMIT)
+    done = _cli(manifest, "--root", root, "--out", out, "--resume")
+    _one_sentence(done, f"'{out}' line 2 is not a results row")
+    with out.open("r+b") as fh:
+        fh.seek(0)
+        fh.write(b"\0" * 16)
+    done = _cli(manifest, "--root", root, "--out", out, "--resume")
+    _one_sentence(done, f"'{out}' is not a results file of this version of poolpipe")
+    assert _files(root) == []

@@ -5,7 +5,8 @@ with O_NOFOLLOW, so never through a symlink), stdin from /dev/null, in a new ses
 that its process group holds it and every process it starts: Ctrl-C at the terminal reaches
 the supervisor only, which then stops each group in order (SIGTERM to the group, SIGKILL to
 the group after stop_timeout_s) and waits until no process of the group is left. A program
-dies with its supervisor (PR_SET_PDEATHSIG), so a SIGKILLed supervisor leaves no program.
+dies with its supervisor (PR_SET_PDEATHSIG), though what it started may outlive a
+SIGKILLed supervisor.
 
 A program may declare a heartbeat file whose modification time it refreshes: one not
 refreshed for heartbeat_timeout_s (counted from the program's start) is stalled, and its

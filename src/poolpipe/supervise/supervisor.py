@@ -239,8 +239,14 @@ class Supervisor:
         row = worker.row
         row.exit_code = worker.proc.exitcode
         worker.why = why
+        counted = "ticks" if isinstance(worker, LoopProcess) else "heartbeats"
         _log.warning(
-            "process %s (pid %d) %s after %d ticks", row.process, worker.proc.pid, what, row.ticks
+            "process %s (pid %d) %s after %d %s",
+            row.process,
+            worker.proc.pid,
+            what,
+            row.ticks,
+            counted,
         )
         limit = self.settings.max_restarts
         if self.settings.restart and worker.streak < limit:
