@@ -136,7 +136,7 @@ def test_a_program_survives_a_crash_and_a_ctrl_c_leaves_no_process(work: Path) -
     )
     assert rc == 130, stderr
     assert "Traceback" not in stderr
-    assert "process crashy" in stderr and "died with exit code 3" in stderr
+    assert "process crashy" in stderr and "died with exit code 3 after 0 heartbeats" in stderr
     assert stderr.splitlines()[-1] == "poolpipe: stopped by SIGINT"
     pids = _pids(w)
     assert len(pids) == 4  # two runs, each the program and its child

@@ -24,7 +24,8 @@ SPEC = "NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]"
 _DEFAULTS = schema_defaults("supervise")
 
 
-def _section() -> dict[str, Any]:
+def schema_section() -> dict[str, Any]:
+    """The supervise section of config/schema.yaml."""
     return load_schema()["properties"]["supervise"]["properties"]
 
 
@@ -85,7 +86,7 @@ class Loop:
     """The tick at which the loop's first run stops ticking but still sends heartbeats."""
 
     def __post_init__(self) -> None:
-        rules = _section()["workers"]["items"]["properties"]
+        rules = schema_section()["workers"]["items"]["properties"]
         for item in fields(self):
             value = getattr(self, item.name)
             problem = schema_problem(value, rules[item.name])
@@ -114,7 +115,7 @@ class SupervisorSettings:
     restart_window_s: float = _DEFAULTS["restart_window_s"]
 
     def __post_init__(self) -> None:
-        rules = _section()
+        rules = schema_section()
         for item in fields(self):
             value = getattr(self, item.name)
             if item.name == "duration_s" and value is None:

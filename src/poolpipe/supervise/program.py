@@ -28,7 +28,7 @@ from typing import Any
 
 from poolpipe.core.pool import die_with_parent, exit_text
 from poolpipe.errors import PoolpipeError
-from poolpipe.supervise.loops import _section, schema_problem
+from poolpipe.supervise.loops import schema_problem, schema_section
 from poolpipe.supervise.process import Supervised
 from poolpipe.supervise.report import LoopStatus
 
@@ -52,7 +52,7 @@ class Program:
     argv: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        rules = _section()["programs"]["items"]["properties"]
+        rules = schema_section()["programs"]["items"]["properties"]
         for key in ("name", "command", "heartbeat"):
             value = getattr(self, key)
             problem = schema_problem(value, rules[key])

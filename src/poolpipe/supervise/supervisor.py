@@ -36,7 +36,7 @@ from poolpipe.core.backoff import Backoff
 from poolpipe.core.pool import StopOnSignals, exit_text, join_all, kill_all, signals_held
 from poolpipe.errors import PoolpipeError, Stopped
 from poolpipe.supervise.child import child_main
-from poolpipe.supervise.loops import Loop, SupervisorSettings, _section
+from poolpipe.supervise.loops import Loop, SupervisorSettings, schema_section
 from poolpipe.supervise.process import LoopProcess
 from poolpipe.supervise.program import Program, ProgramProcess, program_log
 from poolpipe.supervise.report import LoopRow, SupervisedRun, write_status
@@ -50,7 +50,7 @@ _log = logging.getLogger(__name__)
 
 def most_supervised() -> int:
     """How many loops and programs one supervisor runs at most (the schema's limit)."""
-    return int(_section()["workers"]["maxItems"])
+    return int(schema_section()["workers"]["maxItems"])
 
 
 class Supervisor:
