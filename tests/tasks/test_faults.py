@@ -333,6 +333,8 @@ def _cli(*args: str | Path, limit_file_size: int | None = None) -> subprocess.Co
         text=True,
         timeout=120,
         preexec_fn=limits,
+        # no bytecode written on import: under the limit, a large .pyc would be the failure
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         check=False,
     )
     assert "Traceback" not in done.stderr
