@@ -655,3 +655,19 @@ def test_family_2_previous_results_that_never_end_are_refused_within_bounded_mem
     done = _cli(manifest, "--root", root, "--out", out, "--resume")
     _one_sentence(done, f"'{out}' is not a results file of this version of poolpipe")
     assert _files(root) == []
+
+
+def test_family_4_a_journal_killed_in_its_header_is_ours_and_replaced(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "res.tsv.journal").write_text(HEADER[:9])  # killed while the header went out
+    done = _cli(
+        _lines(tmp_path / "m.jsonl", WRITE_A),
+        "--root",
+        root,
+        "--out",
+        tmp_path / "res.tsv",
+        "--resume",
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl", "res.tsv", "root"]

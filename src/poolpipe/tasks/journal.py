@@ -52,7 +52,7 @@ class Journal:
         file that is not a journal, or a symlink, is in the way."""
         try:
             kept = earlier_journal(self.path)
-            if kept and self.append:
+            if kept == "rows" and self.append:
                 self._fd = os.open(self.path, _APPEND)
                 _end_torn_line(self._fd)
                 return
@@ -98,15 +98,20 @@ MAX_ROW = 1 << 16
 """Longest results row read back (a path of 4096 bytes, escaped, fits many times over)."""
 
 
-def earlier_journal(path: Path) -> bool:
-    """Whether an earlier run's journal is at path (False if nothing is); one sentence if a
-    symlink or a file that is not a journal is."""
+def earlier_journal(path: Path) -> str:
+    """What is at path: "" (nothing), "rows" (an earlier run's journal) or "torn" (one killed
+    while its header was written, so without rows); one sentence if a symlink or a file that
+    is not a journal is."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        return False
-    if stat.S_ISREG(info.st_mode) and _first_line(path) == HEADER.encode():
-        return True
+        return ""
+    if stat.S_ISREG(info.st_mode):
+        first = _first_line(path)
+        if first == HEADER.encode():
+            return "rows"
+        if info.st_size == len(first) and HEADER.encode().startswith(first):
+            return "torn"
     what = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a journal of poolpipe"
     raise PoolpipeError(
         f"journal {str(path)!r} exists and is {what}: move it away or choose another --out"
