@@ -9,6 +9,8 @@ def main(smk):
     p = smk.params
     loops = sv.loops_from_config(p.workers)
     programs = sv.programs_from_config(p.programs)
+    outputs = {"ticks": smk.output.ticks, "status": smk.output.status}
+    sv.check_paths(programs, p.log_dir, {**outputs, "log": smk.log[0]})
     settings = sv.SupervisorSettings(
         duration_s=p.duration_s,
         restart=p.restart,

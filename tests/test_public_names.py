@@ -114,6 +114,7 @@ FACES = {
         "SEED_LOOPS",
         "SupervisorSettings",
         "check",
+        "check_paths",
         "loops_from_config",
         "parse_loop",
         "parse_program",

@@ -11,20 +11,13 @@ from poolpipe.core import schema_defaults
 
 def _cmd_supervise(args: argparse.Namespace) -> int:
     from poolpipe import supervise as sv
-    from poolpipe.core import check_output_path, refuse_overlap
 
     programs = sv.with_heartbeats([sv.parse_program(s) for s in args.program], args.heartbeat)
     loops = [sv.parse_loop(spec) for spec in args.worker]
     if not loops and not programs:
         loops = list(sv.SEED_LOOPS)
     opt.check_outputs(args, "out", "status_file")
-    logs = {f"log of {p.name!r}": sv.program_log(args.log_dir, p.name) for p in programs}
-    for label, path in logs.items():
-        check_output_path(path, label)
-    refuse_overlap(
-        inputs={f"heartbeat of {p.name!r}": p.heartbeat for p in programs},
-        outputs={"--out": args.out, "--status-file": args.status_file, **logs},
-    )
+    sv.check_paths(programs, args.log_dir, {"--out": args.out, "--status-file": args.status_file})
     settings = sv.SupervisorSettings(
         duration_s=args.duration,
         restart=args.restart,

@@ -3,6 +3,7 @@
 from poolpipe.supervise.loops import SEED_LOOPS, SupervisorSettings, loops_from_config, parse_loop
 from poolpipe.supervise.program import (
     Program,
+    check_paths,
     parse_program,
     program_log,
     programs_from_config,
@@ -16,6 +17,7 @@ __all__ = [
     "Program",
     "SupervisorSettings",
     "check",
+    "check_paths",
     "loops_from_config",
     "parse_loop",
     "parse_program",

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from poolpipe.core.outputs import check_output_path, refuse_overlap
 from poolpipe.core.pool import die_with_parent, exit_text
 from poolpipe.errors import PoolpipeError
 from poolpipe.supervise.loops import schema_problem, schema_section
@@ -71,6 +72,22 @@ class Program:
 def program_log(log_dir: str | os.PathLike[str], name: str) -> str:
     """Where a program's output is appended."""
     return os.path.join(log_dir, f"{name}.log")
+
+
+def check_paths(
+    programs: Sequence[Program],
+    log_dir: str | os.PathLike[str],
+    outputs: dict[str, str | os.PathLike[str] | None],
+) -> None:
+    """Before any start: every program's log can be written, and no output (a log included)
+    is another output or a program's heartbeat file; one sentence if not."""
+    logs = {f"log of {p.name!r}": program_log(log_dir, p.name) for p in programs}
+    for label, path in logs.items():
+        check_output_path(path, label)
+    refuse_overlap(
+        inputs={f"heartbeat of {p.name!r}": p.heartbeat for p in programs},
+        outputs={**outputs, **logs},
+    )
 
 
 def parse_program(spec: str) -> Program:
