@@ -273,15 +273,21 @@ def tasks_root(wildcards):
     return DATASETS[wildcards.dataset].root
 
 
+def supervised(cfg):
+    """How many loops and programs the supervise job runs."""
+    return len(cfg["workers"]) + len(cfg["programs"])
+
+
 def supervise_mem_mb(wildcards):
-    """Memory for the supervisor: its own interpreter and one small process per loop."""
-    return 256 + 64 * len(config["supervise"]["workers"])
+    """Memory for the supervisor: its own interpreter and one small process per loop (a
+    program's own needs are the user's to know; each is counted as small)."""
+    return 256 + 64 * supervised(config["supervise"])
 
 
 def supervise_runtime(wildcards):
-    """Minutes for the supervise job: its duration, the loops' stop timeouts, and one to spare."""
+    """Minutes for the supervise job: its duration, the stop timeouts, and one to spare."""
     cfg = config["supervise"]
-    seconds = cfg["duration_s"] + cfg["stop_timeout_s"] * 3 * len(cfg["workers"])
+    seconds = cfg["duration_s"] + cfg["stop_timeout_s"] * 3 * supervised(cfg)
     return int(seconds // 60) + 2
 
 

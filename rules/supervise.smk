@@ -18,6 +18,8 @@ rule supervise:
         runtime=supervise_runtime,
     params:
         workers=config["supervise"]["workers"],
+        programs=config["supervise"]["programs"],
+        log_dir="logs/supervise",
         duration_s=config["supervise"]["duration_s"],
         restart=config["supervise"]["restart"],
         max_restarts=config["supervise"]["max_restarts"],

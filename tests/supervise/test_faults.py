@@ -98,3 +98,101 @@ def test_a_name_the_schema_allows_runs_and_is_its_row(tmp_path: Path) -> None:
         "process\tticks\trestarts\texit_code\tstatus",
         "Render_1.a-b\t3\t0\t0\tfinished",
     ]
+
+
+# --- second review: limits, overlapping outputs, a status file that fails --------------------
+
+
+def test_family_10_at_most_64_loops_and_programs(tmp_path: Path) -> None:
+    loops = [arg for i in range(65) for arg in ("--worker", f"w{i}:0.01:1")]
+    rc, stderr, rows = _supervise(tmp_path, *loops)
+    assert (rc, stderr, rows) == (
+        1,
+        "poolpipe: error: the supervisor runs at most 64 loops and programs, not 65\n",
+        None,
+    )
+    mixed = loops[: 2 * 33] + [a for i in range(32) for a in ("--program", f"p{i}=true")]
+    rc, stderr, rows = _supervise(tmp_path, *mixed, "--log-dir", str(tmp_path / "logs"))
+    assert (rc, rows) == (1, None)
+    assert stderr == "poolpipe: error: the supervisor runs at most 64 loops and programs, not 65\n"
+    assert not (tmp_path / "logs").exists() or list((tmp_path / "logs").iterdir()) == []
+    rc, stderr, rows = _supervise(tmp_path, *loops[: 2 * 64])
+    assert (rc, stderr, len(rows or [])) == (0, "", 65)
+
+
+def test_family_10_a_status_file_that_cannot_be_written_is_said_once_and_loops_run_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from poolpipe.supervise import SupervisorSettings, supervise
+    from poolpipe.supervise.loops import Loop
+
+    (tmp_path / "file").write_text("a file, not a folder\n")
+    loops = [Loop(name="a", interval_s=0.01, ticks=150), Loop(name="b", interval_s=0.02, ticks=60)]
+    with caplog.at_level("WARNING", logger="poolpipe.supervise.supervisor"):
+        run = supervise(loops, SupervisorSettings(), status=str(tmp_path / "file" / "status.tsv"))
+    assert [(r.process, r.ticks, r.status) for r in run.rows] == [
+        ("a", 150, "finished"),
+        ("b", 60, "finished"),
+    ]
+    said = [r.getMessage() for r in caplog.records if "status file" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("the status file is not kept up to date: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        (
+            ["--status-file", "{out}"],
+            "--status-file '{out}' is the same file as --out '{out}': choose another path",
+        ),
+        (
+            ["--program", "ticks=true", "--log-dir", "{dir}"],
+            "log of 'ticks' '{dir}/ticks.log' is the same file as --out '{out}': "
+            "choose another path",
+        ),
+        (
+            ["--program", "a=true", "--heartbeat", "a={out}"],
+            "--out '{out}' is the same file as heartbeat of 'a' '{out}': choose another path",
+        ),
+    ],
+)
+def test_family_1_an_output_over_another_output_or_an_input_is_refused(
+    tmp_path: Path, args: list[str], sentence: str
+) -> None:
+    out = tmp_path / "ticks.log"
+    names = {"out": str(out), "dir": str(tmp_path)}
+    done = subprocess.run(
+        [POOLPIPE, "supervise", *[a.format(**names) for a in args], "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (1, f"poolpipe: error: {sentence.format(**names)}\n")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("item", "sentence"),
+    [
+        ({"name": "a b", "command": "true"}, f"program 'a b': {NAME_RULE}"),
+        ({"name": "a", "command": ""}, "program 'a': command must not be empty, not ''"),
+        (
+            {"name": "a", "command": "x" * 4097},
+            "program 'a': command must have at most 4096 characters, not '" + "x" * 4097 + "'",
+        ),
+        (
+            {"name": "n" * 65, "command": "true"},
+            f"program '{'n' * 65}': name must have at most 64 characters",
+        ),
+    ],
+)
+def test_a_program_in_the_config_the_schema_refuses_is_one_sentence(
+    item: dict, sentence: str
+) -> None:
+    from poolpipe.errors import PoolpipeError
+    from poolpipe.supervise import programs_from_config
+
+    with pytest.raises(PoolpipeError) as refused:
+        programs_from_config([item])
+    assert str(refused.value) == sentence

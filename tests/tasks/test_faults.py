@@ -69,6 +69,8 @@ def _tasks(tmp_path: Path, manifest: str | Path, *, processes: int = 2) -> Run:
     if rows is not None:
         assert rows[0] == HEADER
         rows = ["\t".join(row.split("\t")[:OUTCOME]) for row in rows[1:]]
+        failed = sum(row.split("\t")[3] == "false" for row in rows)
+        assert done.returncode == min(failed, 101), "the exit status is the failed tasks' count"
     return Run(done.returncode, done.stdout, done.stderr, rows)
 
 
@@ -116,7 +118,7 @@ def test_a_line_far_over_the_limit_is_an_error_row_within_bounded_memory(tmp_pat
     with manifest.open("ab") as fh:
         fh.write(b"\n" + json.dumps(READ_A).encode() + b"\n")
     run = _tasks(tmp_path, manifest)
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     assert run.rows == [
         _ok(1, "write", "a.txt"),
         _refused(2, f"the line is longer than {MAX_LINE >> 20} MiB"),
@@ -134,7 +136,7 @@ def test_an_endless_line_through_a_pipe_is_skipped_within_bounded_memory(tmp_pat
     finally:
         producer.kill()
         producer.wait(timeout=60)
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     assert run.rows == [
         _refused(1, f"the line is longer than {MAX_LINE >> 20} MiB"),
         _ok(2, "write", "a.txt"),
@@ -147,7 +149,7 @@ def test_a_line_of_exactly_the_limit_runs_and_one_byte_more_is_refused(tmp_path:
     fits = {"op": "write", "path": "big.txt", "content": content}
     over = {"op": "write", "path": "over.txt", "content": content + "x"}
     run = _tasks(tmp_path, _lines(tmp_path / "m.jsonl", fits, over))
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     sha = hashlib.sha256(content.encode()).hexdigest()
     assert run.rows == [
         f"1\twrite\tbig.txt\ttrue\t{len(content)}\t{sha}\t",
@@ -158,7 +160,7 @@ def test_a_line_of_exactly_the_limit_runs_and_one_byte_more_is_refused(tmp_path:
 
 def test_a_pseudo_file_that_reports_size_0_is_read_to_its_end(tmp_path: Path) -> None:
     run = _tasks(tmp_path, "/proc/sys/kernel/pid_max")
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     assert run.rows == [_refused(1, "the line is not a JSON object")]
 
 
@@ -205,7 +207,7 @@ def test_a_bad_line_is_an_error_row_and_every_task_is_reported(
     tmp_path: Path, line: str | bytes, row: str | None
 ) -> None:
     run = _tasks(tmp_path, _lines(tmp_path / "m.jsonl", WRITE_A, line, READ_A))
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     assert json.loads(run.stdout) == {"tasks": 3, "ok": 2, "failed": 1, "bytes": 2}
     assert run.rows is not None
     assert run.rows[0] == _ok(1, "write", "a.txt")
@@ -234,7 +236,7 @@ def test_a_path_3000_folders_deep_is_refused_and_makes_no_folder(tmp_path: Path)
         {"op": "write", "path": at_limit, "content": "x"},
     )
     run = _tasks(tmp_path, manifest)
-    assert run.rc == 0, run.stderr
+    assert run.rc == 4, run.stderr
     too_deep = f"the path lies more than {MAX_DEPTH} folders below the root"
     assert run.rows == [
         _refused(1, f"the path is longer than {MAX_PATH_BYTES} bytes", "write", deep),
@@ -260,7 +262,7 @@ def test_symlinks_cannot_lead_deeper_than_the_limit(tmp_path: Path) -> None:
     )
     before = _files(root)
     run = _tasks(tmp_path, manifest)
-    assert run.rc == 0, run.stderr
+    assert run.rc == 1, run.stderr
     assert run.rows == [
         _ok(1, "write", "s/1/x.txt"),
         _refused(
@@ -312,3 +314,360 @@ def test_the_demo_writer_refuses_a_setting_outside_the_schema(
         write_demo(tmp_path / "m.jsonl", tmp_path / "root", **settings)
     assert str(refused.value) == sentence
     assert list(tmp_path.iterdir()) == []
+
+
+# --- second review: outputs over inputs, links, temporaries, limits, full disks --------------
+
+
+def _cli(*args: str | Path, limit_file_size: int | None = None) -> subprocess.CompletedProcess:
+    """Run `poolpipe tasks ARGS`, under `ulimit -f` (bytes) if asked."""
+
+    def limits() -> None:
+        _limit_memory()
+        if limit_file_size is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
+
+    done = subprocess.run(
+        [POOLPIPE, "tasks", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limits,
+        # no bytecode written on import: under the limit, a large .pyc would be the failure
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=False,
+    )
+    assert "Traceback" not in done.stderr
+    return done
+
+
+def _one_sentence(done: subprocess.CompletedProcess, sentence: str) -> None:
+    assert (done.returncode, done.stderr) == (1, f"poolpipe: error: {sentence}\n")
+
+
+def test_family_1_an_output_that_is_the_manifest_is_refused_before_any_work(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    manifest = _lines(tmp_path / "m.jsonl", WRITE_A)
+    before = manifest.read_bytes()
+    done = _cli(manifest, "--root", root, "--out", manifest)
+    _one_sentence(
+        done,
+        f"results file '{manifest}' is the same file as task manifest '{manifest}': "
+        "choose another path",
+    )
+    os.symlink(manifest, tmp_path / "link.tsv")
+    done = _cli(manifest, "--root", root, "--out", tmp_path / "link.tsv")
+    assert done.returncode == 1 and "is the same file as task manifest" in done.stderr
+    journal_named = _lines(tmp_path / "res.tsv.journal", WRITE_A)
+    done = _cli(journal_named, "--root", root, "--out", tmp_path / "res.tsv")
+    _one_sentence(
+        done,
+        f"journal '{journal_named}' is the same file as task manifest '{journal_named}': "
+        "choose another path",
+    )
+    assert manifest.read_bytes() == before and journal_named.read_bytes() == before
+    assert _files(root) == []
+
+
+def test_family_4_a_journal_path_holding_a_symlink_is_refused_and_its_target_kept(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    precious = tmp_path / "precious"
+    precious.write_text("KEEP ME\n")
+    os.symlink(precious, tmp_path / "res.tsv.journal")
+    manifest = _lines(tmp_path / "m.jsonl", WRITE_A)
+    for resume in ([], ["--resume"]):
+        done = _cli(manifest, "--root", root, "--out", tmp_path / "res.tsv", *resume)
+        _one_sentence(
+            done,
+            f"journal '{tmp_path}/res.tsv.journal' exists and is a symlink: move it away or "
+            "choose another --out",
+        )
+    assert precious.read_text() == "KEEP ME\n"
+    assert not (tmp_path / "res.tsv").exists() and _files(root) == []
+
+
+def test_family_4_a_users_file_at_the_journal_path_is_never_truncated(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "res.tsv.journal").write_text("my notes\n")
+    done = _cli(
+        _lines(tmp_path / "m.jsonl", WRITE_A), "--root", root, "--out", tmp_path / "res.tsv"
+    )
+    _one_sentence(
+        done,
+        f"journal '{tmp_path}/res.tsv.journal' exists and is not a journal of poolpipe: move it "
+        "away or choose another --out",
+    )
+    assert (tmp_path / "res.tsv.journal").read_text() == "my notes\n"
+
+
+def test_family_4_resume_removes_no_file_it_did_not_create(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / ".a.txt.keep.tmp").write_text("a user's file\n")
+    other = {"op": "write", "path": ".a.txt.x.tmp", "content": "another task's output\n"}
+    manifest = _lines(tmp_path / "m.jsonl", other, WRITE_A)
+    out = tmp_path / "res.tsv"
+    done = _cli(manifest, "--root", root, "--out", out, "--resume")  # nothing to resume: all run
+    assert done.returncode == 0, done.stderr
+    out.unlink()
+    done = _cli(manifest, "--root", root, "--out", out, "--resume")  # runs a.txt again, checked
+    assert done.returncode == 0, done.stderr
+    assert (root / ".a.txt.keep.tmp").read_text() == "a user's file\n"
+    assert (root / ".a.txt.x.tmp").read_text() == "another task's output\n"
+    rows = [r.split("\t")[:4] for r in out.read_text().splitlines()[1:]]
+    assert rows == [["1", "write", ".a.txt.x.tmp", "true"], ["2", "write", "a.txt", "true"]]
+
+
+def test_family_4_an_out_inside_the_root_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    steal = {"op": "write", "path": "res.tsv.journal", "content": "mine\n"}
+    done = _cli(_lines(tmp_path / "m.jsonl", steal), "--root", root, "--out", root / "res.tsv")
+    _one_sentence(
+        done,
+        f"results file '{root}/res.tsv' lies inside the task root '{root}', where the tasks "
+        "write: choose a path outside the root",
+    )
+    assert _files(root) == []
+
+
+def test_family_5_resume_in_another_root_is_refused(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    manifest = _lines(tmp_path / "m.jsonl", WRITE_A)
+    out = tmp_path / "res.tsv"
+    assert _cli(manifest, "--root", first, "--out", out).returncode == 0
+    before = out.read_bytes()
+    done = _cli(manifest, "--root", second, "--out", out, "--resume")
+    _one_sentence(
+        done,
+        f"'{out}' records another task at manifest line 1: it belongs to another manifest or "
+        "another task root (run without --resume to start again)",
+    )
+    assert out.read_bytes() == before and _files(second) == []
+
+
+def test_family_10_a_one_line_manifest_starts_one_worker_however_many_are_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poolpipe.tasks import run_to_file
+    from poolpipe.tasks.workers import Workers
+
+    started = []
+    spawn = Workers._spawn
+
+    def counted(self: Workers, index: int):
+        started.append(index)
+        return spawn(self, index)
+
+    monkeypatch.setattr(Workers, "_spawn", counted)
+    root = tmp_path / "root"
+    root.mkdir()
+    summary = run_to_file(
+        _lines(tmp_path / "m.jsonl", WRITE_A), root, tmp_path / "res.tsv", processes=512
+    )
+    assert (summary.ok, started) == (1, [0])
+    run = _tasks(tmp_path, _lines(tmp_path / "n.jsonl", READ_A), processes=512)
+    assert run.rows == [_ok(1, "read", "a.txt")]
+
+
+def test_family_12_a_trailing_slash_is_refused_and_makes_no_file(tmp_path: Path) -> None:
+    manifest = _lines(
+        tmp_path / "m.jsonl",
+        {"op": "write", "path": "dir/", "content": "x"},
+        {"op": "write", "path": "dir/.", "content": "x"},
+        {"op": "copy", "src": "a.txt", "path": "d2/"},
+        WRITE_A,
+    )
+    run = _tasks(tmp_path, manifest)
+    slash = "the path ends with '/', so it names a folder, not a file"
+    assert run.rows == [
+        _refused(1, slash, "write", "dir/"),
+        _refused(2, slash, "write", "dir/."),
+        _refused(3, slash, "copy", "d2/"),
+        _ok(4, "write", "a.txt"),
+    ]
+    assert _files(tmp_path / "root") == ["a.txt"]
+
+
+def test_family_12_a_root_given_as_a_symlink_takes_absolute_paths_through_it(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.txt").write_text("x")
+    link = tmp_path / "link"
+    os.symlink(real, link)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    manifest = _lines(
+        tmp_path / "m.jsonl",
+        {"op": "read", "path": f"{link}/a.txt"},
+        {"op": "read", "path": f"{real}/a.txt"},
+        {"op": "read", "path": str(outside)},
+        {"op": "write", "path": f"{link}/b.txt", "content": "x"},
+    )
+    done = _cli(manifest, "--root", link, "--out", tmp_path / "res.tsv")
+    assert done.returncode == 1, done.stderr
+    rows = [r.split("\t")[3:7] for r in (tmp_path / "res.tsv").read_text().splitlines()[1:]]
+    assert rows == [
+        ["true", "1", X_SHA, ""],
+        ["true", "1", X_SHA, ""],
+        ["false", "", "", "an absolute path outside the root is refused"],
+        ["true", "1", X_SHA, ""],
+    ]
+    assert (real / "b.txt").read_text() == "x"
+
+
+def test_family_3_a_copy_over_the_file_size_limit_is_its_row_and_the_run_ends(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "big.bin").write_bytes(b"\xff" * (2 << 20))
+    manifest = _lines(
+        tmp_path / "m.jsonl",
+        {"op": "copy", "src": "big.bin", "path": "copy.bin"},
+        WRITE_A,
+        {"op": "copy", "src": "big.bin", "path": "again.bin"},
+        READ_A,
+    )
+    out = tmp_path / "res.tsv"
+    done = _cli(manifest, "--root", root, "--out", out, "--retries", "2", limit_file_size=1 << 20)
+    assert done.returncode == 2, done.stderr
+    rows = [r.split("\t") for r in out.read_text().splitlines()[1:]]
+    assert [[r[3], r[6], r[7]] for r in rows] == [
+        ["false", "File too large", "1"],
+        ["true", "", "1"],
+        ["false", "File too large", "1"],
+        ["true", "", "1"],
+    ]
+    assert _files(root) == ["a.txt", "big.bin"]  # no partial copy under any name
+
+
+def test_family_3_results_over_the_file_size_limit_are_one_sentence_and_no_partial_file(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    writes = [{"op": "write", "path": f"f{i:03d}.txt", "content": "x"} for i in range(200)]
+    manifest = _lines(tmp_path / "m.jsonl", *writes)
+    out = tmp_path / "res.tsv"
+    assert _cli(manifest, "--root", root, "--out", out).returncode == 0
+    before = out.read_bytes()
+    assert len(before) > 16 << 10
+    # resumed, nothing runs and the journal stays small, but the results are rewritten whole
+    done = _cli(manifest, "--root", root, "--out", out, "--resume", limit_file_size=16 << 10)
+    _one_sentence(done, f"'{out}' cannot be written: File too large")
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl", "res.tsv", "root"]
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path):
+    """A 256 KiB tmpfs (root only), unmounted afterwards."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"no tmpfs: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False, timeout=60)
+
+
+def _fill(folder: Path) -> None:
+    """Fill the file system of folder to its last byte."""
+    with (
+        (folder / "filler").open("wb", buffering=0) as fh,
+        pytest.raises(OSError, match="No space left"),
+    ):
+        for _ in range(1 << 20):
+            fh.write(b"\0" * 4096)
+
+
+def test_family_3_a_task_on_a_full_disk_is_its_row_and_the_run_ends(
+    tmp_path: Path, small_tmpfs: Path
+) -> None:
+    root = small_tmpfs
+    (root / "a.txt").write_text("x")
+    big = {"op": "write", "path": "big.txt", "content": "y" * (512 << 10)}
+    manifest = _lines(tmp_path / "m.jsonl", big, READ_A)
+    out = tmp_path / "res.tsv"
+    done = _cli(manifest, "--root", root, "--out", out, "--retries", "1", "--backoff", "0.01")
+    assert done.returncode == 1, done.stderr
+    rows = [r.split("\t") for r in out.read_text().splitlines()[1:]]
+    assert [[r[3], r[6], r[7]] for r in rows] == [
+        ["false", "No space left on device", "2"],
+        ["true", "", "1"],
+    ]
+    assert sorted(os.listdir(root)) == ["a.txt"]
+
+
+def test_family_3_results_on_a_full_disk_are_one_sentence_and_no_partial_file(
+    tmp_path: Path, small_tmpfs: Path
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    _fill(small_tmpfs)
+    out = small_tmpfs / "res.tsv"
+    done = _cli(_lines(tmp_path / "m.jsonl", WRITE_A), "--root", root, "--out", out)
+    assert done.returncode == 1 and done.stderr.startswith("poolpipe: error: "), done.stderr
+    assert done.stderr.endswith("cannot be written: No space left on device\n")
+    assert len(done.stderr.splitlines()) == 1
+    assert sorted(os.listdir(small_tmpfs)) == ["filler"]
+
+
+def test_family_2_previous_results_that_never_end_are_refused_within_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    manifest = _lines(tmp_path / "m.jsonl", WRITE_A)
+    out = tmp_path / "res.tsv"
+    os.mkfifo(out)  # nobody writes it: reading it would wait forever
+    done = _cli(manifest, "--root", root, "--out", out, "--resume")
+    _one_sentence(done, f"--out '{out}' exists and is not a regular file")
+    out.unlink()
+    with out.open("wb") as fh:  # a header, then a sparse line of NULs over the memory limit
+        fh.write(HEADER.encode() + b"\n")
+        fh.truncate(len(HEADER) + 1 + OVER_LIMIT)
+    done = _cli(manifest, "--root", root, "--out", out, "--resume")
+    _one_sentence(done, f"'{out}' line 2 is not a results row")
+    with out.open("r+b") as fh:
+        fh.seek(0)
+        fh.write(b"\0" * 16)
+    done = _cli(manifest, "--root", root, "--out", out, "--resume")
+    _one_sentence(done, f"'{out}' is not a results file of this version of poolpipe")
+    assert _files(root) == []
+
+
+def test_family_4_a_journal_killed_in_its_header_is_ours_and_replaced(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "res.tsv.journal").write_text(HEADER[:9])  # killed while the header went out
+    done = _cli(
+        _lines(tmp_path / "m.jsonl", WRITE_A),
+        "--root",
+        root,
+        "--out",
+        tmp_path / "res.tsv",
+        "--resume",
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl", "res.tsv", "root"]

@@ -196,8 +196,9 @@ CLOCKS = ("start", "runtime_s", "worker")
 
 
 def _without_clocks(text: str) -> list[list[str]]:
-    """results.tsv's rows, header included, without the CLOCKS columns."""
-    keep = [i for i, name in enumerate(FIELDS) if name not in CLOCKS]
+    """results.tsv's rows, header included, without the CLOCKS columns and task_hash (which
+    holds the root's path, a different folder for each run here)."""
+    keep = [i for i, name in enumerate(FIELDS) if name not in (*CLOCKS, "task_hash")]
     return [[row.split("\t")[i] for i in keep] for row in text.splitlines()]
 
 
@@ -538,7 +539,9 @@ def test_an_idle_worker_that_dies_fails_the_run_without_hanging(tmp_path: Path) 
     root = tmp_path / "root"
     root.mkdir()
     (root / "big.bin").write_bytes(os.urandom(1 << 20) * 8)
-    tasks = [{"op": "copy", "src": "big.bin", "path": "same.bin"}] * 40
+    # the first two copies run at once, so both workers start; the rest wait for each other
+    tasks = [{"op": "copy", "src": "big.bin", "path": "other.bin"}]
+    tasks += [{"op": "copy", "src": "big.bin", "path": "same.bin"}] * 40
     manifest = _manifest(tmp_path / "manifest.jsonl", tasks)
     proc = _start_cli(manifest, root, tmp_path / "results.tsv", processes=2)
     try:
@@ -586,7 +589,7 @@ def test_the_cli_writes_results_and_prints_counts(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == json.loads(run.stdout)["failed"] == 12, run.stderr
     counts = json.loads(run.stdout)
     rows = (base / "results.tsv").read_text().splitlines()[1:]
     assert counts["tasks"] == len(rows) == 20 + len(REFUSED) + 4

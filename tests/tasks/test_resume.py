@@ -18,6 +18,8 @@ import pytest
 from poolpipe.tasks import journal_path, run_to_file
 from poolpipe.tasks import ops as task_ops
 from poolpipe.tasks.journal import HEADER
+from poolpipe.tasks.manifest import manifest_tasks
+from poolpipe.tasks.ops import temporary_prefix
 from poolpipe.tasks.results import FIELDS
 from tests.tasks.inotify import Renames
 
@@ -47,6 +49,13 @@ def _setup(tmp_path: Path, writes: int = 24) -> tuple[Path, Path, list[dict]]:
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(t) + "\n" for t in tasks))
     return manifest, root, tasks
+
+
+def _task(manifest: Path, root: Path, path: str):
+    """The task of the manifest that writes path, as a run in root sees it (its hash)."""
+    with manifest.open("rb") as fh:
+        salt = os.fsencode(os.path.realpath(root))
+        return next(t for t in manifest_tasks(fh, salt=salt) if t.path == path)
 
 
 @pytest.fixture
@@ -85,7 +94,8 @@ def test_rows_say_how_each_task_ran_as_a_joblog_does(tmp_path: Path) -> None:
     rows = _rows(out, clocks=True)
     lines = manifest.read_bytes().splitlines()
     for row, line in zip(rows, lines, strict=True):
-        assert row["task_hash"] == hashlib.sha256(line.strip()).hexdigest()[:16]
+        salted = os.fsencode(os.path.realpath(root)) + b"\0" + line.strip()
+        assert row["task_hash"] == hashlib.sha256(salted).hexdigest()[:16]
         if row["path"] == "../outside.txt":  # refused before it reached a worker
             assert (row["attempts"], row["start"], row["runtime_s"], row["worker"]) == (
                 "0",
@@ -164,7 +174,9 @@ def test_a_write_that_landed_before_its_row_is_not_written_again(tmp_path: Path)
     for i in (0, 1, 2):
         (root / "out" / f"w{i:04d}.txt").write_text(_content(i))
     (root / "out" / "w0003.txt").write_text("not what the task writes\n")
-    (root / "out" / ".w0001.txt.k2j4h5sd.tmp").write_text("left by a killed worker")
+    left = temporary_prefix("w0001.txt", _task(manifest, root, "out/w0001.txt")) + "0" * 12
+    (root / "out" / f"{left}.tmp").write_text("left by a killed worker")
+    (root / "out" / ".w0001.txt.k2j4h5sd.tmp").write_text("a user's file, not ours")
     journal_path(out).write_text(HEADER)
     canary = Renames(root / "out")
     try:
@@ -181,7 +193,7 @@ def test_a_write_that_landed_before_its_row_is_not_written_again(tmp_path: Path)
         data = _content(i).encode()
         assert rows[f"out/w{i:04d}.txt"]["sha256"] == hashlib.sha256(data).hexdigest()
         assert (root / "out" / f"w{i:04d}.txt").read_bytes() == data
-    assert not list((root / "out").glob("*.tmp"))
+    assert [p.name for p in (root / "out").glob("*.tmp")] == [".w0001.txt.k2j4h5sd.tmp"]
     assert summary.failed == 2
 
 
@@ -200,7 +212,8 @@ def test_bad_previous_results_are_one_sentence_and_missing_ones_run_all(tmp_path
     out = tmp_path / "results.tsv"
     other = tmp_path / "other.jsonl"
     other.write_text('{"op": "read", "path": "in/blob.bin"}\n' * len(tasks))
-    assert _cli(other, "--root", root, "--out", out).returncode == 0  # rows: not UTF-8 text
+    failed = _cli(other, "--root", root, "--out", out)  # rows: not UTF-8 text
+    assert failed.returncode == len(tasks), failed.stderr
     cases = {
         "another manifest": (
             "records another task at manifest line 1: it belongs to another manifest"
@@ -221,7 +234,7 @@ def test_bad_previous_results_are_one_sentence_and_missing_ones_run_all(tmp_path
         assert error in run.stderr and "Traceback" not in run.stderr
         assert len(run.stderr.strip().splitlines()) == 1
     fresh = _cli(manifest, "--root", root, "--out", tmp_path / "new.tsv", "--resume-failed")
-    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.returncode == json.loads(fresh.stdout)["failed"] == 2, fresh.stderr
     assert "no previous results" in fresh.stderr
     assert json.loads(fresh.stdout)["tasks"] == len(tasks)
 
@@ -254,7 +267,7 @@ def test_sigkill_of_the_whole_run_then_resume_loses_no_task_and_repeats_no_write
         assert not out.exists(), "the run ended before it could be killed"
         canary.drain()
         resumed = _cli(*args, "--resume")
-        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.returncode == 2, resumed.stderr  # the two refused tasks
         renames = canary.drain()
     finally:
         if proc.poll() is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,9 @@ SMALL = {
             {"name": "render", "interval_s": 0.01, "ticks": 12},
             {"name": "network", "interval_s": 0.02, "ticks": 6, "fail_at_tick": 2},
         ],
+        "programs": [
+            {"name": "hello", "command": f"{sys.executable} -c \"print('hello from a program')\""}
+        ],
     },
 }
 ROWS = 40 + len(ALLOWED_LINKS) + len(REFUSED) + len(BROKEN_LINES)
@@ -32,6 +36,7 @@ TICKS = (
     "process\tticks\trestarts\texit_code\tstatus\n"
     "render\t12\t0\t0\tfinished\n"
     "network\t6\t1\t0\tfinished\n"
+    "hello\t0\t0\t0\tfinished\n"
 )
 
 
@@ -85,6 +90,8 @@ def test_supervise_writes_deterministic_ticks(demo_run: Path) -> None:
     log = (demo_run / "logs/supervise.log").read_text()
     assert "process network (pid" in log and "died with exit code 1 after 1 ticks" in log
     assert "restarting network (1 of 3)" in log
+    program = (demo_run / "logs/supervise/hello.log").read_text()
+    assert program == "hello from a program\n"
 
 
 def test_each_new_rule_leaves_a_timing_record_and_a_benchmark(demo_run: Path) -> None:
@@ -102,7 +109,7 @@ def test_each_new_rule_leaves_a_timing_record_and_a_benchmark(demo_run: Path) ->
         int(r["bytes"] or 0) for r in _rows(demo_run / "results/tasks/tasks/results.tsv")
     )
     ticks = read_record(demo_run / "results/timing/supervise.json")
-    assert (ticks.items, ticks.processes) == (18, 2)
+    assert (ticks.items, ticks.processes) == (18, 3)
 
 
 def test_a_second_run_has_nothing_to_do(demo_run: Path) -> None:
@@ -118,7 +125,8 @@ def test_two_runs_give_byte_identical_results(demo_run: Path, tmp_path: Path) ->
     assert run.returncode == 0, run.stderr[-3000:]
     for rel in ["data/tasks/manifest.jsonl", *targets[1:]]:
         assert filecmp.cmp(demo_run / rel, second / rel, shallow=False), rel
-    clocks = ("start", "runtime_s", "worker")  # when and where each task ran: timings
+    # when and where each task ran (timings), and task_hash, which holds the root's real path
+    clocks = ("start", "runtime_s", "worker", "task_hash")
     first, again = (
         [{k: v for k, v in row.items() if k not in clocks} for row in _rows(base / targets[0])]
         for base in (demo_run, second)
@@ -148,6 +156,8 @@ def test_a_users_own_manifest_and_root(tmp_path: Path) -> None:
     ]
     assert (root / "copies" / "in.txt").read_text() == "mine\n"
     assert not (workdir / "data").exists()
+    log = (workdir / "logs/run_tasks/mine.log").read_text()
+    assert "1 of 3 tasks failed: their rows say why" in log  # the job itself succeeds
 
 
 def test_a_missing_root_is_named_before_any_job_runs(tmp_path: Path) -> None:
@@ -167,7 +177,7 @@ def test_a_bad_supervise_config_is_one_sentence(tmp_path: Path) -> None:
     twice = {"workers": [{"name": "x", "interval_s": 0.01}, {"name": "x", "interval_s": 0.01}]}
     run = snakemake(workdir, {"supervise": twice}, "results/supervise/ticks.tsv")
     assert run.returncode != 0
-    assert "rule supervise: error: worker loop name 'x' is used twice" in run.stderr
+    assert "rule supervise: error: worker loop or program name 'x' is used twice" in run.stderr
     assert "Traceback" not in run.stderr
     typo = {"workers": [{"name": "x", "interval": 1}]}
     run = snakemake(workdir, {"supervise": typo}, "--dry-run")

@@ -49,12 +49,10 @@ def double_span(span: Span) -> int:
 
 def double_shared(values: Sequence[int], processes: int) -> list[int]:
     """Double every value in worker processes that share one memory block with this one."""
-    try:
-        array = np.asarray(values, dtype=np.int64)
-    except OverflowError:
-        raise PoolpipeError("every value must fit in a signed 64-bit integer") from None
-    if array.size and int(np.abs(array).max()) >= LIMIT:
+    # checked as Python ints: numpy's abs of int64's minimum overflows back to itself
+    if any(not -LIMIT < int(v) < LIMIT for v in values):
         raise PoolpipeError("every value must lie strictly between -2**62 and 2**62")
+    array = np.asarray(values, dtype=np.int64)
     block = SharedMemory(create=True, size=max(1, array.nbytes))
     try:
         shared = np.ndarray(array.shape, dtype=np.int64, buffer=block.buf)

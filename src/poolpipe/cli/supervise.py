@@ -12,8 +12,12 @@ from poolpipe.core import schema_defaults
 def _cmd_supervise(args: argparse.Namespace) -> int:
     from poolpipe import supervise as sv
 
+    programs = sv.with_heartbeats([sv.parse_program(s) for s in args.program], args.heartbeat)
+    loops = [sv.parse_loop(spec) for spec in args.worker]
+    if not loops and not programs:
+        loops = list(sv.SEED_LOOPS)
     opt.check_outputs(args, "out", "status_file")
-    loops = [sv.parse_loop(spec) for spec in args.worker] or list(sv.SEED_LOOPS)
+    sv.check_paths(programs, args.log_dir, {"--out": args.out, "--status-file": args.status_file})
     settings = sv.SupervisorSettings(
         duration_s=args.duration,
         restart=args.restart,
@@ -26,7 +30,9 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
         restart_jitter=args.restart_jitter,
         restart_window_s=args.restart_window,
     )
-    report = sv.supervise(loops, settings, status=args.status_file)
+    report = sv.supervise(
+        loops, settings, status=args.status_file, programs=programs, log_dir=args.log_dir
+    )
     if args.out:
         sv.write_ticks(args.out, report)
     else:
@@ -38,13 +44,38 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `supervise`."""
     supervise = schema_defaults("supervise")
-    p = sub.add_parser("supervise", help="run named worker loops until a time, a stop or Ctrl-C")
+    p = sub.add_parser(
+        "supervise", help="run programs or worker loops until a time, a stop or Ctrl-C"
+    )
+    p.add_argument(
+        "--program",
+        action="append",
+        default=[],
+        metavar="NAME='COMMAND ARGS'",
+        help="a program to run and keep running, in its own process group, its words split "
+        "as a shell splits them but never run by a shell (repeat)",
+    )
+    p.add_argument(
+        "--heartbeat",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a file whose modification time program NAME refreshes; one not refreshed for "
+        "--heartbeat-timeout seconds is stalled and restarted (repeat)",
+    )
+    p.add_argument(
+        "--log-dir",
+        default=".",
+        help="where each program's stdout and stderr are appended, to NAME.log "
+        "(default: the current folder)",
+    )
     p.add_argument(
         "--worker",
         action="append",
         default=[],
         metavar="NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]",
-        help="a worker loop (repeat; default: the seed's render, logic and network loops)",
+        help="a worker loop (repeat; without --worker and --program: the seed's render, "
+        "logic and network loops, as a demo)",
     )
     p.add_argument(
         "--duration",
@@ -69,7 +100,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--heartbeat-timeout",
         type=opt.seconds,
         default=float(supervise["heartbeat_timeout_s"]),
-        help="seconds of silence before a loop is killed as hung (default: %(default)s)",
+        help="seconds of silence before a loop is killed as hung, or a program whose "
+        "heartbeat file stays unchanged as stalled (default: %(default)s)",
     )
     p.add_argument(
         "--stop-timeout",

@@ -29,7 +29,11 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     sys.stdout.write(dumps_json(summary.to_json()))
-    return 0
+    return min(summary.failed, MAX_FAILED_STATUS)
+
+
+MAX_FAILED_STATUS = 101
+"""The exit status of a run with that many failed tasks or more, as GNU parallel's."""
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -90,7 +94,13 @@ def _cmd_demo_tasks(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `tasks` and `demo-tasks`."""
     demo = schema_defaults("demo")
-    p = sub.add_parser("tasks", help="run a JSON Lines manifest of file tasks inside one folder")
+    p = sub.add_parser(
+        "tasks",
+        help="run a JSON Lines manifest of file tasks inside one folder",
+        epilog="exit status: 0 if every task succeeded, else the number of failed tasks "
+        f"(at most {MAX_FAILED_STATUS}), as GNU parallel's; 1 with one sentence for a bad "
+        "input or setting",
+    )
     p.add_argument("manifest", help="JSON Lines, one task a line: op, path, content, src")
     p.add_argument("--root", required=True, help="the only folder the tasks may touch")
     p.add_argument("--out", required=True, help="where results.tsv goes")

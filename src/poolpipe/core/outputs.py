@@ -89,14 +89,17 @@ def _why(exc: OSError) -> str:
 
 
 @contextlib.contextmanager
-def open_atomic(path: str | os.PathLike[str], dir_fd: int | None = None) -> Iterator[BinaryIO]:
+def open_atomic(
+    path: str | os.PathLike[str], dir_fd: int | None = None, *, prefix: str | None = None
+) -> Iterator[BinaryIO]:
     """Open a temporary file beside path for writing; rename it onto path only on success.
 
     With dir_fd, path is a plain name in that open directory and nothing is looked up by
-    path again, so a directory swapped for a symlink meanwhile cannot redirect the write.
+    path again, so a directory swapped for a symlink meanwhile cannot redirect the write;
+    prefix then starts the temporary file's name (random hex and `.tmp` follow).
     """
     if dir_fd is not None:
-        with _open_atomic_at(dir_fd, os.fspath(path)) as fh:
+        with _open_atomic_at(dir_fd, os.fspath(path), prefix) as fh:
             yield fh
         return
     target = Path(path)
@@ -131,12 +134,12 @@ def _write_errors(target: str | os.PathLike[str], every: bool = False) -> Iterat
 
 
 @contextlib.contextmanager
-def _open_atomic_at(dir_fd: int, name: str) -> Iterator[BinaryIO]:
+def _open_atomic_at(dir_fd: int, name: str, prefix: str | None) -> Iterator[BinaryIO]:
     if not name or "/" in name or name in (".", ".."):
         raise ValueError(f"{name!r} is not a plain file name")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     for _ in range(100):
-        tmp = f".{name}.{os.urandom(6).hex()}.tmp"
+        tmp = f"{prefix or f'.{name}.'}{os.urandom(6).hex()}.tmp"
         try:
             fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
             break

@@ -24,7 +24,8 @@ SPEC = "NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]"
 _DEFAULTS = schema_defaults("supervise")
 
 
-def _section() -> dict[str, Any]:
+def schema_section() -> dict[str, Any]:
+    """The supervise section of config/schema.yaml."""
     return load_schema()["properties"]["supervise"]["properties"]
 
 
@@ -53,6 +54,14 @@ def schema_problem(value: object, rules: Mapping[str, Any]) -> str | None:
     if isinstance(value, str):
         if "string" not in kinds:
             return "must not be text"
+        if len(value) < rules.get("minLength", 0):
+            return (
+                "must not be empty"
+                if rules["minLength"] == 1
+                else f"must have at least {rules['minLength']} characters"
+            )
+        if len(value) > rules.get("maxLength", len(value)):
+            return f"must have at most {rules['maxLength']} characters"
         pattern = rules.get("pattern")
         if pattern is not None and re.fullmatch(pattern, value) is None:
             return f"must match {pattern}"
@@ -77,7 +86,7 @@ class Loop:
     """The tick at which the loop's first run stops ticking but still sends heartbeats."""
 
     def __post_init__(self) -> None:
-        rules = _section()["workers"]["items"]["properties"]
+        rules = schema_section()["workers"]["items"]["properties"]
         for item in fields(self):
             value = getattr(self, item.name)
             problem = schema_problem(value, rules[item.name])
@@ -106,7 +115,7 @@ class SupervisorSettings:
     restart_window_s: float = _DEFAULTS["restart_window_s"]
 
     def __post_init__(self) -> None:
-        rules = _section()
+        rules = schema_section()
         for item in fields(self):
             value = getattr(self, item.name)
             if item.name == "duration_s" and value is None:

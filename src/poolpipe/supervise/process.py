@@ -19,14 +19,13 @@ WAKE_S = 0.1
 _log = logging.getLogger("poolpipe.supervise.supervisor")
 
 
-@dataclass
-class LoopProcess:
-    """A loop's current process, its end of the pipe, its row, and its restart bookkeeping."""
+@dataclass(kw_only=True)
+class Supervised:
+    """What the supervisor keeps for each loop or program: its row, its current process, when
+    it was last heard from and last progressed, and its restart bookkeeping."""
 
-    loop: Loop
     row: LoopRow
     proc: Any = None
-    conn: Connection | None = None
     seen: float = 0.0
     progressed: float = 0.0
     started: float = 0.0
@@ -34,7 +33,20 @@ class LoopProcess:
     streak: int = 0
     restart_at: float = 0.0
     why: str = ""
+
+
+@dataclass(kw_only=True)
+class LoopProcess(Supervised):
+    """A loop's current process, its end of the pipe, its row, and its restart bookkeeping."""
+
+    loop: Loop
+    conn: Connection | None = None
     done: bool = False
+
+    @property
+    def name(self) -> str:
+        """The loop's name."""
+        return self.loop.name
 
     @property
     def finished(self) -> bool:

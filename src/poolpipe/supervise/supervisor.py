@@ -14,7 +14,12 @@ reported and, if asked, restarted from the tick it had reached, after an exponen
 backoff with jitter (state `backoff`). At most max_restarts restarts follow one another;
 a loop that then runs restart_window_s without failing has its count and its backoff
 reset, as supervisord's startretries and startsecs do. With a status path, a status file
-shows every loop's state, ticks, restarts and heartbeat age, replaced once a second.
+shows every loop's state, ticks, restarts and heartbeat age, replaced once a second; a
+status file that cannot be written is said once and the loops run on.
+
+Real programs (poolpipe.supervise.program) are supervised beside the loops the same way:
+the same restarts and backoff, a heartbeat file for stalls, and the same ordered stop, each
+of their process groups in turn.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ from poolpipe.core.backoff import Backoff
 from poolpipe.core.pool import StopOnSignals, exit_text, join_all, kill_all, signals_held
 from poolpipe.errors import PoolpipeError, Stopped
 from poolpipe.supervise.child import child_main
-from poolpipe.supervise.loops import Loop, SupervisorSettings
+from poolpipe.supervise.loops import Loop, SupervisorSettings, schema_section
 from poolpipe.supervise.process import LoopProcess
+from poolpipe.supervise.program import Program, ProgramProcess, program_log
 from poolpipe.supervise.report import LoopRow, SupervisedRun, write_status
 
 WAKE_S = 0.1
@@ -42,20 +48,44 @@ STATUS_S = 1.0
 _log = logging.getLogger(__name__)
 
 
+def most_supervised() -> int:
+    """How many loops and programs one supervisor runs at most (the schema's limit)."""
+    return int(schema_section()["workers"]["maxItems"])
+
+
 class Supervisor:
-    """Start, watch, restart and stop a set of worker loops."""
+    """Start, watch, restart and stop a set of worker loops and programs."""
 
     def __init__(
-        self, loops: Sequence[Loop], settings: SupervisorSettings, status: str | None = None
+        self,
+        loops: Sequence[Loop],
+        settings: SupervisorSettings,
+        status: str | None = None,
+        programs: Sequence[Program] = (),
+        log_dir: str = ".",
     ) -> None:
-        names = [loop.name for loop in loops]
-        if not loops:
-            raise PoolpipeError("the supervisor needs at least one worker loop")
+        names = [loop.name for loop in loops] + [p.name for p in programs]
+        if not names:
+            raise PoolpipeError("the supervisor needs at least one worker loop or program")
+        if len(names) > most_supervised():
+            raise PoolpipeError(
+                f"the supervisor runs at most {most_supervised()} loops and programs, "
+                f"not {len(names)}"
+            )
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise PoolpipeError(f"worker loop name {dupes[0]!r} is used twice")
+            raise PoolpipeError(f"worker loop or program name {dupes[0]!r} is used twice")
         self.settings = settings
-        self.workers = [LoopProcess(loop, LoopRow(process=loop.name)) for loop in loops]
+        self.workers: list[LoopProcess | ProgramProcess] = [
+            LoopProcess(loop=loop, row=LoopRow(process=loop.name)) for loop in loops
+        ]
+        self.workers += [
+            ProgramProcess(
+                program=p, row=LoopRow(process=p.name), log_path=program_log(log_dir, p.name)
+            )
+            for p in programs
+        ]
+        self._status_failed = False
         self._ctx = mp.get_context("fork")
         self._beat_s = min(settings.heartbeat_timeout_s, settings.stall_timeout_s) / 5
         self._backoff = Backoff(
@@ -83,10 +113,17 @@ class Supervisor:
             finally:
                 self.stop()
                 self._write_status(force=True)
+                for worker in self.workers:
+                    if isinstance(worker, ProgramProcess):
+                        worker.close()
         rows = [w.row for w in self.workers]
         return SupervisedRun(rows=rows, signal=stopped, wall_s=time.monotonic() - began)
 
-    def _start(self, worker: LoopProcess) -> None:
+    def _start(self, worker: LoopProcess | ProgramProcess) -> None:
+        if isinstance(worker, ProgramProcess):
+            worker.start()
+            self._started(worker)
+            return
         ours, theirs = self._ctx.Pipe()
         first = worker.runs == 0
         args = (worker.loop, theirs, worker.row.ticks, first, self._beat_s, os.getpid())
@@ -94,14 +131,19 @@ class Supervisor:
         with signals_held():
             proc.start()
         theirs.close()
-        now = time.monotonic()
         worker.proc, worker.conn = proc, ours
-        worker.seen = worker.progressed = worker.started = now
+        self._started(worker)
+
+    def _started(self, worker: LoopProcess | ProgramProcess) -> None:
+        worker.seen = worker.progressed = worker.started = time.monotonic()
         worker.runs += 1
         worker.row.status = "running"
-        _log.info("started %s (pid %d) at tick %d", worker.loop.name, proc.pid, worker.row.ticks)
+        what = "ticks" if isinstance(worker, LoopProcess) else "heartbeats"
+        _log.info(
+            "started %s (pid %d) at %d %s", worker.name, worker.proc.pid, worker.row.ticks, what
+        )
 
-    def _in(self, state: str) -> list[LoopProcess]:
+    def _in(self, state: str) -> list[LoopProcess | ProgramProcess]:
         return [w for w in self.workers if w.proc is not None and w.row.status == state]
 
     def _watch(self, deadline: float | None, signals: StopOnSignals) -> None:
@@ -115,7 +157,8 @@ class Supervisor:
                 return
             due = [WAKE_S] + [w.restart_at - now for w in waiting]
             timeout = min(due) if deadline is None else min(*due, deadline - now)
-            handles = [w.conn for w in live] + [w.proc.sentinel for w in live]
+            handles = [w.conn for w in live if w.conn is not None]
+            handles += [w.proc.sentinel for w in live]
             wait(handles, timeout=max(0.0, timeout))
             signals.check()
             for worker in live:
@@ -125,8 +168,11 @@ class Supervisor:
                     self._start(worker)
             self._write_status()
 
-    def _look_at(self, worker: LoopProcess) -> None:
+    def _look_at(self, worker: LoopProcess | ProgramProcess) -> None:
         """Act on a running loop that died, hung or stalled; reset its restarts if it ran well."""
+        if isinstance(worker, ProgramProcess):
+            self._look_at_program(worker)
+            return
         open_ = worker.drain()
         now = time.monotonic()
         if worker.proc.exitcode is not None or not open_:
@@ -141,13 +187,39 @@ class Supervisor:
         elif not worker.finished and now - worker.progressed > self._stall_after(worker):
             self._kill(worker)
             self._lost(worker, "stalled", "sent heartbeats but no tick advanced, and was killed")
-        elif worker.streak and now - worker.started >= self.settings.restart_window_s:
+        else:
+            self._ran_well(worker, now)
+
+    def _ran_well(self, worker: LoopProcess | ProgramProcess, now: float) -> None:
+        if worker.streak and now - worker.started >= self.settings.restart_window_s:
             _log.info(
                 "%s ran well for %g s: its restart count is reset",
-                worker.loop.name,
+                worker.name,
                 self.settings.restart_window_s,
             )
             worker.streak = 0
+
+    def _look_at_program(self, worker: ProgramProcess) -> None:
+        """Act on a program that ended (finished with status 0, else died) or whose heartbeat
+        file went stale (stalled); its group is ended either way."""
+        now = time.monotonic()
+        worker.look(now)
+        code = worker.proc.exitcode
+        if code == 0:
+            worker.proc.end_group()
+            worker.row.exit_code, worker.row.status = 0, "finished"
+            _log.info("program %s (pid %d) finished", worker.name, worker.proc.pid)
+        elif code is not None:
+            worker.proc.end_group()
+            self._lost(worker, "died", f"died with {exit_text(code)}")
+        elif (
+            worker.program.heartbeat is not None
+            and now - worker.seen > self.settings.heartbeat_timeout_s
+        ):
+            worker.proc.end_group()
+            self._lost(worker, "stalled", "did not refresh its heartbeat file and was killed")
+        else:
+            self._ran_well(worker, now)
 
     def _stall_after(self, worker: LoopProcess) -> float:
         """Seconds without a new tick before a loop counts as stalled."""
@@ -158,16 +230,23 @@ class Supervisor:
         worker.proc.kill()
         worker.proc.join()
 
-    def _lost(self, worker: LoopProcess, why: str, what: str) -> None:
+    def _lost(self, worker: LoopProcess | ProgramProcess, why: str, what: str) -> None:
         """Report a loop that ended on its own; schedule its restart if allowed."""
-        assert worker.conn is not None
-        worker.drain()
-        worker.conn.close()
+        if isinstance(worker, LoopProcess):
+            assert worker.conn is not None
+            worker.drain()
+            worker.conn.close()
         row = worker.row
         row.exit_code = worker.proc.exitcode
         worker.why = why
+        counted = "ticks" if isinstance(worker, LoopProcess) else "heartbeats"
         _log.warning(
-            "process %s (pid %d) %s after %d ticks", row.process, worker.proc.pid, what, row.ticks
+            "process %s (pid %d) %s after %d %s",
+            row.process,
+            worker.proc.pid,
+            what,
+            row.ticks,
+            counted,
         )
         limit = self.settings.max_restarts
         if self.settings.restart and worker.streak < limit:
@@ -189,7 +268,13 @@ class Supervisor:
         if self._status is None or (now < self._status_due and not force):
             return
         self._status_due = now + STATUS_S
-        write_status(self._status, [w.status(now) for w in self.workers])
+        try:
+            write_status(self._status, [w.status(now) for w in self.workers])
+        except (PoolpipeError, OSError) as exc:
+            # the status file is for watching; the loops matter more, so they run on
+            if not self._status_failed:
+                _log.warning("the status file is not kept up to date: %s", exc)
+            self._status_failed = True
 
     def stop(self) -> None:
         """Stop the running loops in order (stop message, then SIGTERM, then SIGKILL); join each."""
@@ -202,13 +287,20 @@ class Supervisor:
                 elif worker.row.status == "backoff":
                     worker.row.status = worker.why
                 worker.proc.join()
-        kill_all(w.proc for w in self.workers if w.proc is not None)
-        join_all(w.proc for w in self.workers if w.proc is not None)
+        loops = [w.proc for w in self.workers if isinstance(w, LoopProcess) and w.proc]
+        kill_all(loops)
+        join_all(loops)
 
 
 def supervise(
-    loops: Sequence[Loop], settings: SupervisorSettings, *, status: str | None = None
+    loops: Sequence[Loop],
+    settings: SupervisorSettings,
+    *,
+    status: str | None = None,
+    programs: Sequence[Program] = (),
+    log_dir: str = ".",
 ) -> SupervisedRun:
-    """Run the loops under a supervisor until it stops (see the module's docstring); with
-    status, keep a status file there, replaced once a second."""
-    return Supervisor(loops, settings, status).run()
+    """Run the loops and programs under a supervisor until it stops (see the module's
+    docstring); with status, keep a status file there, replaced once a second; each program's
+    output is appended to log_dir/NAME.log."""
+    return Supervisor(loops, settings, status, programs, log_dir).run()

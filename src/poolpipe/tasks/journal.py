@@ -10,8 +10,10 @@ target and records it done without writing it again (see ops.run_task's check).
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,42 +32,99 @@ def journal_path(results: str | os.PathLike[str]) -> Path:
 
 
 class Journal:
-    """An append-only TSV of rows, each written whole with one write(2) as it comes."""
+    """An append-only TSV of rows, each written whole with one write(2) as it comes.
+
+    The journal is opened before any task runs and never through a symlink: a fresh run
+    creates it exclusively (O_EXCL), replacing only a journal an earlier run left (its first
+    line is our header); a resumed run appends to that one. Anything else at its path is
+    refused, never truncated.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool) -> None:
         self.path = Path(path)
         self.append = append
         self._fd = -1
+        self._created = False
+        self._rows = 0
+
+    def open(self) -> None:
+        """Create the journal, or open the earlier run's for appending; one sentence if a
+        file that is not a journal, or a symlink, is in the way."""
+        try:
+            kept = earlier_journal(self.path)
+            if kept == "rows" and self.append:
+                self._fd = os.open(self.path, _APPEND)
+                _end_torn_line(self._fd)
+                return
+            if kept:
+                self.path.unlink()
+            self._fd = os.open(self.path, _CREATE, 0o644)
+            self._created = True
+            _write_all(self._fd, HEADER.encode())
+        except OSError as exc:
+            self.close()
+            raise PoolpipeError(
+                f"journal {str(self.path)!r} cannot be written: {exc.strerror}"
+            ) from None
 
     def record(self, row: TaskResult) -> None:
-        """Append a row (the file is made, or emptied unless appending, on the first row)."""
+        """Append a row."""
         if self._fd < 0:
-            self._open()
+            self.open()
         try:
             _write_all(self._fd, tsv.line(row.cells()).encode("utf-8"))
         except OSError as exc:
-            raise PoolpipeError(f"journal {str(self.path)!r}: {exc.strerror}") from None
-
-    def _open(self) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        if not self.append:
-            flags |= os.O_TRUNC
-        try:
-            self._fd = os.open(self.path, flags, 0o644)
-            if os.fstat(self._fd).st_size == 0:
-                _write_all(self._fd, HEADER.encode())
-            elif self.append:
-                _end_torn_line(self._fd, self.path)
-        except OSError as exc:
-            raise PoolpipeError(f"journal {str(self.path)!r}: {exc.strerror}") from None
+            raise PoolpipeError(
+                f"journal {str(self.path)!r} cannot be written: {exc.strerror}"
+            ) from None
+        self._rows += 1
 
     def close(self, *, remove: bool = False) -> None:
-        """Close the journal; remove it too once the results are written."""
+        """Close the journal; remove it once the results are written, or if this run made it
+        and recorded nothing in it."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        if remove:
+        if remove or (self._created and self._rows == 0):
             self.path.unlink(missing_ok=True)
+            self._created = False
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_APPEND | os.O_CLOEXEC
+_APPEND = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+MAX_ROW = 1 << 16
+"""Longest results row read back (a path of 4096 bytes, escaped, fits many times over)."""
+
+
+def earlier_journal(path: Path) -> str:
+    """What is at path: "" (nothing), "rows" (an earlier run's journal) or "torn" (one killed
+    while its header was written, so without rows); one sentence if a symlink or a file that
+    is not a journal is."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return ""
+    if stat.S_ISREG(info.st_mode):
+        first = _first_line(path)
+        if first == HEADER.encode():
+            return "rows"
+        if info.st_size == len(first) and HEADER.encode().startswith(first):
+            return "torn"
+    what = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a journal of poolpipe"
+    raise PoolpipeError(
+        f"journal {str(path)!r} exists and is {what}: move it away or choose another --out"
+    )
+
+
+def _first_line(path: Path) -> bytes:
+    try:
+        fd = os.open(path, _READ)
+    except OSError:
+        return b""
+    with os.fdopen(fd, "rb") as fh:
+        return fh.readline(len(HEADER) + 1)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -73,12 +132,10 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[os.write(fd, data) :]
 
 
-def _end_torn_line(fd: int, path: Path) -> None:
+def _end_torn_line(fd: int) -> None:
     """Start a fresh line if the file's last line was cut off (its row is then ignored)."""
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        torn = fh.read(1) != b"\n"
-    if torn:
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
         _write_all(fd, b"\n")
 
 
@@ -118,28 +175,41 @@ def parse_row(line: str) -> TaskResult:
     )
 
 
-def read_rows(path: Path, *, torn_ok: bool) -> Iterator[TaskResult]:
+def read_rows(path: Path, *, torn_ok: bool, follow: bool = True) -> Iterator[TaskResult]:
     """The rows of a results file or journal; one sentence if it is not one. With torn_ok,
-    a last line cut off by a kill (no newline) is left out."""
+    a last line cut off by a kill (no newline) is left out. The file must be a regular file
+    (a FIFO is refused, not waited on), each line at most MAX_ROW bytes; without follow, a
+    symlink at path is refused."""
     shown = repr(str(path))
+    flags = _READ if not follow else _READ & ~os.O_NOFOLLOW
     try:
-        with path.open(encoding="utf-8", newline="\n") as fh:
-            first = fh.readline()
-            if torn_ok and not first.endswith("\n"):
+        fd = os.open(path, flags)
+    except OSError as exc:
+        why = "is a symlink" if exc.errno == errno.ELOOP else f"cannot be read: {exc.strerror}"
+        raise PoolpipeError(f"{shown} {why}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PoolpipeError(f"{shown} is not a regular file")
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            first = fh.readline(len(HEADER) + 1)
+            if torn_ok and not first.endswith(b"\n"):
                 return
-            if first != HEADER:
+            if first != HEADER.encode():
                 raise PoolpipeError(f"{shown} is not a results file of this version of poolpipe")
-            for number, text in enumerate(fh, start=2):
-                if torn_ok and not text.endswith("\n"):
+            number = 1
+            while raw := fh.readline(MAX_ROW + 1):
+                number += 1
+                if torn_ok and not raw.endswith(b"\n"):
                     break
-                if text.strip() == "" and torn_ok:
+                if raw.strip() == b"" and torn_ok:
                     continue
                 try:
-                    yield parse_row(text)
+                    if len(raw) > MAX_ROW:
+                        raise ValueError("too long")
+                    yield parse_row(raw.decode("utf-8"))
                 except ValueError:
                     raise PoolpipeError(f"{shown} line {number} is not a results row") from None
-    except UnicodeDecodeError:
-        raise PoolpipeError(f"{shown} is not UTF-8 text") from None
     except OSError as exc:
         raise PoolpipeError(f"{shown} cannot be read: {exc.strerror}") from None
 
@@ -162,7 +232,8 @@ class Resume:
         if row.task_hash != digest:
             raise PoolpipeError(
                 f"{str(self.sources[line])!r} records another task at manifest line {line}: it "
-                "belongs to another manifest (run without --resume to start again)"
+                "belongs to another manifest or another task root (run without --resume to "
+                "start again)"
             )
         return None if (not row.ok and self.rerun_failed) else row
 
@@ -175,9 +246,10 @@ def load_resume(results: str | os.PathLike[str], *, rerun_failed: bool) -> Resum
     """The rows of a previous run's results file, overridden by its journal's newer ones."""
     out, journal = Path(results), journal_path(results)
     resume = Resume(rerun_failed=rerun_failed)
+    earlier_journal(journal)
     for path, torn_ok in ((out, False), (journal, True)):
-        if path.is_file():
-            for row in read_rows(path, torn_ok=torn_ok):
+        if os.path.lexists(path):
+            for row in read_rows(path, torn_ok=torn_ok, follow=not torn_ok):
                 resume.rows[row.line] = row
                 resume.sources[row.line] = path
     return resume

@@ -119,16 +119,20 @@ def _skip_line(fh: BinaryIO) -> bool:
     return skipped
 
 
-def line_hash(text: bytes | None) -> str:
-    """A short hash of a manifest line, blanks around it ignored ('' for an over-long line)."""
-    return "" if text is None else hashlib.sha256(text.strip()).hexdigest()[:16]
+def line_hash(text: bytes | None, salt: bytes = b"") -> str:
+    """A short hash of a manifest line, blanks around it ignored, and of salt (the real path of
+    the task root, so that a row is only ever kept for the same task in the same root); ''
+    for an over-long line."""
+    if text is None:
+        return ""
+    return hashlib.sha256(salt + b"\0" + text.strip() if salt else text.strip()).hexdigest()[:16]
 
 
-def manifest_tasks(fh: BinaryIO) -> Iterator[Task | TaskResult]:
+def manifest_tasks(fh: BinaryIO, *, salt: bytes = b"") -> Iterator[Task | TaskResult]:
     """Every non-blank line of an open JSON Lines manifest, as a Task or an error row, streamed,
-    each carrying the hash of its line."""
+    each carrying the hash of its line (and salt, see line_hash)."""
     for number, text in manifest_lines(fh):
-        digest = line_hash(text)
+        digest = line_hash(text, salt)
         if text is None:
             item: Task | TaskResult = _refused(number, _TOO_LONG)
         elif not text.strip():

@@ -10,6 +10,8 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
+import stat
 from collections.abc import Iterable, Iterator
 
 from poolpipe.core.outputs import open_atomic
@@ -39,12 +41,17 @@ def run_task(root: Root, task: Task, *, check: bool = False) -> TaskOutcome:
                 return done
         if task.op == "write":
             assert task.content is not None
-            return _write(root, task.path, task.content.encode("utf-8"))
+            return _write(root, task, task.content.encode("utf-8"))
         if task.op == "copy":
-            assert task.src is not None
-            return _copy(root, task.src, task.path)
+            return _copy(root, task)
         return _read(root, task.path, text=task.op == "read")
     except PathError as exc:
+        return TaskOutcome.failed(str(exc))
+    except PoolpipeError as exc:
+        # open_atomic's one sentence for a full disk or a file-size limit; its cause says which
+        cause = exc.__context__
+        if isinstance(cause, OSError) and cause.strerror:
+            return TaskOutcome.failed(cause.strerror, transient=cause.errno in TRANSIENT)
         return TaskOutcome.failed(str(exc))
     except OSError as exc:
         return TaskOutcome.failed(exc.strerror or str(exc), transient=exc.errno in TRANSIENT)
@@ -90,27 +97,41 @@ def _decode(decoder: codecs.IncrementalDecoder, block: bytes, offset: int) -> No
         raise _NotText(offset - held + exc.start) from None
 
 
-def _write(root: Root, path: str, data: bytes) -> TaskOutcome:
-    target = root.target(path)
+def temporary_prefix(name: str, task: Task) -> str:
+    """How the names of a task's temporary files beside its target `name` begin: unmistakably
+    ours, and the task's own (its hash), so that cleanup never takes another's file."""
+    return f".{name}.poolpipe-{task.digest or 'task'}."
+
+
+def _is_temporary(entry: str, prefix: str) -> bool:
+    rest = entry[len(prefix) :]
+    return entry.startswith(prefix) and re.fullmatch(r"[0-9a-f]{12}\.tmp", rest) is not None
+
+
+def _write(root: Root, task: Task, data: bytes) -> TaskOutcome:
+    target = root.target(task.path)
     try:
-        with open_atomic(target.name, dir_fd=target.dir_fd) as fh:
+        prefix = temporary_prefix(target.name, task)
+        with open_atomic(target.name, dir_fd=target.dir_fd, prefix=prefix) as fh:
             fh.write(data)
     finally:
         target.close()
     return TaskOutcome(ok=True, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
-def _copy(root: Root, src: str, path: str) -> TaskOutcome:
-    fd, _ = root.open_file(src)
+def _copy(root: Root, task: Task) -> TaskOutcome:
+    assert task.src is not None
+    fd, _ = root.open_file(task.src)
     digest = hashlib.sha256()
     size = 0
     try:
-        target = root.target(path)
+        target = root.target(task.path)
     except BaseException:
         os.close(fd)
         raise
     try:
-        with open_atomic(target.name, dir_fd=target.dir_fd) as fh:
+        prefix = temporary_prefix(target.name, task)
+        with open_atomic(target.name, dir_fd=target.dir_fd, prefix=prefix) as fh:
             for block in _blocks(fd):
                 fh.write(block)
                 digest.update(block)
@@ -137,16 +158,20 @@ def _in_place(root: Root, task: Task) -> TaskOutcome | None:
 
 
 def remove_temporaries(root: Root, tasks: Iterable[Task]) -> None:
-    """Remove the temporary files that killed writes or copies left beside their targets."""
+    """Remove the temporary files that killed writes or copies of these tasks left beside their
+    targets: regular files of ours whose names only these tasks make (temporary_prefix)."""
     for task in tasks:
         if task.op not in ("write", "copy"):
             continue
         with contextlib.suppress(OSError, PoolpipeError):
             target = root.target(task.path, create=False)
             try:
-                prefix = f".{target.name}."
-                for name in os.listdir(target.dir_fd):
-                    if name.startswith(prefix) and name.endswith(".tmp"):
-                        os.unlink(name, dir_fd=target.dir_fd)
+                prefix = temporary_prefix(target.name, task)
+                for entry in os.listdir(target.dir_fd):
+                    if not _is_temporary(entry, prefix):
+                        continue
+                    info = os.stat(entry, dir_fd=target.dir_fd, follow_symlinks=False)
+                    if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+                        os.unlink(entry, dir_fd=target.dir_fd)
             finally:
                 target.close()

@@ -63,7 +63,7 @@ class _Queue:
         self.later: list[tuple[float, int]] = []
         self.ready: dict[int, TaskResult] = {}
         self.emitted = 0
-        self.workers = Workers(root.path, processes)
+        self.workers = Workers(root, processes)
 
     @property
     def procs(self) -> list:

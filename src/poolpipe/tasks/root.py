@@ -74,11 +74,14 @@ class Target:
 class Root:
     """An open root folder; every path it hands out lies beneath it."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, alias: str | None = None) -> None:
         given = os.fspath(path)
         check_input_folder(given, "task root")
         self.path = os.path.realpath(given)
-        self._prefixes = {self.path, os.path.abspath(given)}
+        # the root as given (a symlink to it, say): an absolute task path may begin with it or
+        # with the real path; either way it is looked up from the root opened here
+        self.alias = alias or os.path.abspath(given)
+        self._prefixes = {self.path, self.alias}
         self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
     def close(self) -> None:
@@ -115,6 +118,8 @@ class Root:
             raise PathError("a '..' in a task path is refused")
         if not parts:
             raise PathError("the path names the root folder itself")
+        if path.endswith(("/", "/.")):
+            raise PathError("the path ends with '/', so it names a folder, not a file")
         if len(parts) > MAX_DEPTH + 1:
             raise PathError(_TOO_DEEP)
         return parts

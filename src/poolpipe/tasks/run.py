@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator
 
+from poolpipe.core.outputs import refuse_overlap
 from poolpipe.core.pool import StopOnSignals
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks.journal import Journal, Resume, journal_path, load_resume
@@ -44,7 +47,7 @@ def run_tasks(
         run = _Queue(opened, processes, stop, policy, record)
         last = 0
         try:
-            for seq, item in enumerate(manifest_tasks(fh)):
+            for seq, item in enumerate(manifest_tasks(fh, salt=os.fsencode(opened.path))):
                 last = item.line
                 stop.check()
                 while len(run.pending) + len(run.ready) >= width:
@@ -86,18 +89,54 @@ def run_to_file(
     `parallel --resume`) or "failed" (run the failed ones again, as `--resume-failed`); a
     task with no row runs either way. Rows are journaled as they come, so that a run that
     is killed can be resumed."""
+    refuse_overlap(
+        inputs={"task manifest": manifest},
+        outputs={"results file": out, "journal": journal_path(out)},
+    )
+    _refuse_inside_root(out, root)
     previous = None if resume is None else load_resume(out, rerun_failed=resume == "failed")
     if previous is not None and not previous.rows:
         _log.warning("no previous results at %r: every task runs", os.fspath(out))
     journal = Journal(journal_path(out), append=previous is not None)
+    journal.open()
     try:
-        rows = run_tasks(
-            manifest, root, processes, policy=policy, resume=previous, record=journal.record
-        )
-        with contextlib.closing(rows):
-            summary = write_results(out, rows)
+        with _file_size_limit_is_an_error():
+            rows = run_tasks(
+                manifest, root, processes, policy=policy, resume=previous, record=journal.record
+            )
+            with contextlib.closing(rows):
+                summary = write_results(out, rows)
     except BaseException:
         journal.close()
         raise
     journal.close(remove=True)
+    if summary.failed:
+        _log.warning("%d of %d tasks failed: their rows say why", summary.failed, summary.tasks)
     return summary
+
+
+def _refuse_inside_root(out: str | os.PathLike[str], root: str | os.PathLike[str]) -> None:
+    """One sentence if the results file or its journal would lie inside the task root, where
+    a task could overwrite them and the journal a task's file."""
+    base = os.path.realpath(root).rstrip("/") + "/"
+    for path in (out, journal_path(out)):
+        if os.path.realpath(path).startswith(base):
+            raise PoolpipeError(
+                f"results file {os.fspath(out)!r} lies inside the task root "
+                f"{os.fspath(root)!r}, where the tasks write: choose a path outside the root"
+            )
+
+
+@contextlib.contextmanager
+def _file_size_limit_is_an_error() -> Iterator[None]:
+    """Ignore SIGXFSZ while the run goes, so that a write past `ulimit -f` fails with EFBIG
+    (a task's error row, or one sentence for the results) instead of killing the process;
+    the workers, forked meanwhile, inherit it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGXFSZ, before)

@@ -27,12 +27,13 @@ def _raise_stopped(signum: int, _frame: object) -> None:
     raise Stopped(signum)
 
 
-def _worker(root_path: str, parent: int, conn: Connection) -> None:
+def _worker(root_path: str, alias: str, parent: int, conn: Connection) -> None:
     """Run (seq, task, check) messages until None or the parent's end of the pipe closes."""
     init_child(parent)
     signal.signal(signal.SIGTERM, _raise_stopped)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past `ulimit -f` is EFBIG, a row
     try:
-        with Root(root_path) as root:
+        with Root(root_path, alias=alias) as root:
             while (item := conn.recv()) is not None:
                 seq, task, check = item
                 conn.send((seq, ops.run_task(root, task, check=check)))
@@ -55,22 +56,22 @@ class Slot:
 
 
 class Workers:
-    """A fixed number of worker slots; a slot's worker can be replaced, the others run on."""
+    """Up to `processes` worker slots, each started when a task first finds no idle worker (so a
+    short manifest starts no more workers than it has tasks at once); a slot's worker can be
+    replaced, the others run on."""
 
-    def __init__(self, root_path: str, processes: int) -> None:
+    def __init__(self, root: Root, processes: int) -> None:
         self._ctx = mp.get_context("fork")
-        self._root = root_path
+        self._root = (root.path, root.alias)
+        self._most = processes
         self.procs: list[Any] = []
         self.slots: list[Slot] = []
-        with signals_held():
-            for index in range(processes):
-                self.slots.append(self._spawn(index))
 
     def _spawn(self, index: int) -> Slot:
         ours, theirs = self._ctx.Pipe()
         proc = self._ctx.Process(
             target=_worker,
-            args=(self._root, os.getpid(), theirs),
+            args=(*self._root, os.getpid(), theirs),
             name=f"poolpipe-tasks-{index}",
             daemon=True,
         )
@@ -80,8 +81,13 @@ class Workers:
         return Slot(index, proc, ours)
 
     def idle(self) -> Slot | None:
-        """A slot with no task, if any."""
-        return next((slot for slot in self.slots if slot.seq is None), None)
+        """A slot with no task, a new one if every slot is busy and there is room, or None."""
+        slot = next((slot for slot in self.slots if slot.seq is None), None)
+        if slot is None and len(self.slots) < self._most:
+            with signals_held():
+                slot = self._spawn(len(self.slots))
+            self.slots.append(slot)
+        return slot
 
     def send(self, slot: Slot, seq: int, task: Task, *, check: bool) -> None:
         """Give an idle slot's worker a task."""

@@ -1,0 +1,237 @@
+"""Real programs under `poolpipe supervise --program`: a python script supervised through a
+crash, a backoff and a Ctrl-C, its output in its log, and no process of its group left
+(checked in /proc); a stale heartbeat file; a program that finishes; the workflow's config."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from poolpipe.errors import PoolpipeError
+from poolpipe.supervise import Program, programs_from_config, supervise
+from poolpipe.supervise.loops import SupervisorSettings
+from poolpipe.supervise.program import parse_program, with_heartbeats
+from tests.supervise.test_restarts import _wait_until
+
+POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
+
+SCRIPT = """\
+import os, subprocess, sys, time
+from pathlib import Path
+
+here = Path(sys.argv[1])
+marker = here / "ran-once"
+child = subprocess.Popen(["sleep", "600"])  # a process of its group the stop must end too
+with (here / "pids").open("a") as fh:
+    fh.write(f"{os.getpid()} {child.pid}\\n")
+first = not marker.exists()
+print("run", "first" if first else "again", flush=True)
+print("to stderr", file=sys.stderr, flush=True)
+if first:
+    marker.write_text("x")
+    sys.exit(3)
+if len(sys.argv) > 2 and sys.argv[2] == "finish":
+    child.kill()
+    sys.exit(0)
+stall = len(sys.argv) > 2 and sys.argv[2] == "stall"
+for _ in range(60000):
+    if not stall:
+        (here / "beat").touch()
+    time.sleep(0.02)
+"""
+
+
+def _proc_state(pid: int) -> str | None:
+    """A process's state letter from /proc (None if it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()[0]
+
+
+def _left_behind(pids: list[int]) -> list[int]:
+    """The pids still running (a zombie has ended)."""
+    return [pid for pid in pids if _proc_state(pid) not in (None, "Z")]
+
+
+def _pids(work: Path) -> list[int]:
+    text = (work / "pids").read_text() if (work / "pids").exists() else ""
+    return [int(p) for p in text.split()]
+
+
+def _status(path: Path) -> dict[str, str]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    if len(lines) != 2:
+        return {}
+    return dict(zip(lines[0].split("\t"), lines[1].split("\t"), strict=True))
+
+
+def _until_signalled(args: list[str], ready: Callable[[], bool], signum: int) -> tuple[int, str]:
+    """Start the command in its own session, send it signum once ready() holds, and return
+    its exit status and stderr; it is SIGKILLed if anything goes wrong."""
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert _wait_until(ready), "the supervised programs never got ready"
+        assert proc.poll() is None
+        os.kill(proc.pid, signum)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+    return proc.returncode, stderr
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    (tmp_path / "crashy.py").write_text(SCRIPT)
+    (tmp_path / "w").mkdir()
+    return tmp_path
+
+
+def _command(work: Path, *extra: str) -> str:
+    return " ".join([sys.executable, str(work / "crashy.py"), str(work / "w"), *extra])
+
+
+def test_a_program_survives_a_crash_and_a_ctrl_c_leaves_no_process(work: Path) -> None:
+    w = work / "w"
+    args = [
+        POOLPIPE,
+        "supervise",
+        "--program",
+        f"crashy={_command(work)}",
+        "--heartbeat",
+        f"crashy={w / 'beat'}",
+        "--restart",
+        "--restart-backoff",
+        "0.2",
+        "--restart-jitter",
+        "0",
+        "--status-file",
+        str(w / "status.tsv"),
+        "--log-dir",
+        str(w / "logs"),
+        "--out",
+        str(w / "ticks.tsv"),
+    ]
+    status = w / "status.tsv"
+    rc, stderr = _until_signalled(
+        args,
+        lambda: (
+            _status(status).get("restarts") == "1"
+            and _status(status).get("state") == "running"
+            and int(_status(status).get("ticks", "0")) >= 2
+        ),
+        signal.SIGINT,  # Ctrl-C reaches the supervisor only: the programs have their own session
+    )
+    assert rc == 130, stderr
+    assert "Traceback" not in stderr
+    assert "process crashy" in stderr and "died with exit code 3 after 0 heartbeats" in stderr
+    assert stderr.splitlines()[-1] == "poolpipe: stopped by SIGINT"
+    pids = _pids(w)
+    assert len(pids) == 4  # two runs, each the program and its child
+    assert _left_behind(pids) == []
+    log = (w / "logs" / "crashy.log").read_text()
+    assert log.count("run first") == 1 and log.count("run again") == 1
+    assert log.count("to stderr") == 2
+    header, row = (w / "ticks.tsv").read_text().splitlines()
+    assert header == "process\tticks\trestarts\texit_code\tstatus"
+    name, ticks, restarts, code, status = row.split("\t")
+    assert (name, restarts, code, status) == ("crashy", "1", "-15", "stopped")
+    assert int(ticks) >= 2
+
+
+def test_a_program_whose_heartbeat_goes_stale_is_stalled_and_restarted(work: Path) -> None:
+    w = work / "w"
+    settings = SupervisorSettings(
+        restart=True,
+        max_restarts=1,
+        heartbeat_timeout_s=0.5,
+        restart_backoff_s=0.1,
+        restart_jitter=0,
+    )
+    program = Program(name="still", command=_command(work, "stall"), heartbeat=str(w / "beat"))
+    run = supervise([], settings, programs=[program], log_dir=str(w / "logs"))
+    assert [(r.process, r.restarts, r.status) for r in run.rows] == [("still", 1, "stalled")]
+    assert _left_behind(_pids(w)) == []
+
+
+def test_a_program_that_exits_0_has_finished_and_is_not_restarted(work: Path) -> None:
+    w = work / "w"
+    settings = SupervisorSettings(restart=True, restart_backoff_s=0.1, restart_jitter=0)
+    program = Program(name="once", command=_command(work, "finish"))
+    run = supervise([], settings, programs=[program], log_dir=str(w / "logs"))
+    assert [(r.process, r.restarts, r.exit_code, r.status) for r in run.rows] == [
+        ("once", 1, 0, "finished")
+    ]
+    assert _left_behind(_pids(w)) == []
+
+
+def test_a_sigterm_stops_every_program_group_in_order(work: Path) -> None:
+    w = work / "w"
+    (w / "ran-once").write_text("x")  # no first crash: both run at once
+    args = [POOLPIPE, "supervise", "--log-dir", str(w / "logs"), "--out", str(w / "ticks.tsv")]
+    for name in ("a", "b"):
+        args += ["--program", f"{name}={_command(work)}"]
+    rc, stderr = _until_signalled(args, lambda: len(_pids(w)) == 4, signal.SIGTERM)
+    assert rc == 143, stderr
+    assert _left_behind(_pids(w)) == []
+    rows = (w / "ticks.tsv").read_text().splitlines()[1:]
+    assert [r.split("\t")[0] for r in rows] == ["a", "b"]
+    assert [r.split("\t")[-1] for r in rows] == ["stopped", "stopped"]
+
+
+def test_a_program_comes_from_the_config_and_its_words_are_split_as_a_shell_would() -> None:
+    programs = programs_from_config(
+        [{"name": "echo", "command": "printf '%s\\n' 'a b' c", "heartbeat": None}]
+    )
+    assert programs[0].argv == ("printf", "%s\\n", "a b", "c")
+    assert parse_program("x=sleep 1").argv == ("sleep", "1")
+    beat = with_heartbeats([parse_program("x=sleep 1")], ["x=/tmp/beat"])
+    assert beat[0].heartbeat == "/tmp/beat"
+
+
+@pytest.mark.parametrize(
+    ("make", "sentence"),
+    [
+        (lambda: parse_program("sleep 1"), "'sleep 1' is not NAME=COMMAND [ARGS...]"),
+        (lambda: parse_program("=sleep 1"), "'=sleep 1' is not NAME=COMMAND [ARGS...]"),
+        (lambda: parse_program("x="), "program 'x': command must not be empty, not ''"),
+        (lambda: parse_program("x=   "), "program 'x': command is empty"),
+        (
+            lambda: parse_program("x=echo 'open"),
+            "program 'x': command cannot be split: No closing quotation",
+        ),
+        (
+            lambda: parse_program("a b=sleep 1"),
+            "program 'a b': name must match ^[A-Za-z0-9_.-]+$",
+        ),
+        (
+            lambda: with_heartbeats([parse_program("x=sleep 1")], ["y=/tmp/beat"]),
+            "--heartbeat names 'y', which is no --program",
+        ),
+    ],
+)
+def test_a_bad_program_is_one_sentence(make: Callable[[], object], sentence: str) -> None:
+    with pytest.raises(PoolpipeError) as refused:
+        make()
+    assert str(refused.value) == sentence
+
+
+def test_a_program_that_cannot_be_started_is_one_sentence(tmp_path: Path) -> None:
+    program = parse_program("x=/nonexistent/program --flag")
+    with pytest.raises(PoolpipeError) as refused:
+        supervise([], SupervisorSettings(), programs=[program], log_dir=str(tmp_path))
+    assert str(refused.value) == (
+        "program 'x' cannot be started: '/nonexistent/program': No such file or directory"
+    )
