@@ -1,8 +1,6 @@
 rule report:
     input:
         unpack(report_inputs),
-        records=timing_records,
-        benchmarks=benchmark_files,
     output:
         html=report(
             "results/report/report.html",
@@ -30,6 +28,7 @@ rule report:
         mem_mb=1024,
         runtime=10,
     params:
+        records=timing_records,
         baseline=config["report"]["baseline"],
         spread_limit=config["report"]["spread_limit"],
         load_limit=config["report"]["load_limit"],
