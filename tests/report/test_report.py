@@ -24,8 +24,7 @@ from poolpipe.bench.cpu import (
 from poolpipe.bench.ipc import METHODS, measure, messages_for
 from poolpipe.core import tsv
 from poolpipe.core.timing import TimingRecord, write_record
-from poolpipe.report.cells import cell
-from poolpipe.report.cells import seconds
+from poolpipe.report.cells import cell, seconds
 from poolpipe.report.jobs import PAGE_HEAD, benchmark_path_for, timings_csv
 from poolpipe.report.machine import describe
 from poolpipe.report.page import build, write

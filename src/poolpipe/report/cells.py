@@ -67,7 +67,9 @@ COUNT = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
 
 
 def seconds(value: float | None) -> str:
-    """A duration with its unit: '287 ms', '1.6 s', '2.5 min'."""
+    """A duration with its unit: '287 ms', '1.6 s', '2.5 min' ('0 s' for none at all)."""
+    if value == 0:
+        return "0 s"
     if value is not None and 0 < abs(value) < 1e-6:
         return f"{sig3(value * 1e6)} µs"
     if value is not None and value >= 60:

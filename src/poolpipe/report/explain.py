@@ -84,9 +84,14 @@ def plain_sentence(
     if row.stage == "crawl":
         used = [j.cpu_share for j in mine if j.cpu_share is not None]
         share = f" (its workers kept {sig3(100 * max(used))} % of their CPUs busy)" if used else ""
+        pace = (
+            f"{x} times as fast as one"
+            if row.speedup >= 1
+            else f"at {x} times the speed of one (slower here)"
+        )
         return (
-            f"crawl: {processes} processes {verb} {x} times as fast as one; the crawl spends its "
-            f"time waiting on servers{share}, so more connections, not more CPUs, make it faster."
+            f"crawl: {processes} processes {verb} {pace}; the crawl spends its time waiting on "
+            f"servers{share}, so more connections, not more CPUs, make it faster."
         )
     busy = (
         f", while the machine was busy with {sig3(row.load)} other cores"

@@ -17,8 +17,8 @@ body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0
 h1{margin-bottom:.2rem}.machine{color:#555}p{max-width:60rem;line-height:1.4}
 .table{max-width:100%;margin:1rem 0}
 table{border-collapse:collapse;font-size:.85rem;max-width:100%}
-th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right;overflow-wrap:anywhere}
-td.n{white-space:nowrap}th{background:#f3f3f3}
+th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right}
+td.n,th{white-space:nowrap}td.t{overflow-wrap:anywhere}th{background:#f3f3f3}
 td:first-child,th:first-child,td.t{text-align:left}
 summary{cursor:pointer;color:#225;margin:.5rem 0}
 img{max-width:100%;height:auto}figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}

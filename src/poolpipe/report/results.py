@@ -32,7 +32,7 @@ RESULT_LIMIT = 16 << 20
 """The largest JSON result read (bytes): a total, a model or a summary is a few KB."""
 TSV_LIMIT = 1 << 30
 """The largest pages.tsv or results.tsv read (bytes), streamed a line at a time."""
-TOP = 8
+TOP = 12
 """Rows a count table shows; the rest are summed into one row."""
 
 
@@ -161,20 +161,21 @@ def tasks_section(results_tsv: str | os.PathLike[str], *, dataset: str) -> Secti
             if len(cells) != len(head):
                 continue
             ok = cells[at["ok"]] == "true"
-            ops[(tsv.unescape(cells[at["op"]]), "ok" if ok else "failed")] += 1
+            op = tsv.unescape(cells[at["op"]]) or "(no operation)"
+            ops[(op, "done" if ok else "failed")] += 1
             if not ok:
                 errors[tsv.unescape(cells[at["error"]]).split(":")[0][:80]] += 1
             if "attempts" in at and cells[at["attempts"]] not in ("", "0", "1"):
                 retried += 1
-    done = sum(n for (_, state), n in ops.items() if state == "ok")
+    done = sum(n for (_, state), n in ops.items() if state == "done")
     failed = sum(n for (_, state), n in ops.items() if state == "failed")
-    table = [[f"{op}: {state}", str(n)] for (op, state), n in sorted(ops.items())]
-    table += [[f"failed: {why}", str(n)] for why, n in errors.most_common()]
+    table = [[f"{op}: {state}", str(n)] for (op, state), n in ops.most_common()]
+    why = [[f"failed because: {w or '(no message)'}", str(n)] for w, n in errors.most_common()]
     return Section(
         title=f"Tasks: outcomes ({dataset})",
         text=f"{done + failed} tasks: {done} done, {failed} failed (each with its error in "
         f"results.tsv); {retried} needed more than one attempt.",
-        table=(["outcome", "tasks"], _top(table)),
+        table=(["outcome", "tasks"], _top(table) + _top(why)),
     )
 
 

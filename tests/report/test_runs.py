@@ -1,0 +1,72 @@
+"""One run per report: after the demo, a run on a user's sheet reports only its own jobs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .two_runs import TwoRuns, demo_then_sheet, rules_of, run_ids
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> TwoRuns:
+    return demo_then_sheet(tmp_path_factory.mktemp("runs"))
+
+
+def test_the_second_report_holds_only_the_second_runs_records(runs):
+    (demo_id,) = run_ids(runs.demo)
+    (sheet_id,) = run_ids(runs.sheet)
+    assert demo_id != sheet_id
+    assert rules_of(runs.sheet) == {"split_numbers", "sum_chunk", "merge_sum"}
+    assert {"bench_cpu", "supervise", "sum_chunk", "crawl_chunk"} <= rules_of(runs.demo)
+    page = (runs.sheet / "report.html").read_text()
+    assert f"This report describes one run of the workflow: {sheet_id}" in page
+    assert "Left out of the timeline, the tables and timings.csv:" in page
+    assert f"of an earlier run, {demo_id}" in page
+    assert f"From another run ({demo_id}, started" in page  # the benches and the loops
+    assert "Sum: result (mine)" in page and "Sum: result (numbers)" not in page
+    assert "Crawl: outcomes" not in page and "Tasks: outcomes" not in page
+    summary = (runs.sheet / "summary.md").read_text()
+    assert f"Run: {sheet_id}" in summary and "sum_chunk numbers" not in summary
+
+
+def test_the_report_jobs_console_lines_stay_short(runs):
+    for out in (runs.demo_out, runs.sheet_out):
+        block = re.search(r"rule report:\n((?:    .*\n)+)", out)
+        assert block, out[-3000:]
+        longest = max(len(line) for line in block.group(1).splitlines())
+        assert longest < 600, block.group(1)
+
+
+def test_the_report_command_describes_the_latest_run_or_the_one_asked_for(runs, tmp_path):
+    import subprocess
+    import sys
+
+    (demo_id,) = run_ids(runs.demo)
+    (sheet_id,) = run_ids(runs.sheet)
+    base = [sys.executable, "-m", "poolpipe.cli", "report", "--results"]
+    base += [str(runs.workdir / "results")]
+    latest = subprocess.run(
+        [*base, "--out", str(tmp_path / "latest")], capture_output=True, text=True, timeout=300
+    )
+    assert latest.returncode == 0, latest.stderr
+    assert run_ids(tmp_path / "latest") == {sheet_id}
+    assert "Sum: result (numbers)" not in (tmp_path / "latest" / "report.html").read_text()
+    older = subprocess.run(
+        [*base, "--out", str(tmp_path / "older"), "--run", demo_id],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert older.returncode == 0, older.stderr
+    assert run_ids(tmp_path / "older") == {demo_id}
+    unknown = subprocess.run(
+        [*base, "--out", str(tmp_path / "x"), "--run", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert unknown.returncode == 1 and "run 'nope' has no timing records here" in unknown.stderr
