@@ -272,3 +272,20 @@ def test_cpu_scaling_says_when_its_repeats_disagree():
     _, rows = scaling_table([one, noisy])
     assert rows[1][-1].startswith("too spread to conclude")
     assert rows[1][1:6] == ["0.9", "0.6", "1.3", "0.35", "3"]
+
+
+def test_a_stage_without_a_one_process_time_says_why_where_its_record_does(tmp_path):
+    from dataclasses import replace
+
+    from poolpipe.report.overview import page_sections
+
+    note = "no one-process comparison on a user's dataset: every job runs once."
+    records = [replace(_record("sum_chunk", c, 1.0 * c, 0.5), serial_note=note) for c in (0, 1)]
+    sections = {s.title: s for s in page_sections(build(_write(tmp_path, records)))}
+    assert f"sum: {note}" in sections["Headline"].text
+    assert f"sum: {note}" in sections["Stages"].text
+    plain = build(_write(tmp_path / "b", [_record("sum_chunk", 0, 0.0, 0.5)]))
+    assert (
+        "timing.compare_serial is off"
+        in {s.title: s for s in page_sections(plain)}["Headline"].text
+    )

@@ -8,6 +8,7 @@ keeps the screenshots.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -32,9 +33,18 @@ METRICS = """<script>addEventListener("load", () => {
   const m = {scrollWidth: d.scrollWidth, clientWidth: d.clientWidth, height: d.scrollHeight,
     tables, images: [...document.images].map(i => ({done: i.complete, width: i.naturalWidth,
       shown: i.getBoundingClientRect().width, alt: i.alt}))};
-  const p = document.createElement("pre"); p.id = "metrics"; p.textContent = JSON.stringify(m);
-  document.body.appendChild(p);
+  parent.postMessage(JSON.stringify(m), "*");
 });</script>"""
+FRAME = """<!DOCTYPE html><html><body style="margin:0">
+<iframe src="{src}" style="border:0;display:block;width:{width}px;height:{height}px"></iframe>
+<script>addEventListener("message", e => {{
+  const p = document.createElement("pre"); p.id = "metrics"; p.textContent = e.data;
+  document.body.appendChild(p);
+}});</script></body></html>"""
+"""The report in a frame exactly `width` px wide: headless Chromium's window is at least 500 px
+wide whatever it is told, so a phone's width is a frame's."""
+WINDOW = 500
+"""The narrowest window headless Chromium lays out (a narrower screenshot is cropped)."""
 DEMO_PLOTS = {
     "Timeline",
     "Stages",
@@ -86,16 +96,25 @@ def _png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
+def _framed(tmp_path: Path, probe: Path, width: int, height: int) -> Path:
+    frame = tmp_path / f"frame-{height}.html"
+    frame.write_text(FRAME.format(src=probe.name, width=width, height=height))
+    return frame
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("which", ["demo", "sheet"])
 def test_the_report_fits_the_screen_and_shows_every_plot(chromium, runs, tmp_path, which, width):
     page = (getattr(runs, which) / "report.html").read_text()
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", METRICS + "</body>"))
-    dumped = _browse(chromium, f"--window-size={width},1000", "--dump-dom", probe.as_uri())
+    window = max(width, WINDOW)
+    frame = _framed(tmp_path, probe, width, 1000)
+    dumped = _browse(chromium, f"--window-size={window},1000", "--dump-dom", frame.as_uri())
     found = re.search(r'<pre id="metrics">(.*?)</pre>', dumped.stdout)
     assert found, dumped.stderr[-2000:]
-    metrics = json.loads(found.group(1))
+    metrics = json.loads(html.unescape(found.group(1)))
+    assert metrics["clientWidth"] == width
     assert metrics["scrollWidth"] <= metrics["clientWidth"], "the page scrolls sideways"
     for table in metrics["tables"]:
         assert table["width"] <= table["room"] + 1, f"a table of {table['title']} is too wide"
@@ -111,12 +130,15 @@ def test_the_report_fits_the_screen_and_shows_every_plot(chromium, runs, tmp_pat
 
     shot = tmp_path / "report.png"
     height = metrics["height"]
+    frame = _framed(tmp_path, probe, width, height)
     done = _browse(
-        chromium, f"--window-size={width},{height}", f"--screenshot={shot}", probe.as_uri()
+        chromium, f"--window-size={window},{height}", f"--screenshot={shot}", frame.as_uri()
     )
     assert shot.exists(), done.stderr[-2000:]
-    assert _png_size(shot) == (width, height)
+    assert _png_size(shot) == (window, height)
     keep = os.environ.get("POOLPIPE_SCREENSHOTS")
     if keep:
+        from PIL import Image
+
         Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(keep) / f"{which}-{width}.png")
+        Image.open(shot).crop((0, 0, width, height)).save(Path(keep) / f"{which}-{width}.png")
