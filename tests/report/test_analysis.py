@@ -271,7 +271,7 @@ def test_cpu_scaling_says_when_its_repeats_disagree():
     noisy = ScalingPoint(processes=2, wall_s=0.9, runs=(0.6, 1.3, 0.9), speedup=1.1, efficiency=0.5)
     _, rows = scaling_table([one, noisy])
     assert rows[1][-1].startswith("too spread to conclude")
-    assert rows[1][1:6] == ["0.9", "0.6", "1.3", "0.35", "3"]
+    assert rows[1][1:6] == ["900 ms", "600 ms", "1.3 s", "350 ms", "3"]
 
 
 def test_a_stage_without_a_one_process_time_says_why_where_its_record_does(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from poolpipe.bench import IpcPoint, OverheadPoint, ScalingPoint
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import shown
+from poolpipe.report.cells import seconds, shown, sig3, size, times
 from poolpipe.report.spread import speedup_verdict, spread_of
 
 
@@ -87,8 +87,8 @@ def scaling_table(
 ) -> tuple[list[str], list[list[str]]]:
     """bench_cpu's wall times over the repeats (median, min, max, IQR), speedup, load, and
     what the repeats' speedups (each repeat's one-process run over its run here) allow."""
-    head = ["processes", "median_s", "min_s", "max_s", "iqr_s", "runs", "speedup"]
-    head += ["efficiency", "load", "verdict"]
+    head = ["processes", "time (median)", "min", "max", "IQR", "runs", "speedup"]
+    head += ["efficiency", "other load", "verdict"]
     one = min(points, key=lambda p: p.processes).runs if points else ()
     rows = []
     for p in points:
@@ -99,14 +99,14 @@ def scaling_table(
         rows.append(
             [
                 shown(p.processes),
-                shown(p.wall_s),
-                shown(runs.min),
-                shown(runs.max),
-                shown(runs.iqr),
+                seconds(p.wall_s),
+                seconds(runs.min),
+                seconds(runs.max),
+                seconds(runs.iqr),
                 shown(runs.n),
-                shown(p.speedup),
+                times(p.speedup),
                 shown(p.efficiency),
-                shown(p.load),
+                "" if p.load is None else f"{sig3(p.load)} cores",
                 verdict if p.processes > min(q.processes for q in points) else "",
             ]
         )
@@ -115,16 +115,17 @@ def scaling_table(
 
 def overhead_table(points: Sequence[OverheadPoint]) -> tuple[list[str], list[list[str]]]:
     """bench_overhead's start-up and dispatch costs per pool size."""
-    head = ["processes", "start_ms", "min_ms", "max_ms", "dispatch_us", "repeats", "load"]
+    head = ["processes", "start (median)", "min", "max", "dispatch per task", "repeats"]
+    head += ["other load"]
     rows = [
         [
             shown(p.processes),
-            shown(p.start_s * 1e3),
-            shown(p.start_min_s * 1e3),
-            shown(p.start_max_s * 1e3),
-            shown(p.dispatch_us),
+            seconds(p.start_s),
+            seconds(p.start_min_s),
+            seconds(p.start_max_s),
+            seconds(p.dispatch_us * 1e-6),
             shown(p.repeats),
-            shown(p.load),
+            "" if p.load is None else f"{sig3(p.load)} cores",
         ]
         for p in points
     ]
@@ -137,28 +138,19 @@ def ipc_table(points: Sequence[IpcPoint]) -> tuple[list[str], list[list[str]]]:
     for p in points:
         if p.size not in best or p.latency_us < best[p.size].latency_us:
             best[p.size] = p
-    head = ["size", "method", "latency_us", "throughput_mb_s", "messages", "fastest"]
+    head = ["size", "method", "latency", "throughput", "messages", "fastest"]
     rows = [
         [
-            human_size(p.size),
+            size(p.size),
             p.method,
-            shown(p.latency_us),
-            shown(p.throughput_mb_s),
+            seconds(p.latency_us * 1e-6),
+            f"{size(p.throughput_mb_s * 1e6)}/s",
             shown(p.messages),
             "yes" if best[p.size] is p else "",
         ]
         for p in sorted(points, key=lambda p: (p.size, p.latency_us))
     ]
     return head, rows
-
-
-def human_size(size: int) -> str:
-    """1024 -> '1 KiB'."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:g} {unit}"
-        size //= 1024
-    return f"{size} B"
 
 
 def ipc_advice(points: Sequence[IpcPoint]) -> str:
@@ -168,12 +160,12 @@ def ipc_advice(points: Sequence[IpcPoint]) -> str:
     sizes = sorted({p.size for p in points})
     best = {s: min((p for p in points if p.size == s), key=lambda p: p.latency_us) for s in sizes}
     text = "Fastest way to hand a message to another process, by size (measured here): "
-    text += "; ".join(f"{human_size(s)}: {best[s].method}" for s in sizes) + "."
+    text += "; ".join(f"{size(s)}: {best[s].method}" for s in sizes) + "."
     pipe = {p.size: p for p in points if p.method == "pipe"}
     slow = [s for s in sizes if s in pipe and pipe[s].latency_us > 2 * best[s].latency_us]
     if slow:
         text += (
-            f" From {human_size(slow[0])} up, a Pipe takes more than twice as long as the "
+            f" From {size(slow[0])} up, a Pipe takes more than twice as long as the "
             f"fastest method, because the bytes are copied through the kernel; below that, "
             f"every method costs about one round trip, so the simplest (a Pipe or a Queue) "
             f"will do. poolpipe's workers get byte ranges of files already on disk (the "

@@ -85,11 +85,13 @@ def size(value: float | None) -> str:
 
 
 def count(value: float | None, unit: str = "") -> str:
-    """A count with a metric prefix and its unit: '98.5 M numbers', '403 pages'."""
+    """A count with its unit, exact below a million ('19\u2009995 rows'), else with a metric prefix
+    ('98.5 M numbers')."""
     if value is None:
         return MISSING
-    if abs(value) < 1e3:
-        text = sig3(float(value)) if isinstance(value, float) else str(value)
+    exact = isinstance(value, int) and abs(value) < 1e6
+    if exact or abs(value) < 1e3:
+        text = sig3(float(value)) if not exact else f"{value:,}".replace(",", "\u2009")
         return f"{text} {unit}".rstrip()
     return f"{scaled(value, COUNT)} {unit}".rstrip()
 

@@ -18,8 +18,8 @@ h1{margin-bottom:.2rem}.machine{color:#555}p{max-width:60rem;line-height:1.4}
 .table{max-width:100%;margin:1rem 0}
 table{border-collapse:collapse;font-size:.85rem;max-width:100%}
 th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right}
-td.n,th{white-space:nowrap}td.t{overflow-wrap:anywhere}th{background:#f3f3f3}
-td:first-child,th:first-child,td.t{text-align:left}
+td.n,th{white-space:nowrap}td.t{overflow-wrap:anywhere}th{background:#f3f3f3}th.t{text-align:left}
+td.t{text-align:left}
 summary{cursor:pointer;color:#225;margin:.5rem 0}
 img{max-width:100%;height:auto}figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}
 @media (max-width:700px){
@@ -74,7 +74,14 @@ def _html_cell(text: str, label: str) -> str:
 
 
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    words = [
+        any(c and not NUMBER.fullmatch(c) for c in column) for column in zip(*rows, strict=False)
+    ]
+    words += [True] * (len(head) - len(words))
+    th = "".join(
+        f'<th class="{"t" if word else "n"}">{html.escape(h)}</th>'
+        for h, word in zip(head, words, strict=True)
+    )
     body = "".join(
         "<tr>" + "".join(_html_cell(c, h) for c, h in zip(row, head, strict=False)) + "</tr>"
         for row in rows
