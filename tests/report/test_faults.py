@@ -215,3 +215,21 @@ def test_an_output_that_is_the_baseline_is_refused_before_any_work(tmp_path):
     done = _report("--results", str(results), "--out", str(link_out), "--baseline", str(baseline))
     assert done.returncode == 1 and "is the same file as --baseline" in done.stderr
     assert baseline.read_bytes() == before
+
+
+def test_a_bench_table_that_never_ends_or_holds_no_time_is_one_sentence(tmp_path):
+    from poolpipe.report.benches import read_ipc, read_overhead, read_scaling
+
+    fifo = _fifo(tmp_path / "cpu.tsv")
+    with pytest.raises(PoolpipeError, match="is not a regular file"):
+        read_scaling(fifo)
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("processes\twall_s\truns\tspeedup\tefficiency\n1\tinf\t1\t1\t1\n")
+    with pytest.raises(PoolpipeError, match="not a table bench_cpu wrote: 'inf' is not a finite"):
+        read_scaling(bad)
+    bad.write_text("method\tsize\tmessages\tlatency_us\tthroughput_mb_s\npipe\t1\t1\t-5\t1\n")
+    with pytest.raises(PoolpipeError, match="not a table bench_ipc wrote: '-5' is not a finite"):
+        read_ipc(bad)
+    bad.write_bytes(b"\xff\xfe")
+    with pytest.raises(PoolpipeError, match="not a table bench_overhead wrote"):
+        read_overhead(bad)

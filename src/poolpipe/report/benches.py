@@ -3,81 +3,97 @@
 from __future__ import annotations
 
 import csv
+import io
+import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from poolpipe.bench import IpcPoint, OverheadPoint, ScalingPoint
+from poolpipe.core.inputs import read_small_file
 from poolpipe.errors import PoolpipeError
 from poolpipe.report.cells import seconds, shown, sig3, size, times
 from poolpipe.report.spread import speedup_verdict, spread_of
 
+TABLE_LIMIT = 16 << 20
+"""The largest bench table read (bytes): a few dozen rows."""
+
 
 def _optional(value: str | None) -> float | None:
-    return float(value) if value else None
+    return _number(value) if value else None
+
+
+def _number(value: str | None) -> float:
+    """A measurement of a bench table: a finite number of at least 0, else a ValueError."""
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{value!r} is not a finite number of at least 0")
+    return number
+
+
+def _rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """A bench table's rows, read with a bound (a FIFO or a device is refused, not waited on)."""
+    data = read_small_file(path, label="bench table", limit=TABLE_LIMIT)
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8")), delimiter="\t"))
 
 
 def read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
     """Read bench_cpu's TSV."""
     try:
         return _read_scaling(path)
-    except (KeyError, TypeError, ValueError, csv.Error) as exc:
+    except (KeyError, TypeError, ValueError, csv.Error, UnicodeDecodeError) as exc:
         raise PoolpipeError(f"{path} is not a table bench_cpu wrote: {exc}") from None
 
 
 def _read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
-    with Path(path).open(newline="") as fh:
-        return [
-            ScalingPoint(
-                processes=int(r["processes"]),
-                wall_s=float(r["wall_s"]),
-                runs=tuple(float(v) for v in r["runs"].split(",") if v),
-                speedup=float(r["speedup"]),
-                efficiency=float(r["efficiency"]),
-                load=_optional(r.get("load")),
-            )
-            for r in csv.DictReader(fh, delimiter="\t")
-        ]
+    return [
+        ScalingPoint(
+            processes=int(r["processes"]),
+            wall_s=_number(r["wall_s"]),
+            runs=tuple(_number(v) for v in r["runs"].split(",") if v),
+            speedup=_number(r["speedup"]),
+            efficiency=_number(r["efficiency"]),
+            load=_optional(r.get("load")),
+        )
+        for r in _rows(path)
+    ]
 
 
 def read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
     """Read bench_ipc's TSV."""
     try:
         return _read_ipc(path)
-    except (KeyError, TypeError, ValueError, csv.Error) as exc:
+    except (KeyError, TypeError, ValueError, csv.Error, UnicodeDecodeError) as exc:
         raise PoolpipeError(f"{path} is not a table bench_ipc wrote: {exc}") from None
 
 
 def _read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
-    with Path(path).open(newline="") as fh:
-        return [
-            IpcPoint(
-                method=r["method"],
-                size=int(r["size"]),
-                messages=int(r["messages"]),
-                latency_us=float(r["latency_us"]),
-                throughput_mb_s=float(r["throughput_mb_s"]),
-            )
-            for r in csv.DictReader(fh, delimiter="\t")
-        ]
+    return [
+        IpcPoint(
+            method=r["method"],
+            size=int(r["size"]),
+            messages=int(r["messages"]),
+            latency_us=_number(r["latency_us"]),
+            throughput_mb_s=_number(r["throughput_mb_s"]),
+        )
+        for r in _rows(path)
+    ]
 
 
 def read_overhead(path: str | os.PathLike[str]) -> list[OverheadPoint]:
     """Read bench_overhead's TSV."""
     try:
-        with Path(path).open(newline="") as fh:
-            return [
-                OverheadPoint(
-                    processes=int(r["processes"]),
-                    start_s=float(r["start_s"]),
-                    start_min_s=float(r["start_min_s"]),
-                    start_max_s=float(r["start_max_s"]),
-                    dispatch_us=float(r["dispatch_us"]),
-                    repeats=int(r["repeats"]),
-                    load=_optional(r.get("load")),
-                )
-                for r in csv.DictReader(fh, delimiter="\t")
-            ]
+        return [
+            OverheadPoint(
+                processes=int(r["processes"]),
+                start_s=_number(r["start_s"]),
+                start_min_s=_number(r["start_min_s"]),
+                start_max_s=_number(r["start_max_s"]),
+                dispatch_us=_number(r["dispatch_us"]),
+                repeats=int(r["repeats"]),
+                load=_optional(r.get("load")),
+            )
+            for r in _rows(path)
+        ]
     except (KeyError, TypeError, ValueError, csv.Error) as exc:
         raise PoolpipeError(f"{path} is not a table bench_overhead wrote: {exc}") from None
 
