@@ -6,6 +6,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from poolpipe.core import check_input_file, identify, one_blas_thread_per_process, read_datasets
+from poolpipe.core import refuse_overlap
 from poolpipe.core.timing import start_run
 from poolpipe.errors import PoolpipeError
 

@@ -1,19 +1,41 @@
+REPORT_OUTPUTS = {
+    "html": "results/report/report.html",
+    "csv": "results/report/timings.csv",
+    "summary": "results/report/summary.md",
+}
+
+
+def check_report_baseline():
+    """report.baseline is not one of the report's own outputs (Snakemake removes those before
+    the report runs), or one sentence before any job."""
+    try:
+        refuse_overlap(
+            inputs={"report.baseline": config["report"]["baseline"] or None},
+            outputs={f"output {name}": path for name, path in REPORT_OUTPUTS.items()},
+        )
+    except PoolpipeError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+check_report_baseline()
+
+
 rule report:
     input:
         unpack(report_inputs),
     output:
         html=report(
-            "results/report/report.html",
+            REPORT_OUTPUTS["html"],
             caption="../report/report.rst",
             category="Timing report",
         ),
         csv=report(
-            "results/report/timings.csv",
+            REPORT_OUTPUTS["csv"],
             caption="../report/timings.rst",
             category="Timing report",
         ),
         summary=report(
-            "results/report/summary.md",
+            REPORT_OUTPUTS["summary"],
             caption="../report/summary.rst",
             category="Timing report",
         ),

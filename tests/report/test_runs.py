@@ -70,3 +70,17 @@ def test_the_report_command_describes_the_latest_run_or_the_one_asked_for(runs, 
         timeout=300,
     )
     assert unknown.returncode == 1 and "run 'nope' has no timing records here" in unknown.stderr
+
+
+def test_a_baseline_that_is_the_reports_own_output_is_refused_and_kept(runs):
+    from ..workflow_helpers import snakemake
+    from .two_runs import DEMO
+
+    csv_path = runs.sheet / "timings.csv"
+    before = csv_path.read_bytes()
+    config = {**DEMO, "report": {"baseline": "results/report/timings.csv"}}
+    run = snakemake(runs.workdir, {**config, "datasets": "sheet.tsv"}, "--forcerun", "report")
+    assert run.returncode != 0
+    out = run.stdout + run.stderr
+    assert "output csv 'results/report/timings.csv' is the same file as report.baseline" in out
+    assert csv_path.read_bytes() == before
