@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from poolpipe.bench import CostModel, IpcPoint, ScalingPoint, amdahl_speedup
+from poolpipe.report.cells import seconds
 from poolpipe.report.stages import Bar
 
 DPI = 96
@@ -84,7 +85,7 @@ def timeline(bars: Sequence[Bar], gaps: Sequence[tuple[float, float]] = ()) -> b
         ax.text(
             (start + end) / 2,
             -0.6,
-            f"idle {end - start:.2g} s",
+            f"idle {seconds(end - start)}",
             ha="center",
             va="bottom",
             fontsize=LABEL_PT,
