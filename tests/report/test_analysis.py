@@ -289,3 +289,13 @@ def test_a_stage_without_a_one_process_time_says_why_where_its_record_does(tmp_p
         "timing.compare_serial is off"
         in {s.title: s for s in page_sections(plain)}["Headline"].text
     )
+
+
+def test_the_crawl_headline_says_it_waits_on_servers(tmp_path):
+    records = [_record("crawl_chunk", c, 2.0 * c, 1.0, serial=1.5, stage="crawl") for c in (0, 1)]
+    jobs = collect_jobs(_write(tmp_path, records))[0]
+    (row,) = stage_rows(jobs)
+    text = plain_sentence(row, None, jobs, load_limit=0.25)
+    assert text.startswith("crawl: 2 processes crawled the URLs 1.5 times as fast as one;")
+    assert text.endswith("so more connections, not more CPUs, make it faster.")
+    assert "kept 75 % of their CPUs busy" in text
