@@ -84,3 +84,18 @@ def test_a_baseline_that_is_the_reports_own_output_is_refused_and_kept(runs):
     out = run.stdout + run.stderr
     assert "output csv 'results/report/timings.csv' is the same file as report.baseline" in out
     assert csv_path.read_bytes() == before
+
+
+def test_the_demo_report_has_a_results_section_per_stage(runs):
+    page = (runs.demo / "report.html").read_text()
+    for title in (
+        "Sum: result (numbers)",
+        "Train: model (train)",
+        "Crawl: outcomes (urls)",
+        "Tasks: outcomes (tasks)",
+        "Supervise: the loops",
+    ):
+        assert f"<h2>{title}</h2>" in page, title
+    assert re.search(r"Of \d+ URLs, \d+ URLs were fetched with a success status", page)
+    assert not re.search(r"\(\d+ ok, \d+ error rows\)", page)
+    assert ">0<" not in re.sub(r"<td[^>]*>", "<", page.split("Train: the exact fit")[1])[:3000]

@@ -130,8 +130,9 @@ def crawl_outcomes(summary: dict[str, Any], *, dataset: str) -> Section:
     table += [[f"error: {k}", str(v)] for k, v in by_error.items()]
     return Section(
         title=f"Crawl: outcomes ({dataset})",
-        text=f"Of {rows_n} URLs, {ok} {'was' if ok == 1 else 'were'} fetched with a success "
-        f"status (2xx) and {errors} ended in an error row (each with its reason in pages.tsv). "
+        text=f"Of {rows_n} URLs, {count(ok, 'URLs')} {'was' if ok == 1 else 'were'} fetched "
+        f"with a success status (2xx) and {count(errors, 'URLs')} ended in an error row (each "
+        "with its reason in pages.tsv). "
         f"{_int(summary.get('retries')) or 0} retries; {size(_int(summary.get('bytes')))} "
         "downloaded.",
         table=(["outcome", "URLs"], _top(table)),
