@@ -98,4 +98,3 @@ def test_the_demo_report_has_a_results_section_per_stage(runs):
         assert f"<h2>{title}</h2>" in page, title
     assert re.search(r"Of \d+ URLs, \d+ URLs were fetched with a success status", page)
     assert not re.search(r"\(\d+ ok, \d+ error rows\)", page)
-    assert ">0<" not in re.sub(r"<td[^>]*>", "<", page.split("Train: the exact fit")[1])[:3000]
