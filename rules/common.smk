@@ -195,6 +195,28 @@ def report_inputs(wildcards):
     return inputs
 
 
+REPORT_OUTPUTS = {
+    "html": "results/report/report.html",
+    "csv": "results/report/timings.csv",
+    "summary": "results/report/summary.md",
+}
+
+
+def check_report_baseline():
+    """report.baseline is not one of the report's own outputs (Snakemake removes those before
+    the report runs), or one sentence before any job."""
+    try:
+        refuse_overlap(
+            inputs={"report.baseline": config["report"]["baseline"] or None},
+            outputs={f"output {name}": path for name, path in REPORT_OUTPUTS.items()},
+        )
+    except PoolpipeError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+check_report_baseline()
+
+
 def overhead_wanted():
     """Whether the report explains a pool's overhead: some chosen stage runs a pool."""
     return bool({"sum", "train", "crawl", "bench"} & set(STAGES))

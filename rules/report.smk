@@ -1,25 +1,3 @@
-REPORT_OUTPUTS = {
-    "html": "results/report/report.html",
-    "csv": "results/report/timings.csv",
-    "summary": "results/report/summary.md",
-}
-
-
-def check_report_baseline():
-    """report.baseline is not one of the report's own outputs (Snakemake removes those before
-    the report runs), or one sentence before any job."""
-    try:
-        refuse_overlap(
-            inputs={"report.baseline": config["report"]["baseline"] or None},
-            outputs={f"output {name}": path for name, path in REPORT_OUTPUTS.items()},
-        )
-    except PoolpipeError as exc:
-        raise WorkflowError(str(exc)) from None
-
-
-check_report_baseline()
-
-
 rule report:
     input:
         unpack(report_inputs),
