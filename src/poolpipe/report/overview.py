@@ -1,4 +1,4 @@
-"""The page's timing sections in order: headline, timeline, stages, overhead, benches, jobs."""
+"""The page's sections in order: the run, headline, results, timeline, stages, overhead, benches, jobs."""
 
 from __future__ import annotations
 
