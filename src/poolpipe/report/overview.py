@@ -1,4 +1,4 @@
-"""The page's sections in order: the run, headline, results, timeline, stages, overhead, benches, jobs."""
+"""The page's sections in order: run, headline, results, timeline, stages, costs, benches, jobs."""
 
 from __future__ import annotations
 
