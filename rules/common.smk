@@ -6,9 +6,14 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from poolpipe.core import check_input_file, identify, one_blas_thread_per_process, read_datasets
+from poolpipe.core import refuse_overlap
+from poolpipe.core.timing import start_run
 from poolpipe.errors import PoolpipeError
 
 one_blas_thread_per_process()  # every job inherits it: a pool's processes are the parallelism
+RUN_ID = start_run()
+"""This run's id, in the environment every job inherits (a SLURM job too: sbatch --export=ALL),
+so each timing record names the run that made it; the next `snakemake` makes a new one."""
 
 DEMO_NUMBERS = "data/numbers.txt"
 DEMO_TRAIN = "data/train.csv"
@@ -157,43 +162,59 @@ TIMING_RECORDS = []
 
 
 def timing_records(wildcards):
-    """The timing record of every job the report covers, stage by stage."""
+    """The timing record of every job the report covers, stage by stage: a parameter of the
+    report, not an input, so its console lines stay short; every job that writes one is upstream
+    of a result the report takes as input, so all are written before the report starts."""
     return TIMING_RECORDS
 
 
-def benchmark_files(wildcards):
-    """Snakemake's benchmark file of every job the report covers, beside its timing record."""
-    return [
-        path.replace("results/timing/", "results/benchmarks/").replace(".json", ".tsv")
-        for path in timing_records(wildcards)
-    ]
-
-
 def report_inputs(wildcards):
-    """The results the report's sections show: every train model, prediction and crawl, and the
-    benches."""
-    inputs = {
-        "train_models": (
-            expand("results/train/{dataset}/model.json", dataset=datasets_of("train"))
-            if "train" in STAGES
-            else []
-        ),
-        "predictions": (
-            expand("results/predict/{dataset}/summary.json", dataset=datasets_of("predict"))
-            if "train" in STAGES
-            else []
-        ),
-        "crawl_summaries": (
-            expand("results/crawl/{dataset}/summary.json", dataset=datasets_of("crawl"))
-            if "crawl" in STAGES
-            else []
-        ),
+    """The results the report shows, one file or two per dataset: each stage's final result
+    (which needs every job of the stage before it) and the benches."""
+    wanted = {
+        "sum_totals": ("sum", "results/sum/{dataset}/total.json"),
+        "train_models": ("train", "results/train/{dataset}/model.json"),
+        "crawl_summaries": ("crawl", "results/crawl/{dataset}/summary.json"),
+        "task_results": ("tasks", "results/tasks/{dataset}/results.tsv"),
     }
+    inputs = {
+        key: expand(pattern, dataset=datasets_of(stage)) if stage in STAGES else []
+        for key, (stage, pattern) in wanted.items()
+    }
+    inputs["predictions"] = (
+        expand("results/predict/{dataset}/summary.json", dataset=datasets_of("predict"))
+        if "train" in STAGES
+        else []
+    )
+    if "supervise" in STAGES:
+        inputs.update(supervise="results/supervise/ticks.tsv")
     if "bench" in STAGES:
         inputs.update(scaling="results/bench/cpu.tsv", ipc="results/bench/ipc.tsv")
     if overhead_wanted():
         inputs.update(overhead="results/bench/overhead.tsv")
     return inputs
+
+
+REPORT_OUTPUTS = {
+    "html": "results/report/report.html",
+    "csv": "results/report/timings.csv",
+    "summary": "results/report/summary.md",
+}
+
+
+def check_report_baseline():
+    """report.baseline is not one of the report's own outputs (Snakemake removes those before
+    the report runs), or one sentence before any job."""
+    try:
+        refuse_overlap(
+            inputs={"report.baseline": config["report"]["baseline"] or None},
+            outputs={f"output {name}": path for name, path in REPORT_OUTPUTS.items()},
+        )
+    except PoolpipeError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+check_report_baseline()
 
 
 def overhead_wanted():

@@ -1,21 +1,19 @@
 rule report:
     input:
         unpack(report_inputs),
-        records=timing_records,
-        benchmarks=benchmark_files,
     output:
         html=report(
-            "results/report/report.html",
+            REPORT_OUTPUTS["html"],
             caption="../report/report.rst",
             category="Timing report",
         ),
         csv=report(
-            "results/report/timings.csv",
+            REPORT_OUTPUTS["csv"],
             caption="../report/timings.rst",
             category="Timing report",
         ),
         summary=report(
-            "results/report/summary.md",
+            REPORT_OUTPUTS["summary"],
             caption="../report/summary.rst",
             category="Timing report",
         ),
@@ -30,6 +28,7 @@ rule report:
         mem_mb=1024,
         runtime=10,
     params:
+        records=timing_records,
         baseline=config["report"]["baseline"],
         spread_limit=config["report"]["spread_limit"],
         load_limit=config["report"]["load_limit"],

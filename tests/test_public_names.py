@@ -146,6 +146,8 @@ FACES = {
         "fit_section",
         "predict_section",
         "describe",
+        "from_another_run",
+        "result_sections",
         "train_section",
         "write",
     ],

@@ -96,3 +96,26 @@ def test_a_busy_process_beside_the_section_shows_as_load():
         burner.wait()
     assert watch.load is not None and watch.load > 0.1
     assert watch.cpu_s < 0.1
+
+
+def test_every_record_of_a_run_carries_the_runs_id_from_the_environment(tmp_path, monkeypatch):
+    from poolpipe.core.timing import RUN_ID, RUN_ID_ENV, run_started, start_run
+
+    monkeypatch.delenv(RUN_ID_ENV, raising=False)
+    first = start_run()
+    assert RUN_ID.fullmatch(first) and os.environ[RUN_ID_ENV] == first
+    assert start_run() == first, "one id for the whole run"
+    assert run_started("20261206T083833Z-3fa2c1") == "2026-12-06 08:38 UTC"
+    with Stopwatch() as watch:
+        pass
+    write_job_timing(_smk(tmp_path), "sum", watch, items=1, size=1)
+    assert read_record(tmp_path / "t.json").run_id == first
+    # a job started by the run (a script, a SLURM job) inherits the id through the environment
+    code = "from poolpipe.core.timing import current_run_id; print(current_run_id())"
+    child = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert child.stdout.strip() == first
+    # a new invocation without it (or with a value that is not a run id) makes a new one
+    monkeypatch.setenv(RUN_ID_ENV, "not an id")
+    assert start_run() not in (first, "not an id")

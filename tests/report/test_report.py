@@ -24,8 +24,8 @@ from poolpipe.bench.cpu import (
 from poolpipe.bench.ipc import METHODS, measure, messages_for
 from poolpipe.core import tsv
 from poolpipe.core.timing import TimingRecord, write_record
-from poolpipe.report.cells import cell
-from poolpipe.report.jobs import PAGE_FIELDS, benchmark_path_for, timings_csv
+from poolpipe.report.cells import cell, seconds
+from poolpipe.report.jobs import PAGE_HEAD, benchmark_path_for, timings_csv
 from poolpipe.report.machine import describe
 from poolpipe.report.page import build, write
 from poolpipe.report.sections import crawl_section, train_section
@@ -186,12 +186,16 @@ def test_page_holds_every_plot_and_the_csvs_numbers(tmp_path):
     assert "<script" not in text and "<link" not in text
 
     jobs_table = page.tables[-1]
-    assert jobs_table[0] == list(PAGE_FIELDS)
+    assert jobs_table[0] == list(PAGE_HEAD)
     csv_rows = list(csv.DictReader(io.StringIO((out / "t.csv").read_text())))
     assert len(jobs_table) == len(csv_rows) + 1
     for page_row, csv_row in zip(jobs_table[1:], csv_rows, strict=True):
-        for name, shown_text in zip(PAGE_FIELDS, page_row, strict=True):
-            _same_to_three_figures(shown_text, csv_row[name])
+        assert page_row[0].startswith(csv_row["rule"])
+        assert page_row[1] == csv_row["processes"]
+        assert page_row[2] == seconds(float(csv_row["wall_s"]))
+        number, unit = page_row[2].split()
+        factor = {"s": 1, "ms": 1e-3, "µs": 1e-6}[unit]
+        _same_to_three_figures(str(float(number) * factor), csv_row["wall_s"])
     assert "missing" not in text and "" in jobs_table[1]
     assert (
         "Measured on: AMD" in (out / "r.html").read_text()
@@ -299,7 +303,7 @@ def test_train_section_shows_each_methods_error_and_says_when_it_is_missing():
         ["method", "coef", "intercept"],
         [
             ["exact", "4e-15", "0"],
-            ["average", "3e-07", "2e-07"],
+            ["average", "3e-7", "2e-7"],
         ],
     )
     assert section.png[:4] == b"\x89PNG"
@@ -317,8 +321,9 @@ def test_crawl_section_plots_every_fetched_rows_latency(tmp_path):
     )
     summary = {"ok": 2, "errors": 1, "timing": {"latency_ms": {"p50": 30}, "pages_per_s": 9.5}}
     section = crawl_section(pages, summary | {"bytes": 2_000_000})
-    assert section.table[1] == [["2", "30", "", "", "", "9.5", "2", ""]]
+    assert section.table[1] == [["2", "30 ms", "", "", "", "9.5", "2 MB", ""]]
     summary["timing"]["wall_s"] = 4.0
     section = crawl_section(pages, summary | {"bytes": 2_000_000})
-    assert section.table[1][0][-2:] == ["2", "0.5"]
+    assert section.table[1][0][-2:] == ["2 MB", "500 KB/s"]
+    assert "2 URLs were fetched; 2 of them with a success status" in section.text
     assert section.png[:4] == b"\x89PNG"

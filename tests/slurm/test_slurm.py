@@ -291,6 +291,8 @@ def test_every_job_ran_as_a_slurm_job_that_completed(slurm_run):
     assert len(logged) == sum(planned.values()) - planned["all"]
     records = dict(record_job(p) for p in (workdir / "results/timing").rglob("*.json"))
     assert set(records) <= set(logged)
+    # every SLURM job read the Snakefile again, and still carries the submitting run's id
+    assert len({record.run_id for record in records.values()}) == 1
     ran = {job.job_id: job for job in sacct(name=run_id)}
     assert {job_id for job_id, _ in logged.values()} == set(ran)
     assert {job.state for job in ran.values()} == {"COMPLETED"}

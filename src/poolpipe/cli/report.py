@@ -1,4 +1,4 @@
-"""The `report` command: a run's timing report, optionally compared with an earlier run."""
+"""The `report` command: one run's timing report, optionally compared with an earlier run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from poolpipe.cli import options as opt
-from poolpipe.core import check_output_path, read_json, schema_defaults
+from poolpipe.core import check_output_path, refuse_overlap, schema_defaults
 from poolpipe.errors import PoolpipeError
 
 
@@ -15,23 +15,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from poolpipe import report
 
     outputs = {name: args.out / name for name in ("report.html", "timings.csv", "summary.md")}
+    results = args.results
+    bench = {name: results / "bench" / f"{name}.tsv" for name in ("cpu", "ipc", "overhead")}
+    refuse_overlap(
+        inputs={"--baseline": args.baseline, **{f"bench {k}": v for k, v in bench.items()}},
+        outputs={f"--out {name}": path for name, path in outputs.items()},
+    )
     for path in outputs.values():
         check_output_path(path, "--out")
-    if args.baseline is not None and not args.baseline.is_file():
-        raise PoolpipeError(f"--baseline {str(args.baseline)!r} is not a file")
-    results = args.results
     records = sorted((results / "timing").rglob("*.json"))
     if not records:
         raise PoolpipeError(f"no timing records under {str(results / 'timing')!r}; run first")
-    bench = {name: results / "bench" / f"{name}.tsv" for name in ("cpu", "ipc", "overhead")}
-    sections = [
-        report.train_section(read_json(p), dataset=p.parent.name)
-        for p in sorted(results.glob("train/*/model.json"))
-    ]
-    sections += [
-        report.crawl_section(p.with_name("pages.tsv"), read_json(p), dataset=p.parent.name)
-        for p in sorted(results.glob("crawl/*/summary.json"))
-    ]
     built = report.build(
         records,
         scaling_tsv=bench["cpu"] if bench["cpu"].is_file() else None,
@@ -44,8 +38,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
             compare_factor=args.compare_factor,
         ),
         machine=report.describe(),
-        sections=sections,
+        run=args.run_id,
     )
+    built.sections = report.result_sections(**_results_of(results, built))
     report.write(
         built,
         html_path=str(outputs["report.html"]),
@@ -56,17 +51,52 @@ def _cmd_report(args: argparse.Namespace) -> int:
         marks = [c for c in built.changes if c.mark in ("slower", "faster")]
         for c in marks:
             sys.stdout.write(f"{c.mark}\t{c.rule}\t{c.dataset}\t{c.chunk}\t{c.ratio:.3g}\n")
-    sys.stdout.write(f"poolpipe: report written to {outputs['report.html']}\n")
+    if built.skipped:
+        sys.stdout.write(f"poolpipe: skipped {len(built.skipped)} unusable files (see the page)\n")
+    sys.stdout.write(
+        f"poolpipe: report of run {built.run_id} written to {outputs['report.html']}\n"
+    )
     return 0
+
+
+def _results_of(results: Path, built: object) -> dict:
+    """The result files of the datasets the described run timed (never another run's datasets)."""
+    from poolpipe import report
+
+    mine = {j.dataset for j in built.jobs if j.dataset}  # type: ignore[attr-defined]
+    rules = {j.rule for j in built.jobs + built.others}  # type: ignore[attr-defined]
+
+    def of(pattern: str) -> list[Path]:
+        return [p for p in sorted(results.glob(pattern)) if p.parent.name in mine]
+
+    ticks = results / "supervise" / "ticks.tsv"
+    return {
+        "sum_totals": of("sum/*/total.json"),
+        "train_models": of("train/*/model.json"),
+        "predictions": of("predict/*/summary.json"),
+        "crawl_summaries": of("crawl/*/summary.json"),
+        "task_results": of("tasks/*/results.tsv"),
+        "supervise": ticks if "supervise" in rules and ticks.is_file() else None,
+        "supervise_note": report.from_another_run(built, "supervise"),
+    }
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `report`."""
     defaults = schema_defaults("report")
-    p = sub.add_parser("report", help="build the timing report of a run, optionally vs a baseline")
+    p = sub.add_parser(
+        "report", help="build the timing report of one run, optionally vs a baseline"
+    )
     p.add_argument("--results", type=Path, default=Path("results"), help="the run's results/")
     p.add_argument(
         "--out", type=Path, default=Path("results/report"), help="folder for the three files"
+    )
+    p.add_argument(
+        "--run",
+        dest="run_id",
+        default=None,
+        help="the run to describe (its id, as the report and timings.csv show it); "
+        "default: the latest",
     )
     p.add_argument(
         "--baseline",

@@ -4,20 +4,69 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
+import math
 import os
+import re
 import resource
+import secrets
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
-from poolpipe.core.outputs import read_json, write_json
+from poolpipe.core.inputs import read_small_file
+from poolpipe.core.outputs import write_json
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 R = TypeVar("R")
 _TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+RUN_ID_ENV = "POOLPIPE_RUN_ID"
+"""The environment variable that carries a workflow run's id to every job of the run."""
+RUN_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}")
+"""A run id: its start (UTC) and six random hex digits, '20261206T083833Z-3fa2c1'."""
+RECORD_LIMIT = 1 << 20
+"""The largest timing record read (bytes): a record is a few hundred."""
+MAX_SECONDS = 1e7
+"""The longest time a record may hold (about 116 days): anything longer is not a measurement."""
+MAX_COUNT = 1 << 62
+"""The largest item or byte count a record may hold."""
+
+
+def new_run_id(epoch_s: float | None = None) -> str:
+    """A fresh run id: when the run started (UTC, to the second) and six random hex digits."""
+    now = time.time() if epoch_s is None else epoch_s
+    moment = datetime.datetime.fromtimestamp(now, datetime.UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def start_run() -> str:
+    """The run id of this workflow run: the one in the environment, else a new one put there.
+
+    The Snakefile calls this once when it is read; every job the run starts (a local script, or
+    a SLURM job that reads the Snakefile again) inherits the environment, so the whole run
+    shares one id, and the next `snakemake` starts without it and makes a new one.
+    """
+    found = os.environ.get(RUN_ID_ENV, "")
+    if not RUN_ID.fullmatch(found):
+        found = new_run_id()
+        os.environ[RUN_ID_ENV] = found
+    return found
+
+
+def current_run_id() -> str:
+    """The run id a job's record carries: its workflow run's, or one for this command alone."""
+    return start_run()
+
+
+def run_started(run_id: str) -> str | None:
+    """When a run started, from its id ('2026-12-06 08:38 UTC'), or None for an unknown form."""
+    if not RUN_ID.fullmatch(run_id):
+        return None
+    moment = datetime.datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ")
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 def utc_iso(epoch_s: float) -> str:
@@ -117,6 +166,9 @@ class TimingRecord:
     serial_started_at: str | None = None
     serial_ended_at: str | None = None
     serial_load: float | None = None
+    run_id: str | None = None
+    serial_note: str | None = None
+    """Why no one-process comparison was measured, where the job says."""
 
 
 def write_timing(
@@ -131,6 +183,7 @@ def write_timing(
     chunk: int | None = None,
     serial_wall_s: float | None = None,
     attempt: int | None = None,
+    serial_note: str | None = None,
 ) -> None:
     """Write the timing record of a measured run: the one place a record is built."""
     serial = watch.serial
@@ -154,6 +207,8 @@ def write_timing(
         serial_started_at=_iso_or_none(serial.started) if serial else None,
         serial_ended_at=_iso_or_none(serial.ended) if serial else None,
         serial_load=serial.load if serial else None,
+        run_id=current_run_id(),
+        serial_note=serial_note,
     )
     write_record(path, record)
 
@@ -190,6 +245,82 @@ def write_record(path: str | os.PathLike[str], record: TimingRecord) -> None:
 
 
 def read_record(path: str | os.PathLike[str]) -> TimingRecord:
-    """Read one timing record (an older schema's missing trace fields read as their defaults)."""
-    known = {f.name for f in fields(TimingRecord)}
-    return TimingRecord(**{k: v for k, v in read_json(Path(path)).items() if k in known})
+    """Read one timing record (an older schema's missing trace fields read as their defaults).
+
+    Every field is checked: a time is a finite number of seconds from 0 to MAX_SECONDS, a count
+    a whole number from 0 to MAX_COUNT, a text a line of text; anything else is a ValueError
+    that says which field is wrong.
+    """
+    data = read_small_file(path, label="timing record", limit=RECORD_LIMIT)
+    try:
+        found = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("it nests too deeply to be a timing record") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"it is not JSON ({exc})") from None
+    return record_from(found)
+
+
+_TEXTS = {"stage", "rule", "started_at", "ended_at", "host", "slurm_job_id", "run_id"}
+_TEXTS |= {"serial_started_at", "serial_ended_at", "serial_note"}
+_COUNTS = {"chunk", "processes", "items", "bytes", "host_cpus", "schema", "pid", "attempt"}
+_SECONDS = {"wall_s", "cpu_s", "serial_wall_s"}
+_LOADS = {"load", "serial_load"}
+_CLOCKS = {"started_at", "ended_at", "serial_started_at", "serial_ended_at"}
+
+
+def record_from(data: object) -> TimingRecord:
+    """A timing record from its JSON object, every field checked, or a ValueError naming one."""
+    if not isinstance(data, dict):
+        raise ValueError("it is not a JSON object")
+    known = {f.name: f for f in fields(TimingRecord)}
+    missing = [name for name, f in known.items() if _required(f) and name not in data]
+    if missing:
+        raise ValueError(f"it lacks {', '.join(missing)}")
+    values = {k: v for k, v in data.items() if k in known}
+    for name, value in values.items():
+        if value is None and "None" in str(known[name].type):
+            continue
+        problem = _problem(name, value)
+        if problem:
+            raise ValueError(f"its {name} {_short(value)} {problem}")
+    return TimingRecord(**values)
+
+
+def _required(f: Any) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
+
+
+def _problem(name: str, value: object) -> str | None:
+    """What is wrong with one field's value, or None."""
+    if name in _TEXTS:
+        if not isinstance(value, str) or len(value) > 4096:
+            return "is not a text"
+        if not value.isprintable():
+            return "holds a control character"
+        if name in _CLOCKS:
+            try:
+                parse_utc(value)
+            except ValueError:
+                return "is not a UTC time"
+        return None
+    if name == "exit_status":
+        ok = isinstance(value, int) and not isinstance(value, bool) and -255 <= value <= 255
+        return None if ok else "is not an exit status"
+    if name in _COUNTS:
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
+        return None if ok else f"is not a whole number from 0 to {MAX_COUNT}"
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "is not a number"
+    if not math.isfinite(value) or value < 0:
+        return "is not a finite number of at least 0"
+    if name in _SECONDS and value > MAX_SECONDS:
+        return f"is more than {MAX_SECONDS:g} seconds"
+    if name in _LOADS and value > 1e6:
+        return "is more cores than any machine has"
+    return None
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

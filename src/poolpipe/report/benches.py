@@ -3,81 +3,97 @@
 from __future__ import annotations
 
 import csv
+import io
+import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from poolpipe.bench import IpcPoint, OverheadPoint, ScalingPoint
+from poolpipe.core.inputs import read_small_file
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import shown
+from poolpipe.report.cells import seconds, shown, sig3, size, times
 from poolpipe.report.spread import speedup_verdict, spread_of
+
+TABLE_LIMIT = 16 << 20
+"""The largest bench table read (bytes): a few dozen rows."""
 
 
 def _optional(value: str | None) -> float | None:
-    return float(value) if value else None
+    return _number(value) if value else None
+
+
+def _number(value: str | None) -> float:
+    """A measurement of a bench table: a finite number of at least 0, else a ValueError."""
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{value!r} is not a finite number of at least 0")
+    return number
+
+
+def _rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """A bench table's rows, read with a bound (a FIFO or a device is refused, not waited on)."""
+    data = read_small_file(path, label="bench table", limit=TABLE_LIMIT)
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8")), delimiter="\t"))
 
 
 def read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
     """Read bench_cpu's TSV."""
     try:
         return _read_scaling(path)
-    except (KeyError, TypeError, ValueError, csv.Error) as exc:
+    except (KeyError, TypeError, ValueError, csv.Error, UnicodeDecodeError) as exc:
         raise PoolpipeError(f"{path} is not a table bench_cpu wrote: {exc}") from None
 
 
 def _read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
-    with Path(path).open(newline="") as fh:
-        return [
-            ScalingPoint(
-                processes=int(r["processes"]),
-                wall_s=float(r["wall_s"]),
-                runs=tuple(float(v) for v in r["runs"].split(",") if v),
-                speedup=float(r["speedup"]),
-                efficiency=float(r["efficiency"]),
-                load=_optional(r.get("load")),
-            )
-            for r in csv.DictReader(fh, delimiter="\t")
-        ]
+    return [
+        ScalingPoint(
+            processes=int(r["processes"]),
+            wall_s=_number(r["wall_s"]),
+            runs=tuple(_number(v) for v in r["runs"].split(",") if v),
+            speedup=_number(r["speedup"]),
+            efficiency=_number(r["efficiency"]),
+            load=_optional(r.get("load")),
+        )
+        for r in _rows(path)
+    ]
 
 
 def read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
     """Read bench_ipc's TSV."""
     try:
         return _read_ipc(path)
-    except (KeyError, TypeError, ValueError, csv.Error) as exc:
+    except (KeyError, TypeError, ValueError, csv.Error, UnicodeDecodeError) as exc:
         raise PoolpipeError(f"{path} is not a table bench_ipc wrote: {exc}") from None
 
 
 def _read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
-    with Path(path).open(newline="") as fh:
-        return [
-            IpcPoint(
-                method=r["method"],
-                size=int(r["size"]),
-                messages=int(r["messages"]),
-                latency_us=float(r["latency_us"]),
-                throughput_mb_s=float(r["throughput_mb_s"]),
-            )
-            for r in csv.DictReader(fh, delimiter="\t")
-        ]
+    return [
+        IpcPoint(
+            method=r["method"],
+            size=int(r["size"]),
+            messages=int(r["messages"]),
+            latency_us=_number(r["latency_us"]),
+            throughput_mb_s=_number(r["throughput_mb_s"]),
+        )
+        for r in _rows(path)
+    ]
 
 
 def read_overhead(path: str | os.PathLike[str]) -> list[OverheadPoint]:
     """Read bench_overhead's TSV."""
     try:
-        with Path(path).open(newline="") as fh:
-            return [
-                OverheadPoint(
-                    processes=int(r["processes"]),
-                    start_s=float(r["start_s"]),
-                    start_min_s=float(r["start_min_s"]),
-                    start_max_s=float(r["start_max_s"]),
-                    dispatch_us=float(r["dispatch_us"]),
-                    repeats=int(r["repeats"]),
-                    load=_optional(r.get("load")),
-                )
-                for r in csv.DictReader(fh, delimiter="\t")
-            ]
+        return [
+            OverheadPoint(
+                processes=int(r["processes"]),
+                start_s=_number(r["start_s"]),
+                start_min_s=_number(r["start_min_s"]),
+                start_max_s=_number(r["start_max_s"]),
+                dispatch_us=_number(r["dispatch_us"]),
+                repeats=int(r["repeats"]),
+                load=_optional(r.get("load")),
+            )
+            for r in _rows(path)
+        ]
     except (KeyError, TypeError, ValueError, csv.Error) as exc:
         raise PoolpipeError(f"{path} is not a table bench_overhead wrote: {exc}") from None
 
@@ -87,8 +103,8 @@ def scaling_table(
 ) -> tuple[list[str], list[list[str]]]:
     """bench_cpu's wall times over the repeats (median, min, max, IQR), speedup, load, and
     what the repeats' speedups (each repeat's one-process run over its run here) allow."""
-    head = ["processes", "median_s", "min_s", "max_s", "iqr_s", "runs", "speedup"]
-    head += ["efficiency", "load", "verdict"]
+    head = ["processes", "time (median)", "min", "max", "IQR", "runs", "speedup"]
+    head += ["efficiency", "other load", "verdict"]
     one = min(points, key=lambda p: p.processes).runs if points else ()
     rows = []
     for p in points:
@@ -99,14 +115,14 @@ def scaling_table(
         rows.append(
             [
                 shown(p.processes),
-                shown(p.wall_s),
-                shown(runs.min),
-                shown(runs.max),
-                shown(runs.iqr),
+                seconds(p.wall_s),
+                seconds(runs.min),
+                seconds(runs.max),
+                seconds(runs.iqr),
                 shown(runs.n),
-                shown(p.speedup),
+                times(p.speedup),
                 shown(p.efficiency),
-                shown(p.load),
+                "" if p.load is None else f"{sig3(p.load)} cores",
                 verdict if p.processes > min(q.processes for q in points) else "",
             ]
         )
@@ -115,16 +131,17 @@ def scaling_table(
 
 def overhead_table(points: Sequence[OverheadPoint]) -> tuple[list[str], list[list[str]]]:
     """bench_overhead's start-up and dispatch costs per pool size."""
-    head = ["processes", "start_ms", "min_ms", "max_ms", "dispatch_us", "repeats", "load"]
+    head = ["processes", "start (median)", "min", "max", "dispatch per task", "repeats"]
+    head += ["other load"]
     rows = [
         [
             shown(p.processes),
-            shown(p.start_s * 1e3),
-            shown(p.start_min_s * 1e3),
-            shown(p.start_max_s * 1e3),
-            shown(p.dispatch_us),
+            seconds(p.start_s),
+            seconds(p.start_min_s),
+            seconds(p.start_max_s),
+            seconds(p.dispatch_us * 1e-6),
             shown(p.repeats),
-            shown(p.load),
+            "" if p.load is None else f"{sig3(p.load)} cores",
         ]
         for p in points
     ]
@@ -137,28 +154,19 @@ def ipc_table(points: Sequence[IpcPoint]) -> tuple[list[str], list[list[str]]]:
     for p in points:
         if p.size not in best or p.latency_us < best[p.size].latency_us:
             best[p.size] = p
-    head = ["size", "method", "latency_us", "throughput_mb_s", "messages", "fastest"]
+    head = ["size", "method", "latency", "throughput", "messages", "fastest"]
     rows = [
         [
-            human_size(p.size),
+            size(p.size),
             p.method,
-            shown(p.latency_us),
-            shown(p.throughput_mb_s),
+            seconds(p.latency_us * 1e-6),
+            f"{size(p.throughput_mb_s * 1e6)}/s",
             shown(p.messages),
             "yes" if best[p.size] is p else "",
         ]
         for p in sorted(points, key=lambda p: (p.size, p.latency_us))
     ]
     return head, rows
-
-
-def human_size(size: int) -> str:
-    """1024 -> '1 KiB'."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:g} {unit}"
-        size //= 1024
-    return f"{size} B"
 
 
 def ipc_advice(points: Sequence[IpcPoint]) -> str:
@@ -168,12 +176,12 @@ def ipc_advice(points: Sequence[IpcPoint]) -> str:
     sizes = sorted({p.size for p in points})
     best = {s: min((p for p in points if p.size == s), key=lambda p: p.latency_us) for s in sizes}
     text = "Fastest way to hand a message to another process, by size (measured here): "
-    text += "; ".join(f"{human_size(s)}: {best[s].method}" for s in sizes) + "."
+    text += "; ".join(f"{size(s)}: {best[s].method}" for s in sizes) + "."
     pipe = {p.size: p for p in points if p.method == "pipe"}
     slow = [s for s in sizes if s in pipe and pipe[s].latency_us > 2 * best[s].latency_us]
     if slow:
         text += (
-            f" From {human_size(slow[0])} up, a Pipe takes more than twice as long as the "
+            f" From {size(slow[0])} up, a Pipe takes more than twice as long as the "
             f"fastest method, because the bytes are copied through the kernel; below that, "
             f"every method costs about one round trip, so the simplest (a Pipe or a Queue) "
             f"will do. poolpipe's workers get byte ranges of files already on disk (the "

@@ -1,9 +1,21 @@
-"""The one text form of a value, shared by the CSV, the page and the summary."""
+"""The one text form of a value, shared by the CSV, the page and the summary: the CSV keeps six
+significant digits and no units; the page shows three significant digits with a unit."""
 
 from __future__ import annotations
 
+import math
+
 MISSING = ""
 """How the page shows a measurement that was not taken: an empty cell, as in the CSV."""
+
+MIN_RATE_S = 0.05
+"""A job shorter than this (seconds) has no rate on the page: its start-up and the clock's
+grain are a large part of it, so bytes or items per second would say more about them than
+about the work (timings.csv keeps every rate)."""
+
+P_FLOOR = 1e-16
+"""The smallest p-value the page writes as a number: below it (and at 0, where the float ran
+out of digits) it writes '< 1e-16', as R does."""
 
 
 def cell(value: object) -> str:
@@ -19,14 +31,90 @@ def shown(value: object) -> str:
     """A value as the page shows it: empty for None, three significant figures for a float."""
     if isinstance(value, float):
         return sig3(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return sig3(float(value)) if abs(value) >= 1e6 else str(value)
     return cell(value)
 
 
 def sig3(value: float) -> str:
-    """A number to three significant figures, without an exponent below a billion."""
-    if value != value or value in (float("inf"), float("-inf")):
+    """A number to three significant figures: '0.00123', '98 500', '1.33e8' (from a million)."""
+    if not math.isfinite(value):
         return str(value)
-    if value == 0 or 1e-3 <= abs(value) < 1e9:
+    if value == 0 or 1e-3 <= abs(value) < 1e6:
         text = f"{float(f'{value:.3g}'):,.6f}".rstrip("0").rstrip(".")
         return text.replace(",", "\u2009") if abs(value) >= 1e4 else text.replace(",", "")
-    return f"{value:.3g}"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def scaled(value: float | None, units: tuple[tuple[float, str], ...]) -> str:
+    """A value in the largest unit it reaches, three significant figures: scaled(0.02, TIME)."""
+    if value is None:
+        return MISSING
+    if not math.isfinite(value):
+        return str(value)
+    factor, unit = units[-1]
+    for factor, unit in units:  # noqa: B007 (the first unit the value reaches is kept)
+        if abs(value) >= factor:
+            break
+    return f"{sig3(value / factor)} {unit}"
+
+
+TIME = ((86400.0, "d"), (3600.0, "h"), (60.0, "min"), (1.0, "s"), (1e-3, "ms"), (1e-6, "µs"))
+SIZE = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1.0, "B"))
+COUNT = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+
+
+def seconds(value: float | None) -> str:
+    """A duration with its unit: '287 ms', '1.6 s', '2.5 min' ('0 s' for none at all)."""
+    if value == 0:
+        return "0 s"
+    if value is not None and 0 < abs(value) < 1e-6:
+        return f"{sig3(value * 1e6)} µs"
+    if value is not None and value >= 60:
+        return scaled(value, TIME)
+    return scaled(value, TIME[3:])
+
+
+def size(value: float | None) -> str:
+    """A size in bytes with its unit (powers of 1000): '683 MB', '4.1 KB', '12 B'."""
+    if value is not None and 0 < abs(value) < 1:
+        return f"{sig3(value)} B"
+    return scaled(value, SIZE)
+
+
+def count(value: float | None, unit: str = "") -> str:
+    """A count with its unit, exact below a million ('19\u2009995 rows'), else with a metric prefix
+    ('98.5 M numbers')."""
+    if value is None:
+        return MISSING
+    exact = isinstance(value, int) and abs(value) < 1e6
+    if exact or abs(value) < 1e3:
+        text = sig3(float(value)) if not exact else f"{value:,}".replace(",", "\u2009")
+        return f"{text} {unit}".rstrip()
+    return f"{scaled(value, COUNT)} {unit}".rstrip()
+
+
+def rate(amount: float | None, wall_s: float | None, unit: str) -> str:
+    """A rate per second with its unit, or empty when the job was too short to measure one."""
+    if amount is None or not wall_s or wall_s < MIN_RATE_S:
+        return MISSING
+    per = amount / wall_s
+    if unit == "B":
+        return f"{size(per)}/s"
+    return f"{count(per, unit)}/s"
+
+
+def times(value: float | None) -> str:
+    """A ratio as the page says it: '1.6x'."""
+    return MISSING if value is None else f"{sig3(value)}x"
+
+
+def p_value(value: float | None) -> str:
+    """A p-value, never 0: '< 1e-16' below P_FLOOR."""
+    if value is None:
+        return MISSING
+    if value < P_FLOOR:
+        return "< 1e-16"
+    return sig3(value)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import io
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from poolpipe.core.inputs import read_small_file
+from poolpipe.core.timing import MAX_SECONDS
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import shown
-from poolpipe.report.jobs import JobRow
+from poolpipe.report.cells import seconds, times
+from poolpipe.report.jobs import JobRow, Skipped
 from poolpipe.report.spread import spread_of
 
 Key = tuple[str, str, str]
@@ -31,31 +34,48 @@ class Change:
     mark: str
 
 
-def read_baseline(path: str | os.PathLike[str]) -> dict[Key, float]:
-    """An earlier run's timings.csv: each job's wall seconds, or one sentence on what is wrong."""
-    where = Path(path)
-    if not where.is_file():
-        raise PoolpipeError(f"baseline {path} is not a file; give an earlier run's timings.csv")
+BASELINE_LIMIT = 64 << 20
+"""The largest baseline read (bytes): a timings.csv of a run of about 100,000 jobs."""
+
+
+def read_baseline(path: str | os.PathLike[str]) -> tuple[dict[Key, float], list[Skipped]]:
+    """An earlier run's timings.csv: each job's wall seconds, and the rows skipped (a wall time
+    that is not a finite number of seconds from 0 to MAX_SECONDS, a name that is not a line of
+    text), or one sentence when the file as a whole is not a timings.csv."""
+    name = f"baseline {os.fspath(path)!r}"
+    data = read_small_file(path, label="baseline", limit=BASELINE_LIMIT)
+    if b"\0" in data:
+        raise PoolpipeError(f"{name} holds NUL bytes: give an earlier run's timings.csv")
     try:
-        with where.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in NEEDED if c not in (reader.fieldnames or [])]
-            if missing:
-                raise PoolpipeError(
-                    f"baseline {path} is not a timings.csv: it lacks {', '.join(missing)}"
-                )
-            out = {}
-            for line, row in enumerate(reader, start=2):
-                try:
-                    wall = float(row["wall_s"])
-                except (TypeError, ValueError):
-                    raise PoolpipeError(
-                        f"baseline {path} line {line}: wall_s {row['wall_s']!r} is not a number"
-                    ) from None
-                out[(row["rule"], row["dataset"] or "", row["chunk"] or "")] = wall
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
+        missing = [c for c in NEEDED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise PoolpipeError(f"{name} is not a timings.csv: it lacks {', '.join(missing)}")
+        out, skipped = {}, []
+        for line, row in enumerate(reader, start=2):
+            why = _bad_row(row)
+            if why:
+                skipped.append(Skipped(path=f"{os.fspath(path)} line {line}", why=why))
+                continue
+            out[(row["rule"], row["dataset"] or "", row["chunk"] or "")] = float(row["wall_s"])
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise PoolpipeError(f"baseline {path} is not a readable CSV file ({exc})") from None
-    return out
+        raise PoolpipeError(f"{name} is not a readable CSV file ({exc})") from None
+    return out, skipped
+
+
+def _bad_row(row: dict[str, str | None]) -> str:
+    """Why a baseline row cannot be compared with, or ''."""
+    for key in ("rule", "dataset", "chunk"):
+        text = row.get(key)
+        if text is None or not text.isprintable() or len(text) > 4096:
+            return f"its {key} is not a line of text"
+    try:
+        wall = float(row["wall_s"] or "")
+    except (TypeError, ValueError):
+        return f"wall_s {row['wall_s']!r} is not a number"
+    if not math.isfinite(wall) or not 0 <= wall <= MAX_SECONDS:
+        return f"wall_s {row['wall_s']!r} is not a time from 0 to {MAX_SECONDS:g} seconds"
+    return ""
 
 
 def _key(job: JobRow) -> Key:
@@ -109,16 +129,14 @@ def compare(jobs: Sequence[JobRow], baseline: dict[Key, float], *, factor: float
 
 def changes_table(changes: Sequence[Change]) -> tuple[list[str], list[list[str]]]:
     """The comparison as the page shows it."""
-    head = ["rule", "dataset", "chunk", "before_s", "after_s", "ratio", "threshold", "mark"]
+    head = ["job", "before", "now", "ratio", "threshold", "mark"]
     rows = [
         [
-            c.rule,
-            c.dataset,
-            c.chunk,
-            shown(c.before_s),
-            shown(c.after_s),
-            shown(c.ratio),
-            shown(c.threshold),
+            " ".join(p for p in (c.rule, c.dataset, f"[{c.chunk}]" if c.chunk else "") if p),
+            seconds(c.before_s),
+            seconds(c.after_s),
+            times(c.ratio),
+            times(c.threshold),
             c.mark,
         ]
         for c in changes

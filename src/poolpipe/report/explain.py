@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from poolpipe.bench import CostModel, OverheadPoint, ScalingPoint, Timed, fit_cost_model
-from poolpipe.report.cells import sig3
+from poolpipe.report.cells import seconds, sig3, size
 from poolpipe.report.jobs import JobRow
 from poolpipe.report.stages import StageRow
 
@@ -53,44 +53,113 @@ def stage_cost(
     return StageCost(stage=stage, processes=processes, model=model, bytes_per_chunk=size)
 
 
-def _ms(seconds: float) -> str:
-    return f"{sig3(seconds * 1e3)} ms"
+VERBS = {"sum": "summed the file", "train": "fitted the rows", "crawl": "crawled the URLs"}
+"""What a stage's pool did, in a newcomer's words."""
+
+
+def _note(jobs: Sequence[JobRow]) -> str | None:
+    return next((j.serial_note for j in jobs if j.serial_note), None)
+
+
+def plain_sentence(
+    row: StageRow,
+    cost: StageCost | None,
+    jobs: Sequence[JobRow],
+    *,
+    load_limit: float,
+    start_s: float | None = None,
+) -> str:
+    """One sentence a newcomer reads in seconds: how much faster (or slower) the pool was, why."""
+    mine = [j for j in jobs if j.stage == row.stage and j.chunk is not None]
+    if row.speedup is None:
+        note = _note(mine)
+        return (
+            f"{row.stage}: {note}"
+            if note
+            else (f"{row.stage}: not compared with one process (timing.compare_serial is off).")
+        )
+    processes = max((j.processes for j in mine), default=1)
+    verb = VERBS.get(row.stage, "did the work")
+    x = sig3(row.speedup)
+    if row.stage == "crawl":
+        used = [j.cpu_share for j in mine if j.cpu_share is not None]
+        share = f" (its workers kept {sig3(100 * max(used))} % of their CPUs busy)" if used else ""
+        pace = (
+            f"{x} times as fast as one"
+            if row.speedup >= 1
+            else f"at {x} times the speed of one (slower here)"
+        )
+        return (
+            f"crawl: {processes} processes {verb} {pace}; the crawl spends its time waiting on "
+            f"servers{share}, so more connections, not more CPUs, make it faster."
+        )
+    busy = (
+        f", while the machine was busy with {sig3(row.load)} other cores"
+        if row.load is not None and row.load > load_limit
+        else ""
+    )
+    if row.speedup >= 1:
+        unsure = "" if row.verdict.startswith("pays") else f" ({row.verdict})"
+        return f"{row.stage}: {processes} processes {verb} {x} times as fast as one{unsure}{busy}."
+    work = [j.serial_wall_s for j in mine if j.serial_wall_s]
+    start = cost.model.start_s if cost else start_s
+    why = []
+    if work:
+        why.append(f"each chunk is {seconds(sorted(work)[len(work) // 2])} of work")
+    if start is not None:
+        why.append(f"starting the pool costs {seconds(start)}")
+    reason = (": " + " and ".join(why)) if why else ""
+    return (
+        f"{row.stage}: slower here, {x} times the speed of one process{reason}{busy}; "
+        f"a pool pays for chunks of more work."
+    )
 
 
 def stage_sentence(
-    row: StageRow, cost: StageCost | None, *, load_limit: float, cpus: int | None = None
+    row: StageRow,
+    cost: StageCost | None,
+    *,
+    load_limit: float,
+    cpus: int | None = None,
+    jobs: Sequence[JobRow] = (),
 ) -> str:
-    """One sentence (or two) beside a stage's speedup that says why it is what it is."""
+    """The longer account beside a stage's speedup: where a chunk's time goes, in plain words."""
     if row.speedup is None:
-        return f"{row.stage}: not timed in one process (timing.compare_serial is off)."
+        note = _note([j for j in jobs if j.stage == row.stage])
+        return f"{row.stage}: {note or 'not timed in one process (timing.compare_serial is off).'}"
     text = (
-        f"{row.stage}: the pool ran {sig3(row.speedup)}x as fast as one process "
-        f"(median of {row.jobs} chunks, {sig3(row.speedup_min or 0)} to "
-        f"{sig3(row.speedup_max or 0)}; {row.verdict})."
+        f"{row.stage}: the pool ran {sig3(row.speedup)} times as fast as one process "
+        f"(median of {row.jobs} chunks"
     )
+    if row.jobs > 1:
+        text += f", {sig3(row.speedup_min or 0)} to {sig3(row.speedup_max or 0)}"
+    text += f"; {row.verdict})."
     if cost:
         m, p = cost.model, cost.processes
         text += (
-            f" Fit per chunk: starting a pool of {p} costs {_ms(m.start_s)}, "
-            f"{_ms(m.serial_s)} stays serial and {_ms(m.work_s)} is shared by the workers"
+            f" Where a chunk's time goes, fitted over the chunks: {seconds(m.start_s)} to start a "
+            f"pool of {p}, {seconds(m.serial_s)} of work only one process can do (reading the "
+            f"range, merging) and {seconds(m.work_s)} of work the {p} processes share"
         )
         mb = cost.break_even_mb()
         need = m.break_even_s(p) or 0.0
         if m.work_s <= m.start_s:
             text += (
-                ": the fit finds next to no shareable work, i.e. the pool's workers did not "
-                "run side by side, so the pool could not pay."
+                ". There is next to no shared work: the workers did not run side by side, so "
+                "the pool could not pay."
             )
         elif mb is not None:
             text += (
-                f"; a pool of {p} pays only for chunks of more than {_ms(need)} of shareable "
-                f"work, about {sig3(mb)} MB per chunk "
-                f"(this run's chunks: {sig3(cost.bytes_per_chunk / 1e6)} MB)."
+                f". A pool of {p} pays only for chunks with more than {seconds(need)} of shared "
+                f"work, about {size(mb * 1e6)} per chunk (this run's chunks: "
+                f"{size(cost.bytes_per_chunk)})."
             )
         else:
             text += "."
     if row.load is not None and row.load > load_limit:
-        text += f" Timed under load: other processes kept {sig3(row.load)} cores busy"
+        text += f" Other processes kept {sig3(row.load)} cores busy"
+        if not (cpus and cost):
+            text += " meanwhile"
         if cpus and cost:
             free = max(0.0, cpus - row.load)
             text += (

@@ -9,9 +9,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from poolpipe.core.inputs import read_small_file
 from poolpipe.core.timing import TimingRecord, read_record
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import cell, shown
+from poolpipe.report.cells import cell, seconds, sig3, size, times
 from poolpipe.report.spread import spread_of
 
 
@@ -51,25 +52,58 @@ class JobRow:
     job_runs: int
     serial_started_at: str | None = None
     serial_ended_at: str | None = None
+    run_id: str | None = None
+    serial_note: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The job as a reader names it: 'sum_chunk numbers [3]'."""
+        text = self.rule + (f" {self.dataset}" if self.dataset else "")
+        return text + (f" [{self.chunk}]" if self.chunk is not None else "")
+
+    @property
+    def startup_s(self) -> float | None:
+        """The job's time outside its timed work (interpreter, imports, reading the manifest):
+        Snakemake's whole-job seconds less the record's, where both were measured."""
+        if self.job_s is None:
+            return None
+        serial = self.serial_wall_s or 0.0
+        return max(0.0, self.job_s - self.wall_s - serial)
 
 
 CSV_FIELDS = tuple(f.name for f in fields(JobRow))
-PAGE_FIELDS = CSV_FIELDS[: CSV_FIELDS.index("serial_started_at")]
-"""The columns of the page's table of every job (the CSV also has the rerun's clock times)."""
+PAGE_HEAD = ("job", "processes", "time", "start-up", "speedup", "other load", "memory", "exit")
+"""The page's columns of every job; the other columns are in timings.csv."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Skipped:
+    """A file the report could not use, and why."""
+
+    path: str
+    why: str
+
+
+BENCHMARK_LIMIT = 1 << 20
+"""The largest Snakemake benchmark file read (bytes): one line per repeat."""
 
 
 def read_benchmark(path: str | os.PathLike[str]) -> list[dict[str, float | None]]:
     """Every row of a Snakemake benchmark TSV (one per repeat), numbers as floats, 'NA' as None."""
-    with Path(path).open(newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
+    data = read_small_file(path, label="benchmark file", limit=BENCHMARK_LIMIT)
+    try:
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8")), delimiter="\t"))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"benchmark file {os.fspath(path)!r} is not a TSV ({exc})") from None
     out = []
     for row in rows:
         values: dict[str, float | None] = {}
         for key, value in row.items():
             try:
-                values[key] = float(value)
+                number = float(value)
             except (TypeError, ValueError):
-                values[key] = None
+                number = None
+            values[key] = number if number is not None and 0 <= number <= 1e12 else None
         out.append(values)
     return out
 
@@ -132,6 +166,8 @@ def job_row(
         job_runs=job_s.n if job_s else 0,
         serial_started_at=record.serial_started_at,
         serial_ended_at=record.serial_ended_at,
+        run_id=record.run_id,
+        serial_note=record.serial_note,
     )
 
 
@@ -142,21 +178,28 @@ def benchmark_path_for(record_path: str | os.PathLike[str]) -> Path:
     return Path(*parts[:i], "benchmarks", *parts[i + 1 :])
 
 
-def collect_jobs(record_paths: Iterable[str | os.PathLike[str]]) -> list[JobRow]:
-    """Rows for every record, with its benchmark file where Snakemake wrote one."""
-    rows = []
+def collect_jobs(
+    record_paths: Iterable[str | os.PathLike[str]],
+) -> tuple[list[JobRow], list[Skipped]]:
+    """Rows for every record that holds up, with its benchmark file where Snakemake wrote one;
+    and every record (or benchmark file) that does not, with why."""
+    rows, skipped = [], []
     for path in record_paths:
-        bench_path = benchmark_path_for(path) if "timing" in Path(path).parts else None
-        bench = read_benchmark(bench_path) if bench_path and bench_path.exists() else None
         try:
             record = read_record(path)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise PoolpipeError(f"timing record {path} is not one poolpipe wrote: {exc}") from None
+        except (PoolpipeError, ValueError) as exc:
+            skipped.append(Skipped(path=str(path), why=str(exc)))
+            continue
+        bench_path = benchmark_path_for(path) if "timing" in Path(path).parts else None
+        bench = None
+        if bench_path and bench_path.exists():
+            try:
+                bench = read_benchmark(bench_path)
+            except (PoolpipeError, ValueError) as exc:
+                skipped.append(Skipped(path=str(bench_path), why=str(exc)))
         rows.append(job_row(record, bench, dataset_of(path, record)))
-    return sorted(
-        rows,
-        key=lambda r: (r.stage, r.rule, r.dataset or "", -1 if r.chunk is None else r.chunk),
-    )
+    rows.sort(key=lambda r: (r.stage, r.rule, r.dataset or "", -1 if r.chunk is None else r.chunk))
+    return rows, skipped
 
 
 def timings_csv(jobs: Sequence[JobRow]) -> str:
@@ -170,5 +213,18 @@ def timings_csv(jobs: Sequence[JobRow]) -> str:
 
 
 def jobs_table(jobs: Sequence[JobRow]) -> tuple[list[str], list[list[str]]]:
-    """The page's table of every job: the CSV's values, rounded to three figures."""
-    return list(PAGE_FIELDS), [[shown(getattr(j, f)) for f in PAGE_FIELDS] for j in jobs]
+    """The page's table of every job: the few columns a reader compares (the rest in the CSV)."""
+    rows = [
+        [
+            j.name,
+            str(j.processes),
+            seconds(j.wall_s),
+            seconds(j.startup_s),
+            times(j.speedup),
+            "" if j.load is None else f"{sig3(j.load)} cores",
+            size(j.max_rss_mb * (1 << 20)) if j.max_rss_mb is not None else "",
+            str(j.exit_status),
+        ]
+        for j in jobs
+    ]
+    return list(PAGE_HEAD), rows

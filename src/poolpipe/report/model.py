@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from poolpipe.bench import IpcPoint, OverheadPoint, ScalingPoint
 from poolpipe.report.compare import Change
-from poolpipe.report.jobs import JobRow
+from poolpipe.report.jobs import JobRow, Skipped
 from poolpipe.report.machine import Machine
 from poolpipe.report.sections import Section
 from poolpipe.report.stages import Bar, StageRow
@@ -38,3 +38,9 @@ class TimingReport:
     judgement: Judgement = field(default_factory=Judgement)
     machine: Machine | None = None
     sections: list[Section] = field(default_factory=list)
+    run_id: str = ""
+    run_when: str = ""
+    others: list[JobRow] = field(default_factory=list)
+    """Jobs of other runs: left out of the timeline, the tables and the CSV."""
+    skipped: list[Skipped] = field(default_factory=list)
+    """Records and files the report could not use, with why."""

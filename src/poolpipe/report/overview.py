@@ -1,4 +1,4 @@
-"""The page's timing sections in order: headline, timeline, stages, overhead, benches, jobs."""
+"""The page's sections in order: run, headline, results, timeline, stages, costs, benches, jobs."""
 
 from __future__ import annotations
 
@@ -6,47 +6,98 @@ from typing import TYPE_CHECKING
 
 from poolpipe.report import plots
 from poolpipe.report.benches import ipc_advice, ipc_table, overhead_table, scaling_table
-from poolpipe.report.cells import shown, sig3
+from poolpipe.report.cells import seconds, shown, sig3
 from poolpipe.report.compare import changes_summary, changes_table
-from poolpipe.report.explain import scaling_cost, stage_cost, stage_sentence
-from poolpipe.report.jobs import jobs_table
+from poolpipe.report.explain import plain_sentence, scaling_cost, stage_cost, stage_sentence
+from poolpipe.report.jobs import CSV_FIELDS, jobs_table
 from poolpipe.report.sections import Section
-from poolpipe.report.stages import stages_table
+from poolpipe.report.stages import idle_gaps, stages_table
 
 if TYPE_CHECKING:
     from poolpipe.report.model import TimingReport
 
 
+FOLD_ROWS = 12
+"""A table longer than this is folded under a one-line summary (click to open)."""
+
+
+def run_section(report: TimingReport) -> Section:
+    """Which run this is, when it started, and what was left out or could not be read."""
+    stages = sorted({j.stage for j in report.jobs})
+    text = [
+        f"This report describes one run of the workflow: {report.run_id}, started "
+        f"{report.run_when}, {len(report.jobs)} timed jobs ({', '.join(stages) or 'none'})."
+    ]
+    from poolpipe.report.runs import RunChoice, left_out
+
+    others = left_out(RunChoice(run_id=report.run_id, jobs=report.jobs, others=report.others))
+    if others:
+        text.append(others)
+    if report.skipped:
+        n = len(report.skipped)
+        first = report.skipped[0]
+        text.append(
+            f"Skipped {n} file{'s' if n != 1 else ''} that could not be used, e.g. {first.path}: "
+            f"{first.why}."
+        )
+    table = None
+    if report.skipped:
+        table = (["skipped file", "why"], [[s.path, s.why] for s in report.skipped])
+    return Section(
+        title="This run",
+        text="\n\n".join(text),
+        table=table,
+        fold=f"All {len(report.skipped)} skipped files" if len(report.skipped) > FOLD_ROWS else "",
+    )
+
+
 def headline(report: TimingReport) -> str:
-    """One sentence: each stage's speedup on this run, with the load it was measured under."""
-    parts = []
-    for s in report.stages:
-        if s.speedup is None:
-            continue
-        load = "" if s.load is None else f", other load {sig3(s.load)} cores"
-        parts.append(f"{s.stage} {sig3(s.speedup)}x ({s.jobs} chunks{load})")
-    if not parts:
+    """Per stage one plain sentence: how much the pool bought here, and why."""
+    start = report.overhead[-1].start_s if report.overhead else None
+    lines = [
+        plain_sentence(
+            s,
+            stage_cost(s.stage, report.jobs, report.overhead),
+            report.jobs,
+            load_limit=report.judgement.load_limit,
+            start_s=start,
+        )
+        for s in report.stages
+    ]
+    if not lines:
         return ""
     cpus = f" on {report.machine.usable_cpus} usable CPUs" if report.machine else ""
-    return (
-        f"Pool against one process, median over chunks{cpus}: " + "; ".join(parts) + ". "
-        "Load is the CPU time other processes of the machine used while a job was timed, "
-        "read from /proc/stat, in cores."
+    lines.append(
+        f"Each figure is the median over the stage's chunks of the time one process took over "
+        f"the time the pool took{cpus}. Other cores busy means other programs' CPU time while "
+        f"the job ran (from /proc/stat): a busy machine leaves the pool fewer CPUs."
     )
+    return "\n\n".join(lines)
 
 
 def stage_sections(report: TimingReport) -> list[Section]:
     """The timeline and the per-stage table, with why each speedup is what it is."""
     out = []
     if report.bars:
+        gaps = idle_gaps(report.bars)
+        idle = (
+            f" {len(gaps)} idle stretch{'es' if len(gaps) != 1 else ''} (grey, labelled) "
+            f"{'are' if len(gaps) != 1 else 'is'} time with no job running: Snakemake deciding "
+            f"and starting the next jobs."
+            if gaps
+            else ""
+        )
         out.append(
             Section(
                 title="Timeline",
-                text="Every timed job from its start to its end (UTC clocks of the timing "
-                "records), so what ran at once and what waited is plain to see.",
-                png=plots.timeline(report.bars),
-                caption="A stage's time below is the stretch covered by its chunk bars: "
-                "jobs that ran at once count once; hatched bars are measurement only.",
+                text="Every timed job of this run from its start to its end (the UTC clocks of "
+                "the timing records). The light part of a bar is the job's start-up (Python, "
+                "imports, reading its inputs: Snakemake's whole-job time less the timed work); "
+                "the dark part is the work itself. Hatched bars are the same work rerun in one "
+                "process, only to measure the speedup." + idle,
+                png=plots.timeline(report.bars, gaps),
+                caption="A stage's time below is the stretch covered by its chunk bars: jobs "
+                "that ran at once count once.",
             )
         )
     if report.stages:
@@ -57,6 +108,7 @@ def stage_sections(report: TimingReport) -> list[Section]:
                 stage_cost(s.stage, report.jobs, report.overhead),
                 load_limit=limit,
                 cpus=report.machine.usable_cpus if report.machine else None,
+                jobs=report.jobs,
             )
             for s in report.stages
         ]
@@ -65,11 +117,10 @@ def stage_sections(report: TimingReport) -> list[Section]:
                 title="Stages",
                 text="\n\n".join(
                     [
-                        "Each stage's chunk jobs together: wall_s is their time on the "
-                        "timeline, span_s from the first start to the last end; throughput "
-                        "in MB/s and in the stage's own unit; speedup is the median over "
-                        "chunks of one-process time / pool time, with its range, IQR, the "
-                        "load it ran under and what the spread lets you conclude.",
+                        "Each stage's chunk jobs together: time on the timeline (jobs at once "
+                        "count once), the data they read, throughput, and the speedup over one "
+                        "process (median over chunks, with the lowest and highest). A rate is "
+                        "left out when the jobs were too short to measure one.",
                         *why,
                     ]
                 ),
@@ -111,10 +162,12 @@ def overhead_section(report: TimingReport) -> Section | None:
     largest = report.overhead[-1]
     return Section(
         title="What a pool costs",
-        text=f"Measured by bench_overhead: starting a pool of {largest.processes} (fork, "
-        f"worker start, the first task's round trip, shutdown) takes {sig3(largest.start_s * 1e3)}"
-        f" ms (median of {largest.repeats}), and each further task {sig3(largest.dispatch_us)} "
-        f"µs to dispatch. A chunk's time is fitted to T(p) = start + serial + work/p with that "
+        text=origin(report, "bench_overhead")
+        + f"Measured by bench_overhead: starting a pool of {largest.processes} (fork, "
+        f"worker start, the first task's round trip, shutdown) takes {seconds(largest.start_s)}"
+        f" (median of {largest.repeats}), and each further task "
+        f"{seconds(largest.dispatch_us * 1e-6)}"
+        f" to dispatch. A chunk's time is fitted to T(p) = start + serial + work/p with that "
         f"start; a pool of p beats one process only when work > start x p / (p - 1).",
         table=overhead_table(report.overhead),
         png=plots.break_even(curves) if curves else None,
@@ -129,8 +182,8 @@ def bench_sections(report: TimingReport) -> list[Section]:
     if report.scaling:
         model = scaling_cost(report.scaling, report.overhead)
         fit = (
-            f" Fit T(p) = start + serial + work/p: start {sig3(model.start_s * 1e3)} ms, serial "
-            f"{sig3(model.serial_s)} s, work {sig3(model.work_s)} s."
+            f" Fit T(p) = start + serial + work/p: start {seconds(model.start_s)}, serial "
+            f"{seconds(model.serial_s)}, work {seconds(model.work_s)}."
             if model
             else ""
         )
@@ -145,7 +198,7 @@ def bench_sections(report: TimingReport) -> list[Section]:
         out.append(
             Section(
                 title="CPU scaling (bench_cpu)",
-                text=f"The seed's pure-Python loop split over 1 to "
+                text=origin(report, "bench_cpu") + "The seed's pure-Python loop split over 1 to "
                 f"{report.scaling[-1].processes} processes; wall times over the repeats. "
                 f"Amdahl's-law serial fraction: {shown(report.serial_fraction)}.{fit}{warn}",
                 table=scaling_table(report.scaling, spread_limit=report.judgement.spread_limit),
@@ -157,7 +210,7 @@ def bench_sections(report: TimingReport) -> list[Section]:
         out.append(
             Section(
                 title="IPC costs (bench_ipc)",
-                text=ipc_advice(report.ipc),
+                text=origin(report, "bench_ipc") + ipc_advice(report.ipc),
                 table=ipc_table(report.ipc),
                 png=plots.ipc(report.ipc),
                 caption="Both axes are logarithmic; higher is faster.",
@@ -166,12 +219,21 @@ def bench_sections(report: TimingReport) -> list[Section]:
     return out
 
 
+def origin(report: TimingReport, rule: str) -> str:
+    """'' when a bench ran in this run, else a sentence saying which run it is from."""
+    from poolpipe.report.runs import RunChoice
+    from poolpipe.report.runs import origin as run_origin
+
+    return run_origin(rule, RunChoice(run_id=report.run_id, jobs=report.jobs, others=report.others))
+
+
 def page_sections(report: TimingReport) -> list[Section]:
-    """The page's sections in order, each with its plot and the table it was drawn from."""
-    out = []
+    """The page's sections in order: the run, the headline, the results, then the timings."""
+    out = [run_section(report)]
     text = headline(report)
     if text:
         out.append(Section(title="Headline", text=text))
+    out.extend(report.sections)
     out += stage_sections(report)
     cost = overhead_section(report)
     if cost:
@@ -183,17 +245,22 @@ def page_sections(report: TimingReport) -> list[Section]:
                 title="Compared with the baseline",
                 text=f"Baseline: {report.baseline}. {changes_summary(report.changes)}",
                 table=changes_table(report.changes),
+                fold=f"Every job against the baseline ({len(report.changes)} rows)"
+                if len(report.changes) > FOLD_ROWS
+                else "",
             )
         )
-    out.extend(report.sections)
     out.append(
         Section(
             title="Every job",
-            text="One row per job, as in timings.csv (which also has the one-process rerun's "
-            "clock times): its trace (UTC start and end, host, pid, Snakemake attempt, SLURM "
-            "job, exit status), CPU share of what it was given, the load it ran under, and "
-            "Snakemake's benchmark seconds over its repeats.",
+            text="One row per job of this run: its time, its start-up (Snakemake's whole-job "
+            "time less the timed work), its speedup over one process, the other cores busy "
+            "meanwhile, its peak memory and exit status. timings.csv has one row per job with "
+            f"{len(CSV_FIELDS)} columns: clock times, host, pid, attempt, SLURM job, CPU time, "
+            "items, bytes, rates "
+            "and Snakemake's seconds over its repeats.",
             table=jobs_table(report.jobs),
+            fold=f"Every job ({len(report.jobs)} rows)" if len(report.jobs) > FOLD_ROWS else "",
         )
     )
     return out

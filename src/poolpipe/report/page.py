@@ -14,6 +14,7 @@ from poolpipe.report.machine import Machine
 from poolpipe.report.model import Judgement, TimingReport
 from poolpipe.report.overview import page_sections
 from poolpipe.report.render import render_html, summary_markdown
+from poolpipe.report.runs import choose_run, when
 from poolpipe.report.sections import Section
 from poolpipe.report.stages import stage_rows, timeline
 
@@ -28,13 +29,22 @@ def build(
     judgement: Judgement | None = None,
     machine: Machine | None = None,
     sections: Sequence[Section] = (),
+    run: str | None = None,
 ) -> TimingReport:
-    """Gather every measurement the report shows (a bench's TSV or the baseline may be left out)."""
+    """Gather every measurement of one run (`run`, else the latest) that the report shows (a
+    bench's TSV or the baseline may be left out); a record that does not hold up is skipped and
+    said, never shown."""
     judgement = judgement or Judgement()
-    old = read_baseline(baseline) if baseline else None
-    jobs = collect_jobs(record_paths)
+    old, skipped_rows = read_baseline(baseline) if baseline else (None, [])
+    found, skipped = collect_jobs(record_paths)
+    choice = choose_run(found, run)
+    jobs = choice.jobs
     points = read_scaling(scaling_tsv) if scaling_tsv else []
     return TimingReport(
+        run_id=choice.run_id,
+        run_when=when(choice.run_id, jobs),
+        others=choice.others,
+        skipped=skipped + skipped_rows,
         jobs=jobs,
         stages=stage_rows(
             jobs, spread_limit=judgement.spread_limit, load_limit=judgement.load_limit

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from poolpipe.bench import CostModel, IpcPoint, ScalingPoint, amdahl_speedup
+from poolpipe.report.cells import seconds
 from poolpipe.report.stages import Bar
 
 DPI = 96
@@ -47,19 +48,31 @@ def _colours(stages: Sequence[str]) -> dict[str, str]:
 
 MAX_ROWS = 60
 """Above this many jobs the timeline gives each rule one row, its chunks side by side."""
+LABEL_PT = 9
+"""Labels in points: 12 px at the page's 96 dpi, so every label reads at 11 px or more."""
 
 
-def timeline(bars: Sequence[Bar]) -> bytes:
-    """Every job as a bar from its start to its end, coloured by stage (a row each, or a row
-    per rule when there are many)."""
+def timeline(bars: Sequence[Bar], gaps: Sequence[tuple[float, float]] = ()) -> bytes:
+    """Every job as a bar from its start to its end, coloured by stage, its start-up lighter
+    (a row each, or a row per rule when there are many), and the idle stretches labelled."""
     colour = _colours([b.stage for b in bars])
     many = len(bars) > MAX_ROWS
     names = [re.sub(r" \[\d+\]", "", b.label) if many else b.label for b in bars]
     rows = list(dict.fromkeys(names))
-    fig, ax = plt.subplots(figsize=(9, 0.8 + 0.22 * len(rows)))
+    fig, ax = plt.subplots(figsize=(11, 1.4 + 0.3 * len(rows)))
     for bar, name in zip(bars, names, strict=True):
+        y = rows.index(name)
+        if bar.startup_s > 0:
+            ax.barh(
+                y,
+                bar.startup_s,
+                left=bar.start_s - bar.startup_s,
+                color=colour[bar.stage],
+                alpha=0.25,
+                edgecolor="none",
+            )
         ax.barh(
-            rows.index(name),
+            y,
             bar.end_s - bar.start_s,
             left=bar.start_s,
             color=colour[bar.stage],
@@ -67,12 +80,27 @@ def timeline(bars: Sequence[Bar]) -> bytes:
             alpha=0.55 if bar.serial else 1.0,
             edgecolor="white" if bar.serial or many else colour[bar.stage],
         )
-    ax.set_yticks(range(len(rows)), rows, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("seconds since the first timed job started")
-    ax.set_title("Timeline of the run (hatched: the same work rerun in one process)")
+    for start, end in gaps:
+        ax.axvspan(start, end, color="#bbbbbb", alpha=0.35, linewidth=0)
+        ax.text(
+            (start + end) / 2,
+            -0.6,
+            f"idle {seconds(end - start)}",
+            ha="center",
+            va="bottom",
+            fontsize=LABEL_PT,
+            color="#444",
+        )
+    ax.set_yticks(range(len(rows)), rows, fontsize=LABEL_PT)
+    ax.tick_params(axis="x", labelsize=LABEL_PT)
+    ax.set_ylim(len(rows) - 0.4, -1.0 if gaps else -0.6)
+    ax.set_xlabel("seconds since the run's first job started", fontsize=LABEL_PT + 1)
+    ax.set_title(
+        "Timeline of the run: light = start-up, dark = work, hatched = one-process rerun",
+        fontsize=LABEL_PT + 2,
+    )
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colour.values()]
-    ax.legend(handles, list(colour), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.legend(handles, list(colour), fontsize=LABEL_PT, loc="upper left", bbox_to_anchor=(1.01, 1))
     return _png(fig)
 
 
@@ -159,9 +187,15 @@ def ipc(points: Sequence[IpcPoint]) -> bytes:
 
 
 def histogram(values: Sequence[float], xlabel: str, title: str) -> bytes:
-    """A distribution, e.g. crawl latencies."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    ax.hist(values, bins=40, color="#4c72b0")
+    """A distribution on a log axis, e.g. crawl latencies (a long tail stays readable)."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    positive = [v for v in values if v > 0]
+    low = min(positive, default=1.0)
+    high = max(positive, default=1.0)
+    high = max(high, low * 10)
+    edges = [low * (high / low) ** (i / 40) for i in range(41)]
+    ax.hist(positive, bins=edges, color="#4c72b0")
+    ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
     ax.set_title(title)

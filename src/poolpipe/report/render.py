@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -14,12 +15,18 @@ if TYPE_CHECKING:
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222}
 h1{margin-bottom:.2rem}.machine{color:#555}p{max-width:60rem;line-height:1.4}
-.scroll{max-width:100%;overflow-x:auto;margin:1rem 0}
-table{border-collapse:collapse;font-size:.8rem}
-th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right;white-space:nowrap}
-th{background:#f3f3f3;position:sticky;top:0}
-td:first-child,th:first-child,td.t{text-align:left}
+.table{max-width:100%;margin:1rem 0}
+table{border-collapse:collapse;font-size:.85rem;max-width:100%}
+th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right}
+td.n,th{white-space:nowrap}td.t{overflow-wrap:anywhere}th{background:#f3f3f3}th.t{text-align:left}
+td.t{text-align:left}
+summary{cursor:pointer;color:#225;margin:.5rem 0}
 img{max-width:100%;height:auto}figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}
+@media (max-width:700px){
+body{margin:1rem auto}table,thead,tbody,tr,th,td{display:block}thead{display:none}
+tr{border:1px solid #ccc;margin:.5rem 0}td{border:0;text-align:left;white-space:normal}
+td::before{content:attr(data-label) ": ";font-weight:600}
+}
 """
 
 
@@ -30,6 +37,8 @@ def _paragraphs(text: str) -> list[str]:
 def summary_markdown(report: TimingReport, sections: Sequence[Section]) -> str:
     """summary.md: the page's sections as Markdown, text and tables, without the plots."""
     out = ["# poolpipe timing summary", ""]
+    if report.run_id:
+        out += [f"Run: {report.run_id}, started {report.run_when}.", ""]
     if report.machine:
         out += [f"Measured on: {report.machine.line()}.", ""]
     for section in sections:
@@ -41,26 +50,44 @@ def summary_markdown(report: TimingReport, sections: Sequence[Section]) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def md_cell(text: str) -> str:
+    """A Markdown table cell: a pipe escaped, a line break or control character a space."""
+    flat = "".join(c if c.isprintable() else " " for c in text)
+    return flat.replace("\\", "\\\\").replace("|", "\\|")
+
+
 def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines = ["| " + " | ".join(md_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(md_cell(c) for c in r) + " |" for r in rows]
     return lines
 
 
-def _html_cell(text: str) -> str:
-    """A cell: numbers right-aligned so their digits line up, words left-aligned."""
-    try:
-        float(text.replace("\u2009", ""))
-    except ValueError:
-        return f'<td class="t">{html.escape(text)}</td>' if text else "<td></td>"
-    return f"<td>{html.escape(text)}</td>"
+NUMBER = re.compile(r"[<>~]?\s?-?[\d.\u2009]+(e-?\d+)?( ?[a-zA-Zµ%/]+(/s)?)?x?( \(.*\))?")
+"""A cell that is a number with its unit ('1.6 s', '683 MB', '1.6x (1.2 to 2)'): right-aligned."""
+
+
+def _html_cell(text: str, label: str) -> str:
+    """A cell: numbers right-aligned so their digits line up, words left-aligned; its column's
+    name as data-label, which narrow screens show before the value."""
+    kind = "n" if NUMBER.fullmatch(text) else "t"
+    return f'<td class="{kind}" data-label="{html.escape(label)}">{html.escape(text)}</td>'
 
 
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in rows)
+    words = [
+        any(c and not NUMBER.fullmatch(c) for c in column) for column in zip(*rows, strict=False)
+    ]
+    words += [True] * (len(head) - len(words))
+    th = "".join(
+        f'<th class="{"t" if word else "n"}">{html.escape(h)}</th>'
+        for h, word in zip(head, words, strict=True)
+    )
+    body = "".join(
+        "<tr>" + "".join(_html_cell(c, h) for c, h in zip(row, head, strict=False)) + "</tr>"
+        for row in rows
+    )
     table = f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="scroll">{table}</div>'
+    return f'<div class="table">{table}</div>'
 
 
 def _html_section(section: Section) -> str:
@@ -73,7 +100,10 @@ def _html_section(section: Section) -> str:
         if section.caption:
             parts.append(f"<figcaption>{html.escape(section.caption)}</figcaption>")
         parts.append("</figure>")
-    if section.table:
+    if section.table and section.fold:
+        parts.append(f"<details><summary>{html.escape(section.fold)}</summary>")
+        parts.append(_html_table(*section.table) + "</details>")
+    elif section.table:
         parts.append(_html_table(*section.table))
     parts.append("</section>")
     return "".join(parts)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from poolpipe.report.cells import shown
+from poolpipe.core.inputs import check_input_file
+from poolpipe.report.cells import p_value, rate, shown, size
+
+
+def _ms(value: object) -> str:
+    return f"{shown(value)} ms" if isinstance(value, int | float) else ""
 
 
 @dataclass(kw_only=True)
@@ -20,6 +26,8 @@ class Section:
     table: tuple[Sequence[str], Sequence[Sequence[str]]] | None = None
     png: bytes | None = None
     caption: str = ""
+    fold: str = ""
+    """Where set, the table is folded away under this summary line (a long table)."""
 
 
 def _named(title: str, dataset: str | None) -> str:
@@ -63,30 +71,38 @@ def crawl_section(
     """The distribution of fetch latencies, with the crawl's own percentiles."""
     from poolpipe.report import plots
 
-    with Path(pages_tsv).open(newline="") as fh:
-        elapsed = [
-            float(r["elapsed_ms"]) for r in csv.DictReader(fh, delimiter="\t") if r["elapsed_ms"]
-        ]
+    check_input_file(pages_tsv)
+    with Path(pages_tsv).open(newline="", encoding="utf-8", errors="replace") as fh:
+        elapsed = []
+        for r in csv.DictReader(fh, delimiter="\t"):
+            try:
+                ms = float(r.get("elapsed_ms") or "nan")
+            except ValueError:
+                continue
+            if math.isfinite(ms) and ms >= 0:
+                elapsed.append(ms)
     timing = summary.get("timing", {})
     latency = timing.get("latency_ms", {})
     downloaded, wall = summary.get("bytes"), timing.get("wall_s")
-    head = ["fetched rows", "p50 ms", "p90 ms", "p99 ms", "max ms", "pages/s"]
-    head += ["downloaded MB", "MB/s"]
+    head = ["fetched URLs", "p50", "p90", "p99", "max", "pages/s", "downloaded", "rate"]
     row = [
         str(len(elapsed)),
-        *(shown(latency.get(k)) for k in ("p50", "p90", "p99", "max")),
+        *(_ms(latency.get(k)) for k in ("p50", "p90", "p99", "max")),
         shown(timing.get("pages_per_s")),
-        shown(downloaded / 1e6 if downloaded is not None else None),
-        shown(downloaded / 1e6 / wall if downloaded is not None and wall else None),
+        size(downloaded),
+        rate(downloaded, wall, "B"),
     ]
     return Section(
         title=_named("Crawl: latency distribution", dataset),
-        text=f"Time from the first request to the last byte, per fetched URL "
-        f"({summary.get('ok', 0)} ok, {summary.get('errors', 0)} error rows).",
+        text=f"Time from the first request to the last byte, per fetched URL: "
+        f"{len(elapsed)} URLs were fetched; {summary.get('ok', 0)} of them with a success "
+        f"status, and {summary.get('errors', 0)} URLs ended in an error row.",
         table=(head, [row]),
-        png=plots.histogram(elapsed, "elapsed ms per URL", "Crawl latency") if elapsed else None,
-        caption="Each URL's time from its first request to its last byte; a long tail is "
-        "slow pages, retries and timeouts.",
+        png=plots.histogram(elapsed, "ms per URL (log scale)", "Crawl latency")
+        if elapsed
+        else None,
+        caption="Each URL's time from its first request to its last byte, on a log axis; a "
+        "long tail to the right is slow pages, retries and timeouts.",
     )
 
 
@@ -106,7 +122,8 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
     terms.append(("intercept", lambda d: d["intercept"]))
     rows = [
         [name, _precise(pick(exact))]
-        + [shown(pick(exact[key])) for key in ("std_err", "t", "p")]
+        + [shown(pick(exact[key])) for key in ("std_err", "t")]
+        + [p_value(pick(exact["p"]))]
         + [_precise(bound) for bound in (pick(exact["conf_int"]) or (None, None))]
         for name, pick in terms
     ]
@@ -116,7 +133,7 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
         text=f"Fitted on {exact['n']} rows in one pass: R² {shown(exact['r2'])} (adjusted "
         f"{shown(exact['adj_r2'])}), residual RMSE {shown(exact['rmse'])}, "
         f"F {shown(exact['f_stat'])} on {exact['df_model']} and {exact['df_resid']} degrees "
-        f"of freedom (p {shown(exact['f_p'])}); aliased columns: {aliased}.",
+        f"of freedom (p {p_value(exact['f_p'])}); aliased columns: {aliased}.",
         table=(["term", "coef", "std err", "t", "p", f"{level} low", f"{level} high"], rows),
     )
 

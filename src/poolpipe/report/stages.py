@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 from poolpipe.core.timing import parse_utc
-from poolpipe.report.cells import shown
+from poolpipe.report.cells import count, rate, seconds, sig3, size, times
 from poolpipe.report.jobs import JobRow
 from poolpipe.report.spread import speedup_verdict, spread_of
 
@@ -23,6 +23,8 @@ class Bar:
     start_s: float
     end_s: float
     serial: bool = False
+    startup_s: float = 0.0
+    """How long the job ran before its timed work began (drawn lighter, before start_s)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,20 +53,34 @@ def timeline(jobs: Sequence[JobRow]) -> list[Bar]:
     """Every job with clock times as bars from the run's start, one-process reruns apart."""
     spans = []
     for j in jobs:
-        name = f"{j.rule}" + (f" {j.dataset}" if j.dataset else "")
-        name += f" [{j.chunk}]" if j.chunk is not None else ""
         if j.started_at and j.ended_at:
-            spans.append((j.stage, name, parse_utc(j.started_at), parse_utc(j.ended_at), False))
+            start, end = parse_utc(j.started_at), parse_utc(j.ended_at)
+            spans.append((j.stage, j.name, start, end, False, j.startup_s or 0.0))
         if j.serial_started_at and j.serial_ended_at:
             start, end = parse_utc(j.serial_started_at), parse_utc(j.serial_ended_at)
-            spans.append((j.stage, f"{name} one process", start, end, True))
+            spans.append((j.stage, f"{j.name} one process", start, end, True, 0.0))
     if not spans:
         return []
-    zero = min(s[2] for s in spans)
+    zero = min(s[2] - s[5] for s in spans)
     return [
-        Bar(stage=s, label=n, start_s=a - zero, end_s=b - zero, serial=one)
-        for s, n, a, b, one in sorted(spans, key=lambda s: s[2])
+        Bar(stage=s, label=n, start_s=a - zero, end_s=b - zero, serial=one, startup_s=up)
+        for s, n, a, b, one, up in sorted(spans, key=lambda s: s[2])
     ]
+
+
+def idle_gaps(bars: Sequence[Bar], *, least_s: float = 0.5) -> list[tuple[float, float]]:
+    """Stretches of the timeline where no job ran (start-up included), at least least_s long
+    and at least 3 % of the whole: Snakemake's scheduling, or a wait between two runs."""
+    if not bars:
+        return []
+    whole = max(b.end_s for b in bars) - min(b.start_s - b.startup_s for b in bars)
+    least = max(least_s, 0.03 * whole)
+    gaps, reach = [], None
+    for start, end in sorted((b.start_s - b.startup_s, b.end_s) for b in bars):
+        if reach is not None and start - reach >= least:
+            gaps.append((reach, start))
+        reach = end if reach is None else max(reach, end)
+    return gaps
 
 
 def busy_seconds(intervals: Sequence[tuple[float, float]]) -> float:
@@ -124,7 +140,30 @@ def stage_rows(
     return out
 
 
+STAGES_HEAD = ("stage", "chunks", "time", "data", "throughput", "speedup", "other load")
+STAGES_HEAD += ("verdict",)
+
+
 def stages_table(stages: Sequence[StageRow]) -> tuple[list[str], list[list[str]]]:
-    """Per-stage time, throughput in the stage's units, and the pool's speedup with its spread."""
-    names = [f.name for f in fields(StageRow)]
-    return names, [[shown(v) for v in asdict(s).values()] for s in stages]
+    """Per stage: time, data and throughput with units, and the pool's speedup with its range."""
+    rows = []
+    for s in stages:
+        speedup = ""
+        if s.speedup is not None:
+            speedup = times(s.speedup)
+            if s.jobs > 1 and s.speedup_min is not None and s.speedup_max is not None:
+                speedup += f" ({sig3(s.speedup_min)} to {sig3(s.speedup_max)})"
+        through = rate(s.bytes, s.wall_s, "B") if s.bytes else rate(s.items, s.wall_s, s.unit)
+        rows.append(
+            [
+                s.stage,
+                str(s.jobs),
+                seconds(s.wall_s),
+                f"{size(s.bytes)}, {count(s.items, s.unit)}" if s.bytes else count(s.items, s.unit),
+                through,
+                speedup,
+                "" if s.load is None else f"{sig3(s.load)} cores",
+                s.verdict,
+            ]
+        )
+    return list(STAGES_HEAD), rows

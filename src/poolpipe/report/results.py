@@ -1,0 +1,265 @@
+"""What each stage produced, one short section per dataset: the sum's total and bad lines, the
+model, the crawl's outcomes, the tasks' outcomes and the supervised loops.
+
+Every file is read with a bound (a result a run wrote is small; pages.tsv and results.tsv are
+streamed), and a file that cannot be used is a sentence in its section, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from poolpipe.core import tsv
+from poolpipe.core.inputs import check_input_file, read_small_file
+from poolpipe.errors import PoolpipeError
+from poolpipe.report.cells import count, p_value, sig3, size
+from poolpipe.report.sections import (
+    Section,
+    crawl_section,
+    fit_section,
+    predict_section,
+    train_section,
+)
+
+RESULT_LIMIT = 16 << 20
+"""The largest JSON result read (bytes): a total, a model or a summary is a few KB."""
+TSV_LIMIT = 1 << 30
+"""The largest pages.tsv or results.tsv read (bytes), streamed a line at a time."""
+TOP = 12
+"""Rows a count table shows; the rest are summed into one row."""
+
+
+def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON result as a dict, read with a bound, or one sentence."""
+    data = read_small_file(path, label="result", limit=RESULT_LIMIT)
+    try:
+        found = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise PoolpipeError(f"result {os.fspath(path)!r} nests too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoolpipeError(f"result {os.fspath(path)!r} is not JSON ({exc})") from None
+    if not isinstance(found, dict):
+        raise PoolpipeError(f"result {os.fspath(path)!r} is not a JSON object")
+    return found
+
+
+def _dataset(path: str | os.PathLike[str]) -> str:
+    return Path(path).parent.name
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _total(value: object) -> str:
+    """A sum's exact total: every digit up to 20, else its leading figures and digit count."""
+    text = str(value)
+    digits = text.lstrip("-")
+    if digits.isdigit() and len(digits) > 20:
+        return f"{text[: len(text) - len(digits)]}{digits[0]}.{digits[1:4]}e{len(digits) - 1}"
+    return text
+
+
+def sum_section(total: dict[str, Any], *, dataset: str) -> Section:
+    """The sum's result: the total, how many numbers, and the bad and blank lines."""
+    bad, blank = _int(total.get("bad_lines")) or 0, _int(total.get("blank_lines")) or 0
+    examples = total.get("bad_examples") or []
+    first = ""
+    if bad and isinstance(examples, list) and examples and isinstance(examples[0], dict):
+        ex = examples[0]
+        first = f" The first bad line is line {ex.get('line')}."
+    return Section(
+        title=f"Sum: result ({dataset})",
+        text=f"{count(_int(total.get('numbers')))} numbers in {size(_int(total.get('bytes')))} "
+        f"add up to {_total(total.get('total'))}. {bad} bad line{'s' if bad != 1 else ''} "
+        f"(counted, not summed) and {blank} blank.{first}",
+        table=(
+            ["total", "numbers", "lines", "bad lines", "blank lines", "size"],
+            [
+                [
+                    _total(total.get("total")),
+                    count(_int(total.get("numbers"))),
+                    count(_int(total.get("lines"))),
+                    str(bad),
+                    str(blank),
+                    size(_int(total.get("bytes"))),
+                ]
+            ],
+        ),
+    )
+
+
+def model_section(model: dict[str, Any], *, dataset: str) -> Section:
+    """The fitted model in one paragraph: what predicts what, how well, from how many rows."""
+    exact = model.get("exact") if isinstance(model.get("exact"), dict) else {}
+    features = model.get("features") if isinstance(model.get("features"), list) else []
+    skipped = model.get("skipped_rows") if isinstance(model.get("skipped_rows"), dict) else {}
+    bad = _int(skipped.get("count")) or 0
+    r2 = exact.get("r2")
+    fit = f"R² {sig3(r2)}" if isinstance(r2, int | float) else "R² undefined"
+    rmse = exact.get("rmse")
+    if isinstance(rmse, int | float):
+        fit += f", residual RMSE {sig3(rmse)}"
+    f_p = exact.get("f_p")
+    if isinstance(f_p, int | float):
+        fit += f", F-test p {p_value(f_p)}"
+    names = ", ".join(str(f) for f in features[:6]) + (" ..." if len(features) > 6 else "")
+    return Section(
+        title=f"Train: model ({dataset})",
+        text=f"{model.get('target')} predicted from {len(features)} column"
+        f"{'s' if len(features) != 1 else ''} ({names}) over {count(_int(model.get('rows')))} "
+        f"rows in {model.get('chunks')} chunks: {fit}. {bad} row{'s' if bad != 1 else ''} "
+        f"skipped as bad.",
+    )
+
+
+def crawl_outcomes(summary: dict[str, Any], *, dataset: str) -> Section:
+    """How the crawl's URLs ended: HTTP status codes and error kinds, each with its count."""
+    rows_n = _int(summary.get("rows")) or 0
+    ok, errors = _int(summary.get("ok")) or 0, _int(summary.get("errors")) or 0
+    by_status = summary.get("by_status") if isinstance(summary.get("by_status"), dict) else {}
+    by_error = summary.get("by_error") if isinstance(summary.get("by_error"), dict) else {}
+    table = [[f"HTTP status {k}", str(v)] for k, v in by_status.items()]
+    table += [[f"error: {k}", str(v)] for k, v in by_error.items()]
+    return Section(
+        title=f"Crawl: outcomes ({dataset})",
+        text=f"Of {rows_n} URLs, {count(ok, 'URLs')} {'was' if ok == 1 else 'were'} fetched "
+        f"with a success status (2xx) and {count(errors, 'URLs')} ended in an error row (each "
+        "with its reason in pages.tsv). "
+        f"{_int(summary.get('retries')) or 0} retries; {size(_int(summary.get('bytes')))} "
+        "downloaded.",
+        table=(["outcome", "URLs"], _top(table)),
+    )
+
+
+def _top(rows: list[list[str]]) -> list[list[str]]:
+    if len(rows) <= TOP:
+        return rows
+    rest = sum(int(r[1]) for r in rows[TOP - 1 :])
+    return [*rows[: TOP - 1], [f"{len(rows) - TOP + 1} others", str(rest)]]
+
+
+def tasks_section(results_tsv: str | os.PathLike[str], *, dataset: str) -> Section:
+    """The task queue's outcomes: how many succeeded, how many failed and why, per operation."""
+    check_input_file(results_tsv)
+    ops: Counter[tuple[str, str]] = Counter()
+    errors: Counter[str] = Counter()
+    retried = 0
+    with open(results_tsv, encoding="utf-8", errors="replace", newline="") as fh:
+        head = fh.readline().rstrip("\n").split("\t")
+        at = {name: i for i, name in enumerate(head)}
+        if not {"op", "ok", "error"} <= set(at):
+            raise PoolpipeError(f"{os.fspath(results_tsv)!r} is not a tasks results.tsv")
+        for line in fh:
+            cells = line.rstrip("\n").split("\t")
+            if len(cells) != len(head):
+                continue
+            ok = cells[at["ok"]] == "true"
+            op = tsv.unescape(cells[at["op"]]) or "(no operation)"
+            ops[(op, "done" if ok else "failed")] += 1
+            if not ok:
+                errors[tsv.unescape(cells[at["error"]]).split(":")[0][:80]] += 1
+            if "attempts" in at and cells[at["attempts"]] not in ("", "0", "1"):
+                retried += 1
+    done = sum(n for (_, state), n in ops.items() if state == "done")
+    failed = sum(n for (_, state), n in ops.items() if state == "failed")
+    table = [[f"{op}: {state}", str(n)] for (op, state), n in ops.most_common()]
+    why = [[f"failed because: {w or '(no message)'}", str(n)] for w, n in errors.most_common()]
+    return Section(
+        title=f"Tasks: outcomes ({dataset})",
+        text=f"{done + failed} tasks: {done} done, {failed} failed (each with its error in "
+        f"results.tsv); {retried} needed more than one attempt.",
+        table=(["outcome", "tasks"], _top(table) + _top(why)),
+    )
+
+
+def supervise_section(ticks_tsv: str | os.PathLike[str], *, note: str = "") -> Section:
+    """The supervised loops: each one's ticks, restarts and how it ended."""
+    data = read_small_file(ticks_tsv, label="supervise result", limit=RESULT_LIMIT)
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8", "replace")), delimiter="\t")
+    rows = [
+        [
+            tsv.unescape(r.get("process") or ""),
+            r.get("ticks") or "",
+            r.get("restarts") or "",
+            r.get("exit_code") or "",
+            tsv.unescape(r.get("status") or ""),
+        ]
+        for r in reader
+    ]
+    restarts = sum(int(r[2]) for r in rows if r[2].isdigit())
+    return Section(
+        title="Supervise: the loops",
+        text=f"{note}{len(rows)} loop{'s' if len(rows) != 1 else ''} ran under the supervisor; "
+        f"{restarts} restart{'s' if restarts != 1 else ''} in all. A loop's status says how it "
+        "ended.",
+        table=(["loop", "ticks", "restarts", "exit code", "status"], rows),
+    )
+
+
+def _guarded(title: str, build: Any, *args: Any, **kwargs: Any) -> list[Section]:
+    """The sections build() makes, or one that says in a sentence why the file was not shown."""
+    try:
+        made = build(*args, **kwargs)
+    except (PoolpipeError, OSError, ValueError, KeyError, TypeError) as exc:
+        why = str(exc) if isinstance(exc, PoolpipeError) else f"{type(exc).__name__}: {exc}"
+        return [Section(title=title, text=f"Not shown: {why}.")]
+    return made if isinstance(made, list) else [made]
+
+
+def result_sections(
+    *,
+    sum_totals: Sequence[str | os.PathLike[str]] = (),
+    train_models: Sequence[str | os.PathLike[str]] = (),
+    predictions: Sequence[str | os.PathLike[str]] = (),
+    crawl_summaries: Sequence[str | os.PathLike[str]] = (),
+    task_results: Sequence[str | os.PathLike[str]] = (),
+    supervise: str | os.PathLike[str] | None = None,
+    supervise_note: str = "",
+) -> list[Section]:
+    """Every stage's results, a section or two per dataset, in stage order."""
+    out: list[Section] = []
+    for path in sum_totals:
+        name = _dataset(path)
+        out += _guarded(
+            f"Sum ({name})", lambda p, n: sum_section(read_result(p), dataset=n), path, name
+        )
+    for path in train_models:
+        name = _dataset(path)
+
+        def train(p: str | os.PathLike[str], n: str) -> list[Section]:
+            model = read_result(p)
+            return [
+                model_section(model, dataset=n),
+                fit_section(model, dataset=n),
+                train_section(model, dataset=n),
+            ]
+
+        out += _guarded(f"Train ({name})", train, path, name)
+    for path in predictions:
+        name = _dataset(path)
+        out += _guarded(
+            f"Predict ({name})", lambda p, n: predict_section(read_result(p), dataset=n), path, name
+        )
+    for path in crawl_summaries:
+        name = _dataset(path)
+
+        def crawl(p: str | os.PathLike[str], n: str) -> list[Section]:
+            summary = read_result(p)
+            pages = Path(p).with_name("pages.tsv")
+            return [crawl_outcomes(summary, dataset=n), crawl_section(pages, summary, dataset=n)]
+
+        out += _guarded(f"Crawl ({name})", crawl, path, name)
+    for path in task_results:
+        name = _dataset(path)
+        out += _guarded(f"Tasks ({name})", tasks_section, path, dataset=name)
+    if supervise is not None:
+        out += _guarded("Supervise", supervise_section, supervise, note=supervise_note)
+    return out
