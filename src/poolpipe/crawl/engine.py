@@ -26,7 +26,7 @@ from poolpipe.crawl.guard import Guard, Resolver
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.kinds import ErrorKind
 from poolpipe.crawl.previous import Previous
-from poolpipe.crawl.robots import RobotsCache
+from poolpipe.crawl.robots import RobotsCache, RobotsStore
 from poolpipe.crawl.rows import NOT_MODIFIED, PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import OVERLONG, URL, decode, iter_lines, read_duplicates
@@ -102,6 +102,7 @@ class Engine:
         window: int | None = None,
         fetcher: Callable[[], Fetcher] | None = None,
         previous: dict[str, Previous] | None = None,
+        robots_dir: str = "",
     ) -> None:
         self.settings = settings
         self.threads = max(1, threads)
@@ -109,7 +110,8 @@ class Engine:
         self.window = window or WINDOW
         self.previous = previous or {}
         self.resolver = Resolver(settings.hosts)
-        robots = RobotsCache(settings.user_agent)
+        store = RobotsStore(robots_dir) if robots_dir else None
+        robots = RobotsCache(settings.user_agent, store=store)
         self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots, self._crawl_delay))
         self.stats = EngineStats()
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
