@@ -580,3 +580,12 @@ def test_public_addresses_are_not_internal(address):
 def test_an_internal_network_that_is_not_a_range_is_refused():
     with pytest.raises(PoolpipeError, match="internal_networks: 'ten' is not an address range"):
         CrawlSettings(internal_networks=("ten",))
+
+
+def test_a_user_agent_that_cannot_be_a_header_is_refused_by_the_schema(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, {"crawl": {"user_agent": "bot\r\nX-Evil: 1"}}, "--dry-run")
+    text = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Failed validating 'pattern'" in text and "'user_agent'" in text
+    assert not (workdir / "results").exists()
