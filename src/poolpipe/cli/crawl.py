@@ -6,34 +6,21 @@ import argparse
 import sys
 
 from poolpipe.cli import options as opt
-from poolpipe.core import (
-    USER_AGENT,
-    Stopwatch,
-    check_output_path,
-    dumps_json,
-    refuse_overlap,
-    schema_defaults,
-)
+from poolpipe.core import USER_AGENT, Stopwatch, check_output_path, dumps_json, schema_defaults
 
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from poolpipe.core import write_json
+    from poolpipe.core import refuse_overlap, write_json
     from poolpipe.crawl import CrawlSettings, Progress, SiteSpec, crawl_file, showing
     from poolpipe.crawl.journal import journal_dir
     from poolpipe.crawl.warc import warc_path
 
-    refuse_overlap(
-        inputs={"URLFILE": args.urlfile, "--previous": args.previous},
-        outputs={
-            "--out": args.out,
-            "--summary": args.summary,
-            "--timing": args.timing,
-            "the WARC file": warc_path(args.out) if args.store == "warc" else None,
-            "the journal": journal_dir(args.out),
-        },
-    )
+    warc = warc_path(args.out) if args.store == "warc" else None
+    outputs = {"--out": args.out, "--summary": args.summary, "--timing": args.timing}
+    outputs |= {"the WARC file": warc, "the journal": journal_dir(args.out)}
+    refuse_overlap(inputs={"URLFILE": args.urlfile, "--previous": args.previous}, outputs=outputs)
     opt.check_outputs(args, "out", "summary", "timing")
     settings = CrawlSettings()
     given = {
