@@ -545,10 +545,23 @@ def test_a_redirect_from_a_public_address_into_an_internal_one_is_refused(tmp_pa
     rows = list(iter_rows([out]))
     for row, (target, why) in zip(rows, cases, strict=False):
         assert (row.status, row.error, row.final_url) == (None, "internal_redirect", target)
-        assert row.detail == f"redirected from a public address to {target}: {why}"
+        assert row.detail == f"redirected from 127.0.0.2 to {target}: {why}"
     assert [(r.status, r.error) for r in rows[len(cases) :]] == [(200, ""), (200, "")]
     hits = site_stats(inside)["hits"]
     assert hits.get("/page/1", 0) == before.get("/page/1", 0), "an internal page was fetched"
+
+
+def test_robots_txt_redirected_into_an_internal_address_is_unavailable(tmp_path, inside):
+    robots = f"http://127.0.0.1:{inside.port}/robots.txt"
+    before = site_stats(inside)["hits"].get("/robots.txt", 0)
+    spec = SiteSpec(pages=10, max_seconds=300, robots_location=robots)
+    with serve(spec, host="127.0.0.2") as public:
+        urls = tmp_path / "urls.txt"
+        urls.write_text(f"{public.base}/page/1\n{public.base}/private/x\n")
+        out = tmp_path / "part.jsonl"
+        crawl_range(split_file(urls, 1)[0], replace(SSRF, robots=True), processes=1, out=out)
+    assert [(r.status, r.error) for r in iter_rows([out])] == [(200, ""), (200, "")]
+    assert site_stats(inside)["hits"].get("/robots.txt", 0) == before
 
 
 def test_internal_redirects_can_be_allowed(tmp_path, inside, public):

@@ -110,6 +110,7 @@ class Engine:
         self.window = window or WINDOW
         self.previous = previous or {}
         self.resolver = Resolver(settings.hosts)
+        self.internal = () if settings.internal_redirects else settings.networks()
         store = RobotsStore(robots_dir) if robots_dir else None
         robots = RobotsCache(settings.user_agent, store=store)
         self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots, self._crawl_delay))
@@ -220,7 +221,7 @@ class Engine:
         if job.attempts == 1:
             job.started = now
         job.token = token = next(self._tokens)
-        job.guard = guard = Guard(now + self.settings.deadline, self.resolver)
+        job.guard = guard = Guard(now + self.settings.deadline, self.resolver, self.internal)
         self._running[token] = job
         self._state[token] = "running"
         heapq.heappush(self._timers, (guard.deadline, next(self._seq), token, False))

@@ -44,7 +44,6 @@ from poolpipe.crawl.guard import (
     Guard,
     InternalAddress,
     guarding,
-    is_internal,
     reused_connection,
 )
 from poolpipe.crawl.kinds import RETRYABLE_ERRORS, ErrorKind
@@ -200,7 +199,6 @@ class Fetcher:
         crawl_delay: Callable[[str, float], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.networks = settings.networks()
         self.crawl_delay = crawl_delay
         self.robots = robots if robots is not None else RobotsCache(settings.user_agent)
         self.timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
@@ -232,7 +230,7 @@ class Fetcher:
             except Cut:
                 outcome = error(ErrorKind.DEADLINE, "", final_url=final[0])
             except InternalAddress as exc:
-                detail = f"redirected from a public address to {final[0]}: {exc}"
+                detail = f"redirected from {guard.public} to {final[0]}: {exc}"
                 outcome = error(ErrorKind.INTERNAL_REDIRECT, detail, final_url=final[0])
             except Exception as exc:
                 outcome = classify_error(exc)
@@ -284,7 +282,6 @@ class Fetcher:
                         )
                     seen.add(target)
                     current = final[0] = target
-                    self._leaving(guard)
                     continue
                 size, digest, body = self._read_body(response, guard)
                 headers = response.headers
@@ -321,13 +318,6 @@ class Fetcher:
                 response.release_conn()
         detail = f"more than {s.max_redirects} redirects"
         return error(ErrorKind.TOO_MANY_REDIRECTS, detail, final_url=current)
-
-    def _leaving(self, guard: Guard) -> None:
-        """A redirect is followed: from a public address, the next hops may not go internal."""
-        if guard.networks or self.settings.internal_redirects or not guard.peer:
-            return
-        if not is_internal(guard.peer, self.networks):
-            guard.networks = self.networks
 
     def _get(self, parsed: Url, extra: dict[str, str] | None) -> urllib3.BaseHTTPResponse:
         """GET a parsed URL on this thread's pool for its host (no second parse of the URL).
@@ -431,12 +421,13 @@ class Fetcher:
 
         A failure to connect or read raises, as it would for the page itself: the URL gets
         that error (retried if it is retryable) and the next URL of the origin asks again.
-        A redirect to something that cannot be fetched (file:, not a URL) makes robots.txt
-        unavailable, which allows all (RFC 9309, 2.3.1.2).
+        A redirect to something that cannot be fetched (file:, not a URL, from a public
+        address into the internal networks) makes robots.txt unavailable, which allows all
+        (RFC 9309, 2.3.1.2).
         """
         try:
             response = self.pool.urlopen("GET", url, retries=_ROBOTS_RETRY, preload_content=False)
-        except (LocationValueError, ValueError):
+        except (LocationValueError, ValueError, InternalAddress):
             return 0, b""
         try:
             body = b""

@@ -9,12 +9,14 @@ look names up with its Resolver: names under the reserved .invalid domain (RFC 6
 never looked up, they fail at once, unless the settings send them to an address (the demo
 site).
 
-The guard also keeps a redirect from steering the crawler into the machine's own networks:
-once the fetcher sets guard.networks (a redirect left a public address), every address the
-attempt would connect to, or a kept-alive connection is already connected to, is checked
-against them, and an internal one raises InternalAddress before a byte is sent. The check is
-on the address itself, after the name is looked up, so no name, decimal spelling or DNS
-answer gets round it.
+The guard also keeps a redirect from steering the crawler into the machine's own networks
+(Guard.internal): once an attempt has been at a public address, every address it would
+connect to next, or that a kept-alive connection is already at, is checked, and an internal
+one raises InternalAddress before a byte is sent. Within one attempt only a redirect (of the
+page or of its robots.txt) leads to another address, so this is the rule "no redirect from
+public to internal". The check is on the address itself, after the name is looked up, so no
+name, decimal spelling or DNS answer gets round it; a URL that is internal from its first
+hop (the demo site) is fetched.
 """
 
 from __future__ import annotations
@@ -93,15 +95,17 @@ class Guard:
     the guard owns the descriptor until the attempt ends, its number is never reused meanwhile.
     """
 
-    __slots__ = ("_cut", "_done", "_lock", "_socks", "deadline", "networks", "peer", "resolver")
+    __slots__ = ("_cut", "_done", "_lock", "_socks", "deadline", "internal", "public", "resolver")
 
-    def __init__(self, deadline: float, resolver: Resolver) -> None:
+    def __init__(
+        self, deadline: float, resolver: Resolver, internal: tuple[IPNetwork, ...] = ()
+    ) -> None:
         self.deadline = deadline
         self.resolver = resolver
-        self.networks: tuple[IPNetwork, ...] = ()
-        """Refuse to connect into these (set once a redirect has left a public address)."""
-        self.peer = ""
-        """The address the attempt's last request went to."""
+        self.internal = internal
+        """The networks the attempt may not enter once it has been at a public address."""
+        self.public = ""
+        """The first public address the attempt was at ('' while none)."""
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
         self._cut = False
@@ -111,6 +115,15 @@ class Guard:
     def was_cut(self) -> bool:
         """Whether cut() ran before the attempt finished."""
         return self._cut
+
+    def allows(self, address: str) -> bool:
+        """Whether the attempt may connect to address: not internal once it has been public."""
+        return not (self.public and self.internal and is_internal(address, self.internal))
+
+    def visit(self, address: str) -> None:
+        """The attempt is at address now."""
+        if self.internal and not self.public and not is_internal(address, self.internal):
+            self.public = address
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""
@@ -177,15 +190,15 @@ def _register(sock: socket.socket | None) -> None:
 def _check_peer(sock: socket.socket, host: str) -> None:
     """Note the address a connection is at; refuse it if the guard forbids it."""
     guard = _guard()
-    if guard is None:
+    if guard is None or not guard.internal:
         return
     try:
         peer = sock.getpeername()[0]
     except (OSError, IndexError, TypeError):
         return
-    if guard.networks and is_internal(peer, guard.networks):
+    if not guard.allows(peer):
         raise InternalAddress(_internal(host, peer))
-    guard.peer = peer
+    guard.visit(peer)
 
 
 def _internal(host: str, address: str) -> str:
@@ -210,7 +223,7 @@ def _open_socket(conn: HTTPConnection) -> socket.socket:
     error: OSError = OSError("no address")
     refused = ""
     for family, sockaddr in addresses:
-        if guard is not None and guard.networks and is_internal(sockaddr[0], guard.networks):
+        if guard is not None and not guard.allows(sockaddr[0]):
             refused = refused or sockaddr[0]
             continue
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -223,7 +236,7 @@ def _open_socket(conn: HTTPConnection) -> socket.socket:
             sock.settimeout(timeout if isinstance(timeout, int | float) else None)
             sock.connect(sockaddr)
             if guard is not None:
-                guard.peer = sockaddr[0]
+                guard.visit(sockaddr[0])
             conn.poolpipe_requests = 0  # type: ignore[attr-defined]
             return sock
         except OSError as exc:
