@@ -389,6 +389,45 @@ def test_a_file_size_limit_is_one_sentence_and_leaves_no_partial_file(tmp_path, 
     assert list(out.parent.iterdir()) == []
 
 
+def _can_mount_tmpfs() -> bool:
+    probe = "mount -t tmpfs -o size=64k tmpfs /mnt"
+    try:
+        run = subprocess.run(
+            ["unshare", "-rm", "sh", "-c", probe], capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return run.returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs unshare and a tmpfs mount")
+@pytest.mark.parametrize("store", ["none", "warc"])
+def test_a_full_disk_is_one_sentence_and_leaves_no_partial_file(tmp_path, site, store):
+    # a 96 KiB tmpfs mounted in a mount namespace of the test's own: it is full long before
+    # the crawl's journal, pages.tsv or WARC file is complete
+    urls = tmp_path / "urls.txt"
+    lines = [f"{site.base}/page/{i % 10}?full-{store}-{i}" for i in range(300)]
+    urls.write_text("".join(f"{line}\n" for line in lines))
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    out = disk / "pages.tsv"
+    crawl = f"{POOLPIPE} crawl {urls} --out {out} --processes 2 --store {store}"
+    script = f"mount -t tmpfs -o size=96k tmpfs {disk} && {crawl}; echo rc=$?; ls -A {disk}"
+    run = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.stderr == (
+        f"poolpipe: error: the crawl cannot write {str(out)!r} or its journal: No space left "
+        "on device; nothing of it was kept (free some space or raise the limit, then run it "
+        "again)\n"
+    )
+    assert run.stdout == "rc=1\n"
+
+
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EFBIG])
 def test_a_full_disk_in_a_worker_or_an_atomic_write_is_one_sentence(code):
     inner = OSError(code, os.strerror(code))
