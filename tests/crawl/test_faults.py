@@ -12,6 +12,7 @@ call public, or to a name under .invalid, never looked up. The other addresses n
 from __future__ import annotations
 
 import errno
+import json
 import math
 import os
 import resource
@@ -641,3 +642,15 @@ def test_a_user_agent_that_cannot_be_a_header_is_refused_by_the_schema(tmp_path)
     assert run.returncode != 0
     assert "Failed validating 'pattern'" in text and "'user_agent'" in text
     assert not (workdir / "results").exists()
+
+
+def test_the_command_can_allow_internal_redirects(tmp_path):
+    # the command's setting, seen in its summary (its effect is tested above: the command
+    # has no option to call a loopback address public, so it cannot be shown on loopback)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://x.invalid/\n")
+    for option, allowed in (([], False), (["--internal-redirects"], True)):
+        out = tmp_path / f"pages{len(option)}.tsv"
+        run = poolpipe("crawl", str(urls), "--out", str(out), *option)
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["settings"]["internal_redirects"] is allowed

@@ -32,6 +32,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
         "max_bytes": args.max_bytes,
         "user_agent": args.user_agent,
         "robots": False if args.no_robots else None,
+        "internal_redirects": True if args.internal_redirects else None,
         "previous": args.previous,
         "store": args.store,
     }
@@ -59,8 +60,7 @@ def user_agent(text: str) -> str:
     """A --user-agent that can go in an HTTP header, else the settings' one sentence."""
     from poolpipe.crawl.settings import user_agent_problem
 
-    problem = user_agent_problem(text)
-    if problem:
+    if problem := user_agent_problem(text):
         raise argparse.ArgumentTypeError(problem.removeprefix("user_agent "))
     return text
 
@@ -139,6 +139,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="User-Agent header, printable Latin-1 on one line (default: %(default)s)",
     )
     p.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
+    p.add_argument(
+        "--internal-redirects",
+        action="store_true",
+        help="follow a redirect from a public address into crawl.internal_networks",
+    )
     p.add_argument(
         "--previous",
         metavar="PAGES_TSV",
