@@ -408,10 +408,10 @@ class Fetcher:
             entry.settle(*self._load_robots(origin + "/robots.txt", guard))
             return
         try:
-            with store.claim(origin, guard.remaining) as found:
+            with store.claim(origin, guard.remaining) as (found, save):
                 if found is None:
                     found = self._load_robots(origin + "/robots.txt", guard)
-                    store.save(origin, *found)
+                    save(*found)
         except TimeoutError:
             raise Cut from None
         entry.settle(*found)

@@ -19,8 +19,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from poolpipe.core.outputs import write_atomic
-
 ROBOTS_HOSTS = 10_000
 """Hosts whose robots.txt verdict a process remembers (least recently used are forgotten)."""
 
@@ -73,10 +71,10 @@ LOCK_POLL_S = 0.02
 class RobotsStore:
     """robots.txt answers of one job, a file per origin in a folder of the job's own.
 
-    The first process that needs an origin's answer takes the origin's lock (flock), fetches
-    robots.txt and leaves the answer for the others, which wait on the lock and read it. An
-    answer that could not be fetched (a connection error) is not stored: the next URL asks
-    again, as within one process.
+    The first process that needs an origin's answer locks the origin's file (flock), fetches
+    robots.txt and writes the answer there for the others, which wait on the lock and read
+    it. An answer that could not be fetched (a connection error) is not stored: the next URL
+    asks again, as within one process. A file cut short by a kill reads as no answer.
     """
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
@@ -85,15 +83,15 @@ class RobotsStore:
     @contextlib.contextmanager
     def claim(
         self, origin: str, remaining: Callable[[], float]
-    ) -> Iterator[tuple[int, bytes] | None]:
-        """Hold the origin's lock while the block runs; the answer stored already, if any.
+    ) -> Iterator[tuple[tuple[int, bytes] | None, Callable[[int, bytes], None]]]:
+        """Hold the origin's lock while the block runs; the answer stored already (if any),
+        and a function that stores one.
 
         Waits at most remaining() seconds for the lock; TimeoutError past that.
         """
-        name = _file_name(origin)
         self.folder.mkdir(exist_ok=True)
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(self.folder / f"{name}.lock", flags, 0o600)
+        fd = os.open(self.folder / f"{_file_name(origin)}.json", flags, 0o600)
         try:
             while True:
                 try:
@@ -102,28 +100,31 @@ class RobotsStore:
                 except BlockingIOError:
                     left = remaining()
                     if left <= 0:
-                        raise TimeoutError(
-                            f"robots.txt of {origin} is still being fetched"
-                        ) from None
+                        why = f"robots.txt of {origin} is still being fetched"
+                        raise TimeoutError(why) from None
                     time.sleep(min(LOCK_POLL_S, left))
-            yield self._read(name, origin)
+
+            def save(status: int, body: bytes) -> None:
+                doc = {"origin": origin, "status": status, "body": base64.b64encode(body).decode()}
+                data = json.dumps(doc).encode()
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, data, 0)
+
+            yield _answer(fd, origin), save
         finally:
             os.close(fd)
 
-    def save(self, origin: str, status: int, body: bytes) -> None:
-        """Store an origin's answer (call inside claim())."""
-        name = _file_name(origin)
-        doc = {"origin": origin, "status": status, "body": base64.b64encode(body).decode()}
-        write_atomic(self.folder / f"{name}.json", json.dumps(doc))
 
-    def _read(self, name: str, origin: str) -> tuple[int, bytes] | None:
-        try:
-            doc = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
-            if doc["origin"] != origin:
-                return None
-            return int(doc["status"]), base64.b64decode(doc["body"])
-        except (OSError, ValueError, KeyError, TypeError):
+def _answer(fd: int, origin: str) -> tuple[int, bytes] | None:
+    """The answer in an origin's locked file; None if it has none (or half of one)."""
+    try:
+        data = os.pread(fd, os.fstat(fd).st_size, 0)
+        doc = json.loads(data)
+        if doc["origin"] != origin:
             return None
+        return int(doc["status"]), base64.b64decode(doc["body"], validate=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _file_name(origin: str) -> str:
