@@ -31,9 +31,10 @@ from poolpipe.core.chunks import split_file
 from poolpipe.core.defaults import schema_bounds
 from poolpipe.crawl import PAGE_FIELDS, CrawlSettings
 from poolpipe.crawl.demosite import Site, SiteSpec, serve
-from poolpipe.crawl.engine import backoff
-from poolpipe.crawl.fetch import declared_length, retry_after
+from poolpipe.crawl.engine import Engine, backoff
+from poolpipe.crawl.fetch import FetchOutcome, declared_length, retry_after
 from poolpipe.crawl.guard import is_internal
+from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.journal import journal_dir
 from poolpipe.crawl.merge import iter_rows
 from poolpipe.crawl.ranges import crawl_range, disk_full, write_failure
@@ -402,17 +403,21 @@ def _can_mount_tmpfs() -> bool:
 
 
 @pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs unshare and a tmpfs mount")
-@pytest.mark.parametrize("store", ["none", "warc"])
+@pytest.mark.parametrize("store", ["none", "warc", "spool"])
 def test_a_full_disk_is_one_sentence_and_leaves_no_partial_file(tmp_path, site, store):
     # a 96 KiB tmpfs mounted in a mount namespace of the test's own: it is full long before
-    # the crawl's journal, pages.tsv or WARC file is complete
+    # the crawl's journal, pages.tsv or WARC file is complete (spool: a 4 MiB body of the
+    # WARC store, spooled beside the job's WARC file, fills it)
     urls = tmp_path / "urls.txt"
     lines = [f"{site.base}/page/{i % 10}?full-{store}-{i}" for i in range(300)]
+    if store == "spool":
+        lines = [f"{site.base}/gzip?bytes={4 << 20}", *lines[:3]]
     urls.write_text("".join(f"{line}\n" for line in lines))
     disk = tmp_path / "disk"
     disk.mkdir()
     out = disk / "pages.tsv"
-    crawl = f"{POOLPIPE} crawl {urls} --out {out} --processes 2 --store {store}"
+    warc = "warc" if store == "spool" else store
+    crawl = f"{POOLPIPE} crawl {urls} --out {out} --processes 2 --store {warc}"
     script = f"mount -t tmpfs -o size=96k tmpfs {disk} && {crawl}; echo rc=$?; ls -A {disk}"
     run = subprocess.run(
         ["unshare", "-rm", "sh", "-c", script],
@@ -654,3 +659,20 @@ def test_the_command_can_allow_internal_redirects(tmp_path):
         run = poolpipe("crawl", str(urls), "--out", str(out), *option)
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout)["settings"]["internal_redirects"] is allowed
+
+
+class _SpoolFull:
+    """A fetcher whose every attempt finds the WARC spool's disk full."""
+
+    def attempt(self, url: str, guard) -> FetchOutcome:
+        return FetchOutcome(final_url=url, fatal=OSError(errno.ENOSPC, "No space left on device"))
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_full_spool_stops_the_job_instead_of_making_rows():
+    engine = Engine(CrawlSettings(), threads=2, limiter=HostLimiter(2), fetcher=_SpoolFull)
+    rows = engine.run([(1, "http://x.invalid/a"), (2, "http://x.invalid/b")])
+    with pytest.raises(OSError, match="No space left on device"):
+        list(rows)

@@ -103,6 +103,7 @@ class Engine:
         fetcher: Callable[[], Fetcher] | None = None,
         previous: dict[str, Previous] | None = None,
         robots_dir: str = "",
+        spool_dir: str | None = None,
     ) -> None:
         self.settings = settings
         self.threads = max(1, threads)
@@ -113,7 +114,9 @@ class Engine:
         self.internal = () if settings.internal_redirects else settings.networks()
         store = RobotsStore(robots_dir) if robots_dir else None
         robots = RobotsCache(settings.user_agent, store=store)
-        self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots, self._crawl_delay))
+        self.make_fetcher = fetcher or (
+            lambda: Fetcher(settings, robots, self._crawl_delay, spool_dir=spool_dir)
+        )
         self.stats = EngineStats()
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._done: queue.SimpleQueue = queue.SimpleQueue()
@@ -275,6 +278,8 @@ class Engine:
             self._finish(token, outcome)
 
     def _finish(self, token: int, outcome: FetchOutcome, abandoned: bool = False) -> None:
+        if outcome.fatal is not None:
+            raise outcome.fatal
         job = self._running.pop(token, None)
         if job is None:
             return

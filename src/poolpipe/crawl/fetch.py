@@ -53,7 +53,8 @@ from poolpipe.crawl.rows import Exchange
 from poolpipe.crawl.settings import CrawlSettings
 
 SPOOL_BYTES = 1 << 20
-"""With the WARC store, the most of a body held in memory; the rest waits in a temporary file."""
+"""With the WARC store, the most of a body held in memory; the rest waits in a temporary file
+(beside the job's WARC file)."""
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ROBOTS_MAX_BYTES = 512 << 10
 ROBOTS_MAX_REDIRECTS = 5
@@ -90,6 +91,9 @@ class FetchOutcome:
     etag: str = ""
     last_modified: str = ""
     record: Exchange | None = None
+    fatal: OSError | None = None
+    """A failure of this machine, not of the URL (the WARC spool's disk is full): the job
+    stops with it."""
 
 
 def error(
@@ -189,6 +193,14 @@ class TooLarge(Exception):
         self.status = status
 
 
+class SpoolFull(Exception):
+    """A body could not be spooled for the WARC store: the disk is full or over a limit."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class Fetcher:
     """One thread's fetcher: its own connections, the process's robots cache."""
 
@@ -197,8 +209,10 @@ class Fetcher:
         settings: CrawlSettings,
         robots: RobotsCache | None = None,
         crawl_delay: Callable[[str, float], None] | None = None,
+        spool_dir: str | None = None,
     ) -> None:
         self.settings = settings
+        self.spool_dir = spool_dir
         self.crawl_delay = crawl_delay
         self.robots = robots if robots is not None else RobotsCache(settings.user_agent)
         self.timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
@@ -232,6 +246,8 @@ class Fetcher:
             except InternalAddress as exc:
                 detail = f"redirected from {guard.public} to {final[0]}: {exc}"
                 outcome = error(ErrorKind.INTERNAL_REDIRECT, detail, final_url=final[0])
+            except SpoolFull as exc:
+                return FetchOutcome(final_url=final[0], fatal=exc.error)
             except Exception as exc:
                 outcome = classify_error(exc)
             finally:
@@ -360,7 +376,11 @@ class Fetcher:
             raise TooLarge(message, response.status)
         size = 0
         digest = hashlib.sha256()
-        kept = tempfile.SpooledTemporaryFile(SPOOL_BYTES) if keep else _NOWHERE  # noqa: SIM115
+        kept = (
+            tempfile.SpooledTemporaryFile(SPOOL_BYTES, dir=self.spool_dir)  # noqa: SIM115
+            if keep
+            else _NOWHERE
+        )
         try:
             for block in response.stream(READ_SIZE, decode_content=True):
                 size += len(block)
@@ -368,7 +388,10 @@ class Fetcher:
                     response.close()
                     raise TooLarge(f"body over the cap of {cap} bytes", response.status)
                 digest.update(block)
-                kept.write(block)
+                try:
+                    kept.write(block)
+                except OSError as exc:
+                    raise SpoolFull(exc) from exc
                 if guard.was_cut:
                     break
         except BaseException:

@@ -123,6 +123,7 @@ class PieceCrawler:
             previous=previous,
             window=window,
             robots_dir=task.robots,
+            spool_dir=os.path.dirname(task.warc) or None,
         )
         items = iter_items(task.piece, first_line=task.first_line, duplicates=self.duplicates)
         if task.done_through:
