@@ -230,6 +230,10 @@ def test_a_killed_crawl_command_resumes_and_fetches_no_journalled_url_again(tmp_
     ]
     run = poolpipe("crawl", str(urls), "--out", str(out), *CLI_OPTIONS)
     assert run.returncode == 0, run.stderr
+    assert run.stderr == (
+        f"{journal_dir(out)} is the journal of an earlier run that did not finish: its rows "
+        "are kept if the URL file and the settings are the same (--restart starts over)\n"
+    )
     assert strip(read_pages(out)) == strip(read_pages(reference))
     assert sorted(p.name for p in out.parent.iterdir()) == ["pages.tsv"]
     hits = fetched(site, before)

@@ -9,6 +9,7 @@ order into the job's part file (JSON lines).
 from __future__ import annotations
 
 import errno
+import logging
 import math
 import multiprocessing as mp
 import os
@@ -36,6 +37,8 @@ from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls
 from poolpipe.crawl.warc import WarcAppender, join_warcs, warc_path
 from poolpipe.errors import PoolpipeError, Stopped
+
+log = logging.getLogger(__name__)
 
 WARC_WINDOW = 64
 """With the WARC store, lines a worker holds per thread: rows that wait for an earlier slow
@@ -370,5 +373,11 @@ def _work_folder(out: Path, restart: bool) -> Path:
         )
     if restart and work.exists():
         shutil.rmtree(work)
+    elif work.exists():
+        log.warning(
+            "%s is the journal of an earlier run that did not finish: its rows are kept if the "
+            "URL file and the settings are the same (--restart starts over)",
+            work,
+        )
     work.mkdir(exist_ok=True)
     return work
