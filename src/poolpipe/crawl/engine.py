@@ -229,7 +229,7 @@ class Engine:
         self._state[token] = "running"
         heapq.heappush(self._timers, (guard.deadline, next(self._seq), token, False))
         self._idle -= 1
-        self._tasks.put((token, job.url, guard, job.previous))
+        self._tasks.put((token, job.url, guard, job.previous, job.slot))
 
     def _watch(self, now: float) -> None:
         """Cut attempts past their deadline; write off those whose thread still has not returned."""
@@ -318,7 +318,10 @@ class Engine:
                 task = self._tasks.get()
                 if task is None:
                     return
-                token, url, guard, previous = task
+                token, url, guard, previous, slot = task
+                # on a loaded machine a thread may wake well after its place was taken: the
+                # host's delay counts from when the request really starts
+                self.limiter.started(slot)
                 if previous is None:
                     outcome = fetcher.attempt(url, guard)
                 else:

@@ -75,6 +75,14 @@ class HostLimiter:
             self._last[slot] = now
             return 0.0
 
+    def started(self, slot: int) -> None:
+        """A request to the host in `slot`, given its place earlier, starts now: the next
+        start is counted from now (a later start only ever makes the crawl more polite)."""
+        if not self.delay_of(slot):
+            return
+        with self._lock:
+            self._last[slot] = max(self._last[slot], time.monotonic())
+
     def release(self, slot: int) -> None:
         """Give the place back."""
         with self._lock:
