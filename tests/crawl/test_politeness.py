@@ -19,7 +19,8 @@ from poolpipe.crawl.ranges import crawl_range
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.errors import PoolpipeError
 
-from ..crawl_helpers import site_stats
+from ..crawl_helpers import poolpipe, site_stats
+from ..workflow_helpers import snakemake, with_sheet, workflow_copy
 
 SETTINGS = CrawlSettings(concurrency=4, per_host=2, deadline=10.0, retries=0)
 
@@ -114,3 +115,41 @@ def test_the_engine_feeds_each_response_latency_to_the_table():
 def test_politeness_settings_out_of_range_are_one_sentence(field, value):
     with pytest.raises(PoolpipeError, match="crawl settings"):
         CrawlSettings(**{field: value})
+
+
+def test_robots_txt_is_asked_once_per_host_per_job_with_several_processes(tmp_path):
+    with (
+        serve(SiteSpec(pages=50, max_seconds=300)) as one,
+        serve(SiteSpec(pages=50, max_seconds=300)) as two,
+    ):
+        urls = tmp_path / "urls.txt"
+        lines = [f"{site.base}/page/{i}?once" for i in range(40) for site in (one, two)]
+        urls.write_text("".join(f"{line}\n" for line in lines))
+        settings = replace(SETTINGS, concurrency=8, per_host=4)
+        crawl_range(split_file(urls, 1)[0], settings, processes=4, out=tmp_path / "part.jsonl")
+        # and the command, which runs one job over the whole file
+        out = tmp_path / "pages.tsv"
+        cmd = ["crawl", str(urls), "--out", str(out), "--processes", "4", "--concurrency", "8"]
+        assert poolpipe(*cmd).returncode == 0
+        hits = [site_stats(site)["hits"] for site in (one, two)]
+    assert [h["/robots.txt"] for h in hits] == [2, 2], "once per host in each of the two jobs"
+    assert all(h[f"/page/{i}?once"] == 2 for h in hits for i in range(40))
+
+
+def test_a_users_sheet_asks_each_url_once_and_robots_once_per_host_per_job(tmp_path):
+    with (
+        serve(SiteSpec(pages=50, max_seconds=300)) as one,
+        serve(SiteSpec(pages=50, max_seconds=300)) as two,
+    ):
+        own = tmp_path / "mine.txt"
+        lines = [f"{site.base}/page/{i}?sheet" for i in range(20) for site in (one, two)]
+        own.write_text("".join(f"{line}\n" for line in lines))
+        workdir = workflow_copy(tmp_path / "wf")
+        rows = [{"name": "mine", "stage": "crawl", "path": own, "chunks": 2}]
+        config = {"crawl": {"demo_site": False, "threads": 2, "concurrency": 8}}
+        run = snakemake(workdir, with_sheet(workdir, rows, config), "results/crawl/mine/pages.tsv")
+        hits = [site_stats(site)["hits"] for site in (one, two)]
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert all(h[f"/page/{i}?sheet"] == 1 for h in hits for i in range(20))
+    # two jobs, each with URLs of both hosts and two processes: robots.txt once per job
+    assert [h["/robots.txt"] for h in hits] == [2, 2]

@@ -1,6 +1,7 @@
 """A crawl job killed with SIGKILL resumes from its journal: the rows written before the kill
 are kept, their URLs are not fetched again, and the part file equals an uninterrupted run's
-(latencies aside). A journal of other settings, or a damaged one, is never trusted."""
+(latencies aside). A journal of other settings, or a damaged one, is never trusted. The
+`poolpipe crawl` command resumes the same way from OUT.journal/, and --restart starts over."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +26,7 @@ from poolpipe.crawl.ranges import crawl_range
 from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
 
-from ..crawl_helpers import site_stats
+from ..crawl_helpers import POOLPIPE, poolpipe, read_pages, site_stats
 
 SETTINGS = CrawlSettings(concurrency=4, per_host=4, deadline=10.0, retries=1, backoff=0.05)
 PAGES = 60
@@ -174,3 +176,103 @@ def test_a_file_where_the_journal_goes_is_replaced(tmp_path, site):
     crawl_range(split_file(urls, 1)[0], SETTINGS, processes=1, out=out)
     assert len(list(iter_rows([out]))) == PAGES + 1
     assert not journal_dir(out).exists()
+
+
+# --- the `poolpipe crawl` command resumes the same way, from OUT.journal/ ------------------
+
+
+def cli_journaled(out: Path) -> int:
+    """Complete rows in the journal of the command's run that writes out."""
+    return journaled(journal_dir(out) / "part.jsonl")
+
+
+def kill_cli_after(urls: Path, out: Path, rows: int) -> None:
+    """Start `poolpipe crawl`, SIGKILL it and its workers once its journal holds `rows` rows."""
+    proc = subprocess.Popen(
+        [POOLPIPE, "crawl", str(urls), "--out", str(out), *CLI_OPTIONS],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        end = time.monotonic() + WAIT_S
+        while cli_journaled(out) < rows and proc.poll() is None and time.monotonic() < end:
+            time.sleep(0.005)
+        assert proc.poll() is None, "the crawl ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert not out.exists() and journal_dir(out).is_dir()
+
+
+CLI_OPTIONS = ["--processes", "2", "--concurrency", "4", "--per-host", "4", "--retries", "1"]
+
+
+def fetched(site: Site, before: dict[str, int]) -> Counter:
+    """Requests per path since `before` was read."""
+    now = Counter(site_stats(site)["hits"])
+    now.subtract(before)
+    return now
+
+
+def test_a_killed_crawl_command_resumes_and_fetches_no_journalled_url_again(tmp_path, site):
+    urls = url_file(tmp_path, site, "cli")
+    reference = tmp_path / "reference" / "pages.tsv"
+    assert poolpipe("crawl", str(urls), "--out", str(reference), *CLI_OPTIONS).returncode == 0
+    before = site_stats(site)["hits"]
+    out = tmp_path / "run" / "pages.tsv"
+    kill_cli_after(urls, out, 20)
+    kept = [
+        PageRow.from_jsonl(line)
+        for piece in (journal_dir(out) / "part.jsonl.journal").glob("*.jsonl")
+        for line in piece.read_bytes().splitlines(keepends=True)
+        if line.endswith(b"\n")
+    ]
+    run = poolpipe("crawl", str(urls), "--out", str(out), *CLI_OPTIONS)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == (
+        f"{journal_dir(out)} is the journal of an earlier run that did not finish: its rows "
+        "are kept if the URL file and the settings are the same (--restart starts over)\n"
+    )
+    assert strip(read_pages(out)) == strip(read_pages(reference))
+    assert sorted(p.name for p in out.parent.iterdir()) == ["pages.tsv"]
+    hits = fetched(site, before)
+    pages = [p for p in hits if p.endswith("?cli")]
+    twice = sorted(p for p in pages if hits[p] > 1)
+    print(f"kept {len(kept)} rows at the kill; {len(twice)} of {len(pages)} URLs fetched twice")
+    for row in kept:
+        if row.attempts:
+            assert hits[row.url.removeprefix(site.base)] == 1, f"{row.url} fetched again"
+    assert len(twice) <= PAGES - len(kept)
+    assert hits["/robots.txt"] == 1, "robots.txt asked again by the resumed run"
+
+
+def test_restart_starts_a_killed_crawl_command_over(tmp_path, site):
+    urls = url_file(tmp_path, site, "restart")
+    out = tmp_path / "pages.tsv"
+    before = site_stats(site)["hits"]
+    kill_cli_after(urls, out, 10)
+    kept = fetched(site, before)
+    run = poolpipe("crawl", str(urls), "--out", str(out), "--restart", *CLI_OPTIONS)
+    assert run.returncode == 0, run.stderr
+    assert len(read_pages(out)) == PAGES + 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pages.tsv", "urls.txt"]
+    hits = fetched(site, before)
+    again = [p for p in kept if p.endswith("?restart") and kept[p] > 0]
+    assert again and all(hits[p] == kept[p] + 1 for p in again)
+
+
+def test_a_journal_folder_that_is_a_link_or_a_file_is_not_used(tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://x.invalid/\n")
+    out = tmp_path / "pages.tsv"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    journal_dir(out).symlink_to(elsewhere)
+    run = poolpipe("crawl", str(urls), "--out", str(out))
+    assert run.returncode == 1
+    assert run.stderr == (
+        f"poolpipe: error: {str(journal_dir(out))!r}, where the crawl keeps its journal, is not "
+        "a folder of its own: move it away or choose another --out\n"
+    )
+    assert list(elsewhere.iterdir()) == [] and not out.exists()

@@ -12,9 +12,15 @@ from poolpipe.core import USER_AGENT, Stopwatch, check_output_path, dumps_json, 
 def _cmd_crawl(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from poolpipe.core import write_json
+    from poolpipe.core import refuse_overlap, write_json
     from poolpipe.crawl import CrawlSettings, Progress, SiteSpec, crawl_file, showing
+    from poolpipe.crawl.journal import journal_dir
+    from poolpipe.crawl.warc import warc_path
 
+    warc = warc_path(args.out) if args.store == "warc" else None
+    outputs = {"--out": args.out, "--summary": args.summary, "--timing": args.timing}
+    outputs |= {"the WARC file": warc, "the journal": journal_dir(args.out)}
+    refuse_overlap(inputs={"URLFILE": args.urlfile, "--previous": args.previous}, outputs=outputs)
     opt.check_outputs(args, "out", "summary", "timing")
     settings = CrawlSettings()
     given = {
@@ -26,6 +32,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
         "max_bytes": args.max_bytes,
         "user_agent": args.user_agent,
         "robots": False if args.no_robots else None,
+        "internal_redirects": True if args.internal_redirects else None,
         "previous": args.previous,
         "store": args.store,
     }
@@ -40,12 +47,22 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
             processes=args.processes,
             site=site,
             progress=progress,
+            restart=args.restart,
         )
     sys.stdout.write(dumps_json(result))
     if args.summary:
         write_json(args.summary, result)
     opt.timing_record(args, "crawl", watch, result["rows"], result["bytes"])
     return 0
+
+
+def user_agent(text: str) -> str:
+    """A --user-agent that can go in an HTTP header, else the settings' one sentence."""
+    from poolpipe.crawl.settings import user_agent_problem
+
+    if problem := user_agent_problem(text):
+        raise argparse.ArgumentTypeError(problem.removeprefix("user_agent "))
+    return text
 
 
 def _cmd_demo_urls(args: argparse.Namespace) -> int:
@@ -66,7 +83,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Fetch every URL of URLFILE (one a line; blank lines and # comments "
         "skipped, repeats fetched once) and write one row per URL line, in input order, to "
         "--out; print the summary. Unset settings take config/schema.yaml's defaults. On a "
-        "terminal, a live progress line goes to stderr.",
+        "terminal, a live progress line goes to stderr. Rows are journalled in OUT.journal/ as "
+        "they come: a run that was killed (SIGKILL, a crash, a lost node) resumes from there, "
+        "fetching no URL it has a row for again; the folder is removed once OUT is written, "
+        "or when the run is stopped with Ctrl-C or SIGTERM.",
     )
     p.add_argument("urlfile", help="text file, one URL per line")
     p.add_argument("--out", required=True, metavar="PATH", help="pages.tsv to write")
@@ -114,10 +134,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--user-agent",
+        type=user_agent,
         default=crawl["user_agent"] or USER_AGENT,
-        help="User-Agent header (default: %(default)s)",
+        help="User-Agent header, printable Latin-1 on one line (default: %(default)s)",
     )
     p.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
+    p.add_argument(
+        "--internal-redirects",
+        action="store_true",
+        help="follow a redirect from a public address into crawl.internal_networks",
+    )
     p.add_argument(
         "--previous",
         metavar="PAGES_TSV",
@@ -140,6 +166,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=1000,
         help="pages the demo site serves (default: %(default)s, more than the workflow's "
         f"{demo['crawl']['pages']}, so that it serves any demo-urls list up to that size)",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="start over: remove OUT.journal/, an earlier killed run's journal, first",
     )
     p.add_argument("--summary", metavar="PATH", help="also write the summary here")
     p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")

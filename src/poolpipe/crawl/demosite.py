@@ -1,4 +1,5 @@
-"""A small HTTP/1.1 site on 127.0.0.1 for the crawl stage's demo, tests and benchmark.
+"""A small HTTP/1.1 site on 127.0.0.1 (or another loopback address) for the crawl stage's
+demo, tests and benchmark.
 
 Every response is a pure function of the path and of how often that path was asked for, so a
 crawl of it is deterministic. Every loop is bounded in count and time: a connection serves at
@@ -18,6 +19,8 @@ Paths:
   /redirect-to?url=U       302 to U, whatever it is
   /loop/NAME               302 to /loop/NAME/again, which redirects back
   /big?bytes=N[&chunked=1] N bytes, with a Content-Length (or chunked, without one)
+  /gzip?bytes=N            N zero bytes sent gzip-compressed (a compression bomb: about N/1000 on
+                           the wire), Content-Encoding: gzip
   /hang?seconds=T          reads the request, answers nothing for T seconds, closes
   /trickle?seconds=T       200 with a long Content-Length, then a byte every `interval` s
   /trickle-headers?seconds=T   the status line and headers a byte at a time
@@ -39,6 +42,7 @@ import argparse
 import asyncio
 import contextlib
 import email.utils
+import ipaddress
 import json
 import os
 import selectors
@@ -47,6 +51,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -55,6 +60,9 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 from poolpipe.core.pool import die_with_parent
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.errors import PoolpipeError
+
+LOOPBACK = "127.0.0.1"
+"""Where the site listens unless told another loopback address (tests of internal redirects)."""
 
 DEMO_HOST = "demo.poolpipe.invalid"
 """The demo site's name in URL files; the crawler sends it to the running site."""
@@ -66,6 +74,8 @@ MAX_REQUESTS = 100_000
 ARRIVALS = 4096
 IDLE_S = 30.0
 HEAD_LIMIT = 64 << 10
+GZIP_MAX = 4 << 30
+"""The most zero bytes /gzip sends (decoded)."""
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 EPOCH = 1_577_836_800
 """2020-01-01 00:00:00 UTC: the Last-Modified of the demo pages at version 0."""
@@ -317,6 +327,12 @@ class DemoServer:
         if kind == "big":
             await self.big(int(query.get("bytes", "0")), query.get("chunked") == "1", writer)
             return True
+        if kind == "gzip":
+            body = _zeros_gzip(min(int(query.get("bytes", "0")), GZIP_MAX))
+            head = {"Content-Encoding": "gzip", "Content-Type": "application/octet-stream"}
+            writer.write(_response(200, body, head))
+            await writer.drain()
+            return True
         if kind in ("trickle", "trickle-headers"):
             data = _response(200, b"x" * 1_000_000)
             if kind == "trickle":
@@ -351,6 +367,17 @@ class DemoServer:
         await writer.drain()
 
 
+def _zeros_gzip(size: int) -> bytes:
+    """size zero bytes, gzip-compressed, made a block at a time."""
+    pack = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    out = []
+    for start in range(0, size, len(block)):
+        out.append(pack.compress(block[: min(len(block), size - start)]))
+    out.append(pack.flush())
+    return b"".join(out)
+
+
 async def _serve(spec: SiteSpec, sock: socket.socket, parent: int) -> None:
     server = DemoServer(spec)
     srv = await asyncio.start_server(server.handle, sock=sock, limit=HEAD_LIMIT, backlog=1024)
@@ -360,37 +387,44 @@ async def _serve(spec: SiteSpec, sock: socket.socket, parent: int) -> None:
             await asyncio.sleep(0.5)
 
 
-def run_server(spec: SiteSpec, port: int = 0, parent: int | None = None) -> None:
-    """Listen on 127.0.0.1:port, print 'listening PORT' on stdout, serve until told to stop."""
+def run_server(
+    spec: SiteSpec, port: int = 0, parent: int | None = None, host: str = LOOPBACK
+) -> None:
+    """Listen on host:port, print 'listening PORT' on stdout, serve until told to stop."""
     die_with_parent()
+    if not ipaddress.ip_address(host).is_loopback:
+        raise PoolpipeError(f"the demo site listens on loopback addresses only, not {host}")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind(("127.0.0.1", port))
+        sock.bind((host, port))
         sock.listen(1024)
     except OSError as exc:
-        raise PoolpipeError(f"the demo site cannot listen on 127.0.0.1:{port}: {exc}") from None
+        raise PoolpipeError(f"the demo site cannot listen on {host}:{port}: {exc}") from None
     print(f"listening {sock.getsockname()[1]}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     asyncio.run(_serve(spec, sock, os.getppid() if parent is None else parent))
 
 
 @contextlib.contextmanager
-def serve(spec: SiteSpec, port: int = 0, startup_s: float = 30.0) -> Iterator[Site]:
-    """Run the site in a subprocess on 127.0.0.1 (port 0: any free one) while the block runs."""
+def serve(
+    spec: SiteSpec, port: int = 0, startup_s: float = 30.0, host: str = LOOPBACK
+) -> Iterator[Site]:
+    """Run the site in a subprocess on host (a loopback address; port 0: any free one) while
+    the block runs."""
     cmd = [sys.executable, "-m", "poolpipe.crawl.demosite", "--spec", json.dumps(asdict(spec))]
-    cmd += ["--port", str(port), "--parent", str(os.getpid())]
+    cmd += ["--port", str(port), "--parent", str(os.getpid()), "--host", host]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        closed.bind(("127.0.0.1", 0))
+        closed.bind((host, 0))
         line = _first_line(proc, startup_s)
         if not line.startswith("listening "):
             proc.kill()
             err = proc.communicate(timeout=10)[1].decode(errors="replace").strip().splitlines()
             raise PoolpipeError(err[-1] if err else "the demo site did not start")
         port = int(line.split()[1])
-        yield Site(host="127.0.0.1", port=port, closed_port=closed.getsockname()[1], pid=proc.pid)
+        yield Site(host=host, port=port, closed_port=closed.getsockname()[1], pid=proc.pid)
     finally:
         closed.close()
         proc.terminate()
@@ -430,9 +464,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", default="{}", help="SiteSpec fields as JSON")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--parent", type=int, default=None, help="exit when this process is gone")
+    parser.add_argument("--host", default=LOOPBACK, help="a loopback address to listen on")
     args = parser.parse_args(argv)
     try:
-        run_server(SiteSpec(**json.loads(args.spec)), args.port, args.parent)
+        run_server(SiteSpec(**json.loads(args.spec)), args.port, args.parent, args.host)
     except PoolpipeError as exc:
         print(f"demo site: error: {exc}", file=sys.stderr)
         return 1

@@ -26,7 +26,7 @@ from poolpipe.crawl.guard import Guard, Resolver
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.kinds import ErrorKind
 from poolpipe.crawl.previous import Previous
-from poolpipe.crawl.robots import RobotsCache
+from poolpipe.crawl.robots import RobotsCache, RobotsStore
 from poolpipe.crawl.rows import NOT_MODIFIED, PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import OVERLONG, URL, decode, iter_lines, read_duplicates
@@ -102,6 +102,8 @@ class Engine:
         window: int | None = None,
         fetcher: Callable[[], Fetcher] | None = None,
         previous: dict[str, Previous] | None = None,
+        robots_dir: str = "",
+        spool_dir: str | None = None,
     ) -> None:
         self.settings = settings
         self.threads = max(1, threads)
@@ -109,8 +111,12 @@ class Engine:
         self.window = window or WINDOW
         self.previous = previous or {}
         self.resolver = Resolver(settings.hosts)
-        robots = RobotsCache(settings.user_agent)
-        self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots, self._crawl_delay))
+        self.internal = () if settings.internal_redirects else settings.networks()
+        store = RobotsStore(robots_dir) if robots_dir else None
+        robots = RobotsCache(settings.user_agent, store=store)
+        self.make_fetcher = fetcher or (
+            lambda: Fetcher(settings, robots, self._crawl_delay, spool_dir=spool_dir)
+        )
         self.stats = EngineStats()
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._done: queue.SimpleQueue = queue.SimpleQueue()
@@ -218,12 +224,12 @@ class Engine:
         if job.attempts == 1:
             job.started = now
         job.token = token = next(self._tokens)
-        job.guard = guard = Guard(now + self.settings.deadline, self.resolver)
+        job.guard = guard = Guard(now + self.settings.deadline, self.resolver, self.internal)
         self._running[token] = job
         self._state[token] = "running"
         heapq.heappush(self._timers, (guard.deadline, next(self._seq), token, False))
         self._idle -= 1
-        self._tasks.put((token, job.url, guard, job.previous))
+        self._tasks.put((token, job.url, guard, job.previous, job.slot))
 
     def _watch(self, now: float) -> None:
         """Cut attempts past their deadline; write off those whose thread still has not returned."""
@@ -272,6 +278,8 @@ class Engine:
             self._finish(token, outcome)
 
     def _finish(self, token: int, outcome: FetchOutcome, abandoned: bool = False) -> None:
+        if outcome.fatal is not None:
+            raise outcome.fatal
         job = self._running.pop(token, None)
         if job is None:
             return
@@ -310,7 +318,10 @@ class Engine:
                 task = self._tasks.get()
                 if task is None:
                     return
-                token, url, guard, previous = task
+                token, url, guard, previous, slot = task
+                # on a loaded machine a thread may wake well after its place was taken: the
+                # host's delay counts from when the request really starts
+                self.limiter.started(slot)
                 if previous is None:
                     outcome = fetcher.attempt(url, guard)
                 else:

@@ -12,10 +12,13 @@ import contextlib
 import email.utils
 import hashlib
 import http.client
+import io
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import BinaryIO
 from urllib.parse import urljoin
 
 import certifi
@@ -35,13 +38,23 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Url, parse_url
 
-from poolpipe.crawl.guard import WATCHED_POOLS, Cut, Guard, guarding
+from poolpipe.crawl.guard import (
+    WATCHED_POOLS,
+    Cut,
+    Guard,
+    InternalAddress,
+    guarding,
+    reused_connection,
+)
 from poolpipe.crawl.kinds import RETRYABLE_ERRORS, ErrorKind
 from poolpipe.crawl.previous import VALIDATOR_CHARS, Previous
 from poolpipe.crawl.robots import RobotsCache, RobotsEntry
 from poolpipe.crawl.rows import Exchange
 from poolpipe.crawl.settings import CrawlSettings
 
+SPOOL_BYTES = 1 << 20
+"""With the WARC store, the most of a body held in memory; the rest waits in a temporary file
+(beside the job's WARC file)."""
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ROBOTS_MAX_BYTES = 512 << 10
 ROBOTS_MAX_REDIRECTS = 5
@@ -78,6 +91,9 @@ class FetchOutcome:
     etag: str = ""
     last_modified: str = ""
     record: Exchange | None = None
+    fatal: OSError | None = None
+    """A failure of this machine, not of the URL (the WARC spool's disk is full): the job
+    stops with it."""
 
 
 def error(
@@ -177,6 +193,14 @@ class TooLarge(Exception):
         self.status = status
 
 
+class SpoolFull(Exception):
+    """A body could not be spooled for the WARC store: the disk is full or over a limit."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class Fetcher:
     """One thread's fetcher: its own connections, the process's robots cache."""
 
@@ -185,8 +209,10 @@ class Fetcher:
         settings: CrawlSettings,
         robots: RobotsCache | None = None,
         crawl_delay: Callable[[str, float], None] | None = None,
+        spool_dir: str | None = None,
     ) -> None:
         self.settings = settings
+        self.spool_dir = spool_dir
         self.crawl_delay = crawl_delay
         self.robots = robots if robots is not None else RobotsCache(settings.user_agent)
         self.timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
@@ -217,6 +243,11 @@ class Fetcher:
                 )
             except Cut:
                 outcome = error(ErrorKind.DEADLINE, "", final_url=final[0])
+            except InternalAddress as exc:
+                detail = f"redirected from {guard.public} to {final[0]}: {exc}"
+                outcome = error(ErrorKind.INTERNAL_REDIRECT, detail, final_url=final[0])
+            except SpoolFull as exc:
+                return FetchOutcome(final_url=final[0], fatal=exc.error)
             except Exception as exc:
                 outcome = classify_error(exc)
             finally:
@@ -278,6 +309,7 @@ class Fetcher:
                         reason=response.reason or "",
                         headers=tuple(headers.items()),
                         body=body,
+                        size=size,
                         date=warc_date(),
                     )
                 return FetchOutcome(
@@ -304,22 +336,36 @@ class Fetcher:
         return error(ErrorKind.TOO_MANY_REDIRECTS, detail, final_url=current)
 
     def _get(self, parsed: Url, extra: dict[str, str] | None) -> urllib3.BaseHTTPResponse:
-        """GET a parsed URL on this thread's pool for its host (no second parse of the URL)."""
+        """GET a parsed URL on this thread's pool for its host (no second parse of the URL).
+
+        A kept-alive connection the server closed meanwhile (as a server does at its
+        keep-alive timeout, often without a `Connection: close`) ends the request before any
+        answer comes; the request is sent again once on a new connection, as browsers do,
+        rather than counted as a failed attempt.
+        """
         pool = self.pool.connection_from_host(parsed.host, parsed.port, parsed.scheme)
-        return pool.urlopen(
-            "GET",
-            parsed.request_uri,
-            headers={**self.pool.headers, **extra} if extra else self.pool.headers,
-            redirect=False,
-            retries=False,
-            assert_same_host=False,
-            preload_content=False,
-        )
+        for again in (False, True):
+            try:
+                return pool.urlopen(
+                    "GET",
+                    parsed.request_uri,
+                    headers={**self.pool.headers, **extra} if extra else self.pool.headers,
+                    redirect=False,
+                    retries=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                )
+            except ProtocolError as exc:
+                if again or not (reused_connection() and _closed_unanswered(exc)):
+                    raise
+        raise AssertionError("unreachable")
 
     def _read_body(
         self, response: urllib3.BaseHTTPResponse, guard: Guard
-    ) -> tuple[int, str, bytes]:
-        """The body's size and SHA-256 (hex), and the body itself if the WARC store keeps it."""
+    ) -> tuple[int, str, BinaryIO]:
+        """The body's size and SHA-256 (hex), and the body itself (a file) if the WARC store
+        keeps it: past SPOOL_BYTES it goes to a temporary file, so a job holds at most
+        SPOOL_BYTES per row in memory, whatever the size cap."""
         cap = self.settings.max_bytes
         keep = self.settings.store == "warc"
         length = declared_length(response.headers.get("Content-Length"))
@@ -330,18 +376,28 @@ class Fetcher:
             raise TooLarge(message, response.status)
         size = 0
         digest = hashlib.sha256()
-        kept: list[bytes] = []
-        for block in response.stream(READ_SIZE, decode_content=True):
-            size += len(block)
-            if size > cap:
-                response.close()
-                raise TooLarge(f"body over the cap of {cap} bytes", response.status)
-            digest.update(block)
-            if keep:
-                kept.append(block)
-            if guard.was_cut:
-                break
-        return size, digest.hexdigest(), b"".join(kept)
+        kept = (
+            tempfile.SpooledTemporaryFile(SPOOL_BYTES, dir=self.spool_dir)  # noqa: SIM115
+            if keep
+            else _NOWHERE
+        )
+        try:
+            for block in response.stream(READ_SIZE, decode_content=True):
+                size += len(block)
+                if size > cap:
+                    response.close()
+                    raise TooLarge(f"body over the cap of {cap} bytes", response.status)
+                digest.update(block)
+                try:
+                    kept.write(block)
+                except OSError as exc:
+                    raise SpoolFull(exc) from exc
+                if guard.was_cut:
+                    break
+        except BaseException:
+            kept.close()
+            raise
+        return size, digest.hexdigest(), kept
 
     def _robots_refusal(self, parsed: Url, url: str, guard: Guard) -> str:
         """Why robots.txt forbids url, or '' if it allows it."""
@@ -350,7 +406,7 @@ class Fetcher:
             entry, mine = self.robots.entry(origin)
             if mine:
                 try:
-                    self._load_robots(entry, origin + "/robots.txt", guard)
+                    self._settle_robots(entry, origin, guard)
                     delay = entry.crawl_delay(self.robots.agent)
                     if delay and self.crawl_delay is not None:
                         self.crawl_delay(parsed.host or "", delay)
@@ -368,28 +424,67 @@ class Fetcher:
             return ""
         return entry.reason or f"robots.txt of {parsed.host} disallows it"
 
-    def _load_robots(self, entry: RobotsEntry, url: str, guard: Guard) -> None:
-        """Fetch robots.txt and settle the entry with it.
+    def _settle_robots(self, entry: RobotsEntry, origin: str, guard: Guard) -> None:
+        """Settle the entry with the job's stored answer for origin, or fetch and store it."""
+        store = self.robots.store
+        if store is None:
+            entry.settle(*self._load_robots(origin + "/robots.txt", guard))
+            return
+        try:
+            with store.claim(origin, guard.remaining) as (found, save):
+                if found is None:
+                    found = self._load_robots(origin + "/robots.txt", guard)
+                    save(*found)
+        except TimeoutError:
+            raise Cut from None
+        entry.settle(*found)
+
+    def _load_robots(self, url: str, guard: Guard) -> tuple[int, bytes]:
+        """Fetch robots.txt: its status and (for a 2xx) its body.
 
         A failure to connect or read raises, as it would for the page itself: the URL gets
         that error (retried if it is retryable) and the next URL of the origin asks again.
-        A redirect to something that cannot be fetched (file:, not a URL) makes robots.txt
-        unavailable, which allows all (RFC 9309, 2.3.1.2).
+        A redirect to something that cannot be fetched (file:, not a URL, from a public
+        address into the internal networks) makes robots.txt unavailable, which allows all
+        (RFC 9309, 2.3.1.2).
         """
         try:
             response = self.pool.urlopen("GET", url, retries=_ROBOTS_RETRY, preload_content=False)
-        except (LocationValueError, ValueError):
-            entry.settle(0, b"")
-            return
+        except (LocationValueError, ValueError, InternalAddress):
+            return 0, b""
         try:
             body = b""
             if 200 <= response.status < 300:
                 body = _read_capped(response, ROBOTS_MAX_BYTES)
                 if guard.was_cut:
                     raise Cut
-            entry.settle(response.status, body)
+            return response.status, body
         finally:
             response.release_conn()
+
+
+class _Nowhere(io.RawIOBase):
+    """A body not kept: writes go nowhere."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
+_NOWHERE = _Nowhere()
+
+
+def _closed_unanswered(exc: ProtocolError) -> bool:
+    """Whether the connection was closed before any byte of an answer came."""
+    reason = exc.args[-1] if exc.args else None
+    return isinstance(
+        reason, http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError
+    )
 
 
 def warc_date() -> str:

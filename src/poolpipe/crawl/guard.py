@@ -8,6 +8,15 @@ pools in WATCHED_POOLS open and reuse their sockets under the running attempt's 
 look names up with its Resolver: names under the reserved .invalid domain (RFC 6761) are
 never looked up, they fail at once, unless the settings send them to an address (the demo
 site).
+
+The guard also keeps a redirect from steering the crawler into the machine's own networks
+(Guard.internal): once an attempt has been at a public address, every address it would
+connect to next, or that a kept-alive connection is already at, is checked, and an internal
+one raises InternalAddress before a byte is sent. Within one attempt only a redirect (of the
+page or of its robots.txt) leads to another address, so this is the rule "no redirect from
+public to internal". The check is on the address itself, after the name is looked up, so no
+name, decimal spelling or DNS answer gets round it; a URL that is internal from its first
+hop (the demo site) is fetched.
 """
 
 from __future__ import annotations
@@ -29,6 +38,24 @@ _local = threading.local()
 
 class Cut(Exception):
     """The attempt's deadline passed while it was waiting on something other than a socket."""
+
+
+class InternalAddress(Exception):
+    """A redirect from a public address led to an address in the internal networks."""
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def is_internal(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    """Whether an IP address (IPv4-mapped IPv6 read as its IPv4) is in one of networks."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in networks)
 
 
 class Resolver:
@@ -68,11 +95,17 @@ class Guard:
     the guard owns the descriptor until the attempt ends, its number is never reused meanwhile.
     """
 
-    __slots__ = ("_cut", "_done", "_lock", "_socks", "deadline", "resolver")
+    __slots__ = ("_cut", "_done", "_lock", "_socks", "deadline", "internal", "public", "resolver")
 
-    def __init__(self, deadline: float, resolver: Resolver) -> None:
+    def __init__(
+        self, deadline: float, resolver: Resolver, internal: tuple[IPNetwork, ...] = ()
+    ) -> None:
         self.deadline = deadline
         self.resolver = resolver
+        self.internal = internal
+        """The networks the attempt may not enter once it has been at a public address."""
+        self.public = ""
+        """The first public address the attempt was at ('' while none)."""
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
         self._cut = False
@@ -82,6 +115,15 @@ class Guard:
     def was_cut(self) -> bool:
         """Whether cut() ran before the attempt finished."""
         return self._cut
+
+    def allows(self, address: str) -> bool:
+        """Whether the attempt may connect to address: not internal once it has been public."""
+        return not (self.public and self.internal and is_internal(address, self.internal))
+
+    def visit(self, address: str) -> None:
+        """The attempt is at address now."""
+        if self.internal and not self.public and not is_internal(address, self.internal):
+            self.public = address
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""
@@ -145,6 +187,31 @@ def _register(sock: socket.socket | None) -> None:
         guard.register(sock)
 
 
+def _check_peer(sock: socket.socket, host: str) -> None:
+    """Note the address a connection is at; refuse it if the guard forbids it."""
+    guard = _guard()
+    if guard is None or not guard.internal:
+        return
+    try:
+        peer = sock.getpeername()[0]
+    except (OSError, IndexError, TypeError):
+        return
+    if not guard.allows(peer):
+        raise InternalAddress(_internal(host, peer))
+    guard.visit(peer)
+
+
+def _internal(host: str, address: str) -> str:
+    if host.strip("[]") == address:
+        return f"{address} is an internal address"
+    return f"{host} is at {address}, an internal address"
+
+
+def reused_connection() -> bool:
+    """Whether this thread's last request went out on a connection that had served one before."""
+    return getattr(_local, "reused", False)
+
+
 def _open_socket(conn: HTTPConnection) -> socket.socket:
     """Resolve with the attempt's resolver and connect, the socket watched by its guard."""
     guard = _guard()
@@ -154,7 +221,11 @@ def _open_socket(conn: HTTPConnection) -> socket.socket:
     except socket.gaierror as exc:
         raise NameResolutionError(conn.host, conn, exc) from exc
     error: OSError = OSError("no address")
+    refused = ""
     for family, sockaddr in addresses:
+        if guard is not None and not guard.allows(sockaddr[0]):
+            refused = refused or sockaddr[0]
+            continue
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             if guard is not None:
@@ -164,10 +235,15 @@ def _open_socket(conn: HTTPConnection) -> socket.socket:
             timeout = conn.timeout
             sock.settimeout(timeout if isinstance(timeout, int | float) else None)
             sock.connect(sockaddr)
+            if guard is not None:
+                guard.visit(sockaddr[0])
+            conn.poolpipe_requests = 0  # type: ignore[attr-defined]
             return sock
         except OSError as exc:
             error = exc
             sock.close()
+    if refused:
+        raise InternalAddress(_internal(conn.host, refused))
     if isinstance(error, TimeoutError):
         raise ConnectTimeoutError(conn, f"connecting to {conn.host} timed out") from error
     raise NewConnectionError(conn, f"cannot connect to {conn.host}: {error}") from error
@@ -183,8 +259,16 @@ class _Watched:
         return _open_socket(self)  # type: ignore[arg-type]
 
     def request(self, *args, **kwargs) -> None:
-        _register(self.sock)
-        super().request(*args, **kwargs)  # type: ignore[misc]
+        # poolpipe_requests counts the requests of the current socket (_open_socket resets it)
+        sock = self.sock
+        _local.reused = sock is not None and getattr(self, "poolpipe_requests", 0) > 0
+        if sock is not None:
+            _check_peer(sock, self.host)  # type: ignore[attr-defined]
+        _register(sock)
+        try:
+            super().request(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self.poolpipe_requests = getattr(self, "poolpipe_requests", 0) + 1
 
 
 class _HTTPConnection(_Watched, HTTPConnection):

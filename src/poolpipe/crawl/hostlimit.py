@@ -75,6 +75,14 @@ class HostLimiter:
             self._last[slot] = now
             return 0.0
 
+    def started(self, slot: int) -> None:
+        """A request to the host in `slot`, given its place earlier, starts now: the next
+        start is counted from now (a later start only ever makes the crawl more polite)."""
+        if not self.delay_of(slot):
+            return
+        with self._lock:
+            self._last[slot] = max(self._last[slot], time.monotonic())
+
     def release(self, slot: int) -> None:
         """Give the place back."""
         with self._lock:
@@ -82,9 +90,14 @@ class HostLimiter:
                 self._count[slot] -= 1
 
     def crawl_delay(self, slot: int, seconds: float) -> None:
-        """Take a robots.txt Crawl-delay for the host in `slot`, capped at crawl_delay_max."""
+        """Take a robots.txt Crawl-delay for the host in `slot`, capped at crawl_delay_max.
+
+        The caller's request starts now, after reading robots.txt (or waiting for another
+        process to read it), so the next start is counted from now, not from its place taken.
+        """
         with self._lock:
             self._robots[slot] = min(max(seconds, 0.0), self.throttle.crawl_delay_max)
+            self._last[slot] = max(self._last[slot], time.monotonic())
 
     def observe(self, slot: int, latency: float, ok: bool) -> None:
         """Adapt the host's delay to a response's latency (autothrottle only)."""

@@ -1,9 +1,11 @@
 """The journal of a crawl job: rows written as they complete, so a killed job resumes.
 
 A job that writes OUT keeps its journal in OUT.journal/ until OUT is complete: identity.json
-(what the job crawls and how: the range, the input file's size and mtime, the pieces, the
-settings) and one file of JSON lines per piece, each a prefix of that piece's rows in input
-order (with the WARC store, also the piece's WARC file, cut to the records of those rows).
+(what the job crawls and how: the range, the input file's size and mtime, a hash of the
+range's bytes, the pieces, the settings) and one file of JSON lines per piece, each a prefix
+of that piece's rows in input order (with the WARC store, also the piece's WARC file, cut to
+the records of those rows), and the robots.txt answers the job has fetched, so that neither
+its processes nor a resumed run ask a host for robots.txt again.
 A re-run with the same identity keeps every complete row and crawls on after the last; a
 journal of anything else, or one that cannot be read, is set aside and the job starts over.
 A row half-written when the job was killed is cut off.
@@ -11,6 +13,7 @@ A row half-written when the job was killed is cut off.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -29,6 +32,9 @@ from poolpipe.errors import PoolpipeError
 log = logging.getLogger(__name__)
 
 SUFFIX = ".journal"
+HASH_BLOCK = 1 << 20
+ROBOTS_FOLDER = "robots"
+"""The journal's folder of robots.txt answers, shared by the job's processes (RobotsStore)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,11 @@ def journal_dir(out: str | os.PathLike[str]) -> Path:
 
 def identity(rng: Range, settings: CrawlSettings, pieces: list[tuple[Range, int]]) -> dict:
     """What a journal must match to be resumed: the input and its range, the pieces and the
-    settings (the demo site's address, which changes from run to run, aside)."""
+    settings (the demo site's address, which changes from run to run, aside).
+
+    Size and mtime miss a URL edited in place with its mtime put back, so the range's bytes
+    are hashed too: a URL file is small next to the crawl of it.
+    """
     stat = os.stat(rng.path)
     config: dict[str, Any] = settings.to_json()
     config.pop("hosts")
@@ -57,9 +67,25 @@ def identity(rng: Range, settings: CrawlSettings, pieces: list[tuple[Range, int]
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
         "range": [rng.start, rng.end],
+        "sha256": range_digest(rng),
         "pieces": [[p.start, p.end, first] for p, first in pieces],
         "settings": config,
     }
+
+
+def range_digest(rng: Range) -> str:
+    """The SHA-256 of a range's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(rng.path, "rb") as fh:
+        fh.seek(rng.start)
+        left = rng.end - rng.start
+        while left > 0:
+            block = fh.read(min(left, HASH_BLOCK))
+            if not block:
+                break
+            digest.update(block)
+            left -= len(block)
+    return digest.hexdigest()
 
 
 def open_journal(

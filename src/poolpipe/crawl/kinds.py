@@ -47,6 +47,9 @@ class ErrorKind(enum.StrEnum):
     """A redirect leads back to a URL already visited."""
     TOO_MANY_REDIRECTS = "too_many_redirects"
     """More redirects than max_redirects."""
+    INTERNAL_REDIRECT = "internal_redirect"
+    """A redirect from a public address leads into the internal networks (loopback, private,
+    link-local: crawl.internal_networks), refused unless crawl.internal_redirects allows it."""
     INTERNAL = "internal"
     """An unexpected exception while fetching: a bug, reported as a row rather than a crash;
     nothing a server sends leads here."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import stat
 from dataclasses import dataclass
+from typing import TextIO
 
 from poolpipe.core.tsv import unescape
 from poolpipe.crawl.rows import PAGE_FIELDS
 from poolpipe.errors import PoolpipeError
+
+LINE_CHARS = 1 << 20
+"""The longest line of an earlier pages.tsv read (its URLs and validators are far shorter)."""
 
 VALIDATOR_CHARS = 1024
 """The longest ETag or Last-Modified kept; a longer one is not sent back."""
@@ -29,21 +35,20 @@ def load_previous(path: str | os.PathLike[str] | None) -> dict[str, Previous]:
     (or found unchanged with a 304) and with an ETag or a Last-Modified."""
     if not path:
         return {}
-    try:
-        fh = open(path, encoding="utf-8", newline="\n")  # noqa: SIM115
-    except OSError as exc:
-        raise PoolpipeError(f"crawl.previous {path} cannot be read: {exc.strerror}") from None
     found: dict[str, Previous] = {}
-    with fh:
+    with _open_regular(path) as fh:
         try:
-            header = fh.readline().rstrip("\n").split("\t")
+            header = _line(fh, path, 1).rstrip("\n").split("\t")
             if header != list(PAGE_FIELDS):
                 raise PoolpipeError(
                     f"crawl.previous {path} is not a pages.tsv of this version: its header "
                     f"is not {' '.join(PAGE_FIELDS)}"
                 )
             col = {name: i for i, name in enumerate(PAGE_FIELDS)}
-            for number, line in enumerate(fh, start=2):
+            for number in itertools.count(2):
+                line = _line(fh, path, number)
+                if not line:
+                    break
                 fields = line.rstrip("\n").split("\t")
                 if len(fields) != len(PAGE_FIELDS):
                     raise PoolpipeError(
@@ -64,3 +69,29 @@ def load_previous(path: str | os.PathLike[str] | None) -> dict[str, Previous]:
         except UnicodeDecodeError:
             raise PoolpipeError(f"crawl.previous {path} is not UTF-8 text") from None
     return found
+
+
+def _open_regular(path: str | os.PathLike[str]) -> TextIO:
+    """Open an earlier pages.tsv for reading, if it is a regular file (never waiting on a FIFO
+    or reading a device), else one sentence."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PoolpipeError(f"crawl.previous {path} cannot be read: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PoolpipeError(f"crawl.previous {path} is not a regular file")
+    os.set_blocking(fd, True)
+    return open(fd, encoding="utf-8", newline="\n")
+
+
+def _line(fh: TextIO, path: str | os.PathLike[str], number: int) -> str:
+    """The next line, read with a bound: a file without line ends (a sparse file of NULs)
+    cannot fill memory."""
+    line = fh.readline(LINE_CHARS + 1)
+    if len(line) > LINE_CHARS:
+        raise PoolpipeError(
+            f"crawl.previous {path} line {number} is longer than {LINE_CHARS:,} characters: "
+            "it is not a pages.tsv"
+        )
+    return line

@@ -8,11 +8,12 @@ order into the job's part file (JSON lines).
 
 from __future__ import annotations
 
+import errno
+import logging
 import math
 import multiprocessing as mp
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from poolpipe.core.timing import Stopwatch
 from poolpipe.crawl.demosite import SiteSpec, demo_site
 from poolpipe.crawl.engine import WINDOW, Engine, EngineStats, iter_items
 from poolpipe.crawl.hostlimit import HostLimiter
-from poolpipe.crawl.journal import identity, journal_dir, open_journal
+from poolpipe.crawl.journal import ROBOTS_FOLDER, identity, journal_dir, open_journal
 from poolpipe.crawl.merge import iter_rows, summary, write_pages
 from poolpipe.crawl.previous import Previous, load_previous
 from poolpipe.crawl.progress import Progress
@@ -35,6 +36,9 @@ from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls
 from poolpipe.crawl.warc import WarcAppender, join_warcs, warc_path
+from poolpipe.errors import PoolpipeError, Stopped
+
+log = logging.getLogger(__name__)
 
 WARC_WINDOW = 64
 """With the WARC store, lines a worker holds per thread: rows that wait for an earlier slow
@@ -58,6 +62,7 @@ class PieceTask:
     out: str
     done_through: int = 0
     warc: str = ""
+    robots: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,13 @@ class PieceCrawler:
         previous = self.previous if self.previous is not None else _worker.previous
         window = min(WINDOW, WARC_WINDOW * threads) if task.warc else None
         engine = Engine(
-            self.settings, threads=threads, limiter=limiter, previous=previous, window=window
+            self.settings,
+            threads=threads,
+            limiter=limiter,
+            previous=previous,
+            window=window,
+            robots_dir=task.robots,
+            spool_dir=os.path.dirname(task.warc) or None,
         )
         items = iter_items(task.piece, first_line=task.first_line, duplicates=self.duplicates)
         if task.done_through:
@@ -185,8 +196,36 @@ def crawl_range(
 
     Rows go to a journal beside out as they complete; a re-run after a kill resumes from it
     (see journal). With serial, the whole concurrency runs in this one process instead of a
-    pool.
+    pool. A full disk or a file-size limit is one sentence, and the journal is removed with
+    the part (a resume could only fill the disk again).
     """
+    try:
+        return _crawl_range(
+            rng,
+            settings,
+            processes=processes,
+            out=out,
+            duplicates=duplicates,
+            serial=serial,
+            progress=progress,
+        )
+    except (OSError, PoolpipeError) as exc:
+        if not disk_full(exc):
+            raise
+        shutil.rmtree(journal_dir(out), ignore_errors=True)
+        raise write_failure(out, exc) from None
+
+
+def _crawl_range(
+    rng: Range,
+    settings: CrawlSettings,
+    *,
+    processes: int,
+    out: str | os.PathLike[str],
+    duplicates: str | None,
+    serial: bool,
+    progress: Progress | None,
+) -> ChunkStats:
     pieces = plan_pieces(rng, processes)
     processes = max(1, min(processes, settings.concurrency, len(pieces)))
     out = Path(out)
@@ -197,8 +236,9 @@ def crawl_range(
     if warc:
         check_output_path(warc_path(out), "the WARC file")
     journals = open_journal(out, identity(rng, settings, pieces), pieces, warc=warc)
+    robots = str(journal_dir(out) / ROBOTS_FOLDER)
     tasks = (
-        PieceTask(piece, first, journal.path, journal.done_through, journal.warc)
+        PieceTask(piece, first, journal.path, journal.done_through, journal.warc, robots)
         for (piece, first), journal in zip(pieces, journals, strict=True)
     )
     stats = ChunkStats(processes=1 if serial else processes)
@@ -242,17 +282,26 @@ def crawl_file(
     processes: int,
     site: SiteSpec | None = None,
     progress: Progress | None = None,
+    restart: bool = False,
 ) -> dict[str, Any]:
-    """Crawl a URL file with a pool of `processes`, write pages.tsv to out; the summary."""
+    """Crawl a URL file with a pool of `processes`, write pages.tsv to out; the summary.
+
+    The crawl keeps its work in OUT.journal/ beside out (the repeats table and the job's
+    journal), so a killed run resumes where it stopped, as a workflow job does; the folder is
+    removed once out is written. With restart, an earlier run's folder is removed first. A
+    run stopped on purpose (SIGTERM, Ctrl-C) removes it too, and so does a full disk or a
+    file-size limit, which ends the crawl with one sentence.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if settings.store == "warc":
         check_output_path(warc_path(out), "the WARC file")
     load_previous(settings.previous)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        duplicates = str(Path(tmp) / "duplicates.tsv")
+    work = _work_folder(out, restart)
+    try:
+        duplicates = str(work / "duplicates.tsv")
         index = index_urls(path, duplicates)
-        part = Path(tmp) / "part.jsonl"
+        part = work / "part.jsonl"
         with demo_site(settings, site) as reach, Stopwatch() as watch:
             whole = split_file(path, 1)[0]
             crawl_range(
@@ -266,6 +315,15 @@ def crawl_file(
         tally = write_pages(out, iter_rows([part]), index.urls)
         if settings.store == "warc":
             os.replace(warc_path(part), warc_path(out))
+    except Stopped:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    except (OSError, PoolpipeError) as exc:
+        if not disk_full(exc):
+            raise
+        shutil.rmtree(work, ignore_errors=True)
+        raise write_failure(out, exc) from None
+    shutil.rmtree(work)
     return summary(
         input_path=path,
         index=index,
@@ -275,3 +333,51 @@ def crawl_file(
         wall_s=watch.wall_s,
         demo_site=site is not None,
     )
+
+
+WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""The errors of a write that no retry mends: a full disk, a quota, a file-size limit."""
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether exc is (or was raised while handling) a write that failed for lack of room."""
+    return any(isinstance(e, OSError) and e.errno in WRITE_FAILURES for e in _chain(exc))
+
+
+def write_failure(out: str | os.PathLike[str], exc: BaseException) -> PoolpipeError:
+    """The one sentence for a crawl that ran out of room writing out or its journal."""
+    full = next(e for e in _chain(exc) if isinstance(e, OSError) and e.errno in WRITE_FAILURES)
+    return PoolpipeError(
+        f"the crawl cannot write {os.fspath(out)!r} or its journal: {full.strerror}; nothing "
+        "of it was kept (free some space or raise the limit, then run it again)"
+    )
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """exc and the exceptions it was raised while handling (a sentence keeps its OSError as
+    its __context__ even when it hides it from the traceback)."""
+    seen = 0
+    while exc is not None and seen < 16:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+
+
+def _work_folder(out: Path, restart: bool) -> Path:
+    """OUT.journal/, made if missing; with restart, emptied first. Never a link or a file."""
+    work = journal_dir(out)
+    if work.is_symlink() or (work.exists() and not work.is_dir()):
+        raise PoolpipeError(
+            f"{str(work)!r}, where the crawl keeps its journal, is not a folder of its own: "
+            "move it away or choose another --out"
+        )
+    if restart and work.exists():
+        shutil.rmtree(work)
+    elif work.exists():
+        log.warning(
+            "%s is the journal of an earlier run that did not finish: its rows are kept if the "
+            "URL file and the settings are the same (--restart starts over)",
+            work,
+        )
+    work.mkdir(exist_ok=True)
+    return work

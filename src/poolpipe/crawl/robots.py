@@ -1,11 +1,23 @@
-"""robots.txt verdicts, one per origin, remembered by a process and shared by its threads."""
+"""robots.txt verdicts, one per origin, remembered by a process and shared by its threads;
+the answers themselves shared by the processes of a job through a folder (RobotsStore), so
+that a job asks each host for its robots.txt once, however many processes and pieces it has.
+"""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
 import math
+import os
 import threading
+import time
 import urllib.robotparser
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 ROBOTS_HOSTS = 10_000
 """Hosts whose robots.txt verdict a process remembers (least recently used are forgotten)."""
@@ -52,12 +64,85 @@ class RobotsEntry:
         return self.allow_all
 
 
+LOCK_POLL_S = 0.02
+"""How often a process waiting for another one's robots.txt fetch looks again."""
+
+
+class RobotsStore:
+    """robots.txt answers of one job, a file per origin in a folder of the job's own.
+
+    The first process that needs an origin's answer locks the origin's file (flock), fetches
+    robots.txt and writes the answer there for the others, which wait on the lock and read
+    it. An answer that could not be fetched (a connection error) is not stored: the next URL
+    asks again, as within one process. A file cut short by a kill reads as no answer.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+
+    @contextlib.contextmanager
+    def claim(
+        self, origin: str, remaining: Callable[[], float]
+    ) -> Iterator[tuple[tuple[int, bytes] | None, Callable[[int, bytes], None]]]:
+        """Hold the origin's lock while the block runs; the answer stored already (if any),
+        and a function that stores one.
+
+        Waits at most remaining() seconds for the lock; TimeoutError past that.
+        """
+        self.folder.mkdir(exist_ok=True)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self.folder / f"{_file_name(origin)}.json", flags, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    left = remaining()
+                    if left <= 0:
+                        why = f"robots.txt of {origin} is still being fetched"
+                        raise TimeoutError(why) from None
+                    time.sleep(min(LOCK_POLL_S, left))
+
+            def save(status: int, body: bytes) -> None:
+                doc = {"origin": origin, "status": status, "body": base64.b64encode(body).decode()}
+                data = json.dumps(doc).encode()
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, data, 0)
+
+            yield _answer(fd, origin), save
+        finally:
+            os.close(fd)
+
+
+def _answer(fd: int, origin: str) -> tuple[int, bytes] | None:
+    """The answer in an origin's locked file; None if it has none (or half of one)."""
+    try:
+        data = os.pread(fd, os.fstat(fd).st_size, 0)
+        doc = json.loads(data)
+        if doc["origin"] != origin:
+            return None
+        return int(doc["status"]), base64.b64decode(doc["body"], validate=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _file_name(origin: str) -> str:
+    return hashlib.sha256(origin.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
 class RobotsCache:
     """robots.txt verdicts per origin for one process, shared by its threads."""
 
-    def __init__(self, user_agent: str, max_hosts: int = ROBOTS_HOSTS) -> None:
+    def __init__(
+        self,
+        user_agent: str,
+        max_hosts: int = ROBOTS_HOSTS,
+        store: RobotsStore | None = None,
+    ) -> None:
         self.agent = user_agent.split("/")[0].strip() or "*"
         self.max_hosts = max_hosts
+        self.store = store
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, RobotsEntry] = OrderedDict()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import operator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 PAGE_FIELDS = (
     "line",
@@ -34,13 +35,18 @@ _DECODE = json.JSONDecoder().decode
 
 @dataclass(frozen=True)
 class Exchange:
-    """A response as fetched, for the WARC store: the URL, status line, headers and body."""
+    """A response as fetched, for the WARC store: the URL, status line, headers and body.
+
+    The body is a file (in memory while small, on disk past fetch.SPOOL_BYTES), so a large
+    body is never held in memory, once or twice; whoever writes the record closes it.
+    """
 
     url: str
     status: int
     reason: str
     headers: tuple[tuple[str, str], ...]
-    body: bytes
+    body: BinaryIO
+    size: int
     date: str
 
 

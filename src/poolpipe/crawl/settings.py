@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -12,6 +13,9 @@ from poolpipe.errors import PoolpipeError
 
 STORES = ("none", "warc")
 """What the crawl keeps of the bodies: nothing but their hash, or a WARC file of the responses."""
+
+USER_AGENT_CHARS = 512
+"""The longest User-Agent sent (config/schema.yaml's maxLength)."""
 
 SCHEMES = ("http", "https")
 """The only schemes the crawler can fetch; anything else (file:, ftp:, ...) is an error row."""
@@ -41,10 +45,37 @@ def _fields_of(crawl: dict[str, Any]) -> dict[str, Any]:
         "previous": crawl.get("previous"),
         "store": crawl.get("store"),
         "crawl_delay_max": crawl.get("crawl_delay_max"),
+        "internal_networks": _tuple(crawl.get("internal_networks")),
+        "internal_redirects": crawl.get("internal_redirects"),
         "autothrottle": auto.get("enabled"),
         "autothrottle_target": auto.get("target_concurrency"),
         "autothrottle_max_delay": auto.get("max_delay"),
     }
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _network(text: str) -> IPNetwork | None:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def user_agent_problem(agent: str) -> str:
+    """Why agent cannot be sent as a User-Agent header ('' if it can)."""
+    if not agent:
+        return "user_agent must not be empty"
+    if len(agent) > USER_AGENT_CHARS:
+        return f"user_agent must be at most {USER_AGENT_CHARS} characters, not {len(agent)}"
+    bad = next((ch for ch in agent if not (" " <= ch <= "~" or "\xa0" <= ch <= "\xff")), None)
+    if bad is not None:
+        return (
+            f"user_agent must be printable Latin-1 text on one line, and {bad!r} is not "
+            "(an HTTP header cannot carry it)"
+        )
+    return ""
 
 
 def _tuple(value: list[Any] | None) -> tuple[Any, ...] | None:
@@ -98,6 +129,8 @@ class CrawlSettings:
     previous: str = _SCHEMA["previous"] or ""
     store: str = _SCHEMA["store"]
     crawl_delay_max: float = _SCHEMA["crawl_delay_max"]
+    internal_networks: tuple[str, ...] = _SCHEMA["internal_networks"]
+    internal_redirects: bool = _SCHEMA["internal_redirects"]
     autothrottle: bool = _SCHEMA["autothrottle"]
     autothrottle_target: float = _SCHEMA["autothrottle_target"]
     autothrottle_max_delay: float = _SCHEMA["autothrottle_max_delay"]
@@ -110,10 +143,20 @@ class CrawlSettings:
             if (problem := bounds.problem(getattr(self, name)))
         ]
         problems += [f"scheme {s!r} cannot be crawled" for s in self.schemes if s not in SCHEMES]
+        problems += [p for p in (user_agent_problem(self.user_agent),) if p]
+        problems += [
+            f"internal_networks: {net!r} is not an address range (CIDR)"
+            for net in self.internal_networks
+            if _network(net) is None
+        ]
         if self.store not in STORES:
             problems.append(f"store {self.store!r} is not one of {', '.join(STORES)}")
         if problems:
             raise PoolpipeError(f"crawl settings: {problems[0]}")
+
+    def networks(self) -> tuple[IPNetwork, ...]:
+        """internal_networks, parsed."""
+        return tuple(n for n in map(_network, self.internal_networks) if n is not None)
 
     def throttle(self) -> Throttle:
         """The bounds of the per-host delay's robots.txt and adaptive parts."""
@@ -134,6 +177,7 @@ class CrawlSettings:
         data = asdict(self)
         data["retry_statuses"] = list(self.retry_statuses)
         data["schemes"] = list(self.schemes)
+        data["internal_networks"] = list(self.internal_networks)
         data["hosts"] = dict(self.hosts)
         return data
 

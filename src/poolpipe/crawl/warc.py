@@ -11,7 +11,6 @@ decoded size.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 from collections.abc import Iterable
@@ -44,19 +43,24 @@ class WarcAppender:
     def add(self, row: PageRow) -> None:
         """Write the row's response, if it has one to keep."""
         ex = row.record
-        if ex is None or not row.archived:
+        if ex is None:
             return
-        headers = [(k, v) for k, v in ex.headers if k.lower() not in DROPPED]
-        headers.append(("Content-Length", str(len(ex.body))))
-        status = StatusAndHeaders(f"{ex.status} {ex.reason}".strip(), headers, "HTTP/1.1")
-        record = self.writer.create_warc_record(
-            ex.url,
-            "response",
-            payload=io.BytesIO(ex.body),
-            http_headers=status,
-            warc_headers_dict={"WARC-Date": ex.date},
-        )
-        self.writer.write_record(record)
+        with ex.body:
+            if not row.archived:
+                return
+            headers = [(k, v) for k, v in ex.headers if k.lower() not in DROPPED]
+            headers.append(("Content-Length", str(ex.size)))
+            status = StatusAndHeaders(f"{ex.status} {ex.reason}".strip(), headers, "HTTP/1.1")
+            ex.body.seek(0)
+            record = self.writer.create_warc_record(
+                ex.url,
+                "response",
+                payload=ex.body,
+                length=ex.size,
+                http_headers=status,
+                warc_headers_dict={"WARC-Date": ex.date},
+            )
+            self.writer.write_record(record)
         self.fh.flush()
 
 
