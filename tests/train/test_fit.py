@@ -23,7 +23,7 @@ from poolpipe.train.columns import Columns
 from poolpipe.train.demo import write_train
 from poolpipe.train.fit import TrainPart, merge_parts, train_chunks, train_range
 from poolpipe.train.model import model_json, train_file
-from poolpipe.train.rowrule import parse_line
+from poolpipe.train.rowrule import MALFORMED_QUOTES, parse_line
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import RANK_TOL, solve
 
@@ -346,7 +346,7 @@ def test_bad_rows_are_skipped_counted_and_reported_with_their_line_numbers(tmp_p
         assert model["lines"] == len(lines) - 1
         assert_matches(model["exact"], sklearn_fit(x, y))
     assert examples[0]["reason"] == "column 'a' is empty"
-    assert "malformed quotes" in {e["reason"] for e in examples}
+    assert MALFORMED_QUOTES in {e["reason"] for e in examples}
 
 
 def test_a_line_longer_than_a_block_is_one_skipped_row(tmp_path):

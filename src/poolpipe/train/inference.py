@@ -148,12 +148,25 @@ def fit_measures(d: Design) -> dict[str, Any]:
     rss = float(r[k, k]) ** 2
     tss = float(r[:, k] @ r[:, k])
     df_resid = d.df_resid
+    undefined = {}
+    if tss <= 0:
+        undefined["r2"] = undefined["adj_r2"] = "the target is constant: it varies by nothing"
+    if df_resid <= 0:
+        undefined["adj_r2"] = undefined["f_stat"] = "no residual degrees of freedom are left"
+    elif not k:
+        undefined["f_stat"] = "the model has no feature to test"
+    elif rss <= 0:
+        undefined["f_stat"] = "the fit is perfect: no residual variance to compare with"
+    undefined.setdefault("f_p", undefined.get("f_stat", ""))
+    r2 = adj = f_stat = f_p = math.nan
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        r2 = 1 - rss / tss if tss > 0 else math.nan
-        base = d.rows - int(d.intercept)
-        adj = 1 - base / df_resid * (1 - r2) if df_resid > 0 else math.nan
-        f_stat = ((tss - rss) / k) / (rss / df_resid) if k and df_resid > 0 else math.nan
-        f_p = special.fdtrc(k, df_resid, f_stat) if math.isfinite(f_stat) else math.nan
+        if "r2" not in undefined:
+            r2 = 1 - rss / tss
+        if "adj_r2" not in undefined:
+            adj = 1 - (d.rows - int(d.intercept)) / df_resid * (1 - r2)
+        if "f_stat" not in undefined:
+            f_stat = ((tss - rss) / k) / (rss / df_resid)
+            f_p = special.fdtrc(k, df_resid, f_stat) if math.isfinite(f_stat) else math.nan
         rmse = math.sqrt(rss / d.weight)
     return {
         "r2": number(r2),
@@ -166,6 +179,7 @@ def fit_measures(d: Design) -> dict[str, Any]:
         "rss": number(scaled(rss, 2 * e_y)),
         "tss": number(scaled(tss, 2 * e_y)),
         "n": d.rows,
+        "undefined": {name: why for name, why in undefined.items() if why},
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -46,6 +47,11 @@ def _check_rows(total: TrainPart, columns: Columns) -> None:
             weightless = f", {total.skipped_weights} with a weight of 0 or below"
         raise PoolpipeError(
             f"{columns.path} has no usable rows ({total.skipped_rows} skipped{why}{weightless})"
+        )
+    if not math.isfinite(total.scatter.total_weight):
+        raise PoolpipeError(
+            f"{columns.path}: the weights add up past the float limit (about 1.8e308); "
+            "divide them by a common factor"
         )
     if total.rows < p:
         raise PoolpipeError(
