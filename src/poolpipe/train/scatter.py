@@ -102,7 +102,11 @@ class Scatter:
         """One QR of [R; block - its mean; the link row]: the merge of self and the block."""
         m, width = block.shape
         own = self.total_weight
-        added = float(m) if weights is None else float(weights.sum())
+        if weights is None:
+            added = float(m)
+        else:
+            with np.errstate(over="ignore"):  # weights past the float limit: model.py says so
+                added = float(weights.sum())
         total = own + added
         block_mean = block.mean(axis=0) if weights is None else weights @ block / added
         delta = block_mean - self.mean
