@@ -39,6 +39,7 @@ OUTPUTS = [
     "results/train/train/parts/1.json",
     "results/train/train/parts/2.json",
     "results/train/train/model.json",
+    "results/train/train/summary.txt",
 ]
 
 
