@@ -718,13 +718,16 @@ def digits_table(out: Path) -> str:
 
 
 AB_SCRIPT = """
-import sys, time, json
+import sys, time, json, resource
 sys.path.insert(0, sys.argv[1])
 from poolpipe.train import train_file
-start = time.perf_counter()
+def cpu():
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+start, start_cpu = time.perf_counter(), cpu()
 model = train_file(sys.argv[2], "y", processes=int(sys.argv[3]))
-print(json.dumps({"s": time.perf_counter() - start, "rows": model["rows"],
-                  "refined": model["exact"].get("refined")}))
+print(json.dumps({"s": time.perf_counter() - start, "cpu": cpu() - start_cpu,
+                  "rows": model["rows"], "refined": model["exact"].get("refined")}))
 """
 
 
@@ -739,6 +742,7 @@ def ab_table(args: argparse.Namespace) -> str:
     warm(path)
     here = str(BENCH_DIR.parent / "src")
     times: dict[str, list[float]] = {"before": [], "after": []}
+    cpu: dict[str, list[float]] = {"before": [], "after": []}
     loads = []
     for _ in range(args.repeats):
         for label, src in (("before", args.ab), ("after", here)):
@@ -749,21 +753,29 @@ def ab_table(args: argparse.Namespace) -> str:
                 text=True,
                 check=True,
             )
-            times[label].append(json.loads(done.stdout.splitlines()[-1])["s"])
-            log(f"  {label}: {times[label][-1]:.2f} s")
+            run = json.loads(done.stdout.splitlines()[-1])
+            times[label].append(run["s"])
+            cpu[label].append(run["cpu"])
+            log(f"  {label}: {run['s']:.2f} s, {run['cpu']:.2f} s of CPU")
     before, after = statistics.median(times["before"]), statistics.median(times["after"])
+    cpu_before, cpu_after = statistics.median(cpu["before"]), statistics.median(cpu["after"])
     return "\n".join(
         [
             f"poolpipe train, {path.name}, {args.processes} processes, {args.repeats} runs each,"
             f" alternating; 1-minute load average {min(loads):.1f} to {max(loads):.1f}"
             f" on {os.cpu_count()} CPUs",
             "",
-            "| code | runs (s) | median (s) |",
-            "|---|---|---|",
-            f"| before | {', '.join(f'{t:.2f}' for t in times['before'])} | {before:.2f} |",
-            f"| after | {', '.join(f'{t:.2f}' for t in times['after'])} | {after:.2f} |",
+            "| code | wall (s) | median | CPU, workers included (s) | median |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {label} | {', '.join(f'{t:.2f}' for t in times[label])} |"
+                f" {statistics.median(times[label]):.2f} |"
+                f" {', '.join(f'{t:.2f}' for t in cpu[label])} |"
+                f" {statistics.median(cpu[label]):.2f} |"
+                for label in ("before", "after")
+            ),
             "",
-            f"after / before: {after / before:.3f}",
+            f"after / before: wall {after / before:.3f}, CPU {cpu_after / cpu_before:.3f}",
         ]
     )
 
