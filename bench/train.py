@@ -7,6 +7,11 @@ Run `python bench/train.py --help`. Each method runs in a fresh interpreter (for
 and prints what it measured; this script prints the table with ratios and coefficient errors,
 the share of poolpipe's time spent parsing CSV against the QR, and what a binary cache of the
 parsed rows (.npy, made once) costs and saves.
+
+`--digits` prints instead the accuracy table on the NIST StRD linear datasets (the digits each
+of poolpipe, statsmodels, numpy's lstsq and scikit-learn gets right, the least over every
+coefficient, standard deviation, residual SD and R²); `--ab SRC` times poolpipe's train on the
+file against another checkout's src/ (the same C extension), alternating, in one run.
 """
 
 from __future__ import annotations
@@ -611,6 +616,170 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def nist_fits(name: str, folder: Path) -> dict[str, dict[str, float]]:
+    """Each method's least LRE, per kind of certified value, on one NIST dataset."""
+    sys.path.insert(0, str(BENCH_DIR.parent / "tests" / "train"))
+    import statsmodels.api as sm
+    import test_nist as t
+    from sklearn.linear_model import LinearRegression
+
+    from poolpipe.train import Options, train_file
+
+    cert = t.CERTIFIED[name]
+    path, names = t.write_csv(name, folder)
+    data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    y, x = data[:, 0], data[:, 1:]
+    intercept = cert["intercept"]
+    design = sm.add_constant(x, has_constant="add") if intercept else x
+    model = train_file(
+        str(path), "y", features=names, processes=2, chunks=3, options=Options(intercept=intercept)
+    )
+    fits: dict[str, dict[str, Any]] = {"poolpipe": model["exact"]}
+    ols = sm.OLS(y, design).fit()
+    params, bse = list(ols.params), list(ols.bse)
+    fits["statsmodels"] = {
+        "coef": params[1:] if intercept else params,
+        "intercept": params[0] if intercept else 0.0,
+        "std_err": {
+            "coef": bse[1:] if intercept else bse,
+            "intercept": bse[0] if intercept else None,
+        },
+        "residual_sd": float(np.sqrt(ols.scale)),
+        "r2": float(ols.rsquared),
+    }
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ coef
+    df = len(y) - design.shape[1]
+    scale = float(resid @ resid) / df
+    with np.errstate(all="ignore"):
+        cov = scale * np.linalg.inv(design.T @ design)
+        se = list(np.sqrt(np.abs(np.diag(cov))))
+    tss = float(((y - y.mean()) ** 2).sum()) if intercept else float(y @ y)
+    fits["numpy lstsq"] = {
+        "coef": list(coef[1:]) if intercept else list(coef),
+        "intercept": float(coef[0]) if intercept else 0.0,
+        "std_err": {"coef": se[1:] if intercept else se, "intercept": se[0] if intercept else None},
+        "residual_sd": float(np.sqrt(scale)),
+        "r2": 1 - float(resid @ resid) / tss,
+    }
+    sk = LinearRegression(fit_intercept=intercept).fit(x, y)
+    pred = sk.predict(x)
+    fits["scikit-learn"] = {
+        "coef": list(sk.coef_),
+        "intercept": float(sk.intercept_),
+        "std_err": {"coef": [None] * len(names), "intercept": None},
+        "residual_sd": float(np.sqrt(((y - pred) ** 2).sum() / df)),
+        "r2": 1 - float(((y - pred) ** 2).sum()) / tss,
+    }
+    out = {}
+    for method, exact in fits.items():
+        got = t.digits(name, exact)
+        coef_digits = min(v for k, v in got.items() if k.startswith("b"))
+        sd = [v for k, v in got.items() if k.startswith("sd")]
+        out[method] = {
+            "coef": coef_digits,
+            "sd": min(sd) if method != "scikit-learn" else None,
+            "rsd": got["residual sd"],
+            "r2": got["R2"],
+        }
+    return out
+
+
+def digits_table(out: Path) -> str:
+    """The NIST StRD digits table: for each dataset and method, coef / sd / residual SD / R²."""
+    folder = out / "nist"
+    folder.mkdir(parents=True, exist_ok=True)
+    order = [
+        "Norris",
+        "Pontius",
+        "NoInt1",
+        "NoInt2",
+        "Filip",
+        "Longley",
+        *(f"Wampler{i}" for i in range(1, 6)),
+    ]
+    methods = ["poolpipe", "statsmodels", "numpy lstsq", "scikit-learn"]
+    lines = [
+        "digits agreeing with the NIST certified values (LRE, at most 15), the least over the"
+        " coefficients / their SDs / residual SD / R²; poolpipe in 3 chunks over 2 processes",
+        "",
+        "| dataset | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
+    for name in order:
+        fits = nist_fits(name, folder)
+        cells = []
+        for method in methods:
+            f = fits[method]
+            sd = "-" if f["sd"] is None else f"{f['sd']:.1f}"
+            cells.append(f"{f['coef']:.1f} / {sd} / {f['rsd']:.1f} / {f['r2']:.1f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+AB_SCRIPT = """
+import sys, time, json, resource
+sys.path.insert(0, sys.argv[1])
+from poolpipe.train import train_file
+def cpu():
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+start, start_cpu = time.perf_counter(), cpu()
+model = train_file(sys.argv[2], "y", processes=int(sys.argv[3]))
+print(json.dumps({"s": time.perf_counter() - start, "cpu": cpu() - start_cpu,
+                  "rows": model["rows"], "refined": model["exact"].get("refined")}))
+"""
+
+
+def ab_table(args: argparse.Namespace) -> str:
+    """poolpipe's train on the file with this checkout's src and another's, alternating."""
+    import os
+    import subprocess
+
+    out = Path(args.out)
+    path = Path(args.file) if args.file else out / f"train_{args.rows}x{args.features}.csv"
+    ensure_file(path, args.rows, args.features)
+    warm(path)
+    here = str(BENCH_DIR.parent / "src")
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    cpu: dict[str, list[float]] = {"before": [], "after": []}
+    loads = []
+    for _ in range(args.repeats):
+        for label, src in (("before", args.ab), ("after", here)):
+            loads.append(os.getloadavg()[0])
+            done = subprocess.run(
+                [sys.executable, "-c", AB_SCRIPT, src, str(path), str(args.processes)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            run = json.loads(done.stdout.splitlines()[-1])
+            times[label].append(run["s"])
+            cpu[label].append(run["cpu"])
+            log(f"  {label}: {run['s']:.2f} s, {run['cpu']:.2f} s of CPU")
+    before, after = statistics.median(times["before"]), statistics.median(times["after"])
+    cpu_before, cpu_after = statistics.median(cpu["before"]), statistics.median(cpu["after"])
+    return "\n".join(
+        [
+            f"poolpipe train, {path.name}, {args.processes} processes, {args.repeats} runs each,"
+            f" alternating; 1-minute load average {min(loads):.1f} to {max(loads):.1f}"
+            f" on {os.cpu_count()} CPUs",
+            "",
+            "| code | wall (s) | median | CPU, workers included (s) | median |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {label} | {', '.join(f'{t:.2f}' for t in times[label])} |"
+                f" {statistics.median(times[label]):.2f} |"
+                f" {', '.join(f'{t:.2f}' for t in cpu[label])} |"
+                f" {statistics.median(cpu[label]):.2f} |"
+                for label in ("before", "after")
+            ),
+            "",
+            f"after / before: wall {after / before:.3f}, CPU {cpu_after / cpu_before:.3f}",
+        ]
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -620,6 +789,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--processes", type=int, default=2, help="poolpipe's worker processes")
     p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
     p.add_argument("--out", default=str(BENCH_DIR / "out"), help="made files and train.json")
+    p.add_argument("--digits", action="store_true", help="print the NIST StRD digits table")
+    p.add_argument("--ab", metavar="SRC", help="time train against another checkout's src/")
     p.add_argument("--_run", choices=sorted(METHODS), help=argparse.SUPPRESS)
     p.add_argument("--cache", help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -630,6 +801,12 @@ def main() -> int:
     args = parse_args()
     if args._run:
         child_main(args._run, args.file, args.processes, args.cache)
+        return 0
+    if args.digits:
+        print(digits_table(Path(args.out)))
+        return 0
+    if args.ab:
+        print(ab_table(args))
         return 0
     return bench(args)
 

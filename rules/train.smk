@@ -94,6 +94,7 @@ rule merge_train:
         manifest="results/train/{dataset}/chunks.tsv",
     output:
         model="results/train/{dataset}/model.json",
+        summary="results/train/{dataset}/summary.txt",
         timing="results/timing/merge_train/{dataset}.json",
     log:
         "logs/merge_train/{dataset}.log",
@@ -114,6 +115,7 @@ rule merge_train:
         alpha=config["train"]["alpha"],
         ridge=config["train"]["ridge"],
         robust=config["train"]["robust"],
+        intercept=config["train"]["intercept"],
     script:
         "../scripts/merge_train.py"
 

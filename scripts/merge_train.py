@@ -1,5 +1,5 @@
-"""Rule merge_train: merge the chunks' summaries into results/train/<dataset>/model.json
-(robust errors: a second pass over the chunks in a pool of `threads` processes)."""
+"""Rule merge_train: merge the chunks' summaries into results/train/<dataset>/model.json and
+its summary.txt (robust errors or refinement: a second pass in a pool of `threads` processes)."""
 
 from poolpipe.core import (
     Stopwatch,
@@ -7,10 +7,11 @@ from poolpipe.core import (
     job_processes,
     read_json,
     run_script,
+    write_atomic,
     write_job_timing,
     write_json,
 )
-from poolpipe.train import Columns, Options, TrainPart, model_json
+from poolpipe.train import Columns, Options, TrainPart, model_json, summary_text
 
 
 def main(smk):
@@ -25,12 +26,13 @@ def main(smk):
             strict=p.strict,
             compare_full_fit=p.compare_full_fit,
             full_fit_max_mb=p.full_fit_max_mb,
-            options=Options(alpha=p.alpha, ridge=p.ridge, robust=p.robust),
+            options=Options(alpha=p.alpha, ridge=p.ridge, robust=p.robust, intercept=p.intercept),
             ranges=ranges,
             processes=job_processes(smk),
         )
         checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)  # unchanged meanwhile
         write_json(smk.output.model, model)
+        write_atomic(smk.output.summary, summary_text(model))
     write_job_timing(smk, "train", watch, items=model["rows"], size=model["bytes"])
 
 

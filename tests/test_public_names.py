@@ -81,6 +81,7 @@ FACES = {
         "predict_file",
         "row_capacity",
         "solve",
+        "summary_text",
         "train_chunks",
         "train_file",
         "write_train",

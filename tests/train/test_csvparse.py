@@ -16,7 +16,7 @@ from poolpipe.train.choose import choose_columns
 from poolpipe.train.columns import Columns
 from poolpipe.train.csvparse import parse_block
 from poolpipe.train.header import read_header
-from poolpipe.train.rowrule import parse_cell, parse_line, split_fields
+from poolpipe.train.rowrule import MALFORMED_QUOTES, parse_cell, parse_line, split_fields
 
 
 def cols(header: str, target: str, features: list[str], delimiter: str = ",") -> Columns:
@@ -148,7 +148,7 @@ def test_split_fields(line, fields):
         (b",2,3", "column 'x' is empty"),
         (b"1,2,NA", "column 'y' is not a number: 'NA'"),
         (b"1,2,1e999", "column 'y' is not a finite number: '1e999'"),
-        (b'"1,2,3', "malformed quotes"),
+        (b'"1,2,3', MALFORMED_QUOTES),
         (b'"1""",2,3', "column 'x' is not a number: '1\"'"),
     ],
 )

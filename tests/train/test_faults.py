@@ -5,6 +5,8 @@ passes the float limit is one sentence, and model.json is strict JSON."""
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,8 @@ from sklearn.linear_model import LinearRegression
 from poolpipe.core.chunks import split_file
 from poolpipe.train.choose import choose_columns
 from poolpipe.train.fit import TrainPart, merge_parts, train_range
+from poolpipe.train.rowrule import MALFORMED_QUOTES
+from poolpipe.train.saved import MODEL_LIMIT
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import solve
 
@@ -149,3 +153,202 @@ def test_ordinary_data_gives_the_unscaled_summary_bit_for_bit():
     assert shifted_here.exponent.tolist() == [0, 0, 0, 0]
     assert np.array_equal(shifted_here.r, shifted_first.r)
     assert np.array_equal(shifted_here.mean, shifted_first.mean)
+
+
+# The second review's cases for train and predict (docs/faults.md, "train"): each with the
+# sentence, row or null it must give.
+
+
+def _predict(model: Path, data: Path, *args: str, **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [POOLPIPE, "predict", str(model), str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        **kw,
+    )
+
+
+def _error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> tuple[Path, Path]:
+    """A small training file and its model.json."""
+    data = tmp_path / "t.csv"
+    data.write_text("x,y\n1,2\n2,3\n3,5\n4,4\n")
+    model = tmp_path / "model.json"
+    done = _train(data)
+    assert done.returncode == 0, done.stderr
+    model.write_text(done.stdout)
+    return data, model
+
+
+def test_a_quoted_field_is_parsed_as_rfc_4180_says_or_counted_with_its_reason(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('x,y\n"1,5",2\n"1.5",2\n1,2\n2,3\n3,5\n')
+    model = _strict(_train(path, "--processes", "1").stdout)
+    assert model["rows"] == 4
+    assert [e["reason"] for e in model["skipped_rows"]["examples"]] == [
+        "column 'x' is not a number: '1,5'"
+    ]
+
+
+def test_a_quoted_field_spanning_lines_is_counted_as_bad_rows_with_the_reason(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('x,y\n"1\n5",2\n1,2\n2,3\n3,5\n')
+    model = _strict(_train(path, "--processes", "1").stdout)
+    reasons = [e["reason"] for e in model["skipped_rows"]["examples"]]
+    assert model["skipped_rows"]["count"] == 2 and reasons[0] == MALFORMED_QUOTES
+
+
+def test_a_constant_target_gives_null_statistics_with_the_reason(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("x,y\n1,2\n2,2\n3,2\n4,2\n")
+    done = _train(path, "--processes", "1")
+    assert done.returncode == 0, done.stderr
+    exact = _strict(done.stdout)["exact"]
+    assert exact["r2"] is None and exact["adj_r2"] is None and exact["f_stat"] is None
+    assert exact["undefined"]["r2"] == "the target is constant: it varies by nothing"
+    summary = _train(path, "--processes", "1", "--summary").stdout
+    assert "R²                - (the target is constant: it varies by nothing)" in summary
+
+
+def test_weights_adding_up_past_the_float_limit_are_one_sentence(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("x,y,w\n1,2,1e308\n2,3,1e308\n3,5,1\n4,4,1\n")
+    assert _error(_train(path, "--weights", "w", "--processes", "1")).endswith(
+        "the weights add up past the float limit (about 1.8e308); divide them by a common factor"
+    )
+
+
+def test_a_header_longer_than_a_block_is_one_sentence_not_cut(tmp_path):
+    path = tmp_path / "h.csv"
+    names = ",".join(f"c{i}" for i in range(600_000))
+    path.write_text(names + ",y\n" + ",".join(["1"] * 600_001) + "\n")
+    size = len(names) + 3
+    assert _error(_train(path, "--processes", "1")) == (
+        f"poolpipe: error: {path}: the header line is {size:,} bytes, longer than the "
+        "4,194,304 bytes a line may have"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("[" * 100_000, "it is nested too deeply"),
+        (
+            '{"exact": {"coef": [1], "intercept": ' + "9" * 100_000 + '}, "features": ["x"],'
+            ' "target": "y"}',
+            "it is not JSON (a number of 100,000 characters)",
+        ),
+        (
+            '{"exact": {"coef": [1], "intercept": 1' + "0" * 320 + '}, "features": ["x"],'
+            ' "target": "y"}',
+            "its exact fit needs 1 finite coefficients and a finite intercept",
+        ),
+    ],
+    ids=["deep", "long_number", "past_the_float_limit"],
+)
+def test_a_hostile_model_json_is_one_sentence(tmp_path, small, text, why):
+    data, _ = small
+    model = tmp_path / "bad.json"
+    model.write_text(text)
+    out = tmp_path / "p.csv"
+    assert _error(_predict(model, data, "--out", str(out))) == (
+        f"poolpipe: error: {model} is not a model.json: {why}"
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "sparse_giant"])
+def test_a_model_file_that_never_ends_is_refused_with_a_bound(tmp_path, small, kind):
+    data, _ = small
+    if kind == "fifo":
+        model = tmp_path / "fifo"
+        os.mkfifo(model)
+        want = f"model {str(model)!r} is not a regular file"
+    elif kind == "device":
+        model = Path("/dev/zero")
+        want = "model '/dev/zero' is not a regular file"
+    else:
+        model = tmp_path / "giant.json"
+        with model.open("wb") as fh:
+            fh.truncate(2 * MODEL_LIMIT)
+        want = f"model {str(model)!r} is larger than {MODEL_LIMIT:,} bytes"
+    assert _error(_predict(model, data, "--out", str(tmp_path / "p.csv"))) == (
+        f"poolpipe: error: {want}"
+    )
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_an_output_that_is_an_input_is_refused_before_any_work(tmp_path, small, through_link):
+    data, model = small
+    before = (data.read_bytes(), model.read_bytes())
+    alias_data, alias_model = data, model
+    out = tmp_path / "p.csv"
+    if through_link:
+        (tmp_path / "link").symlink_to(tmp_path)
+        alias_data, alias_model = tmp_path / "link" / data.name, tmp_path / "link" / model.name
+    cases = [
+        (_train(data, "--timing", str(alias_data)), "--timing", alias_data, "input", data),
+        (
+            _predict(model, data, "--out", str(alias_model)),
+            "--out",
+            alias_model,
+            "model",
+            model,
+        ),
+        (_predict(model, data, "--out", str(alias_data)), "--out", alias_data, "data", data),
+        (
+            _predict(model, data, "--out", str(out), "--timing", str(out)),
+            "--timing",
+            out,
+            "--out",
+            out,
+        ),
+    ]
+    for done, label, path, other, other_path in cases:
+        assert _error(done) == (
+            f"poolpipe: error: {label} {str(path)!r} is the same file as {other} "
+            f"{str(other_path)!r}: choose another path"
+        )
+    assert (data.read_bytes(), model.read_bytes()) == before
+    assert not out.exists()
+
+
+def _file_limit(size: int):
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+def test_predictions_over_a_file_size_limit_are_one_sentence_and_no_partial_file(tmp_path, small):
+    _, model = small
+    data = tmp_path / "big.csv"
+    data.write_text("x\n" + "".join(f"{i / 7!r}\n" for i in range(20_000)))
+    out = tmp_path / "out" / "p.csv"
+    done = _predict(
+        model, data, "--out", str(out), "--processes", "2", preexec_fn=_file_limit(64 * 1024)
+    )
+    assert _error(done) == f"poolpipe: error: {str(out)!r} cannot be written: File too large"
+    assert not out.exists() and os.listdir(out.parent) == []
+
+
+def test_a_pool_that_cannot_get_its_shared_memory_is_one_sentence(tmp_path, small):
+    data, _ = small
+    done = subprocess.run(
+        [POOLPIPE, "train", str(data), "--target", "y"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=_file_limit(512),
+    )
+    assert _error(done) == "poolpipe: error: the process pool cannot start: File too large"

@@ -6,6 +6,7 @@ import itertools
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,9 @@ from poolpipe.train.columns import Columns
 from poolpipe.train.demo import write_train
 from poolpipe.train.fit import TrainPart, merge_parts, train_chunks, train_range
 from poolpipe.train.model import model_json, train_file
-from poolpipe.train.rowrule import parse_line
+from poolpipe.train.rowrule import MALFORMED_QUOTES, parse_line
 from poolpipe.train.scatter import Scatter
-from poolpipe.train.solve import solve
+from poolpipe.train.solve import RANK_TOL, solve
 
 TOL = 1e-9
 POOLPIPE = str(Path(sys.executable).parent / "poolpipe")
@@ -39,8 +40,47 @@ def write_csv(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
     return path
 
 
-def sklearn_fit(x: np.ndarray, y: np.ndarray) -> LinearRegression:
-    return LinearRegression().fit(x, y)
+@dataclass
+class Reference:
+    """numpy's lstsq fit of the kept centered columns, spread to all columns (0 where aliased).
+
+    Not scikit-learn's own: its cutoff (tol=1e-6 of the largest singular value) drops a column
+    on a scale 1e-6 of another's, the unit-dependent rank this project's fit does not have.
+    """
+
+    coef_: np.ndarray
+    intercept_: float
+    rank_: int
+    aliased: list[int]
+
+
+def kept_by_reference(x: np.ndarray) -> list[int]:
+    """Columns kept in order: those whose centered column is not (to RANK_TOL, as a sine) in
+    the span of the centered columns kept before it, by numpy's lstsq on the data itself."""
+    xc = x - x.mean(axis=0)
+    kept: list[int] = []
+    for j in range(x.shape[1]):
+        col = xc[:, j]
+        norm = np.linalg.norm(col)
+        if norm == 0:
+            continue
+        if kept:
+            sol = np.linalg.lstsq(xc[:, kept], col, rcond=None)[0]
+            col = col - xc[:, kept] @ sol
+        if np.linalg.norm(col) > 1e3 * RANK_TOL * norm:
+            kept.append(j)
+    return kept
+
+
+def sklearn_fit(x: np.ndarray, y: np.ndarray) -> Reference:
+    kept = kept_by_reference(x)
+    coef = np.zeros(x.shape[1])
+    xc, yc = x[:, kept] - x[:, kept].mean(axis=0), y - y.mean()
+    if kept:
+        coef[kept] = np.linalg.lstsq(xc, yc, rcond=None)[0]
+    intercept = float(y.mean() - x.mean(axis=0) @ coef)
+    aliased = [j for j in range(x.shape[1]) if j not in kept]
+    return Reference(coef, intercept, len(kept), aliased)
 
 
 def relative_errors(fit: dict, want: LinearRegression) -> tuple[float, float]:
@@ -306,7 +346,7 @@ def test_bad_rows_are_skipped_counted_and_reported_with_their_line_numbers(tmp_p
         assert model["lines"] == len(lines) - 1
         assert_matches(model["exact"], sklearn_fit(x, y))
     assert examples[0]["reason"] == "column 'a' is empty"
-    assert "malformed quotes" in {e["reason"] for e in examples}
+    assert MALFORMED_QUOTES in {e["reason"] for e in examples}
 
 
 def test_a_line_longer_than_a_block_is_one_skipped_row(tmp_path):
@@ -348,7 +388,7 @@ def test_unusable_inputs_are_one_sentence(tmp_path, text, features, message):
         train_file(str(path), "y", features=features, processes=2, chunks=2)
 
 
-def test_as_many_rows_as_features_is_fitted_like_scikit_learn(tmp_path):
+def test_as_many_rows_as_features_is_fitted_like_scikit_learn_on_the_kept_columns(tmp_path):
     x = np.array([[1.0, 2.0, 0.5], [2.0, 1.0, 0.25], [0.0, 4.0, 1.0]])
     y = np.array([1.0, 2.0, 4.0])
     path = write_csv(tmp_path / "t.csv", x, y)

@@ -133,7 +133,7 @@ def test_a_missing_feature_or_fit_is_one_sentence_and_writes_nothing(tmp_path, f
     with pytest.raises(PoolpipeError, match="holds no ridge fit"):
         predict_file(str(plain), str(data), str(tmp_path / "p.csv"), method="ridge")
     assert not (tmp_path / "p.csv").exists()
-    with pytest.raises(PoolpipeError, match="is an input; write the predictions elsewhere"):
+    with pytest.raises(PoolpipeError, match=r"is the same file as data .*: choose another path"):
         predict_file(str(model_path), str(data), str(data))
     assert data.read_text().startswith("x0,x1,y")
 

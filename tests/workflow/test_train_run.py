@@ -15,6 +15,7 @@ from sklearn.linear_model import LinearRegression
 from poolpipe.core.timing import read_record
 from poolpipe.train.choose import choose_columns
 from poolpipe.train.rowrule import parse_line
+from poolpipe.train.summary import summary_text
 
 from ..workflow_helpers import SMALL, same_result, snakemake, with_sheet, workflow_copy
 
@@ -38,6 +39,7 @@ OUTPUTS = [
     "results/train/train/parts/1.json",
     "results/train/train/parts/2.json",
     "results/train/train/model.json",
+    "results/train/train/summary.txt",
 ]
 
 
@@ -113,6 +115,13 @@ def test_the_command_prints_the_same_model(train_run):
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout == (train_run / "results/train/train/model.json").read_text()
+
+
+def test_a_summary_a_person_reads_is_written_beside_the_model(train_run):
+    model = json.loads((train_run / "results/train/train/model.json").read_text())
+    summary = (train_run / "results/train/train/summary.txt").read_text()
+    assert summary == summary_text(model)
+    assert summary.splitlines()[3].split()[0] == "intercept"
 
 
 def test_a_second_run_has_nothing_to_do_and_a_fresh_one_is_identical(train_run, tmp_path):

@@ -6,12 +6,16 @@ import argparse
 import sys
 
 from poolpipe.cli import options as opt
-from poolpipe.core import Stopwatch, dumps_json, schema_defaults
+from poolpipe.core import Stopwatch, dumps_json, refuse_overlap, schema_defaults
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from poolpipe.train import predict_file
 
+    refuse_overlap(
+        inputs={"model": args.model, "data": args.data},
+        outputs={"--out": args.out, "--timing": args.timing},
+    )
     opt.check_outputs(args, "out", "timing")
     with Stopwatch() as watch:
         summary = predict_file(

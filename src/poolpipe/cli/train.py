@@ -6,13 +6,23 @@ import argparse
 import sys
 
 from poolpipe.cli import options as opt
-from poolpipe.core import Stopwatch, check_output_path, dumps_json, schema_defaults
+from poolpipe.core import (
+    Stopwatch,
+    check_output_path,
+    dumps_json,
+    refuse_overlap,
+    schema_defaults,
+)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from poolpipe.train import Options, train_file
+    from poolpipe.train import Options, summary_text, train_file
 
+    refuse_overlap(inputs={"input": args.path}, outputs={"--timing": args.timing})
     opt.check_outputs(args, "timing")
+    options = Options(
+        alpha=args.alpha, ridge=args.ridge, robust=args.robust, intercept=not args.no_intercept
+    )
     with Stopwatch() as watch:
         result = train_file(
             args.path,
@@ -25,9 +35,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             compare_full_fit=args.compare_full_fit,
             full_fit_max_mb=args.full_fit_max_mb,
             weights=args.weights,
-            options=Options(alpha=args.alpha, ridge=args.ridge, robust=args.robust),
+            options=options,
         )
-    sys.stdout.write(dumps_json(result))
+    sys.stdout.write(summary_text(result) if args.summary else dumps_json(result))
     opt.timing_record(args, "train", watch, result["rows"], result["bytes"])
     return 0
 
@@ -114,6 +124,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         metavar="ALPHA",
         help="also fit ridge regression with this penalty, "
         f"{opt.range_help('train.ridge')} (default: %(default)s, none)",
+    )
+    p.add_argument(
+        "--no-intercept",
+        action="store_true",
+        help="fit the model through the origin, without an intercept (its R² is uncentered)",
+    )
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="print the fit as a table a statistician reads instead of the model.json document",
     )
     p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
     p.set_defaults(run=_cmd_train)

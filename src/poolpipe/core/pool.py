@@ -174,7 +174,10 @@ def pool_map(
     if processes < 1:
         raise PoolpipeError(f"processes must be at least 1, not {processes}")
     width = in_flight or 2 * processes
-    slots = mp.get_context("fork").Array("q", width, lock=False)
+    try:  # the slots live in a file of shared memory: a file-size limit or a full /dev/shm
+        slots = mp.get_context("fork").Array("q", width, lock=False)
+    except OSError as exc:
+        raise PoolpipeError(f"the process pool cannot start: {exc.strerror}") from None
     free = deque(range(width))
     pending: deque[tuple[int, T, Future[R]]] = deque()
     workers: dict[int, mp.process.BaseProcess] = {}

@@ -9,6 +9,7 @@ from poolpipe.train.model import Options, model_json, train_file
 from poolpipe.train.predict import predict_file
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import solve
+from poolpipe.train.summary import summary_text
 
 __all__ = [
     "Columns",
@@ -21,6 +22,7 @@ __all__ = [
     "predict_file",
     "row_capacity",
     "solve",
+    "summary_text",
     "train_chunks",
     "train_file",
     "write_train",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -93,6 +93,18 @@ def fit_rows(values: np.ndarray, columns: Columns) -> tuple[np.ndarray, np.ndarr
     if keep.all():
         return values[:, :-1], weights.copy(), 0
     return values[keep, :-1], weights[keep], int(len(keep) - keep.sum())
+
+
+def good_rows(rng: Range, columns: Columns) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """The good rows of one range, block by block, with their weights: for a second pass."""
+    out = np.empty((row_capacity(columns, BLOCK_SIZE), columns.width))
+    for block in iter_blocks(rng):
+        if block.overlong:
+            continue
+        parsed = parse_block(block.data, columns, out=out, max_examples=0)
+        values, weights, _ = fit_rows(parsed.values, columns)
+        if len(values):
+            yield values, weights
 
 
 def train_range(

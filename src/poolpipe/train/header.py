@@ -22,6 +22,11 @@ def read_header(path: str | os.PathLike[str], delimiter: str) -> tuple[str, ...]
     end = header_end(path)
     if end == 0:
         raise PoolpipeError(f"{path} is empty; a CSV file with a header line is expected")
+    if end > BLOCK_SIZE:
+        raise PoolpipeError(
+            f"{path}: the header line is {end:,} bytes, longer than the {BLOCK_SIZE:,} bytes a "
+            "line may have"
+        )
     with open(path, "rb") as fh:
         line = fh.read(min(end, BLOCK_SIZE)).rstrip(b"\n").rstrip(b"\r")
     if line.startswith(_BOM):

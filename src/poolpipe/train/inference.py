@@ -5,8 +5,10 @@ sqrt-weighted) rows of [X y], in the held scale: the residual sum of squares is
 the square of R's last diagonal entry, the total sum of squares the squared norm
 of its last column, and (R11ᵀR11)⁻¹ = R11⁻¹R11⁻ᵀ the coefficients' covariance
 over σ². The intercept's variance is σ²/W + x̄ᵀ Cov(b) x̄ (W: the rows' total
-weight). A rank-deficient fit uses the pseudo-inverse at the solve's cutoff, as
-statsmodels does, and counts only the independent directions as the model's.
+weight). A rank-deficient fit is the fit of its kept columns (train/solve.py):
+its statistics are those of that model, and an aliased column's cells are null.
+A model without intercept is summarised about 0 (solve.through_origin): its R²
+is then the uncentered one, as statsmodels and the NIST certified values give it.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from scipy import special
 from scipy.linalg import solve_triangular
 
 from poolpipe.train.scatter import Scatter
-from poolpipe.train.solve import TOL, scaled_means, solve_scaled
+from poolpipe.train.solve import Kept, kept_columns, scaled_means, solve_kept, solve_ridge
 
 
 @dataclass(frozen=True)
 class Design:
-    """The merged fit in the held scale: what the statistics and the second pass need."""
+    """The merged fit of the kept columns in the held scale: what the statistics and the second
+    pass need (means and exponent of the kept features and the target)."""
 
     coef: np.ndarray
     means: np.ndarray
@@ -35,11 +38,13 @@ class Design:
     rank: int
     rows: int
     weight: float
+    kept: Kept
+    intercept: bool = True
 
     @property
     def df_resid(self) -> int:
-        """Residual degrees of freedom: rows less the independent directions and the intercept."""
-        return self.rows - self.rank - 1
+        """Residual degrees of freedom: rows less the kept columns and the intercept."""
+        return self.rows - self.rank - int(self.intercept)
 
     def to_original(self, coef_scale: np.ndarray, intercept_scale: float) -> tuple[Any, Any]:
         """Per-coefficient and intercept quantities moved from the held scale to the data's."""
@@ -49,23 +54,23 @@ class Design:
             return np.ldexp(coef_scale, e[p] - e[:p]), float(np.ldexp(intercept_scale, e[p]))
 
 
-def design(scatter: Scatter, reference: Sequence[float]) -> Design:
-    """The merged fit, and G with (R11ᵀR11)⁺ = G Gᵀ, in the held scale."""
-    p = scatter.r.shape[0] - 1
-    coef, rank = solve_scaled(scatter)
-    r11 = scatter.r[:p, :p]
-    if rank == p:
-        root = solve_triangular(r11, np.eye(p), lower=False)
-    else:
-        root = np.linalg.pinv(r11, rcond=TOL)
+def design(scatter: Scatter, reference: Sequence[float], *, intercept: bool = True) -> Design:
+    """The merged fit of the kept columns, and G = R11⁻¹ (so (R11ᵀR11)⁻¹ = G Gᵀ), held scale."""
+    kept = kept_columns(scatter)
+    k = len(kept.features)
+    r11 = kept.scatter.r[:k, :k]
+    root = solve_triangular(r11, np.eye(k), lower=False) if k else np.zeros((0, 0))
+    reference = [reference[c] for c in kept.columns]
     return Design(
-        coef=coef,
-        means=scaled_means(scatter, reference),
+        coef=solve_kept(kept),
+        means=scaled_means(kept.scatter, reference),
         inverse_root=root,
-        exponent=scatter.exponent,
-        rank=rank,
+        exponent=kept.scatter.exponent,
+        rank=k,
         rows=scatter.rows,
         weight=scatter.total_weight,
+        kept=kept,
+        intercept=intercept,
     )
 
 
@@ -91,24 +96,26 @@ def coefficient_table(
 ) -> dict[str, Any]:
     """std_err, t, p (two-sided) and conf_int of the coefficients and the intercept.
 
-    cov is the covariance of (intercept, coefficients) in the held scale.
+    coef are the kept features' coefficients; cov is the covariance of (intercept, kept
+    coefficients) in the held scale. Aliased features (and a left-out intercept) get nulls.
     """
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         scale_se = np.sqrt(np.maximum(np.diag(cov), 0))
         se_coef, se_intercept = d.to_original(scale_se[1:], scale_se[0])
-        se = np.concatenate([[se_intercept], se_coef])
+        se = np.concatenate([[se_intercept if d.intercept else math.nan], se_coef])
         est = np.concatenate([[intercept], coef])
         t = est / se
         df = d.df_resid
         p = 2 * special.stdtr(df, -np.abs(t)) if df > 0 else np.full(len(est), np.nan)
         q = special.stdtrit(df, 1 - alpha / 2) if df > 0 else np.nan
         low, high = est - q * se, est + q * se
+    pairs = [numbers(pair) for pair in zip(low[1:], high[1:], strict=True)]
     return {
-        "std_err": {"coef": numbers(se[1:]), "intercept": number(se[0])},
-        "t": {"coef": numbers(t[1:]), "intercept": number(t[0])},
-        "p": {"coef": numbers(p[1:]), "intercept": number(p[0])},
+        "std_err": {"coef": d.kept.expand(numbers(se[1:]), None), "intercept": number(se[0])},
+        "t": {"coef": d.kept.expand(numbers(t[1:]), None), "intercept": number(t[0])},
+        "p": {"coef": d.kept.expand(numbers(p[1:]), None), "intercept": number(p[0])},
         "conf_int": {
-            "coef": [numbers(pair) for pair in zip(low[1:], high[1:], strict=True)],
+            "coef": d.kept.expand(pairs, [None, None]),
             "intercept": numbers([low[0], high[0]]),
         },
     }
@@ -123,67 +130,85 @@ def unit_covariance(d: Design) -> np.ndarray:
     cov[1:, 1:] = cov_b
     cov[1:, 0] = cov[0, 1:] = -cov_b @ xbar
     cov[0, 0] = 1 / d.weight + xbar @ cov_b @ xbar
+    if not d.intercept:
+        cov[0, :] = cov[:, 0] = 0.0
     return cov
 
 
-def residual_squares(scatter: Scatter, coef: np.ndarray, rank: int) -> float:
-    """The residual sum of squares of held-scale coefficients, from R alone."""
-    p = len(coef)
-    last = float(scatter.r[p, p]) ** 2
-    if rank == p:
-        return last
-    top = scatter.r[:p, p] - scatter.r[:p, :p] @ coef
-    return last + float(top @ top)
+def fit_measures(d: Design) -> dict[str, Any]:
+    """r2, adj_r2, rmse, f_stat, f_p, df_model, df_resid, rss, tss, n of the kept columns' fit.
 
-
-def fit_measures(scatter: Scatter, coef: np.ndarray, *, rank: int, rows: int) -> dict[str, Any]:
-    """r2, adj_r2, rmse, f_stat, f_p, df_model, df_resid, rss, tss, n of held-scale coefficients."""
-    p = len(coef)
-    e_y = int(scatter.exponent[p])
-    rss = residual_squares(scatter, coef, rank)
-    tss = float(scatter.r[:, p] @ scatter.r[:, p])
-    df_resid = rows - rank - 1
+    From their R alone: the residual sum of squares is the square of its last diagonal entry,
+    the total sum of squares (about the mean, or about 0 without intercept) the squared norm of
+    its last column.
+    """
+    r = d.kept.scatter.r
+    k = d.rank
+    e_y = int(d.exponent[k])
+    rss = float(r[k, k]) ** 2
+    tss = float(r[:, k] @ r[:, k])
+    df_resid = d.df_resid
+    undefined = {}
+    if tss <= 0:
+        undefined["r2"] = undefined["adj_r2"] = "the target is constant: it varies by nothing"
+    if df_resid <= 0:
+        undefined["adj_r2"] = undefined["f_stat"] = "no residual degrees of freedom are left"
+    elif not k:
+        undefined["f_stat"] = "the model has no feature to test"
+    elif rss <= 0:
+        undefined["f_stat"] = "the fit is perfect: no residual variance to compare with"
+    undefined.setdefault("f_p", undefined.get("f_stat", ""))
+    r2 = adj = f_stat = f_p = math.nan
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        r2 = 1 - rss / tss if tss > 0 else math.nan
-        adj = 1 - (rows - 1) / df_resid * (1 - r2) if df_resid > 0 else math.nan
-        f_stat = ((tss - rss) / rank) / (rss / df_resid) if rank and df_resid > 0 else math.nan
-        f_p = special.fdtrc(rank, df_resid, f_stat) if math.isfinite(f_stat) else math.nan
-        rmse = math.sqrt(rss / scatter.total_weight)
+        if "r2" not in undefined:
+            r2 = 1 - rss / tss
+        if "adj_r2" not in undefined:
+            adj = 1 - (d.rows - int(d.intercept)) / df_resid * (1 - r2)
+        if "f_stat" not in undefined:
+            f_stat = ((tss - rss) / k) / (rss / df_resid)
+            f_p = special.fdtrc(k, df_resid, f_stat) if math.isfinite(f_stat) else math.nan
+        rmse = math.sqrt(rss / d.weight)
     return {
         "r2": number(r2),
         "adj_r2": number(adj),
         "rmse": number(scaled(rmse, e_y)),
         "f_stat": number(f_stat),
         "f_p": number(f_p),
-        "df_model": rank,
+        "df_model": k,
         "df_resid": df_resid,
         "rss": number(scaled(rss, 2 * e_y)),
         "tss": number(scaled(tss, 2 * e_y)),
-        "n": rows,
+        "n": d.rows,
+        "undefined": {name: why for name, why in undefined.items() if why},
     }
 
 
+def residual_sd(d: Design) -> float | None:
+    """The residual standard deviation: sqrt(RSS / df_resid), null without residual freedom."""
+    r = d.kept.scatter.r
+    k = d.rank
+    if d.df_resid <= 0:
+        return None
+    return number(scaled(abs(float(r[k, k])) / math.sqrt(d.df_resid), int(d.exponent[k])))
+
+
 def inference(
-    scatter: Scatter,
-    reference: Sequence[float],
-    *,
-    coef: Sequence[float],
-    intercept: float,
-    alpha: float = 0.05,
+    d: Design, *, coef: Sequence[float], intercept: float, alpha: float = 0.05
 ) -> dict[str, Any]:
     """The exact fit's statistics: its coefficient table and its measures of fit."""
-    d = design(scatter, reference)
-    sigma2 = residual_squares(scatter, d.coef, d.rank) / d.df_resid if d.df_resid > 0 else math.nan
+    r = d.kept.scatter.r
+    k = d.rank
+    sigma2 = float(r[k, k]) ** 2 / d.df_resid if d.df_resid > 0 else math.nan
+    kept_coef = [coef[j] for j in d.kept.features]
     table = coefficient_table(
-        coef=coef, intercept=intercept, cov=sigma2 * unit_covariance(d), d=d, alpha=alpha
+        coef=kept_coef, intercept=intercept, cov=sigma2 * unit_covariance(d), d=d, alpha=alpha
     )
-    measures = fit_measures(scatter, d.coef, rank=d.rank, rows=d.rows)
-    return {"alpha": alpha, **table, **measures}
+    return {"alpha": alpha, **table, **fit_measures(d), "residual_sd": residual_sd(d)}
 
 
 def ridge_measures(scatter: Scatter, ridge: float) -> dict[str, Any]:
     """r2, rmse and rss of the ridge fit on its own rows, from R: |R [-b; 1]|²."""
-    coef, _ = solve_scaled(scatter, ridge=ridge)
+    coef = solve_ridge(scatter, ridge)
     p = len(coef)
     e_y = int(scatter.exponent[p])
     resid = scatter.r @ np.concatenate([-coef, [1.0]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -47,6 +48,11 @@ def _check_rows(total: TrainPart, columns: Columns) -> None:
         raise PoolpipeError(
             f"{columns.path} has no usable rows ({total.skipped_rows} skipped{why}{weightless})"
         )
+    if not math.isfinite(total.scatter.total_weight):
+        raise PoolpipeError(
+            f"{columns.path}: the weights add up past the float limit (about 1.8e308); "
+            "divide them by a common factor"
+        )
     if total.rows < p:
         raise PoolpipeError(
             f"{columns.path} has only {total.rows} usable rows, fewer than its {p} features"
@@ -73,7 +79,10 @@ def model_json(
     _check_rows(total, columns)
     exact_doc = exact_json(total, columns, options, ranges, processes=processes)
     exact = Fit(tuple(exact_doc["coef"]), exact_doc["intercept"], exact_doc["rank"])
-    chunk_fits = [solve(p.scatter, columns.reference) if p.rows else None for p in parts]
+    reference = columns.reference
+    chunk_fits = [
+        solve(options.summary(p.scatter, reference), reference) if p.rows else None for p in parts
+    ]
     fitted = [
         (fit, part.rows) for fit, part in zip(chunk_fits, parts, strict=True) if fit and finite(fit)
     ]
@@ -100,7 +109,7 @@ def model_json(
         "chunks_averaged": len(fitted),
         "strict": strict,
         "exact": exact_doc,
-        "ridge": ridge_json(total, columns, options.ridge) if options.ridge > 0 else None,
+        "ridge": ridge_json(total, columns, options) if options.ridge > 0 else None,
         "average": methods["average"].to_json() if fitted else None,
         "weighted_average": methods["weighted_average"].to_json() if fitted else None,
         "chunk_fits": [

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import closing
 from dataclasses import asdict, replace
 from typing import Any
 
 from poolpipe.core.chunks import Range, header_end, lines_before, split_range
-from poolpipe.core.outputs import check_output_path, open_atomic
+from poolpipe.core.outputs import check_output_path, open_atomic, refuse_overlap
 from poolpipe.core.pool import pool_map
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns
@@ -83,18 +84,19 @@ def predict_file(
     method: str = "exact",
 ) -> dict[str, Any]:
     """Write every data line's prediction to out; the counts and scores, as predict.json holds."""
+    refuse_overlap(inputs={"model": model_path, "data": data_path}, outputs={"--out": out})
     check_output_path(out, "--out")
-    for given in (model_path, data_path):
-        if os.path.exists(out) and os.path.samefile(out, given):
-            raise PoolpipeError(f"--out {out} is an input; write the predictions elsewhere")
     model = load_model(model_path, method)
     columns = predict_columns(data_path, model, delimiter)
     tasks = _tasks(data_path, processes)
     predictor = Predictor(columns, model)
-    with open_atomic(out) as fh:
+    # closing: a failed write (a full disk) stops the pool at once; a generator left open would
+    # keep its workers until the interpreter's exit, which then waits on them
+    parts = pool_map(predictor, tasks, processes, describe=_describe)
+    with closing(parts), open_atomic(out) as fh:
         fh.write(HEADER)
         total = PredictPart()
-        for part in pool_map(predictor, tasks, processes, describe=_describe):
+        for part in parts:
             fh.write(part.text)
             total = _merge(total, replace(part, text=b""))
     scored = total.scored

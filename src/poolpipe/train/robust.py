@@ -17,11 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from poolpipe.core.chunks import BLOCK_SIZE, Range, iter_blocks, pieces_for
+from poolpipe.core.chunks import Range, pieces_for
 from poolpipe.core.pool import pool_map, serial_map
 from poolpipe.train.columns import Columns
-from poolpipe.train.csvparse import parse_block, row_capacity
-from poolpipe.train.fit import fit_rows
+from poolpipe.train.fit import good_rows
 from poolpipe.train.inference import Design
 
 KINDS = ("hc0", "hc1", "hc2", "hc3")
@@ -40,19 +39,16 @@ class RobustPass:
         """The sums of s_i u_i u_iᵀ over the good rows of one range."""
         d = self.design
         p = len(d.coef)
-        shift = np.ldexp(np.asarray(self.columns.reference, dtype=float), -d.exponent)
+        cols = d.kept.columns
+        reference = np.asarray(self.columns.reference, dtype=float)[cols]
+        shift = np.ldexp(reference, -d.exponent)
         centre = d.means - shift
         meat = np.zeros((p + 1, p + 1))
-        out = np.empty((row_capacity(self.columns, BLOCK_SIZE), self.columns.width))
         with threadpool_limits(limits=1), np.errstate(divide="ignore", invalid="ignore"):
-            for block in iter_blocks(rng):
-                if block.overlong:
-                    continue
-                parsed = parse_block(block.data, self.columns, out=out, max_examples=0)
-                values, weights, _ = fit_rows(parsed.values, self.columns)
-                if not len(values):
-                    continue
-                v = np.ldexp(values, -d.exponent) if d.exponent.any() else values
+            for values, weights in good_rows(rng, self.columns):
+                v = values[:, cols]
+                if d.exponent.any():
+                    v = np.ldexp(v, -d.exponent)
                 v -= shift
                 v -= centre
                 x = v[:, :p]

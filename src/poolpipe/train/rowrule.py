@@ -14,6 +14,11 @@ _NUMBER = re.compile(rb"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]
 _BLANK = re.compile(rb"[ \t]*")
 
 
+MALFORMED_QUOTES = (
+    "malformed quotes: a quoted field must close on its own line (one spanning lines is not read)"
+)
+
+
 def split_fields(line: bytes, delimiter: bytes) -> list[bytes] | None:
     """The fields of one line (no newline, no '\\r'), unquoted; None if its quotes are malformed."""
     fields: list[bytes] = []
@@ -72,7 +77,7 @@ def parse_line(line: bytes, columns: Columns) -> tuple[float, ...] | str | None:
         return None
     fields = split_fields(line, columns.delimiter.encode())
     if fields is None:
-        return "malformed quotes"
+        return MALFORMED_QUOTES
     if len(fields) != len(columns.header):
         count = f"{len(fields)} field" + ("" if len(fields) == 1 else "s")
         return f"has {count}, the header has {len(columns.header)}"

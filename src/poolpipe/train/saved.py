@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -9,12 +10,52 @@ from typing import Any
 
 import numpy as np
 
-from poolpipe.core.inputs import check_input_file
-from poolpipe.core.outputs import read_json
+from poolpipe.core.inputs import read_small_file
 from poolpipe.errors import PoolpipeError
 
 METHODS = ("exact", "ridge", "average", "weighted_average")
 """The fits of a model.json that can predict."""
+
+MODEL_LIMIT = 256 * 2**20
+"""The largest model.json read: far above one of 10,000 features and 1,000 chunk fits."""
+NUMBER_DIGITS = 400
+"""A number in a model.json with more characters than this is refused before it is converted."""
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > NUMBER_DIGITS:
+        raise ValueError(f"a number of {len(text):,} characters")
+    return float(text)
+
+
+def _parse_int(text: str) -> float:
+    """An integer as the float it stands for (inf past the float limit: refused later)."""
+    if len(text) > NUMBER_DIGITS:
+        raise ValueError(f"a number of {len(text):,} characters")
+    try:
+        return float(int(text))
+    except OverflowError:
+        return math.inf
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _read(path: str | os.PathLike[str]) -> Any:
+    """The model.json's document, or one sentence: too large, not JSON, nested too deeply."""
+    data = read_small_file(path, label="model", limit=MODEL_LIMIT)
+    try:
+        return json.loads(
+            data.decode("utf-8"),
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+            parse_constant=_constant,
+        )
+    except RecursionError:
+        raise PoolpipeError(f"{path} is not a model.json: it is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PoolpipeError(f"{path} is not a model.json: it is not JSON ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -40,13 +81,9 @@ def _number(value: Any) -> bool:
 
 def load_model(path: str | os.PathLike[str], method: str = "exact") -> SavedModel:
     """Read a model.json written by `poolpipe train` or merge_train; a wrong one is one sentence."""
-    check_input_file(path)
     if method not in METHODS:
         raise PoolpipeError(f"the method must be one of {', '.join(METHODS)}, not {method!r}")
-    try:
-        doc = read_json(path)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PoolpipeError(f"{path} is not a model.json: it is not JSON ({exc})") from None
+    doc = _read(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("exact"), dict):
         raise PoolpipeError(f"{path} is not a model.json: it has no exact fit")
     features, target = doc.get("features"), doc.get("target")

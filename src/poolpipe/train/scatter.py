@@ -102,7 +102,11 @@ class Scatter:
         """One QR of [R; block - its mean; the link row]: the merge of self and the block."""
         m, width = block.shape
         own = self.total_weight
-        added = float(m) if weights is None else float(weights.sum())
+        if weights is None:
+            added = float(m)
+        else:
+            with np.errstate(over="ignore"):  # weights past the float limit: model.py says so
+                added = float(weights.sum())
         total = own + added
         block_mean = block.mean(axis=0) if weights is None else weights @ block / added
         delta = block_mean - self.mean
@@ -114,7 +118,7 @@ class Scatter:
         stacked[-1] = delta * math.sqrt(own * added / total)
         weight = None if self.weight is None else total
         mean = self.mean + delta * (added / total)
-        return Scatter(self.rows + m, mean, _r_factor(stacked), self.exponent, weight)
+        return Scatter(self.rows + m, mean, r_factor(stacked), self.exponent, weight)
 
     def merge(self, other: Scatter) -> Scatter:
         """The summary of both sets of rows: exact, whatever their sizes."""
@@ -131,7 +135,7 @@ class Scatter:
         link = delta * math.sqrt(wa * wb / total)
         stacked = np.asfortranarray(np.vstack([a.r, b.r, link]))
         weight = None if a.weight is None and b.weight is None else total
-        return Scatter(a.rows + b.rows, mean, _r_factor(stacked), exponent, weight)
+        return Scatter(a.rows + b.rows, mean, r_factor(stacked), exponent, weight)
 
 
 def _exponents(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -142,7 +146,7 @@ def _exponents(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.where(largest > SCALE_ABOVE, np.frexp(largest)[1], 0).astype(np.int64)
 
 
-def _r_factor(a: np.ndarray) -> np.ndarray:
+def r_factor(a: np.ndarray) -> np.ndarray:
     """The R of a Householder QR of a Fortran-ordered array (overwritten), as a square."""
     qr, _, _, info = dgeqrf(a, overwrite_a=1)
     if info != 0:
