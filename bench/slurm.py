@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 WORKFLOW = ["Snakefile", "rules", "scripts", "config", "envs", "profiles", "report"]
 TARGET = "results/sum/numbers/total.json"
-RUNNING = re.compile(r"rule sum_chunk \(chunk=\d+\) running: SLURM job (\d+) ")
+RUNNING = re.compile(r"rule sum_chunk \([^)]*\) running: SLURM job (\d+) ")
 RUN_LIMIT_S = 7200
 STATE = Path("/run/poolpipe-slurm")
 CHUNKS_PER_DATASET = 1000
@@ -101,7 +101,9 @@ MODES = {
 }
 
 
-def run_slurm(work: Path, mode: str, extra: list[str], chunks: int, lines: int) -> SlurmRun:
+def run_slurm(
+    work: Path, mode: str, extra: list[str], chunks: int, lines: int, cpus: int
+) -> SlurmRun:
     """The sum stage on demo data cut into `chunks` one-thread chunk jobs, through SLURM."""
     workdir = workflow_copy(work / mode.replace(" ", "-"))
     config = {
@@ -112,7 +114,8 @@ def run_slurm(work: Path, mode: str, extra: list[str], chunks: int, lines: int) 
     }
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
     cmd = ["timeout", "-k", "10", str(RUN_LIMIT_S), SNAKEMAKE, TARGET]
-    cmd += ["--configfile", "bench.yaml", "--profile", "profiles/slurm", *extra]
+    cmd += ["--configfile", "bench.yaml", "--profile", "profiles/slurm", "--cores", str(cpus)]
+    cmd += extra
     log(f"  {mode}: {chunks} chunks ({' '.join(extra)})")
     start = time.perf_counter()
     run = subprocess.run(
@@ -121,11 +124,17 @@ def run_slurm(work: Path, mode: str, extra: list[str], chunks: int, lines: int) 
     wall = time.perf_counter() - start
     if run.returncode != 0:
         raise RuntimeError(f"{mode} failed:\n{run.stderr[-3000:]}")
+    return measure(workdir, mode, chunks, wall)
+
+
+def measure(workdir: Path, mode: str, chunks: int, wall: float) -> SlurmRun:
+    """A finished run's figures, from its timing records, logs and sacct."""
     work_s = sum(
         json.loads(p.read_text())["wall_s"]
         for p in (workdir / "results/timing/sum_chunk/numbers").glob("*.json")
     )
-    run_id = re.search(r"SLURM run ID: (\S+)", run.stderr).group(1)
+    (snakemake_log,) = (workdir / ".snakemake/log").glob("*.snakemake.log")
+    run_id = re.search(r"SLURM run ID: (\S+)", snakemake_log.read_text()).group(1)
     jobs = sacct_jobs(run_id)
     by_raw = {r["JobIDRaw"]: r for r in jobs}
     chunk_ids = {
@@ -133,6 +142,8 @@ def run_slurm(work: Path, mode: str, extra: list[str], chunks: int, lines: int) 
         for p in (workdir / "logs/sum_chunk").rglob("*.log")
         if (m := RUNNING.search(p.read_text()))
     }
+    if len(chunk_ids) != chunks:
+        raise RuntimeError(f"{mode}: {len(chunk_ids)} chunk logs name a SLURM job, not {chunks}")
     chunk_jobs = [by_raw[i] for i in chunk_ids]
     return SlurmRun(
         mode=mode,
@@ -195,6 +206,7 @@ def dag_time(work: Path, chunks: int) -> DagRun:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     counted = re.search(r"^sum_chunk\s+(\d+)$", run.stdout + run.stderr, re.MULTILINE)
     jobs = int(counted.group(1)) if counted else 0
+    log(f"    {jobs} chunk jobs: {wall:.1f} s wall, {cpu:.1f} s CPU")
     return DagRun(chunks, datasets, jobs, wall, cpu)
 
 
@@ -311,7 +323,7 @@ def main() -> int:
             extra = MODES[mode] or ["--group-components", f"sum_chunks={args.group}"]
             quiet.append(wait_until_quiet(args.quiet_wait))
             lines = args.lines or 100 * args.chunks
-            runs.append(run_slurm(out / "slurm-work", mode, extra, args.chunks, lines))
+            runs.append(run_slurm(out / "slurm-work", mode, extra, args.chunks, lines, cpus))
     finally:
         if started:
             stop_cluster()
