@@ -51,6 +51,8 @@ class SlurmRun:
     sbatch_calls: int
     slurm_jobs: int
     chunk_jobs: int
+    chunk_submissions: int
+    cpus_per_chunk_job: int
     chunk_phase_s: float
     chunk_job_s: float
     chunk_work_s: float
@@ -78,6 +80,7 @@ def workflow_copy(dest: Path) -> Path:
 def sacct_jobs(run_id: str) -> list[dict[str, str]]:
     """The run's SLURM jobs (array tasks one by one): ids, times, elapsed seconds, state."""
     fields = ["JobID", "JobIDRaw", "Submit", "Start", "End", "ElapsedRaw", "State", "NodeList"]
+    fields.append("AllocCPUS")
     deadline = time.monotonic() + 120
     while True:
         out = sh(
@@ -137,13 +140,14 @@ def measure(workdir: Path, mode: str, chunks: int, wall: float) -> SlurmRun:
     run_id = re.search(r"SLURM run ID: (\S+)", snakemake_log.read_text()).group(1)
     jobs = sacct_jobs(run_id)
     by_raw = {r["JobIDRaw"]: r for r in jobs}
-    chunk_ids = {
+    named = [
         m.group(1)
         for p in (workdir / "logs/sum_chunk").rglob("*.log")
         if (m := RUNNING.search(p.read_text()))
-    }
-    if len(chunk_ids) != chunks:
-        raise RuntimeError(f"{mode}: {len(chunk_ids)} chunk logs name a SLURM job, not {chunks}")
+    ]
+    if len(named) != chunks:
+        raise RuntimeError(f"{mode}: {len(named)} chunk logs name a SLURM job, not {chunks}")
+    chunk_ids = set(named)  # a group job runs several chunks
     chunk_jobs = [by_raw[i] for i in chunk_ids]
     return SlurmRun(
         mode=mode,
@@ -153,6 +157,8 @@ def measure(workdir: Path, mode: str, chunks: int, wall: float) -> SlurmRun:
         sbatch_calls=len({r["JobID"].split("_")[0] for r in jobs}),
         slurm_jobs=len(jobs),
         chunk_jobs=len(chunk_jobs),
+        chunk_submissions=len({j["JobID"].split("_")[0] for j in chunk_jobs}),
+        cpus_per_chunk_job=max(int(j["AllocCPUS"]) for j in chunk_jobs),
         chunk_phase_s=max(epoch(j["End"]) for j in chunk_jobs)
         - min(epoch(j["Submit"]) for j in chunk_jobs),
         chunk_job_s=float(sum(int(j["ElapsedRaw"]) for j in chunk_jobs)),
@@ -210,9 +216,15 @@ def dag_time(work: Path, chunks: int) -> DagRun:
     return DagRun(chunks, datasets, jobs, wall, cpu)
 
 
+def slots(run: SlurmRun, nodes: int, cpus: int) -> float:
+    """How many of the run's chunk jobs the cluster runs at once."""
+    return nodes * cpus / run.cpus_per_chunk_job
+
+
 def fit(runs: list[SlurmRun], nodes: int, cpus: int) -> tuple[float, float]:
-    """Least squares of the chunk phase = submissions x a + chunks x b / slots: (a, b)."""
-    x = np.array([[r.sbatch_calls, r.chunks / (nodes * cpus)] for r in runs], dtype=float)
+    """Least squares of the chunk phase = submissions x a + chunks x b / slots: (a, b),
+    submissions being the chunk phase's sbatch calls."""
+    x = np.array([[r.chunk_submissions, r.chunks / slots(r, nodes, cpus)] for r in runs])
     y = np.array([r.chunk_phase_s for r in runs])
     (a, b), *_ = np.linalg.lstsq(x, y, rcond=None)
     return float(a), float(b)
@@ -241,11 +253,14 @@ def stop_cluster() -> None:
 def print_tables(runs: list[SlurmRun], dags: list[DagRun], nodes: int, cpus: int) -> dict:
     """The two tables and the fitted model; returns the model's figures."""
     if runs:
-        print(f"SLURM: {nodes} nodes of {cpus} CPUs; {runs[0].chunks} chunk jobs of one thread")
+        print(f"SLURM: {nodes} nodes of {cpus} CPUs; chunk jobs of one thread")
         head = (
             "run",
+            "chunks",
             "sbatch calls",
+            "of them chunk jobs",
             "SLURM jobs",
+            "CPUs per chunk job",
             "nodes used",
             "wall s",
             "chunk phase s",
@@ -258,8 +273,11 @@ def print_tables(runs: list[SlurmRun], dags: list[DagRun], nodes: int, cpus: int
         for r in runs:
             cells = [
                 r.mode,
+                str(r.chunks),
                 str(r.sbatch_calls),
+                str(r.chunk_submissions),
                 str(r.slurm_jobs),
+                str(r.cpus_per_chunk_job),
                 str(r.nodes_used),
                 f"{r.wall_s:.0f}",
                 f"{r.chunk_phase_s:.0f}",
@@ -273,8 +291,8 @@ def print_tables(runs: list[SlurmRun], dags: list[DagRun], nodes: int, cpus: int
         a, b = fit(runs, nodes, cpus)
         model = {"submission_s": a, "chunk_s": b}
         print(
-            f"\nfit: chunk phase s = {a:.2f} x sbatch calls + {b:.2f} x chunks / "
-            f"({nodes} nodes x {cpus} CPUs)"
+            f"\nfit: chunk phase s = {a:.2f} x chunk submissions + {b:.2f} x chunks / slots "
+            f"(slots = {nodes} nodes x {cpus} CPUs / CPUs per chunk job)"
         )
     if dags:
         head = ("chunks", "datasets", "chunk jobs in the DAG", "dry run wall s", "CPU s")

@@ -31,7 +31,7 @@ from ..workflow_helpers import ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
 pytestmark = pytest.mark.slurm
 
 CLUSTER = ROOT / "cluster"
-RUN_LIMIT_S = 480
+RUN_LIMIT_S = 1200
 SUM_TARGET = "results/sum/numbers/total.json"
 """The fault test's target: the sum stage is enough to kill one of its chunk jobs."""
 TIMING_DIRS = {"timing", "benchmarks", "report", "bench"}
