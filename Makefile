@@ -38,7 +38,7 @@ test: lint
 test-browser: setup
 	SLURM_CONF=/dev/null $(BIN)/pytest -m browser tests/report/test_browser.py
 
-# The workflow on a real single-node SLURM cluster that the test brings up and stops (root).
+# The workflow on a real three-node SLURM cluster (cluster/) that the test brings up and stops (root).
 test-slurm: setup
 	$(BIN)/pytest -m slurm tests/slurm
 

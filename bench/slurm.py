@@ -1,8 +1,8 @@
-"""Benchmark: what a SLURM job costs, and N chunk jobs grouped vs ungrouped, on a real cluster.
+"""Benchmark: N chunk jobs through a real multi-node SLURM three ways, and Snakemake's DAG time.
 
 Run `python bench/slurm.py --help` (as root: without a running SLURM it starts the test
-cluster, cluster/start-slurm.sh, and stops what it started at the end). bench/README.md
-says what each row measures; docs/scaling.md discusses the figures.
+cluster, cluster/start-slurm.sh, and stops it at the end). bench/README.md says what each
+column measures; docs/scaling.md discusses the figures and fits its model to them.
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 from harness import QUIET_SHARE, log, wait_until_quiet
 
@@ -28,8 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 WORKFLOW = ["Snakefile", "rules", "scripts", "config", "envs", "profiles", "report"]
 TARGET = "results/sum/numbers/total.json"
-RUNNING = re.compile(r"rule sum_chunk \(chunk=\d+\) running: SLURM job (\d+) ")
-RUN_LIMIT_S = 1200
+RUNNING = re.compile(r"rule sum_chunk \([^)]*\) running: SLURM job (\d+) ")
+RUN_LIMIT_S = 7200
+STATE = Path("/run/poolpipe-slurm")
+CHUNKS_PER_DATASET = 1000
+"""The DAG test's datasets: a sheet row may ask for at most 1024 chunks."""
 
 
 def sh(*cmd: str, timeout: float = 60) -> str:
@@ -37,63 +41,27 @@ def sh(*cmd: str, timeout: float = 60) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True).stdout
 
 
-def job_state(job_id: str) -> str:
-    """The job's state according to the controller."""
-    out = sh("scontrol", "show", "job", "-o", job_id)
-    return re.search(r"JobState=(\S+)", out).group(1)
-
-
-def trivial_sbatch(repeats: int) -> list[float]:
-    """Seconds from `sbatch --wrap true` to the controller saying COMPLETED, one job at a time."""
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        job_id = sh(
-            "sbatch",
-            "--parsable",
-            "-o",
-            "/dev/null",
-            "-c",
-            "1",
-            "--mem",
-            "16",
-            "-t",
-            "1",
-            "--wrap",
-            "true",
-        )
-        deadline = time.monotonic() + 120
-        while job_state(job_id.strip().split(";")[0]) != "COMPLETED":
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"job {job_id.strip()} did not complete in 120 s")
-            time.sleep(0.02)
-        seconds.append(time.perf_counter() - start)
-    return seconds
-
-
-def trivial_srun(repeats: int) -> list[float]:
-    """Seconds of `srun true` (allocation, step launch, exit), one at a time."""
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        sh("srun", "-c", "1", "--mem", "16", "-t", "1", "true", timeout=120)
-        seconds.append(time.perf_counter() - start)
-    return seconds
-
-
 @dataclass
-class WorkflowRun:
-    """One run of the sum stage, locally or through the SLURM profile."""
+class SlurmRun:
+    """One run of the sum stage through the SLURM profile."""
 
     mode: str
     chunks: int
-    group_components: int | None
     wall_s: float
-    slurm_jobs: int | None = None
-    chunk_slurm_jobs: int | None = None
-    chunk_phase_s: float | None = None
-    chunk_job_seconds: float | None = None
-    chunk_work_s: float = 0.0
+    sbatch_calls: int
+    slurm_jobs: int
+    chunk_jobs: int
+    chunk_submissions: int
+    cpus_per_chunk_job: int
+    chunk_phase_s: float
+    chunk_job_s: float
+    chunk_work_s: float
+    nodes_used: int
+
+    @property
+    def overhead_per_chunk_s(self) -> float:
+        """Job-seconds not spent on the chunks' own work, per chunk."""
+        return (self.chunk_job_s - self.chunk_work_s) / self.chunks
 
 
 def workflow_copy(dest: Path) -> Path:
@@ -110,12 +78,13 @@ def workflow_copy(dest: Path) -> Path:
 
 
 def sacct_jobs(run_id: str) -> list[dict[str, str]]:
-    """The run's SLURM jobs: id, submit, start, end, elapsed seconds, state."""
-    fields = ["JobIDRaw", "Submit", "Start", "End", "ElapsedRaw", "State"]
-    deadline = time.monotonic() + 60
+    """The run's SLURM jobs (array tasks one by one): ids, times, elapsed seconds, state."""
+    fields = ["JobID", "JobIDRaw", "Submit", "Start", "End", "ElapsedRaw", "State", "NodeList"]
+    fields.append("AllocCPUS")
+    deadline = time.monotonic() + 120
     while True:
         out = sh(
-            "sacct", "-X", "-n", "-P", "--name", run_id, "-S", "now-1days", "-o", ",".join(fields)
+            "sacct", "-X", "-n", "-P", "--name", run_id, "-S", "now-2days", "-o", ",".join(fields)
         )
         rows = [dict(zip(fields, line.split("|"), strict=True)) for line in out.splitlines()]
         if all(r["State"] == "COMPLETED" for r in rows) or time.monotonic() > deadline:
@@ -128,149 +97,274 @@ def epoch(stamp: str) -> float:
     return time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
 
 
-def run_workflow(work: Path, chunks: int, lines: int, group: int | None, cpus: int) -> WorkflowRun:
-    """The sum stage on demo data cut into `chunks`, locally (group None) or through SLURM."""
-    mode = "local" if group is None else f"slurm, {group} per group"
-    workdir = workflow_copy(work / ("local" if group is None else f"slurm-group-{group}"))
+MODES = {
+    "one job per chunk": ["--group-components", "sum_chunks=1"],
+    "group jobs": None,  # filled in from --group
+    "array jobs": ["--group-components", "sum_chunks=1", "--slurm-array-jobs", "sum_chunk"],
+}
+
+
+def run_slurm(
+    work: Path, mode: str, extra: list[str], chunks: int, lines: int, cpus: int
+) -> SlurmRun:
+    """The sum stage on demo data cut into `chunks` one-thread chunk jobs, through SLURM."""
+    workdir = workflow_copy(work / mode.replace(" ", "-"))
     config = {
+        "stages": ["sum"],
         "demo": {"seed": 1, "numbers": {"lines": lines, "blank_lines": 0, "bad_lines": 0}},
         "sum": {"chunks": chunks, "threads": 1},
         "timing": {"compare_serial": False},
     }
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
-    cmd = ["timeout", "-k", "10", str(RUN_LIMIT_S), SNAKEMAKE, TARGET, "--configfile", "bench.yaml"]
-    if group is None:
-        cmd += ["--cores", str(cpus)]
-    else:
-        cmd += [
-            "--profile",
-            "profiles/slurm",
-            "--cores",
-            str(cpus),
-            "--group-components",
-            f"sum_chunks={group}",
-        ]
-    log(f"  {mode}: {chunks} chunks")
+    cmd = ["timeout", "-k", "10", str(RUN_LIMIT_S), SNAKEMAKE, TARGET]
+    cmd += ["--configfile", "bench.yaml", "--profile", "profiles/slurm", "--cores", str(cpus)]
+    cmd += extra
+    log(f"  {mode}: {chunks} chunks ({' '.join(extra)})")
     start = time.perf_counter()
     run = subprocess.run(
-        cmd,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=RUN_LIMIT_S + 30,
-        check=False,
+        cmd, cwd=workdir, capture_output=True, text=True, timeout=RUN_LIMIT_S + 30, check=False
     )
     wall = time.perf_counter() - start
     if run.returncode != 0:
         raise RuntimeError(f"{mode} failed:\n{run.stderr[-3000:]}")
+    return measure(workdir, mode, chunks, wall)
+
+
+def measure(workdir: Path, mode: str, chunks: int, wall: float) -> SlurmRun:
+    """A finished run's figures, from its timing records, logs and sacct."""
     work_s = sum(
         json.loads(p.read_text())["wall_s"]
         for p in (workdir / "results/timing/sum_chunk/numbers").glob("*.json")
     )
-    result = WorkflowRun(mode, chunks, group, wall, chunk_work_s=work_s)
-    if group is None:
-        return result
-    run_id = re.search(r"SLURM run ID: (\S+)", run.stderr).group(1)
-    jobs = {r["JobIDRaw"]: r for r in sacct_jobs(run_id)}
-    chunk_ids = {
+    (snakemake_log,) = (workdir / ".snakemake/log").glob("*.snakemake.log")
+    run_id = re.search(r"SLURM run ID: (\S+)", snakemake_log.read_text()).group(1)
+    jobs = sacct_jobs(run_id)
+    by_raw = {r["JobIDRaw"]: r for r in jobs}
+    named = [
         m.group(1)
-        for p in (workdir / "logs/sum_chunk").glob("*.log")
+        for p in (workdir / "logs/sum_chunk").rglob("*.log")
         if (m := RUNNING.search(p.read_text()))
-    }
-    chunk_jobs = [jobs[i] for i in chunk_ids]
-    result.slurm_jobs = len(jobs)
-    result.chunk_slurm_jobs = len(chunk_jobs)
-    result.chunk_phase_s = max(epoch(j["End"]) for j in chunk_jobs) - min(
-        epoch(j["Submit"]) for j in chunk_jobs
+    ]
+    if len(named) != chunks:
+        raise RuntimeError(f"{mode}: {len(named)} chunk logs name a SLURM job, not {chunks}")
+    chunk_ids = set(named)  # a group job runs several chunks
+    chunk_jobs = [by_raw[i] for i in chunk_ids]
+    return SlurmRun(
+        mode=mode,
+        chunks=chunks,
+        wall_s=wall,
+        # an array's tasks share the JobID before "_": one sbatch call
+        sbatch_calls=len({r["JobID"].split("_")[0] for r in jobs}),
+        slurm_jobs=len(jobs),
+        chunk_jobs=len(chunk_jobs),
+        chunk_submissions=len({j["JobID"].split("_")[0] for j in chunk_jobs}),
+        cpus_per_chunk_job=max(int(j["AllocCPUS"]) for j in chunk_jobs),
+        chunk_phase_s=max(epoch(j["End"]) for j in chunk_jobs)
+        - min(epoch(j["Submit"]) for j in chunk_jobs),
+        chunk_job_s=float(sum(int(j["ElapsedRaw"]) for j in chunk_jobs)),
+        chunk_work_s=work_s,
+        nodes_used=len({j["NodeList"] for j in chunk_jobs}),
     )
-    result.chunk_job_seconds = float(sum(int(j["ElapsedRaw"]) for j in chunk_jobs))
-    return result
 
 
-def ensure_cluster(state: Path) -> bool:
-    """Start the test cluster unless SLURM answers; whether this call started daemons."""
+@dataclass
+class DagRun:
+    """Snakemake's dry run (DAG and scheduling, no job run) of the sum stage over N chunks."""
+
+    chunks: int
+    datasets: int
+    jobs: int
+    wall_s: float
+    cpu_s: float
+
+
+def dag_time(work: Path, chunks: int) -> DagRun:
+    """`snakemake -n` over `chunks` sum chunk jobs, in datasets of CHUNKS_PER_DATASET."""
+    workdir = workflow_copy(work / f"dag-{chunks}")
+    datasets = -(-chunks // CHUNKS_PER_DATASET)
+    rows = ["name\tstage\tpath\tchunks"]
+    for i in range(datasets):
+        data = workdir / f"data/n{i}.txt"
+        data.parent.mkdir(exist_ok=True)
+        data.write_text("1\n")
+        size = min(CHUNKS_PER_DATASET, chunks - i * CHUNKS_PER_DATASET)
+        rows.append(f"n{i}\tsum\t{data}\t{size}")
+    (workdir / "sheet.tsv").write_text("\n".join(rows) + "\n")
+    (workdir / "dag.yaml").write_text(yaml.safe_dump({"stages": ["sum"], "datasets": "sheet.tsv"}))
+    # --quiet rules: no line per job, but the job counts
+    cmd = [SNAKEMAKE, "-n", "--quiet", "rules", "--cores", "1", "--configfile", "dag.yaml"]
+    log(f"  dry run over {chunks} chunks ({datasets} datasets)")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    run = subprocess.run(
+        cmd,
+        cwd=workdir,
+        env={**os.environ, "SLURM_CONF": "/dev/null"},
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT_S,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if run.returncode != 0:
+        raise RuntimeError(f"dry run over {chunks} chunks failed:\n{run.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    counted = re.search(r"^sum_chunk\s+(\d+)$", run.stdout + run.stderr, re.MULTILINE)
+    jobs = int(counted.group(1)) if counted else 0
+    log(f"    {jobs} chunk jobs: {wall:.1f} s wall, {cpu:.1f} s CPU")
+    return DagRun(chunks, datasets, jobs, wall, cpu)
+
+
+def slots(run: SlurmRun, nodes: int, cpus: int) -> float:
+    """How many of the run's chunk jobs the cluster runs at once."""
+    return nodes * cpus / run.cpus_per_chunk_job
+
+
+def fit(runs: list[SlurmRun], nodes: int, cpus: int) -> tuple[float, float]:
+    """Least squares of the chunk phase = submissions x a + chunks x b / slots: (a, b),
+    submissions being the chunk phase's sbatch calls."""
+    x = np.array([[r.chunk_submissions, r.chunks / slots(r, nodes, cpus)] for r in runs])
+    y = np.array([r.chunk_phase_s for r in runs])
+    (a, b), *_ = np.linalg.lstsq(x, y, rcond=None)
+    return float(a), float(b)
+
+
+def ensure_cluster() -> bool:
+    """Start the test cluster unless SLURM answers; whether this call started it."""
+    os.environ.setdefault("SLURM_CONF", str(STATE / "etc/slurm.conf"))
     if subprocess.run(["sinfo"], capture_output=True, timeout=30, check=False).returncode == 0:
         return False
-    env = {**os.environ, "POOLPIPE_SLURM_STATE": str(state)}
+    env = {**os.environ, "POOLPIPE_SLURM_STATE": str(STATE)}
     subprocess.run(
         [str(ROOT / "cluster/start-slurm.sh")], env=env, stdout=sys.stderr, timeout=900, check=True
     )
     return True
 
 
-def stop_cluster(state: Path) -> None:
-    """Stop the daemons ensure_cluster started."""
-    env = {**os.environ, "POOLPIPE_SLURM_STATE": str(state)}
+def stop_cluster() -> None:
+    """Stop the cluster ensure_cluster started."""
+    env = {**os.environ, "POOLPIPE_SLURM_STATE": str(STATE)}
     subprocess.run(
         [str(ROOT / "cluster/stop-slurm.sh")], env=env, stdout=sys.stderr, timeout=300, check=False
     )
 
 
-def summary(values: list[float]) -> str:
-    """Median (min-max) of some seconds."""
-    return f"{statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
+def print_tables(runs: list[SlurmRun], dags: list[DagRun], nodes: int, cpus: int) -> dict:
+    """The two tables and the fitted model; returns the model's figures."""
+    if runs:
+        print(f"SLURM: {nodes} nodes of {cpus} CPUs; chunk jobs of one thread")
+        head = (
+            "run",
+            "chunks",
+            "sbatch calls",
+            "of them chunk jobs",
+            "SLURM jobs",
+            "CPUs per chunk job",
+            "nodes used",
+            "wall s",
+            "chunk phase s",
+            "chunk job-s",
+            "chunk work s",
+            "overhead per chunk s",
+        )
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for r in runs:
+            cells = [
+                r.mode,
+                str(r.chunks),
+                str(r.sbatch_calls),
+                str(r.chunk_submissions),
+                str(r.slurm_jobs),
+                str(r.cpus_per_chunk_job),
+                str(r.nodes_used),
+                f"{r.wall_s:.0f}",
+                f"{r.chunk_phase_s:.0f}",
+                f"{r.chunk_job_s:.0f}",
+                f"{r.chunk_work_s:.1f}",
+                f"{r.overhead_per_chunk_s:.2f}",
+            ]
+            print("| " + " | ".join(cells) + " |")
+    model = {}
+    if len(runs) >= 2:
+        a, b = fit(runs, nodes, cpus)
+        model = {"submission_s": a, "chunk_s": b}
+        print(
+            f"\nfit: chunk phase s = {a:.2f} x chunk submissions + {b:.2f} x chunks / slots "
+            f"(slots = {nodes} nodes x {cpus} CPUs / CPUs per chunk job)"
+        )
+    if dags:
+        head = ("chunks", "datasets", "chunk jobs in the DAG", "dry run wall s", "CPU s")
+        print("\n| " + " | ".join((*head, "CPU ms per chunk")) + " |")
+        print("|---|---|---|---|---|---|")
+        for d in dags:
+            print(
+                f"| {d.chunks} | {d.datasets} | {d.jobs} | {d.wall_s:.1f} | {d.cpu_s:.1f} | "
+                f"{1000 * d.cpu_s / d.chunks:.2f} |"
+            )
+    return model
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=10, help="trivial jobs of each kind")
-    parser.add_argument("--chunks", type=int, default=32, help="chunk jobs in the workflow runs")
-    parser.add_argument("--lines", type=int, default=320_000, help="demo numbers in those runs")
-    parser.add_argument("--groups", default="1,8,32", help="group-components values to compare")
+    parser.add_argument("--chunks", type=int, default=1000, help="chunk jobs in the SLURM runs")
+    parser.add_argument("--lines", type=int, default=0, help="demo numbers (default 100/chunk)")
+    parser.add_argument("--group", type=int, default=50, help="chunks per group job")
+    parser.add_argument("--modes", default="one job per chunk,group jobs,array jobs")
+    parser.add_argument("--dag", default="10000,100000", help="chunk counts for the dry runs")
     parser.add_argument("--quiet-wait", type=float, default=300, help="most seconds to wait")
     parser.add_argument("--out", default=str(ROOT / "bench/out"))
     args = parser.parse_args()
+    if not 1 <= args.chunks <= 1024:
+        parser.error("--chunks must be 1 to 1024 (a dataset's most chunks)")
+    if not 1 <= args.group <= args.chunks:
+        parser.error("--group must be 1 to --chunks")
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if unknown := set(modes) - set(MODES):
+        parser.error(f"unknown --modes {sorted(unknown)}; choose from {list(MODES)}")
+    dag_sizes = [int(n) for n in args.dag.split(",") if n.strip()]
+    if any(not 1 <= n <= 1_000_000 for n in dag_sizes):
+        parser.error("--dag sizes must be 1 to 1,000,000")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    state = out / "slurm-daemons"
-    started = ensure_cluster(state)
+    runs: list[SlurmRun] = []
+    dags: list[DagRun] = []
+    quiet: list[float] = []
+    nodes = cpus = 0
+    started = ensure_cluster() if modes else False
     try:
-        cpus = int(sh("sinfo", "-h", "-o", "%c").split()[0])
-        quiet = [wait_until_quiet(args.quiet_wait)]
-        log(f"trivial jobs, {args.repeats} of each...")
-        sbatch_s = trivial_sbatch(args.repeats)
-        srun_s = trivial_srun(args.repeats)
-        runs = []
-        for group in [None, *(int(g) for g in args.groups.split(","))]:
+        if modes:
+            listing = sh("sinfo", "-h", "-N", "-o", "%N %c").split()
+            nodes, cpus = len(set(listing[0::2])), int(listing[1])
+        for mode in modes:
+            extra = MODES[mode] or ["--group-components", f"sum_chunks={args.group}"]
             quiet.append(wait_until_quiet(args.quiet_wait))
-            runs.append(run_workflow(out / "slurm-work", args.chunks, args.lines, group, cpus))
+            lines = args.lines or 100 * args.chunks
+            runs.append(run_slurm(out / "slurm-work", mode, extra, args.chunks, lines, cpus))
     finally:
         if started:
-            stop_cluster(state)
+            stop_cluster()
+    for n in dag_sizes:
+        quiet.append(wait_until_quiet(args.quiet_wait))
+        dags.append(dag_time(out / "slurm-work", n))
 
-    print(f"SLURM on this machine: {cpus} CPUs, one node")
-    print(f"sbatch --wrap true, submit to COMPLETED: {summary(sbatch_s)}")
-    print(f"srun true:                               {summary(srun_s)}")
-    print()
-    head = ("run", "wall s", "SLURM jobs", "chunk jobs", "chunk phase s", "chunk job-s", "work s")
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for r in runs:
-        cells = [
-            r.mode,
-            f"{r.wall_s:.1f}",
-            "-" if r.slurm_jobs is None else str(r.slurm_jobs),
-            "-" if r.chunk_slurm_jobs is None else str(r.chunk_slurm_jobs),
-            "-" if r.chunk_phase_s is None else f"{r.chunk_phase_s:.0f}",
-            "-" if r.chunk_job_seconds is None else f"{r.chunk_job_seconds:.0f}",
-            f"{r.chunk_work_s:.2f}",
-        ]
-        print("| " + " | ".join(cells) + " |")
+    model = print_tables(runs, dags, nodes, cpus)
     machine = describe()
-    busiest = max(quiet)
-    print()
-    print(f"machine: {machine.line()}")
+    print(f"\nmachine: {machine.line()}")
     print(
-        f"busy share before the runs (others, {QUIET_SHARE:.0%} = quiet): "
+        f"busy share before each part (others, {QUIET_SHARE:.0%} = quiet): "
         + ", ".join(f"{q:.0%}" for q in quiet)
-        + (" -- WARNING: the machine was busy" if busiest > QUIET_SHARE else "")
+        + (" -- WARNING: the machine was busy" if quiet and max(quiet) > QUIET_SHARE else "")
     )
     report = {
-        "cpus": cpus,
-        "sbatch_s": sbatch_s,
-        "srun_s": srun_s,
-        "runs": [asdict(r) for r in runs],
+        "nodes": nodes,
+        "cpus_per_node": cpus,
+        "runs": [{**asdict(r), "overhead_per_chunk_s": r.overhead_per_chunk_s} for r in runs],
+        "model": model,
+        "dag": [asdict(d) for d in dags],
         "busy_share_before": quiet,
+        "load_avg_after": os.getloadavg(),
         "machine": asdict(machine),
     }
     (out / "slurm.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -1,12 +1,15 @@
-"""A real single-node SLURM cluster: the whole workflow through `--profile profiles/slurm`.
+"""A real multi-node SLURM cluster: the whole workflow through `--profile profiles/slurm`.
 
-cluster/start-slurm.sh installs Debian's packages and starts munged, MariaDB, slurmdbd,
-slurmctld and slurmd (without systemd); the fixture stops exactly the daemons it started,
-by PID, whatever the tests did. Run alone with `make test-slurm`.
+cluster/start-slurm.sh installs Debian's packages and brings up three compute nodes (each a
+slurmd in its own network and UTS namespace) with slurmctld, slurmdbd, MariaDB and munged
+on the host; the fixture stops it with cluster/stop-slurm.sh, whatever the tests did, unless
+the cluster was already up. Run alone with `make test-slurm`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import hashlib
 import json
 import os
@@ -28,7 +31,7 @@ from ..workflow_helpers import ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
 pytestmark = pytest.mark.slurm
 
 CLUSTER = ROOT / "cluster"
-RUN_LIMIT_S = 480
+RUN_LIMIT_S = 1200
 SUM_TARGET = "results/sum/numbers/total.json"
 """The fault test's target: the sum stage is enough to kill one of its chunk jobs."""
 TIMING_DIRS = {"timing", "benchmarks", "report", "bench"}
@@ -37,12 +40,16 @@ RUNNING = re.compile(r"(rule \S+(?: \([^)]*\))?) running: SLURM job (\d+) on \S+
 ACTIVE = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED"}
 
 
+STATE = Path("/run/poolpipe-slurm")
+"""cluster/start-slurm.sh's state directory (its default): configuration, PID files, logs."""
+
+
 @dataclass(frozen=True)
 class Cluster:
     """The running test cluster."""
 
     cpus: int
-    node: str
+    nodes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class SlurmJob:
     state: str
     cpus: int
     mem_mb: int
+    node: str
 
 
 def _check_can_run() -> None:
@@ -66,13 +74,6 @@ def _check_can_run() -> None:
         pytest.fail(f"{why}, and CI must run the SLURM test")
     if why:
         pytest.skip(why)
-
-
-def _alive(pid: int, name: str) -> bool:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == name
-    except OSError:
-        return False
 
 
 def _cancel_jobs_under(root: Path) -> None:
@@ -89,39 +90,58 @@ def _cancel_jobs_under(root: Path) -> None:
         subprocess.run(["scancel", *ours], timeout=30, check=False)
 
 
+def _cluster_script(name: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLUSTER / name)],
+        env={**os.environ, "POOLPIPE_SLURM_STATE": str(STATE)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def start_cluster() -> None:
+    """Bring the cluster up, or back up: start-slurm.sh starts only what does not run."""
+    start = _cluster_script("start-slurm.sh")
+    assert start.returncode == 0, start.stdout[-3000:] + start.stderr[-3000:]
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A running single-node SLURM; afterwards the daemons this fixture started are stopped."""
+    """A running three-node SLURM; afterwards it is stopped unless it was up before."""
     _check_can_run()
-    state = tmp_path_factory.mktemp("slurm-daemons")
-    env = {**os.environ, "POOLPIPE_SLURM_STATE": str(state)}
+    was_up = (STATE / "etc/slurm.conf").exists()
+    saved = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(STATE / "etc/slurm.conf")
     try:
-        start = subprocess.run(
-            [str(CLUSTER / "start-slurm.sh")],
-            env=env,
+        start_cluster()
+        nodes = subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%N %c"],
             capture_output=True,
             text=True,
-            timeout=900,
-            check=False,
-        )
-        assert start.returncode == 0, start.stdout[-3000:] + start.stderr[-3000:]
-        node = subprocess.run(
-            ["sinfo", "-h", "-o", "%n %c"], capture_output=True, text=True, timeout=30, check=True
+            timeout=30,
+            check=True,
         ).stdout.split()
-        yield Cluster(cpus=int(node[1]), node=node[0])
+        yield Cluster(cpus=int(nodes[1]), nodes=tuple(sorted(set(nodes[0::2]))))
     finally:
         _cancel_jobs_under(tmp_path_factory.getbasetemp())
-        started = {p.stem: int(p.read_text()) for p in state.glob("*.pid")}
-        stop = subprocess.run(
-            [str(CLUSTER / "stop-slurm.sh")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        left = [f"{name} (pid {pid})" for name, pid in started.items() if _alive(pid, name)]
-        assert stop.returncode == 0 and not left, f"still running: {left}\n{stop.stdout}"
+        if not was_up:
+            stop = _cluster_script("stop-slurm.sh")
+            assert stop.returncode == 0, stop.stdout + stop.stderr
+            assert not STATE.exists()
+            assert not [n for n in _namespaces() if n.startswith("pp-node")]
+        if saved is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = saved
+
+
+def _namespaces() -> list[str]:
+    listing = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, timeout=30, check=True
+    )
+    return [line.split()[0] for line in listing.stdout.splitlines() if line.strip()]
 
 
 def slurm_command(workdir: Path, cluster: Cluster, config: dict, *args: str) -> list[str]:
@@ -163,7 +183,7 @@ def sacct(*job_ids: str, name: str | None = None) -> list[SlurmJob]:
     deadline = time.monotonic() + 60
     while True:
         out = subprocess.run(
-            ["sacct", "-X", "-n", "-P", "-o", "JobIDRaw,JobName,State,AllocCPUS,ReqMem", *select],
+            ["sacct", "-X", "-n", "-P", "-o", SACCT_FIELDS, *select],
             capture_output=True,
             text=True,
             timeout=30,
@@ -175,11 +195,14 @@ def sacct(*job_ids: str, name: str | None = None) -> list[SlurmJob]:
         time.sleep(1)
 
 
+SACCT_FIELDS = "JobIDRaw,JobName,State,AllocCPUS,ReqMem,NodeList"
+
+
 def _sacct_row(line: str) -> SlurmJob:
-    job_id, name, state, cpus, mem = line.split("|")
+    job_id, name, state, cpus, mem, node = line.split("|")
     size, unit = re.fullmatch(r"([\d.]+)([KMGT])[nc]?", mem).groups()
     mem_mb = round(float(size) * {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1 << 20}[unit])
-    return SlurmJob(job_id, name, state.split()[0], int(cpus), mem_mb)
+    return SlurmJob(job_id, name, state.split()[0], int(cpus), mem_mb, node)
 
 
 def jobs_in_logs(workdir: Path) -> dict[str, tuple[str, int]]:
@@ -299,6 +322,14 @@ def test_every_job_ran_as_a_slurm_job_that_completed(slurm_run):
     assert all(job.name == run_id for job in ran.values())
 
 
+def test_chunk_jobs_ran_on_several_nodes(slurm_run, cluster):
+    workdir, _, _ = slurm_run
+    chunk_jobs = {job_id for name, (job_id, _) in jobs_in_logs(workdir).items() if "_chunk" in name}
+    nodes = {job.node for job in sacct(*chunk_jobs)}
+    assert len(nodes) >= 2, nodes
+    assert nodes <= set(cluster.nodes)
+
+
 def test_chunk_jobs_are_grouped(slurm_run):
     workdir, _, _ = slurm_run
     chunks = {job_id for name, (job_id, _) in jobs_in_logs(workdir).items() if "sum_chunk" in name}
@@ -352,18 +383,24 @@ def wait_for_slurm_job(log: Path, proc: subprocess.Popen, seen: set[str]) -> str
     raise AssertionError(f"no new SLURM job started {log}")
 
 
-def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(cluster, tmp_path):
+def slow_sum_config(tmp_path: Path, workdir: Path, chunks: int) -> dict:
+    """Only the sum stage, on a file whose first chunks take seconds each."""
     slow = tmp_path / "slow.txt"
     write_slow_numbers(slow)
-    workdir = workflow_copy(tmp_path / "wf")
     sheet = workdir / "slow.tsv"
     sheet.write_text(f"name\tstage\tpath\nnumbers\tsum\t{slow}\n")
-    config = {
+    return {
         **SMALL,
+        "stages": ["sum"],
         "datasets": str(sheet),
-        "sum": {"chunks": 2, "threads": 2},
+        "sum": {"chunks": chunks, "threads": 2},
         "timing": {"compare_serial": False},
     }
+
+
+def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(cluster, tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    config = slow_sum_config(tmp_path, workdir, chunks=2)
     cmd = slurm_command(
         workdir,
         cluster,
@@ -416,3 +453,109 @@ def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(clust
     uninterrupted = workflow_copy(tmp_path / "local")
     assert snakemake(uninterrupted, config, SUM_TARGET).returncode == 0
     assert result_digests(workdir) == result_digests(uninterrupted)
+
+
+def kill_node(node: str) -> None:
+    """Kill every process of a node's network namespace: its slurmd, job steps and their
+    children, as if the machine had died."""
+    pids = subprocess.run(
+        ["ip", "netns", "pids", node], capture_output=True, text=True, timeout=30, check=True
+    ).stdout.split()
+    assert pids, f"node {node} runs no process"
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def test_a_node_that_dies_mid_run_costs_only_its_jobs(cluster, tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    config = slow_sum_config(tmp_path, workdir, chunks=len(cluster.nodes))
+    cmd = slurm_command(
+        workdir,
+        cluster,
+        config,
+        "--group-components",
+        "sum_chunks=1",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+    )
+    log = workdir / "logs/sum_chunk/numbers/0.log"
+    with (tmp_path / "run.log").open("w+") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            lost = wait_for_slurm_job(log, proc, set())
+            node = subprocess.run(
+                ["squeue", "-h", "-j", lost, "-o", "%N"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            ).stdout.strip()
+            assert node in cluster.nodes
+            kill_node(node)
+            code = proc.wait(timeout=RUN_LIMIT_S)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+            start_cluster()
+        out.seek(0)
+        output = out.read()
+
+    assert code == 0, output[-3000:]
+    (job,) = sacct(lost)
+    assert (job.state, job.node) == ("NODE_FAIL", node)
+    with (workdir / "results/report/timings.csv").open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["rule"] == "sum_chunk"]
+    retried = next(r for r in rows if r["chunk"] == "0")
+    assert retried["attempt"] == "2"
+    assert retried["host"] in set(cluster.nodes) - {node}
+    assert retried["slurm_job_id"] != lost
+    assert {r["attempt"] for r in rows if r["chunk"] != "0"} == {"1"}
+    local = workflow_copy(tmp_path / "local")
+    assert snakemake(local, config).returncode == 0
+    assert result_digests(workdir) == result_digests(local)
+
+
+PART = "results/sum/numbers/parts/0.json"
+"""The memory test's target: one chunk job, no merge (whose memory the profile sets)."""
+FIRST_ATTEMPT_MB = 160
+"""A sum chunk job's first --mem in the memory test: below what its two Snakemake processes
+(the job's and its step's) and the script take together, about 220 MB here."""
+
+
+def test_a_job_over_its_memory_ends_out_of_memory_and_its_retry_gets_more(cluster, tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    config = {
+        **SMALL,
+        "stages": ["sum"],
+        "sum": {"chunks": 1, "threads": 1},
+        "timing": {"compare_serial": False},
+    }
+    run = slurm_snakemake(
+        workdir,
+        cluster,
+        config,
+        PART,
+        "--set-resources",
+        f"sum_chunk:mem_mb={FIRST_ATTEMPT_MB}*attempt",
+        "split_numbers:mem_mb=512*attempt",  # as in the profile, whose list this replaces
+        "--group-components",
+        "sum_chunks=1",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    slurm_logs = (workdir / ".snakemake/slurm_logs").glob("*sum_chunk*/**/*.log")
+    jobs = sorted(sacct(*(p.stem for p in slurm_logs)), key=lambda job: int(job.job_id))
+    assert len(jobs) >= 2
+    assert {job.state for job in jobs[:-1]} == {"OUT_OF_MEMORY"}
+    assert jobs[-1].state == "COMPLETED"
+    assert [job.mem_mb for job in jobs] == [
+        FIRST_ATTEMPT_MB * attempt for attempt in range(1, len(jobs) + 1)
+    ]
+    local = workflow_copy(tmp_path / "local")
+    assert snakemake(local, config, PART).returncode == 0
+    assert result_digests(workdir) == result_digests(local)
