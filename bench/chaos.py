@@ -66,9 +66,12 @@ COPY = [
 """The workflow and what `make run`'s setup step looks at (the environment itself is linked)."""
 CHAOS = {
     "demo": {
+        "numbers": {"lines": 12000},
+        "train": {"rows": 6000, "holdout_rows": 600},
         "tasks": {"files": 6, "tasks": 40},
-        "crawl": {"pages": 60, "page_bytes": 1000, "latency_ms": 5, "duplicates": 2},
+        "crawl": {"pages": 40, "page_bytes": 1000, "latency_ms": 5, "duplicates": 2},
     },
+    "train": {"compare_full_fit": False},
     "crawl": {"chunks": 3},
     "supervise": {"duration_s": 2},
     "timing": {"compare_serial": False},
@@ -263,6 +266,7 @@ class Outcome:
     manual: int = 0
     leftovers: list[str] = field(default_factory=list)
     differ: list[str] = field(default_factory=list)
+    stopped_rc: int | None = None
     lost_s: float = 0.0
     note: str = ""
 
@@ -319,7 +323,9 @@ def _stop(kind: str, proc: subprocess.Popen[bytes], rng: random.Random, delay: f
     return True
 
 
-def point(base: Path, ref: Reference, index: int, kind: str, seed: int) -> Outcome:
+def point(
+    base: Path, ref: Reference, index: int, kind: str, seed: int, keep_logs: bool = False
+) -> Outcome:
     """One stop and one rerun of the same command, compared with the uninterrupted run."""
     rng = random.Random(f"{seed}:{index}")
     delay = rng.uniform(0.02, 0.98) * ref.wall_s
@@ -333,6 +339,9 @@ def point(base: Path, ref: Reference, index: int, kind: str, seed: int) -> Outco
         outcome.landed = _stop(kind, proc, rng, delay, work)
         if not wait_run(proc, END_S if outcome.landed else RUN_S):
             outcome.note = "the stopped run did not end"
+        outcome.stopped_rc = proc.returncode
+        if kind == "disk-full":  # it lands if the full disk failed the run
+            outcome.landed = proc.returncode != 0
         groups = [proc.pid]
         (work / ".chaos-filler").unlink(missing_ok=True)
         for attempt in range(2):
@@ -357,7 +366,7 @@ def point(base: Path, ref: Reference, index: int, kind: str, seed: int) -> Outco
             keep = base / f"p{index}-results"
             for top in ("results", "data"):
                 shutil.copytree(work / top, keep / top, dirs_exist_ok=True, symlinks=True)
-    if outcome.identical and not outcome.manual and not outcome.leftovers:
+    if outcome.identical and not outcome.manual and not outcome.leftovers and not keep_logs:
         log.unlink(missing_ok=True)
     return outcome
 
@@ -386,7 +395,14 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def run(points: int, seed: int, parallel: int, report: Callable[[str], None] = print) -> list:
+def run(
+    points: int,
+    seed: int,
+    parallel: int,
+    report: Callable[[str], None] = print,
+    kinds: tuple[str, ...] = KINDS,
+    keep: bool = False,
+) -> list[Outcome]:
     """Run the reference and `points` stops; return their outcomes."""
     if os.geteuid() != 0:
         sys.exit("chaos: needs root (it mounts a small tmpfs per point)")
@@ -397,11 +413,12 @@ def run(points: int, seed: int, parallel: int, report: Callable[[str], None] = p
     t0 = time.monotonic()
 
     def one(index: int) -> Outcome:
-        outcome = point(base, ref, index, KINDS[index % len(KINDS)], seed)
+        outcome = point(base, ref, index, kinds[index % len(kinds)], seed, keep_logs=keep)
         outcomes.append(outcome)
         flags = "identical" if outcome.identical else "DIFFERENT"
         report(
-            f"point {index:3d} {outcome.kind:10s} landed={outcome.landed!s:5s} {flags} "
+            f"point {index:3d} {outcome.kind:10s} landed={outcome.landed!s:5s} "
+            f"exit={outcome.stopped_rc} {flags} "
             f"manual={outcome.manual} leftovers={outcome.leftovers} differ={outcome.differ} "
             f"lost={outcome.lost_s:.1f}s "
             f"{outcome.note} ({len(outcomes)}/{points}, {time.monotonic() - t0:.0f} s)"
@@ -412,7 +429,7 @@ def run(points: int, seed: int, parallel: int, report: Callable[[str], None] = p
 
     with ThreadPoolExecutor(parallel) as pool:
         ordered = list(pool.map(one, range(points)))
-    if all(o.identical and not o.manual and not o.leftovers for o in ordered):
+    if all(o.identical and not o.manual and not o.leftovers for o in ordered) and not keep:
         shutil.rmtree(base, ignore_errors=True)
     else:
         report(f"logs of the points that failed: {base}")
@@ -424,8 +441,15 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=10, choices=range(1, 10_001), metavar="N")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--parallel", type=int, default=1, choices=range(1, 9), metavar="N")
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help="the kinds of stop, in turn (default: all)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep every point's log")
     args = parser.parse_args()
-    outcomes = run(args.points, args.seed, args.parallel)
+    kinds = tuple(args.kinds.split(","))
+    if unknown := set(kinds) - set(KINDS):
+        parser.error(f"unknown kind of stop {sorted(unknown)[0]!r}; choose from {', '.join(KINDS)}")
+    outcomes = run(args.points, args.seed, args.parallel, kinds=kinds, keep=args.keep)
     print(table(outcomes))
     print(f"machine load at the end: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} CPUs")
     good = all(o.identical and not o.manual and not o.leftovers for o in outcomes)
