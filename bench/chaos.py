@@ -6,7 +6,8 @@ and then once per point, stopped at a seeded random moment by one kind of stop:
 
   kill-group   SIGKILL to the whole process group (a closed lid, the OOM killer, a dead node)
   int-group    SIGINT to the whole process group (Ctrl-C in the terminal)
-  term-group   SIGTERM to the whole process group (`timeout`, scancel, a batch time limit)
+  term-group   SIGTERM to the whole process group (`timeout -k 30`, scancel, a batch time limit),
+               and SIGKILL to what is left of it 30 s later, as those send
   kill-job     SIGKILL to one running job's process (a job the OOM killer chose)
   disk-full    the file system fills up while a merge job runs (freed again before the rerun)
 
@@ -38,6 +39,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -87,6 +89,8 @@ RUN_S = 600.0
 END_S = 120.0
 """The longest a run may take to end after its stop."""
 TMPFS = "256m"
+TERM_GRACE_S = 30.0
+"""How long a SIGTERM may take before the SIGKILL that follows it (SLURM's KillWait default)."""
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:
@@ -187,11 +191,11 @@ def orphans(groups: list[int], limit_s: float = 30.0) -> int:
         if not any(members(g) for g in groups):
             return 0
         time.sleep(0.1)
-    left = sum(len(members(g)) for g in groups)
-    for group in groups:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
-    return left
+    left = [proc for group in groups for proc in members(group)]
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(signal.SIGKILL)
+    return len(left)
 
 
 def fill(work: Path) -> Path:
@@ -320,7 +324,21 @@ def _stop(kind: str, proc: subprocess.Popen[bytes], rng: random.Random, delay: f
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig[kind])
+    if kind == "term-group":
+        threading.Thread(target=kill_after, args=(members(proc.pid),), daemon=True).start()
     return True
+
+
+def kill_after(procs: list[psutil.Process], grace_s: float = TERM_GRACE_S) -> None:
+    """SIGKILL what is left of procs after grace_s, as a batch system does after its SIGTERM.
+
+    Snakemake can miss a SIGTERM for good: its handler takes the scheduler's lock, which the
+    main thread may hold when the signal lands, and then waits for itself.
+    """
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(signal.SIGKILL)  # psutil checks the pid is still this process
 
 
 def point(
