@@ -14,16 +14,15 @@ and then once per point, stopped at a seeded random moment by one kind of stop:
 After each stop it runs `make run` once more and compares the results with the uninterrupted
 run's, clocks aside (timings, benchmarks, the report, supervise's tick counts and measured
 bench figures are clocks; every other file under results/ and data/ must match byte for byte).
-A manual step is anything more than running the same command again: a rerun that fails. A
-leftover is a file anywhere in the run's folder (Snakemake's own .snakemake/ aside) that the
-uninterrupted run does not leave (a
-temporary file, a journal, a part). Time lost is the stopped run plus the rerun, less one
-uninterrupted run.
+A manual step is anything more than running the same command again: a rerun that fails, or a
+process that outlives the runs. A leftover is a file anywhere in the run's folder (Snakemake's
+own .snakemake/ aside) that the uninterrupted run does not leave (a temporary file, a journal,
+a part). Time lost is the stopped run plus the rerun, less one uninterrupted run.
 
     .venv/bin/python bench/chaos.py --points 100 --seed 1
 
-Needs root (it mounts a tmpfs per point, and unmounts it). It signals only the process groups
-it started.
+Needs root (it mounts a tmpfs per point, and unmounts it). It signals only the processes it
+started.
 """
 
 from __future__ import annotations
