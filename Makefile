@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
+ARGS ?=
+LOCK_WAIT ?= 60
 
 .PHONY: setup run test test-slurm test-browser lint lock clean
 
@@ -18,8 +20,17 @@ $(STAMP): requirements.lock pyproject.toml setup.py src/poolpipe/sum/_scan.c src
 	$(BIN)/python -m compileall -q src/poolpipe
 	touch $(STAMP)
 
+# The run holds a kernel lock (flock) on .snakemake/run.lock: it ends with the processes, so a run
+# killed anyhow (SIGKILL, a closed lid, the OOM killer) leaves nothing to --unlock, and Snakemake's
+# own lock (files a killed run leaves behind) is off inside it. After Ctrl-C, make returns while
+# Snakemake still stops its jobs: a new run waits up to LOCK_WAIT seconds for that, and a run
+# that is still working then is refused with one sentence (exit 75).
 run: setup
-	$(BIN)/snakemake --cores $(CORES)
+	@mkdir -p .snakemake
+	@flock --wait $(LOCK_WAIT) --conflict-exit-code 75 .snakemake/run.lock \
+		$(BIN)/snakemake --nolock --cores $(CORES) $(ARGS) || { rc=$$?; test $$rc -ne 75 || \
+		echo "make run: another run is working in this folder (it holds .snakemake/run.lock) and did not end within $(LOCK_WAIT) s" >&2; \
+		exit $$rc; }
 
 # SLURM_CONF=/dev/null: linting needs no cluster, and with the SLURM client installed the SLURM
 # executor plugin otherwise asks the controller for its configuration (10 s when none runs).

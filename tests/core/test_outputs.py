@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -228,4 +229,83 @@ def test_refuse_overlap_lets_distinct_paths_and_none_through(tmp_path):
     core.refuse_overlap(
         inputs={"input": tmp_path / "a", "--previous": None},
         outputs={"--out": tmp_path / "b", "--timing": None},
+    )
+
+
+REAL_LIMIT = """\
+import os, resource, sys
+from poolpipe.core.outputs import open_atomic, write_stdout
+from poolpipe.core.pool import pool_map
+from poolpipe.errors import run_guarded
+
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), int(sys.argv[2])))
+
+
+def main():
+    where = sys.argv[1]
+    if where == "stdout":
+        write_stdout("x" * 100_000)
+    elif where == "pool":
+        list(pool_map(abs, range(3), 2))
+    elif where == "dir_fd":
+        with open_atomic("out.bin", dir_fd=os.open(".", os.O_RDONLY)) as fh:
+            fh.write(b"x" * 100_000)
+    else:
+        with open_atomic(where) as fh:
+            fh.write(b"x" * 100_000)
+    return 0
+
+
+sys.exit(run_guarded(main))
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "limit", "sentence"),
+    [
+        ("out.bin", 65536, "'out.bin' cannot be written: File too large"),
+        ("dir_fd", 65536, "'out.bin' cannot be written: File too large"),
+        ("stdout", 65536, "standard output cannot be written: File too large"),
+        (
+            "pool",
+            512,
+            "the process pool cannot start: its shared memory cannot be made (File too large)",
+        ),
+    ],
+)
+def test_a_real_file_size_limit_is_one_sentence_and_leaves_nothing(
+    tmp_path, where, limit, sentence
+):
+    """RLIMIT_FSIZE (`ulimit -f`) in a child: the kernel's own EFBIG, not a simulated one."""
+    script = tmp_path / "limit.py"
+    script.write_text(REAL_LIMIT)
+    work = tmp_path / "work"
+    work.mkdir()
+    with (tmp_path / "stdout").open("wb") as out:
+        done = subprocess.run(
+            [sys.executable, str(script), where, str(limit)],
+            cwd=work,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert (done.returncode, done.stderr) == (1, f"poolpipe: error: {sentence}\n")
+    assert list(work.iterdir()) == []
+
+
+def test_a_full_standard_output_is_one_sentence_and_nothing_fails_at_exit():
+    code = (
+        "import sys\nfrom poolpipe.core.outputs import write_stdout\n"
+        "from poolpipe.errors import run_guarded\n"
+        "sys.exit(run_guarded(lambda: write_stdout('x' * 10)))\n"
+    )
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", code], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "poolpipe: error: standard output cannot be written: No space left on device\n",
     )

@@ -5,8 +5,11 @@ work."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import resource
 import subprocess
 
 import pytest
@@ -121,3 +124,113 @@ def test_a_bad_timing_path_is_refused_before_the_sum(tmp_path, run_sum):
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == f"poolpipe: error: --timing '{tmp_path}' is a folder, not a file\n"
+
+
+@pytest.mark.parametrize(
+    "alias", ["", "alias.json", "hard.json"], ids=["same", "symlink", "hardlink"]
+)
+def test_a_timing_path_that_is_the_input_is_refused_before_any_work(tmp_path, run_sum, alias):
+    path = tmp_path / "n.txt"
+    path.write_text("1\n2\n")
+    timing = tmp_path / alias if alias else path
+    if alias == "alias.json":
+        timing.symlink_to(path)
+    elif alias:
+        os.link(path, timing)
+    done = run_sum(str(path), "--timing", str(timing))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"poolpipe: error: --timing '{timing}' is the same file as input '{path}': "
+        "choose another path\n"
+    )
+    assert path.read_text() == "1\n2\n"
+
+
+def _poolpipe(
+    cli: list[str], *args: str, limit: int | None = None, stdout=subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    """Run `poolpipe ARGS`, its files no larger than limit bytes if given (RLIMIT_FSIZE)."""
+
+    def file_size_limit() -> None:
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(
+        [*cli, *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=file_size_limit,
+    )
+
+
+def test_a_full_standard_output_is_one_sentence(tmp_path, poolpipe_cli, scanner):
+    path = tmp_path / "n.txt"
+    path.write_text("1\n2\n")
+    with open("/dev/full", "wb") as full:
+        done = _poolpipe(poolpipe_cli, "sum", str(path), stdout=full)
+    assert done.returncode == 1
+    assert drop_note(done.stderr, scanner) == (
+        "poolpipe: error: standard output cannot be written: No space left on device\n"
+    )
+
+
+def test_a_file_size_limit_on_standard_output_is_one_sentence(tmp_path, poolpipe_cli, scanner):
+    path = tmp_path / "n.txt"
+    path.write_text("1\n" * 300)
+    out = tmp_path / "out.json"
+    out.write_bytes(b"\n" * 8100)  # the pool's shared memory (a page) fits under the limit
+    with out.open("ab") as fh:
+        done = _poolpipe(poolpipe_cli, "sum", str(path), limit=8192, stdout=fh)
+    assert done.returncode == 1
+    assert drop_note(done.stderr, scanner) == (
+        "poolpipe: error: standard output cannot be written: File too large\n"
+    )
+
+
+def test_a_file_size_limit_below_the_pools_shared_memory_is_one_sentence(
+    tmp_path, poolpipe_cli, scanner
+):
+    path = tmp_path / "n.txt"
+    path.write_text("1\n2\n")
+    done = _poolpipe(poolpipe_cli, "sum", str(path), limit=512)
+    assert done.returncode == 1
+    assert drop_note(done.stderr, scanner) == (
+        "poolpipe: error: the process pool cannot start: its shared memory cannot be made "
+        "(File too large)\n"
+    )
+
+
+def test_a_file_size_limit_on_the_demo_numbers_leaves_no_partial_file(
+    tmp_path, poolpipe_cli, scanner
+):
+    out = tmp_path / "numbers.txt"
+    done = _poolpipe(poolpipe_cli, "demo-numbers", str(out), "--lines", "100000", limit=65536)
+    assert done.returncode == 1
+    assert done.stderr.endswith(f"poolpipe: error: '{out}' cannot be written: File too large\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs (root)")
+def test_a_full_disk_under_the_timing_record_is_one_sentence(tmp_path, poolpipe_cli, scanner):
+    path = tmp_path / "n.txt"
+    path.write_text("1\n2\n")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], check=True)
+    try:
+        with (disk / "filler").open("wb", buffering=0) as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 4096)
+        timing = disk / "timing.json"
+        done = _poolpipe(poolpipe_cli, "sum", str(path), "--timing", str(timing))
+        assert done.returncode == 1
+        assert drop_note(done.stderr, scanner) == (
+            f"poolpipe: error: '{timing}' cannot be written: No space left on device\n"
+        )
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

@@ -351,4 +351,7 @@ def test_a_pool_that_cannot_get_its_shared_memory_is_one_sentence(tmp_path, smal
         check=False,
         preexec_fn=_file_limit(512),
     )
-    assert _error(done) == "poolpipe: error: the process pool cannot start: File too large"
+    assert _error(done) == (
+        "poolpipe: error: the process pool cannot start: its shared memory cannot be made "
+        "(File too large)"
+    )

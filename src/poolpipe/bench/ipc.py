@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -11,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
+
+from poolpipe.errors import PoolpipeError
 
 METHODS = ("pipe", "queue", "shared_memory", "file_offset")
 
@@ -97,13 +100,31 @@ def measure(method: str, size: int, messages: int) -> IpcPoint:
         recv_end, send_end = ctx.Pipe(duplex=False)
     elif method == "queue":
         recv_end = send_end = ctx.Queue()
-    shm = None
-    if method == "shared_memory":
-        shm = shared_memory.SharedMemory(create=True, size=max(size, 1))
     times: list[float] = []
     with tempfile.NamedTemporaryFile(prefix="poolpipe-ipc-") as fh:
-        fh.write(payload if method == "file_offset" else b"")
-        fh.flush()
+        try:
+            fh.write(payload if method == "file_offset" else b"")
+            fh.flush()
+        except OSError as exc:  # a full temporary folder, a file-size limit
+            raise PoolpipeError(
+                f"the IPC bench's scratch file {fh.name!r} cannot be written: {exc.strerror}"
+            ) from None
+        shm = None
+        if method == "shared_memory":
+            # Checked first: SharedMemory's own clean-up after a failed ftruncate makes the
+            # resource tracker print a KeyError traceback (it unregisters an unregistered name).
+            limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+            if limit != resource.RLIM_INFINITY and size > limit:
+                raise PoolpipeError(
+                    f"the IPC bench cannot make {size} bytes of shared memory: File too large "
+                    f"(the file-size limit, ulimit -f, is {limit} bytes)"
+                )
+            try:
+                shm = shared_memory.SharedMemory(create=True, size=max(size, 1))
+            except OSError as exc:  # a full /dev/shm, a file-size limit
+                raise PoolpipeError(
+                    f"the IPC bench cannot make {size} bytes of shared memory: {exc.strerror}"
+                ) from None
         child = ctx.Process(
             target=_receiver, args=(method, child_ctrl, recv_end, fh.name), daemon=True
         )

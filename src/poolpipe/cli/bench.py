@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from poolpipe.cli import options as opt
 from poolpipe.core import dumps_json
+from poolpipe.core.outputs import write_stdout
 
 
 def _cmd_double(args: argparse.Namespace) -> int:
     from poolpipe.bench import double_shared
 
-    sys.stdout.write(dumps_json(double_shared(args.values, args.processes)))
+    write_stdout(dumps_json(double_shared(args.values, args.processes)))
     return 0
 
 

@@ -11,20 +11,23 @@ from poolpipe.core import (
     check_input_file,
     check_output_path,
     dumps_json,
+    refuse_overlap,
     schema_defaults,
 )
+from poolpipe.core.outputs import write_stdout
 
 
 def _cmd_sum(args: argparse.Namespace) -> int:
     from poolpipe.sum import scanner_note, sum_file
 
+    refuse_overlap(inputs={"input": args.path}, outputs={"--timing": args.timing})
     opt.check_outputs(args, "timing")
     check_input_file(args.path)
     if note := scanner_note():
         sys.stderr.write(f"poolpipe: note: {note}\n")
     with Stopwatch() as watch:
         result = sum_file(args.path, args.processes, args.strict)
-    sys.stdout.write(dumps_json(result))
+    write_stdout(dumps_json(result))
     opt.timing_record(args, "sum", watch, result["numbers"], result["bytes"])
     return 0
 

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,6 +159,24 @@ def _open_atomic_at(dir_fd: int, name: str, prefix: str | None) -> Iterator[Bina
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp, dir_fd=dir_fd)
         raise
+
+
+def write_stdout(text: str) -> None:
+    """Write text to standard output, unbuffered: a full disk or a file-size limit on a
+    redirected output is one sentence, and leaves nothing buffered to fail again at exit."""
+    data = text.encode()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        sys.stdout.write(text)  # a stream without a file (a test's capture)
+        return
+    try:
+        sys.stdout.flush()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise PoolpipeError(f"standard output cannot be written: {_why(exc)}") from None
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:

@@ -174,10 +174,12 @@ def pool_map(
     if processes < 1:
         raise PoolpipeError(f"processes must be at least 1, not {processes}")
     width = in_flight or 2 * processes
-    try:  # the slots live in a file of shared memory: a file-size limit or a full /dev/shm
+    try:
         slots = mp.get_context("fork").Array("q", width, lock=False)
-    except OSError as exc:
-        raise PoolpipeError(f"the process pool cannot start: {exc.strerror}") from None
+    except OSError as exc:  # its pages are a file (in /dev/shm): a full disk, a file-size limit
+        raise PoolpipeError(
+            f"the process pool cannot start: its shared memory cannot be made ({exc.strerror})"
+        ) from None
     free = deque(range(width))
     pending: deque[tuple[int, T, Future[R]]] = deque()
     workers: dict[int, mp.process.BaseProcess] = {}
@@ -247,8 +249,12 @@ def _stop(executor: ProcessPoolExecutor, workers: dict[int, mp.process.BaseProce
     """Kill every worker and wait for each, so none outlives the pool."""
     workers.update(getattr(executor, "_processes", None) or {})
     kill_all(workers.values())
-    executor.shutdown(wait=False, cancel_futures=True)
     join_all(workers.values())
+    # Wait for the executor's manager thread too (it sees the dead workers and tears down). Left
+    # running, it races the interpreter's exit: concurrent.futures' exit hook writes to the
+    # thread's wake-up pipe without a lock while the thread closes it, and a Ctrl-C then ended
+    # in a traceback from threading._shutdown ("Bad file descriptor").
+    executor.shutdown(wait=True, cancel_futures=True)
 
 
 def kill_all(procs: Iterable[mp.process.BaseProcess]) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 from poolpipe.core import timing
 from poolpipe.core.cpus import available_cpus
@@ -14,12 +16,55 @@ from poolpipe.core.timing import Stopwatch
 from poolpipe.errors import run_guarded
 
 
+class _JobLog(io.TextIOBase):
+    """A job's log file, to stand in for stderr. A write the disk refuses (full, over a quota or
+    a file-size limit) goes to the console from then on: the job's one sentence is still seen,
+    and the interpreter's last flush at exit cannot fail ("lost sys.stderr", exit 120)."""
+
+    def __init__(self, path: str | os.PathLike[str], console: TextIO) -> None:
+        self.console = console
+        self.failed = False
+        try:
+            self._file: TextIO | None = open(path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            self._file, self.failed = None, True
+
+    def _give_up(self) -> None:
+        self.failed = True
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()  # its buffer cannot be flushed; the file is closed anyway
+        self._file = None
+
+    def write(self, text: str) -> int:
+        if self._file is not None:
+            try:
+                return self._file.write(text)  # line-buffered: a full disk shows here
+            except OSError:
+                self._give_up()
+        return self.console.write(text)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.flush()
+            except OSError:
+                self._give_up()
+
+    def fileno(self) -> int:
+        return (self._file or self.console).fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+
 def run_script(snakemake: Any, main: Callable[[Any], None]) -> None:
     """Run main(snakemake), its log as stderr; on error, exit non-zero with one sentence."""
     log_path = snakemake.log[0] if snakemake.log else None
     console = sys.stderr
-    if log_path:
-        sys.stderr = open(log_path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
+    log = _JobLog(log_path, console) if log_path else None
+    if log is not None:
+        sys.stderr = log
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -30,7 +75,7 @@ def run_script(snakemake: Any, main: Callable[[Any], None]) -> None:
         return 0
 
     code = run_guarded(action, prog=f"rule {snakemake.rule}")
-    if code and log_path:
+    if code and log_path and log is not None and not log.failed:
         sys.stderr.flush()
         with open(log_path, encoding="utf-8") as fh:
             console.write(fh.read().splitlines()[-1] + "\n")

@@ -1,0 +1,477 @@
+"""Kill the workflow anywhere: every stop ends, after the same command again, in the same results.
+
+Runs a small but complete workflow (every stage, several chunks each) with the documented
+command, `make run`, in a fresh copy of the project on its own small tmpfs, once uninterrupted
+and then once per point, stopped at a seeded random moment by one kind of stop:
+
+  kill-group   SIGKILL to the whole process group (a closed lid, the OOM killer, a dead node)
+  int-group    SIGINT to the whole process group (Ctrl-C in the terminal)
+  term-group   SIGTERM to the whole process group (`timeout -k 30`, scancel, a batch time limit),
+               and SIGKILL to what is left of it 30 s later, as those send
+  kill-job     SIGKILL to one running job's process (a job the OOM killer chose)
+  disk-full    the file system fills up while a merge job runs (freed again before the rerun)
+
+After each stop it runs `make run` once more and compares the results with the uninterrupted
+run's, clocks aside (timings, benchmarks, the report, supervise's tick counts and measured
+bench figures are clocks; every other file under results/ and data/ must match byte for byte).
+A manual step is anything more than running the same command again: a rerun that fails, or a
+process that outlives the runs. A leftover is a file anywhere in the run's folder (Snakemake's
+own .snakemake/ aside) that the uninterrupted run does not leave (a temporary file, a journal,
+a part). Time lost is the stopped run plus the rerun, less one uninterrupted run.
+
+    .venv/bin/python bench/chaos.py --points 100 --seed 1
+
+Needs root (it mounts a tmpfs per point, and unmounts it). It signals only the processes it
+started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import yaml
+
+from poolpipe.core import read_manifest, read_manifest_identity
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.workflow_helpers import LOCAL_ENV, SMALL, WORKFLOW  # noqa: E402
+
+COPY = [
+    *WORKFLOW,
+    "Makefile",
+    "requirements.lock",
+    "pyproject.toml",
+    "setup.py",
+    "src/poolpipe/sum/_scan.c",
+    "src/poolpipe/sum/_scan_line.h",
+    "src/poolpipe/train/_csv.c",
+]
+"""The workflow and what `make run`'s setup step looks at (the environment itself is linked)."""
+CHAOS = {
+    "demo": {
+        "numbers": {"lines": 12000},
+        "train": {"rows": 6000, "holdout_rows": 600},
+        "tasks": {"files": 6, "tasks": 40},
+        "crawl": {"pages": 40, "page_bytes": 1000, "latency_ms": 5, "duplicates": 2},
+    },
+    "train": {"compare_full_fit": False},
+    "crawl": {"chunks": 3},
+    "supervise": {"duration_s": 2},
+    "timing": {"compare_serial": False},
+    "bench": {"overhead": {"repeats": 1, "tasks": 20, "threads": 2}},
+}
+"""What the chaos run sets beyond the integration tests' small config: every stage small."""
+CLOCKS = ("results/timing/", "results/benchmarks/", "results/report/", "results/bench/")
+"""Folders of measurements: compared by name only."""
+KINDS = ("kill-group", "int-group", "term-group", "kill-job", "disk-full")
+MERGES = ("merge_sum", "merge_train", "merge_crawl")
+RUN_S = 600.0
+"""The longest one run may take before the harness calls it a hang."""
+END_S = 120.0
+"""The longest a run may take to end after its stop."""
+TMPFS = "256m"
+TERM_GRACE_S = 30.0
+"""How long a SIGTERM may take before the SIGKILL that follows it (SLURM's KillWait default)."""
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def prepare(dest: Path) -> None:
+    """A fresh copy of the project in dest, with the small config as its default config."""
+    for name in COPY:
+        src, dst = ROOT / name, dest / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dst)
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+    config = dest / "config/config.yaml"
+    merged = _deep_merge(_deep_merge(yaml.safe_load(config.read_text()), SMALL), CHAOS)
+    config.write_text(yaml.safe_dump(merged, sort_keys=False))
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path) -> Iterator[Path]:
+    """A small tmpfs mounted on path for the block (a disk that can be filled)."""
+    path.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS}", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        for _ in range(50):
+            if subprocess.run(["umount", str(path)], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.2)
+        else:
+            subprocess.run(["umount", "--lazy", str(path)], check=False)
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def start(work: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`make run` in work, in a process group of its own (the group a terminal would signal)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            ["make", "run", "CORES=2"],
+            cwd=work,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=LOCAL_ENV,
+            start_new_session=True,
+        )
+
+
+def members(pgid: int) -> list[psutil.Process]:
+    """The live processes of the process group pgid."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
+
+
+def jobs(pgid: int, rule: str = "") -> list[psutil.Process]:
+    """The group's running job processes (Snakemake's `script:` runs), of rule if given."""
+    found = []
+    for proc in members(pgid):
+        with contextlib.suppress(psutil.Error):
+            line = " ".join(proc.cmdline())
+            if ".snakemake/scripts/" in line and f".{rule}" in line:
+                found.append(proc)
+    return found
+
+
+def wait_run(proc: subprocess.Popen[bytes], limit_s: float) -> bool:
+    """Wait for the command to return, as a user at the prompt does; False if it took over
+    limit_s (then its group is killed). After Ctrl-C, make returns while Snakemake still stops
+    its jobs: the rerun that follows at once must cope with that."""
+    try:
+        proc.wait(timeout=limit_s)
+        return True
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return False
+
+
+def orphans(groups: list[int], limit_s: float = 30.0) -> int:
+    """Processes of these groups still alive limit_s after the last run returned (then killed)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if not any(members(g) for g in groups):
+            return 0
+        time.sleep(0.1)
+    left = [proc for group in groups for proc in members(group)]
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(signal.SIGKILL)
+    return len(left)
+
+
+def fill(work: Path) -> Path:
+    """Fill the file system work is on, leaving nothing free."""
+    filler = work / ".chaos-filler"
+    with open(filler, "wb") as fh:
+        free = os.statvfs(work).f_bavail * os.statvfs(work).f_frsize
+        with contextlib.suppress(OSError):
+            os.posix_fallocate(fh.fileno(), 0, max(free, 1))
+        with contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+    return filler
+
+
+CLOCK_COLUMNS = frozenset({"elapsed_ms", "start", "runtime_s", "worker"})
+"""Columns of result tables that hold clocks (crawl's pages.tsv, tasks' results.tsv)."""
+CRAWL_PART_CLOCK = 5
+"""A crawl part's row is pages.tsv's row as a JSON list: elapsed_ms is its sixth item."""
+
+
+def _without_clock_columns(data: bytes) -> bytes:
+    lines = data.split(b"\n")
+    header = lines[0].decode().split("\t")
+    keep = [i for i, name in enumerate(header) if name not in CLOCK_COLUMNS]
+    return b"\n".join(b"\t".join(line.split(b"\t")[i] for i in keep) for line in lines if line)
+
+
+def _normalise(rel: str, data: bytes, path: Path) -> bytes:
+    """The file's content with its clocks taken out."""
+    if rel.startswith(CLOCKS) or rel.startswith("results/supervise/"):
+        return b""  # measurements; supervise's loops tick for a duration, so counts are clocks
+    if path.name == "chunks.tsv":
+        ident = read_manifest_identity(path)
+        chunks = read_manifest(path)
+        return repr((chunks, ident and ident.size, ident and ident.fingerprint)).encode()
+    if path.name in ("pages.tsv", "results.tsv"):
+        return _without_clock_columns(data)
+    if rel.startswith("results/crawl/") and path.suffix == ".jsonl":
+        rows = [json.loads(line) for line in data.splitlines()]
+        return repr([row[:CRAWL_PART_CLOCK] + row[CRAWL_PART_CLOCK + 1 :] for row in rows]).encode()
+    if rel.startswith("results/crawl/") and path.name == "summary.json":
+        summary = json.loads(data)
+        summary.pop("timing", None)
+        return repr(summary).encode()
+    return data
+
+
+def fingerprint(work: Path) -> dict[str, str]:
+    """Every file of the run's folder (but Snakemake's own .snakemake/), each with the digest of
+    its clock-free content; logs by name only."""
+    out = {}
+    for top, dirs, files in os.walk(work):
+        if Path(top) == work:
+            dirs[:] = [d for d in dirs if d != ".snakemake"]
+        for name in files:
+            path = Path(top, name)
+            rel = path.relative_to(work).as_posix()
+            if path.is_symlink():
+                continue
+            data = b"" if rel.startswith("logs/") else path.read_bytes()
+            out[rel] = hashlib.sha256(_normalise(rel, data, path)).hexdigest()
+    return dict(sorted(out.items()))
+
+
+@dataclass
+class Outcome:
+    kind: str
+    landed: bool = False
+    identical: bool = False
+    manual: int = 0
+    leftovers: list[str] = field(default_factory=list)
+    differ: list[str] = field(default_factory=list)
+    stopped_rc: int | None = None
+    lost_s: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Reference:
+    wall_s: float
+    files: dict[str, str]
+
+
+def reference(base: Path) -> Reference:
+    """One uninterrupted run."""
+    work = base / "reference"
+    with tmpfs(work):
+        prepare(work)
+        t0 = time.monotonic()
+        proc = start(work, base / "reference.log")
+        if not wait_run(proc, RUN_S) or proc.returncode != 0 or orphans([proc.pid]):
+            sys.exit(f"chaos: the uninterrupted run failed; see {base / 'reference.log'}")
+        wall = time.monotonic() - t0
+        for top in ("results", "data"):
+            shutil.copytree(work / top, base / "reference-results" / top, symlinks=True)
+        return Reference(wall, fingerprint(work))
+
+
+def _stop(kind: str, proc: subprocess.Popen[bytes], rng: random.Random, delay: float, work: Path):
+    """Stop the run as kind says; True if the stop landed while the run was going."""
+    deadline = time.monotonic() + delay
+    if kind == "disk-full":
+        rule = rng.choice(MERGES)
+        while proc.poll() is None:
+            if jobs(proc.pid, rule):
+                time.sleep(rng.uniform(0.0, 0.3))
+                fill(work)
+                return proc.poll() is None
+            time.sleep(0.02)
+        return False
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if kind == "kill-job":
+        while proc.poll() is None:
+            running = sorted(jobs(proc.pid), key=lambda p: p.pid)
+            if running:
+                with contextlib.suppress(psutil.Error):
+                    rng.choice(running).send_signal(signal.SIGKILL)
+                    return True
+            time.sleep(0.02)
+        return False
+    sig = {"kill-group": signal.SIGKILL, "int-group": signal.SIGINT, "term-group": signal.SIGTERM}
+    if proc.poll() is not None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig[kind])
+    if kind == "term-group":
+        threading.Thread(target=kill_after, args=(members(proc.pid),), daemon=True).start()
+    return True
+
+
+def kill_after(procs: list[psutil.Process], grace_s: float = TERM_GRACE_S) -> None:
+    """SIGKILL what is left of procs after grace_s, as a batch system does after its SIGTERM.
+
+    Snakemake can miss a SIGTERM for good: its handler takes the scheduler's lock, which the
+    main thread may hold when the signal lands, and then waits for itself.
+    """
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(signal.SIGKILL)  # psutil checks the pid is still this process
+
+
+def point(
+    base: Path, ref: Reference, index: int, kind: str, seed: int, keep_logs: bool = False
+) -> Outcome:
+    """One stop and one rerun of the same command, compared with the uninterrupted run."""
+    rng = random.Random(f"{seed}:{index}")
+    delay = rng.uniform(0.02, 0.98) * ref.wall_s
+    outcome = Outcome(kind)
+    work = base / f"p{index}"
+    log = base / f"p{index}.log"
+    with tmpfs(work):
+        prepare(work)
+        t0 = time.monotonic()
+        proc = start(work, log)
+        outcome.landed = _stop(kind, proc, rng, delay, work)
+        if not wait_run(proc, END_S if outcome.landed else RUN_S):
+            outcome.note = "the stopped run did not end"
+        outcome.stopped_rc = proc.returncode
+        if kind == "disk-full":  # it lands if the full disk failed the run
+            outcome.landed = proc.returncode != 0
+        groups = [proc.pid]
+        (work / ".chaos-filler").unlink(missing_ok=True)
+        for attempt in range(2):
+            proc = start(work, log)
+            groups.append(proc.pid)
+            ended = wait_run(proc, RUN_S)
+            if ended and proc.returncode == 0:
+                break
+            outcome.manual += 1
+            outcome.note = outcome.note or f"rerun {attempt + 1} exited {proc.returncode}"
+        if left := orphans(groups):
+            outcome.note += f" {left} processes outlived the runs"
+            outcome.manual += 1
+        outcome.lost_s = time.monotonic() - t0 - ref.wall_s
+        files = fingerprint(work)
+        outcome.leftovers = sorted(set(files) - set(ref.files))
+        outcome.differ = sorted(
+            rel for rel, digest in ref.files.items() if files.get(rel) != digest
+        )
+        outcome.identical = not outcome.differ
+        if outcome.differ or outcome.leftovers:
+            keep = base / f"p{index}-results"
+            for top in ("results", "data"):
+                shutil.copytree(work / top, keep / top, dirs_exist_ok=True, symlinks=True)
+    if outcome.identical and not outcome.manual and not outcome.leftovers and not keep_logs:
+        log.unlink(missing_ok=True)
+    return outcome
+
+
+def table(outcomes: list[Outcome]) -> str:
+    """The results, one line per kind of stop and a total."""
+    head = (
+        "| kind of stop | stops | landed | identical | manual steps | leftover files "
+        "| time lost (mean s) |"
+    )
+    lines = [head, "|---|---|---|---|---|---|---|"]
+
+    def line(name: str, rows: list[Outcome]) -> str:
+        lost = sum(o.lost_s for o in rows) / len(rows) if rows else 0.0
+        return (
+            f"| {name} | {len(rows)} | {sum(o.landed for o in rows)} "
+            f"| {sum(o.identical for o in rows)} | {sum(o.manual for o in rows)} "
+            f"| {sum(len(o.leftovers) for o in rows)} | {lost:.1f} |"
+        )
+
+    for kind in KINDS:
+        rows = [o for o in outcomes if o.kind == kind]
+        if rows:
+            lines.append(line(kind, rows))
+    lines.append(line("all", outcomes))
+    return "\n".join(lines)
+
+
+def run(
+    points: int,
+    seed: int,
+    parallel: int,
+    report: Callable[[str], None] = print,
+    kinds: tuple[str, ...] = KINDS,
+    keep: bool = False,
+) -> list[Outcome]:
+    """Run the reference and `points` stops; return their outcomes."""
+    if os.geteuid() != 0:
+        sys.exit("chaos: needs root (it mounts a small tmpfs per point)")
+    base = Path(tempfile.mkdtemp(prefix="poolpipe-chaos-"))
+    ref = reference(base)
+    report(f"uninterrupted run: {ref.wall_s:.1f} s, {len(ref.files)} files")
+    outcomes: list[Outcome] = []
+    t0 = time.monotonic()
+
+    def one(index: int) -> Outcome:
+        outcome = point(base, ref, index, kinds[index % len(kinds)], seed, keep_logs=keep)
+        outcomes.append(outcome)
+        flags = "identical" if outcome.identical else "DIFFERENT"
+        report(
+            f"point {index:3d} {outcome.kind:10s} landed={outcome.landed!s:5s} "
+            f"exit={outcome.stopped_rc} {flags} "
+            f"manual={outcome.manual} leftovers={outcome.leftovers} differ={outcome.differ} "
+            f"lost={outcome.lost_s:.1f}s "
+            f"{outcome.note} ({len(outcomes)}/{points}, {time.monotonic() - t0:.0f} s)"
+        )
+        if len(outcomes) % 10 == 0 and len(outcomes) < points:
+            report(table(outcomes))
+        return outcome
+
+    with ThreadPoolExecutor(parallel) as pool:
+        ordered = list(pool.map(one, range(points)))
+    if all(o.identical and not o.manual and not o.leftovers for o in ordered) and not keep:
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        report(f"logs of the points that failed: {base}")
+    return ordered
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=10, choices=range(1, 10_001), metavar="N")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--parallel", type=int, default=1, choices=range(1, 9), metavar="N")
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help="the kinds of stop, in turn (default: all)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep every point's log")
+    args = parser.parse_args()
+    kinds = tuple(args.kinds.split(","))
+    if unknown := set(kinds) - set(KINDS):
+        parser.error(f"unknown kind of stop {sorted(unknown)[0]!r}; choose from {', '.join(KINDS)}")
+    outcomes = run(args.points, args.seed, args.parallel, kinds=kinds, keep=args.keep)
+    print(table(outcomes))
+    print(f"machine load at the end: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} CPUs")
+    good = all(o.identical and not o.manual and not o.leftovers for o in outcomes)
+    return 0 if good else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Integration: the documented command, `make run`, stopped anywhere and run again (bench/chaos.py),
+and two runs started at once in one folder."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..workflow_helpers import LOCAL_ENV, ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import chaos
+
+pytestmark = pytest.mark.integration
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs per point (root)")
+
+
+def make_run(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The documented command, `make run ARGS`, in work; bounded in time."""
+    return subprocess.run(
+        ["make", "run", *args],
+        cwd=work,
+        env=LOCAL_ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_a_second_run_in_the_same_folder_is_refused_with_one_sentence(tmp_path):
+    work = tmp_path / "wf"
+    chaos.prepare(work)
+    (work / ".snakemake").mkdir()
+    with (work / ".snakemake/run.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the first run holds it
+        done = make_run(work, "LOCK_WAIT=0")
+    assert done.returncode != 0
+    lines = done.stderr.splitlines()
+    assert lines[0] == (
+        "make run: another run is working in this folder (it holds .snakemake/run.lock) and did "
+        "not end within 0 s"
+    )
+    assert len(lines) == 2 and re.fullmatch(
+        r"make: \*\*\* \[Makefile:\d+: run\] Error 75", lines[1]
+    )
+    assert not (work / "results").exists()
+
+
+def test_a_lock_left_by_a_killed_snakemake_needs_no_unlock(tmp_path):
+    """A SIGKILLed Snakemake leaves its own lock files behind, naming what it was making; the
+    next `make run` goes on (its kernel lock went with the killed process)."""
+    work = tmp_path / "wf"
+    chaos.prepare(work)
+    target = "results/sum/numbers/total.json"
+    locks = work / ".snakemake/locks"
+    locks.mkdir(parents=True)
+    (locks / "0.output.lock").write_text(f"{target}\n")
+    (locks / "0.input.lock").write_text("data/numbers.txt\n")
+    done = make_run(work, f"ARGS={target}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (work / target).is_file()
+
+
+@root_only
+@pytest.mark.slow
+def test_ten_seeded_stops_of_every_kind_end_in_the_same_results_with_no_manual_step():
+    lines: list[str] = []
+    outcomes = chaos.run(10, seed=1, parallel=2, report=lines.append)
+    summary = chaos.table(outcomes)
+    assert len(outcomes) == 10, summary
+    assert {o.kind for o in outcomes} == set(chaos.KINDS)
+    assert all(o.identical for o in outcomes), "\n".join([*lines, summary])
+    assert sum(o.manual for o in outcomes) == 0, "\n".join([*lines, summary])
+    assert [o.leftovers for o in outcomes] == [[]] * 10, "\n".join([*lines, summary])
+
+
+def test_the_harness_takes_clocks_out_and_nothing_else(tmp_path):
+    """A crawl row's elapsed_ms and a task row's start, runtime and worker are clocks; its
+    sha256 is not."""
+    pages = tmp_path / "pages.tsv"
+    pages.write_text("line\turl\telapsed_ms\tsha256\n1\tu\t54\taa\n")
+    other = tmp_path / "other.tsv"
+    other.write_text("line\turl\telapsed_ms\tsha256\n1\tu\t99\taa\n")
+    norm = chaos._normalise("results/crawl/d/pages.tsv", pages.read_bytes(), pages)
+    assert norm == chaos._normalise("results/crawl/d/pages.tsv", other.read_bytes(), pages)
+    other.write_text("line\turl\telapsed_ms\tsha256\n1\tu\t54\tab\n")
+    assert norm != chaos._normalise("results/crawl/d/pages.tsv", other.read_bytes(), pages)
+    assert chaos._normalise("results/sum/d/total.json", b"{}", Path("total.json")) == b"{}"
