@@ -117,6 +117,8 @@ class TimingRecord:
     serial_started_at: str | None = None
     serial_ended_at: str | None = None
     serial_load: float | None = None
+    serial_note: str | None = None
+    """Why no one-process comparison was measured, where it was not (a chunk job's record)."""
 
 
 def write_timing(
@@ -130,6 +132,7 @@ def write_timing(
     processes: int = 1,
     chunk: int | None = None,
     serial_wall_s: float | None = None,
+    serial_note: str | None = None,
     attempt: int | None = None,
 ) -> None:
     """Write the timing record of a measured run: the one place a record is built."""
@@ -154,6 +157,7 @@ def write_timing(
         serial_started_at=_iso_or_none(serial.started) if serial else None,
         serial_ended_at=_iso_or_none(serial.ended) if serial else None,
         serial_load=serial.load if serial else None,
+        serial_note=None if serial_wall_s is not None else serial_note,
     )
     write_record(path, record)
 

@@ -62,7 +62,8 @@ def stage_sentence(
 ) -> str:
     """One sentence (or two) beside a stage's speedup that says why it is what it is."""
     if row.speedup is None:
-        return f"{row.stage}: not timed in one process (timing.compare_serial is off)."
+        why = row.serial_note or "not measured: timing.compare_serial is off"
+        return f"{row.stage}: no one-process comparison ({why})."
     text = (
         f"{row.stage}: the pool ran {sig3(row.speedup)}x as fast as one process "
         f"(median of {row.jobs} chunks, {sig3(row.speedup_min or 0)} to "

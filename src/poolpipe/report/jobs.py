@@ -51,6 +51,7 @@ class JobRow:
     job_runs: int
     serial_started_at: str | None = None
     serial_ended_at: str | None = None
+    serial_note: str | None = None
 
 
 CSV_FIELDS = tuple(f.name for f in fields(JobRow))
@@ -132,6 +133,7 @@ def job_row(
         job_runs=job_s.n if job_s else 0,
         serial_started_at=record.serial_started_at,
         serial_ended_at=record.serial_ended_at,
+        serial_note=record.serial_note,
     )
 
 

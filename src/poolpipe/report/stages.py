@@ -45,6 +45,8 @@ class StageRow:
     speedup_iqr: float | None
     load: float | None
     verdict: str
+    serial_note: str | None = None
+    """Why no chunk was timed in one process, where none was."""
 
 
 def timeline(jobs: Sequence[JobRow]) -> list[Bar]:
@@ -119,6 +121,7 @@ def stage_rows(
                 load=loads.median if loads else None,
                 verdict=speedup_verdict(speedups, spread_limit=spread_limit)
                 + (", under load" if speedups and loads and loads.median > load_limit else ""),
+                serial_note=next((j.serial_note for j in mine if j.serial_note), None),
             )
         )
     return out
@@ -126,5 +129,5 @@ def stage_rows(
 
 def stages_table(stages: Sequence[StageRow]) -> tuple[list[str], list[list[str]]]:
     """Per-stage time, throughput in the stage's units, and the pool's speedup with its spread."""
-    names = [f.name for f in fields(StageRow)]
-    return names, [[shown(v) for v in asdict(s).values()] for s in stages]
+    names = [f.name for f in fields(StageRow) if f.name != "serial_note"]
+    return names, [[shown(asdict(s)[n]) for n in names] for s in stages]
