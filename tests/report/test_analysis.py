@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ from poolpipe.report.explain import StageCost, stage_sentence
 from poolpipe.report.jobs import collect_jobs, timings_csv
 from poolpipe.report.page import build
 from poolpipe.report.spread import speedup_verdict, spread_of
-from poolpipe.report.stages import busy_seconds, stage_rows, timeline
+from poolpipe.report.stages import busy_seconds, stage_rows, stages_table, timeline
 
 T0 = 1_800_000_000.0
 
@@ -267,3 +268,16 @@ def test_cpu_scaling_says_when_its_repeats_disagree():
     _, rows = scaling_table([one, noisy])
     assert rows[1][-1].startswith("too spread to conclude")
     assert rows[1][1:6] == ["0.9", "0.6", "1.3", "0.35", "3"]
+
+
+def test_a_stage_without_a_one_process_run_says_why(tmp_path):
+    note = "not measured: dataset 'data' is not a demo dataset; set compare_serial in its row"
+    records = [
+        dataclasses.replace(_record("sum_chunk", c, 2.0 * c, 0.06), serial_note=note)
+        for c in (0, 1)
+    ]
+    (row,) = stage_rows(collect_jobs(_write(tmp_path, records)))
+    assert row.serial_note == note and row.speedup is None
+    assert stage_sentence(row, None, load_limit=0.25) == f"sum: no one-process comparison ({note})."
+    names, cells = stages_table([row])
+    assert "serial_note" not in names and len(cells[0]) == len(names)
