@@ -66,5 +66,5 @@ def apply() -> None:
     try:
         if is_local_snakemake(sys.argv, os.environ):
             os.environ["SLURM_CONF"] = os.devnull
-    except Exception:  # noqa: BLE001 - a start-up hook must never stop Python
+    except Exception:  # a start-up hook must never stop Python
         return

@@ -64,12 +64,13 @@ def test_a_manifest_without_identity_is_not_trusted(tmp_path):
 def test_the_sheet_reads_per_dataset_options(tmp_path):
     sheet = tmp_path / "s.tsv"
     sheet.write_text(
-        "# inputs\nname\tstage\tpath\tchunks\tfeatures\n\n"
-        "a\ttrain\tx.csv\t3\tx1, x2\nb\tsum\tn.txt\t\t\n"
+        "# inputs\nname\tstage\tpath\tchunks\tfeatures\tdemo_settings\n\n"
+        "a\ttrain\tx.csv\t3\tx1, x2\tcompare_serial, compare_full_fit\nb\tsum\tn.txt\t\t\t\n"
     )
     a, b = read_datasets(sheet, schema=SCHEMA)
     assert (a.name, a.chunks, a.features, a.target) == ("a", 3, ("x1", "x2"), None)
     assert (b.stage, b.chunks, b.features) == ("sum", None, None)
+    assert (a.demo_settings, b.demo_settings) == ({"compare_serial", "compare_full_fit"}, set())
 
 
 def test_a_chunks_cell_that_is_not_a_number_is_one_sentence(tmp_path):
@@ -122,15 +123,8 @@ def test_a_giant_sheet_is_refused_by_its_size(tmp_path):
         read_datasets(sheet, schema=SCHEMA)
 
 
-def test_demo_settings_are_a_checked_list(tmp_path):
+def test_demo_settings_are_checked_names(tmp_path):
     sheet = tmp_path / "s.tsv"
-    sheet.write_text(
-        "name\tstage\tpath\tdemo_settings\n"
-        "a\ttrain\tx.csv\tcompare_serial, compare_full_fit\nb\tsum\tn.txt\t\n"
-    )
-    a, b = read_datasets(sheet, schema=SCHEMA)
-    assert a.demo_settings == {"compare_serial", "compare_full_fit"}
-    assert b.demo_settings == frozenset()
     sheet.write_text("name\tstage\tpath\tdemo_settings\nb\tsum\tn.txt\tcompare_serail\n")
     with pytest.raises(PoolpipeError) as caught:
         read_datasets(sheet, schema=SCHEMA)
