@@ -62,7 +62,7 @@ def snakemake(
     )
 
 
-SHEET_COLUMNS = ("name", "stage", "path", "root", "chunks", "target", "features")
+SHEET_COLUMNS = ("name", "stage", "path", "root", "chunks", "target", "features", "demo_settings")
 
 
 def with_sheet(workdir: Path, rows: list[dict], config: dict | None = None) -> dict:
