@@ -102,6 +102,7 @@ class Engine:
         window: int | None = None,
         fetcher: Callable[[], Fetcher] | None = None,
         previous: dict[str, Previous] | None = None,
+        robots_dir: str | None = None,
     ) -> None:
         self.settings = settings
         self.threads = max(1, threads)
@@ -109,7 +110,7 @@ class Engine:
         self.window = window or WINDOW
         self.previous = previous or {}
         self.resolver = Resolver(settings.hosts)
-        robots = RobotsCache(settings.user_agent)
+        robots = RobotsCache(settings.user_agent, shared=robots_dir)
         self.make_fetcher = fetcher or (lambda: Fetcher(settings, robots, self._crawl_delay))
         self.stats = EngineStats()
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import hashlib
 import http.client
 import socket
@@ -350,7 +351,17 @@ class Fetcher:
             entry, mine = self.robots.entry(origin)
             if mine:
                 try:
-                    self._load_robots(entry, origin + "/robots.txt", guard)
+                    try:
+                        self.robots.settle_once(
+                            origin,
+                            entry,
+                            functools.partial(
+                                self._load_robots, entry, origin + "/robots.txt", guard
+                            ),
+                            guard.remaining(),
+                        )
+                    except TimeoutError:
+                        raise Cut from None
                     delay = entry.crawl_delay(self.robots.agent)
                     if delay and self.crawl_delay is not None:
                         self.crawl_delay(parsed.host or "", delay)

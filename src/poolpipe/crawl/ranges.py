@@ -108,6 +108,8 @@ class PieceCrawler:
     limiter: HostLimiter | None = field(default=None, compare=False)
     previous: dict[str, Previous] | None = field(default=None, compare=False)
     progress: Progress | None = field(default=None, compare=False)
+    robots_dir: str | None = None
+    """Where the job's processes leave robots.txt answers for each other (robots.py)."""
 
     def __call__(self, task: PieceTask) -> PieceResult:
         limiter = self.limiter or _worker.limiter or limiter_for(self.settings)
@@ -115,7 +117,12 @@ class PieceCrawler:
         previous = self.previous if self.previous is not None else _worker.previous
         window = min(WINDOW, WARC_WINDOW * threads) if task.warc else None
         engine = Engine(
-            self.settings, threads=threads, limiter=limiter, previous=previous, window=window
+            self.settings,
+            threads=threads,
+            limiter=limiter,
+            previous=previous,
+            window=window,
+            robots_dir=self.robots_dir,
         )
         items = iter_items(task.piece, first_line=task.first_line, duplicates=self.duplicates)
         if task.done_through:
@@ -202,28 +209,31 @@ def crawl_range(
         for (piece, first), journal in zip(pieces, journals, strict=True)
     )
     stats = ChunkStats(processes=1 if serial else processes)
-    if serial:
-        crawler = PieceCrawler(
-            settings=settings,
-            duplicates=duplicates,
-            threads=settings.concurrency,
-            limiter=limiter,
-            previous=previous,
-            progress=progress,
-        )
-        results: Iterator[PieceResult] = map(crawler, tasks)
-    else:
-        counter = mp.get_context("fork").Value("i", 0)
-        results = pool_map(
-            PieceCrawler(settings=settings, duplicates=duplicates),
-            tasks,
-            processes,
-            describe=_describe,
-            initializer=_init_crawl_worker,
-            initargs=(limiter, counter, settings.concurrency, processes, previous, progress),
-        )
-    for result in results:
-        stats.add(result.stats)
+    # robots.txt answers, shared by the job's processes and pieces, for this run only
+    with tempfile.TemporaryDirectory(prefix=".poolpipe-robots-", dir=out.parent) as robots:
+        if serial:
+            crawler = PieceCrawler(
+                settings=settings,
+                duplicates=duplicates,
+                threads=settings.concurrency,
+                limiter=limiter,
+                previous=previous,
+                progress=progress,
+                robots_dir=robots,
+            )
+            results: Iterator[PieceResult] = map(crawler, tasks)
+        else:
+            counter = mp.get_context("fork").Value("i", 0)
+            results = pool_map(
+                PieceCrawler(settings=settings, duplicates=duplicates, robots_dir=robots),
+                tasks,
+                processes,
+                describe=_describe,
+                initializer=_init_crawl_worker,
+                initargs=(limiter, counter, settings.concurrency, processes, previous, progress),
+            )
+        for result in results:
+            stats.add(result.stats)
     with open_atomic(out) as fh:
         for journal in journals:
             with open(journal.path, "rb") as part:
