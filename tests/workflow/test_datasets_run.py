@@ -225,3 +225,20 @@ def test_a_finished_run_says_where_the_report_is(tmp_path):
     out = run.stdout + run.stderr
     assert f"poolpipe: done; the report is {workdir.resolve()}/results/report/report.html" in out
     assert "Shell command: None" not in out
+
+
+def test_an_in_place_edit_is_seen_with_the_content_hash_only(tmp_path):
+    own = numbers(tmp_path / "big.txt", [1] * (1_200_000))  # 2.4 MB: the middle is no edge
+    workdir = workflow_copy(tmp_path / "wf")
+    config = with_sheet(workdir, [{"name": "mine", "stage": "sum", "path": own}], ONLY_SUM)
+    assert snakemake(workdir, config, TARGET).returncode == 0
+    stat = own.stat()
+    with open(own, "r+b") as fh:
+        fh.seek(1_200_000)  # a line start in the middle: "1" becomes "7"
+        fh.write(b"7")
+    os.utime(own, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    plain = snakemake(workdir, config, TARGET)
+    assert plain.returncode == 0 and total_of(workdir)["total"] == 1_200_000  # documented
+    hashed = snakemake(workdir, {**config, "inputs": {"hash_content": True}}, TARGET)
+    assert hashed.returncode == 0, hashed.stderr[-3000:]
+    assert total_of(workdir)["total"] == 1_200_006
