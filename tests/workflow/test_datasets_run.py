@@ -209,7 +209,7 @@ def test_command_line_overrides_in_their_working_forms(tmp_path):
     top_level = ["--config", "datasets=sheet.tsv", "stages=[sum]"]
     nested = snakemake(workdir, None, TARGET, *top_level, "sum={chunks: 3}")
     assert nested.returncode != 0
-    assert "'3' is not of type 'integer'" in nested.stdout + nested.stderr
+    assert "config key 'sum.chunks': '3' is not of type integer" in nested.stdout + nested.stderr
     run = snakemake(workdir, {"sum": {"chunks": 3}}, TARGET, *top_level)
     assert run.returncode == 0, run.stderr[-3000:]
     assert (total_of(workdir)["total"], total_of(workdir)["chunks"]) == (10, 3)
