@@ -1,12 +1,24 @@
 """Input functions and helpers shared by every rule file."""
 
+import os
 import re
+import sys
 from pathlib import Path
+
+import yaml
 
 from snakemake.exceptions import WorkflowError
 
-from poolpipe.core import check_input_file, identify, one_blas_thread_per_process, read_datasets
-from poolpipe.core import refuse_overlap
+from poolpipe.core import (
+    check_config,
+    check_input_file,
+    check_input_folder,
+    content_hash,
+    identify,
+    one_blas_thread_per_process,
+    read_datasets,
+    refuse_overlap,
+)
 from poolpipe.core.timing import start_run
 from poolpipe.errors import PoolpipeError
 
@@ -14,6 +26,22 @@ one_blas_thread_per_process()  # every job inherits it: a pool's processes are t
 RUN_ID = start_run()
 """This run's id, in the environment every job inherits (a SLURM job too: sbatch --export=ALL),
 so each timing record names the run that made it; the next `snakemake` makes a new one."""
+
+
+def stop(sentence):
+    """End the run before any job with one sentence and nothing else: Snakemake's validate()
+    would print the whole schema, and a WorkflowError raised here is printed with the file, line
+    and call stack it was raised at."""
+    print(sentence, file=sys.stderr)
+    sys.exit(1)
+
+
+try:
+    check_config(
+        config, yaml.safe_load((Path(workflow.basedir) / "config" / "schema.yaml").read_text())
+    )
+except PoolpipeError as exc:
+    stop(str(exc))
 
 DEMO_NUMBERS = "data/numbers.txt"
 DEMO_TRAIN = "data/train.csv"
@@ -29,19 +57,36 @@ RETIRED.append(("tasks", "root"))
 SHEET_SCHEMA = Path(workflow.basedir) / "config" / "datasets.schema.yaml"
 
 
+OUTPUT_FOLDERS = ["results", "logs", ".snakemake"]
+"""Folders the workflow writes (and may clean): no input may live there."""
+
+
+def refuse_output_sheet(sheet):
+    """Stop before any work if the sheet is, or resolves to, something the workflow writes."""
+    real = Path(os.path.realpath(sheet))
+    for output in OUTPUT_FOLDERS + sorted(DEMO_INPUTS):
+        made = Path(os.path.realpath(output))
+        if real == made or made in real.parents:
+            stop(
+                f"dataset sheet {sheet} is one of the workflow's outputs ({output}), which a run "
+                "may overwrite: keep the sheet outside results/, logs/ and the demo data"
+            )
+
+
 def load_datasets():
     """The dataset sheet's rows by name; a retired key or a mistake in the sheet is one sentence."""
     for stage, key in RETIRED:
         if key in config.get(stage, {}):
-            raise WorkflowError(
+            stop(
                 f"{stage}.{key} is no longer read: the inputs are rows of the dataset sheet "
                 f"({config['datasets']}); list yours in a sheet of your own and run "
                 "snakemake --config datasets=my.tsv (see config/README.md)"
             )
+    refuse_output_sheet(config["datasets"])
     try:
         rows = read_datasets(config["datasets"], schema=SHEET_SCHEMA)
     except PoolpipeError as exc:
-        raise WorkflowError(str(exc)) from None
+        stop(str(exc))
     return {d.name: d for d in rows}
 
 
@@ -49,23 +94,16 @@ DATASETS = load_datasets()
 STAGES = config["stages"]
 
 
-def check_inputs():
-    """Every input of the chosen stages is a readable file (roots: folders), or one sentence."""
-    for d in DATASETS.values():
-        if d.stage not in STAGES:
-            continue
-        try:
-            if d.path not in DEMO_INPUTS:
-                check_input_file(d.path)
-        except PoolpipeError as exc:
-            raise WorkflowError(f"dataset {d.name!r} ({d.stage}): {exc}") from None
-        if d.root and d.root not in DEMO_INPUTS and not Path(d.root).is_dir():
-            raise WorkflowError(
-                f"dataset {d.name!r} (tasks): root folder {d.root!r} does not exist or is not a folder"
-            )
-
-
-check_inputs()
+def check_dataset(d):
+    """A dataset's input is a readable file (a tasks root: a folder), or the run stops with one
+    sentence. Called by the input functions, so only the targets that need it are stopped."""
+    try:
+        if d.path not in DEMO_INPUTS:
+            check_input_file(d.path)
+        if d.root and d.root not in DEMO_INPUTS:
+            check_input_folder(d.root, "root folder")
+    except PoolpipeError as exc:
+        stop(f"dataset {d.name!r} ({d.stage}): {exc}")
 
 
 def datasets_of(stage):
@@ -80,21 +118,25 @@ def dataset_pattern(stage):
 
 
 def dataset_input(wildcards):
-    """The dataset's input file, from the sheet."""
-    return DATASETS[wildcards.dataset].path
+    """The dataset's input file, from the sheet, once it is checked to be readable."""
+    d = DATASETS[wildcards.dataset]
+    check_dataset(d)
+    return d.path
 
 
 def input_identity(wildcards):
-    """A user's input as it is now (size, mtime, fingerprint): a changed file re-splits even when
-    its modification time went back; a demo input is a rule's output, so Snakemake tracks it."""
+    """A user's input as it is now (size, mtime, fingerprint; with inputs.hash_content, the hash
+    of every byte too): a changed file re-splits even when its modification time went back; a
+    demo input is a rule's output, so Snakemake tracks it."""
     d = DATASETS[wildcards.dataset]
     if d.path in DEMO_INPUTS:
         return "made by a demo rule"
     try:
         found = identify(d.path)
+        content = content_hash(d.path) if config["inputs"]["hash_content"] else ""
     except PoolpipeError as exc:
         raise WorkflowError(f"dataset {d.name!r} ({d.stage}): {exc}") from None
-    return f"{found.size} {found.mtime_ns} {found.fingerprint}"
+    return f"{found.size} {found.mtime_ns} {found.fingerprint} {content}".rstrip()
 
 
 def dataset_chunks(name):
@@ -259,7 +301,7 @@ def check_predict_models():
     """Every predict dataset names a train dataset of the sheet, or one sentence."""
     for d in DATASETS.values():
         if d.stage == "predict" and d.model not in datasets_of("train"):
-            raise WorkflowError(
+            stop(
                 f"dataset {d.name!r} (predict): column model names {d.model!r}, "
                 "which is not a train dataset of the sheet"
             )
@@ -285,7 +327,7 @@ def merge_train_threads(wildcards):
 
 def merge_train_mem_mb(wildcards):
     """Memory for merge_train: the full fit's limit when it compares with one."""
-    full = config["train"]["full_fit_max_mb"] if config["train"]["compare_full_fit"] else 0
+    full = config["train"]["full_fit_max_mb"] if compare_full_fit(wildcards) else 0
     return 512 + full
 
 
@@ -340,9 +382,9 @@ def crawl_timings(wildcards):
     return per_chunk("results/timing/crawl_chunk/{dataset}/{chunk}.json", wildcards.dataset)
 
 
-def demo_site_spec():
-    """The demo site the crawl jobs run while they crawl, or None when it is off."""
-    if not config["crawl"]["demo_site"]:
+def demo_site_spec(wildcards):
+    """The demo site a crawl job runs while it crawls, or None when the dataset does not use it."""
+    if not uses_demo_setting("demo_site", wildcards.dataset):
         return None
     site = config["demo"]["crawl"]
     return {
@@ -350,3 +392,46 @@ def demo_site_spec():
         "page_bytes": site["page_bytes"],
         "latency": site["latency_ms"] / 1000,
     }
+
+
+DEMO_SETTING_KEYS = {
+    "compare_serial": ("timing", "compare_serial"),
+    "compare_full_fit": ("train", "compare_full_fit"),
+    "demo_site": ("crawl", "demo_site"),
+}
+"""Where each demo-only setting lives in the config."""
+
+
+def uses_demo_setting(setting, name):
+    """Whether a demo-only setting applies to a dataset: it is on in the config, and the dataset
+    is a demo dataset or opts in with its sheet row's demo_settings column."""
+    section, key = DEMO_SETTING_KEYS[setting]
+    d = DATASETS[name]
+    return bool(config[section][key]) and (d.path in DEMO_INPUTS or setting in d.demo_settings)
+
+
+def compare_serial(wildcards):
+    """Whether a chunk job times its work again in one process."""
+    return uses_demo_setting("compare_serial", wildcards.dataset)
+
+
+def serial_note(wildcards):
+    """Why a chunk job measures no one-process comparison ("" when it does)."""
+    if compare_serial(wildcards):
+        return ""
+    if not config["timing"]["compare_serial"]:
+        return "not measured: timing.compare_serial is off"
+    return (
+        f"not measured: dataset {wildcards.dataset!r} is not a demo dataset; "
+        "set compare_serial in its sheet row's demo_settings column to measure"
+    )
+
+
+def compare_full_fit(wildcards):
+    """Whether merge_train fits all rows with scikit-learn too, to compare."""
+    return uses_demo_setting("compare_full_fit", wildcards.dataset)
+
+
+def uses_demo_site(wildcards):
+    """Whether a crawl dataset's jobs run the demo site."""
+    return uses_demo_setting("demo_site", wildcards.dataset)

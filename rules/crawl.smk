@@ -78,8 +78,9 @@ rule crawl_chunk:
         runtime=240,
     params:
         crawl=config["crawl"],
-        site=demo_site_spec(),
-        compare_serial=config["timing"]["compare_serial"],
+        site=demo_site_spec,
+        compare_serial=compare_serial,
+        serial_note=serial_note,
     script:
         "../scripts/crawl_chunk.py"
 
@@ -110,5 +111,6 @@ rule merge_crawl:
         runtime=30,
     params:
         crawl=config["crawl"],
+        demo_site=uses_demo_site,
     script:
         "../scripts/merge_crawl.py"

@@ -74,7 +74,8 @@ rule sum_chunk:
         runtime=60,
     params:
         strict=config["sum"]["strict"],
-        compare_serial=config["timing"]["compare_serial"],
+        compare_serial=compare_serial,
+        serial_note=serial_note,
     script:
         "../scripts/sum_chunk.py"
 

@@ -82,7 +82,8 @@ rule train_chunk:
         runtime=60,
     params:
         strict=config["train"]["strict"],
-        compare_serial=config["timing"]["compare_serial"],
+        compare_serial=compare_serial,
+        serial_note=serial_note,
     script:
         "../scripts/train_chunk.py"
 
@@ -110,7 +111,7 @@ rule merge_train:
         runtime=30,
     params:
         strict=config["train"]["strict"],
-        compare_full_fit=config["train"]["compare_full_fit"],
+        compare_full_fit=compare_full_fit,
         full_fit_max_mb=config["train"]["full_fit_max_mb"],
         alpha=config["train"]["alpha"],
         ridge=config["train"]["ridge"],

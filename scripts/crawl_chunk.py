@@ -28,8 +28,11 @@ def main(smk):
             )
 
     compare = smk.params.compare_serial and site is not None
+    note = smk.params.serial_note
     if smk.params.compare_serial and not compare:
-        logging.info("no serial comparison: it would fetch every real URL a second time")
+        note = "not measured: without the demo site it would request every URL a second time"
+    if note:
+        logging.info("no one-process comparison: %s", note)
     stats, watch, serial_wall_s = timed_with_serial(
         crawl, compare_serial=compare, setup=lambda: demo_site(settings, site)
     )
@@ -43,6 +46,7 @@ def main(smk):
         size=stats.bytes,
         processes=stats.processes,
         serial_wall_s=serial_wall_s,
+        serial_note=note,
     )
 
 

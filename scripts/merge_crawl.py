@@ -26,7 +26,7 @@ def main(smk):
             settings=CrawlSettings.from_config(p.crawl),
             chunks=len(smk.input.parts),
             wall_s=wall_s,
-            demo_site=p.crawl["demo_site"],
+            demo_site=p.demo_site,
         )
         write_json(smk.output.summary, doc)
         if smk.input.warcs:

@@ -33,6 +33,7 @@ def main(smk):
         size=part.bytes,
         processes=processes,
         serial_wall_s=serial_wall_s,
+        serial_note=smk.params.serial_note,
     )
 
 

@@ -50,19 +50,26 @@ def workflow_copy(dest: Path) -> Path:
 
 
 def snakemake(
-    workdir: Path, config: dict | None = None, *args: str
+    workdir: Path, config: dict | None = None, *args: str, env: dict | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run snakemake in workdir with an extra config file; bounded in time."""
+    """Run snakemake in workdir with an extra config file (in LOCAL_ENV, or env); bounded in
+    time."""
     cmd = [SNAKEMAKE, "--cores", "2", *args]
     if config is not None:
         (workdir / "test.yaml").write_text(yaml.safe_dump(config))
         cmd += ["--configfile", "test.yaml"]
     return subprocess.run(
-        cmd, cwd=workdir, env=LOCAL_ENV, capture_output=True, text=True, timeout=300, check=False
+        cmd,
+        cwd=workdir,
+        env=env or LOCAL_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
-SHEET_COLUMNS = ("name", "stage", "path", "root", "chunks", "target", "features")
+SHEET_COLUMNS = ("name", "stage", "path", "root", "chunks", "target", "features", "demo_settings")
 
 
 def with_sheet(workdir: Path, rows: list[dict], config: dict | None = None) -> dict:

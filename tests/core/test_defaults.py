@@ -17,7 +17,7 @@ from snakemake.utils import validate
 import poolpipe.core
 from poolpipe import __version__
 from poolpipe.cli import build_parser
-from poolpipe.core import USER_AGENT, schema_defaults
+from poolpipe.core import USER_AGENT, check_config, schema_defaults
 from poolpipe.core.defaults import SCHEMA_CACHE, Bounds, read_schema, schema_bounds
 from poolpipe.crawl import CrawlSettings
 
@@ -28,6 +28,7 @@ SECTIONS = (
     "sum",
     "train",
     "predict",
+    "inputs",
     "timing",
     "report",
     "bench",
@@ -39,9 +40,7 @@ SECTIONS = (
 
 def _validated(config: dict[str, Any]) -> dict[str, Any]:
     """The config as the workflow sees it: validated, the schema's defaults filled in."""
-    config = copy.deepcopy(config)
-    validate(config, str(SCHEMA))
-    return config
+    return check_config(copy.deepcopy(config), yaml.safe_load(SCHEMA.read_text()))
 
 
 def _schema_value(path: str) -> Any:
@@ -55,6 +54,9 @@ def _schema_value(path: str) -> Any:
 
 def test_the_defaults_are_what_the_workflow_validation_fills_in():
     filled = _validated({})
+    by_snakemake: dict[str, Any] = {}
+    validate(by_snakemake, str(SCHEMA))  # the check the workflow replaces fills in the same
+    assert json.dumps(by_snakemake) == json.dumps(filled)
     assert sorted(k for k, v in filled.items() if isinstance(v, dict)) == sorted(SECTIONS)
     for section in SECTIONS:
         # JSON text, so that 5 and 5.0 or a changed key order would differ too

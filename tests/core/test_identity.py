@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from poolpipe.core import (
     checked_manifest,
+    content_hash,
     identify,
     read_datasets,
     read_manifest_identity,
@@ -62,12 +64,13 @@ def test_a_manifest_without_identity_is_not_trusted(tmp_path):
 def test_the_sheet_reads_per_dataset_options(tmp_path):
     sheet = tmp_path / "s.tsv"
     sheet.write_text(
-        "# inputs\nname\tstage\tpath\tchunks\tfeatures\n\n"
-        "a\ttrain\tx.csv\t3\tx1, x2\nb\tsum\tn.txt\t\t\n"
+        "# inputs\nname\tstage\tpath\tchunks\tfeatures\tdemo_settings\n\n"
+        "a\ttrain\tx.csv\t3\tx1, x2\tcompare_serial, compare_full_fit\nb\tsum\tn.txt\t\t\t\n"
     )
     a, b = read_datasets(sheet, schema=SCHEMA)
     assert (a.name, a.chunks, a.features, a.target) == ("a", 3, ("x1", "x2"), None)
     assert (b.stage, b.chunks, b.features) == ("sum", None, None)
+    assert (a.demo_settings, b.demo_settings) == ({"compare_serial", "compare_full_fit"}, set())
 
 
 def test_a_chunks_cell_that_is_not_a_number_is_one_sentence(tmp_path):
@@ -75,3 +78,76 @@ def test_a_chunks_cell_that_is_not_a_number_is_one_sentence(tmp_path):
     sheet.write_text("name\tstage\tpath\tchunks\na\tsum\tn.txt\tmany\n")
     with pytest.raises(PoolpipeError, match=r"line 2 \(dataset 'a'\): column chunks: 'many'"):
         read_datasets(sheet, schema=SCHEMA)
+
+
+@pytest.mark.parametrize("cell", ["²", "٣", "\uff13", "1_0", "+3"])
+def test_chunks_are_ascii_digits_only(tmp_path, cell):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text(f"name\tstage\tpath\tchunks\na\tsum\tn.txt\t{cell}\n", encoding="utf-8")
+    with pytest.raises(PoolpipeError) as caught:
+        read_datasets(sheet, schema=SCHEMA)
+    assert str(caught.value) == (
+        f"{sheet}, line 2 (dataset 'a'): column chunks: {cell!r} is not a whole number in the "
+        "ASCII digits 0-9"
+    )
+
+
+def test_a_latin1_sheet_is_one_sentence_naming_line_and_column(tmp_path):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_bytes("name\tstage\tpath\n# ok\nb\tsum\tcafé.txt\n".encode("latin-1"))
+    with pytest.raises(PoolpipeError) as caught:
+        read_datasets(sheet, schema=SCHEMA)
+    assert str(caught.value) == (
+        f"{sheet}, line 3, column path: byte 0xe9 is not UTF-8 text; save the sheet as UTF-8"
+    )
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "folder"])
+def test_a_sheet_that_is_not_a_regular_file_is_refused_without_reading(tmp_path, special):
+    if special == "fifo":
+        path = tmp_path / "s.tsv"
+        os.mkfifo(path)
+    elif special == "folder":
+        path = tmp_path
+    else:
+        path = Path(special)
+    with pytest.raises(PoolpipeError, match=r"^dataset sheet '.*' is (not a regular file|a dir)"):
+        read_datasets(path, schema=SCHEMA)
+
+
+def test_a_giant_sheet_is_refused_by_its_size(tmp_path):
+    sheet = tmp_path / "s.tsv"
+    with open(sheet, "wb") as fh:
+        fh.truncate(1 << 30)  # sparse: no disk used
+    with pytest.raises(PoolpipeError, match=r"dataset sheet '.*' is larger than 16,777,216 bytes"):
+        read_datasets(sheet, schema=SCHEMA)
+
+
+def test_demo_settings_are_checked_names(tmp_path):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("name\tstage\tpath\tdemo_settings\nb\tsum\tn.txt\tcompare_serail\n")
+    with pytest.raises(PoolpipeError) as caught:
+        read_datasets(sheet, schema=SCHEMA)
+    assert str(caught.value) == (
+        f"{sheet}, line 2 (dataset 'b'): column demo_settings: unknown setting "
+        "'compare_serail'; did you mean 'compare_serial'?"
+    )
+    sheet.write_text("name\tstage\tpath\tdemo_settings\nb\tsum\tn.txt\tdemo_site\n")
+    with pytest.raises(
+        PoolpipeError, match="column demo_settings: demo_site is for crawl datasets"
+    ):
+        read_datasets(sheet, schema=SCHEMA)
+
+
+def test_the_content_hash_sees_an_edit_the_identity_cannot(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"1\n" * (3 << 20))
+    before, whole = identify(src), content_hash(src)
+    assert whole == "sha256:" + hashlib.sha256(src.read_bytes()).hexdigest()
+    stat = src.stat()
+    with open(src, "r+b") as fh:
+        fh.seek(3 << 20)
+        fh.write(b"7")
+    os.utime(src, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert identify(src) == before  # size, mtime and both ends: the documented blind spot
+    assert content_hash(src) != whole

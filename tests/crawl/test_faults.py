@@ -137,11 +137,11 @@ def test_the_longest_wait_one_url_can_cause_is_finite():
 @pytest.mark.parametrize(
     ("config", "key"),
     [
-        ({"sum": {"chunks": 1_000_000_000_000}}, "'chunks'"),
-        ({"train": {"threads": 100_000}}, "'threads'"),
-        ({"crawl": {"timeouts": {"deadline": math.inf}}}, "'deadline'"),
-        ({"crawl": {"per_host_delay": 1e9}}, "'per_host_delay'"),
-        ({"crawl": {"retries": {"max": 1000}}}, "'max'"),
+        ({"sum": {"chunks": 1_000_000_000_000}}, "'sum.chunks'"),
+        ({"train": {"threads": 100_000}}, "'train.threads'"),
+        ({"crawl": {"timeouts": {"deadline": math.inf}}}, "'crawl.timeouts.deadline'"),
+        ({"crawl": {"per_host_delay": 1e9}}, "'crawl.per_host_delay'"),
+        ({"crawl": {"retries": {"max": 1000}}}, "'crawl.retries.max'"),
     ],
 )
 def test_the_schema_refuses_settings_over_their_maximum(tmp_path, config, key):
@@ -149,7 +149,7 @@ def test_the_schema_refuses_settings_over_their_maximum(tmp_path, config, key):
     run = snakemake(workdir, config, "--dry-run")
     text = run.stdout + run.stderr
     assert run.returncode != 0
-    assert "Failed validating 'maximum'" in text and key in text
+    assert f"config key {key}: " in text and "is out of range" in text
     assert "MemoryError" not in text
     assert not (workdir / "results").exists()
 
@@ -645,7 +645,7 @@ def test_a_user_agent_that_cannot_be_a_header_is_refused_by_the_schema(tmp_path)
     run = snakemake(workdir, {"crawl": {"user_agent": "bot\r\nX-Evil: 1"}}, "--dry-run")
     text = run.stdout + run.stderr
     assert run.returncode != 0
-    assert "Failed validating 'pattern'" in text and "'user_agent'" in text
+    assert "config key 'crawl.user_agent': " in text and "does not allow" in text
     assert not (workdir / "results").exists()
 
 

@@ -118,10 +118,10 @@ def test_crawl_settings_are_checked_by_the_schema(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     run = snakemake(workdir, {"crawl": {"schemes": ["http", "file"]}}, "--dry-run")
     assert run.returncode != 0
-    assert "'file' is not one of ['http', 'https']" in run.stdout + run.stderr
+    assert "config key 'crawl.schemes[1]': 'file' is not a valid value" in run.stdout + run.stderr
     typo = snakemake(workdir, {"crawl": {"timeouts": {"total": 3}}}, "--dry-run")
     assert typo.returncode != 0
-    assert "'total' was unexpected" in typo.stdout + typo.stderr
+    assert "config key 'crawl.timeouts.total' is not a setting" in typo.stdout + typo.stderr
 
 
 def test_the_warc_store_joins_every_chunks_records_in_order(tmp_path):

@@ -209,7 +209,7 @@ def test_command_line_overrides_in_their_working_forms(tmp_path):
     top_level = ["--config", "datasets=sheet.tsv", "stages=[sum]"]
     nested = snakemake(workdir, None, TARGET, *top_level, "sum={chunks: 3}")
     assert nested.returncode != 0
-    assert "'3' is not of type 'integer'" in nested.stdout + nested.stderr
+    assert "config key 'sum.chunks': '3' is not of type integer" in nested.stdout + nested.stderr
     run = snakemake(workdir, {"sum": {"chunks": 3}}, TARGET, *top_level)
     assert run.returncode == 0, run.stderr[-3000:]
     assert (total_of(workdir)["total"], total_of(workdir)["chunks"]) == (10, 3)
@@ -225,3 +225,20 @@ def test_a_finished_run_says_where_the_report_is(tmp_path):
     out = run.stdout + run.stderr
     assert f"poolpipe: done; the report is {workdir.resolve()}/results/report/report.html" in out
     assert "Shell command: None" not in out
+
+
+def test_an_in_place_edit_is_seen_with_the_content_hash_only(tmp_path):
+    own = numbers(tmp_path / "big.txt", [1] * (1_200_000))  # 2.4 MB: the middle is no edge
+    workdir = workflow_copy(tmp_path / "wf")
+    config = with_sheet(workdir, [{"name": "mine", "stage": "sum", "path": own}], ONLY_SUM)
+    assert snakemake(workdir, config, TARGET).returncode == 0
+    stat = own.stat()
+    with open(own, "r+b") as fh:
+        fh.seek(1_200_000)  # a line start in the middle: "1" becomes "7"
+        fh.write(b"7")
+    os.utime(own, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    plain = snakemake(workdir, config, TARGET)
+    assert plain.returncode == 0 and total_of(workdir)["total"] == 1_200_000  # documented
+    hashed = snakemake(workdir, {**config, "inputs": {"hash_content": True}}, TARGET)
+    assert hashed.returncode == 0, hashed.stderr[-3000:]
+    assert total_of(workdir)["total"] == 1_200_006

@@ -182,4 +182,8 @@ def test_a_bad_supervise_config_is_one_sentence(tmp_path: Path) -> None:
     typo = {"workers": [{"name": "x", "interval": 1}]}
     run = snakemake(workdir, {"supervise": typo}, "--dry-run")
     assert run.returncode != 0
-    assert "'interval' was unexpected" in run.stdout + run.stderr
+    assert (
+        "config key 'supervise.workers[0].interval' is not a setting; did you mean "
+        + ("'supervise.workers[0].interval_s'?")
+        in run.stdout + run.stderr
+    )

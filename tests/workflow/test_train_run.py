@@ -188,4 +188,7 @@ def test_an_invalid_train_config_is_rejected_by_the_schema(tmp_path):
     assert "is too long" in run.stdout + run.stderr
     typo = snakemake(workdir, with_train(feature=["x1"]), "--dry-run")
     assert typo.returncode != 0
-    assert "'feature' was unexpected" in typo.stdout + typo.stderr
+    assert (
+        "config key 'train.feature' is not a setting; did you mean 'train.features'?"
+        in typo.stdout + typo.stderr
+    )

@@ -4,6 +4,8 @@ dataset), checked against its schema, every mistake one sentence."""
 from __future__ import annotations
 
 import csv
+import difflib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +13,21 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from poolpipe.core.inputs import read_small_file
 from poolpipe.errors import PoolpipeError
 
 REQUIRED = ("name", "stage", "path")
 ONLY_FOR = {"root": "tasks", "target": "train", "features": "train", "model": "predict"}
 """Columns that mean something for one stage only."""
+DEMO_SETTINGS = {
+    "compare_serial": ("sum", "train", "crawl"),
+    "compare_full_fit": ("train",),
+    "demo_site": ("crawl",),
+}
+"""The demo-only settings a user's dataset may opt into (column demo_settings), and the stages
+each means something for: by default they apply to the demo datasets only."""
+SHEET_LIMIT = 16 << 20
+"""The largest sheet read: a sheet is a short list of files, never data."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +42,7 @@ class Dataset:
     target: str | None = None
     features: tuple[str, ...] | None = None
     model: str | None = None
+    demo_settings: frozenset[str] = frozenset()
 
 
 def _cells(row: dict[str, str | None]) -> dict[str, object]:
@@ -39,7 +52,8 @@ def _cells(row: dict[str, str | None]) -> dict[str, object]:
         text = (value or "").strip()
         if not text:
             continue
-        out[key] = int(text) if key == "chunks" and text.isdigit() else text
+        # only ASCII digits: str.isdigit also takes '²' (int refuses it) and '٣' (int reads 3)
+        out[key] = int(text) if key == "chunks" and text.isascii() and text.isdigit() else text
     return out
 
 
@@ -56,6 +70,11 @@ def _check_row(
     error = next(iter(sorted(validator.iter_errors(cells), key=lambda e: list(e.path))), None)
     if error is not None:
         column = f"column {error.path[0]}: " if error.path else ""
+        if error.path and error.path[0] == "chunks" and isinstance(error.instance, str):
+            raise PoolpipeError(
+                f"{where}: column chunks: {error.instance!r} is not a whole number in the "
+                "ASCII digits 0-9"
+            )
         raise PoolpipeError(f"{where}: {column}{error.message}")
     stage = cells["stage"]
     for column, owner in ONLY_FOR.items():
@@ -65,21 +84,53 @@ def _check_row(
         raise PoolpipeError(f"{where}: a tasks dataset needs its root folder in column root")
     if stage == "predict" and "model" not in cells:
         raise PoolpipeError(f"{where}: a predict dataset names a train dataset in column model")
+    for setting in _settings(cells):
+        if setting not in DEMO_SETTINGS:
+            near = difflib.get_close_matches(setting, DEMO_SETTINGS, n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"one of {', '.join(DEMO_SETTINGS)}"
+            raise PoolpipeError(
+                f"{where}: column demo_settings: unknown setting {setting!r}; {hint}"
+            )
+        if stage not in DEMO_SETTINGS[setting]:
+            raise PoolpipeError(
+                f"{where}: column demo_settings: {setting} is for "
+                f"{' and '.join(DEMO_SETTINGS[setting])} datasets only"
+            )
+
+
+def _settings(cells: dict[str, object]) -> list[str]:
+    """The demo-only settings a row opts into, in its cell's order."""
+    return [s.strip() for s in str(cells.get("demo_settings", "")).split(",") if s.strip()]
+
+
+def _decoded(data: bytes, sheet: str) -> str:
+    """The sheet as text, or one sentence naming the line and column of its first non-UTF-8
+    byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        start = before.rfind(b"\n") + 1
+        field = before[start:].count(b"\t")
+        header = data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r").split("\t")
+        column = header[field] if line > 1 and field < len(header) else f"field {field + 1}"
+        raise PoolpipeError(
+            f"{sheet}, line {line}, column {column}: byte 0x{data[exc.start]:02x} is not UTF-8 "
+            "text; save the sheet as UTF-8"
+        ) from None
 
 
 def read_datasets(path: str | os.PathLike[str], *, schema: str | os.PathLike[str]) -> list[Dataset]:
     """Every dataset of the sheet, in sheet order; a mistake in it is one sentence."""
     sheet = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise PoolpipeError(f"dataset sheet {sheet} does not exist or is not a file")
+    text = _decoded(read_small_file(path, label="dataset sheet", limit=SHEET_LIMIT), sheet)
     validator = jsonschema.Draft202012Validator(yaml.safe_load(Path(schema).read_text()))
-    with p.open(newline="", encoding="utf-8") as fh:
-        lines = [
-            (n, line)
-            for n, line in enumerate(fh, start=1)
-            if line.strip() and not line.startswith("#")
-        ]
+    lines = [
+        (n, line)
+        for n, line in enumerate(io.StringIO(text, newline=""), start=1)
+        if line.strip() and not line.startswith("#")
+    ]
     reader = csv.DictReader((line for _, line in lines), delimiter="\t")
     header = tuple(reader.fieldnames or ())
     missing = [c for c in REQUIRED if c not in header]
@@ -122,4 +173,5 @@ def _dataset(cells: dict[str, object]) -> Dataset:
         features=None
         if features is None
         else tuple(f.strip() for f in str(features).split(",") if f.strip()),
+        demo_settings=frozenset(_settings(cells)),
     )

@@ -141,7 +141,11 @@ def schema_setting(setting: str) -> dict[str, Any]:
 
 def schema_bounds(setting: str) -> Bounds:
     """The range of one number setting, e.g. "crawl.timeouts.deadline" or "demo.train.coef[]"."""
-    node = schema_setting(setting)
+    return bounds_of(schema_setting(setting))
+
+
+def bounds_of(node: dict[str, Any]) -> Bounds:
+    """The range a setting's schema allows."""
     if "exclusiveMinimum" in node:
         return Bounds(node["exclusiveMinimum"], node.get("maximum"), above=True)
     return Bounds(node.get("minimum"), node.get("maximum"))

@@ -125,8 +125,10 @@ def write_job_timing(
     size: int,
     processes: int = 1,
     serial_wall_s: float | None = None,
+    serial_note: str | None = None,
 ) -> None:
-    """Write the job's timing record to its `timing` output, with its attempt number."""
+    """Write the job's timing record to its `timing` output, with its attempt number (and, for
+    a chunk job without a one-process run, why there is none)."""
     chunk = snakemake.wildcards.get("chunk")
     timing.write_timing(
         snakemake.output.timing,
@@ -138,5 +140,6 @@ def write_job_timing(
         size=size,
         processes=processes,
         serial_wall_s=serial_wall_s,
+        serial_note=serial_note,
         attempt=job_attempt(snakemake),
     )

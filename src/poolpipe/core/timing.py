@@ -168,7 +168,7 @@ class TimingRecord:
     serial_load: float | None = None
     run_id: str | None = None
     serial_note: str | None = None
-    """Why no one-process comparison was measured, where the job says."""
+    """Why no one-process comparison was measured, where it was not (a chunk job's record)."""
 
 
 def write_timing(
@@ -208,7 +208,7 @@ def write_timing(
         serial_ended_at=_iso_or_none(serial.ended) if serial else None,
         serial_load=serial.load if serial else None,
         run_id=current_run_id(),
-        serial_note=serial_note,
+        serial_note=None if serial_wall_s is not None else serial_note,
     )
     write_record(path, record)
 

@@ -1,0 +1,82 @@
+"""The workflow's config checked against config/schema.yaml: defaults filled in, and the first
+mistake as one sentence (the key path, what is wrong, the nearest valid key or value), never
+the schema itself."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from poolpipe.core.defaults import _filled, bounds_of
+from poolpipe.errors import PoolpipeError
+
+
+def check_config(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Fill in the schema's defaults and return the config, or raise one sentence."""
+    validator = jsonschema.Draft202012Validator(schema)
+    error = best_match(validator.iter_errors(config))
+    if error is not None:
+        raise PoolpipeError(config_problem(error))
+    return _filled(config, schema)
+
+
+def _key(path: list[Any]) -> str:
+    """A key path as a user writes it: sum.chunks, demo.train.coef[2]."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _nearest(word: str, choices: list[str], prefix: list[Any]) -> str:
+    """'; did you mean X?' for the key nearest to word, or the keys when few and none is near."""
+    near = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    if near:
+        return f"; did you mean {_key([*prefix, near[0]])!r}?"
+    if len(choices) <= 8:
+        return f"; the keys here are {', '.join(sorted(choices))}"
+    return ""
+
+
+def config_problem(error: ValidationError) -> str:
+    """One sentence for a schema error: the key path, what is wrong, what would be valid."""
+    path = list(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    where = f"config key {_key(path)!r}" if path else "the config"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in known)
+        name = extra[0] if extra else "?"
+        near = _nearest(str(name), known, path)
+        return f"config key {_key([*path, name])!r} is not a setting{near}"
+    value = error.instance
+    shown = repr(value) if not isinstance(value, (dict, list)) or len(repr(value)) < 60 else "it"
+    if error.validator == "enum":
+        choices = [str(c) for c in error.validator_value]
+        near = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+        hint = f"; did you mean {near[0]!r}?" if near else f"; one of {', '.join(choices)}"
+        return f"{where}: {shown} is not a valid value{hint}"
+    if error.validator == "type":
+        wanted = error.validator_value
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        text = f"{where}: {shown} is not of type {wanted}{_range(schema)}"
+        if isinstance(value, str) and "string" not in str(wanted):
+            text += "; --config gives nested values as text, so set nested keys in a --configfile"
+        return text
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"{where}: {shown} is out of range{_range(schema)}"
+    if error.validator == "pattern":
+        return f"{where}: {shown} holds characters this setting does not allow"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    message = error.message if len(error.message) < 200 else error.message[:200] + "..."
+    return f"{where}: {message}"
+
+
+def _range(schema: dict[str, Any]) -> str:
+    """' (at least 1 and at most 1024)' for a number setting with bounds, else ''."""
+    text = bounds_of(schema).text()
+    return f" ({text})" if text else ""

@@ -1,0 +1,68 @@
+"""The workflow's config check: one sentence per mistake (key path, what is wrong, the nearest
+valid key or value), the schema's defaults filled in."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from poolpipe.core import check_config
+from poolpipe.errors import PoolpipeError
+
+SCHEMA = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "config" / "schema.yaml").read_text()
+)
+
+
+@pytest.mark.parametrize(
+    ("config", "sentence"),
+    [
+        ({"stage": ["sum"]}, "config key 'stage' is not a setting; did you mean 'stages'?"),
+        (
+            {"sum": {"chunk": 8}},
+            "config key 'sum.chunk' is not a setting; did you mean 'sum.chunks'?",
+        ),
+        (
+            {"sum": {"chunks": "8"}},
+            "config key 'sum.chunks': '8' is not of type integer (at least 1 and at most 1024); "
+            "--config gives nested values as text, so set nested keys in a --configfile",
+        ),
+        (
+            {"sum": {"chunks": 0}},
+            "config key 'sum.chunks': 0 is out of range (at least 1 and at most 1024)",
+        ),
+        (
+            {"crawl": {"timeouts": {"deadline": math.inf}}},
+            "config key 'crawl.timeouts.deadline': inf is out of range",
+        ),
+        (
+            {"stages": ["summ"]},
+            "config key 'stages[0]': 'summ' is not a valid value; did you mean 'sum'?",
+        ),
+        (
+            {"crawl": {"store": "warcs"}},
+            "config key 'crawl.store': 'warcs' is not a valid value; did you mean 'warc'?",
+        ),
+        (
+            {"inputs": {"hash_contents": True}},
+            "config key 'inputs.hash_contents' is not a setting; "
+            "did you mean 'inputs.hash_content'?",
+        ),
+    ],
+)
+def test_a_mistake_is_one_short_line_naming_the_key(config, sentence):
+    with pytest.raises(PoolpipeError) as caught:
+        check_config(config, SCHEMA)
+    text = str(caught.value)
+    assert text.startswith(sentence)
+    assert "\n" not in text and len(text) < 300
+
+
+def test_a_valid_config_gets_the_schemas_defaults():
+    config = check_config({"sum": {"chunks": 4}}, SCHEMA)
+    assert config["sum"]["chunks"] == 4
+    assert config["inputs"] == {"hash_content": False}
+    assert config["timing"] == {"compare_serial": False}
