@@ -12,15 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ..workflow_helpers import (
-    LOCAL_ENV,
-    ROOT,
-    SNAKEMAKE,
-    same_result,
-    snakemake,
-    with_sheet,
-    workflow_copy,
-)
+from ..workflow_helpers import ROOT, same_result, snakemake, with_sheet, workflow_copy
 
 pytestmark = pytest.mark.integration
 
@@ -86,15 +78,7 @@ def ours(changes: dict) -> dict:
 
 def caption(workdir: Path, *args: str) -> str:
     """The text of the global caption in `snakemake --report`'s zip, after a run."""
-    run = subprocess.run(
-        [SNAKEMAKE, "--cores", "1", "--report", "report.zip", *args],
-        cwd=workdir,
-        env=LOCAL_ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    run = snakemake(workdir, None, "--report", "report.zip", *args)
     assert run.returncode == 0, run.stderr[-3000:]
     with zipfile.ZipFile(workdir / "report.zip") as zf:
         return zf.read("report/report.html").decode()
