@@ -61,7 +61,7 @@ lock:
 	$(PYTHON) -m venv /tmp/poolpipe-lock
 	/tmp/poolpipe-lock/bin/pip install --quiet pip-tools
 	/tmp/poolpipe-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-		--no-header -o requirements.lock requirements.in
+		--no-header -o requirements.lock pyproject.toml requirements.in
 
 clean:
 	rm -rf results logs .snakemake data

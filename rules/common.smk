@@ -54,7 +54,7 @@ DEMO_INPUTS.add(DEMO_TASK_ROOT)
 """Inputs the demo rules make: they exist only once those rules have run."""
 RETIRED = [("sum", "input"), ("train", "input"), ("crawl", "input"), ("tasks", "input")]
 RETIRED.append(("tasks", "root"))
-SHEET_SCHEMA = Path(workflow.basedir) / "config" / "datasets.schema.yaml"
+SHEET_SCHEMA = workflow.source_path("../config/datasets.schema.yaml")  # a module too
 
 
 OUTPUT_FOLDERS = ["results", "logs", ".snakemake"]

@@ -4,7 +4,13 @@ import logging
 import tempfile
 from pathlib import Path
 
-from poolpipe.core import checked_manifest, run_script, timed_with_serial, write_job_timing
+from poolpipe.core import (
+    checked_manifest,
+    job_processes,
+    run_script,
+    timed_with_serial,
+    write_job_timing,
+)
 from poolpipe.crawl import CrawlSettings, SiteSpec, crawl_range, demo_site
 
 
@@ -19,12 +25,12 @@ def main(smk):
     def crawl(serial, reach):
         if not serial:
             return crawl_range(
-                chunk, reach, processes=smk.threads, out=smk.output.part, duplicates=dups
+                chunk, reach, processes=job_processes(smk), out=smk.output.part, duplicates=dups
             )
         with tempfile.TemporaryDirectory(dir=parent) as scratch:
             out = Path(scratch) / "serial.jsonl"
             return crawl_range(
-                chunk, reach, processes=smk.threads, out=out, duplicates=dups, serial=True
+                chunk, reach, processes=job_processes(smk), out=out, duplicates=dups, serial=True
             )
 
     compare = smk.params.compare_serial and site is not None

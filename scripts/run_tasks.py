@@ -6,17 +6,18 @@ the timing record's serial_wall_s stays empty whatever timing.compare_serial say
 
 import logging
 
-from poolpipe.core import Stopwatch, run_script, write_job_timing
+from poolpipe.core import Stopwatch, job_processes, run_script, write_job_timing
 from poolpipe.tasks import TaskPolicy, run_to_file
 
 
 def main(smk):
+    processes = job_processes(smk)
     with Stopwatch() as watch:
         summary = run_to_file(
             smk.input.manifest,
             smk.input.root,
             smk.output.results,
-            processes=smk.threads,
+            processes=processes,
             policy=TaskPolicy(
                 timeout_s=smk.params.timeout_s,
                 retries=smk.params.retries,
@@ -32,7 +33,7 @@ def main(smk):
         summary.bytes,
     )
     write_job_timing(
-        smk, "tasks", watch, items=summary.tasks, size=summary.bytes, processes=smk.threads
+        smk, "tasks", watch, items=summary.tasks, size=summary.bytes, processes=processes
     )
 
 
