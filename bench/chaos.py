@@ -63,6 +63,7 @@ COPY = [
     "src/poolpipe/sum/_scan.c",
     "src/poolpipe/sum/_scan_line.h",
     "src/poolpipe/train/_csv.c",
+    "src/poolpipe/core/localslurm.py",
 ]
 """The workflow and what `make run`'s setup step looks at (the environment itself is linked)."""
 CHAOS = {

@@ -38,7 +38,7 @@ def stop(sentence):
 
 try:
     check_config(
-        config, yaml.safe_load((Path(workflow.basedir) / "config" / "schema.yaml").read_text())
+        config, yaml.safe_load(Path(workflow.source_path("../config/schema.yaml")).read_text())
     )
 except PoolpipeError as exc:
     stop(str(exc))

@@ -43,12 +43,17 @@ SHOWN = 8
 PAGES = {f"p{i}.html": f"<html><body>page {i}</body></html>\n" for i in range(1, 4)}
 
 
-def run(cmd: list[str], *, timeout: float, **kwargs) -> subprocess.CompletedProcess[str]:
-    """A command, its output captured; it must succeed."""
+def run(
+    cmd: list[str], *, timeout: float, expect: int | None = 0, **kwargs
+) -> subprocess.CompletedProcess[str]:
+    """A command, its output captured; it must exit with expect (None: any status)."""
     done = subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, check=False, **kwargs
     )
-    assert done.returncode == 0, f"{cmd}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    if expect is not None:
+        assert done.returncode == expect, (
+            f"{cmd}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+        )
     return done
 
 
@@ -164,8 +169,12 @@ def test_every_subcommand_runs_in_a_fresh_install(variant, wheels, wheelhouse, s
     work.mkdir()
     transcript = [f"## {variant}: {wheels[variant].name} in {venv}"]
 
-    def poolpipe(*args: str) -> str:
-        done = run([str(venv / "bin" / "poolpipe"), *args], timeout=COMMAND_S, cwd=work, env=env)
+    codes: list[int] = []
+
+    def poolpipe(*args: str, expect: int | None = 0) -> str:
+        cmd = [str(venv / "bin" / "poolpipe"), *args]
+        done = run(cmd, timeout=COMMAND_S, expect=expect, cwd=work, env=env)
+        codes.append(done.returncode)
         lines = (done.stdout + done.stderr).splitlines()
         shown = lines[:SHOWN] + (
             [f"... ({len(lines) - SHOWN} more lines)"] if lines[SHOWN:] else []
@@ -195,7 +204,9 @@ def test_every_subcommand_runs_in_a_fresh_install(variant, wheels, wheelhouse, s
 
     poolpipe("demo-tasks", "tasks.jsonl", "root", "--tasks", "12", "--seed", "5")
     tasks = ["tasks", "tasks.jsonl", "--root", "root", "--out", "tasks.tsv", "--processes", "2"]
-    assert json.loads(poolpipe(*tasks))["ok"] > 0
+    outcome = json.loads(poolpipe(*tasks, expect=None))
+    assert outcome["ok"] > 0
+    assert codes[-1] == min(outcome["failed"], 101)  # the exit status counts failed tasks
 
     poolpipe("supervise", "--worker", "a:0.01:3", "--worker", "b:0.01:3", "--out", "ticks.tsv")
     assert (work / "ticks.tsv").read_text().count("\tfinished") == 2

@@ -54,7 +54,8 @@ DEMO_PLOTS = {
     "Crawl: latency distribution (urls)",
     "Train: averaged vs exact merge (train)",
 }
-SHEET_PLOTS = {"Timeline", "Stages", "What a pool costs", "CPU scaling (bench_cpu)"}
+SHEET_PLOTS = {"Timeline", "Stages", "CPU scaling (bench_cpu)"}
+"""A user's sheet measures no one-process comparison, so no break-even curve is drawn."""
 
 
 def _find() -> str | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from poolpipe.core.chunks import Range, lines_before, split_file, split_range
+from poolpipe.core.inputs import check_input_file
 from poolpipe.core.outputs import check_output_path, open_atomic
 from poolpipe.core.pool import pool_map
 from poolpipe.core.timing import Stopwatch
@@ -292,6 +293,7 @@ def crawl_file(
     run stopped on purpose (SIGTERM, Ctrl-C) removes it too, and so does a full disk or a
     file-size limit, which ends the crawl with one sentence.
     """
+    check_input_file(path)  # before the journal folder: a bad input leaves nothing behind
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if settings.store == "warc":
