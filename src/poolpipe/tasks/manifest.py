@@ -120,8 +120,8 @@ def _skip_line(fh: BinaryIO) -> bool:
 
 
 def line_hash(text: bytes | None, salt: bytes = b"") -> str:
-    """A short hash of a manifest line, blanks around it ignored, and of salt (the real path of
-    the task root, so that a row is only ever kept for the same task in the same root); ''
+    """A short hash of a manifest line, blanks around it ignored, and of salt (the task root
+    as given, so that a row is only ever kept for the same task in the same root); ''
     for an over-long line."""
     if text is None:
         return ""

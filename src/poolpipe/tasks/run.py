@@ -47,7 +47,10 @@ def run_tasks(
         run = _Queue(opened, processes, stop, policy, record)
         last = 0
         try:
-            for seq, item in enumerate(manifest_tasks(fh, salt=os.fsencode(opened.path))):
+            # the root as given, not its real path: a copy of the workflow elsewhere (another
+            # checkout, a cluster's scratch) gives the same rows, while another --root does not
+            salt = os.fsencode(os.path.normpath(os.fspath(root)))
+            for seq, item in enumerate(manifest_tasks(fh, salt=salt)):
                 last = item.line
                 stop.check()
                 while len(run.pending) + len(run.ready) >= width:

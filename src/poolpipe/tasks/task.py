@@ -15,7 +15,7 @@ class Task:
     content: str | None = None
     src: str | None = None
     digest: str = ""
-    """line_hash of its manifest line and the task root's real path."""
+    """line_hash of its manifest line and the task root as given."""
 
     def describe(self) -> str:
         """The task in words, for messages."""
