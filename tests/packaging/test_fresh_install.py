@@ -166,6 +166,7 @@ def test_every_subcommand_runs_in_a_fresh_install(variant, wheels, wheelhouse, s
     venv, work = tmp_path / "venv", tmp_path / "work"
     assert not venv.is_relative_to(ROOT)
     env = fresh_venv(venv, wheels[variant], wheelhouse)
+    env["POOLPIPE_RUN_ID"] = "20261206T000000Z-0a1b2c"  # the commands below are one run
     work.mkdir()
     transcript = [f"## {variant}: {wheels[variant].name} in {venv}"]
 
