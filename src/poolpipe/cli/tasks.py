@@ -10,6 +10,7 @@ from poolpipe.core import check_output_path, dumps_json, schema_defaults
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
+    from poolpipe.core.pool import StopOnSignals
     from poolpipe.tasks import TaskPolicy, journal_path, run_to_file
 
     opt.check_outputs(args, "out")
@@ -20,15 +21,20 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
         backoff_s=args.backoff,
         backoff_max_s=args.backoff_max,
     )
-    summary = run_to_file(
-        args.manifest,
-        args.root,
-        args.out,
-        processes=args.processes,
-        policy=policy,
-        resume=args.resume,
-    )
-    sys.stdout.write(dumps_json(summary.to_json()))
+    # held for the whole command: a SIGTERM or Ctrl-C that lands after the run's own handler is
+    # gone (its last check passed, the results are being committed) still ends in Stopped,
+    # never in the signal's default action
+    with StopOnSignals(deferred=True) as stop:
+        summary = run_to_file(
+            args.manifest,
+            args.root,
+            args.out,
+            processes=args.processes,
+            policy=policy,
+            resume=args.resume,
+        )
+        stop.check()
+        sys.stdout.write(dumps_json(summary.to_json()))
     return min(summary.failed, MAX_FAILED_STATUS)
 
 

@@ -96,7 +96,12 @@ class _Queue:
         while self.waiting and (slot := self.workers.idle()) is not None:
             seq = self.waiting.popleft()
             job = self.pending[seq]
-            self.workers.send(slot, seq, job.task, check=job.check)
+            try:
+                self.workers.send(slot, seq, job.task, check=job.check)
+            except OSError:  # its worker died before taking the task (a signal, the OOM killer)
+                slot.proc.join(timeout=STOP_GRACE_S)
+                self.stop.check()
+                raise self._died(slot) from None
 
     def collect(self) -> None:
         """Wait a little for outcomes, timeouts and retries that fall due, and act on them;

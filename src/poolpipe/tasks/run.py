@@ -74,6 +74,9 @@ def run_tasks(
                 _log.warning("%d previous rows are for lines past the manifest's last", extra)
         except BaseException:
             run.abort()
+            # a SIGTERM to the process group reaches the workers too: an error it caused here
+            # (a task sent to a worker it just ended) is the stop, not a failure of its own
+            stop.check()
             raise
 
 
