@@ -21,12 +21,17 @@ pytestmark = pytest.mark.integration
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs per point (root)")
 
 
+# make's own variables from an outer make (`make test`) would make this a sub-make, whose
+# messages read "make[1]:": the user types `make run` in a shell.
+SHELL_ENV = {k: v for k, v in LOCAL_ENV.items() if k not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}}
+
+
 def make_run(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The documented command, `make run ARGS`, in work; bounded in time."""
+    """The documented command, `make run ARGS`, in work, as typed in a shell; bounded in time."""
     return subprocess.run(
         ["make", "run", *args],
         cwd=work,
-        env=LOCAL_ENV,
+        env=SHELL_ENV,
         capture_output=True,
         text=True,
         timeout=600,
