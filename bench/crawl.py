@@ -531,7 +531,7 @@ def bench(args: argparse.Namespace) -> int:
         table(rows),
         "",
         "limit: concurrency / latency, the most pages/s that many requests in flight can give;"
-        " of lim: pages/s as a share of it; x seed, x thr, x aio: pages/s over the seed's,"
+        " of lim: pages/s as a share of it; x seed, x thr, x aio: pages/s over the recipe's,"
         " threads + requests' and aiohttp's (at the same concurrency)",
         "seconds: median run, each in a fresh subprocess, timed around the crawl (interpreter"
         " start and imports excluded); poolpipe's includes reading the URL file, its duplicate"
