@@ -1,8 +1,8 @@
-"""Benchmark: crawl a local site (2000 pages, 50 ms each, 10 KB): seed recipe, threads +
+"""Benchmark: crawl a local site (2000 pages, 50 ms each, 10 KB): article's recipe, threads +
 requests.Session, aiohttp's asyncio client, poolpipe; then a mixed list with hanging and
 trickling URLs, and the memory of a 1,000,000-URL crawl.
 
-Run `python bench/crawl.py --help`; README.md ("Crawl benchmark") says what each row measures.
+Run `python bench/crawl.py --help`; bench/README.md (crawl.py) says what each row measures.
 Everything it contacts is the poolpipe.crawl.demosite server it starts on 127.0.0.1, or names under
 .invalid, which poolpipe never looks up.
 """
@@ -52,7 +52,7 @@ MODULES = {
 """What each method imports, loaded before its clock starts (imports are not crawling)."""
 
 LABELS = {
-    "seed": "seed recipe: Pool(cpu_count).map(requests.get)",
+    "seed": "article's recipe: Pool(cpu_count).map(requests.get)",
     "threads": "threads + requests.Session per thread",
     "aiohttp": "aiohttp ClientSession, one asyncio loop",
     "poolpipe1": "poolpipe crawl, 1 process",
@@ -399,7 +399,7 @@ def mixed(args: argparse.Namespace, *, base: str, pid: int, out: Path) -> tuple[
         ("poolpipe crawl", pool),
         ("threads + requests.Session (timeout=(connect, read))",
          run_once("threads", path, args, server_pid=pid, cap=args.mixed_cap)),
-        ("seed recipe (requests.get, no timeout)",
+        ("article's recipe (requests.get, no timeout)",
          run_once("seed", path, args, server_pid=pid, cap=args.mixed_cap)),
     ]  # fmt: skip
     max_elapsed = pool.extra.get("max_elapsed_ms", 0) / 1000
@@ -531,7 +531,7 @@ def bench(args: argparse.Namespace) -> int:
         table(rows),
         "",
         "limit: concurrency / latency, the most pages/s that many requests in flight can give;"
-        " of lim: pages/s as a share of it; x seed, x thr, x aio: pages/s over the seed's,"
+        " of lim: pages/s as a share of it; x seed, x thr, x aio: pages/s over the recipe's,"
         " threads + requests' and aiohttp's (at the same concurrency)",
         "seconds: median run, each in a fresh subprocess, timed around the crawl (interpreter"
         " start and imports excluded); poolpipe's includes reading the URL file, its duplicate"
@@ -572,7 +572,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight in all")
     p.add_argument("--high-concurrency", type=int, default=128, help="also at this (0: skip)")
     p.add_argument("--processes", type=int, default=2, help="poolpipe's worker processes")
-    p.add_argument("--seed-slice", type=int, default=200, help="URLs the seed recipe gets")
+    p.add_argument("--seed-slice", type=int, default=200, help="URLs the article's recipe gets")
     p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
     p.add_argument("--deadline", type=float, default=3.0, help="poolpipe's deadline, mixed list")
     p.add_argument("--retries", type=int, default=2)

@@ -2,7 +2,7 @@
 
 Run `python bench/slurm.py --help` (as root: without a running SLURM it starts the test
 cluster, cluster/start-slurm.sh, and stops it at the end). bench/README.md says what each
-column measures; docs/scaling.md discusses the figures and fits its model to them.
+column measures; docs/cluster.md fits its model to the figures.
 """
 
 from __future__ import annotations

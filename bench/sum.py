@@ -1,4 +1,4 @@
-"""Benchmark: sum a ~1 GB file of integers: cat, the seed recipe, Python, pandas, pyarrow, poolpipe.
+"""Benchmark: summing 1 GB of integers: cat, article's recipe, Python, pandas, pyarrow, poolpipe.
 
 Every method is timed beside `cat FILE > /dev/null` in the same run, run for run, and reported as
 a fraction of cat's throughput. Run `python bench/sum.py --help`; bench/README.md says what each
@@ -38,7 +38,7 @@ SLOW_SECONDS = 12.0
 
 LABELS = {
     "cat": "cat FILE > /dev/null (I/O ceiling)",
-    "seed": "seed recipe (Pool, readlines)",
+    "seed": "article's recipe (Pool, readlines)",
     "python": "sum(map(int, f))",
     "pandas": 'pandas read_csv(engine="c"), dtype inferred',
     "pyarrow": "pyarrow.csv.read_csv + compute.sum",
@@ -319,7 +319,7 @@ PEERS = ("seed", "pandas", "pyarrow")
 
 
 def add_ratios(rows: list[Row]) -> None:
-    """Fill each row's speed relative to the seed recipe, pandas and pyarrow (by throughput)."""
+    """Fill each row's speed relative to the article's recipe, pandas and pyarrow, by throughput."""
     for peer in PEERS:
         if any(r.method == peer for r in rows):
             base = row_of(rows, peer)
@@ -339,7 +339,7 @@ def mismatches(rows: list[Row], slice_check: int | None) -> list[str]:
     seeds = [r.totals[0] for r in rows if r.method == "seed"]
     if seeds and seeds[0] != slice_check:
         seed = seeds[0]
-        problems.append(f"slice: seed recipe {seed} != poolpipe {slice_check}")
+        problems.append(f"slice: article's recipe {seed} != poolpipe {slice_check}")
     return problems
 
 
@@ -398,13 +398,13 @@ def slow_note(measured: set[str]) -> list[str]:
 
 
 def slice_note(seed: Row, total_bytes: int) -> str:
-    """Why and how the seed recipe ran on a slice only."""
+    """Why and how the article's recipe ran on a slice only."""
     if seed.nbytes >= total_bytes:
-        return "seed recipe: on the whole file"
+        return "article's recipe: on the whole file"
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     times = (seed.peak_rss_mib or 0) * MIB / seed.nbytes
     return (
-        f"seed recipe: on the first {seed.nbytes:,} bytes only, as their own file; its largest"
+        f"article's recipe: on the first {seed.nbytes:,} bytes only, as their own file; its largest"
         f" process peaked at {times:.0f}x its input, so the whole file would need"
         f" {times * total_bytes / 2**30:.1f} GiB in that process alone, more with the others"
         f" (RAM: {ram / 2**30:.0f} GiB); its GB/s compares, its seconds do not"
@@ -542,7 +542,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=list(DEFAULT_METHODS),
         help=f"methods to run, comma-separated, or all (default: {','.join(DEFAULT_METHODS)})",
     )
-    p.add_argument("--seed-slice-mb", type=int, default=100, help="seed recipe's slice, MiB")
+    p.add_argument("--seed-slice-mb", type=int, default=100, help="article's recipe's slice, MiB")
     p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
     p.add_argument("--out", default=str(BENCH_DIR / "out"), help="made files and sum.json")
     p.add_argument("--_run", choices=sorted(METHODS), help=argparse.SUPPRESS)

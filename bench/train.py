@@ -1,4 +1,4 @@
-"""Benchmark: linear regression on a 5M x 20 CSV: scikit-learn full fit, seed recipe, poolpipe.
+"""Benchmark: linear regression on a 5M x 20 CSV: scikit-learn full fit, article's recipe, poolpipe.
 
 The peers read the CSV with the fastest readers there are: pandas, pyarrow and polars (each
 then fits scikit-learn on all rows), and pyarrow's and polars' streaming readers folding their
@@ -63,7 +63,7 @@ LABELS = {
     "sklearn_polars": "scikit-learn full fit (polars read_csv)",
     "pyarrow_stream": "pyarrow open_csv batches, QR folded by hand",
     "polars_stream": "polars scan_csv streaming batches, QR folded by hand",
-    "seed": "seed recipe (read all, Pool.map of chunks, average)",
+    "seed": "article's recipe (read all, Pool.map of chunks, average)",
     "poolpipe": "poolpipe train (exact TSQR merge)",
     "poolpipe_robust": "poolpipe train + HC3 robust errors (second pass)",
     "parse_only": "poolpipe parse only (no QR)",
@@ -579,7 +579,7 @@ def bench(args: argparse.Namespace) -> int:
         f"scikit-learn full fit (pandas): read {full.phase('read'):.2f} s + fit"
         f" {full.phase('fit'):.2f} s; (pyarrow): read {rows[1].phase('read'):.2f} s + fit"
         f" {rows[1].phase('fit'):.2f} s; (polars): read {rows[2].phase('read'):.2f} s + fit"
-        f" {rows[2].phase('fit'):.2f} s; seed recipe: read {seed.phase('read'):.2f} s +"
+        f" {rows[2].phase('fit'):.2f} s; article's recipe: read {seed.phase('read'):.2f} s +"
         f" pool {seed.phase('pool'):.2f} s",
         f"poolpipe [{p}]: parsing alone takes {parse.median:.2f} s of its {pool.median:.2f} s"
         f" ({parse.median / pool.median:.0%}); the QR and merge the rest",

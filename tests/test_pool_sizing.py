@@ -1,6 +1,6 @@
 """One rule for sizing pools: every script asks poolpipe.core.job_processes, never `threads`.
 
-docs/architecture.md and docs/scaling.md promise that a job's pool has its rule's threads, capped
+docs/architecture.md and docs/cluster.md promise that a job's pool has its rule's threads, capped
 at the CPUs the job may use; a script reading `smk.threads` itself would skip the cap.
 """
 

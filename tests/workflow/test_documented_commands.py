@@ -1,5 +1,6 @@
 """Integration: every shell command of README.md and docs/usage.md, as written, in a copy of
-the workflow whose config is small and whose sheet the commands' own examples name.
+the workflow whose config is small and whose sheet and config file (my.tsv, my.yaml) are the
+ones the documents' own examples show.
 
 The commands are the lines of the ```sh blocks, run one by one with bash in the order the
 documents give them. Only two things differ from a user's shell, both listed here: the
@@ -47,6 +48,13 @@ def documented_commands() -> list[tuple[str, str]]:
     return found
 
 
+def documented_file(doc: str, name: str) -> str:
+    """The ```yaml block of a document that begins `# NAME`: a file its commands name."""
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    (block,) = re.findall(rf"^```yaml\n(# {re.escape(name)}\n.*?)^```", text, re.M | re.S)
+    return block
+
+
 def bare(command: str) -> str:
     """The command without its trailing comment."""
     return command.split(" #", 1)[0].strip()
@@ -69,6 +77,7 @@ def test_every_documented_command_works_as_written(tmp_path):
     (work / "my.tsv").write_text(
         f"name\tstage\tpath\tchunks\napril\tsum\t{place}/april.txt\t16\nmay\tsum\t{place}/may.txt\n"
     )
+    (work / "my.yaml").write_text(documented_file("docs/usage.md", "my.yaml"))
     env = {**LOCAL_ENV, "PATH": f"{work / '.venv/bin'}{os.pathsep}{os.environ['PATH']}"}
     ran = skipped = 0
     for doc, command in documented_commands():

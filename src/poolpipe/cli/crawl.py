@@ -188,7 +188,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--seed",
         type=opt.seed,
         default=demo["seed"],
-        help="seed of the order (default: %(default)s)",
+        help="random seed of the order (default: %(default)s)",
     )
     p.add_argument(
         "--duplicates",

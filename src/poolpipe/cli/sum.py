@@ -70,7 +70,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--seed",
         type=opt.seed,
         default=demo["seed"],
-        help="seed of the numbers (default: %(default)s)",
+        help="random seed of the numbers (default: %(default)s)",
     )
     p.add_argument(
         "--blank-lines",

@@ -74,13 +74,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]",
-        help="a worker loop (repeat; without --worker and --program: the seed's render, "
+        help="a worker loop (repeat; without --worker and --program: the article's render, "
         "logic and network loops, as a demo)",
     )
     p.add_argument(
         "--duration",
         type=opt.seconds,
-        help="seconds to run (default: until a signal, as the seed's loops run; the "
+        help="seconds to run (default: until a signal, as the article's loops run; the "
         f"workflow's rule runs {supervise['duration_s']} s)",
     )
     p.add_argument(

@@ -135,6 +135,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--seed",
         type=opt.seed,
         default=demo["seed"],
-        help="seed of the files (default: %(default)s)",
+        help="random seed of the files (default: %(default)s)",
     )
     p.set_defaults(run=_cmd_demo_tasks)

@@ -76,7 +76,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--chunks",
         type=opt.in_range("train.chunks"),
-        help="chunks whose fits are averaged, as in the seed recipe, "
+        help="chunks whose fits are averaged, as in the article's recipe, "
         f"{opt.range_help('train.chunks')} (default: --processes)",
     )
     p.add_argument(
@@ -177,7 +177,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--seed",
         type=opt.seed,
         default=demo["seed"],
-        help="seed of the rows (default: %(default)s)",
+        help="random seed of the rows (default: %(default)s)",
     )
     p.add_argument(
         "--bad-rows",

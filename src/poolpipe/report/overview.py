@@ -198,7 +198,7 @@ def bench_sections(report: TimingReport) -> list[Section]:
         out.append(
             Section(
                 title="CPU scaling (bench_cpu)",
-                text=origin(report, "bench_cpu") + "The seed's pure-Python loop split over 1 to "
+                text=origin(report, "bench_cpu") + "The article's pure-Python loop split over 1 to "
                 f"{report.scaling[-1].processes} processes; wall times over the repeats. "
                 f"Amdahl's-law serial fraction: {shown(report.serial_fraction)}.{fit}{warn}",
                 table=scaling_table(report.scaling, spread_limit=report.judgement.spread_limit),

@@ -166,7 +166,7 @@ def scaling(points: Sequence[ScalingPoint], serial_fraction: float | None) -> by
         )
     ax.set_xlabel("processes")
     ax.set_ylabel("speedup")
-    ax.set_title("CPU scaling of the seed's loop")
+    ax.set_title("CPU scaling of the article's CPU-bound loop")
     ax.legend()
     return _png(fig)
 
