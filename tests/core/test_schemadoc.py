@@ -1,0 +1,100 @@
+"""config/schema.yaml describes every setting once: each key has a description and a finite
+range, and config/README.md's key tables are made from it, never edited by hand."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from poolpipe.core import schemadoc
+from poolpipe.core.defaults import types_of
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "config"
+SCHEMAS = ["schema.yaml", "datasets.schema.yaml"]
+
+
+def _schema(name: str) -> dict[str, Any]:
+    return yaml.safe_load((CONFIG / name).read_text())
+
+
+def _keys(node: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every key under node, nested ones and the keys of list items too."""
+    for name, child in node.get("properties", {}).items():
+        yield prefix + name, child
+        yield from _keys(child, f"{prefix}{name}.")
+        if isinstance(child.get("items"), dict):
+            yield from _keys(child["items"], f"{prefix}{name}[].")
+
+
+def _unbounded(node: dict[str, Any]) -> str:
+    """What leaves a setting's values without a finite range, or ''."""
+    kinds = types_of(node)
+    if "enum" in node or kinds in (["boolean"], ["object"]):
+        return ""
+    if ("integer" in kinds or "number" in kinds) and not (
+        "maximum" in node and ("minimum" in node or "exclusiveMinimum" in node)
+    ):
+        return "a number without a minimum and a maximum"
+    bounded_pattern = re.search(r"\{\d+,\d+\}\$$", node.get("pattern", ""))
+    if "string" in kinds and "maxLength" not in node and not bounded_pattern:
+        return "a string without a maxLength"
+    if "array" in kinds:
+        item = node.get("items", {})
+        finite_items = "enum" in item and node.get("uniqueItems")
+        if "maxItems" not in node and not finite_items:
+            return "a list without a maxItems"
+        return _unbounded(item)
+    return ""
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_every_key_has_a_description_and_a_finite_range(name):
+    keys = list(_keys(_schema(name)))
+    assert len(keys) > 8
+    for key, node in keys:
+        assert node.get("description", "").strip(), f"{name}: {key} has no description"
+        if node.get("deprecated"):
+            continue  # a retired key: any value is refused by the workflow, naming the sheet
+        assert "type" in node, f"{name}: {key} has no type"
+        problem = _unbounded(node)
+        assert not problem, f"{name}: {key} is {problem}"
+
+
+def test_the_key_tables_of_config_readme_are_made_from_the_schemas():
+    readme = CONFIG / "README.md"
+    text = readme.read_text()
+    fresh = schemadoc.render(text, _schema("schema.yaml"), _schema("datasets.schema.yaml"))
+    assert fresh == text, f"config/README.md's key tables are stale: run {schemadoc.COMMAND}"
+
+
+def test_every_section_and_every_key_is_in_a_table():
+    text = (CONFIG / "README.md").read_text()
+    schema = _schema("schema.yaml")
+    sections = [k for k, v in schema["properties"].items() if "properties" in v]
+    assert sorted(schemadoc.sections(text)) == sorted(["sheet", "top", *sections])
+    for key, node in _keys(schema):
+        if not node.get("deprecated"):
+            assert f"| `{key}` |" in text, key
+    for column in _schema("datasets.schema.yaml")["properties"]:
+        assert f"| `{column}` |" in text, column
+
+
+def test_the_command_rewrites_a_stale_table_and_the_check_fails_on_one(tmp_path, capsys):
+    for name in SCHEMAS:
+        (tmp_path / name).write_text((CONFIG / name).read_text())
+    page = tmp_path / "README.md"
+    page.write_text("# T\n\n<!-- keys: sum -->\n| old |\n<!-- end keys -->\nend\n")
+    assert schemadoc.main([str(page), "--check"]) == 1
+    assert f"run {schemadoc.COMMAND}" in capsys.readouterr().err
+    assert "| old |" in page.read_text()
+    assert schemadoc.main([str(page)]) == 0
+    text = page.read_text()
+    assert "| old |" not in text and "| `sum.chunks` | integer, 1 to 1024 | `2` |" in text
+    assert text.endswith("<!-- end keys -->\nend\n")
+    assert schemadoc.main([str(page), "--check"]) == 0
