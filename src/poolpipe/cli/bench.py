@@ -1,4 +1,4 @@
-"""The `double` command: the seed's shared-memory recipe."""
+"""The `double` command: the article's shared-memory recipe."""
 
 from __future__ import annotations
 
