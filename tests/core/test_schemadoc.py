@@ -16,7 +16,7 @@ from poolpipe.core.defaults import types_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
-SCHEMAS = ["schema.yaml", "datasets.schema.yaml"]
+SCHEMAS = schemadoc.SCHEMAS
 
 
 def _schema(name: str) -> dict[str, Any]:
@@ -98,3 +98,9 @@ def test_the_command_rewrites_a_stale_table_and_the_check_fails_on_one(tmp_path,
     assert "| old |" not in text and "| `sum.chunks` | integer, 1 to 1024 | `2` |" in text
     assert text.endswith("<!-- end keys -->\nend\n")
     assert schemadoc.main([str(page), "--check"]) == 0
+
+
+def test_a_missing_page_is_one_sentence(tmp_path, capsys):
+    assert schemadoc.main([str(tmp_path / "README.md")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{schemadoc.COMMAND}: error: cannot read ") and err.count("\n") == 1

@@ -22,9 +22,13 @@ from typing import Any
 
 from poolpipe.core.defaults import _number, range_words, types_of
 from poolpipe.core.outputs import write_atomic
+from poolpipe.errors import PoolpipeError, run_guarded
 
 README = Path("config", "README.md")
 """The page the tables go into; the two schemas are read from its folder."""
+
+SCHEMAS = ("schema.yaml", "datasets.schema.yaml")
+"""The config's schema and the dataset sheet's, beside the page."""
 
 COMMAND = "python -m poolpipe.core.schemadoc"
 """The command that rewrites the tables, as the stale check names it."""
@@ -134,12 +138,29 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|").replace("<", "&lt;")
 
 
-def _schemas(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The config's schema and the dataset sheet's, from the page's folder."""
+def _read(path: Path) -> str:
+    """A file of the source checkout, or one sentence saying it is not there."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise PoolpipeError(f"cannot read {str(path)!r} ({why}); run this in a checkout") from None
+
+
+def _rewrite(readme: Path, check: bool) -> int:
+    """Rewrite the page's tables, or with check only say whether they are stale."""
     import yaml
 
-    config, sheet = (folder / "schema.yaml", folder / "datasets.schema.yaml")
-    return yaml.safe_load(config.read_text()), yaml.safe_load(sheet.read_text())
+    text = _read(readme)
+    config, sheet = (yaml.safe_load(_read(readme.parent / name)) for name in SCHEMAS)
+    fresh = render(text, config, sheet)
+    if fresh == text:
+        return 0
+    if check:
+        sys.stderr.write(f"{readme}: the key tables are stale; run {COMMAND}\n")
+        return 1
+    write_atomic(readme, fresh)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,15 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("readme", nargs="?", type=Path, default=README, help="the page")
     parser.add_argument("--check", action="store_true", help="fail if a table is stale")
     args = parser.parse_args(argv)
-    text = args.readme.read_text()
-    fresh = render(text, *_schemas(args.readme.parent))
-    if fresh == text:
-        return 0
-    if args.check:
-        sys.stderr.write(f"{args.readme}: the key tables are stale; run {COMMAND}\n")
-        return 1
-    write_atomic(args.readme, fresh)
-    return 0
+    return run_guarded(lambda: _rewrite(args.readme, args.check), prog=COMMAND)
 
 
 if __name__ == "__main__":
