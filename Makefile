@@ -44,7 +44,7 @@ lint: setup
 	$(BIN)/snakefmt --check .
 	SLURM_CONF=/dev/null $(BIN)/snakemake --lint --cores 1
 
-# config/README.md's key tables, made from config/schema.yaml (a test fails when they are stale).
+# config/README.md's key lists, made from config/schema.yaml (a test fails when they are stale).
 config-tables: setup
 	$(BIN)/python -m poolpipe.core.schemadoc
 
