@@ -104,3 +104,43 @@ def test_a_missing_page_is_one_sentence(tmp_path, capsys):
     assert schemadoc.main([str(tmp_path / "README.md")]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"{schemadoc.COMMAND}: error: cannot read ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        (
+            "description",
+            "jobs per file; more is fine",
+            "`sum.chunks: 2`: integer 1\N{EN DASH}1024. Jobs",
+        ),
+        ("maximum", 512, "`sum.chunks: 2`: integer 1\N{EN DASH}512. "),
+        ("default", 3, "`sum.chunks: 3`: integer 1\N{EN DASH}1024. "),
+    ],
+)
+def test_a_schema_change_makes_the_page_stale_until_it_is_made_again(tmp_path, field, value, shown):
+    for name in (*SCHEMAS, "README.md"):
+        (tmp_path / name).write_text((CONFIG / name).read_text())
+    schema = _schema("schema.yaml")
+    schema["properties"]["sum"]["properties"]["chunks"][field] = value
+    (tmp_path / "schema.yaml").write_text(yaml.safe_dump(schema, allow_unicode=True))
+    page = tmp_path / "README.md"
+    assert schemadoc.main([str(page), "--check"]) == 1
+    assert schemadoc.main([str(page)]) == 0
+    assert f"\n{shown}" in page.read_text()
+    assert schemadoc.main([str(page), "--check"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("description", "first"),
+    [
+        ("the column to predict", "The column to predict."),
+        ("fit an intercept; false fits through the origin", "Fit an intercept."),
+        ("seconds (0, none; 1, all) of it. More later", "Seconds (0, none; 1, all) of it."),
+        ("processes at 1, 2, ... up to this; more", "Processes at 1, 2, ... up to this."),
+        ("bench_cpu, a loop", "bench_cpu, a loop."),
+        ("none: keep sizes; warc: keep all", "none: keep sizes."),
+    ],
+)
+def test_the_page_shows_a_description_up_to_its_first_sentence_break(description, first):
+    assert schemadoc.first_sentence(description) == first

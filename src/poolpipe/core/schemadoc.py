@@ -120,7 +120,7 @@ def first_sentence(text: str) -> str:
             line = line[:at]
             break
     line = line.rstrip(".")
-    if line.split(" ", 1)[0].isalpha():  # a word, not a name such as bench_cpu or model.json
+    if re.fullmatch(r"[a-z]+(-[a-z]+)*", line.split(" ", 1)[0]):  # not bench_cpu, none:
         line = line[:1].upper() + line[1:]
     return _line(line + ".")
 
@@ -141,6 +141,8 @@ def _kind(node: dict[str, Any]) -> str:
     else:
         words = {"boolean": "true or false", "string": "text"}
         kind = " or ".join(words.get(k, k) for k in kinds) + " " + _limits(node)
+        if kinds == ["string"] and "character" in kind:  # "1 to 64 characters" says text
+            kind = _limits(node)
     if node.get("uniqueItems"):
         kind += ", no repeats"
     return _line(kind + " or null" * ("null" in types_of(node)))
