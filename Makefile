@@ -7,7 +7,7 @@ CORES ?= all
 ARGS ?=
 LOCK_WAIT ?= 60
 
-.PHONY: setup run test test-slurm test-browser lint lock clean
+.PHONY: setup run test test-slurm test-browser lint lock clean config-tables
 
 setup: $(STAMP)
 
@@ -43,6 +43,10 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check .
 	SLURM_CONF=/dev/null $(BIN)/snakemake --lint --cores 1
+
+# config/README.md's key lists, made from config/schema.yaml (a test fails when they are stale).
+config-tables: setup
+	$(BIN)/python -m poolpipe.core.schemadoc
 
 test: lint
 	$(BIN)/pytest

@@ -3,6 +3,7 @@ the workflow's validated config all get the same values from it."""
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import tomllib
@@ -18,7 +19,13 @@ import poolpipe.core
 from poolpipe import __version__
 from poolpipe.cli import build_parser
 from poolpipe.core import USER_AGENT, check_config, schema_defaults
-from poolpipe.core.defaults import SCHEMA_CACHE, Bounds, read_schema, schema_bounds
+from poolpipe.core.defaults import (
+    SCHEMA_CACHE,
+    Bounds,
+    read_schema,
+    schema_bounds,
+    schema_setting,
+)
 from poolpipe.crawl import CrawlSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +124,10 @@ REQUIRED = {
     "demo-train": ["train.csv"],
     "demo-tasks": ["manifest.jsonl", "root"],
     "supervise": [],
+    "tasks": ["manifest.jsonl", "--root", "root", "--out", "results.tsv"],
+    "predict": ["model.json", "data.csv", "--out", "pred.csv"],
+    "report": [],
+    "sum": ["numbers.txt"],
 }
 """Each subcommand with only its required arguments, so that every option has its default."""
 
@@ -181,7 +192,8 @@ def test_the_crawl_command_defaults_are_the_crawl_settings_defaults():
     assert args.user_agent == settings.user_agent == USER_AGENT
     for option in ("concurrency", "per_host", "per_host_delay", "deadline", "retries", "max_bytes"):
         assert getattr(args, option) == getattr(settings, option), option
-    assert not args.no_robots and settings.robots
+    assert args.robots is settings.robots is True
+    assert args.internal_redirects is settings.internal_redirects is False
 
 
 def test_a_settings_bounds_are_read_from_the_schema():
@@ -229,6 +241,14 @@ RANGED = [
     ("demo-urls", "--pages", "demo.crawl.pages"),
     ("demo-urls", "--duplicates", "demo.crawl.duplicates"),
     ("supervise", "--max-restarts", "supervise.max_restarts"),
+    ("supervise", "--duration", "supervise.duration_s"),
+    ("supervise", "--heartbeat-timeout", "supervise.heartbeat_timeout_s"),
+    ("supervise", "--restart-jitter", "supervise.restart_jitter"),
+    ("train", "--full-fit-max-mb", "train.full_fit_max_mb"),
+    ("train", "--ridge", "train.ridge"),
+    ("tasks", "--timeout", "tasks.timeout_s"),
+    ("tasks", "--retries", "tasks.retries"),
+    ("report", "--compare-factor", "report.compare_factor"),
 ]
 """(subcommand, option, schema setting): the option's range is the setting's."""
 
@@ -303,3 +323,65 @@ def test_demo_coefficients_inside_the_schema_are_read():
     args = build_parser().parse_args(["demo-train", "t.csv", "--coef", "1, -2.5,1e9"])
     assert args.coef == [1.0, -2.5, 1e9]
     assert build_parser().parse_args(["demo-train", "t.csv", "--features", "254"]).features == 254
+
+
+def _option(command: str, option: str) -> argparse.Action:
+    parser = build_parser(command)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return next(a for a in sub.choices[command]._actions if option in a.option_strings)
+
+
+OPTIONS = sorted(
+    {(c, o, s) for c, o, s in RANGED if o != "--demo-pages"}
+    | {
+        ("train", "--alpha", "train.alpha"),
+        ("train", "--robust", "train.robust"),
+        ("train", "--delimiter", "train.delimiter"),
+        ("train", "--features", "train.features"),
+        ("train", "--no-intercept", "train.intercept"),
+        ("predict", "--method", "predict.method"),
+        ("crawl", "--store", "crawl.store"),
+        ("crawl", "--no-robots", "crawl.robots"),
+        ("crawl", "--previous", "crawl.previous"),
+        ("sum", "--strict", "sum.strict"),
+        ("supervise", "--stop-timeout", "supervise.stop_timeout_s"),
+        ("report", "--baseline", "report.baseline"),
+    }
+)
+"""(subcommand, option, schema setting) for options of every kind: numbers, choices, text,
+lists and flags (--demo-pages only shares a range: it is no config key)."""
+
+
+@pytest.mark.parametrize(("command", "option", "setting"), OPTIONS)
+def test_an_option_takes_its_help_and_choices_from_the_schema(command, option, setting):
+    node = schema_setting(setting)
+    action = _option(command, option)
+    if option != "--processes":  # the pool of a command, not of a workflow's job
+        assert node["description"].replace("%", "%%") in action.help
+    assert f"[config: {setting}]" in action.help
+    assert action.choices == node.get("enum")
+    if node.get("type") == "boolean":
+        assert action.const is not node["default"]  # a flag turns the schema's default over
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "problem"),
+    [
+        ("train", ["--delimiter", "::"], "argument --delimiter: must be 1 character, not '::'"),
+        ("train", ["--features", "a,a"], "argument --features: 'a,a' names a value twice"),
+        ("train", ["--features", "a,,b"], "argument --features: must be 1 to 1024 characters"),
+        ("train", ["--robust", "hc4"], "argument --robust: invalid choice: 'hc4'"),
+        ("predict", ["--method", "best"], "argument --method: invalid choice: 'best'"),
+        ("tasks", ["--timeout", "0"], "argument --timeout: must be more than 0, not 0"),
+    ],
+)
+def test_a_value_outside_the_schema_is_one_sentence(command, args, problem, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, *REQUIRED[command], *args])
+    assert problem in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_a_list_option_is_read_comma_separated():
+    args = build_parser().parse_args(["train", *REQUIRED["train"], "--features", "b, a"])
+    assert args.features == ["b", "a"]
+    assert build_parser().parse_args(["train", *REQUIRED["train"]]).features == []

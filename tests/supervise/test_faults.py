@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from poolpipe.errors import PoolpipeError
+from poolpipe.supervise import SupervisorSettings
+
 POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
 NAME_RULE = "name must match ^[A-Za-z0-9_.-]+$"
 SPEC = "is not NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]"
@@ -47,18 +50,6 @@ REFUSED = [
     (["--worker", "a:0.1:3:0"], "worker loop 'a': fail_at_tick must be at least 1, not 0"),
     (["--worker", "a:0.1:" + "9" * 5000], f"'a:0.1:{'9' * 5000}' {SPEC}"),
     (["--worker", "a:0.1:2.5"], f"'a:0.1:2.5' {SPEC}"),
-    (
-        ["--worker", "a:0.1:3", "--duration", "inf"],
-        "supervise setting duration_s must be a finite number, not inf",
-    ),
-    (
-        ["--worker", "a:0.1:3", "--heartbeat-timeout", "inf"],
-        "supervise setting heartbeat_timeout_s must be a finite number, not inf",
-    ),
-    (
-        ["--worker", "a:0.1:3", "--stop-timeout", "1e999"],
-        "supervise setting stop_timeout_s must be a finite number, not inf",
-    ),
 ]
 
 
@@ -70,25 +61,30 @@ def test_a_loop_or_setting_the_schema_refuses_is_one_sentence(
     assert (rc, stderr, rows) == (1, f"poolpipe: error: {sentence}\n", None)
 
 
-def test_a_nan_timeout_is_refused_by_the_command_line(tmp_path: Path) -> None:
-    rc, stderr, rows = _supervise(tmp_path, "--worker", "a:0.1:3", "--stop-timeout", "nan")
-    assert (rc, rows) == (2, None)
-    assert stderr.splitlines()[-1] == (
-        "poolpipe supervise: error: argument --stop-timeout: 'nan' must be above 0"
-    )
-
-
 @pytest.mark.parametrize(
-    ("value", "problem"), [("-1", "at least 0, not -1"), ("1001", "at most 1000, not 1001")]
+    ("option", "value", "problem"),
+    [
+        ("--duration", "inf", "must be at most 86400, not inf"),
+        ("--heartbeat-timeout", "inf", "must be at most 3600, not inf"),
+        ("--stop-timeout", "1e999", "must be at most 600, not inf"),
+        ("--stop-timeout", "nan", "must be a number more than 0 and at most 600, not nan"),
+        ("--max-restarts", "-1", "must be at least 0, not -1"),
+        ("--max-restarts", "1001", "must be at most 1000, not 1001"),
+    ],
 )
-def test_max_restarts_outside_its_range_is_refused_by_the_command_line(
-    tmp_path: Path, value: str, problem: str
+def test_a_setting_outside_its_schema_range_is_refused_by_the_command_line(
+    tmp_path: Path, option: str, value: str, problem: str
 ) -> None:
-    rc, stderr, rows = _supervise(tmp_path, "--worker", "a:0.1:3", "--max-restarts", value)
+    rc, stderr, rows = _supervise(tmp_path, "--worker", "a:0.1:3", option, value)
     assert (rc, rows) == (2, None)
-    assert stderr.splitlines()[-1] == (
-        f"poolpipe supervise: error: argument --max-restarts: must be {problem}"
-    )
+    assert stderr.splitlines()[-1] == f"poolpipe supervise: error: argument {option}: {problem}"
+
+
+@pytest.mark.parametrize("name", ["duration_s", "heartbeat_timeout_s", "stop_timeout_s"])
+def test_the_library_refuses_an_endless_setting_in_one_sentence(name: str) -> None:
+    with pytest.raises(PoolpipeError) as caught:
+        SupervisorSettings(**{name: float("inf")})
+    assert str(caught.value) == f"supervise setting {name} must be a finite number, not inf"
 
 
 def test_a_name_the_schema_allows_runs_and_is_its_row(tmp_path: Path) -> None:

@@ -31,8 +31,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
         "retries": args.retries,
         "max_bytes": args.max_bytes,
         "user_agent": args.user_agent,
-        "robots": False if args.no_robots else None,
-        "internal_redirects": True if args.internal_redirects else None,
+        "robots": args.robots,
+        "internal_redirects": args.internal_redirects,
         "previous": args.previous,
         "store": args.store,
     }
@@ -56,6 +56,17 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     return 0
 
 
+OPTIONS = (
+    ("--concurrency", "concurrency"),
+    ("--per-host", "per_host"),
+    ("--per-host-delay", "per_host_delay"),
+    ("--deadline", "timeouts.deadline"),
+    ("--retries", "retries.max"),
+    ("--max-bytes", "max_bytes"),
+)
+"""Each number option of `crawl` and the crawl key it sets."""
+
+
 def user_agent(text: str) -> str:
     """A --user-agent that can go in an HTTP header, else the settings' one sentence."""
     from poolpipe.crawl.settings import user_agent_problem
@@ -75,7 +86,6 @@ def _cmd_demo_urls(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `crawl` and `demo-urls`."""
-    crawl = schema_defaults("crawl")
     demo = schema_defaults("demo")
     p = sub.add_parser(
         "crawl",
@@ -91,82 +101,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("urlfile", help="text file, one URL per line")
     p.add_argument("--out", required=True, metavar="PATH", help="pages.tsv to write")
     p.add_argument("--processes", **opt.processes("crawl"))
-    p.add_argument(
-        "--concurrency",
-        type=opt.in_range("crawl.concurrency"),
-        default=crawl["concurrency"],
-        help="requests in flight in all, over every process, "
-        f"{opt.range_help('crawl.concurrency')} (default: %(default)s)",
+    for option, name in OPTIONS:
+        p.add_argument(option, **opt.setting(f"crawl.{name}"))
+    agent = opt.setting("crawl.user_agent", default=USER_AGENT, type=user_agent)
+    p.add_argument("--user-agent", **agent)
+    p.add_argument("--no-robots", dest="robots", **opt.setting("crawl.robots"))
+    p.add_argument("--internal-redirects", **opt.setting("crawl.internal_redirects"))
+    p.add_argument("--previous", metavar="PAGES_TSV", **opt.setting("crawl.previous"))
+    p.add_argument("--store", **opt.setting("crawl.store"))
+    p.add_argument("--demo-site", **opt.setting("crawl.demo_site", default=False))
+    pages = demo["crawl"]["pages"]
+    serves = (
+        "pages the demo site serves, in the range of demo.crawl.pages (default: %(default)s, "
+        f"more than the workflow's {pages}, so that it serves any demo-urls list up to that size)"
     )
-    p.add_argument(
-        "--per-host",
-        type=opt.in_range("crawl.per_host"),
-        default=crawl["per_host"],
-        help="most requests in flight to one host, "
-        f"{opt.range_help('crawl.per_host')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--per-host-delay",
-        type=opt.in_range("crawl.per_host_delay", float),
-        default=crawl["per_host_delay"],
-        help="least seconds between starts of requests to one host, "
-        f"{opt.range_help('crawl.per_host_delay')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--deadline",
-        type=opt.in_range("crawl.timeouts.deadline", float),
-        default=crawl["timeouts"]["deadline"],
-        help="seconds one attempt may take in all, "
-        f"{opt.range_help('crawl.timeouts.deadline')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--retries",
-        type=opt.in_range("crawl.retries.max"),
-        default=crawl["retries"]["max"],
-        help="retries of 429/5xx and connection errors, "
-        f"{opt.range_help('crawl.retries.max')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--max-bytes",
-        type=opt.in_range("crawl.max_bytes"),
-        default=crawl["max_bytes"],
-        help=f"largest body accepted, {opt.range_help('crawl.max_bytes')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--user-agent",
-        type=user_agent,
-        default=crawl["user_agent"] or USER_AGENT,
-        help="User-Agent header, printable Latin-1 on one line (default: %(default)s)",
-    )
-    p.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
-    p.add_argument(
-        "--internal-redirects",
-        action="store_true",
-        help="follow a redirect from a public address into crawl.internal_networks",
-    )
-    p.add_argument(
-        "--previous",
-        metavar="PAGES_TSV",
-        help="an earlier pages.tsv: ask again with If-None-Match/If-Modified-Since",
-    )
-    p.add_argument(
-        "--store",
-        choices=["none", "warc"],
-        default=crawl["store"],
-        help="warc: also write the responses to OUT with .warc.gz for .tsv (default: %(default)s)",
-    )
-    p.add_argument(
-        "--demo-site",
-        action="store_true",
-        help="run the demo site on 127.0.0.1 and send demo.poolpipe.invalid there",
-    )
-    p.add_argument(
-        "--demo-pages",
-        type=opt.in_range("demo.crawl.pages"),
-        default=1000,
-        help="pages the demo site serves (default: %(default)s, more than the workflow's "
-        f"{demo['crawl']['pages']}, so that it serves any demo-urls list up to that size)",
-    )
+    p.add_argument("--demo-pages", **opt.setting("demo.crawl.pages", default=1000, help=serves))
     p.add_argument(
         "--restart",
         action="store_true",
@@ -178,23 +127,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo-urls", help="write the deterministic demo URL list")
     p.add_argument("out")
-    p.add_argument(
-        "--pages",
-        type=opt.in_range("demo.crawl.pages"),
-        default=demo["crawl"]["pages"],
-        help=f"pages listed, {opt.range_help('demo.crawl.pages')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--seed",
-        type=opt.seed,
-        default=demo["seed"],
-        help="random seed of the order (default: %(default)s)",
-    )
-    p.add_argument(
-        "--duplicates",
-        type=opt.in_range("demo.crawl.duplicates"),
-        default=demo["crawl"]["duplicates"],
-        help="pages listed a second time, "
-        f"{opt.range_help('demo.crawl.duplicates')} (default: %(default)s)",
-    )
+    p.add_argument("--pages", **opt.setting("demo.crawl.pages"))
+    p.add_argument("--seed", **opt.setting("demo.seed"))
+    p.add_argument("--duplicates", **opt.setting("demo.crawl.duplicates"))
     p.set_defaults(run=_cmd_demo_urls)

@@ -1,62 +1,105 @@
-"""Argument types and shared options of the `poolpipe` command, ranges from config/schema.yaml."""
+"""The options of the `poolpipe` command: an option that sets a config key takes its type,
+range, choices, default and help from config/schema.yaml through `setting`."""
 
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
+from typing import Any
 
 from poolpipe.core import Stopwatch, available_cpus, check_output_path, write_timing
-from poolpipe.core.defaults import Bounds, schema_bounds, schema_setting
+from poolpipe.core.defaults import (
+    Bounds,
+    bounds_of,
+    range_words,
+    schema_setting,
+    types_of,
+)
+
+FROM_SCHEMA: Any = object()
+"""The default of `setting`'s default: the schema's."""
 
 
-def _whole(text: str, least: int) -> int:
-    """A whole number of at least `least`, or the argument error that says which it is not."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < least:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least {least}")
-    return value
+def setting(name: str, *, default: Any = FROM_SCHEMA, why: str = "", **more: Any) -> dict[str, Any]:
+    """The add_argument keywords of an option that sets config key `name` (e.g. "train.alpha"):
+    its type and range check, choices, default and help, all from config/schema.yaml. `default`
+    and `why` give a default of the command line's own and the reason for it; `more` adds or
+    replaces keywords (required, metavar, a stricter type)."""
+    node = schema_setting(name)
+    value = node.get("default") if default is FROM_SCHEMA else default
+    kinds = types_of(node)
+    keywords: dict[str, Any] = {"default": value}
+    if kinds == ["boolean"]:
+        keywords["action"] = "store_false" if value else "store_true"
+    elif "enum" in node:
+        keywords["choices"] = node["enum"]
+    else:
+        keywords["type"] = value_type(node)
+    keywords["help"] = _help(name, node, value, why, required=more.get("required", False))
+    return keywords | more
 
 
-def positive(text: str) -> int:
-    """An argument type: a whole number of at least 1."""
-    return _whole(text, 1)
+def value_type(node: dict[str, Any]) -> Callable[[str], Any]:
+    """An argument type: a value of one setting's schema, a list comma-separated, or the
+    argument error that says what the schema allows."""
+    kinds = types_of(node)
+    if "array" in kinds:
+        return _listed(node)
+    if "integer" in kinds or "number" in kinds:
+        return in_bounds(bounds_of(node), int if "integer" in kinds else float)
+    return _text(node)
 
 
-def count(text: str) -> int:
-    """An argument type: a whole number of at least 0."""
-    return _whole(text, 0)
+def _text(node: dict[str, Any]) -> Callable[[str], str]:
+    """An argument type: text of the length and characters the schema allows."""
+    low, high = node.get("minLength", 0), node.get("maxLength")
+    pattern = re.compile(node.get("pattern", ""))
+
+    def parse(text: str) -> str:
+        if len(text) < low or (high is not None and len(text) > high) or not pattern.search(text):
+            raise argparse.ArgumentTypeError(f"must be {range_words(node)}, not {text!r}")
+        return text
+
+    return parse
 
 
-def seed(text: str) -> int:
-    """An argument type: a random seed, in the range config/schema.yaml gives demo.seed."""
-    return int(in_range("demo.seed")(text))
+def _listed(node: dict[str, Any]) -> Callable[[str], list[Any]]:
+    """An argument type: comma-separated values, as many as the list setting allows, each
+    one the schema allows its items."""
+    item, low, high = value_type(node["items"]), node.get("minItems", 0), node.get("maxItems")
+    kind = {"integer": "whole numbers", "number": "numbers"}.get(node["items"]["type"], "values")
+
+    def parse(text: str) -> list[Any]:
+        values = [item(part.strip()) for part in text.split(",")]
+        if len(values) < low or (high is not None and len(values) > high):
+            allowed = f"{low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{len(values)} {kind} given, {allowed} allowed")
+        if node.get("uniqueItems") and len(set(values)) < len(values):
+            raise argparse.ArgumentTypeError(f"{text!r} names a value twice")
+        return values
+
+    return parse
 
 
-def seconds(text: str) -> float:
-    """An argument type: seconds above 0 (the stage's settings check the range)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
-    return value
+def _help(name: str, node: dict[str, Any], value: Any, why: str, *, required: bool) -> str:
+    """A help text made of the setting's description, range and default."""
+    text = node["description"]
+    if types_of(node) == ["boolean"]:
+        text = (f"do not {text}" if value else text) + (f" ({why})" if why else "")
+    else:
+        limits = "" if "enum" in node else range_words(node)
+        text += f"; {limits}" if limits else ""
+        shown = why if value is None and why else ", ".join(filter(None, [_shown(value), why]))
+        text += "" if required else f" (default: {shown})"
+    return f"{text} [config: {name}]".replace("%", "%%")
 
 
-def names(text: str) -> list[str]:
-    """An argument type: a comma-separated list of non-empty names."""
-    parts = [name.strip() for name in text.split(",")]
-    if not all(parts):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of column names")
-    return parts
-
-
-def in_range(setting: str, kind: type[float] = int) -> Callable[[str], float]:
-    """An argument type: a number in the range config/schema.yaml gives `setting`."""
-    return in_bounds(schema_bounds(setting), kind)
+def _shown(value: Any) -> str:
+    """A default as a help text shows it: none, "", 429, 500."""
+    if value is None or value == "" or value == []:
+        return '""' if value == "" else "none"
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def in_bounds(bounds: Bounds, kind: type[float] = int) -> Callable[[str], float]:
@@ -88,36 +131,14 @@ def list_size_help(setting: str) -> str:
     return f"{node.get('minItems', 0)} to {node['maxItems']}"
 
 
-def number_list(setting: str) -> Callable[[str], list[float]]:
-    """An argument type: comma-separated numbers, as many as the list setting allows, each in
-    the range of its items."""
-    node, item = schema_setting(setting), in_range(f"{setting}[]", float)
-    low, high = node.get("minItems", 0), node["maxItems"]
-
-    def parse(text: str) -> list[float]:
-        values = [item(part.strip()) for part in text.split(",")]
-        if not low <= len(values) <= high:
-            problem = f"{len(values)} numbers given, {low} to {high} allowed"
-            raise argparse.ArgumentTypeError(problem)
-        return values
-
-    return parse
-
-
-def range_help(setting: str) -> str:
-    """A setting's range in words, for a help text, e.g. "at least 1 and at most 1024"."""
-    return schema_bounds(setting).text()
-
-
 def processes(stage: str) -> dict[str, object]:
     """The --processes option of a stage: its `threads` range, the usable CPUs by default."""
-    setting = f"{stage}.threads"
-    return {
-        "type": in_range(setting),
-        "default": available_cpus(),
-        "help": f"processes in the pool, {range_help(setting)} (default: %(default)s, "
-        "the CPUs this process may use)",
-    }
+    return setting(
+        f"{stage}.threads",
+        default=available_cpus(),
+        help=f"processes in the pool; {range_words(schema_setting(f'{stage}.threads'))} "
+        f"(default: %(default)s, the CPUs this process may use) [config: {stage}.threads]",
+    )
 
 
 def check_outputs(args: argparse.Namespace, *options: str) -> None:

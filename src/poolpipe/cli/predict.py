@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from poolpipe.cli import options as opt
-from poolpipe.core import Stopwatch, dumps_json, refuse_overlap, schema_defaults
+from poolpipe.core import Stopwatch, dumps_json, refuse_overlap
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -34,7 +34,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `predict`."""
-    predict = schema_defaults("predict")
     p = sub.add_parser(
         "predict", help="predict every row of a CSV file with a model.json, in chunks"
     )
@@ -42,16 +41,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="CSV file with a header line holding the model's features")
     p.add_argument("--out", required=True, metavar="PRED.csv", help="the predictions' CSV")
     p.add_argument("--processes", **opt.processes("predict"))
-    p.add_argument(
-        "--method",
-        choices=("exact", "ridge", "average", "weighted_average"),
-        default=predict["method"],
-        help="which fit of the model predicts (default: %(default)s)",
-    )
-    p.add_argument(
-        "--delimiter",
-        default=predict["delimiter"],
-        help="field delimiter, one character (default: %(default)s)",
-    )
+    p.add_argument("--method", **opt.setting("predict.method"))
+    p.add_argument("--delimiter", **opt.setting("predict.delimiter"))
     p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
     p.set_defaults(run=_cmd_predict)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from poolpipe.cli import options as opt
-from poolpipe.core import check_output_path, refuse_overlap, schema_defaults
+from poolpipe.core import check_output_path, refuse_overlap
 from poolpipe.errors import PoolpipeError
 
 
@@ -83,7 +83,6 @@ def _results_of(results: Path, built: object) -> dict:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `report`."""
-    defaults = schema_defaults("report")
     p = sub.add_parser(
         "report", help="build the timing report of one run, optionally vs a baseline"
     )
@@ -98,18 +97,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="the run to describe (its id, as the report and timings.csv show it); "
         "default: the latest",
     )
-    p.add_argument(
-        "--baseline",
-        type=Path,
-        default=None,
-        help="an earlier run's timings.csv: mark every job slower or faster beyond the spread",
-    )
+    p.add_argument("--baseline", **opt.setting("report.baseline", default=None, type=Path))
     for name in ("spread_limit", "load_limit", "compare_factor"):
-        setting = f"report.{name}"
-        p.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=opt.in_range(setting, float),
-            default=defaults[name],
-            help=f"{opt.range_help(setting)} (default: %(default)s)",
-        )
+        p.add_argument(f"--{name.replace('_', '-')}", **opt.setting(f"report.{name}"))
     p.set_defaults(run=_cmd_report)

@@ -48,42 +48,30 @@ def _cmd_demo_numbers(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `sum` and `demo-numbers`."""
-    demo = schema_defaults("demo")
+    numbers = schema_defaults("demo.numbers")
     p = sub.add_parser("sum", help="sum a file of integers, one per line, exactly")
     p.add_argument("path", help="text file, one integer per line")
     p.add_argument("--processes", **opt.processes("sum"))
-    p.add_argument("--strict", action="store_true", help="fail at the first bad line")
+    p.add_argument("--strict", **opt.setting("sum.strict"))
     p.add_argument("--timing", metavar="PATH", help="also write the run's timing record here")
     p.set_defaults(run=_cmd_sum)
 
     p = sub.add_parser("demo-numbers", help="write the deterministic demo numbers file")
     p.add_argument("out")
-    numbers = demo["numbers"]
+    clean = "a clean file; the workflow's demo has {} to show the reporting"
     p.add_argument(
         "--lines",
-        type=opt.in_range("demo.numbers.lines"),
-        default=1_000_000,
-        help="lines to write (default: %(default)s, a quick try; the workflow's demo writes "
-        f"{numbers['lines']} to time the pool)",
+        **opt.setting(
+            "demo.numbers.lines",
+            default=1_000_000,
+            why=f"a quick try; the workflow's demo writes {numbers['lines']} to time the pool",
+        ),
     )
-    p.add_argument(
-        "--seed",
-        type=opt.seed,
-        default=demo["seed"],
-        help="random seed of the numbers (default: %(default)s)",
-    )
-    p.add_argument(
-        "--blank-lines",
-        type=opt.in_range("demo.numbers.blank_lines"),
-        default=0,
-        help="blank lines among them (default: %(default)s, a clean file; the workflow's "
-        f"demo has {numbers['blank_lines']} to show the reporting)",
-    )
-    p.add_argument(
-        "--bad-lines",
-        type=opt.in_range("demo.numbers.bad_lines"),
-        default=0,
-        help="lines that are not integers (default: %(default)s, a clean file; the workflow's "
-        f"demo has {numbers['bad_lines']} to show the reporting)",
-    )
+    p.add_argument("--seed", **opt.setting("demo.seed"))
+    for option in ("blank_lines", "bad_lines"):
+        why = clean.format(numbers[option])
+        p.add_argument(
+            f"--{option.replace('_', '-')}",
+            **opt.setting(f"demo.numbers.{option}", default=0, why=why),
+        )
     p.set_defaults(run=_cmd_demo_numbers)

@@ -43,7 +43,7 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `supervise`."""
-    supervise = schema_defaults("supervise")
+    duration = schema_defaults("supervise")["duration_s"]
     p = sub.add_parser(
         "supervise", help="run programs or worker loops until a time, a stop or Ctrl-C"
     )
@@ -77,39 +77,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="a worker loop (repeat; without --worker and --program: the article's render, "
         "logic and network loops, as a demo)",
     )
+    signal = "until a signal, as the article's loops run; the workflow's rule runs "
     p.add_argument(
         "--duration",
-        type=opt.seconds,
-        help="seconds to run (default: until a signal, as the article's loops run; the "
-        f"workflow's rule runs {supervise['duration_s']} s)",
+        **opt.setting("supervise.duration_s", default=None, why=f"{signal}{duration} s"),
     )
-    p.add_argument(
-        "--restart",
-        action="store_true",
-        help="restart a loop that dies or hangs (off unless given; the workflow's rule "
-        "restarts unless supervise.restart is false)",
-    )
-    p.add_argument(
-        "--max-restarts",
-        type=opt.in_range("supervise.max_restarts"),
-        default=supervise["max_restarts"],
-        help="restarts in a row (none --restart-window apart) before a loop is left dead, "
-        f"{opt.range_help('supervise.max_restarts')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--heartbeat-timeout",
-        type=opt.seconds,
-        default=float(supervise["heartbeat_timeout_s"]),
-        help="seconds of silence before a loop is killed as hung, or a program whose "
-        "heartbeat file stays unchanged as stalled (default: %(default)s)",
-    )
-    p.add_argument(
-        "--stop-timeout",
-        type=opt.seconds,
-        default=float(supervise["stop_timeout_s"]),
-        help="seconds a loop may take to stop before SIGTERM, then SIGKILL (default: %(default)s)",
-    )
-    _add_restart_options(p, supervise)
+    rule = "off unless given; the workflow's rule restarts unless supervise.restart is false"
+    p.add_argument("--restart", **opt.setting("supervise.restart", default=False, why=rule))
+    for option, name in OPTIONS:
+        p.add_argument(option, **opt.setting(f"supervise.{name}"))
     p.add_argument(
         "--status-file",
         help="keep each loop's state, ticks, restarts and heartbeat age in this TSV file, "
@@ -119,36 +95,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_supervise)
 
 
-_RESTART_OPTIONS = (
-    (
-        "--stall-timeout",
-        "stall_timeout_s",
-        "seconds past its next tick a loop may send "
-        "heartbeats without ticking before it is killed as stalled",
-    ),
-    (
-        "--restart-backoff",
-        "restart_backoff_s",
-        "seconds before the first restart in a row, doubled for each next one",
-    ),
-    ("--restart-backoff-max", "restart_backoff_max_s", "longest wait before a restart"),
-    ("--restart-jitter", "restart_jitter", "share of each restart wait drawn at random"),
-    (
-        "--restart-window",
-        "restart_window_s",
-        "seconds a restarted loop must run without "
-        "failing for its restart count and backoff to be reset",
-    ),
+OPTIONS = (
+    ("--max-restarts", "max_restarts"),
+    ("--heartbeat-timeout", "heartbeat_timeout_s"),
+    ("--stop-timeout", "stop_timeout_s"),
+    ("--stall-timeout", "stall_timeout_s"),
+    ("--restart-backoff", "restart_backoff_s"),
+    ("--restart-backoff-max", "restart_backoff_max_s"),
+    ("--restart-jitter", "restart_jitter"),
+    ("--restart-window", "restart_window_s"),
 )
-
-
-def _add_restart_options(p: argparse.ArgumentParser, supervise: dict) -> None:
-    """Options for stalls and the restart backoff, each in its schema range."""
-    for option, setting, text in _RESTART_OPTIONS:
-        name = f"supervise.{setting}"
-        p.add_argument(
-            option,
-            type=opt.in_range(name, float),
-            default=float(supervise[setting]),
-            help=f"{text}, {opt.range_help(name)} (default: %(default)s)",
-        )
+"""Each option that sets a supervise key, and the key."""

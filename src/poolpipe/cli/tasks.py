@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from poolpipe.cli import options as opt
-from poolpipe.core import check_output_path, dumps_json, schema_defaults
+from poolpipe.core import check_output_path, dumps_json
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
@@ -44,7 +44,6 @@ MAX_FAILED_STATUS = 101
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """--resume, --resume-failed, --timeout, --retries, --backoff, --backoff-max."""
-    tasks = schema_defaults("tasks")
     again = p.add_mutually_exclusive_group()
     again.add_argument(
         "--resume",
@@ -60,33 +59,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         const="failed",
         help="as --resume, but run the tasks recorded as failed again too",
     )
-    seconds = opt.in_range("tasks.timeout_s", float)
-    p.add_argument(
-        "--timeout",
-        type=seconds,
-        default=tasks["timeout_s"],
-        help="seconds a task may run before its worker is killed and replaced, "
-        f"{opt.range_help('tasks.timeout_s')} (default: none)",
-    )
-    p.add_argument(
-        "--retries",
-        type=opt.in_range("tasks.retries"),
-        default=tasks["retries"],
-        help="runs again of a task that failed for a transient reason (a timeout, a busy or "
-        f"full disk), {opt.range_help('tasks.retries')} (default: %(default)s)",
-    )
-    for name, setting in (("--backoff", "backoff_s"), ("--backoff-max", "backoff_max_s")):
-        p.add_argument(
-            name,
-            type=opt.in_range(f"tasks.{setting}", float),
-            default=float(tasks[setting]),
-            help=f"seconds, {opt.range_help(f'tasks.{setting}')} (default: %(default)s): the "
-            + (
-                "first wait before a retry, doubled each time"
-                if setting == "backoff_s"
-                else "longest wait before a retry"
-            ),
-        )
+    p.add_argument("--timeout", metavar="SECONDS", **opt.setting("tasks.timeout_s"))
+    p.add_argument("--retries", **opt.setting("tasks.retries"))
+    p.add_argument("--backoff", metavar="SECONDS", **opt.setting("tasks.backoff_s"))
+    p.add_argument("--backoff-max", metavar="SECONDS", **opt.setting("tasks.backoff_max_s"))
 
 
 def _cmd_demo_tasks(args: argparse.Namespace) -> int:
@@ -99,7 +75,6 @@ def _cmd_demo_tasks(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `tasks` and `demo-tasks`."""
-    demo = schema_defaults("demo")
     p = sub.add_parser(
         "tasks",
         help="run a JSON Lines manifest of file tasks inside one folder",
@@ -117,24 +92,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo-tasks", help="write the deterministic demo task root and manifest")
     p.add_argument("manifest")
     p.add_argument("root")
-    p.add_argument(
-        "--files",
-        type=opt.in_range("demo.tasks.files"),
-        default=demo["tasks"]["files"],
-        help="text notes and binary blobs in the root, "
-        f"{opt.range_help('demo.tasks.files')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--tasks",
-        type=opt.in_range("demo.tasks.tasks"),
-        default=demo["tasks"]["tasks"],
-        help="ordinary tasks in the manifest, "
-        f"{opt.range_help('demo.tasks.tasks')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--seed",
-        type=opt.seed,
-        default=demo["seed"],
-        help="random seed of the files (default: %(default)s)",
-    )
+    p.add_argument("--files", **opt.setting("demo.tasks.files"))
+    p.add_argument("--tasks", **opt.setting("demo.tasks.tasks"))
+    p.add_argument("--seed", **opt.setting("demo.seed"))
     p.set_defaults(run=_cmd_demo_tasks)

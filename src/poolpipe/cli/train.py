@@ -21,7 +21,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     refuse_overlap(inputs={"input": args.path}, outputs={"--timing": args.timing})
     opt.check_outputs(args, "timing")
     options = Options(
-        alpha=args.alpha, ridge=args.ridge, robust=args.robust, intercept=not args.no_intercept
+        alpha=args.alpha, ridge=args.ridge, robust=args.robust, intercept=args.intercept
     )
     with Stopwatch() as watch:
         result = train_file(
@@ -61,75 +61,21 @@ def _cmd_demo_train(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `train` and `demo-train`."""
-    demo = schema_defaults("demo")
-    train = schema_defaults("train")
     p = sub.add_parser("train", help="fit a linear regression to a CSV file, exactly, in chunks")
     p.add_argument("path", help="CSV file with a header line")
-    p.add_argument("--target", required=True, help="the column to predict")
-    p.add_argument(
-        "--features",
-        type=opt.names,
-        metavar="A,B",
-        help="columns to predict from (default: every other numeric column)",
-    )
+    p.add_argument("--target", **opt.setting("train.target", required=True))
+    p.add_argument("--features", metavar="A,B", **opt.setting("train.features"))
     p.add_argument("--processes", **opt.processes("train"))
-    p.add_argument(
-        "--chunks",
-        type=opt.in_range("train.chunks"),
-        help="chunks whose fits are averaged, as in the article's recipe, "
-        f"{opt.range_help('train.chunks')} (default: --processes)",
-    )
-    p.add_argument(
-        "--delimiter",
-        default=train["delimiter"],
-        help="field delimiter, one character (default: %(default)s)",
-    )
-    p.add_argument("--strict", action="store_true", help="fail at the first bad row")
-    p.add_argument(
-        "--compare-full-fit",
-        action="store_true",
-        help="also fit scikit-learn on all rows at once and report each method's difference",
-    )
-    p.add_argument(
-        "--full-fit-max-mb",
-        type=opt.in_range("train.full_fit_max_mb", float),
-        default=train["full_fit_max_mb"],
-        metavar="MB",
-        help="run the full fit only if it needs at most this many MiB, "
-        f"{opt.range_help('train.full_fit_max_mb')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--weights",
-        default=train["weights"],
-        metavar="COLUMN",
-        help="a column of row weights: weighted least squares (default: unweighted)",
-    )
-    p.add_argument(
-        "--alpha",
-        type=opt.in_range("train.alpha", float),
-        default=train["alpha"],
-        help="level of the confidence intervals, "
-        f"{opt.range_help('train.alpha')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--robust",
-        choices=("none", "hc0", "hc1", "hc2", "hc3"),
-        default=train["robust"],
-        help="robust standard errors from a second pass over the rows (default: %(default)s)",
-    )
-    p.add_argument(
-        "--ridge",
-        type=opt.in_range("train.ridge", float),
-        default=train["ridge"],
-        metavar="ALPHA",
-        help="also fit ridge regression with this penalty, "
-        f"{opt.range_help('train.ridge')} (default: %(default)s, none)",
-    )
-    p.add_argument(
-        "--no-intercept",
-        action="store_true",
-        help="fit the model through the origin, without an intercept (its R² is uncentered)",
-    )
+    p.add_argument("--chunks", **opt.setting("train.chunks", default=None, why="--processes"))
+    p.add_argument("--delimiter", **opt.setting("train.delimiter"))
+    p.add_argument("--strict", **opt.setting("train.strict"))
+    p.add_argument("--compare-full-fit", **opt.setting("train.compare_full_fit"))
+    p.add_argument("--full-fit-max-mb", metavar="MB", **opt.setting("train.full_fit_max_mb"))
+    p.add_argument("--weights", metavar="COLUMN", **opt.setting("train.weights"))
+    p.add_argument("--alpha", **opt.setting("train.alpha"))
+    p.add_argument("--robust", **opt.setting("train.robust"))
+    p.add_argument("--ridge", metavar="ALPHA", **opt.setting("train.ridge"))
+    p.add_argument("--no-intercept", dest="intercept", **opt.setting("train.intercept"))
     p.add_argument(
         "--summary",
         action="store_true",
@@ -140,13 +86,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo-train", help="write the deterministic demo training CSV")
     p.add_argument("out")
-    demo_train = demo["train"]
-    p.add_argument(
-        "--rows",
-        type=opt.in_range("demo.train.rows"),
-        default=demo_train["rows"],
-        help=f"data rows, {opt.range_help('demo.train.rows')} (default: %(default)s)",
-    )
+    p.add_argument("--rows", **opt.setting("demo.train.rows"))
     p.add_argument(
         "--features",
         type=opt.list_size("demo.train.coef"),
@@ -154,36 +94,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help=f"features, {opt.list_size_help('demo.train.coef')}, used when --coef is not given"
         " (default: %(default)s)",
     )
-    p.add_argument(
-        "--coef",
-        type=opt.number_list("demo.train.coef"),
-        help=f"true coefficients, comma-separated, {opt.list_size_help('demo.train.coef')} of"
-        f" them, each {opt.range_help('demo.train.coef[]')} (default: 2 for each feature)",
-    )
-    p.add_argument(
-        "--intercept",
-        type=opt.in_range("demo.train.intercept", float),
-        default=demo_train["intercept"],
-        help=f"true intercept, {opt.range_help('demo.train.intercept')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--noise",
-        type=opt.in_range("demo.train.noise", float),
-        default=demo_train["noise"],
-        help="standard deviation of the noise on y, "
-        f"{opt.range_help('demo.train.noise')} (default: %(default)s)",
-    )
-    p.add_argument(
-        "--seed",
-        type=opt.seed,
-        default=demo["seed"],
-        help="random seed of the rows (default: %(default)s)",
-    )
-    p.add_argument(
-        "--bad-rows",
-        type=opt.in_range("demo.train.bad_rows"),
-        default=0,
-        help="unusable rows (default: %(default)s, a clean file; the workflow's demo has "
-        f"{demo_train['bad_rows']} to show the reporting)",
-    )
+    every = "2 for each of --features"
+    p.add_argument("--coef", **opt.setting("demo.train.coef", default=None, why=every))
+    p.add_argument("--intercept", **opt.setting("demo.train.intercept"))
+    p.add_argument("--noise", **opt.setting("demo.train.noise"))
+    p.add_argument("--seed", **opt.setting("demo.seed"))
+    bad = schema_defaults("demo.train")["bad_rows"]
+    clean = f"a clean file; the workflow's demo has {bad} to show the reporting"
+    p.add_argument("--bad-rows", **opt.setting("demo.train.bad_rows", default=0, why=clean))
     p.set_defaults(run=_cmd_demo_train)

@@ -109,8 +109,16 @@ class Bounds:
             return f"must be at most {_number(self.high)}, not {_number(value)}"
         return ""
 
-    def text(self) -> str:
-        """The range in words, e.g. "more than 0 and at most 3600", for help texts."""
+    def text(self, *, short: bool = False) -> str:
+        """The range in words, e.g. "more than 0 and at most 3600", for help texts; short, as a
+        table shows it, "1 to 1024" or "> 0 and ≤ 3600"."""
+        if short and self.low is not None and self.high is not None and not self.above:
+            return f"{_number(self.low)} to {_number(self.high)}"
+        if short:
+            sign = ">" if self.above else "≥"
+            low = f"{sign} {_number(self.low)}" if self.low is not None else ""
+            high = f"≤ {_number(self.high)}" if self.high is not None else ""
+            return " and ".join(filter(None, [low, high]))
         words = []
         if self.low is not None:
             words.append(f"{'more than' if self.above else 'at least'} {_number(self.low)}")
@@ -149,3 +157,49 @@ def bounds_of(node: dict[str, Any]) -> Bounds:
     if "exclusiveMinimum" in node:
         return Bounds(node["exclusiveMinimum"], node.get("maximum"), above=True)
     return Bounds(node.get("minimum"), node.get("maximum"))
+
+
+def types_of(node: dict[str, Any]) -> list[str]:
+    """The JSON types a setting's schema allows, e.g. ["number", "null"]."""
+    kind = node.get("type", [])
+    return [kind] if isinstance(kind, str) else list(kind)
+
+
+def range_words(node: dict[str, Any], *, short: bool = False) -> str:
+    """The values a setting's schema allows, in words, e.g. "at least 1 and at most 1024",
+    "one of none, warc", "1 to 512 characters matching ^[ -~]+$"; '' where the type says all.
+    Short, numbers are ranged as a table shows them (Bounds.text)."""
+    if "enum" in node:
+        return "one of " + ", ".join(str(choice) for choice in node["enum"])
+    kinds = types_of(node)
+    if "integer" in kinds or "number" in kinds:
+        return bounds_of(node).text(short=short)
+    if "string" in kinds:
+        words = [_size(node, "minLength", "maxLength", "character")]
+        if "pattern" in node:
+            words.append(f"matching {_shown(node['pattern'])}")
+        return " ".join(filter(None, words))
+    if "array" in kinds:
+        item = node.get("items", {})
+        words = [_size(node, "minItems", "maxItems", "item")]
+        if "uniqueItems" in node:
+            words.append("no repeats")
+        if isinstance(item, dict) and range_words(item, short=short):
+            words.append(f"each {range_words(item, short=short)}")
+        return ", ".join(filter(None, words))
+    return ""
+
+
+def _size(node: dict[str, Any], least: str, most: str, unit: str) -> str:
+    """A length's range in words: "1 character", "1 to 64 characters", "at most 4096 items"."""
+    low, high = node.get(least, 0), node.get(most)
+    if high is None:
+        return f"at least {low} {unit}{'s' * (low != 1)}" if low else ""
+    if low == high:
+        return f"{low} {unit}{'s' * (low != 1)}"
+    return f"{low} to {high} {unit}s" if low else f"at most {high} {unit}s"
+
+
+def _shown(pattern: str) -> str:
+    """A pattern in printable ASCII, other characters as \\u escapes."""
+    return "".join(c if " " <= c <= "~" else f"\\u{ord(c):04x}" for c in pattern)
