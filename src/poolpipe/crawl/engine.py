@@ -10,6 +10,7 @@ with backoff, enforces every attempt's deadline, and yields the rows back in inp
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import logging
@@ -19,6 +20,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
+
+from urllib3.util import Url
 
 from poolpipe.core.chunks import BLOCK_SIZE, Range
 from poolpipe.crawl.fetch import Fetcher, FetchOutcome, check_url, error
@@ -45,14 +48,16 @@ GRACE_S = 2.0
 before the attempt is written off and a fresh thread takes its place."""
 
 
-class _Job:
+class Job:
     """One URL line on its way through a worker."""
 
     __slots__ = (
         "attempts",
         "guard",
+        "handle",
         "host",
         "line",
+        "parsed",
         "previous",
         "row",
         "slot",
@@ -72,6 +77,8 @@ class _Job:
         self.token = 0
         self.row: PageRow | None = None
         self.previous: Previous | None = None
+        self.parsed: Url | None = None
+        self.handle: asyncio.TimerHandle | None = None
 
 
 @dataclass(kw_only=True)
@@ -124,10 +131,10 @@ class Engine:
         self._state: dict[int, str] = {}
         self._tokens = itertools.count(1)
         self._seq = itertools.count()
-        self._running: dict[int, _Job] = {}
+        self._running: dict[int, Job] = {}
         self._timers: list[tuple[float, int, int, bool]] = []
-        self._delayed: list[tuple[float, int, _Job]] = []
-        self._queues: dict[str, deque[_Job]] = {}
+        self._delayed: list[tuple[float, int, Job]] = []
+        self._queues: dict[str, deque[Job]] = {}
         self._hosts: deque[str] = deque()
         self._idle = 0
         self._pool: list[threading.Thread] = []
@@ -144,7 +151,7 @@ class Engine:
                 thread.join(timeout=0.5)
 
     def _schedule(self, items: Iterator[tuple[int, str] | PageRow]) -> Iterator[PageRow]:
-        window: deque[_Job] = deque()
+        window: deque[Job] = deque()
         exhausted = False
         while True:
             for _ in range(ADMIT_BATCH):
@@ -171,15 +178,15 @@ class Engine:
             more = not exhausted and len(window) < self.window
             self._wait(0.0 if more else hint)
 
-    def _admit(self, item: tuple[int, str] | PageRow) -> _Job:
+    def _admit(self, item: tuple[int, str] | PageRow) -> Job:
         if isinstance(item, PageRow):
-            job = _Job(item.line, item.url)
+            job = Job(item.line, item.url)
             job.row = item
             return job
-        job = _Job(*item)
+        job = Job(*item)
         parsed, bad = check_url(job.url, self.settings.schemes)
         if bad is not None:
-            job.row = _row(job, bad, None)
+            job.row = job_row(job, bad, None)
             return job
         assert parsed is not None and parsed.host is not None
         job.host = parsed.host
@@ -188,7 +195,7 @@ class Engine:
         self._enqueue(job)
         return job
 
-    def _enqueue(self, job: _Job) -> None:
+    def _enqueue(self, job: Job) -> None:
         waiting = self._queues.get(job.host)
         if waiting is None:
             waiting = self._queues[job.host] = deque()
@@ -218,7 +225,7 @@ class Engine:
                     del self._queues[host]
         return hint
 
-    def _start(self, job: _Job, now: float) -> None:
+    def _start(self, job: Job, now: float) -> None:
         job.attempts += 1
         self.stats.attempts += 1
         if job.attempts == 1:
@@ -297,7 +304,7 @@ class Engine:
             delay = backoff(self.settings, job.attempts, outcome.retry_after)
             heapq.heappush(self._delayed, (now + delay, next(self._seq), job))
             return
-        job.row = _row(job, outcome, now)
+        job.row = job_row(job, outcome, now)
 
     def _crawl_delay(self, host: str, seconds: float) -> None:
         """A host's robots.txt asks for this Crawl-delay (called by a fetch thread)."""
@@ -343,7 +350,8 @@ def backoff(settings: CrawlSettings, attempt: int, retry_after: float | None) ->
     return min(wait, settings.backoff_max)
 
 
-def _row(job: _Job, outcome: FetchOutcome, now: float | None) -> PageRow:
+def job_row(job: Job, outcome: FetchOutcome, now: float | None) -> PageRow:
+    """The row of a job that ended with outcome (now: when it ended)."""
     elapsed = None if now is None or not job.attempts else round((now - job.started) * 1000)
     known = job.previous
     if outcome.status == 304 and known is not None and not outcome.error:

@@ -13,6 +13,7 @@ import email.utils
 import hashlib
 import http.client
 import io
+import re
 import socket
 import tempfile
 import time
@@ -114,10 +115,12 @@ def error(
 
 def check_url(url: str, schemes: tuple[str, ...]) -> tuple[Url | None, FetchOutcome | None]:
     """Parse a URL; an error outcome if it is invalid or its scheme is not allowed."""
-    try:
-        parsed = parse_url(url)
-    except (LocationValueError, ValueError) as exc:
-        return None, error(ErrorKind.INVALID_URL, str(exc))
+    parsed = _plain_url(url)
+    if parsed is None:
+        try:
+            parsed = parse_url(url)
+        except (LocationValueError, ValueError) as exc:
+            return None, error(ErrorKind.INVALID_URL, str(exc))
     if not parsed.scheme:
         return None, error(ErrorKind.INVALID_URL, "no scheme (http:// or https://)")
     if parsed.scheme not in schemes:
@@ -125,6 +128,29 @@ def check_url(url: str, schemes: tuple[str, ...]) -> tuple[Url | None, FetchOutc
     if not parsed.host:
         return None, error(ErrorKind.INVALID_URL, "no host")
     return parsed, None
+
+
+# a URL that parse_url would leave as it is: lower-case scheme and host, a port, a path and a
+# query of characters that need no encoding, no '%', fragment, user or dot segment
+_PLAIN_URL = re.compile(
+    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([0-9]{1,5}))?"
+    r"(/[A-Za-z0-9/_~!$&'()*+,;=:@.-]*)?(?:\?([A-Za-z0-9/_~!$&'()*+,;=:@.?-]*))?"
+)
+
+
+def _plain_url(url: str) -> Url | None:
+    """parse_url's answer for a plain URL, found without its general parser (the hot path of
+    a crawl); None for any other URL."""
+    match = _PLAIN_URL.fullmatch(url)
+    if match is None:
+        return None
+    scheme, host, port, path, query = match.groups()
+    if (path is None and query is not None) or (path is not None and "/." in path):
+        return None
+    number = int(port) if port else None
+    if number is not None and number > 65535:
+        return None
+    return Url(scheme=scheme, host=host, port=number, path=path, query=query)
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -275,12 +301,12 @@ class Fetcher:
                 refused = self._robots_refusal(parsed, current, guard)
                 if refused:
                     return error(ErrorKind.ROBOTS, refused, final_url=current)
-            response = self._get(parsed, _conditions(previous, current))
+            response = self._get(parsed, conditions(previous, current))
             try:
                 location = response.headers.get("Location")
                 if response.status in REDIRECT_STATUSES and location:
                     _drain(response)
-                    target = _join(current, location)
+                    target = join_location(current, location)
                     if target is None:
                         detail = f"status {response.status} with a Location that is not a URL"
                         return error(
@@ -318,10 +344,10 @@ class Fetcher:
                     bytes=size,
                     retry_after=retry_after(headers.get("Retry-After")),
                     retryable=response.status in s.retry_statuses,
-                    content_type=_validator(headers.get("Content-Type")),
+                    content_type=validator(headers.get("Content-Type")),
                     sha256=digest,
-                    etag=_validator(headers.get("ETag")),
-                    last_modified=_validator(headers.get("Last-Modified")),
+                    etag=validator(headers.get("ETag")),
+                    last_modified=validator(headers.get("Last-Modified")),
                     record=record,
                 )
             except ValueError as exc:
@@ -379,7 +405,7 @@ class Fetcher:
         kept = (
             tempfile.SpooledTemporaryFile(SPOOL_BYTES, dir=self.spool_dir)  # noqa: SIM115
             if keep
-            else _NOWHERE
+            else NOWHERE
         )
         try:
             for block in response.stream(READ_SIZE, decode_content=True):
@@ -398,6 +424,12 @@ class Fetcher:
             kept.close()
             raise
         return size, digest.hexdigest(), kept
+
+    def robots_refusal(self, parsed: Url, url: str, guard: Guard) -> str:
+        """Why robots.txt forbids url, or '' (for another engine's attempt under guard, run in
+        this thread); raises as an attempt would (Cut, urllib3's errors)."""
+        with guarding(guard):
+            return self._robots_refusal(parsed, url, guard)
 
     def _robots_refusal(self, parsed: Url, url: str, guard: Guard) -> str:
         """Why robots.txt forbids url, or '' if it allows it."""
@@ -476,7 +508,7 @@ class _Nowhere(io.RawIOBase):
         pass
 
 
-_NOWHERE = _Nowhere()
+NOWHERE = _Nowhere()
 
 
 def _closed_unanswered(exc: ProtocolError) -> bool:
@@ -492,7 +524,7 @@ def warc_date() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _conditions(previous: Previous | None, url: str) -> dict[str, str] | None:
+def conditions(previous: Previous | None, url: str) -> dict[str, str] | None:
     """The conditional headers for url from what an earlier crawl saw there, if anything."""
     if previous is None or previous.final_url != url:
         return None
@@ -505,7 +537,7 @@ def _sendable(value: str) -> bool:
     return bool(value) and value.isprintable() and all(ord(ch) < 256 for ch in value)
 
 
-def _validator(value: str | None) -> str:
+def validator(value: str | None) -> str:
     """A header's value for pages.tsv: one line, '' if absent or longer than VALIDATOR_CHARS."""
     text = " ".join((value or "").split())
     return text if len(text) <= VALIDATOR_CHARS else ""
@@ -532,7 +564,7 @@ def _drain(response: urllib3.BaseHTTPResponse, limit: int = READ_SIZE) -> None:
         response.close()
 
 
-def _join(base: str, location: str) -> str | None:
+def join_location(base: str, location: str) -> str | None:
     """The URL a Location header leads to from base; None if it is not a URL."""
     try:
         return urljoin(base, _header_text(location))

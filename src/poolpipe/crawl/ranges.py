@@ -26,8 +26,9 @@ from poolpipe.core.inputs import check_input_file
 from poolpipe.core.outputs import check_output_path, open_atomic
 from poolpipe.core.pool import pool_map
 from poolpipe.core.timing import Stopwatch
+from poolpipe.crawl.aengine import AsyncEngine
 from poolpipe.crawl.demosite import SiteSpec, demo_site
-from poolpipe.crawl.engine import WINDOW, Engine, EngineStats, iter_items
+from poolpipe.crawl.engine import WINDOW, EngineStats, iter_items
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.journal import ROBOTS_FOLDER, identity, journal_dir, open_journal
 from poolpipe.crawl.merge import iter_rows, summary, write_pages
@@ -120,9 +121,9 @@ class PieceCrawler:
         threads = self.threads or _worker.threads
         previous = self.previous if self.previous is not None else _worker.previous
         window = min(WINDOW, WARC_WINDOW * threads) if task.warc else None
-        engine = Engine(
+        engine = AsyncEngine(
             self.settings,
-            threads=threads,
+            concurrency=threads,
             limiter=limiter,
             previous=previous,
             window=window,
