@@ -33,7 +33,7 @@ def test_a_head_is_read_with_its_repeats_joined_and_junk_lines_skipped():
     assert (head.status, head.reason, head.version) == (200, "OK", "HTTP/1.1")
     assert head.get("set-cookie") == "a, b"
     assert head.get("x-long") == "one two"
-    assert [name for name, _ in head.items] == [
+    assert [name for name, _ in head.items()] == [
         "Set-Cookie",
         "set-cookie",
         "X-Long",

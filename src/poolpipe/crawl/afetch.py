@@ -31,7 +31,6 @@ from poolpipe.crawl.conn import (
     ReadTimeout,
 )
 from poolpipe.crawl.fetch import (
-    LENGTH_DIGITS,
     NOWHERE,
     READ_SIZE,
     REDIRECT_STATUSES,
@@ -40,21 +39,20 @@ from poolpipe.crawl.fetch import (
     FetchOutcome,
     SpoolFull,
     TooLarge,
+    check_declared,
     check_url,
     classify_error,
     conditions,
-    declared_length,
     error,
-    join_location,
-    retry_after,
-    validator,
-    warc_date,
+    follow,
+    hop_refusal,
+    page_outcome,
+    too_many_redirects,
 )
 from poolpipe.crawl.guard import Cut, Guard, InternalAddress, Resolver, internal_reason
 from poolpipe.crawl.kinds import ErrorKind
 from poolpipe.crawl.previous import Previous
 from poolpipe.crawl.robots import RobotsCache
-from poolpipe.crawl.rows import Exchange
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.wire import (
     ACCEPT_ENCODING,
@@ -169,10 +167,7 @@ class AsyncFetcher:
             if hop or parsed is None:
                 parsed, bad = check_url(current, s.schemes)
                 if bad is not None:
-                    if hop:
-                        detail = f"redirected to {current!r}: {bad.detail}"
-                        return error(ErrorKind(bad.error), detail, final_url=current)
-                    return bad
+                    return hop_refusal(bad, hop, current)
             assert parsed is not None
             if s.robots:
                 refused = await self._robots_refusal(parsed, current, guard)
@@ -182,52 +177,17 @@ class AsyncFetcher:
             location = head.get("location")
             if head.status in REDIRECT_STATUSES and location:
                 await self._skip(conn, key, head, length)
-                target = join_location(current, location)
-                if target is None:
-                    detail = f"status {head.status} with a Location that is not a URL"
-                    return error(
-                        ErrorKind.BAD_RESPONSE,
-                        f"{detail}: {location!r}",
-                        final_url=current,
-                        status=head.status,
-                    )
-                if target in seen:
-                    return error(
-                        ErrorKind.REDIRECT_LOOP,
-                        f"{current} redirects back to {target}",
-                        final_url=target,
-                        status=head.status,
-                    )
-                seen.add(target)
+                target = follow(current, location, head.status, seen)
+                if isinstance(target, FetchOutcome):
+                    return target
                 current = final[0] = target
                 parsed = None
                 continue
             size, digest, body = await self._read_body(conn, key, head, length)
-            record = None
-            if s.store == "warc":
-                record = Exchange(
-                    url=current,
-                    status=head.status,
-                    reason=head.reason,
-                    headers=tuple(head.items),
-                    body=body,
-                    size=size,
-                    date=warc_date(),
-                )
-            return FetchOutcome(
-                status=head.status,
-                final_url=current,
-                bytes=size,
-                retry_after=retry_after(head.get("retry-after")),
-                retryable=head.status in s.retry_statuses,
-                content_type=validator(head.get("content-type")),
-                sha256=digest,
-                etag=validator(head.get("etag")),
-                last_modified=validator(head.get("last-modified")),
-                record=record,
+            return page_outcome(
+                s, current, head.status, head.reason, head, size=size, digest=digest, body=body
             )
-        detail = f"more than {s.max_redirects} redirects"
-        return error(ErrorKind.TOO_MANY_REDIRECTS, detail, final_url=current)
+        return too_many_redirects(s, current)
 
     async def _robots_refusal(self, parsed: Url, url: str, guard: Guard) -> str:
         """Why robots.txt forbids url, or ''; an origin not yet read is read in a thread (one
@@ -355,14 +315,11 @@ class AsyncFetcher:
         SPOOL_BYTES per row in memory, whatever the size cap."""
         s = self.settings
         cap = s.max_bytes
-        declared = declared_length(head.get("content-length"))
-        if declared is not None and declared > cap:
+        try:
+            check_declared(head.get("content-length"), cap, head.status)
+        except TooLarge:
             conn.close()
-            shown = (
-                f"{declared}" if declared < 10**LENGTH_DIGITS else f"of over {LENGTH_DIGITS} digits"
-            )
-            message = f"Content-Length {shown} is over the cap of {cap} bytes"
-            raise TooLarge(message, head.status)
+            raise
         keep = s.store == "warc"
         kept = (
             tempfile.SpooledTemporaryFile(SPOOL_BYTES, dir=self.spool_dir)  # noqa: SIM115

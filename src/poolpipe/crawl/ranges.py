@@ -1,7 +1,7 @@
 """Crawl a byte range of a URL file with a pool of processes, and a whole file the same way.
 
 A job's range is cut into pieces that pool_map hands to `processes` worker processes; each
-worker crawls its piece with an Engine that has its share of the total concurrency, and the
+worker crawls its piece with an AsyncEngine that has its share of the total concurrency, and the
 per-host limits are one table shared by all workers. The pieces' rows are joined in input
 order into the job's part file (JSON lines).
 """
@@ -43,8 +43,8 @@ from poolpipe.errors import PoolpipeError, Stopped
 log = logging.getLogger(__name__)
 
 WARC_WINDOW = 64
-"""With the WARC store, lines a worker holds per thread: rows that wait for an earlier slow
-one hold their bodies, so the window is smaller than WINDOW."""
+"""With the WARC store, lines a worker holds per request in flight: rows that wait for an
+earlier slow one hold their bodies, so the window is smaller than WINDOW."""
 
 FLUSH_S = 0.05
 """How often a worker hands its journal's rows to the system: a killed job fetches again at

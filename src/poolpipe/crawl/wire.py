@@ -44,12 +44,16 @@ class Head:
     status: int
     reason: str
     version: str
-    items: list[tuple[str, str]]
+    pairs: list[tuple[str, str]]
     fields: dict[str, str]
 
     def get(self, name: str) -> str | None:
-        """A header's value (name in lower case), None if absent."""
-        return self.fields.get(name)
+        """A header's value (any case of its name), None if absent."""
+        return self.fields.get(name.lower())
+
+    def items(self) -> list[tuple[str, str]]:
+        """The headers as they came, in order."""
+        return self.pairs
 
 
 def request(uri: str, host: str, headers: dict[str, str]) -> bytes:
