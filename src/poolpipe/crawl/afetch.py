@@ -335,7 +335,8 @@ class AsyncFetcher:
             kept.close()
             raise
         finally:
-            if done and length is not None and keeps_alive(head):
+            # after a 101 the connection speaks another protocol: never reused
+            if done and length is not None and keeps_alive(head) and head.status != 101:
                 self.conns.give(key, conn)
             else:
                 conn.close()
@@ -355,6 +356,7 @@ class AsyncFetcher:
                     left -= take
                     continue
                 if conn.closed:
+                    _broken(conn)
                     got = length - left
                     raise WireError(f"IncompleteRead({got} bytes read, {left} more expected)")
                 await conn.fill(timeout)
@@ -366,6 +368,7 @@ class AsyncFetcher:
                 if chunks.done:
                     return
                 if conn.closed:
+                    _broken(conn)
                     raise WireError("Response ended prematurely")
                 await conn.fill(timeout)
         else:
@@ -376,6 +379,13 @@ class AsyncFetcher:
                 if conn.closed:
                     return
                 await conn.fill(timeout)
+
+
+def _broken(conn: Conn) -> None:
+    """A reset in the middle of a body is a connection error (retried), as with urllib3; a
+    clean close there is a protocol error."""
+    if isinstance(conn.error, ConnectionResetError):
+        raise conn.error
 
 
 class _Sink:
