@@ -1,6 +1,8 @@
 """Benchmark: crawl a local site (2000 pages, 50 ms each, 10 KB): article's recipe, threads +
-requests.Session, aiohttp's asyncio client, poolpipe; then a mixed list with hanging and
-trickling URLs, and the memory of a 1,000,000-URL crawl.
+requests.Session, aiohttp's asyncio client, poolpipe; the goal grid (2,000 and 20,000 pages at
+concurrency 64, 128 and 256: poolpipe in 1 and 2 processes against aiohttp, requests and
+urllib3); then a mixed list with hanging and trickling URLs, and the memory of a
+1,000,000-URL crawl.
 
 Run `python bench/crawl.py --help`; bench/README.md (crawl.py) says what each row measures.
 Everything it contacts is the poolpipe.crawl.demosite server it starts on 127.0.0.1, or names under
@@ -45,6 +47,7 @@ newline may arrive apart, and lines are found by pattern, not split on newlines.
 MODULES = {
     "seed": ("requests",),
     "threads": ("requests",),
+    "urllib3": ("urllib3",),
     "aiohttp": ("aiohttp", "asyncio"),
     "poolpipe1": ("poolpipe.crawl",),
     "poolpipe": ("poolpipe.crawl",),
@@ -54,6 +57,7 @@ MODULES = {
 LABELS = {
     "seed": "article's recipe: Pool(cpu_count).map(requests.get)",
     "threads": "threads + requests.Session per thread",
+    "urllib3": "threads + one urllib3 PoolManager",
     "aiohttp": "aiohttp ClientSession, one asyncio loop",
     "poolpipe1": "poolpipe crawl, 1 process",
     "poolpipe": "poolpipe crawl",
@@ -106,6 +110,29 @@ def run_threads(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
 
     with ThreadPoolExecutor(args.concurrency) as pool:
         results = list(pool.map(get, urls))
+    return {
+        "rows": len(results),
+        "ok": sum(s == 200 for s, _ in results),
+        "bytes": sum(n for s, n in results if s == 200),
+    }
+
+
+def run_urllib3(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
+    """A thread pool of `concurrency` threads sharing one urllib3 PoolManager."""
+    import urllib3
+
+    timeout = urllib3.Timeout(connect=args.connect_timeout, read=args.read_timeout)
+    pool = urllib3.PoolManager(maxsize=args.concurrency, timeout=timeout, retries=False)
+
+    def get(url: str) -> tuple[int, int]:
+        try:
+            response = pool.request("GET", url)
+            return response.status, len(response.data)
+        except urllib3.exceptions.HTTPError:
+            return 0, 0
+
+    with ThreadPoolExecutor(args.concurrency) as workers:
+        results = list(workers.map(get, urls))
     return {
         "rows": len(results),
         "ok": sum(s == 200 for s, _ in results),
@@ -177,20 +204,27 @@ def child_main(args: argparse.Namespace) -> None:
     """
     preload(MODULES[args._run])
     urls: list[str] = []
-    if args._run in ("seed", "threads", "aiohttp"):
+    if args._run in ("seed", "threads", "urllib3", "aiohttp"):
         with open(args.file) as fh:
             urls = [line.strip() for line in fh if line.strip()]
+    # CPU is counted from here, as the clock: starting the interpreter and importing are not
+    # crawling (aiohttp's import alone costs a few tenths of a second)
+    before = usage()["cpu_s"]
     start = time.perf_counter()
     if args._run == "seed":
         extra = run_seed(urls, args)
     elif args._run == "threads":
         extra = run_threads(urls, args)
+    elif args._run == "urllib3":
+        extra = run_urllib3(urls, args)
     elif args._run == "aiohttp":
         extra = run_aiohttp(urls, args)
     else:
         extra = run_poolpipe(args.file, args)
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, **usage(), **extra}), flush=True)
+    used = usage()
+    used["cpu_s"] -= before
+    print(json.dumps({"seconds": seconds, **used, **extra}), flush=True)
 
 
 # ---- the parent: server, runs, table ---------------------------------------------------------
@@ -433,6 +467,73 @@ def mixed(args: argparse.Namespace, *, base: str, pid: int, out: Path) -> tuple[
     return "\n".join(text), result
 
 
+GOAL_METHODS = ("aiohttp", "poolpipe1", "poolpipe", "threads", "urllib3")
+GOAL_CPU_MS = 0.4
+"""The goal: poolpipe's pages/s at least aiohttp's at each size and concurrency, at most
+GOAL_CPU_MS of CPU per page, and 2 processes faster than 1 from concurrency 128."""
+
+
+def goal(args: argparse.Namespace, *, base: str, pid: int, out: Path) -> tuple[str, dict]:
+    """Every method at each list size and concurrency of the goal, side by side."""
+    rows: list[Row] = []
+    for pages in args.goal_pages:
+        path = write_list(out / f"goal_{pages}.txt", [f"{base}/page/{i}" for i in range(pages)])
+        for conc in args.goal_concurrency:
+            at = replace_args(args, concurrency=conc)
+            log(f"goal: {pages} pages at concurrency {conc}...")
+            for method in GOAL_METHODS:
+                procs = 2 if method == "poolpipe" else 1
+                label = "poolpipe crawl, 2 processes" if method == "poolpipe" else LABELS[method]
+                rows.append(
+                    measure(method, path, replace_args(at, processes=procs), urls=pages, pid=pid,
+                            repeats=args.goal_repeats, processes=procs, concurrency=conc,
+                            label=label)
+                )  # fmt: skip
+    w = max(len(r.label) for r in rows)
+    head = (
+        f"{'pages':>6} {'conc':>4} {'method':<{w}} {'procs':>5} {'seconds':>8} {'pages/s':>8}"
+        f" {'of lim':>6} {'CPU ms/pg':>9} {'x aio':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    verdicts = []
+    ok = True
+    for i in range(0, len(rows), len(GOAL_METHODS)):
+        cell = dict(zip(GOAL_METHODS, rows[i : i + len(GOAL_METHODS)], strict=True))
+        peer = cell["aiohttp"].pages_per_s
+        for r in cell.values():
+            r.vs_aiohttp = r.pages_per_s / peer
+            b = r.best
+            lines.append(
+                f"{r.urls:>6} {r.concurrency:>4} {r.label:<{w}} {r.processes:>5}"
+                f" {b.seconds:>8.2f} {r.pages_per_s:>8.0f} {r.pages_per_s / r.limit:>6.0%}"
+                f" {1000 * b.cpu_s / max(b.ok, 1):>9.3f} {r.vs_aiohttp:>6.2f}"
+            )
+        one, two = cell["poolpipe1"], cell["poolpipe"]
+        cpu = [1000 * r.best.cpu_s / max(r.best.ok, 1) for r in (one, two)]
+        faster = max(one.vs_aiohttp, two.vs_aiohttp) >= 1.0
+        lean = max(cpu) <= GOAL_CPU_MS
+        split = two.pages_per_s > one.pages_per_s if one.concurrency >= 128 else True
+        ok = ok and faster and lean and split
+        verdicts.append(
+            f"  {one.urls} pages, concurrency {one.concurrency}: x aio {one.vs_aiohttp:.2f}"
+            f" (1 proc) {two.vs_aiohttp:.2f} (2 procs); CPU ms/page {cpu[0]:.3f} / {cpu[1]:.3f};"
+            f" 2 procs / 1 proc {two.pages_per_s / one.pages_per_s:.2f}:"
+            f" {'OK' if faster and lean and split else 'MISS'}"
+        )
+    text = [
+        f"goal grid: each cell the median of {args.goal_repeats} run(s), each method in a fresh"
+        " process; x aio: pages/s over aiohttp's in the same cell",
+        "",
+        *lines,
+        "",
+        f"goal: poolpipe's pages/s >= aiohttp's (1 or 2 processes), CPU <= {GOAL_CPU_MS} ms per"
+        " page (both), 2 processes faster than 1 from concurrency 128",
+        *verdicts,
+        f"goal overall: {'OK' if ok else 'MISS'}",
+    ]
+    return "\n".join(text), {"ok": ok, "rows": [r.to_json() for r in rows]}
+
+
 def memory(args: argparse.Namespace, out: Path) -> tuple[str, dict]:
     """Peak RSS of poolpipe over M/10 and M URLs that fail without any network (.invalid)."""
     sizes = sorted({max(1, args.memory_urls // 10), args.memory_urls})
@@ -471,7 +572,7 @@ def bench(args: argparse.Namespace) -> int:
     quiet = wait_until_quiet(args.wait_quiet)
     log(f"others used {quiet:.0%} of the machine before the runs")
     spec = SiteSpec(
-        pages=args.pages,
+        pages=max([args.pages, *args.goal_pages]),
         page_bytes=args.page_bytes,
         latency=args.latency_ms / 1000,
         interval=0.5,
@@ -480,6 +581,8 @@ def bench(args: argparse.Namespace) -> int:
     )
     with serve(spec) as site:
         pid = site.pid
+        if args.goal_only:
+            return goal_only(args, base=site.base, pid=pid, out=out)
         pages = [f"{site.base}/page/{i}" for i in range(args.pages)]
         all_file = write_list(out / "pages.txt", pages)
         slice_file = write_list(out / "slice.txt", pages[: args.seed_slice])
@@ -508,6 +611,9 @@ def bench(args: argparse.Namespace) -> int:
                 measure("poolpipe", all_file, high, urls=args.pages, pid=pid,
                         repeats=args.repeats, concurrency=args.high_concurrency),
             ]  # fmt: skip
+        goal_text, goal_result = (
+            goal(args, base=site.base, pid=pid, out=out) if args.goal_pages else ("", {})
+        )
         others = meter.others_share()
         mixed_text, mixed_result = mixed(args, base=site.base, pid=pid, out=out)
     memory_text, memory_result = memory(args, out) if args.memory_urls else ("", {})
@@ -536,13 +642,16 @@ def bench(args: argparse.Namespace) -> int:
         "seconds: median run, each in a fresh subprocess, timed around the crawl (interpreter"
         " start and imports excluded); poolpipe's includes reading the URL file, its duplicate"
         " index and writing pages.tsv",
-        "CPU s: user+system seconds of the crawling process and its children; srv CPU s: the"
+        "CPU s: user+system seconds of the crawling process and its children, counted as the"
+        " clock is (imports excluded); srv CPU s: the"
         " site's; peak MiB: largest single process (ru_maxrss)",
-        f"poolpipe: {args.processes} processes x {args.concurrency // args.processes} threads,"
-        f" per-host limit {args.concurrency}, robots.txt {'off' if args.no_robots else 'on'};"
-        f" 1 process: {args.concurrency} threads in one worker",
+        f"poolpipe: {args.processes} processes x {args.concurrency // args.processes} requests"
+        f" in flight on each one's asyncio loop, per-host limit {args.concurrency}, robots.txt"
+        f" {'off' if args.no_robots else 'on'}; 1 process: {args.concurrency} in one worker",
         contention_note(others),
         info["line"],
+        "",
+        goal_text,
         "",
         mixed_text,
         "",
@@ -553,6 +662,7 @@ def bench(args: argparse.Namespace) -> int:
         "machine": info,
         "others_share": others,
         "rows": [r.to_json() for r in rows],
+        "goal": goal_result,
         "mixed": mixed_result,
         "memory": memory_result,
         "problems": problems,
@@ -561,6 +671,22 @@ def bench(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"MISMATCH: {problem}")
     return 1 if problems or not mixed_result["ok"] else 0
+
+
+def goal_only(args: argparse.Namespace, *, base: str, pid: int, out: Path) -> int:
+    """Only the goal grid (--goal-only): its table, the machine and its load; 1 on a miss."""
+    meter = CpuMeter(also_own=lambda: process_cpu_seconds(pid))
+    text, result = goal(args, base=base, pid=pid, out=out)
+    others = meter.others_share()
+    info = machine("requests", "urllib3", "aiohttp")
+    print("\n".join([text, contention_note(others), info["line"]]))
+    result = {"machine": info, "others_share": others, "goal": result}
+    (out / "crawl-goal.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return 0 if result["goal"]["ok"] else 1
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip() and int(part)]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -572,6 +698,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight in all")
     p.add_argument("--high-concurrency", type=int, default=128, help="also at this (0: skip)")
     p.add_argument("--processes", type=int, default=2, help="poolpipe's worker processes")
+    p.add_argument(
+        "--goal-pages",
+        type=_sizes,
+        default="2000,20000",
+        help="list sizes of the goal grid (comma-separated; 0: no grid)",
+    )
+    p.add_argument(
+        "--goal-concurrency",
+        type=_sizes,
+        default="64,128,256",
+        help="concurrencies of the goal grid (comma-separated)",
+    )
+    p.add_argument("--goal-repeats", type=int, default=1, help="runs per goal cell (median)")
+    p.add_argument("--goal-only", action="store_true", help="only the goal grid")
     p.add_argument("--seed-slice", type=int, default=200, help="URLs the article's recipe gets")
     p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
     p.add_argument("--deadline", type=float, default=3.0, help="poolpipe's deadline, mixed list")

@@ -1,12 +1,14 @@
 """The crawl stage: one row per URL line, fetched with deadlines, limits and robots.txt.
 
 Modules, from the URL file to pages.tsv: urlfile (lines, repeats), ranges (a job's range or a
-whole file over a pool), engine (one worker's threads and scheduler), fetch (one attempt),
-guard (its hard deadline), robots, hostlimit (per-host limits across processes), kinds (the
-error kinds of a row), rows (a row of pages.tsv), merge (pages.tsv and the summary), demo and
-demosite (the demo URL list and the site it names), settings, previous (an earlier pages.tsv
-for conditional requests), journal (resuming a killed job), warc (the WARC store), progress
-(the live progress line).
+whole file over a pool), aengine (one worker's engine on an asyncio loop), afetch (one attempt
+on it), wire (HTTP/1.1 as it reads it), conn (its connections), schedule (what both engines
+share), engine (the engine with a thread per request, for fetchers given as objects), fetch
+(one attempt with urllib3), guard (its hard deadline), robots, hostlimit (per-host limits
+across processes), kinds (the error kinds of a row), rows (a row of pages.tsv), merge
+(pages.tsv and the summary), demo and demosite (the demo URL list and the site it names),
+settings, previous (an earlier pages.tsv for conditional requests), journal (resuming a killed
+job), warc (the WARC store), progress (the live progress line).
 """
 
 from poolpipe.crawl.demo import write_urls

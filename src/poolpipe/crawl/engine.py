@@ -15,82 +15,47 @@ import itertools
 import logging
 import queue
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields
 
 from poolpipe.core.chunks import BLOCK_SIZE, Range
-from poolpipe.crawl.fetch import Fetcher, FetchOutcome, check_url, error
-from poolpipe.crawl.guard import Guard, Resolver
+from poolpipe.crawl.fetch import Fetcher, FetchOutcome, error
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.kinds import ErrorKind
 from poolpipe.crawl.previous import Previous
 from poolpipe.crawl.robots import RobotsCache, RobotsStore
-from poolpipe.crawl.rows import NOT_MODIFIED, PageRow
+from poolpipe.crawl.rows import PageRow
+from poolpipe.crawl.schedule import (
+    ADMIT_BATCH,
+    WINDOW,
+    EngineStats,
+    Scheduler,
+    UrlJob,
+    backoff,
+    job_row,
+)
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import OVERLONG, URL, decode, iter_lines, read_duplicates
 
 log = logging.getLogger(__name__)
 
-WINDOW = 32_768
-"""Lines a worker holds at once (admitted but not yet written): its memory bound."""
-
-ADMIT_BATCH = 256
-"""Lines the scheduler reads between two dispatches: the first requests start after a few
-lines, not after a whole window of them."""
+__all__ = [
+    "ADMIT_BATCH",
+    "GRACE_S",
+    "WINDOW",
+    "Engine",
+    "EngineStats",
+    "UrlJob",
+    "backoff",
+    "iter_items",
+    "job_row",
+]
 
 GRACE_S = 2.0
 """After an attempt's sockets are cut at its deadline, how long its thread has to return
 before the attempt is written off and a fresh thread takes its place."""
 
 
-class _Job:
-    """One URL line on its way through a worker."""
-
-    __slots__ = (
-        "attempts",
-        "guard",
-        "host",
-        "line",
-        "previous",
-        "row",
-        "slot",
-        "started",
-        "token",
-        "url",
-    )
-
-    def __init__(self, line: int, url: str) -> None:
-        self.line = line
-        self.url = url
-        self.host = ""
-        self.slot = 0
-        self.attempts = 0
-        self.started = 0.0
-        self.guard: Guard | None = None
-        self.token = 0
-        self.row: PageRow | None = None
-        self.previous: Previous | None = None
-
-
-@dataclass(kw_only=True)
-class EngineStats:
-    """What a worker's engine did (for the log)."""
-
-    rows: int = 0
-    bytes: int = 0
-    attempts: int = 0
-    retries: int = 0
-    abandoned: int = 0
-
-    def add(self, other: EngineStats) -> None:
-        """Add another engine's counts to these."""
-        for f in fields(EngineStats):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-
-class Engine:
+class Engine(Scheduler):
     """One worker's crawler: `threads` fetch threads and the scheduler (the calling thread)."""
 
     def __init__(
@@ -105,31 +70,20 @@ class Engine:
         robots_dir: str = "",
         spool_dir: str | None = None,
     ) -> None:
-        self.settings = settings
+        super().__init__(settings, limiter=limiter, window=window, previous=previous)
         self.threads = max(1, threads)
-        self.limiter = limiter
-        self.window = window or WINDOW
-        self.previous = previous or {}
-        self.resolver = Resolver(settings.hosts)
-        self.internal = () if settings.internal_redirects else settings.networks()
         store = RobotsStore(robots_dir) if robots_dir else None
         robots = RobotsCache(settings.user_agent, store=store)
         self.make_fetcher = fetcher or (
             lambda: Fetcher(settings, robots, self._crawl_delay, spool_dir=spool_dir)
         )
-        self.stats = EngineStats()
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._state: dict[int, str] = {}
         self._tokens = itertools.count(1)
-        self._seq = itertools.count()
-        self._running: dict[int, _Job] = {}
+        self._running: dict[int, UrlJob] = {}
         self._timers: list[tuple[float, int, int, bool]] = []
-        self._delayed: list[tuple[float, int, _Job]] = []
-        self._queues: dict[str, deque[_Job]] = {}
-        self._hosts: deque[str] = deque()
-        self._idle = 0
         self._pool: list[threading.Thread] = []
 
     def run(self, items: Iterable[tuple[int, str] | PageRow]) -> Iterator[PageRow]:
@@ -143,95 +97,15 @@ class Engine:
             for thread in self._pool:
                 thread.join(timeout=0.5)
 
-    def _schedule(self, items: Iterator[tuple[int, str] | PageRow]) -> Iterator[PageRow]:
-        window: deque[_Job] = deque()
-        exhausted = False
-        while True:
-            for _ in range(ADMIT_BATCH):
-                if exhausted or len(window) >= self.window:
-                    break
-                item = next(items, None)
-                if item is None:
-                    exhausted = True
-                    break
-                window.append(self._admit(item))
-            while window and window[0].row is not None:
-                row = window.popleft().row
-                assert row is not None
-                self.stats.rows += 1
-                self.stats.bytes += row.bytes
-                yield row
-            if exhausted and not window:
-                return
-            now = time.monotonic()
-            while self._delayed and self._delayed[0][0] <= now:
-                self._enqueue(heapq.heappop(self._delayed)[2])
-            hint = self._dispatch(now) if self._idle and self._hosts else None
-            self._watch(now)
-            more = not exhausted and len(window) < self.window
-            self._wait(0.0 if more else hint)
-
-    def _admit(self, item: tuple[int, str] | PageRow) -> _Job:
-        if isinstance(item, PageRow):
-            job = _Job(item.line, item.url)
-            job.row = item
-            return job
-        job = _Job(*item)
-        parsed, bad = check_url(job.url, self.settings.schemes)
-        if bad is not None:
-            job.row = _row(job, bad, None)
-            return job
-        assert parsed is not None and parsed.host is not None
-        job.host = parsed.host
-        job.previous = self.previous.get(job.url)
-        job.slot = self.limiter.slot(parsed.host)
-        self._enqueue(job)
-        return job
-
-    def _enqueue(self, job: _Job) -> None:
-        waiting = self._queues.get(job.host)
-        if waiting is None:
-            waiting = self._queues[job.host] = deque()
-            self._hosts.append(job.host)
-        waiting.append(job)
-
-    def _dispatch(self, now: float) -> float | None:
-        """Start jobs on idle threads, hosts in turn; the least wait asked by a full host."""
-        hint: float | None = None
-        progress = True
-        while self._idle and self._hosts and progress:
-            progress = False
-            for _ in range(len(self._hosts)):
-                if not self._idle:
-                    break
-                host = self._hosts.popleft()
-                waiting = self._queues[host]
-                wait = self.limiter.try_acquire(waiting[0].slot)
-                if wait == 0.0:
-                    self._start(waiting.popleft(), now)
-                    progress = True
-                else:
-                    hint = wait if hint is None else min(hint, wait)
-                if waiting:
-                    self._hosts.append(host)
-                else:
-                    del self._queues[host]
-        return hint
-
-    def _start(self, job: _Job, now: float) -> None:
-        job.attempts += 1
-        self.stats.attempts += 1
-        if job.attempts == 1:
-            job.started = now
+    def _start(self, job: UrlJob, now: float) -> None:
+        guard = self._begin(job, now)
         job.token = token = next(self._tokens)
-        job.guard = guard = Guard(now + self.settings.deadline, self.resolver, self.internal)
         self._running[token] = job
         self._state[token] = "running"
         heapq.heappush(self._timers, (guard.deadline, next(self._seq), token, False))
-        self._idle -= 1
         self._tasks.put((token, job.url, guard, job.previous, job.slot))
 
-    def _watch(self, now: float) -> None:
+    def _tick(self, now: float) -> None:
         """Cut attempts past their deadline; write off those whose thread still has not returned."""
         while self._timers and self._timers[0][0] <= now:
             when, _, token, final = heapq.heappop(self._timers)
@@ -258,13 +132,7 @@ class Engine:
     def _wait(self, hint: float | None) -> None:
         """Block until a result comes or the next timer, retry or host slot is due (hint 0: only
         collect the results already in)."""
-        now = time.monotonic()
-        due = [hint] if hint is not None else []
-        if self._timers:
-            due.append(self._timers[0][0] - now)
-        if self._delayed:
-            due.append(self._delayed[0][0] - now)
-        timeout = max(0.0, min([*due, 1.0]))
+        timeout = self._due(hint, *(self._timers[0][:1] if self._timers else ()))
         try:
             token, outcome = self._done.get(timeout=timeout)
         except queue.Empty:
@@ -286,22 +154,7 @@ class Engine:
         if not abandoned:
             with self._lock:
                 self._state.pop(token, None)
-        self._idle += 1
-        self.limiter.release(job.slot)
-        now = time.monotonic()
-        if outcome.status is not None and job.guard is not None:
-            latency = now - (job.guard.deadline - self.settings.deadline)
-            self.limiter.observe(job.slot, latency, ok=outcome.status < 400)
-        if outcome.retryable and job.attempts <= self.settings.retries:
-            self.stats.retries += 1
-            delay = backoff(self.settings, job.attempts, outcome.retry_after)
-            heapq.heappush(self._delayed, (now + delay, next(self._seq), job))
-            return
-        job.row = _row(job, outcome, now)
-
-    def _crawl_delay(self, host: str, seconds: float) -> None:
-        """A host's robots.txt asks for this Crawl-delay (called by a fetch thread)."""
-        self.limiter.crawl_delay(self.limiter.slot(host), seconds)
+        self._settle(job, outcome)
 
     def _spawn(self, count: int) -> None:
         for _ in range(count):
@@ -334,49 +187,6 @@ class Engine:
                     self._done.put((token, outcome))
         finally:
             fetcher.close()
-
-
-def backoff(settings: CrawlSettings, attempt: int, retry_after: float | None) -> float:
-    """Seconds before retry number `attempt`: Retry-After if the server sent one, else
-    exponential; never more than backoff_max."""
-    wait = settings.backoff * 2 ** (attempt - 1) if retry_after is None else retry_after
-    return min(wait, settings.backoff_max)
-
-
-def _row(job: _Job, outcome: FetchOutcome, now: float | None) -> PageRow:
-    elapsed = None if now is None or not job.attempts else round((now - job.started) * 1000)
-    known = job.previous
-    if outcome.status == 304 and known is not None and not outcome.error:
-        return PageRow(
-            line=job.line,
-            url=job.url,
-            final_url=outcome.final_url,
-            status=304,
-            elapsed_ms=elapsed,
-            attempts=job.attempts,
-            detail=NOT_MODIFIED,
-            content_type=outcome.content_type or known.content_type,
-            sha256=known.sha256,
-            etag=outcome.etag or known.etag,
-            last_modified=outcome.last_modified or known.last_modified,
-            record=outcome.record,
-        )
-    return PageRow(
-        line=job.line,
-        url=job.url,
-        final_url=outcome.final_url,
-        status=outcome.status,
-        bytes=outcome.bytes,
-        elapsed_ms=elapsed,
-        attempts=job.attempts,
-        error=outcome.error,
-        detail=outcome.detail,
-        content_type=outcome.content_type,
-        sha256=outcome.sha256,
-        etag=outcome.etag,
-        last_modified=outcome.last_modified,
-        record=outcome.record,
-    )
 
 
 def iter_items(

@@ -13,12 +13,13 @@ import email.utils
 import hashlib
 import http.client
 import io
+import re
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import urljoin
 
 import certifi
@@ -114,10 +115,12 @@ def error(
 
 def check_url(url: str, schemes: tuple[str, ...]) -> tuple[Url | None, FetchOutcome | None]:
     """Parse a URL; an error outcome if it is invalid or its scheme is not allowed."""
-    try:
-        parsed = parse_url(url)
-    except (LocationValueError, ValueError) as exc:
-        return None, error(ErrorKind.INVALID_URL, str(exc))
+    parsed = _plain_url(url)
+    if parsed is None:
+        try:
+            parsed = parse_url(url)
+        except (LocationValueError, ValueError) as exc:
+            return None, error(ErrorKind.INVALID_URL, str(exc))
     if not parsed.scheme:
         return None, error(ErrorKind.INVALID_URL, "no scheme (http:// or https://)")
     if parsed.scheme not in schemes:
@@ -125,6 +128,103 @@ def check_url(url: str, schemes: tuple[str, ...]) -> tuple[Url | None, FetchOutc
     if not parsed.host:
         return None, error(ErrorKind.INVALID_URL, "no host")
     return parsed, None
+
+
+# a URL that parse_url would leave as it is: lower-case scheme and host, a port, a path and a
+# query of characters that need no encoding, no '%', fragment, user or dot segment
+_PLAIN_URL = re.compile(
+    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([0-9]{1,5}))?"
+    r"(/[A-Za-z0-9/_~!$&'()*+,;=:@.-]*)?(?:\?([A-Za-z0-9/_~!$&'()*+,;=:@.?-]*))?"
+)
+
+
+def _plain_url(url: str) -> Url | None:
+    """parse_url's answer for a plain URL, found without its general parser (the hot path of
+    a crawl); None for any other URL."""
+    match = _PLAIN_URL.fullmatch(url)
+    if match is None:
+        return None
+    scheme, host, port, path, query = match.groups()
+    if (path is None and query is not None) or (path is not None and "/." in path):
+        return None
+    number = int(port) if port else None
+    if number is not None and number > 65535:
+        return None
+    return Url(scheme=scheme, host=host, port=number, path=path, query=query)
+
+
+def hop_refusal(bad: FetchOutcome, hop: int, url: str) -> FetchOutcome:
+    """A URL check's error outcome; after a redirect, one that says where it led."""
+    if hop:
+        detail = f"redirected to {url!r}: {bad.detail}"
+        return error(ErrorKind(bad.error), detail, final_url=url)
+    return bad
+
+
+def follow(current: str, location: str, status: int, seen: set[str]) -> str | FetchOutcome:
+    """Where a redirect from current leads (added to seen), or the error outcome when its
+    Location is not a URL or leads back to a URL the attempt has been at."""
+    target = join_location(current, location)
+    if target is None:
+        detail = f"status {status} with a Location that is not a URL: {location!r}"
+        return error(ErrorKind.BAD_RESPONSE, detail, final_url=current, status=status)
+    if target in seen:
+        detail = f"{current} redirects back to {target}"
+        return error(ErrorKind.REDIRECT_LOOP, detail, final_url=target, status=status)
+    seen.add(target)
+    return target
+
+
+def too_many_redirects(settings: CrawlSettings, url: str) -> FetchOutcome:
+    """The outcome of an attempt still redirected after max_redirects hops."""
+    detail = f"more than {settings.max_redirects} redirects"
+    return error(ErrorKind.TOO_MANY_REDIRECTS, detail, final_url=url)
+
+
+class HeaderLookup(Protocol):
+    """Headers as both fetchers read them: get() by any case of the name, items() in order."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
+def page_outcome(
+    settings: CrawlSettings,
+    url: str,
+    status: int,
+    reason: str,
+    headers: HeaderLookup,
+    *,
+    size: int,
+    digest: str,
+    body: BinaryIO,
+) -> FetchOutcome:
+    """The outcome of an answer read to its end (with its WARC record if the store keeps
+    one)."""
+    record = None
+    if settings.store == "warc":
+        record = Exchange(
+            url=url,
+            status=status,
+            reason=reason,
+            headers=tuple(headers.items()),
+            body=body,
+            size=size,
+            date=warc_date(),
+        )
+    return FetchOutcome(
+        status=status,
+        final_url=url,
+        bytes=size,
+        retry_after=retry_after(headers.get("Retry-After")),
+        retryable=status in settings.retry_statuses,
+        content_type=validator(headers.get("Content-Type")),
+        sha256=digest,
+        etag=validator(headers.get("ETag")),
+        last_modified=validator(headers.get("Last-Modified")),
+        record=record,
+    )
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -148,6 +248,14 @@ def declared_length(value: str | None) -> int | None:
         return None
     text = text.lstrip("0") or "0"
     return int(text) if len(text) <= LENGTH_DIGITS else 10**LENGTH_DIGITS
+
+
+def check_declared(value: str | None, cap: int, status: int) -> None:
+    """TooLarge if a Content-Length header declares a body over the cap."""
+    length = declared_length(value)
+    if length is not None and length > cap:
+        shown = f"{length}" if length < 10**LENGTH_DIGITS else f"of over {LENGTH_DIGITS} digits"
+        raise TooLarge(f"Content-Length {shown} is over the cap of {cap} bytes", status)
 
 
 def classify_error(exc: BaseException) -> FetchOutcome:
@@ -266,64 +374,27 @@ class Fetcher:
         for hop in range(s.max_redirects + 1):
             parsed, bad = check_url(current, s.schemes)
             if bad is not None:
-                if hop:
-                    detail = f"redirected to {current!r}: {bad.detail}"
-                    return error(ErrorKind(bad.error), detail, final_url=current)
-                return bad
+                return hop_refusal(bad, hop, current)
             assert parsed is not None
             if s.robots:
                 refused = self._robots_refusal(parsed, current, guard)
                 if refused:
                     return error(ErrorKind.ROBOTS, refused, final_url=current)
-            response = self._get(parsed, _conditions(previous, current))
+            response = self._get(parsed, conditions(previous, current))
             try:
                 location = response.headers.get("Location")
                 if response.status in REDIRECT_STATUSES and location:
                     _drain(response)
-                    target = _join(current, location)
-                    if target is None:
-                        detail = f"status {response.status} with a Location that is not a URL"
-                        return error(
-                            ErrorKind.BAD_RESPONSE,
-                            f"{detail}: {location!r}",
-                            final_url=current,
-                            status=response.status,
-                        )
-                    if target in seen:
-                        return error(
-                            ErrorKind.REDIRECT_LOOP,
-                            f"{current} redirects back to {target}",
-                            final_url=target,
-                            status=response.status,
-                        )
-                    seen.add(target)
+                    target = follow(current, location, response.status, seen)
+                    if isinstance(target, FetchOutcome):
+                        return target
                     current = final[0] = target
                     continue
                 size, digest, body = self._read_body(response, guard)
-                headers = response.headers
-                record = None
-                if s.store == "warc":
-                    record = Exchange(
-                        url=current,
-                        status=response.status,
-                        reason=response.reason or "",
-                        headers=tuple(headers.items()),
-                        body=body,
-                        size=size,
-                        date=warc_date(),
-                    )
-                return FetchOutcome(
-                    status=response.status,
-                    final_url=current,
-                    bytes=size,
-                    retry_after=retry_after(headers.get("Retry-After")),
-                    retryable=response.status in s.retry_statuses,
-                    content_type=_validator(headers.get("Content-Type")),
-                    sha256=digest,
-                    etag=_validator(headers.get("ETag")),
-                    last_modified=_validator(headers.get("Last-Modified")),
-                    record=record,
-                )
+                return page_outcome(
+                    s, current, response.status, response.reason or "", response.headers,
+                    size=size, digest=digest, body=body,
+                )  # fmt: skip
             except ValueError as exc:
                 response.close()
                 detail = f"status {response.status} with a header that cannot be read: {exc}"
@@ -332,8 +403,7 @@ class Fetcher:
                 )
             finally:
                 response.release_conn()
-        detail = f"more than {s.max_redirects} redirects"
-        return error(ErrorKind.TOO_MANY_REDIRECTS, detail, final_url=current)
+        return too_many_redirects(s, current)
 
     def _get(self, parsed: Url, extra: dict[str, str] | None) -> urllib3.BaseHTTPResponse:
         """GET a parsed URL on this thread's pool for its host (no second parse of the URL).
@@ -368,18 +438,17 @@ class Fetcher:
         SPOOL_BYTES per row in memory, whatever the size cap."""
         cap = self.settings.max_bytes
         keep = self.settings.store == "warc"
-        length = declared_length(response.headers.get("Content-Length"))
-        if length is not None and length > cap:
+        try:
+            check_declared(response.headers.get("Content-Length"), cap, response.status)
+        except TooLarge:
             response.close()
-            shown = f"{length}" if length < 10**LENGTH_DIGITS else f"of over {LENGTH_DIGITS} digits"
-            message = f"Content-Length {shown} is over the cap of {cap} bytes"
-            raise TooLarge(message, response.status)
+            raise
         size = 0
         digest = hashlib.sha256()
         kept = (
             tempfile.SpooledTemporaryFile(SPOOL_BYTES, dir=self.spool_dir)  # noqa: SIM115
             if keep
-            else _NOWHERE
+            else NOWHERE
         )
         try:
             for block in response.stream(READ_SIZE, decode_content=True):
@@ -398,6 +467,12 @@ class Fetcher:
             kept.close()
             raise
         return size, digest.hexdigest(), kept
+
+    def robots_refusal(self, parsed: Url, url: str, guard: Guard) -> str:
+        """Why robots.txt forbids url, or '' (for another engine's attempt under guard, run in
+        this thread); raises as an attempt would (Cut, urllib3's errors)."""
+        with guarding(guard):
+            return self._robots_refusal(parsed, url, guard)
 
     def _robots_refusal(self, parsed: Url, url: str, guard: Guard) -> str:
         """Why robots.txt forbids url, or '' if it allows it."""
@@ -476,7 +551,7 @@ class _Nowhere(io.RawIOBase):
         pass
 
 
-_NOWHERE = _Nowhere()
+NOWHERE = _Nowhere()
 
 
 def _closed_unanswered(exc: ProtocolError) -> bool:
@@ -492,7 +567,7 @@ def warc_date() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _conditions(previous: Previous | None, url: str) -> dict[str, str] | None:
+def conditions(previous: Previous | None, url: str) -> dict[str, str] | None:
     """The conditional headers for url from what an earlier crawl saw there, if anything."""
     if previous is None or previous.final_url != url:
         return None
@@ -505,7 +580,7 @@ def _sendable(value: str) -> bool:
     return bool(value) and value.isprintable() and all(ord(ch) < 256 for ch in value)
 
 
-def _validator(value: str | None) -> str:
+def validator(value: str | None) -> str:
     """A header's value for pages.tsv: one line, '' if absent or longer than VALIDATOR_CHARS."""
     text = " ".join((value or "").split())
     return text if len(text) <= VALIDATOR_CHARS else ""
@@ -532,7 +607,7 @@ def _drain(response: urllib3.BaseHTTPResponse, limit: int = READ_SIZE) -> None:
         response.close()
 
 
-def _join(base: str, location: str) -> str | None:
+def join_location(base: str, location: str) -> str | None:
     """The URL a Location header leads to from base; None if it is not a URL."""
     try:
         return urljoin(base, _header_text(location))

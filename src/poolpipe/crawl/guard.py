@@ -22,6 +22,7 @@ hop (the demo site) is fetched.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import os
 import socket
@@ -47,6 +48,7 @@ class InternalAddress(Exception):
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@functools.lru_cache(maxsize=4096)
 def is_internal(address: str, networks: tuple[IPNetwork, ...]) -> bool:
     """Whether an IP address (IPv4-mapped IPv6 read as its IPv4) is in one of networks."""
     try:
@@ -66,6 +68,16 @@ class Resolver:
 
     def resolve(self, host: str, port: int) -> list[tuple[int, tuple]]:
         """(family, sockaddr) to try in order; socket.gaierror if the name is unknown."""
+        known = self.known(host, port)
+        if known is not None:
+            return known
+        name = host.strip("[]").rstrip(".").lower()
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        return [(family, sockaddr) for family, _, _, _, sockaddr in infos]
+
+    def known(self, host: str, port: int) -> list[tuple[int, tuple]] | None:
+        """resolve()'s answer when it needs no lookup (a fixed name, an address, a name under
+        .invalid); None when the system resolver must be asked."""
         name = host.strip("[]").rstrip(".").lower()
         if name in self.fixed:
             ip, fixed_port = self.fixed[name]
@@ -74,8 +86,7 @@ class Resolver:
             raise socket.gaierror(socket.EAI_NONAME, ".invalid names never resolve (RFC 6761)")
         with contextlib.suppress(ValueError):
             return [(_family(name), (name, port))]
-        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
-        return [(family, sockaddr) for family, _, _, _, sockaddr in infos]
+        return None
 
 
 def _host_port(addr: str) -> tuple[str, int]:
@@ -197,11 +208,12 @@ def _check_peer(sock: socket.socket, host: str) -> None:
     except (OSError, IndexError, TypeError):
         return
     if not guard.allows(peer):
-        raise InternalAddress(_internal(host, peer))
+        raise InternalAddress(internal_reason(host, peer))
     guard.visit(peer)
 
 
-def _internal(host: str, address: str) -> str:
+def internal_reason(host: str, address: str) -> str:
+    """Why a connection to host at address is refused."""
     if host.strip("[]") == address:
         return f"{address} is an internal address"
     return f"{host} is at {address}, an internal address"
@@ -243,7 +255,7 @@ def _open_socket(conn: HTTPConnection) -> socket.socket:
             error = exc
             sock.close()
     if refused:
-        raise InternalAddress(_internal(conn.host, refused))
+        raise InternalAddress(internal_reason(conn.host, refused))
     if isinstance(error, TimeoutError):
         raise ConnectTimeoutError(conn, f"connecting to {conn.host} timed out") from error
     raise NewConnectionError(conn, f"cannot connect to {conn.host}: {error}") from error

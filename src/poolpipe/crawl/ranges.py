@@ -1,7 +1,7 @@
 """Crawl a byte range of a URL file with a pool of processes, and a whole file the same way.
 
 A job's range is cut into pieces that pool_map hands to `processes` worker processes; each
-worker crawls its piece with an Engine that has its share of the total concurrency, and the
+worker crawls its piece with an AsyncEngine that has its share of the total concurrency, and the
 per-host limits are one table shared by all workers. The pieces' rows are joined in input
 order into the job's part file (JSON lines).
 """
@@ -26,8 +26,9 @@ from poolpipe.core.inputs import check_input_file
 from poolpipe.core.outputs import check_output_path, open_atomic
 from poolpipe.core.pool import pool_map
 from poolpipe.core.timing import Stopwatch
+from poolpipe.crawl.aengine import AsyncEngine
 from poolpipe.crawl.demosite import SiteSpec, demo_site
-from poolpipe.crawl.engine import WINDOW, Engine, EngineStats, iter_items
+from poolpipe.crawl.engine import WINDOW, EngineStats, iter_items
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.journal import ROBOTS_FOLDER, identity, journal_dir, open_journal
 from poolpipe.crawl.merge import iter_rows, summary, write_pages
@@ -42,8 +43,8 @@ from poolpipe.errors import PoolpipeError, Stopped
 log = logging.getLogger(__name__)
 
 WARC_WINDOW = 64
-"""With the WARC store, lines a worker holds per thread: rows that wait for an earlier slow
-one hold their bodies, so the window is smaller than WINDOW."""
+"""With the WARC store, lines a worker holds per request in flight: rows that wait for an
+earlier slow one hold their bodies, so the window is smaller than WINDOW."""
 
 FLUSH_S = 0.05
 """How often a worker hands its journal's rows to the system: a killed job fetches again at
@@ -120,9 +121,9 @@ class PieceCrawler:
         threads = self.threads or _worker.threads
         previous = self.previous if self.previous is not None else _worker.previous
         window = min(WINDOW, WARC_WINDOW * threads) if task.warc else None
-        engine = Engine(
+        engine = AsyncEngine(
             self.settings,
-            threads=threads,
+            concurrency=threads,
             limiter=limiter,
             previous=previous,
             window=window,

@@ -159,6 +159,16 @@ class RobotsCache:
                 self._entries.popitem(last=False)
             return made, True
 
+    def settled(self, origin: str) -> RobotsEntry | None:
+        """The origin's entry if its robots.txt has been read (None if it has not, or is
+        being read now)."""
+        with self._lock:
+            found = self._entries.get(origin)
+            if found is None or not found.ready.is_set() or found.failed:
+                return None
+            self._entries.move_to_end(origin)
+            return found
+
     def forget(self, origin: str, entry: RobotsEntry) -> None:
         """Drop an entry whose robots.txt could not be fetched, so the next URL tries again."""
         with self._lock:
