@@ -16,10 +16,9 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from poolpipe.core.chunks import split_file
-from poolpipe.train.choose import choose_columns
+from poolpipe.train.columns import READ_LIMIT, choose_columns
 from poolpipe.train.fit import TrainPart, merge_parts, train_range
-from poolpipe.train.rowrule import MALFORMED_QUOTES
-from poolpipe.train.saved import MODEL_LIMIT
+from poolpipe.train.rows import MALFORMED_QUOTES
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import solve
 
@@ -279,8 +278,8 @@ def test_a_model_file_that_never_ends_is_refused_with_a_bound(tmp_path, small, k
     else:
         model = tmp_path / "giant.json"
         with model.open("wb") as fh:
-            fh.truncate(2 * MODEL_LIMIT)
-        want = f"model {str(model)!r} is larger than {MODEL_LIMIT:,} bytes"
+            fh.truncate(2 * READ_LIMIT)
+        want = f"model {str(model)!r} is larger than {READ_LIMIT:,} bytes"
     assert _error(_predict(model, data, "--out", str(tmp_path / "p.csv"))) == (
         f"poolpipe: error: {want}"
     )
