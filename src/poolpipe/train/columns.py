@@ -2,12 +2,13 @@
 named or found numeric in it, and the first good row as the reference.
 
 split_train chooses them once and writes them as columns.json; every later job reads that
-file back, so all chunks read the same fields with the same reference row.
+file back (Columns.read), so all chunks read the same fields with the same reference row.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -125,6 +126,38 @@ class Columns:
             reference=tuple(data["reference_row"]),
             weight=data.get("weight_field"),
         )
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Columns:
+        """The columns.json split_train wrote, or one sentence if the file is not one."""
+        what = "a columns.json of split_train"
+        data = read_json_file(path, label="columns file", what=what)
+        try:
+            columns = cls.from_json(data)
+            problem = columns._problem()
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem:
+            raise PoolpipeError(f"{path} is not {what}: {problem}")
+        return columns
+
+    def _problem(self) -> str | None:
+        """What makes these columns impossible (a corrupt columns.json), or None."""
+        fields = range(len(self.header))
+        used = [self.target, *self.features, *([] if self.weight is None else [self.weight])]
+        if not isinstance(self.path, str) or not isinstance(self.delimiter, str):
+            return "its input or delimiter is not text"
+        if len(self.delimiter) != 1:
+            return f"its delimiter {self.delimiter!r} is not one character"
+        if not self.header or not all(isinstance(name, str) for name in self.header):
+            return "its header is not a list of names"
+        if not all(type(i) is int and i in fields for i in used) or len(set(used)) != len(used):
+            return "its fields are not distinct columns of its header"
+        if len(self.features) >= _UNUSED or len(self.reference) != self.fit_width:
+            return "its features or reference row have the wrong length"
+        if not all(type(v) in (int, float) and math.isfinite(v) for v in self.reference):
+            return "its reference row is not finite numbers"
+        return None
 
 
 def _parse_float(text: str) -> float:

@@ -38,7 +38,7 @@ from poolpipe.core.chunks import BLOCK_SIZE, Range, header_end, iter_blocks, pie
 from poolpipe.core.parts import merge_ordered, strict_stop
 from poolpipe.core.pool import pool_map, serial_map
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.columns import Columns
+from poolpipe.train.columns import Columns, read_json_file
 from poolpipe.train.inference import Design
 from poolpipe.train.rows import MAX_EXAMPLES, BadRow, overlong_row, parse_block, row_capacity
 from poolpipe.train.scatter import Scatter
@@ -128,6 +128,41 @@ class TrainPart:
             bytes=data["bytes"],
             examples=tuple(BadRow(**ex) for ex in data["skipped_examples"]),
         )
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str], width: int) -> TrainPart:
+        """A part train_chunk wrote for rows of `width` columns, or one sentence if not one."""
+        what = "a part of train_chunk"
+        data = read_json_file(path, label="train part", what=what)
+        try:
+            part = cls.from_json(data)
+            problem = part._problem(width)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem:
+            raise PoolpipeError(f"{path} is not {what}: {problem}")
+        return part
+
+    def _problem(self, width: int) -> str | None:
+        """What makes this part impossible (a corrupt file, or one of other columns), or None."""
+        s = self.scatter
+        counts = (s.rows, self.lines, self.blank_lines, self.skipped_rows, self.skipped_weights)
+        if not all(type(n) is int and n >= 0 for n in (*counts, self.bytes)):
+            return "its counts are not whole numbers of 0 or more"
+        if s.mean.shape != (width,) or s.r.shape != (width, width) or s.exponent.shape != (width,):
+            return f"its summary is not one of {width} columns"
+        weight = 0.0 if s.weight is None else s.weight
+        numbers = (s.mean, s.r, s.exponent, weight)
+        if not all(np.asarray(v).dtype.kind in "if" for v in numbers[:3]) or not all(
+            np.isfinite(v).all() for v in numbers
+        ):
+            return "its summary is not finite numbers"
+        texts = [(ex.line, ex.text, ex.reason) for ex in self.examples]
+        if not all(
+            type(n) is int and isinstance(a, str) and isinstance(b, str) for n, a, b in texts
+        ):
+            return "its skipped rows are not line numbers with text"
+        return None
 
 
 def merge_parts(parts: Iterable[TrainPart], width: int) -> TrainPart:
