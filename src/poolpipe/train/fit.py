@@ -342,6 +342,11 @@ def refine(
     )
     sums = np.sum(list(results), axis=0)
     g0, g1, s = sums[0], sums[1 : 1 + k], sums[1 + k :]
+    # the step (δa, δb) is the least-squares fit of the residuals r on [1, x - m]; in its
+    # normal equations the merged R stands for Σ w (x - m)(x - m)ᵀ (never formed: G Gᵀ is its
+    # inverse), so δb = G Gᵀ (g1 - s g0 / W) and the centered intercept moves by
+    # (g0 - s·δb) / W; s, the sum of x - m, is 0 but for the rounding of m, and the term
+    # s sᵀ / W beside RᵀR is dropped as second order
     gram_inverse = d.inverse_root @ d.inverse_root.T
     if d.intercept:
         rhs = g1 - s * (g0 / np.longdouble(d.weight))

@@ -44,6 +44,7 @@ from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import CONDITION_WARN, Fit, average, solve, through_origin
 
 HEADER_LINES = 1
+"""Lines before the data (the header): parts number lines from the first data line."""
 DIGITS = 6
 P_FLOOR = 1e-300
 
