@@ -5,7 +5,6 @@ from poolpipe.core import (
     Stopwatch,
     checked_manifest,
     job_processes,
-    read_json,
     run_script,
     write_atomic,
     write_job_timing,
@@ -17,9 +16,9 @@ from poolpipe.train import Columns, Options, TrainPart, model_json, summary_text
 def main(smk):
     p = smk.params
     ranges = checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)
-    columns = Columns.from_json(read_json(smk.input.columns))
+    columns = Columns.read(smk.input.columns)
     with Stopwatch() as watch:
-        parts = [TrainPart.from_json(read_json(path)) for path in smk.input.parts]
+        parts = [TrainPart.read(path, columns.fit_width) for path in smk.input.parts]
         model = model_json(
             parts,
             columns,

@@ -3,7 +3,6 @@
 from poolpipe.core import (
     checked_manifest,
     job_processes,
-    read_json,
     run_script,
     timed_with_serial,
     write_job_timing,
@@ -15,7 +14,7 @@ from poolpipe.train import Columns, train_chunks
 def main(smk):
     dataset = smk.wildcards.dataset
     chunk = checked_manifest(smk.input.manifest, dataset=dataset)[int(smk.wildcards.chunk)]
-    columns = Columns.from_json(read_json(smk.input.columns))
+    columns = Columns.read(smk.input.columns)
     processes = job_processes(smk)
     (part,), watch, serial_wall_s = timed_with_serial(
         lambda serial, _: train_chunks(

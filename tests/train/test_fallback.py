@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from poolpipe.train import csvparse
-from poolpipe.train.fallback import parse_reference
+from poolpipe.train import rows as row_reader
 from poolpipe.train.model import train_file
-from tests.train.test_csvparse import LINE, bits, cols
+from poolpipe.train.rows import parse_reference
 from tests.train.test_inference import write_table
+from tests.train.test_rows import LINE, bits, cols
 
 try:
     from poolpipe.train import _csv
@@ -31,7 +31,7 @@ needs_c = pytest.mark.skipif(_csv is None, reason="the C parser is not built her
 def test_the_fallback_returns_what_the_c_parser_returns(lines):
     data = b"\n".join(lines)
     for columns in (cols("a,b,c", "c", ["a"]), cols("a,b,c", "a", ["c", "b"])):
-        capacity = csvparse.row_capacity(columns, len(data))
+        capacity = row_reader.row_capacity(columns, len(data))
         want_out, got_out = np.zeros((capacity, columns.width)), np.zeros((capacity, columns.width))
         want = _csv.parse(data, want_out, ",", columns.slots(), 5)
         got = parse_reference(data, got_out, columns, 5)
@@ -42,16 +42,16 @@ def test_the_fallback_returns_what_the_c_parser_returns(lines):
 
 
 def test_the_fallback_checks_the_output_buffer(monkeypatch):
-    monkeypatch.setattr(csvparse, "_csv", None)
+    monkeypatch.setattr(row_reader, "_csv", None)
     with pytest.raises(ValueError, match="too small"):
-        csvparse.parse_block(b"1,2\n3,4\n", cols("a,b", "b", ["a"]), out=np.empty((1, 2)))
+        row_reader.parse_block(b"1,2\n3,4\n", cols("a,b", "b", ["a"]), out=np.empty((1, 2)))
 
 
 FIT = (
     "import json, sys\n"
     "sys.modules['poolpipe.train._csv'] = None\n"
-    "from poolpipe.train import csvparse, train_file, predict_file\n"
-    "assert csvparse._csv is None\n"
+    "from poolpipe.train import rows, train_file, predict_file\n"
+    "assert rows._csv is None\n"
     "model = train_file(sys.argv[1], 'y', processes=2, chunks=3)\n"
     "summary = predict_file(sys.argv[2], sys.argv[1], sys.argv[3], processes=2)\n"
     "print(json.dumps({'model': model, 'summary': summary}))\n"

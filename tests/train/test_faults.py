@@ -16,10 +16,11 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from poolpipe.core.chunks import split_file
-from poolpipe.train.choose import choose_columns
+from poolpipe.core.outputs import write_json
+from poolpipe.errors import PoolpipeError
+from poolpipe.train.columns import READ_LIMIT, Columns, choose_columns
 from poolpipe.train.fit import TrainPart, merge_parts, train_range
-from poolpipe.train.rowrule import MALFORMED_QUOTES
-from poolpipe.train.saved import MODEL_LIMIT
+from poolpipe.train.rows import MALFORMED_QUOTES
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import solve
 
@@ -266,21 +267,24 @@ def test_a_hostile_model_json_is_one_sentence(tmp_path, small, text, why):
     assert not out.exists()
 
 
+def _endless(tmp_path: Path, kind: str, label: str) -> tuple[Path, str]:
+    """A file that never ends (a FIFO, a device, a sparse giant) and the sentence it gets."""
+    if kind == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+        return path, f"{label} {str(path)!r} is not a regular file"
+    if kind == "device":
+        return Path("/dev/zero"), f"{label} '/dev/zero' is not a regular file"
+    path = tmp_path / "giant.json"
+    with path.open("wb") as fh:
+        fh.truncate(2 * READ_LIMIT)
+    return path, f"{label} {str(path)!r} is larger than {READ_LIMIT:,} bytes"
+
+
 @pytest.mark.parametrize("kind", ["fifo", "device", "sparse_giant"])
 def test_a_model_file_that_never_ends_is_refused_with_a_bound(tmp_path, small, kind):
     data, _ = small
-    if kind == "fifo":
-        model = tmp_path / "fifo"
-        os.mkfifo(model)
-        want = f"model {str(model)!r} is not a regular file"
-    elif kind == "device":
-        model = Path("/dev/zero")
-        want = "model '/dev/zero' is not a regular file"
-    else:
-        model = tmp_path / "giant.json"
-        with model.open("wb") as fh:
-            fh.truncate(2 * MODEL_LIMIT)
-        want = f"model {str(model)!r} is larger than {MODEL_LIMIT:,} bytes"
+    model, want = _endless(tmp_path, kind, "model")
     assert _error(_predict(model, data, "--out", str(tmp_path / "p.csv"))) == (
         f"poolpipe: error: {want}"
     )
@@ -355,3 +359,109 @@ def test_a_pool_that_cannot_get_its_shared_memory_is_one_sentence(tmp_path, smal
         "poolpipe: error: the process pool cannot start: its shared memory cannot be made "
         "(File too large)"
     )
+
+
+@pytest.fixture
+def handoff(tmp_path: Path) -> tuple[Path, Path, Columns, TrainPart]:
+    """The files split_train and train_chunk hand to the next rule: columns.json and a part."""
+    data = tmp_path / "t.csv"
+    data.write_text("x,z,y\n1,0,2\n2,1,3\n3,0,5\nbad,1,1\n4,1,4\n")
+    columns = choose_columns(data, "y")
+    part = train_range(split_file(data, 1, skip_header=True)[0], columns)
+    write_json(tmp_path / "columns.json", columns.to_json())
+    write_json(tmp_path / "part.json", part.to_json())
+    return tmp_path / "columns.json", tmp_path / "part.json", columns, part
+
+
+def _read_handoff(kind: str, path: Path, width: int) -> Columns | TrainPart:
+    return Columns.read(path) if kind == "columns" else TrainPart.read(path, width)
+
+
+def test_the_files_one_train_rule_hands_the_next_read_back_unchanged(handoff):
+    columns_json, part_json, columns, part = handoff
+    assert Columns.read(columns_json) == columns
+    got = TrainPart.read(part_json, columns.fit_width)
+    assert got.to_json() == part.to_json() and got.skipped_rows == 1
+
+
+@pytest.mark.parametrize("kind", ["columns", "part"])
+@pytest.mark.parametrize("shape", ["fifo", "device", "sparse_giant"])
+def test_a_handed_file_that_never_ends_is_refused_with_a_bound(tmp_path, handoff, kind, shape):
+    label = {"columns": "columns file", "part": "train part"}[kind]
+    path, want = _endless(tmp_path, shape, label)
+    with pytest.raises(PoolpipeError) as caught:
+        _read_handoff(kind, path, 3)
+    assert str(caught.value) == want
+
+
+def _edit(path: Path, change) -> None:
+    """The file's document changed; the string "1e999" is written as that number (inf)."""
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc).replace('"1e999"', "1e999"))
+
+
+HANDOFF_DAMAGE = {
+    "columns_not_json": ("columns", "{", "it is not JSON (Expecting property name enclosed in"),
+    "columns_deep": ("columns", "[" * 100_000, "it is nested too deeply"),
+    "columns_a_list": ("columns", "[1, 2]", "TypeError: list indices must be integers"),
+    "columns_field_past_header": (
+        "columns",
+        lambda doc: doc.update(feature_fields=[0, 7]),
+        "its fields are not distinct columns of its header",
+    ),
+    "columns_short_reference": (
+        "columns",
+        lambda doc: doc.update(reference_row=[1.0]),
+        "its features or reference row have the wrong length",
+    ),
+    "columns_huge_reference": (
+        "columns",
+        lambda doc: doc.update(reference_row=[1.0, 2.0, "1e999"]),
+        "its reference row is not finite numbers",
+    ),
+    "part_long_number": ("part", '{"rows": ' + "1" * 5000 + "}", "a number of 5,000 characters"),
+    "part_missing_field": ("part", lambda doc: doc.pop("r"), "KeyError: 'r'"),
+    "part_negative_count": (
+        "part",
+        lambda doc: doc.update(skipped_rows=-1),
+        "its counts are not whole numbers of 0 or more",
+    ),
+    "part_other_width": (
+        "part",
+        lambda doc: doc.update(mean=[0.0, 0.0], r=[[0.0, 0.0], [0.0, 0.0]], exponent=[0, 0]),
+        "its summary is not one of 3 columns",
+    ),
+    "part_not_finite": (
+        "part",
+        lambda doc: doc["r"][0].__setitem__(0, "1e999"),
+        "its summary is not finite numbers",
+    ),
+    "part_text_in_summary": (
+        "part",
+        lambda doc: doc.update(mean=["a", "b", "c"]),
+        "its summary is not finite numbers",
+    ),
+    "part_example_without_line": (
+        "part",
+        lambda doc: doc["skipped_examples"][0].update(line="four"),
+        "its skipped rows are not line numbers with text",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HANDOFF_DAMAGE))
+def test_a_damaged_handed_file_is_one_sentence(handoff, case):
+    kind, damage, why = HANDOFF_DAMAGE[case]
+    columns_json, part_json, _, _ = handoff
+    path = columns_json if kind == "columns" else part_json
+    if callable(damage):
+        _edit(path, damage)
+    else:
+        path.write_text(damage)
+    what = "a columns.json of split_train" if kind == "columns" else "a part of train_chunk"
+    with pytest.raises(PoolpipeError) as caught:
+        _read_handoff(kind, path, 3)
+    message = str(caught.value)
+    assert message.startswith(f"{path} is not {what}: ") and why in message
+    assert "\n" not in message

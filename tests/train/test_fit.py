@@ -18,12 +18,11 @@ from sklearn.linear_model import LinearRegression
 from poolpipe.core.chunks import Range, split_file
 from poolpipe.core.outputs import dumps_json
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.choose import choose_columns
-from poolpipe.train.columns import Columns
+from poolpipe.train.columns import Columns, choose_columns
 from poolpipe.train.demo import write_train
 from poolpipe.train.fit import TrainPart, merge_parts, train_chunks, train_range
 from poolpipe.train.model import model_json, train_file
-from poolpipe.train.rowrule import MALFORMED_QUOTES, parse_line
+from poolpipe.train.rows import MALFORMED_QUOTES, parse_line
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import RANK_TOL, solve
 

@@ -15,7 +15,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 
 from poolpipe.core.chunks import split_file
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.choose import choose_columns
+from poolpipe.train.columns import choose_columns
 from poolpipe.train.fit import TrainPart, train_chunks
 from poolpipe.train.model import Options, model_json, train_file
 from poolpipe.train.scatter import Scatter

@@ -13,7 +13,7 @@ import pytest
 import statsmodels.api as sm
 
 from poolpipe.core.chunks import split_file
-from poolpipe.train.choose import choose_columns
+from poolpipe.train.columns import choose_columns
 from poolpipe.train.fit import train_chunks
 from poolpipe.train.model import Options, model_json
 from tests.train.test_inference import assert_close, check_against, with_intercept_first

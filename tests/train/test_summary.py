@@ -11,7 +11,7 @@ import pytest
 import statsmodels.api as sm
 
 from poolpipe.train import summary_text, train_file
-from poolpipe.train.summary import p_value
+from poolpipe.train.model import p_value
 
 POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
 

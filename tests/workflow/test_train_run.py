@@ -13,9 +13,9 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from poolpipe.core.timing import read_record
-from poolpipe.train.choose import choose_columns
-from poolpipe.train.rowrule import parse_line
-from poolpipe.train.summary import summary_text
+from poolpipe.train.columns import choose_columns
+from poolpipe.train.model import summary_text
+from poolpipe.train.rows import parse_line
 
 from ..workflow_helpers import SMALL, same_result, snakemake, with_sheet, workflow_copy
 

@@ -11,6 +11,9 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from poolpipe.core.chunks import Range, lines_before
+from poolpipe.errors import PoolpipeError
+
 P = TypeVar("P")
 
 
@@ -40,3 +43,10 @@ def merge_ordered(
         if combine is not None:
             merged = combine(merged, part)
     return dataclasses.replace(merged, **totals, **{examples: tuple(kept)})  # type: ignore[type-var]
+
+
+def strict_stop(rng: Range, line: int, problem: str) -> PoolpipeError:
+    """What strict mode raises at the first bad line of a range (line counts from 1 at its start):
+    the line's number in the whole file, counted only now, as only a failing run needs it."""
+    number = lines_before(rng.path, rng.start) + line
+    return PoolpipeError(f"{rng.path}, line {number}: {problem} (strict mode stops here)")

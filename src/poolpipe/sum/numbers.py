@@ -12,12 +12,10 @@ from poolpipe.core.chunks import (
     BLOCK_SIZE,
     Range,
     iter_blocks,
-    lines_before,
     pieces_for,
     split_file,
 )
-from poolpipe.core.parts import merge_ordered
-from poolpipe.errors import PoolpipeError
+from poolpipe.core.parts import merge_ordered, strict_stop
 
 try:
     from poolpipe.sum import _scan
@@ -132,7 +130,7 @@ def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) ->
             if len(examples) < MAX_EXAMPLES:
                 examples.append(_example(lines + index + 1, bytes(data[start:end])))
         if strict and examples:
-            _fail_strict(rng, examples[0])
+            raise strict_stop(rng, examples[0].line, f"{examples[0].text!r} is not an integer")
         lines += nlines
     return SumPart(
         total=total,
@@ -142,13 +140,6 @@ def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) ->
         lines=lines,
         bytes=rng.size,
         bad_examples=tuple(examples),
-    )
-
-
-def _fail_strict(rng: Range, first: BadLine) -> None:
-    number = lines_before(rng.path, rng.start) + first.line
-    raise PoolpipeError(
-        f"{rng.path}, line {number}: {first.text!r} is not an integer (strict mode stops here)"
     )
 
 

@@ -1,15 +1,19 @@
-"""The train stage: a linear regression over chunks of a CSV file, merged exactly."""
+"""The train stage: a linear regression over chunks of a CSV file, merged exactly.
 
-from poolpipe.train.choose import choose_columns
-from poolpipe.train.columns import Columns
-from poolpipe.train.csvparse import parse_block, row_capacity
+Its modules, in the order they depend on each other: rows (a CSV row read, fast in C or by the
+reference rule), columns (the header and the fields a fit uses), scatter (the mergeable summary
+of rows), solve (the fit from it), inference (its statistics), fit (the passes over the rows
+through the pool), model (model.json and its summary), predict (a saved model applied), demo.
+"""
+
+from poolpipe.train.columns import Columns, choose_columns
 from poolpipe.train.demo import write_train
 from poolpipe.train.fit import TrainPart, train_chunks
-from poolpipe.train.model import Options, model_json, train_file
+from poolpipe.train.model import Options, model_json, summary_text, train_file
 from poolpipe.train.predict import predict_file
+from poolpipe.train.rows import parse_block, row_capacity
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import solve
-from poolpipe.train.summary import summary_text
 
 __all__ = [
     "Columns",

@@ -9,6 +9,9 @@ weight). A rank-deficient fit is the fit of its kept columns (train/solve.py):
 its statistics are those of that model, and an aliased column's cells are null.
 A model without intercept is summarised about 0 (solve.through_origin): its R²
 is then the uncentered one, as statsmodels and the NIST certified values give it.
+Robust (HC0-HC3) covariances are the sandwich B M B, B = diag(1/W, G Gᵀ) with G = R11⁻¹
+and M the middle sums a second pass over the rows gives (train/fit.py), moved from the
+centered intercept to the data's, as statsmodels' HC0_se..HC3_se give them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from scipy.linalg import solve_triangular
 
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import Kept, kept_columns, scaled_means, solve_kept, solve_ridge
+
+KINDS = ("hc0", "hc1", "hc2", "hc3")
+"""The robust covariances train.robust may name (besides "none")."""
 
 
 @dataclass(frozen=True)
@@ -222,3 +228,20 @@ def ridge_measures(scatter: Scatter, ridge: float) -> dict[str, Any]:
         "rmse": number(scaled(rmse, e_y)),
         "rss": number(scaled(rss, 2 * e_y)),
     }
+
+
+def robust_covariance(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
+    """The sandwich covariance of (intercept, coefficients) in the held scale."""
+    p = len(d.coef)
+    bread = np.zeros((p + 1, p + 1))
+    bread[0, 0] = 1 / d.weight
+    bread[1:, 1:] = d.inverse_root @ d.inverse_root.T
+    centred = bread @ meat @ bread
+    if kind == "hc1":
+        # HC1 is HC0 with the degrees-of-freedom correction n / (n - k - 1)
+        centred = centred * (d.rows / d.df_resid) if d.df_resid > 0 else centred * np.nan
+    # the sums are about the centered intercept (the mean of y); the data's intercept is
+    # that less x̄ b, so its row and column of the covariance move by -x̄
+    move = np.eye(p + 1)
+    move[0, 1:] = -d.means[:p]
+    return move @ centred @ move.T

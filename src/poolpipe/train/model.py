@@ -1,24 +1,172 @@
-"""The model.json document: the exact fit, the averaged fits, counts, the full fit if asked."""
+"""The model.json document and its text summary: the exact fit with its statistics (robust
+errors and a refinement step from a second pass if asked or needed), the ridge fit, the
+averaged chunk fits of the article's recipe, the counts, and the full fit's differences.
+
+The summary (summary_text) is the exact fit as a statistician reads it: numbers rounded to
+DIGITS significant digits; a p-value below P_FLOOR (or one that underflowed to 0) written
+"< 1e-300", never "0"; a statistic that is undefined (null in model.json) written "-".
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from poolpipe.core.chunks import Range, split_file
+from poolpipe.core.defaults import schema_bounds
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.choose import choose_columns
-from poolpipe.train.columns import Columns
-from poolpipe.train.exact import Options, exact_json, finite, ridge_json
-from poolpipe.train.fit import TrainPart, merge_parts, train_chunks
-from poolpipe.train.fullfit import full_fit, full_fit_mb
-from poolpipe.train.solve import Fit, average, solve
+from poolpipe.train.columns import Columns, choose_columns
+from poolpipe.train.fit import (
+    RobustPass,
+    TrainPart,
+    full_fit,
+    full_fit_mb,
+    merge_parts,
+    needs_refinement,
+    refine,
+    robust_sums,
+    train_chunks,
+)
+from poolpipe.train.inference import (
+    KINDS,
+    coefficient_table,
+    design,
+    inference,
+    number,
+    ridge_measures,
+    robust_covariance,
+)
+from poolpipe.train.scatter import Scatter
+from poolpipe.train.solve import CONDITION_WARN, Fit, average, solve, through_origin
 
 HEADER_LINES = 1
+"""Lines before the data (the header): parts number lines from the first data line."""
+DIGITS = 6
+P_FLOOR = 1e-300
+
+
+def finite(fit: Fit) -> bool:
+    """Whether every coefficient and the intercept are finite."""
+    return bool(np.isfinite([*fit.coef, fit.intercept]).all())
+
+
+def check_finite(fit: Fit, what: str, path: str) -> Fit:
+    """The fit, or one sentence if a coefficient passes the float limit."""
+    if not finite(fit):
+        raise PoolpipeError(
+            f"{path}: the {what} is not finite: a coefficient or the intercept passes the "
+            "float limit (about 1.8e308); rescale the columns"
+        )
+    return fit
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """What a fit reports beyond its coefficients: interval level, ridge, robust errors, and
+    whether the model has an intercept."""
+
+    alpha: float = 0.05
+    ridge: float = 0.0
+    robust: str = "none"
+    intercept: bool = True
+
+    def __post_init__(self) -> None:
+        if self.robust not in ("none", *KINDS):
+            raise PoolpipeError(
+                f"robust must be one of none, {', '.join(KINDS)}, not {self.robust!r}"
+            )
+        if self.robust != "none" and not self.intercept:
+            raise PoolpipeError(
+                "robust errors are computed for models with an intercept only; "
+                "leave out robust or keep the intercept"
+            )
+
+        for name in ("alpha", "ridge"):
+            problem = schema_bounds(f"train.{name}").problem(getattr(self, name))
+            if problem:
+                raise PoolpipeError(f"train.{name} {problem}")
+
+    def summary(self, scatter: Scatter, reference: Sequence[float]) -> Scatter:
+        """The rows' summary the fit solves: about the means, or about 0 without intercept."""
+        return scatter if self.intercept else through_origin(scatter, reference)
+
+
+def exact_json(
+    total: TrainPart,
+    columns: Columns,
+    options: Options,
+    ranges: Sequence[Range],
+    *,
+    processes: int = 1,
+) -> dict[str, Any]:
+    """The exact fit with its statistics, and robust errors from a second pass if asked."""
+    reference = columns.reference
+    scatter = options.summary(total.scatter, reference)
+    exact = check_finite(solve(scatter, reference), "exact fit", columns.path)
+    names = columns.feature_names
+    d = design(scatter, reference, intercept=options.intercept)
+    aliased = [names[j] for j in d.kept.aliased]
+    condition = d.kept.condition_number()
+    refined = bool(ranges) and needs_refinement(d, condition)
+    if refined:
+        kept_coef, intercept = refine(ranges, columns, d, processes=processes)
+        coef = d.kept.expand(list(kept_coef), 0.0)
+        exact = check_finite(Fit(tuple(coef), intercept, exact.rank), "exact fit", columns.path)
+    doc = {
+        **exact.to_json(),
+        "fit_intercept": options.intercept,
+        "aliased": aliased,
+        "condition_number": number(condition) if condition is not None else None,
+        "refined": refined,
+        "warnings": warnings(aliased, condition),
+        **inference(d, coef=exact.coef, intercept=exact.intercept, alpha=options.alpha),
+    }
+    if options.robust != "none":
+        job = RobustPass(columns, d, options.robust)
+        cov = robust_covariance(d, robust_sums(ranges, job, processes=processes), options.robust)
+        table = coefficient_table(
+            coef=[exact.coef[j] for j in d.kept.features],
+            intercept=exact.intercept,
+            cov=cov,
+            d=d,
+            alpha=options.alpha,
+        )
+        doc["robust"] = {"kind": options.robust, **table}
+    return doc
+
+
+def warnings(aliased: Sequence[str], condition: float | None) -> list[str]:
+    """What a reader of the fit should know first: aliased columns, a large condition number."""
+    said = []
+    if aliased:
+        said.append(
+            f"{len(aliased)} column(s) aliased (a combination of the columns before them, "
+            f"left out of the fit): {', '.join(aliased)}"
+        )
+    if condition is not None and condition > CONDITION_WARN:
+        digits = math.log10(condition) if math.isfinite(condition) else math.inf
+        said.append(
+            f"the condition number is large ({condition:.3g}): the columns are nearly "
+            f"collinear and the coefficients may lose about {digits:.0f} of their 16 digits"
+        )
+    return said
+
+
+def ridge_json(total: TrainPart, columns: Columns, options: Options) -> dict[str, Any]:
+    """The ridge fit (scikit-learn's Ridge with its intercept) and how well it fits."""
+    scatter = options.summary(total.scatter, columns.reference)
+    fit = solve(scatter, columns.reference, ridge=options.ridge)
+    fit = check_finite(fit, "ridge fit", columns.path)
+    return {
+        "alpha": options.ridge,
+        "coef": list(fit.coef),
+        "intercept": fit.intercept,
+        **ridge_measures(scatter, options.ridge),
+    }
 
 
 def _chunk_fit_json(fit: Fit | None) -> dict[str, Any]:
@@ -165,3 +313,85 @@ def train_file(
         ranges=ranges,
         processes=processes,
     )
+
+
+def shown(value: float | None, digits: int = DIGITS) -> str:
+    """value to `digits` significant digits, "-" if undefined."""
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def p_value(value: float | None) -> str:
+    """A p-value: 4 significant digits, "< 1e-300" below the floor."""
+    if value is None:
+        return "-"
+    return f"< {P_FLOOR:g}" if value < P_FLOOR else f"{value:.4g}"
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        rest = [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        cells = [row[0].ljust(widths[0]), *rest]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def summary_text(model: dict[str, Any]) -> str:
+    """The summary of a model.json document's exact fit, as lines of text."""
+    exact = model["exact"]
+    level = 1 - exact["alpha"]
+    head = ["", "coef", "std err", "t", "P>|t|", f"[{level:.1%}", "interval]"]
+    rows = [head]
+    names = [*(["intercept"] if exact.get("fit_intercept", True) else []), *model["features"]]
+    coef = [*([exact["intercept"]] if exact.get("fit_intercept", True) else []), *exact["coef"]]
+
+    def column(key: str) -> list[Any]:
+        cell = exact[key]
+        own = [cell["intercept"]] if exact.get("fit_intercept", True) else []
+        return [*own, *cell["coef"]]
+
+    aliased = set(exact.get("aliased", []))
+    for name, c, se, t, p, ci in zip(
+        names,
+        coef,
+        column("std_err"),
+        column("t"),
+        column("p"),
+        column("conf_int"),
+        strict=True,
+    ):
+        if name in aliased:
+            rows.append([name, "aliased", "-", "-", "-", "-", "-"])
+            continue
+        low, high = ci
+        rows.append([name, shown(c), shown(se), shown(t, 4), p_value(p), shown(low), shown(high)])
+    lines = [f"Linear regression of {model['target']} on {model['input']}", ""]
+    lines += _table(rows)
+    undefined = exact.get("undefined", {})
+
+    def measure(key: str) -> str:
+        why = undefined.get(key)
+        return f"- ({why})" if exact[key] is None and why else shown(exact[key])
+
+    f_line = f"{shown(exact['f_stat'])} on {exact['df_model']} and {exact['df_resid']} df"
+    if exact["f_stat"] is None and undefined.get("f_stat"):
+        f_line = f"- ({undefined['f_stat']})"
+    else:
+        f_line = f"{f_line}, p {p_value(exact['f_p'])}"
+    measures = [
+        ("observations", str(exact["n"])),
+        ("R²" if exact.get("fit_intercept", True) else "R² (uncentered)", measure("r2")),
+        ("adjusted R²", measure("adj_r2")),
+        ("F", f_line),
+        ("residual SD", shown(exact.get("residual_sd"))),
+        ("condition number", shown(exact.get("condition_number"), 3)),
+        ("aliased", ", ".join(exact.get("aliased", [])) or "none"),
+    ]
+    width = max(len(name) for name, _ in measures)
+    lines += [""] + [f"{name.ljust(width)}  {value}" for name, value in measures]
+    for warning in exact.get("warnings", []):
+        lines.append(f"warning: {warning}")
+    if model.get("skipped_rows", {}).get("count"):
+        lines.append(f"skipped rows: {model['skipped_rows']['count']}")
+    return "\n".join(lines) + "\n"

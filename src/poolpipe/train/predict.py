@@ -1,11 +1,15 @@
 """Predictions of a saved model for every row of a CSV file, over chunks in the pool.
 
-The data lines are cut into pieces of at most PIECE_BYTES; the pool counts each
-piece's lines (for line numbers), then predicts each piece, and the pieces' rows
-are written in file order to one CSV, `line,prediction,error`: one row for every
-non-blank data line, so nothing is dropped unseen (a bad line has an empty
-prediction and says why). Where the file has the model's target column, the
-out-of-sample RMSE and R² of the good rows come with the counts.
+The model.json is read back with a bound and checked (load_model): one method's finite
+coefficients for the features it names. The data lines are cut into pieces of at most
+PIECE_BYTES; the pool counts each piece's lines (for line numbers), then predicts each piece,
+and the pieces' rows are written in file order to one CSV, `line,prediction,error`: one row
+for every non-blank data line, so nothing is dropped unseen (a bad line has an empty
+prediction and says why). A block of lines goes through the fast parser; a block with a bad
+or blank line is read again line by line by the reference rule, so every line gets its own
+row. Where the file has the model's target column, each piece keeps the squared errors' sum
+and the target's mean and squared deviations, which merge exactly across pieces (Chan et
+al.), and the out-of-sample RMSE and R² of the good rows come with the counts.
 """
 
 from __future__ import annotations
@@ -13,22 +17,237 @@ from __future__ import annotations
 import math
 import os
 from contextlib import closing
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from poolpipe.core.chunks import Range, header_end, lines_before, split_range
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from poolpipe.core.chunks import (
+    BLOCK_SIZE,
+    Range,
+    header_end,
+    iter_blocks,
+    lines_before,
+    split_range,
+)
 from poolpipe.core.outputs import check_output_path, open_atomic, refuse_overlap
 from poolpipe.core.pool import pool_map
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.columns import Columns
-from poolpipe.train.csvparse import MAX_EXAMPLES
-from poolpipe.train.header import check_delimiter, read_header
-from poolpipe.train.predictor import Predictor, PredictPart, combine
-from poolpipe.train.saved import SavedModel, load_model
+from poolpipe.train.columns import Columns, check_delimiter, parse_int, read_header, read_json_file
+from poolpipe.train.fit import describe
+from poolpipe.train.rows import (
+    MAX_EXAMPLES,
+    BadRow,
+    overlong_row,
+    parse_block,
+    parse_line,
+    row_capacity,
+)
+
+METHODS = ("exact", "ridge", "average", "weighted_average")
+"""The fits of a model.json that can predict."""
 
 PIECE_BYTES = 32 << 20
 """Most bytes of data lines one pool task predicts (its output is held until written)."""
 HEADER = b"line,prediction,error\n"
+
+
+def _int_as_float(text: str) -> float:
+    """An integer of a model.json as the float it stands for (inf past the float limit: refused
+    by load_model as not finite, instead of an OverflowError where it is used)."""
+    try:
+        return float(parse_int(text))
+    except OverflowError:
+        return math.inf
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """The coefficients of one fit of a model.json, with the columns they belong to."""
+
+    path: str
+    method: str
+    features: tuple[str, ...]
+    target: str
+    coef: np.ndarray
+    intercept: float
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predictions for rows of the features, in the model's order."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return x @ self.coef + self.intercept
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def load_model(path: str | os.PathLike[str], method: str = "exact") -> SavedModel:
+    """Read a model.json written by `poolpipe train` or merge_train; a wrong one is one sentence."""
+    if method not in METHODS:
+        raise PoolpipeError(f"the method must be one of {', '.join(METHODS)}, not {method!r}")
+    doc = read_json_file(path, label="model", what="a model.json", parse_int=_int_as_float)
+    if not isinstance(doc, dict) or not isinstance(doc.get("exact"), dict):
+        raise PoolpipeError(f"{path} is not a model.json: it has no exact fit")
+    features, target = doc.get("features"), doc.get("target")
+    if (
+        not isinstance(features, list)
+        or not all(isinstance(f, str) and f for f in features)
+        or not isinstance(target, str)
+    ):
+        raise PoolpipeError(f"{path} is not a model.json: its features or target are missing")
+    fit = doc.get(method)
+    if not isinstance(fit, dict):
+        raise PoolpipeError(f"{path} holds no {method} fit (train.ridge sets one for ridge)")
+    coef, intercept = fit.get("coef"), fit.get("intercept")
+    if (
+        not isinstance(coef, list)
+        or len(coef) != len(features)
+        or not all(_number(c) for c in coef)
+        or not _number(intercept)
+    ):
+        raise PoolpipeError(
+            f"{path} is not a model.json: its {method} fit needs {len(features)} finite "
+            "coefficients and a finite intercept"
+        )
+    return SavedModel(
+        path=str(path),
+        method=method,
+        features=tuple(features),
+        target=target,
+        coef=np.asarray(coef, dtype=float),
+        intercept=float(intercept),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictPart:
+    """One piece's output rows and counts; sse and the target's moments for the scores."""
+
+    text: bytes = b""
+    rows: int = 0
+    bad_rows: int = 0
+    blank_lines: int = 0
+    examples: tuple[BadRow, ...] = field(default_factory=tuple)
+    scored: int = 0
+    sse: float = 0.0
+    mean: float = 0.0
+    m2: float = 0.0
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def combine(a: PredictPart, b: PredictPart) -> PredictPart:
+    """Scores of both parts (Chan's merge of the target's mean and squared deviations)."""
+    n = a.scored + b.scored
+    if not n:
+        return a
+    delta = b.mean - a.mean
+    return PredictPart(
+        rows=a.rows,
+        bad_rows=a.bad_rows,
+        blank_lines=a.blank_lines,
+        examples=a.examples,
+        scored=n,
+        sse=a.sse + b.sse,
+        mean=a.mean + delta * b.scored / n,
+        m2=a.m2 + b.m2 + delta * delta * a.scored * b.scored / n,
+    )
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A pool task: predict one piece of the data, whose first line has the given number."""
+
+    columns: Columns
+    model: SavedModel
+
+    def __call__(self, task: tuple[Range, int]) -> PredictPart:
+        rng, line = task
+        cols, p = self.columns, len(self.model.features)
+        out = np.empty((row_capacity(cols, BLOCK_SIZE), cols.width))
+        chunks: list[str] = []
+        bad: list[BadRow] = []
+        scores = PredictPart()
+        blanks = 0
+        with threadpool_limits(limits=1):
+            for block in iter_blocks(rng):
+                if block.overlong:
+                    bad.append(overlong_row(line, block.data))
+                    chunks.append(f"{line},,{_quoted(bad[-1].reason)}\n")
+                    line += 1
+                    continue
+                parsed = parse_block(block.data, cols, out=out, max_examples=0)
+                if parsed.bad_rows or parsed.blank_lines:
+                    numbers, values, found, nblank = _line_by_line(block.data, cols, line)
+                    blanks += nblank
+                else:
+                    numbers, values, found = np.arange(line, line + parsed.lines), parsed.values, []
+                pred = self.model.predict(values[:, :p])
+                ok = np.isfinite(pred)
+                found += [
+                    BadRow(n, "", "the prediction is not finite") for n in numbers[~ok].tolist()
+                ]
+                entries = [
+                    (n, f"{n},{v!r},")
+                    for n, v in zip(numbers[ok].tolist(), pred[ok].tolist(), strict=True)
+                ]
+                if found:
+                    entries += [(b.line, f"{b.line},,{_quoted(b.reason)}") for b in found]
+                    entries.sort()
+                    bad += sorted(found, key=lambda b: b.line)
+                if entries:
+                    chunks.append("\n".join(text for _, text in entries) + "\n")
+                if cols.target is not None and ok.any():
+                    scores = combine(scores, _scores(values[ok, p], pred[ok]))
+                line += parsed.lines
+        text = "".join(chunks).encode()
+        return PredictPart(
+            text=text,
+            rows=text.count(b"\n") - len(bad),
+            bad_rows=len(bad),
+            blank_lines=blanks,
+            examples=tuple(bad[:MAX_EXAMPLES]),
+            scored=scores.scored,
+            sse=scores.sse,
+            mean=scores.mean,
+            m2=scores.m2,
+        )
+
+
+def _scores(y: np.ndarray, pred: np.ndarray) -> PredictPart:
+    mean = float(y.mean())
+    return PredictPart(
+        scored=len(y),
+        sse=float(((y - pred) ** 2).sum()),
+        mean=mean,
+        m2=float(((y - mean) ** 2).sum()),
+    )
+
+
+def _line_by_line(
+    data: memoryview, columns: Columns, first: int
+) -> tuple[np.ndarray, np.ndarray, list[BadRow], int]:
+    """The reference rule line by line, for a block with a bad or blank line."""
+    lines = bytes(data).split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    numbers, values, bad, blanks = [], [], [], 0
+    for i, raw in enumerate(lines):
+        result = parse_line(raw, columns)
+        if result is None:
+            blanks += 1
+        elif isinstance(result, str):
+            text = raw.rstrip(b"\r").decode("utf-8", errors="backslashreplace")[:80]
+            bad.append(BadRow(first + i, text, result))
+        else:
+            numbers.append(first + i)
+            values.append(result)
+    shaped = np.array(values, dtype=float).reshape(len(values), columns.width)
+    return np.array(numbers, dtype=np.int64), shaped, bad, blanks
 
 
 def predict_columns(path: str, model: SavedModel, delimiter: str = ",") -> Columns:
@@ -92,7 +311,7 @@ def predict_file(
     predictor = Predictor(columns, model)
     # closing: a failed write (a full disk) stops the pool at once; a generator left open would
     # keep its workers until the interpreter's exit, which then waits on them
-    parts = pool_map(predictor, tasks, processes, describe=_describe)
+    parts = pool_map(predictor, tasks, processes, describe=lambda t: describe(t[0], "predictions"))
     with closing(parts), open_atomic(out) as fh:
         fh.write(HEADER)
         total = PredictPart()
@@ -117,8 +336,3 @@ def predict_file(
         "rmse": rmse,
         "r2": r2,
     }
-
-
-def _describe(task: tuple[Range, int]) -> str:
-    rng = task[0]
-    return f"bytes {rng.start}-{rng.end} of {rng.path} (predictions)"

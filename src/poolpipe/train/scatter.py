@@ -82,15 +82,22 @@ class Scatter:
         they are rows already shifted by the reference. weights (all above 0) weigh the rows.
         """
         shift = np.zeros(values.shape[1]) if reference is None else reference
+        # a column only ever grows its exponent: the rows held so far are rescaled exactly
+        # (a power of two), never the new rows rounded to the old scale
         exponent = np.maximum(self.exponent, _exponents(values, shift))
         scatter = self.rescaled(exponent)
         if exponent.any():
             np.ldexp(values, -exponent, out=values)
             shift = np.ldexp(shift, -exponent)
         if reference is not None:
+            # subtracting one row common to the whole file keeps the digits that large
+            # offsets (a year, a coordinate) would cost the centering, and is the same in
+            # every chunk, so the parts still merge exactly
             values -= shift
         if weights is not None and self.weight is None:
             scatter = replace(scatter, weight=float(scatter.rows))
+        # QR_ROWS rows per QR: each is copied into the stacked array, which then stays in the
+        # CPU's cache; one QR of a whole block would be as exact, only slower
         for start in range(0, len(values), QR_ROWS):
             block = values[start : start + QR_ROWS]
             scatter = scatter._add(
@@ -110,6 +117,10 @@ class Scatter:
         total = own + added
         block_mean = block.mean(axis=0) if weights is None else weights @ block / added
         delta = block_mean - self.mean
+        # the R of the union of two centered sets is the R of [R_a; R_b; link], where the
+        # link row sqrt(n_a n_b / n) (mean_b - mean_a) carries what the two means differ by
+        # (Chan et al.'s update for the cross-products, done on R, never on RᵀR, so the
+        # condition number is not squared as the normal equations would square it)
         stacked = np.empty((width + m + 1, width), order="F")
         stacked[:width] = self.r
         np.subtract(block, block_mean, out=stacked[width : width + m])
@@ -132,7 +143,7 @@ class Scatter:
         total = wa + wb
         delta = b.mean - a.mean
         mean = a.mean + delta * (wb / total)
-        link = delta * math.sqrt(wa * wb / total)
+        link = delta * math.sqrt(wa * wb / total)  # as in _add: what the two means differ by
         stacked = np.asfortranarray(np.vstack([a.r, b.r, link]))
         weight = None if a.weight is None and b.weight is None else total
         return Scatter(a.rows + b.rows, mean, r_factor(stacked), exponent, weight)
@@ -148,11 +159,13 @@ def _exponents(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def r_factor(a: np.ndarray) -> np.ndarray:
     """The R of a Householder QR of a Fortran-ordered array (overwritten), as a square."""
+    # LAPACK's dgeqrf directly: numpy.linalg.qr copies its argument first, while this array is
+    # scratch (built Fortran-ordered for the call), so LAPACK may overwrite it in place
     qr, _, _, info = dgeqrf(a, overwrite_a=1)
     if info != 0:
         raise RuntimeError(f"LAPACK dgeqrf failed with info={info}")
     width = a.shape[1]
     r = np.zeros((width, width))
-    top = min(width, qr.shape[0])
+    top = min(width, qr.shape[0])  # fewer rows than columns: the missing rows of R are zero
     r[:top] = np.triu(qr[:top])
     return r

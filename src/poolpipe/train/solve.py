@@ -122,6 +122,8 @@ def _first_aliased(r11: np.ndarray, start: int) -> int | None:
     """The first column from start whose diagonal entry is at most RANK_TOL of its norm."""
     norms = column_norms(r11)
     for j in range(start, r11.shape[1]):
+        # |r_jj| / |R e_j| is the sine of column j's angle to the span of the columns before
+        # it, whatever its units; "not >" so that a NaN diagonal counts as aliased too
         if not abs(r11[j, j]) > RANK_TOL * norms[j]:
             return j
     return None
@@ -136,6 +138,7 @@ def kept_columns(scatter: Scatter) -> Kept:
     p = scatter.r.shape[0] - 1
     r = scatter.r
     norms = column_norms(r[:p, :p])
+    # a constant column is zero once centered: it is dropped before any angle is measured
     features = [j for j in range(p) if norms[j] > 0]
     if len(features) < p:
         r = r_factor(np.asfortranarray(r[:, [*features, p]]))
@@ -163,6 +166,8 @@ def solve_ridge(scatter: Scatter, ridge: float) -> np.ndarray:
     """The ridge coefficients in the held scale."""
     p = scatter.r.shape[0] - 1
     a, b = scatter.r[:p, :p], scatter.r[:p, p]
+    # the penalty is sqrt(alpha) in the data's units: a column held divided by 2**e gets
+    # sqrt(alpha) / 2**e, so that the held-scale solution is the data's ridge solution
     penalty = np.ldexp(np.full(p, math.sqrt(ridge)), -scatter.exponent[:p])
     a = np.vstack([a, np.diag(penalty)])
     b = np.concatenate([b, np.zeros(p)])
@@ -204,6 +209,8 @@ def average(fits: Sequence[Fit], weights: Sequence[float] | None = None) -> Fit:
         coef = np.average(coefs, axis=0, weights=weights)
         intercept = np.average(intercepts, weights=weights)
         if not (np.isfinite(coef).all() and np.isfinite(intercept)):
+            # the sum of fits near the float limit overflows before the division by their
+            # count: shares first, then the sum
             shares = np.ones(len(fits)) if weights is None else np.asarray(weights, dtype=float)
             shares = shares / shares.sum()
             coef = (coefs * shares[:, None]).sum(axis=0)

@@ -12,11 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.choose import choose_columns
-from poolpipe.train.columns import Columns
-from poolpipe.train.csvparse import parse_block
-from poolpipe.train.header import read_header
-from poolpipe.train.rowrule import MALFORMED_QUOTES, parse_cell, parse_line, split_fields
+from poolpipe.train.columns import Columns, choose_columns, read_header
+from poolpipe.train.rows import MALFORMED_QUOTES, parse_block, parse_cell, parse_line, split_fields
 
 
 def cols(header: str, target: str, features: list[str], delimiter: str = ",") -> Columns:
