@@ -11,7 +11,7 @@ the kept columns (an aliased column's coefficient is 0). Least squares is then a
 back substitution on the kept columns' R; ridge appends sqrt(alpha) times the
 identity to R (in the columns' own units), which is the exact ridge solution
 without forming the normal equations, as scikit-learn's Ridge gives it with its
-intercept (the means are taken out first). docs/accuracy.md has the measurements
+intercept (the means are taken out first). bench/README.md ("Train") has the measurements
 behind this choice.
 """
 
