@@ -195,8 +195,8 @@ def test_a_file_size_limit_below_the_pools_shared_memory_is_one_sentence(
     tmp_path, poolpipe_cli, scanner
 ):
     path = tmp_path / "n.txt"
-    path.write_text("1\n2\n")
-    done = _poolpipe(poolpipe_cli, "sum", str(path), limit=512)
+    path.write_text("1\n" * BLOCK_SIZE)  # two blocks: a job of one would run without a pool
+    done = _poolpipe(poolpipe_cli, "sum", str(path), "--processes", "2", limit=512)
     assert done.returncode == 1
     assert drop_note(done.stderr, scanner) == (
         "poolpipe: error: the process pool cannot start: its shared memory cannot be made "

@@ -84,9 +84,13 @@ def split_range(rng: Range, n: int) -> list[Range]:
     return [Range(rng.path, a, b) for a, b in itertools.pairwise(bounds)]
 
 
-def pieces_for(rng: Range, processes: int) -> list[Range]:
-    """Split a job's range for its pool: a few pieces per process, so uneven ones balance out."""
-    return split_range(rng, max(1, 4 * processes)) if processes > 1 else [rng]
+def pieces_for(rng: Range, processes: int, min_size: int = 0) -> list[Range]:
+    """Split a job's range for its pool: a few pieces per process, so uneven ones balance out,
+    and no more pieces than min_size-byte ones (one piece for a range under 2 * min_size)."""
+    n = 4 * processes if processes > 1 else 1
+    if min_size > 0:
+        n = min(n, rng.size // min_size)
+    return split_range(rng, n) if n > 1 else [rng]
 
 
 def header_end(path: str | os.PathLike[str]) -> int:
