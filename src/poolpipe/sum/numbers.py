@@ -156,9 +156,9 @@ def _describe(rng: Range) -> str:
     return f"bytes {rng.start}-{rng.end} of {rng.path}"
 
 
-MIN_PIECE = BLOCK_SIZE
-"""The fewest bytes a pool worker is given at once. A job of fewer than two such pieces is summed
-in this process: it takes less time than starting a pool (tens of milliseconds) would."""
+MIN_PIECE = 1 << 20
+"""The fewest bytes a pool worker is given at once (about 1 ms of scanning). A job under two such
+pieces is summed in this process: a pool's start (tens of milliseconds) would cost it more."""
 
 
 def sum_ranges(
