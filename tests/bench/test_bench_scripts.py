@@ -27,8 +27,9 @@ def test_sum_bench_methods_agree_on_the_total(tmp_path):
     args = ["--size-mb", "2", "--seed-slice-mb", "1", "--methods", "all", "--repeats", "2"]
     text, result = bench(tmp_path, "sum.py", *args, "--big-mb", "3")
     assert result["mismatches"] == []
-    main = [r for r in result["rows"] if r["nbytes"] == result["bytes"]]
-    big = [r for r in result["rows"] if r["nbytes"] != result["bytes"]]
+    big_bytes = Path(result["big_file"]).stat().st_size
+    main = [r for r in result["rows"] if r["nbytes"] != big_bytes]  # the seed's slice included
+    big = [r for r in result["rows"] if r["nbytes"] == big_bytes]
     assert sorted((r["method"], r["processes"]) for r in big) == [("cat", 1), ("cli", 2)]
     assert len({t for r in big for t in r["totals"]}) == 2  # cat's None and the command's total
     assert "16-process row: " in text and "big file (rows marked" in text
