@@ -11,6 +11,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -58,7 +59,13 @@ MODULES = {
 so a method's peak RSS holds only its own modules)."""
 
 FULL_FILE_METHODS = ("python", "pandas", "pyarrow", "poolpipe", "cli")
-"""The methods that sum the whole file, whose totals must all agree."""
+"""The methods that sum the whole file, whose totals must all agree (file by file)."""
+
+BIG_METHOD = "cli"
+"""The method also measured on the big file (--big-mb), beside cat on that file."""
+WIDE_PROCESSES = 16
+"""The whole command also runs with this many processes on the main file, where the machine has
+at least as many CPUs (os.cpu_count())."""
 
 
 def sum_lines(file_lines: list[str]) -> int:
@@ -287,6 +294,9 @@ def ensure_file(path: Path, size_mb: int) -> None:
     from poolpipe.sum import write_numbers
 
     lines = round(target / BYTES_PER_LINE)
+    free = shutil.disk_usage(path.parent if path.parent.exists() else Path.cwd()).free
+    if free < target + GB:
+        raise SystemExit(f"{path}: {size_mb} MiB would leave under 1 GB free ({free:,} bytes free)")
     log(f"writing {path}: {lines:,} lines (~{size_mb} MiB)...")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_numbers(path, lines, seed=DATA_SEED)
@@ -333,9 +343,14 @@ def mismatches(rows: list[Row], slice_check: int | None) -> list[str]:
     for row in rows:
         if len(set(row.totals)) > 1:
             problems.append(f"{row.label}: runs disagree: {row.totals}")
-    full = {f"{r.label} [{r.procs}]": r.totals[0] for r in rows if r.method in FULL_FILE_METHODS}
-    if len(set(full.values())) > 1:
-        problems.append(f"whole file totals disagree: {full}")
+    for nbytes in sorted({r.nbytes for r in rows}):
+        full = {
+            f"{r.label} [{r.procs}]": r.totals[0]
+            for r in rows
+            if r.method in FULL_FILE_METHODS and r.nbytes == nbytes
+        }
+        if len(set(full.values())) > 1:
+            problems.append(f"whole file totals disagree ({nbytes:,} bytes): {full}")
     seeds = [r.totals[0] for r in rows if r.method == "seed"]
     if seeds and seeds[0] != slice_check:
         seed = seeds[0]
@@ -362,13 +377,19 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def report(path: Path, rows: list[Row], notes: list[str], info: dict[str, Any]) -> str:
-    """Header, table and footnotes, as printed."""
+def file_line(what: str, path: Path) -> str:
+    """The header line that names a measured file and its size."""
     size = path.stat().st_size
+    return f"{what}: {path} ({size:,} bytes = {size / GB:.3f} GB), file in page cache"
+
+
+def report(paths: list[Path], rows: list[Row], notes: list[str], info: dict[str, Any]) -> str:
+    """Header, table and footnotes, as printed."""
     measured = {r.method for r in rows}
     return "\n".join(
         [
-            f"file: {path} ({size:,} bytes = {size / GB:.3f} GB), file in page cache",
+            file_line("file", paths[0]),
+            *(file_line(f"big file (rows marked {big_mark(p)})", p) for p in paths[1:]),
             "",
             table(rows),
             "",
@@ -428,6 +449,16 @@ def prepare(args: argparse.Namespace, out: Path) -> Path:
     return path
 
 
+def prepare_big(args: argparse.Namespace, out: Path) -> Path | None:
+    """The big file (--big-mb; 0 for none), made if need be; warmed just before its rows."""
+    if not args.big_mb:
+        return None
+    path = Path(args.big_file) if args.big_file else default_file(out, args.big_mb)
+    if not path.exists() or not args.big_file:
+        ensure_file(path, args.big_mb)
+    return path
+
+
 def compile_bytecode() -> None:
     """Compile poolpipe's modules, as an install does, so the whole command is timed as a user
     runs it and not with a compile of every module (PYTHONDONTWRITEBYTECODE would force one)."""
@@ -438,8 +469,35 @@ def compile_bytecode() -> None:
     compileall.compile_dir(Path(poolpipe.__file__).parent, quiet=1)
 
 
+def big_mark(path: Path) -> str:
+    """How the table marks the rows of the big file: its size in GB."""
+    return f"[{path.stat().st_size / GB:.1f} GB file]"
+
+
+def wide_rows(args: argparse.Namespace, path: Path) -> tuple[list[Row], str]:
+    """The whole command at WIDE_PROCESSES processes, where the machine has the CPUs; and a
+    line that says whether it ran."""
+    cpus = os.cpu_count() or 1
+    if cpus < WIDE_PROCESSES or BIG_METHOD not in args.methods:
+        why = f"os.cpu_count() is {cpus}" if cpus < WIDE_PROCESSES else "cli not measured"
+        return [], f"{WIDE_PROCESSES}-process row: skipped ({why}; it needs {WIDE_PROCESSES}+)"
+    row = measure(BIG_METHOD, path, WIDE_PROCESSES, args.repeats)
+    return [row], f"{WIDE_PROCESSES}-process row: measured ({cpus} CPUs)"
+
+
+def big_rows(args: argparse.Namespace, big: Path | None) -> list[Row]:
+    """cat and the whole command on the big file, at the largest --processes count."""
+    if big is None or BIG_METHOD not in args.methods:
+        return []
+    mark = big_mark(big)
+    return [
+        measure("cat", big, 1, args.repeats, f"{LABELS['cat']} {mark}"),
+        measure(BIG_METHOD, big, args.processes[-1], args.repeats, f"{LABELS[BIG_METHOD]} {mark}"),
+    ]
+
+
 def measure_all(args: argparse.Namespace, path: Path, piece: Path) -> list[Row]:
-    """Every method's row, in table order."""
+    """Every method's row on the main file, in table order."""
     seed_label = f"{LABELS['seed']} [on a {piece.stat().st_size / MIB:.0f} MiB slice]"
     rows = []
     for method in METHODS:
@@ -460,12 +518,19 @@ def bench(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = prepare(args, out)
+    big = prepare_big(args, out)
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         piece = make_slice(path, args.seed_slice_mb, Path(tmp))
         log("measuring...")
         load_before = load_average()
         meter = CpuMeter()
         rows = measure_all(args, path, piece)
+        wide, wide_line = wide_rows(args, path)
+        log(wide_line)
+        rows += wide
+        if big is not None:
+            warm(big)
+        rows += big_rows(args, big)
         others = meter.others_share()
         load_after = load_average()
         slice_check = run_once("poolpipe", piece, args.processes[-1]).total
@@ -481,15 +546,17 @@ def bench(args: argparse.Namespace) -> int:
     seeds = [r for r in rows if r.method == "seed"]
     notes = [
         *(slice_note(seed, path.stat().st_size) for seed in seeds),
+        wide_line,
         contention_note(others),
         f"load average (1, 5, 15 min, /proc/loadavg): {load_before} before, {load_after} after",
         *profile_lines(found),
     ]
-    print(report(path, rows, notes, info))
+    print(report([path] + ([big] if big else []), rows, notes, info))
     problems = mismatches(rows, slice_check)
     result = {
         "file": str(path),
         "bytes": path.stat().st_size,
+        "big_file": str(big) if big else None,
         "slice_bytes": seeds[0].nbytes if seeds else None,
         "slice_poolpipe_total": slice_check,
         "machine": info,
@@ -530,6 +597,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--file", help="numbers file to use (made with --size-mb if absent)")
     p.add_argument("--size-mb", type=int, default=1024, help="size of a made file, MiB")
+    p.add_argument(
+        "--big-mb",
+        type=int,
+        default=4096,
+        help="also time cat and the whole command (at the largest --processes) on a file this"
+        " big, MiB (0: no such rows)",
+    )
+    p.add_argument("--big-file", help="the big file to use (made with --big-mb if absent)")
     p.add_argument(
         "--processes",
         type=counts,

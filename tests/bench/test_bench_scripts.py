@@ -25,9 +25,17 @@ def bench(tmp_path: Path, script: str, *args: str) -> tuple[str, dict]:
 
 def test_sum_bench_methods_agree_on_the_total(tmp_path):
     args = ["--size-mb", "2", "--seed-slice-mb", "1", "--methods", "all", "--repeats", "2"]
-    text, result = bench(tmp_path, "sum.py", *args)
+    text, result = bench(tmp_path, "sum.py", *args, "--big-mb", "3")
     assert result["mismatches"] == []
-    totals = {(r["method"], r["processes"]): set(r["totals"]) for r in result["rows"]}
+    big_bytes = Path(result["big_file"]).stat().st_size
+    main = [r for r in result["rows"] if r["nbytes"] != big_bytes]  # the seed's slice included
+    big = [r for r in result["rows"] if r["nbytes"] == big_bytes]
+    assert sorted((r["method"], r["processes"]) for r in big) == [("cat", 1), ("cli", 2)]
+    assert len({t for r in big for t in r["totals"]}) == 2  # cat's None and the command's total
+    assert "16-process row: " in text and "big file (rows marked" in text
+    totals = {(r["method"], r["processes"]): set(r["totals"]) for r in main}
+    wide = totals.pop(("cli", 16), None)  # measured only on a machine with 16 CPUs
+    assert (wide is None) == ("16-process row: skipped" in text)
     whole = [t for (method, _), t in totals.items() if method not in ("cat", "seed")]
     assert len(whole) == 7 and all(len(t) == 1 for t in whole), totals
     assert len(set.union(*whole)) == 1, totals

@@ -15,6 +15,7 @@ from poolpipe.core.chunks import (
     header_end,
     iter_blocks,
     lines_before,
+    pieces_for,
     read_manifest,
     split_file,
     split_range,
@@ -92,6 +93,22 @@ def test_more_chunks_than_lines_gives_empty_ranges(tmp_path):
     ranges = split_file(path, 10)
     assert [r.size for r in ranges if r.size] in ([2, 2], [4])
     assert sum(r.size for r in ranges) == 4
+
+
+@pytest.mark.parametrize(
+    ("lines", "processes", "min_size", "pieces"),
+    [(100, 2, 0, 8), (100, 2, 60, 3), (100, 2, 100, 2), (100, 2, 101, 1), (100, 1, 0, 1)],
+)
+def test_pieces_for_a_pool_are_at_least_min_size(tmp_path, lines, processes, min_size, pieces):
+    path = _write(tmp_path, b"1\n" * lines)
+    got = pieces_for(Range(str(path), 0, 2 * lines), processes, min_size)
+    assert len(got) == pieces
+    assert [(a.end, b.start) for a, b in itertools.pairwise(got)] == [
+        (b.start, b.start) for b in got[1:]
+    ]
+    assert (got[0].start, got[-1].end) == (0, 2 * lines)
+    if min_size:
+        assert all(r.size >= min_size for r in got[:-1]) or len(got) == 1
 
 
 def test_empty_file_splits_into_empty_ranges(tmp_path):

@@ -202,6 +202,7 @@ def test_a_sum_worker_that_dies_names_its_byte_range(
 
     The doomed piece runs longest, so the caller is waiting for it when it dies (a death
     while the caller is between two results is the pool runner's own test's business)."""
+    monkeypatch.setattr(sumfile, "MIN_PIECE", 0)  # pieces of any size: this small file pools
     ranges = split_file(numbers, 1)
     doomed = sumfile.pieces_for(ranges[0], 2)[1]
     real = sumfile.sum_range
@@ -223,7 +224,8 @@ def test_a_sum_worker_that_dies_names_its_byte_range(
     assert f"bytes {doomed.start}-{doomed.end} of {numbers}" in message
 
 
-def test_an_exception_in_a_sum_worker_is_the_jobs_error(numbers: Path) -> None:
+def test_an_exception_in_a_sum_worker_is_the_jobs_error(numbers: Path, monkeypatch) -> None:
+    monkeypatch.setattr(sumfile, "MIN_PIECE", 0)  # pieces of any size: this small file pools
     numbers.write_text("1\n2\nthree\n4\n")
     with pytest.raises(PoolpipeError, match=r"line 3: 'three' is not an integer"):
         sumfile.sum_ranges(split_file(numbers, 1), 2, strict=True)

@@ -16,6 +16,7 @@ import pytest
 
 from poolpipe.core.chunks import BLOCK_SIZE
 from poolpipe.core.outputs import read_json
+from poolpipe.sum.numbers import MIN_PIECE
 from tests.sum.conftest import drop_note
 
 LONG = 2 << 20
@@ -195,8 +196,8 @@ def test_a_file_size_limit_below_the_pools_shared_memory_is_one_sentence(
     tmp_path, poolpipe_cli, scanner
 ):
     path = tmp_path / "n.txt"
-    path.write_text("1\n2\n")
-    done = _poolpipe(poolpipe_cli, "sum", str(path), limit=512)
+    path.write_text("1\n" * MIN_PIECE)  # two pieces: a job of one would run without a pool
+    done = _poolpipe(poolpipe_cli, "sum", str(path), "--processes", "2", limit=512)
     assert done.returncode == 1
     assert drop_note(done.stderr, scanner) == (
         "poolpipe: error: the process pool cannot start: its shared memory cannot be made "

@@ -188,6 +188,27 @@ def test_strict_names_file_and_absolute_line(tmp_path):
         sum_ranges(ranges, processes=2, strict=True)
 
 
+def test_strict_mode_stops_through_the_pool(tmp_path, monkeypatch):
+    monkeypatch.setattr(numbers, "MIN_PIECE", 0)  # pieces of any size: this small file pools
+    lines = [b"1"] * 1000
+    lines[876] = b"oops"
+    path = _write(tmp_path, b"\n".join(lines) + b"\n")
+    with pytest.raises(PoolpipeError, match=r"numbers\.txt, line 877: 'oops' is not an integer"):
+        sum_ranges(split_file(path, 4), processes=2, strict=True)
+
+
+def test_a_job_of_one_piece_starts_no_pool(tmp_path, monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool was started")
+
+    monkeypatch.setattr("poolpipe.core.pool.pool_map", no_pool)
+    path = _write(tmp_path, b"1\n2\n" * 1000)
+    assert sum_file(str(path), 2)["total"] == 3000
+    monkeypatch.setattr(numbers, "MIN_PIECE", 0)
+    with pytest.raises(AssertionError, match="a pool was started"):
+        sum_file(str(path), 2)
+
+
 @settings(max_examples=400)
 @given(
     data=st.lists(
@@ -224,7 +245,8 @@ def test_sum_range_matches_the_reference(tmp_path, data, block):
     chunks=st.integers(1, 12),
     processes=st.integers(1, 3),
 )
-def test_chunked_pool_sum_equals_the_reference(tmp_path, data, chunks, processes):
+def test_chunked_pool_sum_equals_the_reference(tmp_path, monkeypatch, data, chunks, processes):
+    monkeypatch.setattr(numbers, "MIN_PIECE", 0)  # pieces of any size: these small files pool
     path = _write(tmp_path, data)
     ranges = split_file(path, chunks)
     merged = merge_parts(sum_ranges([r], processes) for r in ranges)

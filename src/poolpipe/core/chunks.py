@@ -84,9 +84,13 @@ def split_range(rng: Range, n: int) -> list[Range]:
     return [Range(rng.path, a, b) for a, b in itertools.pairwise(bounds)]
 
 
-def pieces_for(rng: Range, processes: int) -> list[Range]:
-    """Split a job's range for its pool: a few pieces per process, so uneven ones balance out."""
-    return split_range(rng, max(1, 4 * processes)) if processes > 1 else [rng]
+def pieces_for(rng: Range, processes: int, min_size: int = 0) -> list[Range]:
+    """Split a job's range for its pool: a few pieces per process, so uneven ones balance out,
+    and no more pieces than min_size-byte ones (one piece for a range under 2 * min_size)."""
+    n = 4 * processes if processes > 1 else 1
+    if min_size > 0:
+        n = min(n, rng.size // min_size)
+    return split_range(rng, n) if n > 1 else [rng]
 
 
 def header_end(path: str | os.PathLike[str]) -> int:
@@ -162,12 +166,18 @@ def iter_blocks(rng: Range, block_size: int = BLOCK_SIZE) -> Iterator[Block]:
     Each block is valid until the next is requested. A line longer than block_size
     comes as one overlong block holding its first block_size bytes; the rest is skipped.
     """
-    buf = bytearray(block_size)
+    # A range smaller than a block is read whole in one call: a buffer of its size spares
+    # zeroing (and faulting in) a full block for a short range.
+    buf = bytearray(max(0, min(block_size, rng.size)))
     view = memoryview(buf)
     with open(rng.path, "rb", buffering=0) as fh:
         fh.seek(rng.start)
         remaining = rng.size
+        # carry: bytes at the head of buf that are the start of a line whose end was not read
+        # yet; the next read appends to them so the line comes out whole.
         carry = 0
+        # skipping: the head of an overlong line was yielded; its tail is read and dropped up
+        # to its newline, so the next block starts at a line start again.
         skipping = False
         while True:
             want = min(block_size - carry, remaining)
@@ -178,28 +188,35 @@ def iter_blocks(rng: Range, block_size: int = BLOCK_SIZE) -> Iterator[Block]:
             filled = carry + got
             if skipping:
                 nl = buf.find(b"\n", 0, filled)
-                if nl < 0:
+                if nl < 0:  # the whole read is still the overlong line's tail: drop it all
                     carry = 0
                     if remaining == 0:
                         return
                     continue
+                # Its newline is here: drop the tail up to it, and go on with what follows.
                 skipping = False
                 buf[: filled - nl - 1] = buf[nl + 1 : filled]
                 filled -= nl + 1
             if remaining == 0:
+                # The range's end is a line start (or the file's end): what is left is whole.
                 if filled:
                     yield Block(view[:filled])
                 return
             cut = buf.rfind(b"\n", 0, filled) + 1
             if cut == 0 and filled < block_size:
+                # No newline yet but room left (a short read): read more behind it.
                 carry = filled
                 continue
             if cut == 0:
+                # A full buffer with no newline: one line longer than a block. Yield its head
+                # as overlong (memory stays bounded) and skip the rest of it.
                 yield Block(view[:filled], overlong=True)
                 skipping = True
                 carry = 0
                 continue
             yield Block(view[:cut])
+            # The bytes after the last newline start a line the next read finishes: move them
+            # to the front (the caller is done with the block once it asks for the next one).
             carry = filled - cut
             buf[:carry] = buf[cut:filled]
 

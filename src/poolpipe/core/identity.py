@@ -10,9 +10,9 @@ byte, for the workflow's opt-in check (inputs.hash_content).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from poolpipe.core.inputs import check_input_file
 from poolpipe.errors import PoolpipeError
@@ -33,9 +33,17 @@ class InputIdentity:
     fingerprint: str
 
 
+def _sha256(data: bytes = b"") -> Any:
+    """A sha256 object. hashlib is imported here, not with the module: it loads OpenSSL, which
+    costs every command that imports the chunks (`poolpipe sum` among them) milliseconds."""
+    import hashlib
+
+    return hashlib.sha256(data)
+
+
 def fingerprint(path: str | os.PathLike[str], size: int) -> str:
     """sha256 of the size and the first and last MiB of a file: cheap, and changes with them."""
-    digest = hashlib.sha256(str(size).encode())
+    digest = _sha256(str(size).encode())
     with open(path, "rb") as fh:
         digest.update(fh.read(EDGE))
         if size > EDGE:
@@ -48,7 +56,7 @@ def content_hash(path: str | os.PathLike[str]) -> str:
     """sha256 of every byte of a readable regular file ('sha256:' and 64 hex digits), read in
     blocks of HASH_BLOCK; sha256 runs on the CPU's SHA extensions where it has them."""
     p = check_input_file(path)
-    digest = hashlib.sha256()
+    digest = _sha256()
     buf = bytearray(HASH_BLOCK)
     view = memoryview(buf)
     try:

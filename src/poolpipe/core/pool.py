@@ -154,6 +154,30 @@ class StopOnSignals:
             signal.raise_signal(self.signum)
 
 
+class _ForkRecorder(type(mp.get_context("fork"))):  # type: ignore[misc]
+    """The fork start method, remembering every process it makes.
+
+    The executor keeps its workers to itself, but pool_map needs them: to name the task of a
+    worker that died (by its exit code) and to kill and reap every worker when it stops. The
+    executor makes its workers through the context it is given, so the context is where
+    they are seen.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[mp.process.BaseProcess] = []
+
+    def Process(self, *args: Any, **kwargs: Any) -> mp.process.BaseProcess:
+        """A fork process, remembered (the name is the one the executor calls)."""
+        proc = mp.context.ForkProcess(*args, **kwargs)
+        self.started.append(proc)
+        return proc
+
+    def workers(self) -> dict[int, mp.process.BaseProcess]:
+        """The processes started so far, by pid."""
+        return {proc.pid: proc for proc in self.started if proc.pid is not None}
+
+
 def pool_map(
     fn: Callable[[T], R],
     tasks: Iterable[T],
@@ -173,65 +197,104 @@ def pool_map(
     """
     if processes < 1:
         raise PoolpipeError(f"processes must be at least 1, not {processes}")
-    width = in_flight or 2 * processes
-    try:
-        slots = mp.get_context("fork").Array("q", width, lock=False)
-    except OSError as exc:  # its pages are a file (in /dev/shm): a full disk, a file-size limit
-        raise PoolpipeError(
-            f"the process pool cannot start: its shared memory cannot be made ({exc.strerror})"
-        ) from None
-    free = deque(range(width))
-    pending: deque[tuple[int, T, Future[R]]] = deque()
-    workers: dict[int, mp.process.BaseProcess] = {}
-    task_iter = iter(tasks)
-    executor = ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=mp.get_context("fork"),
-        initializer=_init_worker,
-        initargs=(slots, initializer, initargs),
-    )
+    run = _PoolRun(fn, processes, in_flight or 2 * processes, describe, initializer, initargs)
     clean = False
     try:
+        # Signals are only recorded while the run goes on, and raised as Stopped between the
+        # executor's calls (stop.check()), never inside one; see StopOnSignals.
         with StopOnSignals(deferred=True, redeliver=True) as stop:
-            exhausted = False
-            while True:
-                stop.check()
-                while not exhausted and free:
-                    try:
-                        task = next(task_iter)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    slot = free.popleft()
-                    slots[slot] = 0
-                    try:
-                        with signals_held():  # the first submit forks the workers
-                            future = executor.submit(_call, slot, fn, task)
-                    except BrokenProcessPool:
-                        died = _died(pending, slots, workers, describe)
-                        stop.check()
-                        raise died from None
-                    pending.append((slot, task, future))
-                    workers.update(getattr(executor, "_processes", None) or {})
-                if not pending:
-                    break
-                slot, _, future = pending[0]
-                try:
-                    result = _result(future, stop)
-                except BrokenProcessPool:
-                    died = _died(pending, slots, workers, describe)
-                    stop.check()
-                    raise died from None
-                pending.popleft()
-                free.append(slot)
-                yield result
+            yield from run.results(iter(tasks), stop)
             stop.check()
         clean = True
     finally:
+        # Also reached when the caller abandons the results (GeneratorExit) or fn raised.
+        run.close(clean)
+
+
+class _PoolRun:
+    """One pool_map call: its executor, the tasks in flight in submission order, and a shared
+    slot per task in flight where the worker running it writes its pid."""
+
+    def __init__(
+        self,
+        fn: Callable[[T], R],
+        processes: int,
+        width: int,
+        describe: Callable[[T], str],
+        initializer: Callable[..., object] | None,
+        initargs: tuple[Any, ...],
+    ) -> None:
+        self.fn = fn
+        self.describe = describe
+        self.context = _ForkRecorder()
+        try:
+            self.slots = self.context.Array("q", width, lock=False)
+        except OSError as exc:  # its pages are a file (in /dev/shm): a full disk, a file-size limit
+            raise PoolpipeError(
+                f"the process pool cannot start: its shared memory cannot be made ({exc.strerror})"
+            ) from None
+        self.free = deque(range(width))
+        self.pending: deque[tuple[int, Any, Future[Any]]] = deque()
+        self.executor = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=self.context,
+            initializer=_init_worker,
+            initargs=(self.slots, initializer, initargs),
+        )
+
+    def results(self, tasks: Iterator[T], stop: StopOnSignals) -> Iterator[R]:
+        """Keep every free slot busy and yield the oldest task's result, until tasks run out."""
+        more = True
+        while True:
+            stop.check()
+            more = more and self._submit(tasks, stop)
+            if not self.pending:
+                return
+            yield self._oldest_result(stop)
+
+    def _submit(self, tasks: Iterator[T], stop: StopOnSignals) -> bool:
+        """Submit tasks while a slot is free; False once tasks has run out."""
+        while self.free:
+            try:
+                task = next(tasks)
+            except StopIteration:
+                return False
+            slot = self.free.popleft()
+            self.slots[slot] = 0
+            try:
+                # The first submit forks the workers: they must not inherit our handlers
+                # with a signal pending (see signals_held).
+                with signals_held():
+                    future = self.executor.submit(_call, slot, self.fn, task)
+            except BrokenProcessPool:
+                raise self._died(stop) from None
+            self.pending.append((slot, task, future))
+        return True
+
+    def _oldest_result(self, stop: StopOnSignals) -> Any:
+        """The result of the oldest task in flight, which frees its slot."""
+        slot, _, future = self.pending[0]
+        try:
+            result = _result(future, stop)
+        except BrokenProcessPool:
+            raise self._died(stop) from None
+        self.pending.popleft()
+        self.free.append(slot)
+        return result
+
+    def _died(self, stop: StopOnSignals) -> WorkerDied:
+        """The error for a broken pool, unless a signal came first: then the signal is what
+        killed the worker, and Stopped is raised instead."""
+        died = _died(self.pending, self.slots, self.context.workers(), self.describe)
+        stop.check()
+        return died
+
+    def close(self, clean: bool) -> None:
+        """Let the workers finish after a clean run; otherwise kill them first."""
         if clean:
-            executor.shutdown(wait=True)
+            self.executor.shutdown(wait=True)
         else:
-            _stop(executor, workers)
+            _stop(self.executor, self.context.started)
 
 
 def _result(future: Future[R], stop: StopOnSignals) -> R:
@@ -245,11 +308,10 @@ def _result(future: Future[R], stop: StopOnSignals) -> R:
         return future.result()
 
 
-def _stop(executor: ProcessPoolExecutor, workers: dict[int, mp.process.BaseProcess]) -> None:
+def _stop(executor: ProcessPoolExecutor, workers: Iterable[mp.process.BaseProcess]) -> None:
     """Kill every worker and wait for each, so none outlives the pool."""
-    workers.update(getattr(executor, "_processes", None) or {})
-    kill_all(workers.values())
-    join_all(workers.values())
+    kill_all(workers)
+    join_all(workers)
     # Wait for the executor's manager thread too (it sees the dead workers and tears down). Left
     # running, it races the interpreter's exit: concurrent.futures' exit hook writes to the
     # thread's wake-up pipe without a lock while the thread closes it, and a Ctrl-C then ended

@@ -9,7 +9,6 @@ import math
 import os
 import re
 import resource
-import secrets
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -39,7 +38,7 @@ def new_run_id(epoch_s: float | None = None) -> str:
     """A fresh run id: when the run started (UTC, to the second) and six random hex digits."""
     now = time.time() if epoch_s is None else epoch_s
     moment = datetime.datetime.fromtimestamp(now, datetime.UTC)
-    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{moment:%Y%m%dT%H%M%SZ}-{os.urandom(3).hex()}"
 
 
 def start_run() -> str:

@@ -147,13 +147,19 @@ def _describe(rng: Range) -> str:
     return f"bytes {rng.start}-{rng.end} of {rng.path}"
 
 
+MIN_PIECE = 1 << 20
+"""The fewest bytes a pool worker is given at once (about 1 ms of scanning). A job under two such
+pieces is summed in this process: a pool's start (tens of milliseconds) would cost it more."""
+
+
 def sum_ranges(
     ranges: list[Range], processes: int, *, strict: bool = False, serial: bool = False
 ) -> SumPart:
-    """Sum consecutive ranges with a pool of `processes` workers, or in this process if serial or
-    if processes is 1 (a pool of one worker would only add its start to the same work)."""
-    pieces = [piece for rng in ranges for piece in pieces_for(rng, processes)]
-    if serial or processes == 1:
+    """Sum consecutive ranges with a pool of `processes` workers, or in this process if serial,
+    if processes is 1, or if they make one piece (a pool of one worker would only add its start
+    to the same work)."""
+    pieces = [piece for rng in ranges for piece in pieces_for(rng, processes, MIN_PIECE)]
+    if serial or processes == 1 or len(pieces) < 2:
         return merge_parts(sum_range(piece, strict) for piece in pieces)
     from poolpipe.core.pool import pool_map  # only here: multiprocessing's import is start-up time
 
