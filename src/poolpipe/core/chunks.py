@@ -39,6 +39,10 @@ class Range:
         """Number of bytes in the range."""
         return self.end - self.start
 
+    def label(self) -> str:
+        """The range as a message names it: 'bytes 0-4096 of data.txt'."""
+        return f"bytes {self.start}-{self.end} of {self.path}"
+
 
 @dataclass(frozen=True)
 class Block:

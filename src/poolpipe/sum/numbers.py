@@ -152,10 +152,6 @@ def _fail_strict(rng: Range, first: BadLine) -> None:
     )
 
 
-def _describe(rng: Range) -> str:
-    return f"bytes {rng.start}-{rng.end} of {rng.path}"
-
-
 def sum_ranges(
     ranges: list[Range], processes: int, *, strict: bool = False, serial: bool = False
 ) -> SumPart:
@@ -166,7 +162,7 @@ def sum_ranges(
         return merge_parts(sum_range(piece, strict) for piece in pieces)
     from poolpipe.core.pool import pool_map  # only here: multiprocessing's import is start-up time
 
-    return merge_parts(pool_map(_Summer(strict), pieces, processes, describe=_describe))
+    return merge_parts(pool_map(_Summer(strict), pieces, processes, describe=Range.label))
 
 
 @dataclass(frozen=True)

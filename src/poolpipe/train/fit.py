@@ -167,7 +167,7 @@ class _Trainer:
 
 def _describe(task: tuple[int, Range]) -> str:
     rng = task[1]
-    return f"bytes {rng.start}-{rng.end} of {rng.path}"
+    return rng.label()
 
 
 def train_chunks(

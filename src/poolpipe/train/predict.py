@@ -121,4 +121,4 @@ def predict_file(
 
 def _describe(task: tuple[Range, int]) -> str:
     rng = task[0]
-    return f"bytes {rng.start}-{rng.end} of {rng.path} (predictions)"
+    return f"{rng.label()} (predictions)"

@@ -116,4 +116,4 @@ def refine(
 
 
 def _describe(rng: Range) -> str:
-    return f"bytes {rng.start}-{rng.end} of {rng.path} (refinement)"
+    return f"{rng.label()} (refinement)"

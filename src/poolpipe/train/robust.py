@@ -87,7 +87,7 @@ def robust_sums(
 
 
 def _describe(rng: Range) -> str:
-    return f"bytes {rng.start}-{rng.end} of {rng.path} (robust errors)"
+    return f"{rng.label()} (robust errors)"
 
 
 def robust_covariance(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
