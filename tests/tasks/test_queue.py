@@ -8,9 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -25,16 +22,7 @@ from poolpipe.tasks.results import FIELDS, TaskResult, write_results
 from poolpipe.tasks.root import Root
 from poolpipe.tasks.run import run_tasks
 
-POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(step)
-    return True
+from ..helpers import POOLPIPE, alive, children, wait_until
 
 
 def _manifest(path: Path, tasks: list[dict | str]) -> Path:
@@ -380,20 +368,6 @@ def test_an_absolute_path_inside_the_root_works(tmp_path: Path) -> None:
 # --- processes: kills, signals, no leftovers ------------------------------------------------
 
 
-def _children(pid: int) -> set[int]:
-    try:
-        return {c.pid for c in psutil.Process(pid).children(recursive=True)}
-    except psutil.NoSuchProcess:
-        return set()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _big_copies(tmp_path: Path, copies: int, size: int) -> tuple[Path, Path, bytes]:
     root = tmp_path / "root"
     (root / "out").mkdir(parents=True)
@@ -437,7 +411,7 @@ def test_a_worker_killed_mid_write_leaves_no_half_written_file(tmp_path: Path) -
         workers: set[int] = set()
 
         def caught() -> bool:
-            workers.update(_children(proc.pid))
+            workers.update(children(proc.pid))
             if not workers or not _temporaries(root / "out") or proc.poll() is not None:
                 return proc.poll() is not None
             for pid in workers:
@@ -450,7 +424,7 @@ def test_a_worker_killed_mid_write_leaves_no_half_written_file(tmp_path: Path) -
                 os.kill(pid, signal.SIGCONT)
             return False
 
-        assert _wait_until(caught, step=0.001)
+        assert wait_until(caught, step=0.001)
         assert frozen, "the run ended before a write could be caught"
         target = frozen[0].split(".")[1]  # ".copy-3.<random>.tmp"
         assert (root / "out" / f"{target}.bin").read_bytes() == b"old\n"
@@ -471,7 +445,7 @@ def test_a_worker_killed_mid_write_leaves_no_half_written_file(tmp_path: Path) -
     assert not (tmp_path / "results.tsv").exists()
     assert _temporaries(root / "out") == []  # the parent removed the dead worker's leftover
     _assert_never_half_written(root, data, copies)
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in workers if alive(pid)]
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -485,11 +459,11 @@ def test_a_signal_mid_write_stops_every_worker_and_leaves_nothing_half_done(
         workers: set[int] = set()
 
         def writing() -> bool:
-            workers.update(_children(proc.pid))
+            workers.update(children(proc.pid))
             started = len(workers) == 2 and bool(_temporaries(root / "out"))
             return started or proc.poll() is not None
 
-        assert _wait_until(writing, step=0.001)
+        assert wait_until(writing, step=0.001)
         assert proc.poll() is None, "the run ended before a write could be caught"
         os.kill(proc.pid, sig)
         _, stderr = proc.communicate(timeout=60)
@@ -500,7 +474,7 @@ def test_a_signal_mid_write_stops_every_worker_and_leaves_nothing_half_done(
     assert proc.returncode == code, stderr
     assert stderr.splitlines() == [f"poolpipe: stopped by {sig.name}"]
     assert len(workers) == 2
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in workers if alive(pid)]
     assert _temporaries(root / "out") == []  # each stopped worker removed its own
     assert not (tmp_path / "results.tsv").exists()
     _assert_never_half_written(root, data, copies)
@@ -514,11 +488,11 @@ def test_a_sigterm_to_the_process_group_is_reported_as_a_stop(tmp_path: Path) ->
         workers: set[int] = set()
 
         def writing() -> bool:
-            workers.update(_children(proc.pid))
+            workers.update(children(proc.pid))
             started = len(workers) == 2 and bool(_temporaries(root / "out"))
             return started or proc.poll() is not None
 
-        assert _wait_until(writing, step=0.001)
+        assert wait_until(writing, step=0.001)
         assert proc.poll() is None, "the run ended before a write could be caught"
         os.killpg(proc.pid, signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
@@ -528,7 +502,7 @@ def test_a_sigterm_to_the_process_group_is_reported_as_a_stop(tmp_path: Path) ->
             proc.communicate(timeout=30)
     assert proc.returncode == 143, stderr
     assert stderr.splitlines() == ["poolpipe: stopped by SIGTERM"]
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in workers if alive(pid)]
     assert _temporaries(root / "out") == []
     _assert_never_half_written(root, data, 12)
 
@@ -548,10 +522,10 @@ def test_an_idle_worker_that_dies_fails_the_run_without_hanging(tmp_path: Path) 
         workers: set[int] = set()
 
         def one_writing() -> bool:
-            workers.update(_children(proc.pid))
+            workers.update(children(proc.pid))
             return (len(workers) == 2 and bool(_temporaries(root))) or proc.poll() is not None
 
-        assert _wait_until(one_writing, step=0.001)
+        assert wait_until(one_writing, step=0.001)
         assert proc.poll() is None, "the run ended before a write could be caught"
         busy = {p for p in workers if any(".tmp" in f.path for f in psutil.Process(p).open_files())}
         victim = min(workers - busy) if workers - busy else min(workers)
@@ -566,7 +540,7 @@ def test_an_idle_worker_that_dies_fails_the_run_without_hanging(tmp_path: Path) 
         f"poolpipe: error: task worker process {victim} died with signal SIGKILL while "
     )
     assert "while idle or taking its next task" in stderr or "(copy 'big.bin'" in stderr
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in workers if alive(pid)]
     assert _temporaries(root) == []
     assert not (tmp_path / "results.tsv").exists()
 

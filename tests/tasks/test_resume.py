@@ -9,7 +9,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from poolpipe.tasks.ops import temporary_prefix
 from poolpipe.tasks.results import FIELDS
 from tests.tasks.inotify import Renames
 
-POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
+from ..helpers import POOLPIPE
+
 CLOCKS = {"start", "runtime_s", "worker"}
 
 

@@ -1,0 +1,76 @@
+"""What the tests share beyond whole workflow runs: bounded waits, a process's descendants, work
+on a thread, the command line, and a guard that fails a test rather than let it hang."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import psutil
+
+POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
+"""The `poolpipe` command, run by this interpreter."""
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.01) -> bool:
+    """Poll condition every step seconds until it holds or timeout passes; True if it held."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
+def children(pid: int | None = None, *, zombies: bool = True) -> set[int]:
+    """PIDs of every descendant of pid (default: this process), zombies too unless told not;
+    none once pid is gone."""
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return set()
+    found = set()
+    for kid in kids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if zombies or kid.status() != psutil.STATUS_ZOMBIE:
+                found.add(kid.pid)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True if pid is a running process (a zombie counts as gone)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def in_thread(action: Callable[[], None]) -> threading.Thread:
+    """Start action on a daemon thread."""
+    thread = threading.Thread(target=action, daemon=True)
+    thread.start()
+    return thread
+
+
+class Hung(Exception):
+    """Raised by the SIGALRM guard when a test ran past its time."""
+
+
+@contextlib.contextmanager
+def time_guard(seconds: int) -> Iterator[None]:
+    """Fail (never hang) the block if it runs past `seconds`."""
+
+    def _fire(_signum: int, _frame: object) -> None:
+        raise Hung(f"test ran past {seconds}s")
+
+    saved = signal.signal(signal.SIGALRM, _fire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, saved)
