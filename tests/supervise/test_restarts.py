@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from poolpipe.core.backoff import Backoff
+from poolpipe.core.timing import Backoff
 from poolpipe.errors import PoolpipeError
 from poolpipe.supervise.loops import Loop, SupervisorSettings, loops_from_config
 from poolpipe.supervise.report import STATUS_FIELDS, check

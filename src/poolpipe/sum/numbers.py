@@ -13,10 +13,10 @@ from poolpipe.core.chunks import (
     Range,
     iter_blocks,
     lines_before,
+    merge_ordered,
     pieces_for,
     split_file,
 )
-from poolpipe.core.parts import merge_ordered
 from poolpipe.errors import PoolpipeError
 
 try:

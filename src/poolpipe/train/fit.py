@@ -9,8 +9,14 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from poolpipe.core.chunks import BLOCK_SIZE, Range, iter_blocks, lines_before, pieces_for
-from poolpipe.core.parts import merge_ordered
+from poolpipe.core.chunks import (
+    BLOCK_SIZE,
+    Range,
+    iter_blocks,
+    lines_before,
+    merge_ordered,
+    pieces_for,
+)
 from poolpipe.core.pool import pool_map, serial_map
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns
