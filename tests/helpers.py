@@ -11,9 +11,23 @@ import time
 from collections.abc import Callable, Iterator
 
 import psutil
+from hypothesis import strategies as st
 
 POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
 """The `poolpipe` command, run by this interpreter."""
+
+
+LINE_ENDS = st.sampled_from([b"\n", b"\r\n", b" \n", b"\t\n", b""])
+"""How a generated line may end: LF, CRLF, a pad before LF, or glued to the next line."""
+
+
+def with_line_ends(parts: st.SearchStrategy[list[bytes]]) -> st.SearchStrategy[bytes]:
+    """A file's bytes from generated lines, each given one of LINE_ENDS."""
+    return parts.flatmap(
+        lambda found: st.lists(LINE_ENDS, min_size=len(found), max_size=len(found)).map(
+            lambda ends: b"".join(p + e for p, e in zip(found, ends, strict=True))
+        )
+    )
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.01) -> bool:

@@ -3,11 +3,13 @@ atomic writes under a kill, stops on signals, and no process left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import signal
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -379,15 +381,46 @@ def _big_copies(tmp_path: Path, copies: int, size: int) -> tuple[Path, Path, byt
     return _manifest(tmp_path / "manifest.jsonl", tasks), root, data
 
 
-def _start_cli(manifest: Path, root: Path, out: Path, processes: int) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def _cli_run(
+    manifest: Path, root: Path, out: Path, processes: int
+) -> Iterator[subprocess.Popen[str]]:
+    """`poolpipe tasks` in its own process group, killed with its workers if still running."""
     args = ["tasks", str(manifest), "--root", str(root), "--out", str(out)]
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [*POOLPIPE, *args, "--processes", str(processes)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+
+
+def _stop_mid_write(
+    tmp_path: Path, stop: Callable[[int], None]
+) -> tuple[int, str, set[int], Path, bytes]:
+    """Run 12 big copies with 2 workers, call stop(pid of the run) once both write, and wait
+    for the run to end: its exit code, its stderr, the workers it had, its root and data."""
+    manifest, root, data = _big_copies(tmp_path, 12, 8 << 20)
+    workers: set[int] = set()
+    with _cli_run(manifest, root, tmp_path / "results.tsv", processes=2) as proc:
+
+        def writing() -> bool:
+            workers.update(children(proc.pid))
+            started = len(workers) == 2 and bool(_temporaries(root / "out"))
+            return started or proc.poll() is not None
+
+        assert wait_until(writing, step=0.001)
+        assert proc.poll() is None, "the run ended before a write could be caught"
+        stop(proc.pid)
+        _, stderr = proc.communicate(timeout=60)
+    return proc.returncode, stderr, workers, root, data
 
 
 def _temporaries(folder: Path) -> list[str]:
@@ -405,9 +438,8 @@ def test_a_worker_killed_mid_write_leaves_no_half_written_file(tmp_path: Path) -
     check the target still holds its old bytes, then SIGKILL it."""
     copies = 12
     manifest, root, data = _big_copies(tmp_path, copies, 16 << 20)
-    proc = _start_cli(manifest, root, tmp_path / "results.tsv", processes=1)
     frozen: list[str] = []
-    try:
+    with _cli_run(manifest, root, tmp_path / "results.tsv", processes=1) as proc:
         workers: set[int] = set()
 
         def caught() -> bool:
@@ -431,10 +463,6 @@ def test_a_worker_killed_mid_write_leaves_no_half_written_file(tmp_path: Path) -
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
     line = int(target.split("-")[1]) + 1
     assert proc.returncode == 1, stderr
     assert stderr.splitlines() == [
@@ -452,55 +480,24 @@ def test_a_worker_killed_mid_write_leaves_no_half_written_file(tmp_path: Path) -
 def test_a_signal_mid_write_stops_every_worker_and_leaves_nothing_half_done(
     tmp_path: Path, sig: signal.Signals, code: int
 ) -> None:
-    copies = 12
-    manifest, root, data = _big_copies(tmp_path, copies, 8 << 20)
-    proc = _start_cli(manifest, root, tmp_path / "results.tsv", processes=2)
-    try:
-        workers: set[int] = set()
-
-        def writing() -> bool:
-            workers.update(children(proc.pid))
-            started = len(workers) == 2 and bool(_temporaries(root / "out"))
-            return started or proc.poll() is not None
-
-        assert wait_until(writing, step=0.001)
-        assert proc.poll() is None, "the run ended before a write could be caught"
-        os.kill(proc.pid, sig)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
-    assert proc.returncode == code, stderr
+    returncode, stderr, workers, root, data = _stop_mid_write(
+        tmp_path, lambda pid: os.kill(pid, sig)
+    )
+    assert returncode == code, stderr
     assert stderr.splitlines() == [f"poolpipe: stopped by {sig.name}"]
     assert len(workers) == 2
     assert not [pid for pid in workers if alive(pid)]
     assert _temporaries(root / "out") == []  # each stopped worker removed its own
     assert not (tmp_path / "results.tsv").exists()
-    _assert_never_half_written(root, data, copies)
+    _assert_never_half_written(root, data, 12)
 
 
 def test_a_sigterm_to_the_process_group_is_reported_as_a_stop(tmp_path: Path) -> None:
     """As from `timeout` or a batch system: the workers get it too; the run says it was stopped."""
-    manifest, root, data = _big_copies(tmp_path, 12, 8 << 20)
-    proc = _start_cli(manifest, root, tmp_path / "results.tsv", processes=2)
-    try:
-        workers: set[int] = set()
-
-        def writing() -> bool:
-            workers.update(children(proc.pid))
-            started = len(workers) == 2 and bool(_temporaries(root / "out"))
-            return started or proc.poll() is not None
-
-        assert wait_until(writing, step=0.001)
-        assert proc.poll() is None, "the run ended before a write could be caught"
-        os.killpg(proc.pid, signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
-    assert proc.returncode == 143, stderr
+    returncode, stderr, workers, root, data = _stop_mid_write(
+        tmp_path, lambda pid: os.killpg(pid, signal.SIGTERM)
+    )
+    assert returncode == 143, stderr
     assert stderr.splitlines() == ["poolpipe: stopped by SIGTERM"]
     assert not [pid for pid in workers if alive(pid)]
     assert _temporaries(root / "out") == []
@@ -517,8 +514,7 @@ def test_an_idle_worker_that_dies_fails_the_run_without_hanging(tmp_path: Path) 
     tasks = [{"op": "copy", "src": "big.bin", "path": "other.bin"}]
     tasks += [{"op": "copy", "src": "big.bin", "path": "same.bin"}] * 40
     manifest = _manifest(tmp_path / "manifest.jsonl", tasks)
-    proc = _start_cli(manifest, root, tmp_path / "results.tsv", processes=2)
-    try:
+    with _cli_run(manifest, root, tmp_path / "results.tsv", processes=2) as proc:
         workers: set[int] = set()
 
         def one_writing() -> bool:
@@ -531,10 +527,6 @@ def test_an_idle_worker_that_dies_fails_the_run_without_hanging(tmp_path: Path) 
         victim = min(workers - busy) if workers - busy else min(workers)
         os.kill(victim, signal.SIGKILL)
         _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
     assert proc.returncode == 1, stderr
     assert stderr.startswith(
         f"poolpipe: error: task worker process {victim} died with signal SIGKILL while "
