@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import psutil
 from hypothesis import strategies as st
@@ -88,3 +90,15 @@ def time_guard(seconds: int) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, saved)
+
+
+def write_report(built: Any, out: Path) -> None:
+    """Write a built timing report as out/r.html, out/t.csv and out/s.md."""
+    from poolpipe.report.page import write
+
+    write(
+        built,
+        html_path=str(out / "r.html"),
+        csv_path=str(out / "t.csv"),
+        summary_path=str(out / "s.md"),
+    )

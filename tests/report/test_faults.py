@@ -16,9 +16,10 @@ import pytest
 from poolpipe.core.timing import read_record
 from poolpipe.errors import PoolpipeError
 from poolpipe.report.compare import read_baseline
-from poolpipe.report.page import build, write
+from poolpipe.report.page import build
 from poolpipe.report.results import result_sections
 
+from ..helpers import write_report
 from .test_analysis import _record as timed
 
 RUN = "20270115T080000Z-abc123"
@@ -93,12 +94,7 @@ def test_a_rule_name_with_a_pipe_keeps_summary_md_a_table(tmp_path):
     path.write_text(json.dumps(_record(rule="a|b", serial_wall_s=0.6)))
     built = build([path])
     out = tmp_path / "out"
-    write(
-        built,
-        html_path=str(out / "r.html"),
-        csv_path=str(out / "t.csv"),
-        summary_path=str(out / "s.md"),
-    )
+    write_report(built, out)
     lines = (out / "s.md").read_text().splitlines()
     at = next(i for i, line in enumerate(lines) if "a\\|b" in line and line.startswith("|"))
     header = next(lines[i - 1] for i in range(at, 0, -1) if lines[i].startswith("|---"))
