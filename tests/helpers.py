@@ -1,10 +1,13 @@
-"""What the tests share beyond whole workflow runs: bounded waits, a process's descendants, work
-on a thread, the command line, and a guard that fails a test rather than let it hang."""
+"""What the tests share beyond whole workflow runs: the command line and its one-sentence errors,
+bounded waits, a process's descendants, work on a thread, a guard that fails a test rather than
+let it hang, generated lines with any line ending, and a built report's files."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -18,7 +21,6 @@ from hypothesis import strategies as st
 POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
 """The `poolpipe` command, run by this interpreter."""
 
-
 LINE_ENDS = st.sampled_from([b"\n", b"\r\n", b" \n", b"\t\n", b""])
 """How a generated line may end: LF, CRLF, a pad before LF, or glued to the next line."""
 
@@ -30,6 +32,32 @@ def with_line_ends(parts: st.SearchStrategy[list[bytes]]) -> st.SearchStrategy[b
             lambda ends: b"".join(p + e for p, e in zip(found, ends, strict=True))
         )
     )
+
+
+def run_poolpipe(
+    *args: str | os.PathLike[str], timeout: float = 120, **how: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run the poolpipe command, bounded in time, its output captured as text; how holds more
+    of subprocess.run's keywords (preexec_fn, env)."""
+    return subprocess.run(
+        [*POOLPIPE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **how,
+    )
+
+
+def one_sentence(done: subprocess.CompletedProcess[str], text: str) -> None:
+    """rc 1, nothing on stdout, and stderr one line holding text, no traceback."""
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("poolpipe: error: ")
+    assert text in lines[0], lines[0]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.01) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from poolpipe.report.compare import read_baseline
 from poolpipe.report.page import build
 from poolpipe.report.results import result_sections
 
-from ..helpers import write_report
+from ..helpers import run_poolpipe, write_report
 from .test_analysis import _record as timed
 
 RUN = "20270115T080000Z-abc123"
@@ -42,8 +41,7 @@ def _results(tmp_path: Path, *bad: tuple[str, str]) -> Path:
 
 
 def _report(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "poolpipe.cli", "report", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+    return run_poolpipe("report", *args)
 
 
 BAD_RECORDS = [

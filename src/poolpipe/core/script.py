@@ -236,7 +236,7 @@ def chunk_job(
     )
     checked_manifest(snakemake.input.manifest, dataset=dataset)  # unchanged while it was read
     if write_part:
-        write_json(snakemake.output.part, result.to_json())  # type: ignore[attr-defined]
+        write_json(snakemake.output.part, result.to_json())
     items, size = tally(result)
     write_job_timing(
         snakemake,
