@@ -4,33 +4,25 @@ import logging
 import tempfile
 from pathlib import Path
 
-from poolpipe.core import (
-    checked_manifest,
-    job_processes,
-    run_script,
-    timed_with_serial,
-    write_job_timing,
-)
+from poolpipe.core import chunk_job, run_script
 from poolpipe.crawl import CrawlSettings, SiteSpec, crawl_range, demo_site
 
 
 def main(smk):
-    dataset = smk.wildcards.dataset
-    chunk = checked_manifest(smk.input.manifest, dataset=dataset)[int(smk.wildcards.chunk)]
     settings = CrawlSettings.from_config(smk.params.crawl)
     site = SiteSpec(**smk.params.site) if smk.params.site else None
     dups = smk.input.duplicates
     parent = Path(smk.output.part).parent
 
-    def crawl(serial, reach):
+    def crawl(chunk, processes, serial, reach):
         if not serial:
             return crawl_range(
-                chunk, reach, processes=job_processes(smk), out=smk.output.part, duplicates=dups
+                chunk, reach, processes=processes, out=smk.output.part, duplicates=dups
             )
         with tempfile.TemporaryDirectory(dir=parent) as scratch:
             out = Path(scratch) / "serial.jsonl"
             return crawl_range(
-                chunk, reach, processes=job_processes(smk), out=out, duplicates=dups, serial=True
+                chunk, reach, processes=processes, out=out, duplicates=dups, serial=True
             )
 
     compare = smk.params.compare_serial and site is not None
@@ -39,21 +31,18 @@ def main(smk):
         note = "not measured: without the demo site it would request every URL a second time"
     if note:
         logging.info("no one-process comparison: %s", note)
-    stats, watch, serial_wall_s = timed_with_serial(
-        crawl, compare_serial=compare, setup=lambda: demo_site(settings, site)
-    )
-    checked_manifest(smk.input.manifest, dataset=dataset)  # unchanged while it was read
-    logging.info("%d rows, %d requests, %d retries", stats.rows, stats.attempts, stats.retries)
-    write_job_timing(
+    stats = chunk_job(
         smk,
         "crawl",
-        watch,
-        items=stats.rows,
-        size=stats.bytes,
-        processes=stats.processes,
-        serial_wall_s=serial_wall_s,
+        crawl,
+        lambda stats: (stats.rows, stats.bytes),
+        used=lambda stats: stats.processes,
+        write_part=False,
+        compare_serial=compare,
         serial_note=note,
+        setup=lambda: demo_site(settings, site),
     )
+    logging.info("%d rows, %d requests, %d retries", stats.rows, stats.attempts, stats.retries)
 
 
 run_script(snakemake, main)  # noqa: F821

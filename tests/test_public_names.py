@@ -1,174 +1,136 @@
-"""Each package's public face (__all__) is pinned: a change to it is a decision, not an accident."""
+"""Each package's public face (__all__) holds what it says, each name documented; the package
+shape: the top level, one command module a stage, no stage reaching into another, no circle."""
 
 import argparse
 import ast
 import importlib
 import inspect
+import itertools
 import pkgutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 import poolpipe
 
-FACES = {
-    "poolpipe.core": [
-        "BLOCK_SIZE",
-        "Block",
-        "Dataset",
-        "InputIdentity",
-        "Range",
-        "Stopwatch",
-        "TimingRecord",
-        "USER_AGENT",
-        "available_cpus",
-        "check_config",
-        "check_identity",
-        "check_input_file",
-        "check_input_folder",
-        "check_output_path",
-        "checked_manifest",
-        "content_hash",
-        "die_with_parent",
-        "dumps_json",
-        "header_end",
-        "identify",
-        "iter_blocks",
-        "job_processes",
-        "lines_before",
-        "merge_ordered",
-        "one_blas_thread_per_process",
-        "open_atomic",
-        "pieces_for",
-        "pool_map",
-        "read_datasets",
-        "read_json",
-        "read_manifest",
-        "read_manifest_identity",
-        "read_record",
-        "read_small_file",
-        "refuse_overlap",
-        "run_script",
-        "schema_defaults",
-        "serial_map",
-        "split_file",
-        "split_range",
-        "timed_with_serial",
-        "tsv",
-        "write_atomic",
-        "write_job_timing",
-        "write_json",
-        "write_manifest",
-        "write_record",
-        "write_timing",
-    ],
-    "poolpipe.sum": [
-        "SCANNER",
-        "SumPart",
-        "merge_parts",
-        "result_json",
-        "scanner_note",
-        "sum_file",
-        "sum_ranges",
-        "write_numbers",
-    ],
-    "poolpipe.train": [
-        "Columns",
-        "Options",
-        "Scatter",
-        "TrainPart",
-        "choose_columns",
-        "model_json",
-        "parse_block",
-        "predict_file",
-        "row_capacity",
-        "solve",
-        "summary_text",
-        "train_chunks",
-        "train_file",
-        "write_train",
-    ],
-    "poolpipe.crawl": [
-        "GRACE_S",
-        "PAGE_FIELDS",
-        "ChunkStats",
-        "CrawlSettings",
-        "CrawlTally",
-        "ErrorKind",
-        "PageRow",
-        "Progress",
-        "SiteSpec",
-        "UrlIndex",
-        "crawl_file",
-        "crawl_range",
-        "demo_site",
-        "index_urls",
-        "iter_rows",
-        "join_warcs",
-        "serve",
-        "showing",
-        "summary",
-        "write_pages",
-        "write_urls",
-    ],
-    "poolpipe.tasks": ["TaskPolicy", "journal_path", "run_to_file", "write_demo"],
-    "poolpipe.supervise": [
-        "Program",
-        "SEED_LOOPS",
-        "SupervisorSettings",
-        "check",
-        "check_paths",
-        "loops_from_config",
-        "parse_loop",
-        "parse_program",
-        "program_log",
-        "programs_from_config",
-        "supervise",
-        "ticks_tsv",
-        "with_heartbeats",
-        "write_ticks",
-    ],
-    "poolpipe.bench": [
-        "CostModel",
-        "IpcPoint",
-        "OverheadPoint",
-        "ScalingPoint",
-        "Timed",
-        "amdahl_serial_fraction",
-        "amdahl_speedup",
-        "cpu_scaling",
-        "double_shared",
-        "fit_cost_model",
-        "ipc_costs",
-        "measure_overhead",
-    ],
-    "poolpipe.report": [
-        "Judgement",
-        "build",
-        "crawl_section",
-        "fit_section",
-        "predict_section",
-        "describe",
-        "from_another_run",
-        "result_sections",
-        "train_section",
-        "write",
-    ],
-}
-STAGES = [name for name in FACES if name != "poolpipe.core"]
 ROOT = Path(poolpipe.__file__).parent
+FACES = sorted(
+    f"poolpipe.{p.name}"
+    for p in ROOT.iterdir()
+    if (p / "__init__.py").is_file() and p.name != "cli"
+)
+"""Every package but the command: its __init__.py is its face, with __all__."""
+STAGES = [name for name in FACES if name != "poolpipe.core"]
 
 
-@pytest.mark.parametrize("package", sorted(FACES))
-def test_each_face_exports_exactly_its_pinned_names(package):
+def test_the_faces_are_found():
+    assert {"poolpipe.core", "poolpipe.sum", "poolpipe.train", "poolpipe.crawl"} <= set(FACES)
+
+
+def _top_level(module: ModuleType) -> ast.Module:
+    return ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+
+
+def _value_docs(package: ModuleType) -> dict[str, str]:
+    """The docstring under each top-level `NAME = ...` of a package's modules (a value has no
+    __doc__ of its own, so its documentation is the string on the line below it)."""
+    found: dict[str, str] = {}
+    for source in Path(package.__file__ or "").parent.glob("*.py"):
+        body = ast.parse(source.read_text(encoding="utf-8")).body
+        for node, after in itertools.pairwise(body):
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", 0)]
+            doc = after.value.value if isinstance(after, ast.Expr) else None
+            for target in targets:
+                if isinstance(target, ast.Name) and isinstance(doc, str):
+                    found[target.id] = doc
+    return found
+
+
+def _doc(package: ModuleType, name: str) -> str:
+    """What documents a public name: its own docstring, or for a value the string below it."""
+    obj = getattr(package, name)
+    if inspect.ismodule(obj) or inspect.isclass(obj) or inspect.isroutine(obj):
+        doc = obj.__doc__ or ""
+        # a dataclass without a docstring is given its signature as one
+        return "" if inspect.isclass(obj) and doc.startswith(f"{obj.__name__}(") else doc
+    return _value_docs(package).get(name, "")
+
+
+@pytest.mark.parametrize("package", FACES)
+def test_each_face_exports_names_it_has_each_once(package):
     module = importlib.import_module(package)
-    assert sorted(module.__all__) == sorted(FACES[package])
-    assert all(hasattr(module, name) for name in module.__all__)
+    assert len(module.__all__) == len(set(module.__all__)), "a name is in __all__ twice"
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert not missing, f"{package}.__all__ names what it does not have: {missing}"
+
+
+@pytest.mark.parametrize("package", FACES)
+def test_each_face_exports_no_private_name(package):
+    module = importlib.import_module(package)
+    assert not [name for name in module.__all__ if name.startswith("_")]
+
+
+@pytest.mark.parametrize("package", FACES)
+def test_each_exported_name_has_a_summary_line(package):
+    module = importlib.import_module(package)
+    undocumented = [n for n in module.__all__ if not _doc(module, n).strip().splitlines()[:1]]
+    assert not undocumented, f"{package}: no docstring for {undocumented}"
+    blank_first = [n for n in module.__all__ if not _doc(module, n).splitlines()[0].strip()]
+    assert not blank_first, f"{package}: a docstring's first line is blank for {blank_first}"
+
+
+@pytest.mark.parametrize("package", [*FACES, "poolpipe.cli"])
+def test_each_public_def_of_a_face_is_exported(package):
+    module = importlib.import_module(package)
+    defined = [
+        node.name
+        for node in _top_level(module).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and not node.name.startswith("_")
+    ]
+    assert not [name for name in defined if name not in module.__all__]
+
+
+def test_the_lazy_faces_load_every_name_they_export():
+    for package in FACES:
+        module = importlib.import_module(package)
+        where = getattr(module, "_WHERE", None)
+        if where is not None:
+            assert set(where) == set(module.__all__), package
+
+
+def test_the_check_sees_a_value_without_its_string(tmp_path, monkeypatch):
+    (tmp_path / "fake_face").mkdir()
+    (tmp_path / "fake_face" / "__init__.py").write_text(
+        'A = 1\n"""A is one."""\nB = 2\n__all__ = ["A", "B"]\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fake = importlib.import_module("fake_face")
+    assert _doc(fake, "A") == "A is one."
+    assert _doc(fake, "B") == ""
 
 
 def test_the_top_level_holds_only_the_faces_the_command_and_the_errors():
     top = {p.name for p in ROOT.iterdir() if p.name != "__pycache__"}
     assert top == {"__init__.py", "cli", "errors.py", *(s.split(".")[1] for s in FACES)}
+
+
+SMALLEST_MODULE = 60
+"""Lines below which a module is too small to be a concept of its own: it joins the one it
+belongs to. A package's face (__init__.py) is exempt."""
+
+
+@pytest.mark.parametrize("package", FACES)
+def test_no_module_is_too_small_to_be_a_concept(package):
+    folder = Path(importlib.import_module(package).__file__ or "").parent
+    small = {
+        source.name: lines
+        for source in folder.glob("*.py")
+        if source.name != "__init__.py"
+        and (lines := len(source.read_text(encoding="utf-8").splitlines())) < SMALLEST_MODULE
+    }
+    assert not small, f"{package}: modules to merge into their concept's module: {small}"
 
 
 def test_the_command_has_one_small_module_per_stage():

@@ -20,7 +20,8 @@ from poolpipe import core
 from poolpipe.core.inputs import check_input_file, check_input_folder
 from poolpipe.errors import PoolpipeError
 
-POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
+from ..helpers import one_sentence, run_poolpipe
+
 NOBODY = 65534
 _PR_CAPBSET_DROP = 24
 _DAC_CAPS = (1, 2)
@@ -36,25 +37,7 @@ def _without_permission_override() -> None:
 
 def poolpipe(*args: str, unprivileged: bool = False) -> subprocess.CompletedProcess[str]:
     """Run the real command; unprivileged, as a user whom permission bits stop."""
-    return subprocess.run(
-        [POOLPIPE, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        preexec_fn=_without_permission_override if unprivileged else None,
-    )
-
-
-def one_sentence(done: subprocess.CompletedProcess[str], text: str) -> None:
-    """rc 1, nothing on stdout, and stderr one line holding text, no traceback."""
-    assert done.returncode == 1, done.stderr
-    assert done.stdout == ""
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("poolpipe: error: ")
-    assert text in lines[0], lines[0]
+    return run_poolpipe(*args, preexec_fn=_without_permission_override if unprivileged else None)
 
 
 @pytest.fixture

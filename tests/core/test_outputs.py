@@ -17,7 +17,9 @@ from poolpipe import core
 from poolpipe.core.bigints import decimal_to_int, int_to_decimal
 from poolpipe.core.outputs import check_output_path, dumps_json, open_atomic, read_json
 from poolpipe.errors import PoolpipeError
-from tests.core.test_inputs import one_sentence, poolpipe
+from tests.core.test_inputs import poolpipe
+
+from ..helpers import one_sentence
 
 
 @pytest.fixture

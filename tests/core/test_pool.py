@@ -24,7 +24,7 @@ import pytest
 from poolpipe.core.pool import WorkerDied, pool_map
 from poolpipe.errors import PoolpipeError
 
-from ..timeguard import time_guard
+from ..helpers import alive, children, time_guard, wait_until
 
 GUARD_S = 60
 """No in-process test may run longer than this; SIGALRM fails it instead of hanging."""
@@ -43,34 +43,10 @@ def _guard() -> Iterator[None]:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _wait_until(condition: Callable[[], bool], timeout: float = GONE_S) -> bool:
-    """Poll condition until it holds or the deadline passes; True if it held."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    """True if pid is a running process (a zombie counts as gone)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _children() -> set[int]:
-    """PIDs of every descendant of this process, zombies included."""
-    return {child.pid for child in psutil.Process().children(recursive=True)}
-
-
 def _assert_children_gone(before: set[int]) -> None:
     """Every child this process started since `before` is gone and reaped (no zombie left)."""
-    assert _wait_until(lambda: not (_children() - before)), (
-        f"pool processes left behind: {sorted(_children() - before)}"
+    assert wait_until(lambda: not (children() - before), timeout=GONE_S), (
+        f"pool processes left behind: {sorted(children() - before)}"
     )
 
 
@@ -171,7 +147,7 @@ def test_fewer_than_one_process_is_a_users_error() -> None:
 
 @pytest.mark.parametrize("processes", [1, 3])
 def test_exception_in_fn_propagates_and_leaves_no_worker(processes: int) -> None:
-    before = _children()
+    before = children()
     seen: list[int] = []
     with pytest.raises(PoolpipeError) as info:
         for pid in pool_map(functools.partial(_pid_or_raise, 7), range(20), processes):
@@ -180,21 +156,21 @@ def test_exception_in_fn_propagates_and_leaves_no_worker(processes: int) -> None
     assert str(info.value) == "task 7 is not a number"
     assert len(seen) == 7  # every result before the failing task, none after
     _assert_children_gone(before)
-    assert not [pid for pid in set(seen) if _alive(pid)]
+    assert not [pid for pid in set(seen) if alive(pid)]
 
 
 def test_exception_of_any_type_keeps_its_type_and_message() -> None:
-    before = _children()
+    before = children()
     with pytest.raises(_Odd, match=r"^odd one out$"):
         list(pool_map(_raise_odd, range(6), 2))
     _assert_children_gone(before)
 
 
 def test_abandoning_the_iterator_stops_its_workers() -> None:
-    before = _children()
+    before = children()
     results = pool_map(_square_slowly, range(100), 2)
     assert next(results)[0] == 0
-    assert _children() - before  # the pool is running
+    assert children() - before  # the pool is running
     results.close()
     _assert_children_gone(before)
 
@@ -208,7 +184,7 @@ def test_abandoning_the_iterator_stops_its_workers() -> None:
 )
 @pytest.mark.parametrize("processes", [1, 3])
 def test_worker_death_names_its_task(mode: str, how: str, processes: int) -> None:
-    before = _children()
+    before = children()
     got: list[int] = []
     with pytest.raises(WorkerDied) as info:
         for task in pool_map(
@@ -257,7 +233,7 @@ def test_worker_death_names_its_task_when_the_executor_reaps_it_first(
 
 
 def test_worker_death_names_its_task_when_that_worker_already_finished_others() -> None:
-    before = _children()
+    before = children()
     with pytest.raises(WorkerDied) as info:
         list(pool_map(_die_late, range(10), 2, describe=_chunk, in_flight=10))
     assert "chunk 5" in str(info.value), str(info.value)
@@ -265,12 +241,12 @@ def test_worker_death_names_its_task_when_that_worker_already_finished_others() 
 
 
 def test_worker_death_while_the_caller_is_busy_raises_worker_died() -> None:
-    before = _children()
+    before = children()
     results = pool_map(functools.partial(_die_on, "exit", 3), range(10), 2, describe=_chunk)
     assert next(results) == 0
     # While the caller works on result 0, task 3's worker dies and the executor stops
     # every other worker: wait for that instead of sleeping a fixed time.
-    assert _wait_until(lambda: not (_children() - before))
+    assert wait_until(lambda: not (children() - before), timeout=GONE_S)
     try:
         with pytest.raises(WorkerDied, match="chunk 3"):
             list(results)
@@ -333,7 +309,7 @@ class Helper:
         def ready() -> bool:
             return len(list(self.pids_dir.iterdir())) >= 2 or self.proc.poll() is not None
 
-        assert _wait_until(ready, timeout=30), "workers never started"
+        assert wait_until(ready, timeout=30), "workers never started"
         assert self.proc.poll() is None, self.proc.communicate(timeout=10)
         self.workers = {int(p.name) for p in self.pids_dir.iterdir()}
         parent = psutil.Process(self.proc.pid)
@@ -347,7 +323,7 @@ class Helper:
 
     def cleanup(self) -> None:
         for pid in [self.proc.pid, *self.workers]:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         if self.proc.poll() is None:
             self.proc.kill()
@@ -364,8 +340,8 @@ def helper(tmp_path: Path) -> Iterator[Helper]:
 
 
 def _assert_workers_gone(workers: set[int]) -> None:
-    assert _wait_until(lambda: not [pid for pid in workers if _alive(pid)]), (
-        f"workers left behind: {sorted(pid for pid in workers if _alive(pid))}"
+    assert wait_until(lambda: not [pid for pid in workers if alive(pid)], timeout=GONE_S), (
+        f"workers left behind: {sorted(pid for pid in workers if alive(pid))}"
     )
 
 
@@ -490,7 +466,7 @@ def test_sigterm_through_the_cli_exits_143(tmp_path: Path) -> None:
             workers.update(child.pid for child in parent.children())
             return len(workers) >= 2 or proc.poll() is not None
 
-        assert _wait_until(pool_running, timeout=30)
+        assert wait_until(pool_running, timeout=30)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
@@ -519,7 +495,7 @@ def test_worker_globals_do_not_leak_into_the_parent() -> None:
 
 def test_one_blas_thread_per_process_keeps_a_users_own_setting(monkeypatch):
     from poolpipe.core import one_blas_thread_per_process
-    from poolpipe.core.cpus import BLAS_THREADS
+    from poolpipe.core.script import BLAS_THREADS
 
     for name in BLAS_THREADS:
         monkeypatch.delenv(name, raising=False)

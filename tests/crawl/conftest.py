@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..timeguard import time_guard
+from ..helpers import time_guard
 
 GUARD_S = 120
 """No crawl test may run longer than this; SIGALRM fails it instead of hanging."""

@@ -10,11 +10,11 @@ import pytest
 from poolpipe.bench import CostModel, Timed, fit_cost_model, measure_overhead
 from poolpipe.core.timing import TimingRecord, utc_iso, write_record
 from poolpipe.errors import PoolpipeError
+from poolpipe.report.cells import speedup_verdict, spread_of
 from poolpipe.report.compare import compare, read_baseline
 from poolpipe.report.explain import StageCost, plain_sentence, stage_sentence
 from poolpipe.report.jobs import collect_jobs, timings_csv
 from poolpipe.report.page import build
-from poolpipe.report.spread import speedup_verdict, spread_of
 from poolpipe.report.stages import busy_seconds, stage_rows, timeline
 
 T0 = 1_800_000_000.0

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,9 +15,10 @@ import pytest
 from poolpipe.core.timing import read_record
 from poolpipe.errors import PoolpipeError
 from poolpipe.report.compare import read_baseline
-from poolpipe.report.page import build, write
+from poolpipe.report.page import build
 from poolpipe.report.results import result_sections
 
+from ..helpers import run_poolpipe, write_report
 from .test_analysis import _record as timed
 
 RUN = "20270115T080000Z-abc123"
@@ -41,8 +41,7 @@ def _results(tmp_path: Path, *bad: tuple[str, str]) -> Path:
 
 
 def _report(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "poolpipe.cli", "report", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+    return run_poolpipe("report", *args)
 
 
 BAD_RECORDS = [
@@ -93,12 +92,7 @@ def test_a_rule_name_with_a_pipe_keeps_summary_md_a_table(tmp_path):
     path.write_text(json.dumps(_record(rule="a|b", serial_wall_s=0.6)))
     built = build([path])
     out = tmp_path / "out"
-    write(
-        built,
-        html_path=str(out / "r.html"),
-        csv_path=str(out / "t.csv"),
-        summary_path=str(out / "s.md"),
-    )
+    write_report(built, out)
     lines = (out / "s.md").read_text().splitlines()
     at = next(i for i, line in enumerate(lines) if "a\\|b" in line and line.startswith("|"))
     header = next(lines[i - 1] for i in range(at, 0, -1) if lines[i].startswith("|---"))

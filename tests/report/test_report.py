@@ -27,9 +27,10 @@ from poolpipe.core.timing import TimingRecord, write_record
 from poolpipe.report.cells import cell, seconds
 from poolpipe.report.jobs import PAGE_HEAD, benchmark_path_for, timings_csv
 from poolpipe.report.machine import describe
-from poolpipe.report.page import build, write
+from poolpipe.report.page import build
 from poolpipe.report.sections import crawl_section, train_section
 
+from ..helpers import write_report
 from ..workflow_helpers import LOCAL_ENV, SMALL, SNAKEMAKE, snakemake, workflow_copy
 
 
@@ -166,12 +167,7 @@ def test_page_holds_every_plot_and_the_csvs_numbers(tmp_path):
         records, scaling_tsv=tmp_path / "cpu.tsv", ipc_tsv=tmp_path / "ipc.tsv", machine=describe()
     )
     out = tmp_path / "out"
-    write(
-        built,
-        html_path=str(out / "r.html"),
-        csv_path=str(out / "t.csv"),
-        summary_path=str(out / "s.md"),
-    )
+    write_report(built, out)
 
     page = _Page()
     page.feed((out / "r.html").read_text())

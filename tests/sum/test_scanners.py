@@ -16,23 +16,21 @@ from hypothesis import strategies as st
 
 from poolpipe.sum import SCANNER, numbers, pyscan
 
+from ..helpers import with_line_ends
+
 SOURCE = Path(numbers.__file__).with_name("_scan.c")
 
-LINES = st.lists(
-    st.one_of(
-        st.integers(-(10**20), 10**20).map(lambda v: str(v).encode()),
-        st.integers(0, 10**17).map(lambda v: b"+" + str(v).encode()),
-        st.integers(1, 20).map(lambda n: b"0" * n),
-        st.sampled_from([b"", b" ", b"\t", b"\r", b"x", b"-", b"+", b"--1", b"1-", b"9" * 19]),
-        st.binary(max_size=20),
-    ),
-    max_size=80,
-).flatmap(
-    lambda parts: st.lists(
-        st.sampled_from([b"\n", b"\r\n", b" \n", b"\t\n", b""]),
-        min_size=len(parts),
-        max_size=len(parts),
-    ).map(lambda ends: b"".join(p + e for p, e in zip(parts, ends, strict=True)))
+LINES = with_line_ends(
+    st.lists(
+        st.one_of(
+            st.integers(-(10**20), 10**20).map(lambda v: str(v).encode()),
+            st.integers(0, 10**17).map(lambda v: b"+" + str(v).encode()),
+            st.integers(1, 20).map(lambda n: b"0" * n),
+            st.sampled_from([b"", b" ", b"\t", b"\r", b"x", b"-", b"+", b"--1", b"1-", b"9" * 19]),
+            st.binary(max_size=20),
+        ),
+        max_size=80,
+    )
 )
 """Buffers around the fast path's edges: 1 to 20 digits, signs, zeros, CRs, pads, any bytes."""
 

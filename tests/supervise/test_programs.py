@@ -17,7 +17,8 @@ from poolpipe.errors import PoolpipeError
 from poolpipe.supervise import Program, programs_from_config, supervise
 from poolpipe.supervise.loops import SupervisorSettings
 from poolpipe.supervise.program import parse_program, with_heartbeats
-from tests.supervise.test_restarts import _wait_until
+
+from ..helpers import wait_until
 
 POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
 
@@ -81,7 +82,7 @@ def _until_signalled(args: list[str], ready: Callable[[], bool], signum: int) ->
     its exit status and stderr; it is SIGKILLed if anything goes wrong."""
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        assert _wait_until(ready), "the supervised programs never got ready"
+        assert wait_until(ready, timeout=60), "the supervised programs never got ready"
         assert proc.poll() is None
         os.kill(proc.pid, signum)
         _, stderr = proc.communicate(timeout=60)

@@ -4,60 +4,25 @@ runs well has its count reset, and a status file shows every loop while they run
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 import signal
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
-from poolpipe.core.backoff import Backoff
+from poolpipe.core.timing import Backoff
 from poolpipe.errors import PoolpipeError
 from poolpipe.supervise.loops import Loop, SupervisorSettings, loops_from_config
 from poolpipe.supervise.report import STATUS_FIELDS, check
 from poolpipe.supervise.supervisor import supervise
 
-POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
+from ..helpers import POOLPIPE, children, in_thread, wait_until
+
 LOGGER = "poolpipe.supervise.supervisor"
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def _children() -> set[int]:
-    found = set()
-    for kid in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if kid.status() != psutil.STATUS_ZOMBIE:
-                found.add(kid.pid)
-    return found
-
-
-@pytest.fixture
-def no_leftovers() -> Iterator[None]:
-    before = _children()
-    yield
-    assert _wait_until(lambda: not (_children() - before), timeout=10)
-
-
-def _in_thread(action: Callable[[], None]) -> threading.Thread:
-    thread = threading.Thread(target=action, daemon=True)
-    thread.start()
-    return thread
 
 
 def test_a_loop_that_stalls_without_dying_is_restarted(no_leftovers: None, caplog) -> None:
@@ -101,7 +66,7 @@ def _killer(caplog, kills: int, before: set[int], wait_for: str | None = None) -
     def run() -> None:
         deadline = time.monotonic() + 60
         while len(killed) < kills and time.monotonic() < deadline:
-            fresh = _children() - before - set(killed)
+            fresh = children(zombies=False) - before - set(killed)
             ready = wait_for is None or not killed or wait_for in caplog.text
             if fresh and ready:
                 pid = min(fresh)
@@ -109,7 +74,7 @@ def _killer(caplog, kills: int, before: set[int], wait_for: str | None = None) -
                 killed.append(pid)
             time.sleep(0.01)
 
-    _in_thread(run)
+    in_thread(run)
     return killed
 
 
@@ -123,7 +88,7 @@ def test_restarts_in_a_row_back_off_exponentially_up_to_the_limit(
     no_leftovers: None, caplog
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
-    killed = _killer(caplog, 4, _children())
+    killed = _killer(caplog, 4, children(zombies=False))
     settings = SupervisorSettings(
         duration_s=120,
         restart=True,
@@ -133,7 +98,7 @@ def test_restarts_in_a_row_back_off_exponentially_up_to_the_limit(
         restart_window_s=600,
     )
     report = supervise([Loop(name="victim", interval_s=0.02)], settings)
-    assert _wait_until(lambda: len(killed) == 4)
+    assert wait_until(lambda: len(killed) == 4, timeout=60)
     (row,) = report.rows
     assert (row.restarts, row.status, row.exit_code) == (3, "died", -signal.SIGKILL)
     waits = _restart_waits(caplog)
@@ -154,7 +119,7 @@ def test_a_loop_that_ran_well_for_the_window_has_its_restarts_reset(
     back again, because the count of restarts in a row was reset."""
     caplog.set_level(logging.INFO, logger=LOGGER)
     reset = "victim ran well for 0.3 s: its restart count is reset"
-    killed = _killer(caplog, 2, _children(), wait_for=reset)
+    killed = _killer(caplog, 2, children(zombies=False), wait_for=reset)
     settings = SupervisorSettings(
         duration_s=120,
         restart=True,
@@ -183,9 +148,9 @@ def test_the_status_file_shows_each_loop_while_it_runs(tmp_path: Path, no_leftov
             seen[:] = rows
             return any(r[1] == "running" and int(r[3]) > 0 for r in rows[1:])
 
-        _wait_until(running)
+        wait_until(running, timeout=60)
 
-    thread = _in_thread(reader)
+    thread = in_thread(reader)
     loops = [Loop(name="a", interval_s=0.02, ticks=20), Loop(name="b", interval_s=0.01, ticks=200)]
     report = supervise(loops, SupervisorSettings(duration_s=120), status=str(status))
     thread.join(timeout=60)

@@ -3,18 +3,14 @@ ordered stops on SIGTERM/SIGINT, and no child or zombie left (checked in the pro
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from poolpipe.errors import PoolpipeError, Stopped
@@ -22,55 +18,13 @@ from poolpipe.supervise.loops import Loop, SupervisorSettings, loops_from_config
 from poolpipe.supervise.report import FIELDS, check, ticks_tsv, write_ticks
 from poolpipe.supervise.supervisor import supervise
 
-POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
+from ..helpers import POOLPIPE, alive, children, in_thread, wait_until
+
 DEMO = [
     Loop(name="render", interval_s=0.02, ticks=50),
     Loop(name="logic", interval_s=0.05, ticks=20),
     Loop(name="network", interval_s=0.1, ticks=10, fail_at_tick=4),
 ]
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def _children(pid: int | None = None) -> dict[int, str]:
-    """Children of pid (default: this process) and their status, zombies included."""
-    try:
-        kids = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return {}
-    found = {}
-    for kid in kids:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            found[kid.pid] = kid.status()
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-@pytest.fixture
-def no_leftovers() -> Iterator[None]:
-    """After the test, this process has no child (and no zombie) it did not have before."""
-    before = set(_children())
-    yield
-    assert _wait_until(lambda: not (set(_children()) - before), timeout=10), _children()
-
-
-def _in_thread(action: Callable[[], None]) -> threading.Thread:
-    thread = threading.Thread(target=action, daemon=True)
-    thread.start()
-    return thread
 
 
 # --- deterministic runs, restarts -----------------------------------------------------------
@@ -121,18 +75,18 @@ def test_restarts_stop_at_the_limit(no_leftovers: None, caplog) -> None:
     """SIGKILL the loop's process each time it comes back: two restarts, then it stays dead."""
     caplog.set_level(logging.INFO, logger="poolpipe.supervise.supervisor")
     killed: list[int] = []
-    before = set(_children())
+    before = children()
 
     def killer() -> None:
         deadline = time.monotonic() + 30
         while len(killed) < 3 and time.monotonic() < deadline:
-            for pid, status in _children().items():
-                if pid not in before | set(killed) and status != psutil.STATUS_ZOMBIE:
+            for pid in children(zombies=False):
+                if pid not in before | set(killed):
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
             time.sleep(0.02)
 
-    thread = _in_thread(killer)
+    thread = in_thread(killer)
     report = supervise(
         [Loop(name="victim", interval_s=0.02)],
         SupervisorSettings(duration_s=60, restart=True, max_restarts=2),
@@ -147,21 +101,21 @@ def test_restarts_stop_at_the_limit(no_leftovers: None, caplog) -> None:
 
 def test_a_loop_that_stops_sending_heartbeats_is_killed_and_restarted(no_leftovers: None) -> None:
     frozen: list[int] = []
-    before = set(_children())
+    before = children()
 
     def freezer() -> None:
-        assert _wait_until(lambda: bool(set(_children()) - before))
-        pid = min(set(_children()) - before)
+        assert wait_until(lambda: bool(children() - before))
+        pid = min(children() - before)
         os.kill(pid, signal.SIGSTOP)
         frozen.append(pid)
 
-    thread = _in_thread(freezer)
+    thread = in_thread(freezer)
     settings = SupervisorSettings(duration_s=60, restart=True, heartbeat_timeout_s=0.5)
     report = supervise([Loop(name="sleepy", interval_s=0.05, ticks=30)], settings)
     thread.join(timeout=30)
     (row,) = report.rows
     assert (row.ticks, row.restarts, row.status, row.exit_code) == (30, 1, "finished", 0)
-    assert frozen and not _alive(frozen[0])
+    assert frozen and not alive(frozen[0])
 
 
 def test_the_duration_ends_a_run_of_endless_loops(no_leftovers: None) -> None:
@@ -186,13 +140,13 @@ def test_a_signal_stops_the_loops_in_order(no_leftovers: None, caplog) -> None:
         Loop(name="logic", interval_s=0.01),
         Loop(name="network", interval_s=0.01),
     ]
-    before = set(_children())
+    before = children()
 
     def stopper() -> None:
-        assert _wait_until(lambda: len(set(_children()) - before) == 3)
+        assert wait_until(lambda: len(children() - before) == 3)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    thread = _in_thread(stopper)
+    thread = in_thread(stopper)
     report = supervise(loops, SupervisorSettings(duration_s=60))
     thread.join(timeout=30)
     assert report.signal == signal.SIGTERM
@@ -271,13 +225,13 @@ def running() -> Iterator[tuple[subprocess.Popen[str], set[int]]]:
     proc = _start("--worker", "render:0.05", "--worker", "logic:0.05", "--worker", "network:0.05")
     loops: set[int] = set()
     try:
-        assert _wait_until(lambda: len(_children(proc.pid)) == 3 or proc.poll() is not None)
+        assert wait_until(lambda: len(children(proc.pid)) == 3 or proc.poll() is not None)
         assert proc.poll() is None, proc.communicate(timeout=10)
-        loops.update(_children(proc.pid))
+        loops.update(children(proc.pid))
         yield proc, loops
     finally:
         for pid in [proc.pid, *loops]:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         proc.communicate(timeout=30)
 
@@ -295,8 +249,8 @@ def test_a_signal_stops_every_child_within_seconds(
 ) -> None:
     proc, loops = running
     (os.killpg if group else os.kill)(proc.pid, sig)
-    assert _wait_until(lambda: not [pid for pid in loops if _alive(pid)], timeout=5.0), [
-        pid for pid in loops if _alive(pid)
+    assert wait_until(lambda: not [pid for pid in loops if alive(pid)], timeout=5.0), [
+        pid for pid in loops if alive(pid)
     ]
     stdout, stderr = proc.communicate(timeout=10)
     assert proc.returncode == code, stderr
@@ -316,7 +270,7 @@ def test_a_sigterm_to_the_group_ends_the_children_and_the_supervisor(
 ) -> None:
     proc, loops = running
     os.killpg(proc.pid, signal.SIGTERM)
-    assert _wait_until(lambda: not [pid for pid in loops if _alive(pid)], timeout=5.0)
+    assert wait_until(lambda: not [pid for pid in loops if alive(pid)], timeout=5.0)
     _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 143, stderr
     assert stderr.splitlines() == ["poolpipe: stopped by SIGTERM"]
@@ -328,7 +282,7 @@ def test_the_children_die_with_a_sigkilled_supervisor(
     proc, loops = running
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=10)
-    assert _wait_until(lambda: not [pid for pid in loops if _alive(pid)], timeout=5.0)
+    assert wait_until(lambda: not [pid for pid in loops if alive(pid)], timeout=5.0)
 
 
 def test_a_second_signal_kills_a_loop_that_will_not_stop() -> None:
@@ -337,8 +291,8 @@ def test_a_second_signal_kills_a_loop_that_will_not_stop() -> None:
     proc = _start("--worker", "a:0.05", "--worker", "b:0.05", "--stop-timeout", "60")
     loops: set[int] = set()
     try:
-        assert _wait_until(lambda: len(_children(proc.pid)) == 2 or proc.poll() is not None)
-        loops.update(_children(proc.pid))
+        assert wait_until(lambda: len(children(proc.pid)) == 2 or proc.poll() is not None)
+        loops.update(children(proc.pid))
         for pid in loops:
             os.kill(pid, signal.SIGSTOP)
         os.kill(proc.pid, signal.SIGTERM)
@@ -347,14 +301,14 @@ def test_a_second_signal_kills_a_loop_that_will_not_stop() -> None:
         stdout, stderr = proc.communicate(timeout=30)
     finally:
         for pid in [proc.pid, *loops]:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         if proc.poll() is None:
             proc.communicate(timeout=30)
     assert proc.returncode == 143, stderr
     statuses = [line.split("\t")[4] for line in stdout.splitlines()[1:]]
     assert statuses == ["killed", "killed"]
-    assert not [pid for pid in loops if _alive(pid)]
+    assert not [pid for pid in loops if alive(pid)]
 
 
 def test_the_command_runs_for_its_duration_and_writes_ticks(tmp_path: Path) -> None:

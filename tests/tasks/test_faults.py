@@ -20,6 +20,8 @@ from poolpipe.tasks import write_demo
 from poolpipe.tasks.manifest import MAX_LINE
 from poolpipe.tasks.root import MAX_DEPTH, MAX_PATH_BYTES
 
+from ..helpers import run_poolpipe
+
 POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
 MEMORY_LIMIT = 1 << 30
 """Address space a run over a huge or endless input gets: a regression fails, not the machine."""
@@ -327,15 +329,12 @@ def _cli(*args: str | Path, limit_file_size: int | None = None) -> subprocess.Co
         if limit_file_size is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
 
-    done = subprocess.run(
-        [POOLPIPE, "tasks", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = run_poolpipe(
+        "tasks",
+        *args,
         preexec_fn=limits,
         # no bytecode written on import: under the limit, a large .pyc would be the failure
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        check=False,
     )
     assert "Traceback" not in done.stderr
     return done

@@ -3,14 +3,13 @@ atomic writes under a kill, stops on signals, and no process left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -25,16 +24,7 @@ from poolpipe.tasks.results import FIELDS, TaskResult, write_results
 from poolpipe.tasks.root import Root
 from poolpipe.tasks.run import run_tasks
 
-POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(step)
-    return True
+from ..helpers import POOLPIPE, alive, children, wait_until
 
 
 def _manifest(path: Path, tasks: list[dict | str]) -> Path:
@@ -380,20 +370,6 @@ def test_an_absolute_path_inside_the_root_works(tmp_path: Path) -> None:
 # --- processes: kills, signals, no leftovers ------------------------------------------------
 
 
-def _children(pid: int) -> set[int]:
-    try:
-        return {c.pid for c in psutil.Process(pid).children(recursive=True)}
-    except psutil.NoSuchProcess:
-        return set()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _big_copies(tmp_path: Path, copies: int, size: int) -> tuple[Path, Path, bytes]:
     root = tmp_path / "root"
     (root / "out").mkdir(parents=True)
@@ -405,15 +381,46 @@ def _big_copies(tmp_path: Path, copies: int, size: int) -> tuple[Path, Path, byt
     return _manifest(tmp_path / "manifest.jsonl", tasks), root, data
 
 
-def _start_cli(manifest: Path, root: Path, out: Path, processes: int) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def _cli_run(
+    manifest: Path, root: Path, out: Path, processes: int
+) -> Iterator[subprocess.Popen[str]]:
+    """`poolpipe tasks` in its own process group, killed with its workers if still running."""
     args = ["tasks", str(manifest), "--root", str(root), "--out", str(out)]
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [*POOLPIPE, *args, "--processes", str(processes)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+
+
+def _stop_mid_write(
+    tmp_path: Path, stop: Callable[[int], None]
+) -> tuple[int, str, set[int], Path, bytes]:
+    """Run 12 big copies with 2 workers, call stop(pid of the run) once both write, and wait
+    for the run to end: its exit code, its stderr, the workers it had, its root and data."""
+    manifest, root, data = _big_copies(tmp_path, 12, 8 << 20)
+    workers: set[int] = set()
+    with _cli_run(manifest, root, tmp_path / "results.tsv", processes=2) as proc:
+
+        def writing() -> bool:
+            workers.update(children(proc.pid))
+            started = len(workers) == 2 and bool(_temporaries(root / "out"))
+            return started or proc.poll() is not None
+
+        assert wait_until(writing, step=0.001)
+        assert proc.poll() is None, "the run ended before a write could be caught"
+        stop(proc.pid)
+        _, stderr = proc.communicate(timeout=60)
+    return proc.returncode, stderr, workers, root, data
 
 
 def _temporaries(folder: Path) -> list[str]:
@@ -431,13 +438,12 @@ def test_a_worker_killed_mid_write_leaves_no_half_written_file(tmp_path: Path) -
     check the target still holds its old bytes, then SIGKILL it."""
     copies = 12
     manifest, root, data = _big_copies(tmp_path, copies, 16 << 20)
-    proc = _start_cli(manifest, root, tmp_path / "results.tsv", processes=1)
     frozen: list[str] = []
-    try:
+    with _cli_run(manifest, root, tmp_path / "results.tsv", processes=1) as proc:
         workers: set[int] = set()
 
         def caught() -> bool:
-            workers.update(_children(proc.pid))
+            workers.update(children(proc.pid))
             if not workers or not _temporaries(root / "out") or proc.poll() is not None:
                 return proc.poll() is not None
             for pid in workers:
@@ -450,17 +456,13 @@ def test_a_worker_killed_mid_write_leaves_no_half_written_file(tmp_path: Path) -
                 os.kill(pid, signal.SIGCONT)
             return False
 
-        assert _wait_until(caught, step=0.001)
+        assert wait_until(caught, step=0.001)
         assert frozen, "the run ended before a write could be caught"
         target = frozen[0].split(".")[1]  # ".copy-3.<random>.tmp"
         assert (root / "out" / f"{target}.bin").read_bytes() == b"old\n"
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
     line = int(target.split("-")[1]) + 1
     assert proc.returncode == 1, stderr
     assert stderr.splitlines() == [
@@ -471,64 +473,33 @@ def test_a_worker_killed_mid_write_leaves_no_half_written_file(tmp_path: Path) -
     assert not (tmp_path / "results.tsv").exists()
     assert _temporaries(root / "out") == []  # the parent removed the dead worker's leftover
     _assert_never_half_written(root, data, copies)
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in workers if alive(pid)]
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_mid_write_stops_every_worker_and_leaves_nothing_half_done(
     tmp_path: Path, sig: signal.Signals, code: int
 ) -> None:
-    copies = 12
-    manifest, root, data = _big_copies(tmp_path, copies, 8 << 20)
-    proc = _start_cli(manifest, root, tmp_path / "results.tsv", processes=2)
-    try:
-        workers: set[int] = set()
-
-        def writing() -> bool:
-            workers.update(_children(proc.pid))
-            started = len(workers) == 2 and bool(_temporaries(root / "out"))
-            return started or proc.poll() is not None
-
-        assert _wait_until(writing, step=0.001)
-        assert proc.poll() is None, "the run ended before a write could be caught"
-        os.kill(proc.pid, sig)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
-    assert proc.returncode == code, stderr
+    returncode, stderr, workers, root, data = _stop_mid_write(
+        tmp_path, lambda pid: os.kill(pid, sig)
+    )
+    assert returncode == code, stderr
     assert stderr.splitlines() == [f"poolpipe: stopped by {sig.name}"]
     assert len(workers) == 2
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in workers if alive(pid)]
     assert _temporaries(root / "out") == []  # each stopped worker removed its own
     assert not (tmp_path / "results.tsv").exists()
-    _assert_never_half_written(root, data, copies)
+    _assert_never_half_written(root, data, 12)
 
 
 def test_a_sigterm_to_the_process_group_is_reported_as_a_stop(tmp_path: Path) -> None:
     """As from `timeout` or a batch system: the workers get it too; the run says it was stopped."""
-    manifest, root, data = _big_copies(tmp_path, 12, 8 << 20)
-    proc = _start_cli(manifest, root, tmp_path / "results.tsv", processes=2)
-    try:
-        workers: set[int] = set()
-
-        def writing() -> bool:
-            workers.update(_children(proc.pid))
-            started = len(workers) == 2 and bool(_temporaries(root / "out"))
-            return started or proc.poll() is not None
-
-        assert _wait_until(writing, step=0.001)
-        assert proc.poll() is None, "the run ended before a write could be caught"
-        os.killpg(proc.pid, signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
-    assert proc.returncode == 143, stderr
+    returncode, stderr, workers, root, data = _stop_mid_write(
+        tmp_path, lambda pid: os.killpg(pid, signal.SIGTERM)
+    )
+    assert returncode == 143, stderr
     assert stderr.splitlines() == ["poolpipe: stopped by SIGTERM"]
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in workers if alive(pid)]
     assert _temporaries(root / "out") == []
     _assert_never_half_written(root, data, 12)
 
@@ -543,30 +514,25 @@ def test_an_idle_worker_that_dies_fails_the_run_without_hanging(tmp_path: Path) 
     tasks = [{"op": "copy", "src": "big.bin", "path": "other.bin"}]
     tasks += [{"op": "copy", "src": "big.bin", "path": "same.bin"}] * 40
     manifest = _manifest(tmp_path / "manifest.jsonl", tasks)
-    proc = _start_cli(manifest, root, tmp_path / "results.tsv", processes=2)
-    try:
+    with _cli_run(manifest, root, tmp_path / "results.tsv", processes=2) as proc:
         workers: set[int] = set()
 
         def one_writing() -> bool:
-            workers.update(_children(proc.pid))
+            workers.update(children(proc.pid))
             return (len(workers) == 2 and bool(_temporaries(root))) or proc.poll() is not None
 
-        assert _wait_until(one_writing, step=0.001)
+        assert wait_until(one_writing, step=0.001)
         assert proc.poll() is None, "the run ended before a write could be caught"
         busy = {p for p in workers if any(".tmp" in f.path for f in psutil.Process(p).open_files())}
         victim = min(workers - busy) if workers - busy else min(workers)
         os.kill(victim, signal.SIGKILL)
         _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
     assert proc.returncode == 1, stderr
     assert stderr.startswith(
         f"poolpipe: error: task worker process {victim} died with signal SIGKILL while "
     )
     assert "while idle or taking its next task" in stderr or "(copy 'big.bin'" in stderr
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in workers if alive(pid)]
     assert _temporaries(root) == []
     assert not (tmp_path / "results.tsv").exists()
 

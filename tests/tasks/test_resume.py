@@ -9,7 +9,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from poolpipe.tasks.ops import temporary_prefix
 from poolpipe.tasks.results import FIELDS
 from tests.tasks.inotify import Renames
 
-POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
+from ..helpers import POOLPIPE, run_poolpipe
+
 CLOCKS = {"start", "runtime_s", "worker"}
 
 
@@ -198,13 +198,7 @@ def test_a_write_that_landed_before_its_row_is_not_written_again(tmp_path: Path)
 
 
 def _cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*POOLPIPE, "tasks", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_poolpipe("tasks", *args, timeout=timeout)
 
 
 def test_bad_previous_results_are_one_sentence_and_missing_ones_run_all(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from poolpipe.core.backoff import Backoff
+from poolpipe.core.timing import Backoff
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks import TaskPolicy
 from poolpipe.tasks import ops as task_ops

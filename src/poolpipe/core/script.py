@@ -1,4 +1,5 @@
-"""Glue between Snakemake's `script:` directive and the library: logging, errors, exit codes."""
+"""Glue between Snakemake's `script:` directive and the library: logging, errors, exit codes,
+the CPUs a job may use, and the skeletons of the split and chunk rules."""
 
 from __future__ import annotations
 
@@ -8,12 +9,37 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from contextlib import AbstractContextManager
+from typing import Any, TextIO, TypeVar
 
 from poolpipe.core import timing
-from poolpipe.core.cpus import available_cpus
-from poolpipe.core.timing import Stopwatch
+from poolpipe.core.chunks import Range, checked_manifest, split_file, write_manifest
+from poolpipe.core.identity import check_identity, identify
+from poolpipe.core.outputs import write_json
+from poolpipe.core.timing import Stopwatch, timed_with_serial
 from poolpipe.errors import run_guarded
+
+R = TypeVar("R")
+
+
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""The variables that size a BLAS library's thread pool when it loads."""
+
+
+def one_blas_thread_per_process() -> None:
+    """Ask BLAS for one thread in this process and its children, unless the user chose: call
+    before numpy loads. A pool's processes are the parallelism; BLAS threads made at load
+    spin beside the workers (a train chunk's pool ran slower than one process with them)."""
+    for name in BLAS_THREADS:
+        os.environ.setdefault(name, "1")
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (the affinity mask, which SLURM and taskset set)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class _JobLog(io.TextIOBase):
@@ -143,3 +169,83 @@ def write_job_timing(
         serial_note=serial_note,
         attempt=job_attempt(snakemake),
     )
+
+
+def split_job(
+    snakemake: Any,
+    stage: str,
+    look: Callable[[str], tuple[dict[str, Any], int | None]] | None = None,
+    *,
+    skip_header: bool = False,
+) -> None:
+    """Run a split rule: cut input[0] into params.chunks line-aligned byte ranges, write their
+    manifest with the input's identity, and the job's timing record.
+
+    look(path), where given, is the stage's own pass over the whole input before the cut (its
+    columns, its URL index); it returns the JSON outputs to write, by path, and the item count
+    for the timing record (None: the number of ranges). The input is checked to be unchanged
+    after both passes, before anything is written.
+    """
+    path = snakemake.input[0]
+    with Stopwatch() as watch:
+        identity = identify(path)
+        outputs, items = look(path) if look is not None else ({}, None)
+        ranges = split_file(path, snakemake.params.chunks, skip_header=skip_header)
+        check_identity(identity, dataset=snakemake.wildcards.dataset)
+        for out, data in outputs.items():
+            write_json(out, data)
+        write_manifest(snakemake.output.manifest, ranges, identity)
+    size = ranges[-1].end
+    write_job_timing(
+        snakemake, stage, watch, items=len(ranges) if items is None else items, size=size
+    )
+
+
+def chunk_job(
+    snakemake: Any,
+    stage: str,
+    work: Callable[[Range, int, bool, Any], R],
+    tally: Callable[[R], tuple[int, int]],
+    *,
+    used: Callable[[R], int] | None = None,
+    write_part: bool = True,
+    compare_serial: bool | None = None,
+    serial_note: str | None = None,
+    setup: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> R:
+    """Run a chunk rule's work on its byte range and write the job's timing record.
+
+    work(chunk, processes, serial, ctx) runs with a pool of the job's processes (see
+    timed_with_serial for serial, ctx and setup), and again in one process where compare_serial
+    (default: params.compare_serial) asks; tally(result) gives the (items, bytes) it did, and
+    used(result), where given, the processes it really ran (default: the job's). The manifest
+    is checked again after the work, so a chunk read from an input that changed fails; then the
+    result's to_json() goes to output.part (unless write_part is off: the work wrote its own)
+    and the timing record is written last. Returns the pool's result.
+    """
+    params = snakemake.params
+    dataset = snakemake.wildcards.dataset
+    chunk = checked_manifest(snakemake.input.manifest, dataset=dataset)[
+        int(snakemake.wildcards.chunk)
+    ]
+    processes = job_processes(snakemake)
+    result, watch, serial_wall_s = timed_with_serial(
+        lambda serial, ctx: work(chunk, processes, serial, ctx),
+        compare_serial=params.compare_serial if compare_serial is None else compare_serial,
+        setup=setup,
+    )
+    checked_manifest(snakemake.input.manifest, dataset=dataset)  # unchanged while it was read
+    if write_part:
+        write_json(snakemake.output.part, result.to_json())
+    items, size = tally(result)
+    write_job_timing(
+        snakemake,
+        stage,
+        watch,
+        items=items,
+        size=size,
+        processes=processes if used is None else used(result),
+        serial_wall_s=serial_wall_s,
+        serial_note=params.serial_note if serial_note is None else serial_note,
+    )
+    return result

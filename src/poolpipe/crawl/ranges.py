@@ -167,7 +167,7 @@ class ChunkStats(EngineStats):
 
 def _describe(task: PieceTask) -> str:
     piece = task.piece
-    return f"the URLs from line {task.first_line} (bytes {piece.start}-{piece.end} of {piece.path})"
+    return f"the URLs from line {task.first_line} ({piece.label()})"
 
 
 def plan_pieces(rng: Range, processes: int) -> list[tuple[Range, int]]:

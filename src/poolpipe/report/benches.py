@@ -6,16 +6,17 @@ import csv
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from poolpipe.bench import IpcPoint, OverheadPoint, ScalingPoint
 from poolpipe.core.inputs import read_small_file
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import seconds, shown, sig3, size, times
-from poolpipe.report.spread import speedup_verdict, spread_of
+from poolpipe.report.cells import seconds, shown, sig3, size, speedup_verdict, spread_of, times
 
 TABLE_LIMIT = 16 << 20
 """The largest bench table read (bytes): a few dozen rows."""
+P = TypeVar("P")
 
 
 def _optional(value: str | None) -> float | None:
@@ -30,72 +31,65 @@ def _number(value: str | None) -> float:
     return number
 
 
-def _rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
-    """A bench table's rows, read with a bound (a FIFO or a device is refused, not waited on)."""
-    data = read_small_file(path, label="bench table", limit=TABLE_LIMIT)
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8")), delimiter="\t"))
+def _read_table(
+    path: str | os.PathLike[str], bench: str, point: Callable[[dict[str, str]], P]
+) -> list[P]:
+    """A bench table's rows as points, read with a bound (a FIFO or a device is refused, not
+    waited on); a table that is not what the bench writes is one sentence that names it."""
+    try:
+        data = read_small_file(path, label="bench table", limit=TABLE_LIMIT)
+        rows = csv.DictReader(io.StringIO(data.decode("utf-8")), delimiter="\t")
+        return [point(row) for row in rows]
+    except (KeyError, TypeError, ValueError, csv.Error, UnicodeDecodeError) as exc:
+        raise PoolpipeError(f"{path} is not a table {bench} wrote: {exc}") from None
 
 
 def read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
     """Read bench_cpu's TSV."""
-    try:
-        return _read_scaling(path)
-    except (KeyError, TypeError, ValueError, csv.Error, UnicodeDecodeError) as exc:
-        raise PoolpipeError(f"{path} is not a table bench_cpu wrote: {exc}") from None
+    return _read_table(path, "bench_cpu", _scaling_point)
 
 
-def _read_scaling(path: str | os.PathLike[str]) -> list[ScalingPoint]:
-    return [
-        ScalingPoint(
-            processes=int(r["processes"]),
-            wall_s=_number(r["wall_s"]),
-            runs=tuple(_number(v) for v in r["runs"].split(",") if v),
-            speedup=_number(r["speedup"]),
-            efficiency=_number(r["efficiency"]),
-            load=_optional(r.get("load")),
-        )
-        for r in _rows(path)
-    ]
+def _scaling_point(r: dict[str, str]) -> ScalingPoint:
+    return ScalingPoint(
+        processes=int(r["processes"]),
+        wall_s=_number(r["wall_s"]),
+        runs=tuple(_number(v) for v in r["runs"].split(",") if v),
+        speedup=_number(r["speedup"]),
+        efficiency=_number(r["efficiency"]),
+        load=_optional(r.get("load")),
+    )
 
 
 def read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
     """Read bench_ipc's TSV."""
-    try:
-        return _read_ipc(path)
-    except (KeyError, TypeError, ValueError, csv.Error, UnicodeDecodeError) as exc:
-        raise PoolpipeError(f"{path} is not a table bench_ipc wrote: {exc}") from None
+    return _read_table(path, "bench_ipc", _ipc_point)
 
 
-def _read_ipc(path: str | os.PathLike[str]) -> list[IpcPoint]:
-    return [
-        IpcPoint(
-            method=r["method"],
-            size=int(r["size"]),
-            messages=int(r["messages"]),
-            latency_us=_number(r["latency_us"]),
-            throughput_mb_s=_number(r["throughput_mb_s"]),
-        )
-        for r in _rows(path)
-    ]
+def _ipc_point(r: dict[str, str]) -> IpcPoint:
+    return IpcPoint(
+        method=r["method"],
+        size=int(r["size"]),
+        messages=int(r["messages"]),
+        latency_us=_number(r["latency_us"]),
+        throughput_mb_s=_number(r["throughput_mb_s"]),
+    )
 
 
 def read_overhead(path: str | os.PathLike[str]) -> list[OverheadPoint]:
     """Read bench_overhead's TSV."""
-    try:
-        return [
-            OverheadPoint(
-                processes=int(r["processes"]),
-                start_s=_number(r["start_s"]),
-                start_min_s=_number(r["start_min_s"]),
-                start_max_s=_number(r["start_max_s"]),
-                dispatch_us=_number(r["dispatch_us"]),
-                repeats=int(r["repeats"]),
-                load=_optional(r.get("load")),
-            )
-            for r in _rows(path)
-        ]
-    except (KeyError, TypeError, ValueError, csv.Error) as exc:
-        raise PoolpipeError(f"{path} is not a table bench_overhead wrote: {exc}") from None
+    return _read_table(path, "bench_overhead", _overhead_point)
+
+
+def _overhead_point(r: dict[str, str]) -> OverheadPoint:
+    return OverheadPoint(
+        processes=int(r["processes"]),
+        start_s=_number(r["start_s"]),
+        start_min_s=_number(r["start_min_s"]),
+        start_max_s=_number(r["start_max_s"]),
+        dispatch_us=_number(r["dispatch_us"]),
+        repeats=int(r["repeats"]),
+        load=_optional(r.get("load")),
+    )
 
 
 def scaling_table(

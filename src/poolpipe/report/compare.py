@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from poolpipe.core.inputs import read_small_file
 from poolpipe.core.timing import MAX_SECONDS
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import seconds, times
+from poolpipe.report.cells import seconds, spread_of, times
 from poolpipe.report.jobs import JobRow, Skipped
-from poolpipe.report.spread import spread_of
 
 Key = tuple[str, str, str]
 NEEDED = ("rule", "dataset", "chunk", "wall_s")

@@ -12,8 +12,7 @@ from pathlib import Path
 from poolpipe.core.inputs import read_small_file
 from poolpipe.core.timing import TimingRecord, read_record
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import cell, seconds, sig3, size, times
-from poolpipe.report.spread import spread_of
+from poolpipe.report.cells import cell, seconds, sig3, size, spread_of, times
 
 
 @dataclass(frozen=True, kw_only=True)

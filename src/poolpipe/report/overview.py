@@ -14,7 +14,7 @@ from poolpipe.report.sections import Section
 from poolpipe.report.stages import idle_gaps, stages_table
 
 if TYPE_CHECKING:
-    from poolpipe.report.model import TimingReport
+    from poolpipe.report.render import TimingReport
 
 
 FOLD_ROWS = 12

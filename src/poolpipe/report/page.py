@@ -11,9 +11,8 @@ from poolpipe.report.benches import read_ipc, read_overhead, read_scaling
 from poolpipe.report.compare import compare, read_baseline
 from poolpipe.report.jobs import collect_jobs, timings_csv
 from poolpipe.report.machine import Machine
-from poolpipe.report.model import Judgement, TimingReport
 from poolpipe.report.overview import page_sections
-from poolpipe.report.render import render_html, summary_markdown
+from poolpipe.report.render import Judgement, TimingReport, render_html, summary_markdown
 from poolpipe.report.runs import choose_run, when
 from poolpipe.report.sections import Section
 from poolpipe.report.stages import stage_rows, timeline

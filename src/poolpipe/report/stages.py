@@ -6,9 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from poolpipe.core.timing import parse_utc
-from poolpipe.report.cells import count, rate, seconds, sig3, size, times
+from poolpipe.report.cells import (
+    count,
+    rate,
+    seconds,
+    sig3,
+    size,
+    speedup_verdict,
+    spread_of,
+    times,
+)
 from poolpipe.report.jobs import JobRow
-from poolpipe.report.spread import speedup_verdict, spread_of
 
 UNITS = {"sum": "numbers", "train": "rows", "crawl": "pages"}
 """What a stage's items are: the unit of its items/s."""

@@ -12,10 +12,11 @@ from poolpipe.core.chunks import (
     BLOCK_SIZE,
     Range,
     iter_blocks,
+    merge_ordered,
     pieces_for,
     split_file,
+    strict_stop,
 )
-from poolpipe.core.parts import merge_ordered, strict_stop
 
 try:
     from poolpipe.sum import _scan
@@ -143,10 +144,6 @@ def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) ->
     )
 
 
-def _describe(rng: Range) -> str:
-    return f"bytes {rng.start}-{rng.end} of {rng.path}"
-
-
 MIN_PIECE = 1 << 20
 """The fewest bytes a pool worker is given at once (about 1 ms of scanning). A job under two such
 pieces is summed in this process: a pool's start (tens of milliseconds) would cost it more."""
@@ -163,7 +160,7 @@ def sum_ranges(
         return merge_parts(sum_range(piece, strict) for piece in pieces)
     from poolpipe.core.pool import pool_map  # only here: multiprocessing's import is start-up time
 
-    return merge_parts(pool_map(_Summer(strict), pieces, processes, describe=_describe))
+    return merge_parts(pool_map(_Summer(strict), pieces, processes, describe=Range.label))
 
 
 @dataclass(frozen=True)

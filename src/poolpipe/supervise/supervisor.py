@@ -32,12 +32,11 @@ import time
 from collections.abc import Sequence
 from multiprocessing.connection import wait
 
-from poolpipe.core.backoff import Backoff
 from poolpipe.core.pool import StopOnSignals, exit_text, join_all, kill_all, signals_held
+from poolpipe.core.timing import Backoff
 from poolpipe.errors import PoolpipeError, Stopped
-from poolpipe.supervise.child import child_main
 from poolpipe.supervise.loops import Loop, SupervisorSettings, schema_section
-from poolpipe.supervise.process import LoopProcess
+from poolpipe.supervise.process import LoopProcess, child_main
 from poolpipe.supervise.program import Program, ProgramProcess, program_log
 from poolpipe.supervise.report import LoopRow, SupervisedRun, write_status
 

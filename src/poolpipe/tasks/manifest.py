@@ -12,8 +12,7 @@ from typing import BinaryIO
 
 from poolpipe.core.chunks import BLOCK_SIZE
 from poolpipe.errors import PoolpipeError
-from poolpipe.tasks.results import TaskResult
-from poolpipe.tasks.task import Task
+from poolpipe.tasks.results import Task, TaskResult
 
 MAX_LINE = BLOCK_SIZE
 """Longest manifest line, newline included (4 MiB, as in sum and crawl); longer: an error row."""

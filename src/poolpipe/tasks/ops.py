@@ -16,9 +16,8 @@ from collections.abc import Iterable, Iterator
 
 from poolpipe.core.outputs import open_atomic
 from poolpipe.errors import PathError, PoolpipeError
-from poolpipe.tasks.results import TaskOutcome
+from poolpipe.tasks.results import Task, TaskOutcome
 from poolpipe.tasks.root import Root
-from poolpipe.tasks.task import Task
 
 BLOCK_SIZE = 1 << 20
 """Bytes read or written at a time by read, copy and checksum tasks."""

@@ -24,16 +24,87 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 
+from poolpipe.core.defaults import schema_bounds, schema_defaults
 from poolpipe.core.pool import StopOnSignals, exit_text
-from poolpipe.errors import PathError, WorkerDied
+from poolpipe.core.timing import Backoff
+from poolpipe.errors import PathError, PoolpipeError, WorkerDied
 from poolpipe.tasks.ops import remove_temporaries
-from poolpipe.tasks.order import Job, conflicts, task_files
-from poolpipe.tasks.policy import TaskPolicy
-from poolpipe.tasks.results import TaskOutcome, TaskResult
+from poolpipe.tasks.results import Task, TaskOutcome, TaskResult
 from poolpipe.tasks.root import Root
-from poolpipe.tasks.task import Task
 from poolpipe.tasks.workers import Slot, Workers
+
+# --- how a run treats a slow or failing task: its timeout, its retries and their backoff ---
+
+_DEFAULTS = schema_defaults("tasks")
+
+JITTER = 0.5
+"""The share of a retry's wait that is drawn at random, so retries do not come in step."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskPolicy:
+    """A task's timeout (None: none) and its retries after a transient failure."""
+
+    timeout_s: float | None = _DEFAULTS["timeout_s"]
+    retries: int = _DEFAULTS["retries"]
+    backoff_s: float = _DEFAULTS["backoff_s"]
+    backoff_max_s: float = _DEFAULTS["backoff_max_s"]
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is None and item.name == "timeout_s":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise PoolpipeError(f"tasks setting {item.name} must be a number, not {value!r}")
+            problem = schema_bounds(f"tasks.{item.name}").problem(value)
+            if problem:
+                raise PoolpipeError(f"tasks setting {item.name} {problem}")
+
+    def backoff(self) -> Backoff:
+        """The waits between retries."""
+        return Backoff(base_s=self.backoff_s, max_s=self.backoff_max_s, jitter=JITTER)
+
+
+# --- which tasks may run at once: two that touch the same file, one writing it, never do ---
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether two real paths are the same file or one lies inside the other."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def conflicts(reads: list[str], writes: list[str], other: Job) -> bool:
+    """Whether a task must wait for another: either writes what the other one touches."""
+    return any(_overlap(w, o) for w in writes for o in (*other.reads, *other.writes)) or any(
+        _overlap(r, w) for r in reads for w in other.writes
+    )
+
+
+def task_files(root: Root, task: Task) -> tuple[list[str], list[str]]:
+    """The real paths a task reads and writes, for ordering (PathError if one is refused)."""
+    if task.op == "write":
+        return [], [root.key(task.path)]
+    if task.op == "copy":
+        assert task.src is not None
+        return [root.key(task.src)], [root.key(task.path)]
+    return [root.key(task.path)], []
+
+
+@dataclass
+class Job:
+    """A task between its submission and its row: queued, running, or waiting to retry."""
+
+    task: Task
+    reads: list[str]
+    writes: list[str]
+    check: bool
+    attempts: int = 0
+
+
+# --- the queue ------------------------------------------------------------------------------
 
 POLL_S = 0.1
 """How often the parent looks for a dead worker while it waits for results."""

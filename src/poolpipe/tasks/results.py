@@ -1,16 +1,33 @@
-"""What a task did: a worker's outcome, its results.tsv row, and the counts over a run."""
+"""A task and what it did: the task (one valid manifest line), a worker's outcome, its
+results.tsv row, and the counts over a run."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from poolpipe.core import tsv
 
-if TYPE_CHECKING:
-    from poolpipe.tasks.task import Task
+
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """One valid manifest line: what to do, to which path (relative to the root)."""
+
+    line: int
+    op: str
+    path: str
+    content: str | None = None
+    src: str | None = None
+    digest: str = ""
+    """line_hash of its manifest line and the task root as given."""
+
+    def describe(self) -> str:
+        """The task in words, for messages."""
+        what = f"{self.src!r} to {self.path!r}" if self.op == "copy" else repr(self.path)
+        return f"manifest line {self.line} ({self.op} {what})"
+
 
 FIELDS = (
     "line",

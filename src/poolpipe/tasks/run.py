@@ -14,11 +14,9 @@ from poolpipe.core.pool import StopOnSignals
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks.journal import Journal, Resume, journal_path, load_resume
 from poolpipe.tasks.manifest import manifest_tasks, open_manifest
-from poolpipe.tasks.policy import TaskPolicy
-from poolpipe.tasks.queue import _Queue
-from poolpipe.tasks.results import Summary, TaskResult, write_results
+from poolpipe.tasks.queue import TaskPolicy, _Queue
+from poolpipe.tasks.results import Summary, Task, TaskResult, write_results
 from poolpipe.tasks.root import Root
-from poolpipe.tasks.task import Task
 
 _log = logging.getLogger(__name__)
 

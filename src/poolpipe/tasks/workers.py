@@ -18,9 +18,8 @@ from typing import Any
 from poolpipe.core.pool import init_child, join_all, kill_all, signals_held
 from poolpipe.errors import Stopped
 from poolpipe.tasks import ops
-from poolpipe.tasks.results import TaskOutcome
+from poolpipe.tasks.results import Task, TaskOutcome
 from poolpipe.tasks.root import Root
-from poolpipe.tasks.task import Task
 
 
 def _raise_stopped(signum: int, _frame: object) -> None:

@@ -34,8 +34,15 @@ from typing import Any, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from poolpipe.core.chunks import BLOCK_SIZE, Range, header_end, iter_blocks, pieces_for
-from poolpipe.core.parts import merge_ordered, strict_stop
+from poolpipe.core.chunks import (
+    BLOCK_SIZE,
+    Range,
+    header_end,
+    iter_blocks,
+    merge_ordered,
+    pieces_for,
+    strict_stop,
+)
 from poolpipe.core.pool import pool_map, serial_map
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns, read_json_file
@@ -59,7 +66,7 @@ FULL_FIT_COPIES = 4.0
 
 def describe(rng: Range, purpose: str = "") -> str:
     """A piece of a pass as an error names it: its bytes and file, and the pass if not the first."""
-    return f"bytes {rng.start}-{rng.end} of {rng.path}" + (f" ({purpose})" if purpose else "")
+    return rng.label() + (f" ({purpose})" if purpose else "")
 
 
 def run_pass(
