@@ -97,10 +97,12 @@ def epoch(stamp: str) -> float:
     return time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
 
 
+UNGROUPED = ["--config", "group_chunks=False"]
+"""Chunk jobs outside any group: the plugin submits a group job, even of one, as a plain job."""
 MODES = {
-    "one job per chunk": ["--group-components", "sum_chunks=1"],
+    "one job per chunk": UNGROUPED,
     "group jobs": None,  # filled in from --group
-    "array jobs": ["--group-components", "sum_chunks=1", "--slurm-array-jobs", "sum_chunk"],
+    "array jobs": [*UNGROUPED, "--slurm-array-jobs", "sum_chunk"],
 }
 
 
@@ -117,7 +119,14 @@ def run_slurm(
     }
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
     cmd = ["timeout", "-k", "10", str(RUN_LIMIT_S), SNAKEMAKE, TARGET]
-    cmd += ["--configfile", "bench.yaml", "--profile", "profiles/slurm", "--cores", str(cpus)]
+    cmd += [
+        "--configfile",
+        "bench.yaml",
+        "--workflow-profile",
+        "profiles/slurm",
+        "--cores",
+        str(cpus),
+    ]
     cmd += extra
     log(f"  {mode}: {chunks} chunks ({' '.join(extra)})")
     start = time.perf_counter()
