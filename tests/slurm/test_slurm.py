@@ -296,7 +296,7 @@ class LocalRun:
         self.log = workdir.with_name(workdir.name + ".log")
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
-                [SNAKEMAKE, "--cores", "2", "--configfile", "local.yaml", *args],
+                [SNAKEMAKE, "--cores", "2", *args, "--configfile", "local.yaml"],
                 cwd=workdir,
                 env=LOCAL_ENV,
                 stdout=out,
