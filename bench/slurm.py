@@ -97,10 +97,12 @@ def epoch(stamp: str) -> float:
     return time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
 
 
+UNGROUPED = ["--config", "group_chunks=False"]
+"""Chunk jobs outside any group: the plugin submits a group job, even of one, as a plain job."""
 MODES = {
-    "one job per chunk": ["--group-components", "sum_chunks=1"],
+    "one job per chunk": UNGROUPED,
     "group jobs": None,  # filled in from --group
-    "array jobs": ["--group-components", "sum_chunks=1", "--slurm-array-jobs", "sum_chunk"],
+    "array jobs": [*UNGROUPED, "--slurm-array-jobs", "sum_chunk"],
 }
 
 
@@ -117,7 +119,14 @@ def run_slurm(
     }
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
     cmd = ["timeout", "-k", "10", str(RUN_LIMIT_S), SNAKEMAKE, TARGET]
-    cmd += ["--configfile", "bench.yaml", "--profile", "profiles/slurm", "--cores", str(cpus)]
+    cmd += [
+        "--configfile",
+        "bench.yaml",
+        "--workflow-profile",
+        "profiles/slurm",
+        "--cores",
+        str(cpus),
+    ]
     cmd += extra
     log(f"  {mode}: {chunks} chunks ({' '.join(extra)})")
     start = time.perf_counter()
@@ -221,13 +230,32 @@ def slots(run: SlurmRun, nodes: int, cpus: int) -> float:
     return nodes * cpus / run.cpus_per_chunk_job
 
 
-def fit(runs: list[SlurmRun], nodes: int, cpus: int) -> tuple[float, float]:
-    """Least squares of the chunk phase = submissions x a + chunks x b / slots: (a, b),
-    submissions being the chunk phase's sbatch calls."""
-    x = np.array([[r.chunk_submissions, r.chunks / slots(r, nodes, cpus)] for r in runs])
+TERMS = {
+    "submission_s": "chunk submissions",
+    "job_chunk_s": "chunks run as jobs of their own (array tasks too) / slots",
+    "member_chunk_s": "chunks run as group members / slots",
+}
+"""The model's terms: a chunk that is a SLURM job (or array task) of its own pays the batch
+script's Snakemake and its step's; a group member pays only its step's."""
+
+
+def terms(run: SlurmRun, nodes: int, cpus: int) -> list[float]:
+    """A run's values of the model's terms (TERMS)."""
+    per_slot = run.chunks / slots(run, nodes, cpus)
+    grouped = run.chunk_jobs < run.chunks
+    return [run.chunk_submissions, 0.0 if grouped else per_slot, per_slot if grouped else 0.0]
+
+
+def fit(runs: list[SlurmRun], nodes: int, cpus: int) -> dict[str, float]:
+    """Least squares of the chunk phase over the terms the runs have (TERMS): the seconds per
+    unit of each; with as many runs as terms, the exact solution."""
+    x = np.array([terms(r, nodes, cpus) for r in runs])
+    used = [i for i in range(x.shape[1]) if x[:, i].any()]
+    if len(runs) < len(used):
+        return {}
     y = np.array([r.chunk_phase_s for r in runs])
-    (a, b), *_ = np.linalg.lstsq(x, y, rcond=None)
-    return float(a), float(b)
+    coef, *_ = np.linalg.lstsq(x[:, used], y, rcond=None)
+    return {list(TERMS)[i]: float(c) for i, c in zip(used, coef, strict=True)}
 
 
 def ensure_cluster() -> bool:
@@ -286,14 +314,17 @@ def print_tables(runs: list[SlurmRun], dags: list[DagRun], nodes: int, cpus: int
                 f"{r.overhead_per_chunk_s:.2f}",
             ]
             print("| " + " | ".join(cells) + " |")
-    model = {}
-    if len(runs) >= 2:
-        a, b = fit(runs, nodes, cpus)
-        model = {"submission_s": a, "chunk_s": b}
+    model = fit(runs, nodes, cpus) if runs else {}
+    if model:
         print(
-            f"\nfit: chunk phase s = {a:.2f} x chunk submissions + {b:.2f} x chunks / slots "
-            f"(slots = {nodes} nodes x {cpus} CPUs / CPUs per chunk job)"
+            "\nfit: chunk phase s = "
+            + " + ".join(f"{c:.2f} x {TERMS[k]}" for k, c in model.items())
+            + f"\n(slots = {nodes} nodes x {cpus} CPUs / CPUs per chunk job)"
         )
+        for r in runs:
+            values = dict(zip(TERMS, terms(r, nodes, cpus), strict=True))
+            modelled = sum(c * values[k] for k, c in model.items())
+            print(f"  {r.mode}: measured {r.chunk_phase_s:.0f} s, model {modelled:.0f} s")
     if dags:
         head = ("chunks", "datasets", "chunk jobs in the DAG", "dry run wall s", "CPU s")
         print("\n| " + " | ".join((*head, "CPU ms per chunk")) + " |")
@@ -306,6 +337,26 @@ def print_tables(runs: list[SlurmRun], dags: list[DagRun], nodes: int, cpus: int
     return model
 
 
+def report_of(paths: list[str]) -> int:
+    """Print the tables of saved benches (their slurm.json), the SLURM runs' and the dry runs'
+    of all of them together."""
+    runs: list[SlurmRun] = []
+    dags: list[DagRun] = []
+    nodes = cpus = 0
+    for path in paths:
+        saved = json.loads(Path(path).read_text())
+        for run in saved["runs"]:
+            run.pop("overhead_per_chunk_s")
+            runs.append(SlurmRun(**run))
+        dags += [DagRun(**d) for d in saved["dag"]]
+        if saved["runs"]:
+            nodes, cpus = saved["nodes"], saved["cpus_per_node"]
+        load = ", ".join(f"{x:.1f}" for x in saved["load_avg_after"])
+        print(f"{path}: measured {saved['machine']['measured_at']}, load average after {load}")
+    print_tables(runs, dags, nodes, cpus)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=1000, help="chunk jobs in the SLURM runs")
@@ -315,7 +366,15 @@ def main() -> int:
     parser.add_argument("--dag", default="10000,100000", help="chunk counts for the dry runs")
     parser.add_argument("--quiet-wait", type=float, default=300, help="most seconds to wait")
     parser.add_argument("--out", default=str(ROOT / "bench/out"))
+    parser.add_argument(
+        "--report",
+        nargs="+",
+        metavar="JSON",
+        help="print the tables and the fit of finished benches' slurm.json files, run nothing",
+    )
     args = parser.parse_args()
+    if args.report:
+        return report_of(args.report)
     if not 1 <= args.chunks <= 1024:
         parser.error("--chunks must be 1 to 1024 (a dataset's most chunks)")
     if not 1 <= args.group <= args.chunks:

@@ -264,6 +264,12 @@ def overhead_wanted():
     return bool({"sum", "train", "crawl", "bench"} & set(STAGES))
 
 
+def chunk_group(stage):
+    """A chunk rule's group (`<stage>_chunks`, sized by the profile's group-components), or
+    none under group_chunks: false, so that --slurm-array-jobs can make arrays of the jobs."""
+    return f"{stage}_chunks" if config["group_chunks"] else None
+
+
 def pool_mem_mb(wildcards, threads, attempt):
     """Memory for a pool job: parent, each worker's interpreter and buffer, times the attempt."""
     return (256 + 128 * threads) * attempt

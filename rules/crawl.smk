@@ -69,7 +69,7 @@ rule crawl_chunk:
         dataset=dataset_pattern("crawl"),
         chunk=r"\d+",
     group:
-        "crawl_chunks"
+        chunk_group("crawl")
     conda:
         "../envs/poolpipe.yaml"
     threads: config["crawl"]["threads"]

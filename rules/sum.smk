@@ -65,7 +65,7 @@ rule sum_chunk:
         dataset=dataset_pattern("sum"),
         chunk=r"\d+",
     group:
-        "sum_chunks"
+        chunk_group("sum")
     conda:
         "../envs/poolpipe.yaml"
     threads: config["sum"]["threads"]

@@ -73,7 +73,7 @@ rule train_chunk:
         dataset=dataset_pattern("train"),
         chunk=r"\d+",
     group:
-        "train_chunks"
+        chunk_group("train")
     conda:
         "../envs/poolpipe.yaml"
     threads: config["train"]["threads"]

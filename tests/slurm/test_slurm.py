@@ -1,4 +1,4 @@
-"""A real multi-node SLURM cluster: the whole workflow through `--profile profiles/slurm`.
+"""A real multi-node SLURM cluster: the whole workflow through `--workflow-profile profiles/slurm`.
 
 cluster/start-slurm.sh installs Debian's packages and brings up three compute nodes (each a
 slurmd in its own network and UTS namespace) with slurmctld, slurmdbd, MariaDB and munged
@@ -26,7 +26,7 @@ import yaml
 
 from poolpipe.core.timing import read_record
 
-from ..workflow_helpers import ROOT, SMALL, SNAKEMAKE, snakemake, workflow_copy
+from ..workflow_helpers import LOCAL_ENV, ROOT, SMALL, SNAKEMAKE, workflow_copy
 
 pytestmark = pytest.mark.slurm
 
@@ -154,7 +154,7 @@ def slurm_command(workdir: Path, cluster: Cluster, config: dict, *args: str) -> 
         str(RUN_LIMIT_S),
         SNAKEMAKE,
         *args,
-        "--profile",
+        "--workflow-profile",
         "profiles/slurm",
         "--cores",
         str(cluster.cpus),
@@ -281,23 +281,72 @@ def result_digests(workdir: Path) -> dict[str, str]:
     return digests
 
 
-@pytest.fixture(scope="module")
-def slurm_run(cluster, tmp_path_factory):
-    """The small config through SLURM, chunk jobs grouped two to a SLURM job."""
-    workdir = workflow_copy(tmp_path_factory.mktemp("slurm-run"))
-    run = slurm_snakemake(workdir, cluster, SMALL, "--group-components", "sum_chunks=2")
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    run_id = re.search(r"SLURM run ID: (\S+)", run.stderr).group(1)
-    return workdir, run, run_id
+SLURM_SMALL = {**SMALL, "sum": {**SMALL["sum"], "threads": 1}}
+"""The small config with one-thread sum chunks: grouped two to a SLURM job, run one after the
+other, the group job must ask SLURM for one CPU, not for the two of both members."""
+
+
+class LocalRun:
+    """A local snakemake run in the background, so that it overlaps the SLURM run it is
+    compared with (which mostly waits for SLURM); result() waits for it."""
+
+    def __init__(self, workdir: Path, config: dict, *args: str) -> None:
+        self.workdir = workdir
+        (workdir / "local.yaml").write_text(yaml.safe_dump(config))
+        self.log = workdir.with_name(workdir.name + ".log")
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [SNAKEMAKE, "--cores", "2", *args, "--configfile", "local.yaml"],
+                cwd=workdir,
+                env=LOCAL_ENV,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def result(self) -> Path:
+        """The run's working directory, once it succeeded."""
+        try:
+            code = self.proc.wait(timeout=RUN_LIMIT_S)
+        finally:
+            self.stop()
+        assert code == 0, self.log.read_text()[-3000:]
+        return self.workdir
+
+    def stop(self) -> None:
+        """End the run and its jobs if it still runs."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def digests(self) -> dict[str, str]:
+        return result_digests(self.result())
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    """The same small config run locally, for comparison."""
-    workdir = workflow_copy(tmp_path_factory.mktemp("local-run"))
-    run = snakemake(workdir, SMALL)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return workdir
+def slurm_and_local_run(cluster, tmp_path_factory):
+    """SLURM_SMALL through SLURM, chunk jobs grouped two to a SLURM job, and locally."""
+    local = LocalRun(workflow_copy(tmp_path_factory.mktemp("local-run")), SLURM_SMALL)
+    try:
+        workdir = workflow_copy(tmp_path_factory.mktemp("slurm-run"))
+        run = slurm_snakemake(workdir, cluster, SLURM_SMALL, "--group-components", "sum_chunks=2")
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+        run_id = re.search(r"SLURM run ID: (\S+)", run.stderr).group(1)
+        return (workdir, run, run_id), local.result()
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm_and_local_run):
+    """The SLURM run's working directory, its snakemake, its SLURM run id."""
+    return slurm_and_local_run[0]
+
+
+@pytest.fixture(scope="module")
+def local_run(slurm_and_local_run):
+    """The same config run locally, for comparison."""
+    return slurm_and_local_run[1]
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -333,7 +382,7 @@ def test_chunk_jobs_ran_on_several_nodes(slurm_run, cluster):
 def test_chunk_jobs_are_grouped(slurm_run):
     workdir, _, _ = slurm_run
     chunks = {job_id for name, (job_id, _) in jobs_in_logs(workdir).items() if "sum_chunk" in name}
-    assert len(chunks) == -(-SMALL["sum"]["chunks"] // 2)
+    assert len(chunks) == -(-SLURM_SMALL["sum"]["chunks"] // 2)
 
 
 def test_threads_reach_the_job_and_its_pool_uses_exactly_the_grant(slurm_run, cluster):
@@ -342,7 +391,7 @@ def test_threads_reach_the_job_and_its_pool_uses_exactly_the_grant(slurm_run, cl
     allocated = {job.job_id: job.cpus for job in sacct(*{j for j, _ in logged.values()})}
     for name, (job_id, cpus) in logged.items():
         assert allocated[job_id] == cpus, f"{name}: SLURM allocated {allocated[job_id]}"
-    threads = min(SMALL["sum"]["threads"], cluster.cpus)
+    threads = min(SLURM_SMALL["sum"]["threads"], cluster.cpus)
     for path in (workdir / "results/timing/sum_chunk/numbers").glob("*.json"):
         name, record = record_job(path)
         job_id, cpus = logged[name]
@@ -358,7 +407,7 @@ def test_results_are_byte_identical_to_a_local_run(slurm_run, local_run):
 
 def test_a_second_run_through_slurm_has_nothing_to_do(slurm_run, cluster):
     workdir, _, _ = slurm_run
-    again = slurm_snakemake(workdir, cluster, SMALL)
+    again = slurm_snakemake(workdir, cluster, SLURM_SMALL)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Nothing to be done" in again.stdout + again.stderr
     assert "has been submitted" not in again.stdout + again.stderr
@@ -383,24 +432,41 @@ def wait_for_slurm_job(log: Path, proc: subprocess.Popen, seen: set[str]) -> str
     raise AssertionError(f"no new SLURM job started {log}")
 
 
-def slow_sum_config(tmp_path: Path, workdir: Path, chunks: int) -> dict:
-    """Only the sum stage, on a file whose first chunks take seconds each."""
-    slow = tmp_path / "slow.txt"
+@dataclass
+class SlowSum:
+    """Only the sum stage, on a file whose first chunks take seconds each, one chunk per node,
+    and its local run (in the background) for the fault tests to compare with."""
+
+    config: dict
+    local: LocalRun
+
+
+@pytest.fixture(scope="module")
+def slow_sum(cluster, tmp_path_factory):
+    where = tmp_path_factory.mktemp("slow-sum")
+    slow = where / "slow.txt"
     write_slow_numbers(slow)
-    sheet = workdir / "slow.tsv"
+    sheet = where / "slow.tsv"
     sheet.write_text(f"name\tstage\tpath\nnumbers\tsum\t{slow}\n")
-    return {
+    config = {
         **SMALL,
         "stages": ["sum"],
         "datasets": str(sheet),
-        "sum": {"chunks": chunks, "threads": 2},
+        "sum": {"chunks": len(cluster.nodes), "threads": 2},
         "timing": {"compare_serial": False},
     }
+    local = LocalRun(workflow_copy(where / "local"), config)
+    try:
+        yield SlowSum(config, local)
+    finally:
+        local.stop()
 
 
-def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(cluster, tmp_path):
+def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(
+    cluster, slow_sum, tmp_path
+):
     workdir = workflow_copy(tmp_path / "wf")
-    config = slow_sum_config(tmp_path, workdir, chunks=2)
+    config = slow_sum.config
     cmd = slurm_command(
         workdir,
         cluster,
@@ -450,9 +516,10 @@ def test_a_cancelled_chunk_job_fails_the_run_and_rerun_incomplete_finishes(clust
 
     rerun = slurm_snakemake(workdir, cluster, config, SUM_TARGET, "--rerun-incomplete")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    uninterrupted = workflow_copy(tmp_path / "local")
-    assert snakemake(uninterrupted, config, SUM_TARGET).returncode == 0
-    assert result_digests(workdir) == result_digests(uninterrupted)
+    # the local run made the whole default target, of which this run's files are a part
+    rerun_digests, uninterrupted = result_digests(workdir), slow_sum.local.digests()
+    assert SUM_TARGET in rerun_digests
+    assert rerun_digests == {name: uninterrupted.get(name) for name in rerun_digests}
 
 
 def kill_node(node: str) -> None:
@@ -467,9 +534,9 @@ def kill_node(node: str) -> None:
             os.kill(int(pid), signal.SIGKILL)
 
 
-def test_a_node_that_dies_mid_run_costs_only_its_jobs(cluster, tmp_path):
+def test_a_node_that_dies_mid_run_costs_only_its_jobs(cluster, slow_sum, tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
-    config = slow_sum_config(tmp_path, workdir, chunks=len(cluster.nodes))
+    config = slow_sum.config
     cmd = slurm_command(
         workdir,
         cluster,
@@ -514,9 +581,7 @@ def test_a_node_that_dies_mid_run_costs_only_its_jobs(cluster, tmp_path):
     assert retried["host"] in set(cluster.nodes) - {node}
     assert retried["slurm_job_id"] != lost
     assert {r["attempt"] for r in rows if r["chunk"] != "0"} == {"1"}
-    local = workflow_copy(tmp_path / "local")
-    assert snakemake(local, config).returncode == 0
-    assert result_digests(workdir) == result_digests(local)
+    assert result_digests(workdir) == slow_sum.local.digests()
 
 
 PART = "results/sum/numbers/parts/0.json"
@@ -534,6 +599,7 @@ def test_a_job_over_its_memory_ends_out_of_memory_and_its_retry_gets_more(cluste
         "sum": {"chunks": 1, "threads": 1},
         "timing": {"compare_serial": False},
     }
+    local = LocalRun(workflow_copy(tmp_path / "local"), config, PART)
     run = slurm_snakemake(
         workdir,
         cluster,
@@ -556,6 +622,4 @@ def test_a_job_over_its_memory_ends_out_of_memory_and_its_retry_gets_more(cluste
     assert [job.mem_mb for job in jobs] == [
         FIRST_ATTEMPT_MB * attempt for attempt in range(1, len(jobs) + 1)
     ]
-    local = workflow_copy(tmp_path / "local")
-    assert snakemake(local, config, PART).returncode == 0
-    assert result_digests(workdir) == result_digests(local)
+    assert result_digests(workdir) == local.digests()
