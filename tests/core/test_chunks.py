@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from pathlib import Path
 
@@ -125,6 +126,29 @@ def test_a_file_that_is_not_a_manifest_is_one_sentence(tmp_path):
     path = _write(tmp_path, b"a\tb\n")
     with pytest.raises(PoolpipeError, match="not a chunk manifest"):
         read_manifest(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda text: text.replace("\t0\t", "\t-1\t", 1), "a number that is not one"),
+        (lambda text: text.replace("\t0\t", "\t" + "9" * 5000 + "\t", 1), "not one"),
+        (lambda text: text + "3\tx\n", "a row of another width"),
+        (lambda text: text.encode() + b"\xff", "not a chunk manifest"),
+    ],
+)
+def test_a_damaged_manifest_is_one_sentence(tmp_path, change, why):
+    write_manifest(tmp_path / "m.tsv", split_file(_write(tmp_path, b"1\n2\n3\n4\n"), 3))
+    damaged = change((tmp_path / "m.tsv").read_text())
+    (tmp_path / "m.tsv").write_bytes(damaged if isinstance(damaged, bytes) else damaged.encode())
+    with pytest.raises(PoolpipeError, match=why):
+        read_manifest(tmp_path / "m.tsv")
+
+
+def test_a_manifest_that_is_a_fifo_is_refused_unread(tmp_path):
+    os.mkfifo(tmp_path / "m.tsv")
+    with pytest.raises(PoolpipeError, match=r"chunk manifest .* is not a regular file"):
+        read_manifest(tmp_path / "m.tsv")
 
 
 def test_lines_before_counts_newlines(tmp_path):

@@ -171,8 +171,29 @@ def test_json_is_strict(value):
 
 def test_read_json_refuses_nan(tmp_path):
     (tmp_path / "x.json").write_text('{"a": NaN}')
-    with pytest.raises(ValueError, match="NaN is not JSON"):
+    with pytest.raises(PoolpipeError, match=r"x\.json' cannot be read: NaN is not JSON"):
         read_json(tmp_path / "x.json")
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b'{"a": 1', "cannot be read: Expecting ',' delimiter"),
+        (b"[" * 100_000 + b"]" * 100_000, "cannot be read: it is nested too deeply"),
+        (b'"\xff"', "cannot be read: it is not UTF-8"),
+        (b"0" * ((1 << 20) + 1), "is larger than 1,048,576 bytes"),
+    ],
+)
+def test_a_handed_json_file_that_is_damaged_is_one_sentence(tmp_path, content, why):
+    (tmp_path / "part.json").write_bytes(content)
+    with pytest.raises(PoolpipeError, match=rf"^sum part '.*part\.json' {why}"):
+        read_json(tmp_path / "part.json", label="sum part", limit=1 << 20)
+
+
+def test_a_handed_json_file_that_is_a_fifo_is_refused_unread(tmp_path):
+    os.mkfifo(tmp_path / "part.json")
+    with pytest.raises(PoolpipeError, match="is not a regular file"):
+        read_json(tmp_path / "part.json")
 
 
 def test_integers_of_any_size_round_trip_through_json(tmp_path):

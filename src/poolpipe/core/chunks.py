@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from poolpipe.core import tsv
 from poolpipe.core.identity import InputIdentity, check_identity
-from poolpipe.core.inputs import check_input_file
+from poolpipe.core.inputs import check_input_file, read_small_file
 from poolpipe.errors import PoolpipeError
 
 BLOCK_SIZE = 4 << 20
@@ -127,13 +127,33 @@ def write_manifest(
     )
 
 
+MANIFEST_LIMIT = 64 << 20
+"""The most bytes a manifest may hold: at most 1024 rows of a path and a few numbers."""
+
+
 def _manifest_rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """The rows of a manifest, or one sentence if the file is not one."""
-    with Path(path).open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        if tuple(reader.fieldnames or ()) != MANIFEST_FIELDS:
-            raise PoolpipeError(f"{path} is not a chunk manifest of poolpipe")
-        return list(reader)
+    data = read_small_file(path, label="chunk manifest", limit=MANIFEST_LIMIT)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PoolpipeError(f"{path} is not a chunk manifest of poolpipe") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    if tuple(reader.fieldnames or ()) != MANIFEST_FIELDS:
+        raise PoolpipeError(f"{path} is not a chunk manifest of poolpipe")
+    rows = list(reader)
+    if any(None in row or None in row.values() for row in rows):
+        raise PoolpipeError(f"{path} is not a chunk manifest of poolpipe: a row of another width")
+    if not all(_count(row[k]) for row in rows for k in ("chunk", "start", "end")) or not all(
+        row[k] == "" or _count(row[k]) for row in rows for k in ("size", "mtime_ns")
+    ):
+        raise PoolpipeError(f"{path} is not a chunk manifest of poolpipe: a number that is not one")
+    return rows
+
+
+def _count(text: str) -> bool:
+    """Whether a manifest field is a whole number as write_manifest writes it (up to 20 digits)."""
+    return 0 < len(text) <= 20 and text.isascii() and text.isdigit()
 
 
 def read_manifest(path: str | os.PathLike[str]) -> list[Range]:

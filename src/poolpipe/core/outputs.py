@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from poolpipe.core.bigints import SMALL_DIGITS, decimal_to_int, int_to_decimal
+from poolpipe.core.inputs import read_small_file
 from poolpipe.errors import PoolpipeError
 
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
@@ -229,7 +230,25 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a strict JSON file; integers of any size."""
-    with Path(path).open(encoding="utf-8") as fh:
-        return json.load(fh, parse_int=decimal_to_int, parse_constant=_constant)
+JSON_LIMIT = 256 << 20
+"""The most bytes read_json reads: a part or index one job hands the next is far smaller."""
+
+
+def read_json(
+    path: str | os.PathLike[str], *, label: str = "JSON file", limit: int = JSON_LIMIT
+) -> Any:
+    """Read a strict JSON file, integers of any size, within limit bytes; or one sentence.
+
+    Files one rule hands the next go through here: a FIFO, a device or a giant put in their
+    place is refused unread, and a file cut short or damaged is named, not a traceback.
+    """
+    data = read_small_file(path, label=label, limit=limit)
+    try:
+        return json.loads(data.decode("utf-8"), parse_int=decimal_to_int, parse_constant=_constant)
+    except UnicodeDecodeError:
+        why = "it is not UTF-8"
+    except RecursionError:
+        why = "it is nested too deeply"
+    except ValueError as exc:  # the decoder's place of the damage, or _constant's NaN
+        why = str(exc)
+    raise PoolpipeError(f"{label} {os.fspath(path)!r} cannot be read: {why}")
