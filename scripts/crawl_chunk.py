@@ -1,13 +1,12 @@
 """Rule crawl_chunk: crawl one chunk's URLs with a pool of `threads` processes."""
 
 import logging
-import tempfile
-from pathlib import Path
 
 from poolpipe.core import (
     checked_manifest,
     job_processes,
     run_script,
+    scratch_folder,
     timed_with_serial,
     write_job_timing,
 )
@@ -20,15 +19,14 @@ def main(smk):
     settings = CrawlSettings.from_config(smk.params.crawl)
     site = SiteSpec(**smk.params.site) if smk.params.site else None
     dups = smk.input.duplicates
-    parent = Path(smk.output.part).parent
 
     def crawl(serial, reach):
         if not serial:
             return crawl_range(
                 chunk, reach, processes=job_processes(smk), out=smk.output.part, duplicates=dups
             )
-        with tempfile.TemporaryDirectory(dir=parent) as scratch:
-            out = Path(scratch) / "serial.jsonl"
+        with scratch_folder(smk.output.part) as scratch:
+            out = scratch / "serial.jsonl"
             return crawl_range(
                 chunk, reach, processes=job_processes(smk), out=out, duplicates=dups, serial=True
             )

@@ -50,6 +50,7 @@ FACES = {
         "refuse_overlap",
         "run_script",
         "schema_defaults",
+        "scratch_folder",
         "serial_map",
         "split_file",
         "split_range",

@@ -21,6 +21,7 @@ from poolpipe.tasks.journal import HEADER
 from poolpipe.tasks.manifest import manifest_tasks
 from poolpipe.tasks.ops import temporary_prefix
 from poolpipe.tasks.results import FIELDS
+from tests.core.test_outputs import dead_writer_name
 from tests.tasks.inotify import Renames
 
 POOLPIPE = [sys.executable, "-m", "poolpipe.cli"]
@@ -174,8 +175,8 @@ def test_a_write_that_landed_before_its_row_is_not_written_again(tmp_path: Path)
     for i in (0, 1, 2):
         (root / "out" / f"w{i:04d}.txt").write_text(_content(i))
     (root / "out" / "w0003.txt").write_text("not what the task writes\n")
-    left = temporary_prefix("w0001.txt", _task(manifest, root, "out/w0001.txt")) + "0" * 12
-    (root / "out" / f"{left}.tmp").write_text("left by a killed worker")
+    left = dead_writer_name(temporary_prefix("w0001.txt", _task(manifest, root, "out/w0001.txt")))
+    (root / "out" / left).write_text("left by a killed worker")
     (root / "out" / ".w0001.txt.k2j4h5sd.tmp").write_text("a user's file, not ours")
     journal_path(out).write_text(HEADER)
     canary = Renames(root / "out")
@@ -195,6 +196,25 @@ def test_a_write_that_landed_before_its_row_is_not_written_again(tmp_path: Path)
         assert (root / "out" / f"w{i:04d}.txt").read_bytes() == data
     assert [p.name for p in (root / "out").glob("*.tmp")] == [".w0001.txt.k2j4h5sd.tmp"]
     assert summary.failed == 2
+
+
+def test_a_fresh_run_removes_what_killed_writes_of_its_tasks_left_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """Without --resume too: a dead writer's temporary file of a task is removed before that
+    task writes; a live writer's, a user's file of a similar name and another task's stay."""
+    manifest, root, _ = _setup(tmp_path, writes=4)
+    prefix = temporary_prefix("w0001.txt", _task(manifest, root, "out/w0001.txt"))
+    dead = dead_writer_name(prefix)
+    host, _, rand = dead[len(prefix) : -len(".tmp")].split("-")
+    live = f"{prefix}{host}-{os.getpid()}-{rand}.tmp"
+    other = dead_writer_name(temporary_prefix("w0001.txt", _task(manifest, root, "out/w0002.txt")))
+    for name in (dead, live, other, ".w0001.txt.k2j4h5sd.tmp"):
+        (root / "out" / name).write_text("left\n")
+    run_to_file(manifest, root, tmp_path / "results.tsv", processes=2)
+    assert sorted(p.name for p in (root / "out").glob("*.tmp")) == sorted(
+        [live, other, ".w0001.txt.k2j4h5sd.tmp"]
+    )
 
 
 def _cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess:
