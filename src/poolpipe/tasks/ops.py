@@ -170,6 +170,17 @@ def _copy(root: Root, task: Task) -> TaskOutcome:
     return TaskOutcome(ok=True, bytes=size, sha256=digest.hexdigest())
 
 
+def holds(root: Root, task: Task, recorded: TaskOutcome) -> bool:
+    """Whether the files of a task recorded done still hold what its row says: a read's or a
+    checksum's file, a write's target, a copy's source and target (every byte hashed)."""
+    try:
+        if task.op in ("write", "copy"):
+            return _in_place(root, task) == recorded
+        return _read(root, task.path, text=task.op == "read") == recorded
+    except (PathError, PoolpipeError, OSError, ValueError):
+        return False
+
+
 def _in_place(root: Root, task: Task) -> TaskOutcome | None:
     """The outcome of a write or copy whose target already holds exactly its bytes, else None."""
     if task.op == "write":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from poolpipe.tasks.results import TaskResult
 from poolpipe.tasks.root import Root
 from poolpipe.tasks.task import Task
 
@@ -39,3 +40,5 @@ class Job:
     writes: list[str]
     check: bool
     attempts: int = 0
+    kept: TaskResult | None = None
+    """A resumed run's row of the task, kept if its files still hold what it says."""
