@@ -139,7 +139,8 @@ def _write(root: Root, task: Task, data: bytes) -> TaskOutcome:
     target = root.target(task.path)
     try:
         prefix = temporary_prefix(target.name, task)
-        _remove_left(target.dir_fd, prefix)
+        with contextlib.suppress(OSError):  # best effort: a folder we cannot list is no loss
+            _remove_left(target.dir_fd, prefix)
         with open_atomic(target.name, dir_fd=target.dir_fd, prefix=prefix) as fh:
             fh.write(data)
     finally:
@@ -159,7 +160,8 @@ def _copy(root: Root, task: Task) -> TaskOutcome:
         raise
     try:
         prefix = temporary_prefix(target.name, task)
-        _remove_left(target.dir_fd, prefix)
+        with contextlib.suppress(OSError):  # best effort: a folder we cannot list is no loss
+            _remove_left(target.dir_fd, prefix)
         with open_atomic(target.name, dir_fd=target.dir_fd, prefix=prefix) as fh:
             for block in _blocks(fd):
                 fh.write(block)
