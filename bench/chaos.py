@@ -15,7 +15,9 @@ After each stop it runs `make run` once more and compares the results with the u
 run's, clocks aside (timings, benchmarks, the report, supervise's tick counts and measured
 bench figures are clocks; every other file under results/ and data/ must match byte for byte).
 A manual step is anything more than running the same command again: a rerun that fails, or a
-process that outlives the runs. A leftover is a file anywhere in the run's folder (Snakemake's
+process that outlives the runs. A Snakemake that misses a SIGTERM is ended by the SIGKILL that
+follows it, as a batch system sends: the user does nothing, so it is no manual step, and the
+table counts such points apart. A leftover is a file anywhere in the run's folder (Snakemake's
 own .snakemake/ aside) that the uninterrupted run does not leave (a temporary file, a journal,
 a part). Time lost is the stopped run plus the rerun, less one uninterrupted run.
 
@@ -73,13 +75,15 @@ CHAOS = {
         "tasks": {"files": 6, "tasks": 40},
         "crawl": {"pages": 40, "page_bytes": 1000, "latency_ms": 5, "duplicates": 2},
     },
-    "train": {"compare_full_fit": False},
-    "crawl": {"chunks": 3},
+    "sum": {"chunks": 2},
+    "train": {"chunks": 2, "compare_full_fit": False},
+    "crawl": {"chunks": 2},
     "supervise": {"duration_s": 2},
     "timing": {"compare_serial": False},
     "bench": {"overhead": {"repeats": 1, "tasks": 20, "threads": 2}},
 }
-"""What the chaos run sets beyond the integration tests' small config: every stage small."""
+"""What the chaos run sets beyond the integration tests' small config: every stage small, two
+chunks each (a job's cost here is mostly its start-up, so fewer jobs make every point cheaper)."""
 CLOCKS = ("results/timing/", "results/benchmarks/", "results/report/", "results/bench/")
 """Folders of measurements: compared by name only."""
 KINDS = ("kill-group", "int-group", "term-group", "kill-job", "disk-full")
@@ -104,7 +108,10 @@ def _deep_merge(base: dict, extra: dict) -> dict:
 
 
 def prepare(dest: Path) -> None:
-    """A fresh copy of the project in dest, with the small config as its default config."""
+    """A fresh copy of the project in dest, with the small config as its default config.
+
+    The copy shares this checkout's environment (.venv), so its `make run` must find the
+    setup step done: otherwise it would install the copy's poolpipe into that environment."""
     for name in COPY:
         src, dst = ROOT / name, dest / name
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +123,14 @@ def prepare(dest: Path) -> None:
     config = dest / "config/config.yaml"
     merged = _deep_merge(_deep_merge(yaml.safe_load(config.read_text()), SMALL), CHAOS)
     config.write_text(yaml.safe_dump(merged, sort_keys=False))
+    stale = subprocess.run(["make", "-q", "setup"], cwd=dest, env=LOCAL_ENV, capture_output=True)
+    if stale.returncode != 0:
+        sys.exit(f"chaos: run `make setup` in {ROOT} first (its environment is out of date)")
+
+
+def copy_of(template: Path, dest: Path) -> None:
+    """A copy of the prepared folder template in dest (which may exist, empty), times kept."""
+    shutil.copytree(template, dest, symlinks=True, dirs_exist_ok=True)
 
 
 @contextlib.contextmanager
@@ -270,6 +285,8 @@ class Outcome:
     manual: int = 0
     leftovers: list[str] = field(default_factory=list)
     differ: list[str] = field(default_factory=list)
+    forced: list[str] = field(default_factory=list)
+    """Processes that outlived a SIGTERM's grace, ended by the SIGKILL that follows it."""
     stopped_rc: int | None = None
     lost_s: float = 0.0
     note: str = ""
@@ -281,11 +298,11 @@ class Reference:
     files: dict[str, str]
 
 
-def reference(base: Path) -> Reference:
-    """One uninterrupted run."""
+def reference(base: Path, template: Path) -> Reference:
+    """One uninterrupted run in a copy of template."""
     work = base / "reference"
     with tmpfs(work):
-        prepare(work)
+        copy_of(template, work)
         t0 = time.monotonic()
         proc = start(work, base / "reference.log")
         if not wait_run(proc, RUN_S) or proc.returncode != 0 or orphans([proc.pid]):
@@ -296,8 +313,16 @@ def reference(base: Path) -> Reference:
         return Reference(wall, fingerprint(work))
 
 
-def _stop(kind: str, proc: subprocess.Popen[bytes], rng: random.Random, delay: float, work: Path):
-    """Stop the run as kind says; True if the stop landed while the run was going."""
+def _stop(
+    kind: str,
+    proc: subprocess.Popen[bytes],
+    rng: random.Random,
+    delay: float,
+    work: Path,
+    forced: list[str],
+) -> bool:
+    """Stop the run as kind says; True if the stop landed while the run was going. After a
+    SIGTERM, forced gets the names of the processes the SIGKILL that follows it ended."""
     deadline = time.monotonic() + delay
     if kind == "disk-full":
         rule = rng.choice(MERGES)
@@ -325,36 +350,71 @@ def _stop(kind: str, proc: subprocess.Popen[bytes], rng: random.Random, delay: f
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig[kind])
     if kind == "term-group":
-        threading.Thread(target=kill_after, args=(members(proc.pid),), daemon=True).start()
+        threading.Thread(
+            target=kill_after, args=(members(proc.pid), forced), daemon=True, name="kill_after"
+        ).start()
     return True
 
 
-def kill_after(procs: list[psutil.Process], grace_s: float = TERM_GRACE_S) -> None:
-    """SIGKILL what is left of procs after grace_s, as a batch system does after its SIGTERM.
+def kill_after(
+    procs: list[psutil.Process], forced: list[str], grace_s: float = TERM_GRACE_S
+) -> None:
+    """SIGKILL what is left of procs after grace_s, as a batch system does after its SIGTERM;
+    forced gets the name of each process it ended.
 
     Snakemake can miss a SIGTERM for good: its handler takes the scheduler's lock, which the
-    main thread may hold when the signal lands, and then waits for itself.
+    main thread may hold when the signal lands, and then waits for itself. A user of a batch
+    system (or of `timeout -k`) needs to do nothing about it: the SIGKILL ends it, its kernel
+    lock goes with it, and the same command runs again. Only `timeout` without -k, or a
+    SIGTERM sent by hand, would leave it waiting.
     """
     _, alive = psutil.wait_procs(procs, timeout=grace_s)
     for proc in alive:
-        with contextlib.suppress(psutil.Error):
+        forced.append(_name(proc))  # before the kill: the harness may look once it is dead
+        try:
             proc.send_signal(signal.SIGKILL)  # psutil checks the pid is still this process
+        except psutil.Error:
+            forced.pop()
+
+
+def _name(proc: psutil.Process) -> str:
+    """A process as a reader knows it: snakemake, a job's rule, or its program."""
+    try:
+        line = proc.cmdline()
+    except psutil.Error:
+        return "?"
+    for word in line:
+        if ".snakemake/scripts/" in word:
+            return f"job {Path(word).name.split('.')[1]}"
+    return next(
+        (Path(w).name for w in line if "snakemake" in w), Path(line[0]).name if line else "?"
+    )
 
 
 def point(
-    base: Path, ref: Reference, index: int, kind: str, seed: int, keep_logs: bool = False
+    base: Path,
+    ref: Reference,
+    index: int,
+    kind: str,
+    seed: int,
+    keep_logs: bool = False,
+    template: Path | None = None,
 ) -> Outcome:
-    """One stop and one rerun of the same command, compared with the uninterrupted run."""
+    """One stop and one rerun of the same command in a copy of template (prepared afresh if
+    None), compared with the uninterrupted run."""
     rng = random.Random(f"{seed}:{index}")
     delay = rng.uniform(0.02, 0.98) * ref.wall_s
     outcome = Outcome(kind)
     work = base / f"p{index}"
     log = base / f"p{index}.log"
     with tmpfs(work):
-        prepare(work)
+        if template is None:
+            prepare(work)
+        else:
+            copy_of(template, work)
         t0 = time.monotonic()
         proc = start(work, log)
-        outcome.landed = _stop(kind, proc, rng, delay, work)
+        outcome.landed = _stop(kind, proc, rng, delay, work, outcome.forced)
         if not wait_run(proc, END_S if outcome.landed else RUN_S):
             outcome.note = "the stopped run did not end"
         outcome.stopped_rc = proc.returncode
@@ -373,6 +433,8 @@ def point(
         if left := orphans(groups):
             outcome.note += f" {left} processes outlived the runs"
             outcome.manual += 1
+        if outcome.forced:  # a batch system's SIGKILL ended them: no step of the user's
+            outcome.note += f" SIGKILL after the SIGTERM's grace ended {', '.join(outcome.forced)}"
         outcome.lost_s = time.monotonic() - t0 - ref.wall_s
         files = fingerprint(work)
         outcome.leftovers = sorted(set(files) - set(ref.files))
@@ -393,16 +455,17 @@ def table(outcomes: list[Outcome]) -> str:
     """The results, one line per kind of stop and a total."""
     head = (
         "| kind of stop | stops | landed | identical | manual steps | leftover files "
-        "| time lost (mean s) |"
+        "| ended by the SIGKILL after SIGTERM | time lost (mean s) |"
     )
-    lines = [head, "|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
 
     def line(name: str, rows: list[Outcome]) -> str:
         lost = sum(o.lost_s for o in rows) / len(rows) if rows else 0.0
         return (
             f"| {name} | {len(rows)} | {sum(o.landed for o in rows)} "
             f"| {sum(o.identical for o in rows)} | {sum(o.manual for o in rows)} "
-            f"| {sum(len(o.leftovers) for o in rows)} | {lost:.1f} |"
+            f"| {sum(len(o.leftovers) for o in rows)} | {sum(bool(o.forced) for o in rows)} "
+            f"| {lost:.1f} |"
         )
 
     for kind in KINDS:
@@ -425,13 +488,16 @@ def run(
     if os.geteuid() != 0:
         sys.exit("chaos: needs root (it mounts a small tmpfs per point)")
     base = Path(tempfile.mkdtemp(prefix="poolpipe-chaos-"))
-    ref = reference(base)
+    template = base / "template"
+    prepare(template)  # once: every point starts from the same files, copied
+    ref = reference(base, template)
     report(f"uninterrupted run: {ref.wall_s:.1f} s, {len(ref.files)} files")
     outcomes: list[Outcome] = []
     t0 = time.monotonic()
 
     def one(index: int) -> Outcome:
-        outcome = point(base, ref, index, kinds[index % len(kinds)], seed, keep_logs=keep)
+        kind = kinds[index % len(kinds)]
+        outcome = point(base, ref, index, kind, seed, keep_logs=keep, template=template)
         outcomes.append(outcome)
         flags = "identical" if outcome.identical else "DIFFERENT"
         report(

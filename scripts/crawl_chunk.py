@@ -1,10 +1,8 @@
 """Rule crawl_chunk: crawl one chunk's URLs with a pool of `threads` processes."""
 
 import logging
-import tempfile
-from pathlib import Path
 
-from poolpipe.core import chunk_job, run_script
+from poolpipe.core import chunk_job, run_script, scratch_folder
 from poolpipe.crawl import CrawlSettings, SiteSpec, crawl_range, demo_site
 
 
@@ -12,15 +10,14 @@ def main(smk):
     settings = CrawlSettings.from_config(smk.params.crawl)
     site = SiteSpec(**smk.params.site) if smk.params.site else None
     dups = smk.input.duplicates
-    parent = Path(smk.output.part).parent
 
     def crawl(chunk, processes, serial, reach):
         if not serial:
             return crawl_range(
                 chunk, reach, processes=processes, out=smk.output.part, duplicates=dups
             )
-        with tempfile.TemporaryDirectory(dir=parent) as scratch:
-            out = Path(scratch) / "serial.jsonl"
+        with scratch_folder(smk.output.part) as scratch:
+            out = scratch / "serial.jsonl"
             return crawl_range(
                 chunk, reach, processes=processes, out=out, duplicates=dups, serial=True
             )

@@ -65,7 +65,7 @@ sys.exit(run_guarded(lambda: measure(sys.argv[1], 100_000, 3) and 0))
 @pytest.mark.parametrize(
     ("method", "sentence"),
     [
-        ("file_offset", r"the IPC bench's scratch file '.*poolpipe-ipc-.*' cannot be written: "),
+        ("file_offset", r"the IPC bench's scratch file in '.*' cannot be written: "),
         ("shared_memory", "the IPC bench cannot make 100000 bytes of shared memory: "),
     ],
 )

@@ -332,3 +332,74 @@ def test_a_full_standard_output_is_one_sentence_and_nothing_fails_at_exit():
         1,
         "poolpipe: error: standard output cannot be written: No space left on device\n",
     )
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from poolpipe.core.outputs import open_atomic
+with open_atomic(sys.argv[1]) as fh:
+    fh.write(b"half of it")
+    fh.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _killed_writer(target: Path) -> list[str]:
+    """Run a writer of target that is SIGKILLed inside open_atomic; the names it left."""
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, str(target)], capture_output=True, timeout=60
+    )
+    assert done.returncode == -9, done.stderr
+    return sorted(n for n in os.listdir(target.parent) if n != target.name)
+
+
+def dead_writer_name(prefix: str) -> str:
+    """A temporary name that temporary_name gave in a process that has ended."""
+    code = (
+        "import sys; from poolpipe.core.outputs import temporary_name as t; print(t(sys.argv[1]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, prefix], capture_output=True, text=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+def test_a_sigkilled_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "numbers.txt"
+    left = _killed_writer(target)
+    assert len(left) == 1 and left[0].startswith(".numbers.txt.poolpipe-"), left
+    assert left[0].endswith(".tmp") and not target.exists()
+    with open_atomic(target) as fh:
+        fh.write(b"whole\n")
+    assert sorted(os.listdir(tmp_path)) == ["numbers.txt"]
+    assert target.read_bytes() == b"whole\n"
+
+
+def test_cleanup_leaves_what_is_not_a_dead_writers_temporary_file_of_the_target(tmp_path):
+    """A user's files of similar names, a live writer's, another target's, one of another
+    host's writers and a symlink named as a dead writer's file all stay."""
+    target = tmp_path / "a.txt"
+    dead = dead_writer_name(".a.txt.poolpipe-")
+    host, pid, rand = dead[len(".a.txt.poolpipe-") : -len(".tmp")].split("-")
+    other_host = f"{(int(host, 16) + 1) % 16**8:08x}"
+    kept = {
+        ".a.txt.keep.tmp": "a user's file",
+        ".a.txt.x.tmp": "another's finished output",
+        ".a.txt.poolpipe-notes.tmp": "a user's notes",
+        f".a.txt.poolpipe-{host}-{pid}-{rand}.tmp.bak": "a user's backup",
+        f".a.txt.poolpipe-{host}-{os.getpid()}-{rand}.tmp": "a live writer's",
+        f".b.txt.poolpipe-{host}-{pid}-{rand}.tmp": "another target's",
+        f".a.txt.poolpipe-{other_host}-{pid}-{rand}.tmp": "another host's",
+    }
+    for name, text in kept.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "outside").write_text("the link's target")
+    (tmp_path / dead).symlink_to(tmp_path / "outside")
+    stale = dead_writer_name(".a.txt.poolpipe-")
+    (tmp_path / stale).write_text("a dead writer's")
+    with open_atomic(target) as fh:
+        fh.write(b"x")
+    for name, text in kept.items():
+        assert (tmp_path / name).read_text() == text, name
+    assert (tmp_path / dead).is_symlink() and (tmp_path / "outside").exists()
+    assert not (tmp_path / stale).exists()

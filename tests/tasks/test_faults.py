@@ -454,6 +454,27 @@ def test_family_5_resume_in_another_root_is_refused(tmp_path: Path) -> None:
     assert out.read_bytes() == before and _files(second) == []
 
 
+def test_family_5_resume_runs_again_a_task_whose_file_changed_with_size_and_time_kept(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.txt").write_text("x")
+    manifest = _lines(tmp_path / "m.jsonl", READ_A)
+    out = tmp_path / "res.tsv"
+    assert _cli(manifest, "--root", root, "--out", out).returncode == 0
+    old = out.read_text().splitlines()[1].split("\t")
+    mtime = (root / "a.txt").stat().st_mtime_ns
+    (root / "a.txt").write_text("y")
+    os.utime(root / "a.txt", ns=(mtime, mtime))
+    done = _cli(manifest, "--root", root, "--out", out, "--resume")
+    assert done.returncode == 0, done.stderr
+    assert "1 tasks recorded done ran again" in done.stderr
+    new = out.read_text().splitlines()[1].split("\t")
+    assert old[5] == hashlib.sha256(b"x").hexdigest()
+    assert new[5] == hashlib.sha256(b"y").hexdigest()
+
+
 def test_family_10_a_one_line_manifest_starts_one_worker_however_many_are_allowed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

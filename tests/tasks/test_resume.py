@@ -20,6 +20,7 @@ from poolpipe.tasks.journal import HEADER
 from poolpipe.tasks.manifest import manifest_tasks
 from poolpipe.tasks.ops import temporary_prefix
 from poolpipe.tasks.results import FIELDS
+from tests.core.test_outputs import dead_writer_name
 from tests.tasks.inotify import Renames
 
 from ..helpers import POOLPIPE, run_poolpipe
@@ -145,6 +146,61 @@ def test_resume_failed_runs_the_failed_tasks_only(tmp_path: Path, calls) -> None
     assert summary.failed == 1
 
 
+def _edit_in_place(path: Path, data: bytes) -> None:
+    """Replace path's bytes with as many others, its modification time kept."""
+    before = path.stat()
+    assert len(data) == before.st_size
+    path.write_bytes(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_resume_checks_the_content_of_what_rows_recorded_done(
+    tmp_path: Path, calls, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Files edited since the run, size and time kept: the tasks whose rows they contradict run
+    again (a write restores its target, a copy takes the new source, a read sees the new
+    bytes); a file that a later task wrote again is checked by that task's row only."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "src.bin").write_bytes(b"source one\n")
+    (root / "note.txt").write_text("a user's note\n")
+    tasks = [
+        {"op": "write", "path": "a.txt", "content": "AAAA\n"},
+        {"op": "copy", "src": "src.bin", "path": "b.bin"},
+        {"op": "read", "path": "note.txt"},
+        {"op": "checksum", "path": "a.txt"},
+        {"op": "write", "path": "c.txt", "content": "old\n"},
+        {"op": "read", "path": "c.txt"},
+        {"op": "write", "path": "c.txt", "content": "new\n"},
+        {"op": "write", "path": "d.txt", "content": "kept\n"},
+    ]
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(t) + "\n" for t in tasks))
+    out = tmp_path / "results.tsv"
+    run_to_file(manifest, root, out, processes=2)
+    before = {r["line"]: r for r in _rows(out, clocks=True)}
+    _edit_in_place(root / "a.txt", b"BBBB\n")
+    _edit_in_place(root / "src.bin", b"source two\n")
+    _edit_in_place(root / "note.txt", b"A user's note\n")
+    calls.unlink(missing_ok=True)
+    with caplog.at_level("WARNING", logger="poolpipe.tasks.run"):
+        summary = run_to_file(manifest, root, out, processes=2, resume="ok")
+    assert _calls(calls) == [1, 2, 3]
+    assert "3 tasks recorded done ran again" in caplog.text
+    after = {r["line"]: r for r in _rows(out, clocks=True)}
+    sha = {
+        name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in os.listdir(root)
+    }
+    assert (root / "a.txt").read_bytes() == b"AAAA\n"
+    assert (root / "b.bin").read_bytes() == b"source two\n"
+    assert after["1"]["sha256"] == sha["a.txt"] == before["1"]["sha256"]
+    assert after["2"]["sha256"] == sha["b.bin"] == sha["src.bin"] != before["2"]["sha256"]
+    assert after["3"]["sha256"] == sha["note.txt"] != before["3"]["sha256"]
+    for line in ("4", "5", "6", "7", "8"):  # unchanged, or written again by a later task
+        assert after[line] == before[line]
+    assert summary.failed == 0 and summary.tasks == len(tasks)
+
+
 def test_a_killed_run_resumes_from_its_journal(tmp_path: Path, calls) -> None:
     """A journal holds the rows of the tasks that finished, in the order they finished, and
     maybe a last line cut off by the kill: resume runs exactly the others."""
@@ -174,8 +230,8 @@ def test_a_write_that_landed_before_its_row_is_not_written_again(tmp_path: Path)
     for i in (0, 1, 2):
         (root / "out" / f"w{i:04d}.txt").write_text(_content(i))
     (root / "out" / "w0003.txt").write_text("not what the task writes\n")
-    left = temporary_prefix("w0001.txt", _task(manifest, root, "out/w0001.txt")) + "0" * 12
-    (root / "out" / f"{left}.tmp").write_text("left by a killed worker")
+    left = dead_writer_name(temporary_prefix("w0001.txt", _task(manifest, root, "out/w0001.txt")))
+    (root / "out" / left).write_text("left by a killed worker")
     (root / "out" / ".w0001.txt.k2j4h5sd.tmp").write_text("a user's file, not ours")
     journal_path(out).write_text(HEADER)
     canary = Renames(root / "out")
@@ -195,6 +251,25 @@ def test_a_write_that_landed_before_its_row_is_not_written_again(tmp_path: Path)
         assert (root / "out" / f"w{i:04d}.txt").read_bytes() == data
     assert [p.name for p in (root / "out").glob("*.tmp")] == [".w0001.txt.k2j4h5sd.tmp"]
     assert summary.failed == 2
+
+
+def test_a_fresh_run_removes_what_killed_writes_of_its_tasks_left_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """Without --resume too: a dead writer's temporary file of a task is removed before that
+    task writes; a live writer's, a user's file of a similar name and another task's stay."""
+    manifest, root, _ = _setup(tmp_path, writes=4)
+    prefix = temporary_prefix("w0001.txt", _task(manifest, root, "out/w0001.txt"))
+    dead = dead_writer_name(prefix)
+    host, _, rand = dead[len(prefix) : -len(".tmp")].split("-")
+    live = f"{prefix}{host}-{os.getpid()}-{rand}.tmp"
+    other = dead_writer_name(temporary_prefix("w0001.txt", _task(manifest, root, "out/w0002.txt")))
+    for name in (dead, live, other, ".w0001.txt.k2j4h5sd.tmp"):
+        (root / "out" / name).write_text("left\n")
+    run_to_file(manifest, root, tmp_path / "results.tsv", processes=2)
+    assert sorted(p.name for p in (root / "out").glob("*.tmp")) == sorted(
+        [live, other, ".w0001.txt.k2j4h5sd.tmp"]
+    )
 
 
 def _cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from ..workflow_helpers import LOCAL_ENV, ROOT
@@ -76,8 +78,10 @@ def test_a_lock_left_by_a_killed_snakemake_needs_no_unlock(tmp_path):
 @root_only
 @pytest.mark.slow
 def test_ten_seeded_stops_of_every_kind_end_in_the_same_results_with_no_manual_step():
+    """Three points at once: a point's runs are mostly job start-ups, one at a time, which
+    leave a core idle."""
     lines: list[str] = []
-    outcomes = chaos.run(10, seed=1, parallel=2, report=lines.append)
+    outcomes = chaos.run(10, seed=1, parallel=3, report=lines.append)
     summary = chaos.table(outcomes)
     assert len(outcomes) == 10, summary
     assert {o.kind for o in outcomes} == set(chaos.KINDS)
@@ -98,3 +102,27 @@ def test_the_harness_takes_clocks_out_and_nothing_else(tmp_path):
     other.write_text("line\turl\telapsed_ms\tsha256\n1\tu\t54\tab\n")
     assert norm != chaos._normalise("results/crawl/d/pages.tsv", other.read_bytes(), pages)
     assert chaos._normalise("results/sum/d/total.json", b"{}", Path("total.json")) == b"{}"
+
+
+def test_a_process_that_outlives_a_sigterm_is_killed_and_named():
+    """As a batch system does after its grace time; the harness counts the point apart."""
+    ignore = (
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint(flush=True)\n"
+    )
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", ignore + "time.sleep(120)"], stdout=subprocess.PIPE
+    )
+    quick = subprocess.Popen([sys.executable, "-c", "import time\ntime.sleep(120)"])
+    try:
+        assert stubborn.stdout is not None
+        stubborn.stdout.readline()  # its handler is set
+        for proc in (stubborn, quick):
+            proc.send_signal(signal.SIGTERM)
+        forced: list[str] = []
+        chaos.kill_after([psutil.Process(stubborn.pid), psutil.Process(quick.pid)], forced, 2.0)
+        assert stubborn.wait(timeout=30) == -signal.SIGKILL
+        assert forced == [Path(sys.executable).name]
+    finally:
+        for proc in (stubborn, quick):
+            proc.kill()
+            proc.wait()

@@ -101,13 +101,16 @@ def measure(method: str, size: int, messages: int) -> IpcPoint:
     elif method == "queue":
         recv_end = send_end = ctx.Queue()
     times: list[float] = []
-    with tempfile.NamedTemporaryFile(prefix="poolpipe-ipc-") as fh:
+    # a file without a name (O_TMPFILE where it is supported): a run killed anyhow leaves
+    # nothing behind; the forked receiver opens it through the parent's descriptor
+    with tempfile.TemporaryFile(prefix="poolpipe-ipc-") as fh:
         try:
             fh.write(payload if method == "file_offset" else b"")
             fh.flush()
         except OSError as exc:  # a full temporary folder, a file-size limit
             raise PoolpipeError(
-                f"the IPC bench's scratch file {fh.name!r} cannot be written: {exc.strerror}"
+                f"the IPC bench's scratch file in {tempfile.gettempdir()!r} cannot be written: "
+                f"{exc.strerror}"
             ) from None
         shm = None
         if method == "shared_memory":
@@ -126,7 +129,9 @@ def measure(method: str, size: int, messages: int) -> IpcPoint:
                     f"the IPC bench cannot make {size} bytes of shared memory: {exc.strerror}"
                 ) from None
         child = ctx.Process(
-            target=_receiver, args=(method, child_ctrl, recv_end, fh.name), daemon=True
+            target=_receiver,
+            args=(method, child_ctrl, recv_end, f"/proc/{os.getpid()}/fd/{fh.fileno()}"),
+            daemon=True,
         )
         child.start()
         send = _handoff(method, ctrl, send_end, payload, shm)

@@ -50,7 +50,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         action="store_const",
         const="ok",
         help="keep the rows --out (and its journal) already hold for this manifest; run only "
-        "the tasks with none",
+        "the tasks with none, and those whose files no longer hold what their rows say (every "
+        "byte is read again)",
     )
     again.add_argument(
         "--resume-failed",

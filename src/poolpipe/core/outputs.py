@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import math
 import os
 import re
+import shutil
+import socket
+import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,6 +25,93 @@ _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
 """Errors of a write itself (a full disk, a quota, a read-only or failing device)."""
 _SMALL_BITS = int(SMALL_DIGITS * 3.32)
 _NONCE = os.urandom(8).hex()
+
+TEMPORARY_TAG = "poolpipe-"
+"""What a temporary file's name holds after `.NAME.`: it and the writer's host, pid and random
+hex make the name unmistakably ours (see temporary_name)."""
+_HOST = hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+_WRITER = re.compile(r"(?P<host>[0-9a-f]{8})-(?P<pid>[1-9][0-9]{0,9})-[0-9a-f]{12}\.tmp")
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def temporary_name(prefix: str) -> str:
+    """A fresh temporary name: prefix, then this host's tag, this process's id and random hex,
+    so that the writer of any temporary file we left can be told, and whether it still lives."""
+    return f"{prefix}{_HOST}-{os.getpid()}-{os.urandom(6).hex()}.tmp"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process pid runs on this host (a zombie, killed but not reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    return True
+
+
+def stale_temporary(entry: str, prefix: str) -> bool:
+    """Whether entry is a temporary name that prefix starts and temporary_name made, written
+    on this host by a process that no longer lives (never a live writer's, never a name of
+    another host, where we cannot tell)."""
+    if not entry.startswith(prefix):
+        return False
+    writer = _WRITER.fullmatch(entry[len(prefix) :])
+    return writer is not None and writer["host"] == _HOST and not _alive(int(writer["pid"]))
+
+
+def remove_stale_temporaries(dir_fd: int, prefix: str) -> int:
+    """Remove from the open folder dir_fd the temporary files (and scratch folders) of dead
+    writers whose names begin with prefix: ours only, never through a link. Returns how many."""
+    removed = 0
+    for entry in os.listdir(dir_fd):
+        if not stale_temporary(entry, prefix):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            info = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
+            if info.st_uid != os.geteuid():
+                continue
+            if stat.S_ISREG(info.st_mode):
+                os.unlink(entry, dir_fd=dir_fd)
+            elif stat.S_ISDIR(info.st_mode):
+                shutil.rmtree(entry, dir_fd=dir_fd)
+            else:
+                continue
+            removed += 1
+    return removed
+
+
+@contextlib.contextmanager
+def scratch_folder(beside: str | os.PathLike[str]) -> Iterator[Path]:
+    """A new folder beside the file `beside`, named as its temporary files are, removed after
+    the block; what killed runs left for the same file is removed first."""
+    target = Path(beside)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _folder(target.parent) as dir_fd:
+        remove_stale_temporaries(dir_fd, _prefix(target.name))
+    folder = target.parent / temporary_name(_prefix(target.name))
+    folder.mkdir(mode=0o700)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _prefix(name: str) -> str:
+    return f".{name}.{TEMPORARY_TAG}"
+
+
+@contextlib.contextmanager
+def _folder(path: Path) -> Iterator[int]:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def check_output_path(path: str | os.PathLike[str], label: str = "output") -> Path:
@@ -43,9 +133,10 @@ def check_output_path(path: str | os.PathLike[str], label: str = "output") -> Pa
         if not ancestor.is_dir():
             raise PoolpipeError(f"{name} cannot be written: {str(ancestor)!r} is not a folder")
         parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
+        with _folder(parent) as dir_fd:
+            probe = temporary_name(_prefix(p.name))
+            os.close(os.open(probe, _TMP_FLAGS, 0o600, dir_fd=dir_fd))
+            os.unlink(probe, dir_fd=dir_fd)
     except OSError as exc:
         raise PoolpipeError(f"{name} cannot be written: {_why(exc)}") from None
     return p
@@ -96,30 +187,69 @@ def open_atomic(
 ) -> Iterator[BinaryIO]:
     """Open a temporary file beside path for writing; rename it onto path only on success.
 
+    The temporary file is `.NAME.poolpipe-HOST-PID-RANDOM.tmp`, created exclusively, never
+    through a link. A writer killed before its rename (SIGKILL, a lost node) leaves it behind:
+    the next open_atomic of the same path removes such files of writers that no longer live.
+
     With dir_fd, path is a plain name in that open directory and nothing is looked up by
     path again, so a directory swapped for a symlink meanwhile cannot redirect the write;
-    prefix then starts the temporary file's name (random hex and `.tmp` follow).
+    prefix then starts the temporary file's name (host, pid, random hex and `.tmp` follow),
+    and the caller removes what dead writers left (remove_stale_temporaries with its prefix).
     """
     if dir_fd is not None:
-        with _open_atomic_at(dir_fd, os.fspath(path), prefix) as fh:
+        name = os.fspath(path)
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"{name!r} is not a plain file name")
+        fd, tmp = _create_temporary(dir_fd, prefix or _prefix(name))
+        with _renamed(dir_fd, fd, tmp, name, shown=name, every=False) as fh:
             yield fh
         return
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise PoolpipeError(f"{str(target)!r} cannot be written: {_why(exc)}") from None
     try:
-        with _write_errors(target), os.fdopen(fd, "wb") as fh:
+        try:
+            with contextlib.suppress(OSError):  # best effort: a folder we cannot list is no loss
+                remove_stale_temporaries(folder, _prefix(target.name))
+            fd, tmp = _create_temporary(folder, _prefix(target.name))
+        except OSError as exc:
+            raise PoolpipeError(f"{str(target)!r} cannot be written: {_why(exc)}") from None
+        with _renamed(folder, fd, tmp, target.name, shown=target, every=True) as fh:
+            yield fh
+    finally:
+        os.close(folder)
+
+
+def _create_temporary(dir_fd: int, prefix: str) -> tuple[int, str]:
+    """A new temporary file in the open folder dir_fd, created exclusively: its fd and name."""
+    for _ in range(100):
+        tmp = temporary_name(prefix)
+        try:
+            return os.open(tmp, _TMP_FLAGS, 0o600, dir_fd=dir_fd), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beginning {prefix!r}")
+
+
+@contextlib.contextmanager
+def _renamed(
+    dir_fd: int, fd: int, tmp: str, name: str, *, shown: str | os.PathLike[str], every: bool
+) -> Iterator[BinaryIO]:
+    """Yield the temporary file fd for writing; synced, rename it to name, or remove it."""
+    try:
+        with _write_errors(shown), os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        with _write_errors(target, every=True):
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
+            os.fchmod(fh.fileno(), 0o644)
+        with _write_errors(shown, every=every):
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=dir_fd)
         raise
 
 
@@ -132,33 +262,6 @@ def _write_errors(target: str | os.PathLike[str], every: bool = False) -> Iterat
     except OSError as exc:
         if every or exc.errno in _FULL:
             raise PoolpipeError(f"{os.fspath(target)!r} cannot be written: {_why(exc)}") from None
-        raise
-
-
-@contextlib.contextmanager
-def _open_atomic_at(dir_fd: int, name: str, prefix: str | None) -> Iterator[BinaryIO]:
-    if not name or "/" in name or name in (".", ".."):
-        raise ValueError(f"{name!r} is not a plain file name")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    for _ in range(100):
-        tmp = f"{prefix or f'.{name}.'}{os.urandom(6).hex()}.tmp"
-        try:
-            fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise FileExistsError(f"no free temporary name for {name!r}")
-    try:
-        with _write_errors(name), os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-            os.fchmod(fh.fileno(), 0o644)
-        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=dir_fd)
         raise
 
 

@@ -10,11 +10,12 @@ target and records it done without writing it again (see ops.run_task's check).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,6 +237,17 @@ class Resume:
                 "start again)"
             )
         return None if (not row.ok and self.rerun_failed) else row
+
+    def last_writes(self, key: Callable[[str], str]) -> dict[str, int]:
+        """For each file (by key, its real path) that rows recorded done wrote or copied to,
+        the last such manifest line."""
+        last: dict[str, int] = {}
+        for line, row in self.rows.items():
+            if row.ok and row.op in ("write", "copy"):
+                with contextlib.suppress(PoolpipeError, OSError):
+                    path = key(row.path)
+                    last[path] = max(last.get(path, 0), line)
+        return last
 
     def beyond(self, last: int) -> int:
         """How many rows are for lines after the manifest's last one."""

@@ -14,7 +14,7 @@ import re
 import stat
 from collections.abc import Iterable, Iterator
 
-from poolpipe.core.outputs import open_atomic
+from poolpipe.core.outputs import open_atomic, remove_stale_temporaries, stale_temporary
 from poolpipe.errors import PathError, PoolpipeError
 from poolpipe.tasks.results import Task, TaskOutcome
 from poolpipe.tasks.root import Root
@@ -31,8 +31,9 @@ TRANSIENT = frozenset(
 
 def run_task(root: Root, task: Task, *, check: bool = False) -> TaskOutcome:
     """Do one task beneath root; any refusal or OS error becomes an error outcome. With check,
-    a write or copy whose target already holds its bytes is reported done without writing,
-    and temporary files a killed run left beside its target are removed."""
+    a write or copy whose target already holds its bytes is reported done without writing.
+    Before a write or copy, temporary files of this task that a killed run left beside its
+    target are removed."""
     try:
         if check and task.op in ("write", "copy"):
             remove_temporaries(root, [task])
@@ -98,19 +99,47 @@ def _decode(decoder: codecs.IncrementalDecoder, block: bytes, offset: int) -> No
 
 def temporary_prefix(name: str, task: Task) -> str:
     """How the names of a task's temporary files beside its target `name` begin: unmistakably
-    ours, and the task's own (its hash), so that cleanup never takes another's file."""
+    ours, and the task's own (its hash), so that cleanup never takes another's file; the
+    writer's host, pid and random hex follow (poolpipe.core.outputs.temporary_name)."""
     return f".{name}.poolpipe-{task.digest or 'task'}."
 
 
-def _is_temporary(entry: str, prefix: str) -> bool:
-    rest = entry[len(prefix) :]
-    return entry.startswith(prefix) and re.fullmatch(r"[0-9a-f]{12}\.tmp", rest) is not None
+_TASK_TEMPORARY = re.compile(
+    r"(?P<prefix>\..+\.poolpipe-(?:[0-9a-f]{16}|task)\.)[0-9a-f]{8}-[0-9]+-[0-9a-f]{12}\.tmp",
+    re.DOTALL,
+)
+_LEFT: dict[tuple[int, int, int], dict[str, list[str]]] = {}
+"""Per process and folder written into (pid, device, inode): the temporary files that dead
+writers left there when the process first looked, by prefix. One listing per folder and
+process, so many writes into one folder cost no listing each; what is created later is a live
+writer's, never stale, or a dead worker's, which the queue removes itself."""
+
+
+def _remove_left(dir_fd: int, prefix: str) -> None:
+    """Remove the temporary files with this prefix that dead writers left in folder dir_fd."""
+    info = os.fstat(dir_fd)
+    key = (os.getpid(), info.st_dev, info.st_ino)  # a forked worker starts afresh
+    left = _LEFT.get(key)
+    if left is None:
+        left = {}
+        for entry in os.listdir(dir_fd):
+            found = _TASK_TEMPORARY.fullmatch(entry)
+            if found and stale_temporary(entry, found["prefix"]):
+                left.setdefault(found["prefix"], []).append(entry)
+        _LEFT[key] = left
+    for entry in left.pop(prefix, ()):
+        with contextlib.suppress(FileNotFoundError):
+            info = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+                os.unlink(entry, dir_fd=dir_fd)
 
 
 def _write(root: Root, task: Task, data: bytes) -> TaskOutcome:
     target = root.target(task.path)
     try:
         prefix = temporary_prefix(target.name, task)
+        with contextlib.suppress(OSError):  # best effort: a folder we cannot list is no loss
+            _remove_left(target.dir_fd, prefix)
         with open_atomic(target.name, dir_fd=target.dir_fd, prefix=prefix) as fh:
             fh.write(data)
     finally:
@@ -130,6 +159,8 @@ def _copy(root: Root, task: Task) -> TaskOutcome:
         raise
     try:
         prefix = temporary_prefix(target.name, task)
+        with contextlib.suppress(OSError):  # best effort: a folder we cannot list is no loss
+            _remove_left(target.dir_fd, prefix)
         with open_atomic(target.name, dir_fd=target.dir_fd, prefix=prefix) as fh:
             for block in _blocks(fd):
                 fh.write(block)
@@ -138,6 +169,17 @@ def _copy(root: Root, task: Task) -> TaskOutcome:
     finally:
         target.close()
     return TaskOutcome(ok=True, bytes=size, sha256=digest.hexdigest())
+
+
+def holds(root: Root, task: Task, recorded: TaskOutcome) -> bool:
+    """Whether the files of a task recorded done still hold what its row says: a read's or a
+    checksum's file, a write's target, a copy's source and target (every byte hashed)."""
+    try:
+        if task.op in ("write", "copy"):
+            return _in_place(root, task) == recorded
+        return _read(root, task.path, text=task.op == "read") == recorded
+    except (PathError, PoolpipeError, OSError, ValueError):
+        return False
 
 
 def _in_place(root: Root, task: Task) -> TaskOutcome | None:
@@ -158,19 +200,14 @@ def _in_place(root: Root, task: Task) -> TaskOutcome | None:
 
 def remove_temporaries(root: Root, tasks: Iterable[Task]) -> None:
     """Remove the temporary files that killed writes or copies of these tasks left beside their
-    targets: regular files of ours whose names only these tasks make (temporary_prefix)."""
+    targets: regular files of ours whose names only these tasks make (temporary_prefix), of
+    writers that no longer live."""
     for task in tasks:
         if task.op not in ("write", "copy"):
             continue
         with contextlib.suppress(OSError, PoolpipeError):
             target = root.target(task.path, create=False)
             try:
-                prefix = temporary_prefix(target.name, task)
-                for entry in os.listdir(target.dir_fd):
-                    if not _is_temporary(entry, prefix):
-                        continue
-                    info = os.stat(entry, dir_fd=target.dir_fd, follow_symlinks=False)
-                    if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
-                        os.unlink(entry, dir_fd=target.dir_fd)
+                remove_stale_temporaries(target.dir_fd, temporary_prefix(target.name, task))
             finally:
                 target.close()

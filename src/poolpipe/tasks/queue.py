@@ -102,6 +102,8 @@ class Job:
     writes: list[str]
     check: bool
     attempts: int = 0
+    kept: TaskResult | None = None
+    """A resumed run's row of the task, kept if its files still hold what it says."""
 
 
 # --- the queue ------------------------------------------------------------------------------
@@ -134,6 +136,8 @@ class _Queue:
         self.later: list[tuple[float, int]] = []
         self.ready: dict[int, TaskResult] = {}
         self.emitted = 0
+        self.changed = 0
+        """Rows of a resumed run whose files no longer held what they say: their tasks ran."""
         self.workers = Workers(root, processes)
 
     @property
@@ -141,8 +145,12 @@ class _Queue:
         """Every worker process started, replaced ones included."""
         return self.workers.procs
 
-    def submit(self, seq: int, task: Task, *, check: bool = False) -> None:
-        """Queue a task once no task in flight touches its files; refuse it if a path is bad."""
+    def submit(
+        self, seq: int, task: Task, *, check: bool = False, kept: TaskResult | None = None
+    ) -> None:
+        """Queue a task once no task in flight touches its files; refuse it if a path is bad.
+        With kept (a resumed run's row of the task), the row stands if the task's files still
+        hold what it says, else the task runs."""
         try:
             reads, writes = task_files(self.root, task)
         except PathError as exc:
@@ -150,7 +158,7 @@ class _Queue:
             return
         while any(conflicts(reads, writes, job) for job in self.pending.values()):
             self.collect()
-        self.pending[seq] = Job(task, reads, writes, check)
+        self.pending[seq] = Job(task, reads, writes, check, kept=kept)
         self.waiting.append(seq)
         self._dispatch()
 
@@ -168,7 +176,8 @@ class _Queue:
             seq = self.waiting.popleft()
             job = self.pending[seq]
             try:
-                self.workers.send(slot, seq, job.task, check=job.check)
+                recorded = None if job.kept is None else _recorded(job.kept)
+                self.workers.send(slot, seq, job.task, check=job.check, recorded=recorded)
             except OSError:  # its worker died before taking the task (a signal, the OOM killer)
                 slot.proc.join(timeout=STOP_GRACE_S)
                 self.stop.check()
@@ -219,7 +228,12 @@ class _Queue:
                 why = f"the task ran over its timeout of {timeout:g} s and was stopped"
                 self._outcome(slot, seq, TaskOutcome.failed(why, transient=True), runtime)
 
-    def _outcome(self, slot: Slot, seq: int, outcome: TaskOutcome, runtime: float) -> None:
+    def _outcome(self, slot: Slot, seq: int, outcome: TaskOutcome | None, runtime: float) -> None:
+        if outcome is None:  # a resumed run's row whose files still hold what it says
+            kept = self.pending.pop(seq).kept
+            assert kept is not None
+            self.ready[seq] = kept
+            return
         job = self.pending[seq]
         job.attempts += 1
         if not outcome.ok and outcome.transient and job.attempts <= self.policy.retries:
@@ -236,6 +250,12 @@ class _Queue:
             heapq.heappush(self.later, (time.monotonic() + delay, seq))
             return
         del self.pending[seq]
+        if job.kept is not None:
+            self.changed += 1
+            _log.info(
+                "%s: its files changed since its row was recorded; it ran again",
+                job.task.describe(),
+            )
         how = {"attempts": job.attempts, "start": slot.started, "runtime_s": runtime}
         self._done(seq, TaskResult.of(job.task, outcome, worker=slot.index + 1, **how))
 
@@ -273,3 +293,8 @@ class _Queue:
         """SIGTERM every worker, SIGKILL those that outlast STOP_GRACE_S, remove what they left."""
         self.workers.terminate(STOP_GRACE_S)
         remove_temporaries(self.root, [job.task for job in self.pending.values()])
+
+
+def _recorded(row: TaskResult) -> TaskOutcome:
+    """The outcome a row records (what a check of its files compares with)."""
+    return TaskOutcome(ok=row.ok, bytes=row.bytes, sha256=row.sha256, error=row.error)

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 
 from poolpipe.core.outputs import refuse_overlap
 from poolpipe.core.pool import StopOnSignals
-from poolpipe.errors import PoolpipeError
+from poolpipe.errors import PathError, PoolpipeError
 from poolpipe.tasks.journal import Journal, Resume, journal_path, load_resume
 from poolpipe.tasks.manifest import manifest_tasks, open_manifest
-from poolpipe.tasks.queue import TaskPolicy, _Queue
+from poolpipe.tasks.queue import TaskPolicy, _Queue, task_files
 from poolpipe.tasks.results import Summary, Task, TaskResult, write_results
 from poolpipe.tasks.root import Root
 
@@ -33,7 +33,12 @@ def run_tasks(
 ) -> Iterator[TaskResult]:
     """Run a manifest's tasks in `processes` worker processes; one row per line, in order.
     With resume, rows it keeps are yielded as they were and the rest run (checked first);
-    record sees each new row the moment it is known."""
+    record sees each new row the moment it is known.
+
+    A row recorded done is kept only while the task's files still hold what it says (every
+    byte hashed: a read's file, a write's target, a copy's source and target), else the task
+    runs again: the root may have changed since, with sizes and times kept. A file that a
+    later task recorded done wrote again is that task's to check."""
     if processes < 1:
         raise PoolpipeError(f"processes must be at least 1, not {processes}")
     width = in_flight or 2 * processes
@@ -44,6 +49,7 @@ def run_tasks(
     ):
         run = _Queue(opened, processes, stop, policy, record)
         last = 0
+        rewritten = {} if resume is None else resume.last_writes(opened.key)
         try:
             # the root as given, not its real path: a copy of the workflow elsewhere (another
             # checkout, a cluster's scratch) gives the same rows, while another --root does not
@@ -56,7 +62,10 @@ def run_tasks(
                     yield from run.in_order()
                 digest = item.digest if isinstance(item, Task) else item.task_hash
                 kept = None if resume is None else resume.carried(item.line, digest)
-                if kept is not None:
+                if kept is not None and _checkable(opened, item, kept, rewritten):
+                    assert isinstance(item, Task)
+                    run.submit(seq, item, check=True, kept=kept)
+                elif kept is not None:
                     run.add_row(seq, kept)
                 elif isinstance(item, TaskResult):
                     run.add_row(seq, item)
@@ -68,6 +77,12 @@ def run_tasks(
                 yield from run.in_order()
             run.finish()
             stop.check()
+            if run.changed:
+                _log.warning(
+                    "%d tasks recorded done ran again: their files no longer held what their "
+                    "rows said",
+                    run.changed,
+                )
             if resume is not None and (extra := resume.beyond(last)):
                 _log.warning("%d previous rows are for lines past the manifest's last", extra)
         except BaseException:
@@ -76,6 +91,20 @@ def run_tasks(
             # (a task sent to a worker it just ended) is the stop, not a failure of its own
             stop.check()
             raise
+
+
+def _checkable(
+    root: Root, item: Task | TaskResult, kept: TaskResult, rewritten: dict[str, int]
+) -> bool:
+    """Whether a kept row is checked against the files: a task recorded done, none of whose
+    files a later task recorded done wrote again."""
+    if not (kept.ok and isinstance(item, Task)):
+        return False
+    try:
+        reads, writes = task_files(root, item)
+    except PathError:
+        return False
+    return all(rewritten.get(path, 0) <= item.line for path in (*reads, *writes))
 
 
 def run_to_file(

@@ -27,15 +27,20 @@ def _raise_stopped(signum: int, _frame: object) -> None:
 
 
 def _worker(root_path: str, alias: str, parent: int, conn: Connection) -> None:
-    """Run (seq, task, check) messages until None or the parent's end of the pipe closes."""
+    """Run (seq, task, check, recorded) messages until None or the parent's end of the pipe
+    closes. With recorded (a resumed run's row), a task whose files still hold what the row
+    says is not run: its outcome sent back is None."""
     init_child(parent)
     signal.signal(signal.SIGTERM, _raise_stopped)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past `ulimit -f` is EFBIG, a row
     try:
         with Root(root_path, alias=alias) as root:
             while (item := conn.recv()) is not None:
-                seq, task, check = item
-                conn.send((seq, ops.run_task(root, task, check=check)))
+                seq, task, check, recorded = item
+                if recorded is not None and ops.holds(root, task, recorded):
+                    conn.send((seq, None))
+                else:
+                    conn.send((seq, ops.run_task(root, task, check=check)))
     except Stopped:
         os._exit(128 + signal.SIGTERM)
     except (EOFError, OSError):
@@ -88,13 +93,16 @@ class Workers:
             self.slots.append(slot)
         return slot
 
-    def send(self, slot: Slot, seq: int, task: Task, *, check: bool) -> None:
-        """Give an idle slot's worker a task."""
-        slot.conn.send((seq, task, check))
+    def send(
+        self, slot: Slot, seq: int, task: Task, *, check: bool, recorded: TaskOutcome | None
+    ) -> None:
+        """Give an idle slot's worker a task (with recorded, to be checked first)."""
+        slot.conn.send((seq, task, check, recorded))
         slot.seq, slot.since, slot.started = seq, time.monotonic(), time.time()
 
-    def wait(self, timeout: float) -> tuple[list[tuple[Slot, int, TaskOutcome]], list[Slot]]:
-        """Outcomes that arrive within timeout, and the slots whose worker has died."""
+    def wait(self, timeout: float) -> tuple[list[tuple[Slot, int, TaskOutcome | None]], list[Slot]]:
+        """Outcomes that arrive within timeout (None: a recorded row still holds), and the
+        slots whose worker has died."""
         handles = [s.conn for s in self.slots] + [s.proc.sentinel for s in self.slots]
         wait(handles, timeout=max(0.0, timeout))
         done, dead = [], []
