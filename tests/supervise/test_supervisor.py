@@ -221,7 +221,7 @@ def _start(*args: str) -> subprocess.Popen[str]:
 
 @pytest.fixture
 def running() -> Iterator[tuple[subprocess.Popen[str], set[int]]]:
-    """`poolpipe supervise` with the seed's three loops, until a signal; and their pids."""
+    """`poolpipe supervise` with the article's three loops, until a signal; and their pids."""
     proc = _start("--worker", "render:0.05", "--worker", "logic:0.05", "--worker", "network:0.05")
     loops: set[int] = set()
     try:

@@ -15,7 +15,7 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
     programs = sv.with_heartbeats([sv.parse_program(s) for s in args.program], args.heartbeat)
     loops = [sv.parse_loop(spec) for spec in args.worker]
     if not loops and not programs:
-        loops = list(sv.SEED_LOOPS)
+        loops = list(sv.RECIPE_LOOPS)
     opt.check_outputs(args, "out", "status_file")
     sv.check_paths(programs, args.log_dir, {"--out": args.out, "--status-file": args.status_file})
     settings = sv.SupervisorSettings(

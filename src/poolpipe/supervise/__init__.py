@@ -1,6 +1,6 @@
 """The supervise stage: real programs and worker loops under a supervisor with heartbeats."""
 
-from poolpipe.supervise.loops import SEED_LOOPS, SupervisorSettings, loops_from_config, parse_loop
+from poolpipe.supervise.loops import RECIPE_LOOPS, SupervisorSettings, loops_from_config, parse_loop
 from poolpipe.supervise.program import (
     Program,
     check_paths,
@@ -13,7 +13,7 @@ from poolpipe.supervise.report import check, ticks_tsv, write_ticks
 from poolpipe.supervise.supervisor import supervise
 
 __all__ = [
-    "SEED_LOOPS",
+    "RECIPE_LOOPS",
     "Program",
     "SupervisorSettings",
     "check",

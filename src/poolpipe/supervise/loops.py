@@ -95,8 +95,8 @@ class Loop:
                 raise PoolpipeError(f"worker loop {self.name!r}: {item.name} {problem}{shown}")
 
 
-SEED_LOOPS = tuple(Loop(name=name, interval_s=1.0) for name in ("render", "logic", "network"))
-"""The seed's three game loops, a tick a second, until stopped."""
+RECIPE_LOOPS = tuple(Loop(name=name, interval_s=1.0) for name in ("render", "logic", "network"))
+"""The article's recipe: its three game loops, a tick a second, until stopped."""
 
 
 @dataclass(frozen=True, kw_only=True)

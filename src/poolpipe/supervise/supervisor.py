@@ -1,4 +1,4 @@
-"""A supervisor of named worker loops (the seed's render, logic and network loops).
+"""A supervisor of named worker loops (the article's render, logic and network loops).
 
 Each loop runs in its own process and talks to the supervisor over its own
 multiprocessing.Pipe: it sends a heartbeat with its tick count at every tick (and
