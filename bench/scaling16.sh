@@ -5,7 +5,7 @@
 # 1. bench/sum.py on a 4 GiB file in the page cache: cat, poolpipe's sum_file and the whole
 #    `poolpipe sum` command at 1, 2, 4, 8 and 16 processes, each as a fraction of cat's throughput
 #    in the same run (goal: 4 GB/s at 16 processes).
-# 2. The bench_cpu rule (the seed's CPU-bound loop at 1..bench.cpu.threads processes; 16 by
+# 2. The bench_cpu rule (the article's CPU-bound loop at 1..bench.cpu.threads processes; 16 by
 #    default): results/bench/cpu.tsv, speedup and efficiency per process count (goal: a speedup
 #    of 7.2 at 8 processes).
 # Both tables are printed and kept in OUT, with the machine's description and load averages.

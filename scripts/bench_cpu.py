@@ -1,4 +1,4 @@
-"""Rule bench_cpu: the seed's CPU-bound loop at 1..threads processes, medians and an Amdahl fit."""
+"""Rule bench_cpu: the article's CPU-bound loop at 1..threads processes; medians, Amdahl fit."""
 
 from poolpipe.bench import cpu_scaling
 from poolpipe.core import Stopwatch, job_processes, run_script, tsv, write_job_timing

@@ -1,4 +1,4 @@
-"""Process isolation, as the seed's first example claims it, and shared memory where it is
+"""Process isolation, as the article's first example claims it, and shared memory where it is
 meant: a child's changes never reach its parent or a sibling; a crash is reported, naming
 the chunk; only a shared_memory block is seen by all of them."""
 
@@ -31,7 +31,7 @@ ARRAY = np.arange(8, dtype=np.int64)
 
 
 def _change_and_report(conn: Connection) -> None:
-    """The seed's process1, which changes its own data and says what it now sees."""
+    """The article's process1, which changes its own data and says what it now sees."""
     DATA["value"] = 99
     DATA["items"].append(4)
     ARRAY[:] = -1
@@ -40,7 +40,7 @@ def _change_and_report(conn: Connection) -> None:
 
 
 def _report(conn: Connection) -> None:
-    """The seed's process2, which only looks."""
+    """The article's process2, which only looks."""
     conn.send((DATA["value"], list(DATA["items"]), ARRAY.tolist()))
     conn.close()
 
@@ -106,7 +106,7 @@ def test_an_array_sent_to_a_worker_is_a_copy_but_a_shared_block_is_shared() -> N
 # --- shared memory --------------------------------------------------------------------------
 
 
-def test_the_seeds_shared_array_is_doubled() -> None:
+def test_the_recipes_shared_array_is_doubled() -> None:
     assert double_shared([1, 2, 3, 4, 5], 2) == [2, 4, 6, 8, 10]
 
 

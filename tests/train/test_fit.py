@@ -1,4 +1,4 @@
-"""The train stage: the exact merge against scikit-learn's full fit; the seed's averages by hand."""
+"""The train stage: the exact merge against scikit-learn's full fit; the article's averages."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def case(name: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         x0 = rng.standard_normal(n)
         x = np.column_stack([x0, rng.standard_normal(n), x0])
         return x, 3 * x0 + x[:, 1] + 0.5 * rng.standard_normal(n)
-    if name == "seed_case":
+    if name == "recipe_case":
         x = rng.random((n, 1))
         return x, 2 * x[:, 0] + 1 + rng.standard_normal(n) * 0.1
     raise ValueError(name)
@@ -152,7 +152,7 @@ CASES = [
     "exactly_collinear",
     "constant_column",
     "duplicated_column",
-    "seed_case",
+    "recipe_case",
 ]
 
 
@@ -180,8 +180,8 @@ def test_unequal_chunks_and_chunks_with_fewer_rows_than_features(tmp_path, name)
     assert_matches(model["exact"], sklearn_fit(x, y))
 
 
-def seed_train_model(data_chunk: np.ndarray) -> tuple[np.ndarray, float]:
-    """The seed recipe's worker, for any number of features (the target is the last column)."""
+def recipe_train_model(data_chunk: np.ndarray) -> tuple[np.ndarray, float]:
+    """The article's recipe's worker, for any number of features (the target is the last column)."""
     x = data_chunk[:, :-1]
     y = data_chunk[:, -1]
     model = LinearRegression()
@@ -198,15 +198,15 @@ def rows_of(rng: Range) -> np.ndarray:
 
 
 @pytest.mark.parametrize("sizes", [None, [1, 2, 40, 500]])
-def test_the_averages_are_the_seed_recipe_computed_by_hand(tmp_path, sizes):
-    x, y = case("seed_case", np.random.default_rng(5))
+def test_the_averages_are_the_article_recipe_computed_by_hand(tmp_path, sizes):
+    x, y = case("recipe_case", np.random.default_rng(5))
     path = write_csv(tmp_path / "t.csv", x, y)
     ranges = split_file(path, 4, skip_header=True) if sizes is None else ranges_at_rows(path, sizes)
     columns = choose_columns(path, "y")
     model = model_json(train_chunks(ranges, columns, processes=2), columns)
 
     chunks = [rows_of(r) for r in ranges]
-    results = [seed_train_model(c) for c in chunks]
+    results = [recipe_train_model(c) for c in chunks]
     all_coefs = [result[0] for result in results]
     all_intercepts = [result[1] for result in results]
     final_coef = np.mean(all_coefs)
@@ -243,7 +243,7 @@ def test_averages_of_many_features_are_per_feature_means_of_chunk_fits(tmp_path)
 
 
 def test_empty_chunks_are_left_out_of_the_averages(tmp_path):
-    x, y = case("seed_case", np.random.default_rng(7))
+    x, y = case("recipe_case", np.random.default_rng(7))
     path = write_csv(tmp_path / "t.csv", x[:10], y[:10])
     model = train_file(str(path), "y", processes=2, chunks=40)
     assert model["chunks"] == 40

@@ -1,4 +1,4 @@
-"""The seed's CPU-bound task run at 1..N processes: speedup, efficiency and an Amdahl fit."""
+"""The article's CPU-bound task run at 1..N processes: speedup, efficiency and an Amdahl fit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from poolpipe.core.timing import Stopwatch
 
 
 def heavy_computation(n: int) -> int:
-    """The seed's task, verbatim: a pure-Python loop adding 0..n-1."""
+    """The article's task, verbatim: a pure-Python loop adding 0..n-1."""
     result = 0
     for i in range(n):
         result += i

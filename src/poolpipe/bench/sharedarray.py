@@ -1,4 +1,4 @@
-"""The seed's shared-array recipe with multiprocessing.shared_memory: workers double numbers
+"""The article's shared-array recipe with multiprocessing.shared_memory: workers double numbers
 in place. Each worker gets the block's name and an index range (an address, not the
 numbers), attaches to the block, changes its own slice, and returns nothing but a count.
 """

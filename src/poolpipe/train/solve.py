@@ -202,7 +202,7 @@ def solve(scatter: Scatter, reference: Sequence[float], *, ridge: float = 0.0) -
 
 
 def average(fits: Sequence[Fit], weights: Sequence[float] | None = None) -> Fit:
-    """The (weighted) mean of fits, coefficient by coefficient: the seed recipe's merge."""
+    """The (weighted) mean of fits, coefficient by coefficient: the article's recipe's merge."""
     coefs = np.array([f.coef for f in fits])
     intercepts = np.array([f.intercept for f in fits])
     with np.errstate(over="ignore", invalid="ignore"):
