@@ -39,13 +39,13 @@ from harness import (
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
-SEED_OK = re.compile(r"Successfully crawled \S+, length: (\d+)")
-SEED_OTHER = re.compile(r"(?:Failed to crawl|Error crawling) ")
-"""The seed's own report lines; its workers print to one pipe, so a line's text and its
+RECIPE_OK = re.compile(r"Successfully crawled \S+, length: (\d+)")
+RECIPE_OTHER = re.compile(r"(?:Failed to crawl|Error crawling) ")
+"""The article's own report lines; its workers print to one pipe, so a line's text and its
 newline may arrive apart, and lines are found by pattern, not split on newlines."""
 
 MODULES = {
-    "seed": ("requests",),
+    "recipe": ("requests",),
     "threads": ("requests",),
     "urllib3": ("urllib3",),
     "aiohttp": ("aiohttp", "asyncio"),
@@ -55,7 +55,7 @@ MODULES = {
 """What each method imports, loaded before its clock starts (imports are not crawling)."""
 
 LABELS = {
-    "seed": "article's recipe: Pool(cpu_count).map(requests.get)",
+    "recipe": "article's recipe: Pool(cpu_count).map(requests.get)",
     "threads": "threads + requests.Session per thread",
     "urllib3": "threads + one urllib3 PoolManager",
     "aiohttp": "aiohttp ClientSession, one asyncio loop",
@@ -68,7 +68,7 @@ LABELS = {
 
 
 def crawl_url(url):
-    """The seed's worker, verbatim."""
+    """The article's worker, verbatim."""
     import requests
 
     try:
@@ -81,8 +81,8 @@ def crawl_url(url):
         print(f"Error crawling {url}: {e}")
 
 
-def run_seed(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
-    """The seed's main: a Pool of min(cpu_count, len(urls)) processes maps crawl_url."""
+def run_recipe(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
+    """The article's main: a Pool of min(cpu_count, len(urls)) processes maps crawl_url."""
     num_processes = min(multiprocessing.cpu_count(), len(urls))
     pool = multiprocessing.Pool(processes=num_processes)
     pool.map(crawl_url, urls)
@@ -204,15 +204,15 @@ def child_main(args: argparse.Namespace) -> None:
     """
     preload(MODULES[args._run])
     urls: list[str] = []
-    if args._run in ("seed", "threads", "urllib3", "aiohttp"):
+    if args._run in ("recipe", "threads", "urllib3", "aiohttp"):
         with open(args.file) as fh:
             urls = [line.strip() for line in fh if line.strip()]
     # CPU is counted from here, as the clock: starting the interpreter and importing are not
     # crawling (aiohttp's import alone costs a few tenths of a second)
     before = usage()["cpu_s"]
     start = time.perf_counter()
-    if args._run == "seed":
-        extra = run_seed(urls, args)
+    if args._run == "recipe":
+        extra = run_recipe(urls, args)
     elif args._run == "threads":
         extra = run_threads(urls, args)
     elif args._run == "urllib3":
@@ -266,7 +266,7 @@ def run_once(
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, _ = proc.communicate(timeout=60)
-        ok = len(SEED_OK.findall(stdout))
+        ok = len(RECIPE_OK.findall(stdout))
         wall = time.perf_counter() - start
         spent = process_cpu_seconds(server_pid) - before if server_pid else 0.0
         return Run(
@@ -283,9 +283,9 @@ def run_once(
         sys.exit(f"{method} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
     lines = stdout.strip().splitlines()
     data = json.loads(lines[-1])
-    if method == "seed":
-        done = SEED_OK.findall(stdout)
-        data["rows"] = len(done) + len(SEED_OTHER.findall(stdout))
+    if method == "recipe":
+        done = RECIPE_OK.findall(stdout)
+        data["rows"] = len(done) + len(RECIPE_OTHER.findall(stdout))
         data["ok"] = len(done)
         data["bytes"] = sum(int(length) for length in done)
     extra = {k: v for k, v in data.items() if k in ("by_error", "max_elapsed_ms")}
@@ -322,7 +322,7 @@ class Row:
     urls: int
     runs: list[Run]
     limit: float
-    vs_seed: float = 0.0
+    vs_recipe: float = 0.0
     vs_threads: float = 0.0
     vs_aiohttp: float = 0.0
 
@@ -382,7 +382,7 @@ def table(rows: list[Row]) -> str:
     head = (
         f"{'method':<{w}} {'procs':>5} {'conc':>4} {'URLs':>5} {'runs':>4} {'seconds':>8} "
         f"{'pages/s':>8} {'limit':>6} {'of lim':>6} {'CPU s':>6} {'CPU ms/pg':>9} "
-        f"{'srv CPU s':>9} {'peak MiB':>8} {'x seed':>7} {'x thr':>6} {'x aio':>6}"
+        f"{'srv CPU s':>9} {'peak MiB':>8} {'x recipe':>8} {'x thr':>6} {'x aio':>6}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -391,7 +391,7 @@ def table(rows: list[Row]) -> str:
             f"{r.label:<{w}} {r.processes:>5} {r.concurrency:>4} {r.urls:>5} {len(r.runs):>4} "
             f"{b.seconds:>8.2f} {r.pages_per_s:>8.0f} {r.limit:>6.0f} "
             f"{r.pages_per_s / r.limit:>6.0%} {b.cpu_s:>6.2f} {1000 * b.cpu_s / b.ok:>9.2f} "
-            f"{b.server_cpu_s:>9.2f} {b.peak_kib / 1024:>8.0f} {r.vs_seed:>7.1f} "
+            f"{b.server_cpu_s:>9.2f} {b.peak_kib / 1024:>8.0f} {r.vs_recipe:>8.1f} "
             f"{r.vs_threads:>6.2f} {r.vs_aiohttp:>6.2f}"
         )
     return "\n".join(lines)
@@ -434,7 +434,7 @@ def mixed(args: argparse.Namespace, *, base: str, pid: int, out: Path) -> tuple[
         ("threads + requests.Session (timeout=(connect, read))",
          run_once("threads", path, args, server_pid=pid, cap=args.mixed_cap)),
         ("article's recipe (requests.get, no timeout)",
-         run_once("seed", path, args, server_pid=pid, cap=args.mixed_cap)),
+         run_once("recipe", path, args, server_pid=pid, cap=args.mixed_cap)),
     ]  # fmt: skip
     max_elapsed = pool.extra.get("max_elapsed_ms", 0) / 1000
     ok = not pool.killed and pool.rows == len(lines) and pool.seconds <= bound
@@ -585,13 +585,13 @@ def bench(args: argparse.Namespace) -> int:
             return goal_only(args, base=site.base, pid=pid, out=out)
         pages = [f"{site.base}/page/{i}" for i in range(args.pages)]
         all_file = write_list(out / "pages.txt", pages)
-        slice_file = write_list(out / "slice.txt", pages[: args.seed_slice])
+        slice_file = write_list(out / "slice.txt", pages[: args.recipe_slice])
         meter = CpuMeter(also_own=lambda: process_cpu_seconds(pid))
         cpus = multiprocessing.cpu_count()
         rows = [
-            measure("seed", slice_file, args, urls=args.seed_slice, pid=pid, repeats=1,
+            measure("recipe", slice_file, args, urls=args.recipe_slice, pid=pid, repeats=1,
                     processes=cpus, concurrency=cpus,
-                    label=f"{LABELS['seed']} [{args.seed_slice} URLs]"),
+                    label=f"{LABELS['recipe']} [{args.recipe_slice} URLs]"),
             measure("threads", all_file, args, urls=args.pages, pid=pid, repeats=args.repeats,
                     processes=1),
             measure("poolpipe1", all_file, replace_args(args, processes=1), urls=args.pages,
@@ -617,10 +617,10 @@ def bench(args: argparse.Namespace) -> int:
         others = meter.others_share()
         mixed_text, mixed_result = mixed(args, base=site.base, pid=pid, out=out)
     memory_text, memory_result = memory(args, out) if args.memory_urls else ("", {})
-    seed, threads = rows[0], rows[1]
+    recipe, threads = rows[0], rows[1]
     peers = {r.concurrency: r for r in rows if r.method == "aiohttp"}
     for row in rows:
-        row.vs_seed = row.pages_per_s / seed.pages_per_s
+        row.vs_recipe = row.pages_per_s / recipe.pages_per_s
         row.vs_threads = row.pages_per_s / threads.pages_per_s
         peer = peers.get(row.concurrency)
         row.vs_aiohttp = row.pages_per_s / peer.pages_per_s if peer else float("nan")
@@ -637,7 +637,7 @@ def bench(args: argparse.Namespace) -> int:
         table(rows),
         "",
         "limit: concurrency / latency, the most pages/s that many requests in flight can give;"
-        " of lim: pages/s as a share of it; x seed, x thr, x aio: pages/s over the recipe's,"
+        " of lim: pages/s as a share of it; x recipe, x thr, x aio: pages/s over the recipe's,"
         " threads + requests' and aiohttp's (at the same concurrency)",
         "seconds: median run, each in a fresh subprocess, timed around the crawl (interpreter"
         " start and imports excluded); poolpipe's includes reading the URL file, its duplicate"
@@ -712,7 +712,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--goal-repeats", type=int, default=1, help="runs per goal cell (median)")
     p.add_argument("--goal-only", action="store_true", help="only the goal grid")
-    p.add_argument("--seed-slice", type=int, default=200, help="URLs the article's recipe gets")
+    p.add_argument("--recipe-slice", type=int, default=200, help="URLs the article's recipe gets")
     p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
     p.add_argument("--deadline", type=float, default=3.0, help="poolpipe's deadline, mixed list")
     p.add_argument("--retries", type=int, default=2)

@@ -33,13 +33,13 @@ BYTES_PER_LINE = 11.389
 """Mean line length of the demo numbers (sign half the time, ~9.89 digits, newline)."""
 
 SIZE_TOLERANCE = 0.05
-SLOW_METHODS = ("seed", "python", "pandas")
+SLOW_METHODS = ("recipe", "python", "pandas")
 SLOW_SECONDS = 12.0
 """A slow method stops after its first run if that run took longer than this."""
 
 LABELS = {
     "cat": "cat FILE > /dev/null (I/O ceiling)",
-    "seed": "article's recipe (Pool, readlines)",
+    "recipe": "article's recipe (Pool, readlines)",
     "python": "sum(map(int, f))",
     "pandas": 'pandas read_csv(engine="c"), dtype inferred',
     "pyarrow": "pyarrow.csv.read_csv + compute.sum",
@@ -69,18 +69,18 @@ at least as many CPUs (os.cpu_count())."""
 
 
 def sum_lines(file_lines: list[str]) -> int:
-    """The seed's worker, verbatim: add up the lines that parse as integers."""
+    """The article's worker, verbatim: add up the lines that parse as integers."""
     total = 0
     for line in file_lines:
-        try:  # noqa: SIM105 - the seed's code, verbatim
+        try:  # noqa: SIM105 - the article's code, verbatim
             total += int(line)
         except ValueError:
             pass
     return total
 
 
-def run_seed(path: str, processes: int) -> int:
-    """The seed's main: readlines, cut into cpu_count() chunks, pool.map(sum_lines, chunks)."""
+def run_recipe(path: str, processes: int) -> int:
+    """The article's main: readlines, cut into cpu_count() chunks, pool.map(sum_lines, chunks)."""
     with open(path) as f:
         lines = f.readlines()
     num_processes = multiprocessing.cpu_count()
@@ -156,7 +156,7 @@ def run_cat(path: str, processes: int) -> None:
 
 METHODS: dict[str, Callable[[str, int], int | None]] = {
     "cat": run_cat,
-    "seed": run_seed,
+    "recipe": run_recipe,
     "python": run_python,
     "pandas": run_pandas,
     "pyarrow": run_pyarrow,
@@ -214,7 +214,7 @@ class Row:
     peak_rss_mib: float | None
     threads: int | None = None
     cat_seconds: list[float] = field(default_factory=list)
-    vs_seed: float = 0.0
+    vs_recipe: float = 0.0
     vs_pandas: float = 0.0
     vs_pyarrow: float = 0.0
 
@@ -324,7 +324,7 @@ def row_of(rows: list[Row], method: str) -> Row:
     return next(r for r in rows if r.method == method)
 
 
-PEERS = ("seed", "pandas", "pyarrow")
+PEERS = ("recipe", "pandas", "pyarrow")
 """The methods every row is also compared with (by throughput), where they were measured."""
 
 
@@ -351,10 +351,10 @@ def mismatches(rows: list[Row], slice_check: int | None) -> list[str]:
         }
         if len(set(full.values())) > 1:
             problems.append(f"whole file totals disagree ({nbytes:,} bytes): {full}")
-    seeds = [r.totals[0] for r in rows if r.method == "seed"]
-    if seeds and seeds[0] != slice_check:
-        seed = seeds[0]
-        problems.append(f"slice: article's recipe {seed} != poolpipe {slice_check}")
+    recipes = [r.totals[0] for r in rows if r.method == "recipe"]
+    if recipes and recipes[0] != slice_check:
+        recipe = recipes[0]
+        problems.append(f"slice: article's recipe {recipe} != poolpipe {slice_check}")
     return problems
 
 
@@ -418,15 +418,15 @@ def slow_note(measured: set[str]) -> list[str]:
     return [f"runs: {'; '.join(slow)} stop after one run when it takes over {SLOW_SECONDS:.0f} s"]
 
 
-def slice_note(seed: Row, total_bytes: int) -> str:
+def slice_note(recipe: Row, total_bytes: int) -> str:
     """Why and how the article's recipe ran on a slice only."""
-    if seed.nbytes >= total_bytes:
+    if recipe.nbytes >= total_bytes:
         return "article's recipe: on the whole file"
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    times = (seed.peak_rss_mib or 0) * MIB / seed.nbytes
+    times = (recipe.peak_rss_mib or 0) * MIB / recipe.nbytes
     return (
-        f"article's recipe: on the first {seed.nbytes:,} bytes only, as their own file; its largest"
-        f" process peaked at {times:.0f}x its input, so the whole file would need"
+        f"article's recipe: on the first {recipe.nbytes:,} bytes only, as their own file; its"
+        f" largest process peaked at {times:.0f}x its input, so the whole file would need"
         f" {times * total_bytes / 2**30:.1f} GiB in that process alone, more with the others"
         f" (RAM: {ram / 2**30:.0f} GiB); its GB/s compares, its seconds do not"
     )
@@ -498,14 +498,14 @@ def big_rows(args: argparse.Namespace, big: Path | None) -> list[Row]:
 
 def measure_all(args: argparse.Namespace, path: Path, piece: Path) -> list[Row]:
     """Every method's row on the main file, in table order."""
-    seed_label = f"{LABELS['seed']} [on a {piece.stat().st_size / MIB:.0f} MiB slice]"
+    recipe_label = f"{LABELS['recipe']} [on a {piece.stat().st_size / MIB:.0f} MiB slice]"
     rows = []
     for method in METHODS:
         if method not in args.methods:
             continue
-        if method == "seed":
+        if method == "recipe":
             cores = multiprocessing.cpu_count()
-            rows.append(measure("seed", piece, cores, args.repeats, seed_label))
+            rows.append(measure("recipe", piece, cores, args.repeats, recipe_label))
         elif method in POOL_METHODS:
             rows += [measure(method, path, n, args.repeats) for n in args.processes]
         else:
@@ -520,7 +520,7 @@ def bench(args: argparse.Namespace) -> int:
     path = prepare(args, out)
     big = prepare_big(args, out)
     with tempfile.TemporaryDirectory(dir=out) as tmp:
-        piece = make_slice(path, args.seed_slice_mb, Path(tmp))
+        piece = make_slice(path, args.recipe_slice_mb, Path(tmp))
         log("measuring...")
         load_before = load_average()
         meter = CpuMeter()
@@ -543,9 +543,9 @@ def bench(args: argparse.Namespace) -> int:
         )
     add_ratios(rows)
     info = machine("pandas", "pyarrow")
-    seeds = [r for r in rows if r.method == "seed"]
+    recipes = [r for r in rows if r.method == "recipe"]
     notes = [
-        *(slice_note(seed, path.stat().st_size) for seed in seeds),
+        *(slice_note(recipe, path.stat().st_size) for recipe in recipes),
         wide_line,
         contention_note(others),
         f"load average (1, 5, 15 min, /proc/loadavg): {load_before} before, {load_after} after",
@@ -557,7 +557,7 @@ def bench(args: argparse.Namespace) -> int:
         "file": str(path),
         "bytes": path.stat().st_size,
         "big_file": str(big) if big else None,
-        "slice_bytes": seeds[0].nbytes if seeds else None,
+        "slice_bytes": recipes[0].nbytes if recipes else None,
         "slice_poolpipe_total": slice_check,
         "machine": info,
         "notes": notes,
@@ -617,7 +617,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=list(DEFAULT_METHODS),
         help=f"methods to run, comma-separated, or all (default: {','.join(DEFAULT_METHODS)})",
     )
-    p.add_argument("--seed-slice-mb", type=int, default=100, help="article's recipe's slice, MiB")
+    p.add_argument("--recipe-slice-mb", type=int, default=100, help="article's recipe's slice, MiB")
     p.add_argument("--repeats", type=int, default=3, help="runs per method (median reported)")
     p.add_argument("--out", default=str(BENCH_DIR / "out"), help="made files and sum.json")
     p.add_argument("--_run", choices=sorted(METHODS), help=argparse.SUPPRESS)

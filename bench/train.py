@@ -46,7 +46,7 @@ MODULES = {
     "sklearn_polars": ("sklearn.linear_model", "polars"),
     "pyarrow_stream": ("pyarrow.csv",),
     "polars_stream": ("polars",),
-    "seed": ("sklearn.linear_model", "pandas"),
+    "recipe": ("sklearn.linear_model", "pandas"),
     "poolpipe": POOLPIPE,
     "poolpipe_robust": POOLPIPE,
     "parse_only": POOLPIPE,
@@ -63,7 +63,7 @@ LABELS = {
     "sklearn_polars": "scikit-learn full fit (polars read_csv)",
     "pyarrow_stream": "pyarrow open_csv batches, QR folded by hand",
     "polars_stream": "polars scan_csv streaming batches, QR folded by hand",
-    "seed": "article's recipe (read all, Pool.map of chunks, average)",
+    "recipe": "article's recipe (read all, Pool.map of chunks, average)",
     "poolpipe": "poolpipe train (exact TSQR merge)",
     "poolpipe_robust": "poolpipe train + HC3 robust errors (second pass)",
     "parse_only": "poolpipe parse only (no QR)",
@@ -169,7 +169,7 @@ def run_polars_stream(path: str, processes: int, cache: str) -> dict[str, Any]:
 
 
 def train_model(data_chunk: np.ndarray) -> tuple[np.ndarray, float]:
-    """The seed's worker, for any number of features (the target is the last column)."""
+    """The article's worker, for any number of features (the target is the last column)."""
     from sklearn.linear_model import LinearRegression
 
     X = data_chunk[:, :-1]
@@ -179,10 +179,10 @@ def train_model(data_chunk: np.ndarray) -> tuple[np.ndarray, float]:
     return model.coef_, model.intercept_
 
 
-def run_seed(path: str, processes: int, cache: str) -> dict[str, Any]:
-    """The seed's main on the file: read it all, cut cpu_count() chunks, Pool.map, average.
+def run_recipe(path: str, processes: int, cache: str) -> dict[str, Any]:
+    """The article's main on the file: read it all, cut cpu_count() chunks, Pool.map, average.
 
-    The seed makes its data in memory; here it reads the file with pandas first. Its
+    The article's recipe makes its data in memory; here it reads the file with pandas first. Its
     np.mean(all_coefs) is taken per feature (axis=0): over all features it is a bug.
     """
     import pandas as pd
@@ -207,7 +207,7 @@ def run_seed(path: str, processes: int, cache: str) -> dict[str, Any]:
 
 
 def run_poolpipe(path: str, processes: int, cache: str) -> dict[str, Any]:
-    """poolpipe's train_file: exact merge, and the seed's average over `processes` chunks."""
+    """poolpipe's train_file: exact merge, and the article's average over `processes` chunks."""
     from poolpipe.train import train_file
 
     model = train_file(path, TARGET, processes=processes, chunks=processes)
@@ -356,7 +356,7 @@ METHODS: dict[str, Callable[[str, int, str], dict[str, Any]]] = {
     "sklearn_polars": run_sklearn_polars,
     "pyarrow_stream": run_pyarrow_stream,
     "polars_stream": run_polars_stream,
-    "seed": run_seed,
+    "recipe": run_recipe,
     "poolpipe": run_poolpipe,
     "poolpipe_robust": run_poolpipe_robust,
     "parse_only": run_parse_only,
@@ -539,7 +539,7 @@ def bench(args: argparse.Namespace) -> int:
         measure("sklearn_polars", args, path, 1),
         measure("pyarrow_stream", args, path, 1),
         measure("polars_stream", args, path, 1),
-        measure("seed", args, path, multiprocessing.cpu_count()),
+        measure("recipe", args, path, multiprocessing.cpu_count()),
         *(measure("poolpipe", args, path, n) for n in sorted({1, p})),
         measure("poolpipe_robust", args, path, p),
         measure("parse_only", args, path, p),
@@ -569,7 +569,7 @@ def bench(args: argparse.Namespace) -> int:
     for row, avg in reversed(extra):
         rows.insert(rows.index(row) + 1, avg)
     pool = next(r for r in rows if r.method == "poolpipe" and r.processes == p)
-    seed = next(r for r in rows if r.method == "seed")
+    recipe = next(r for r in rows if r.method == "recipe")
     parse = next(r for r in rows if r.method == "parse_only")
     make = next(r for r in rows if r.method == "cache_make")
     train = next(r for r in rows if r.method == "cache_train")
@@ -579,8 +579,8 @@ def bench(args: argparse.Namespace) -> int:
         f"scikit-learn full fit (pandas): read {full.phase('read'):.2f} s + fit"
         f" {full.phase('fit'):.2f} s; (pyarrow): read {rows[1].phase('read'):.2f} s + fit"
         f" {rows[1].phase('fit'):.2f} s; (polars): read {rows[2].phase('read'):.2f} s + fit"
-        f" {rows[2].phase('fit'):.2f} s; article's recipe: read {seed.phase('read'):.2f} s +"
-        f" pool {seed.phase('pool'):.2f} s",
+        f" {rows[2].phase('fit'):.2f} s; article's recipe: read {recipe.phase('read'):.2f} s +"
+        f" pool {recipe.phase('pool'):.2f} s",
         f"poolpipe [{p}]: parsing alone takes {parse.median:.2f} s of its {pool.median:.2f} s"
         f" ({parse.median / pool.median:.0%}); the QR and merge the rest",
         profile_note(profile),

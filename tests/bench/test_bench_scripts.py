@@ -24,11 +24,11 @@ def bench(tmp_path: Path, script: str, *args: str) -> tuple[str, dict]:
 
 
 def test_sum_bench_methods_agree_on_the_total(tmp_path):
-    args = ["--size-mb", "2", "--seed-slice-mb", "1", "--methods", "all", "--repeats", "2"]
+    args = ["--size-mb", "2", "--recipe-slice-mb", "1", "--methods", "all", "--repeats", "2"]
     text, result = bench(tmp_path, "sum.py", *args, "--big-mb", "3")
     assert result["mismatches"] == []
     big_bytes = Path(result["big_file"]).stat().st_size
-    main = [r for r in result["rows"] if r["nbytes"] != big_bytes]  # the seed's slice included
+    main = [r for r in result["rows"] if r["nbytes"] != big_bytes]  # the recipe's slice included
     big = [r for r in result["rows"] if r["nbytes"] == big_bytes]
     assert sorted((r["method"], r["processes"]) for r in big) == [("cat", 1), ("cli", 2)]
     assert len({t for r in big for t in r["totals"]}) == 2  # cat's None and the command's total
@@ -36,7 +36,7 @@ def test_sum_bench_methods_agree_on_the_total(tmp_path):
     totals = {(r["method"], r["processes"]): set(r["totals"]) for r in main}
     wide = totals.pop(("cli", 16), None)  # measured only on a machine with 16 CPUs
     assert (wide is None) == ("16-process row: skipped" in text)
-    whole = [t for (method, _), t in totals.items() if method not in ("cat", "seed")]
+    whole = [t for (method, _), t in totals.items() if method not in ("cat", "recipe")]
     assert len(whole) == 7 and all(len(t) == 1 for t in whole), totals
     assert len(set.union(*whole)) == 1, totals
     assert ("cli", 1) in totals and ("cli", 2) in totals
@@ -44,7 +44,7 @@ def test_sum_bench_methods_agree_on_the_total(tmp_path):
         pairs = len(row["cat_seconds"])
         assert pairs == (0 if row["method"] == "cat" else len(row["seconds"])), row
         assert row["vs_cat"] > 0
-    assert "x cat" in text and "x seed" in text and "load average" in text and "machine: " in text
+    assert "x cat" in text and "x recipe" in text and "load average" in text and "machine: " in text
     assert "where the time goes" in text and result["profile"]["scan_gbps"] > 0
     if result["profile"]["scanner"] == "C":
         from poolpipe.sum import _scan
@@ -63,14 +63,14 @@ def test_train_bench_fits_agree_with_scikit_learn(tmp_path):
 
 
 def test_crawl_bench_fetches_every_page_and_finishes_the_mixed_list(tmp_path):
-    args = ["--pages", "120", "--seed-slice", "10", "--repeats", "1", "--processes", "2"]
+    args = ["--pages", "120", "--recipe-slice", "10", "--repeats", "1", "--processes", "2"]
     args += ["--mixed-pages", "60", "--hangs", "1", "--mixed-cap", "10", "--deadline", "2"]
     args += ["--retries", "1", "--memory-urls", "200", "--wait-quiet", "0"]
     args += ["--high-concurrency", "16"]
     text, result = bench(tmp_path, "crawl.py", *args)
     assert result["problems"] == [] and result["mixed"]["ok"]
     methods = [(r["method"], r["concurrency"]) for r in result["rows"][1:]]
-    assert result["rows"][0]["method"] == "seed"
+    assert result["rows"][0]["method"] == "recipe"
     assert methods == [
         ("threads", 64), ("poolpipe1", 64), ("aiohttp", 64), ("poolpipe", 64),
         ("aiohttp", 16), ("poolpipe1", 16), ("poolpipe", 16),
