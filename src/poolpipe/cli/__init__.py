@@ -14,7 +14,7 @@ from poolpipe.errors import run_guarded
 
 __all__ = ["build_parser", "main"]
 
-MODULES = ("sum", "train", "predict", "tasks", "supervise", "bench", "crawl", "report")
+MODULES = ("sum", "train", "predict", "tasks", "supervise", "crawl", "report")
 """The modules of poolpipe.cli that add subcommands, in the order --help lists them."""
 
 COMMANDS = {
@@ -26,7 +26,7 @@ COMMANDS = {
     "tasks": "tasks",
     "demo-tasks": "tasks",
     "supervise": "supervise",
-    "double": "bench",
+    "double": "supervise",
     "crawl": "crawl",
     "demo-urls": "crawl",
     "report": "report",

@@ -1,4 +1,5 @@
-"""The `supervise` command."""
+"""The `supervise` and `double` commands: the article's worker loops and its shared-memory
+recipe, the two that show processes rather than process a stage's data."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import argparse
 import sys
 
 from poolpipe.cli import options as opt
-from poolpipe.core import schema_defaults
+from poolpipe.core import dumps_json, schema_defaults
+from poolpipe.core.outputs import write_stdout
 
 
 def _cmd_supervise(args: argparse.Namespace) -> int:
@@ -41,8 +43,15 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_double(args: argparse.Namespace) -> int:
+    from poolpipe.bench import double_shared
+
+    write_stdout(dumps_json(double_shared(args.values, args.processes)))
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add `supervise`."""
+    """Add `supervise` and `double`."""
     duration = schema_defaults("supervise")["duration_s"]
     p = sub.add_parser(
         "supervise", help="run programs or worker loops until a time, a stop or Ctrl-C"
@@ -93,6 +102,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", help="write ticks.tsv here (default: standard output)")
     p.set_defaults(run=_cmd_supervise)
+
+    p = sub.add_parser("double", help="double integers in place in shared memory, in parallel")
+    p.add_argument("values", type=int, nargs="*")
+    p.add_argument("--processes", **opt.processes("bench.cpu"))
+    p.set_defaults(run=_cmd_double)
 
 
 OPTIONS = (
