@@ -66,8 +66,11 @@ def test_crawl_bench_fetches_every_page_and_finishes_the_mixed_list(tmp_path):
     args = ["--pages", "120", "--recipe-slice", "10", "--repeats", "1", "--processes", "2"]
     args += ["--mixed-pages", "60", "--hangs", "1", "--mixed-cap", "10", "--deadline", "2"]
     args += ["--retries", "1", "--memory-urls", "200", "--wait-quiet", "0"]
-    args += ["--high-concurrency", "16", "--goal-pages", "0"]  # no goal grid: minutes
+    args += ["--high-concurrency", "16", "--goal-pages", "40", "--goal-concurrency", "8"]
     text, result = bench(tmp_path, "crawl.py", *args)
+    grid = [(r["method"], r["concurrency"]) for r in result["goal"]["rows"]]
+    assert grid == [(m, 8) for m in ("aiohttp", "poolpipe1", "poolpipe", "threads", "urllib3")]
+    assert "goal overall: " in text
     assert result["problems"] == [] and result["mixed"]["ok"]
     methods = [(r["method"], r["concurrency"]) for r in result["rows"][1:]]
     assert result["rows"][0]["method"] == "recipe"

@@ -235,7 +235,9 @@ class AsyncFetcher:
         headers = {**self.headers, **extra} if extra else self.headers
         data = request(parsed.request_uri, shown, headers)
         for again in (False, True):
-            conn = self.conns.take(key)
+            # the second try opens a new connection: another kept-alive one in the pool may
+            # have been closed by the server at the same moment as the first
+            conn = None if again else self.conns.take(key)
             reused = conn is not None
             if conn is None:
                 conn = await self._open(key, guard)
