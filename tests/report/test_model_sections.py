@@ -44,3 +44,21 @@ def test_the_predict_section_says_whether_its_error_is_out_of_sample() -> None:
     unscored = predict_section({**summary, "scored_rows": 0, "rmse": None, "r2": None})
     assert unscored.table[1][0][4:] == ["", ""]
     assert "no row carried the target" in unscored.text
+
+
+def test_the_crawl_outcomes_say_when_a_url_counts_under_a_status_and_an_error():
+    from poolpipe.report.results import crawl_outcomes
+
+    summary = {
+        "rows": 5,
+        "ok": 3,
+        "errors": 2,
+        "by_status": {"200": 4},
+        "by_error": {"too_large": 1, "dns": 1},
+    }
+    section = crawl_outcomes(summary, dataset="urls")
+    counted = sum(int(n) for _, n in section.table[1])
+    assert counted == 6
+    assert "1 URL with an answer that ended in an error counts under both" in section.text
+    alone = crawl_outcomes({**summary, "by_status": {"200": 3}}, dataset="urls")
+    assert "under both" not in alone.text

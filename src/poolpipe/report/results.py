@@ -128,13 +128,22 @@ def crawl_outcomes(summary: dict[str, Any], *, dataset: str) -> Section:
     by_error = summary.get("by_error") if isinstance(summary.get("by_error"), dict) else {}
     table = [[f"HTTP status {k}", str(v)] for k, v in by_status.items()]
     table += [[f"error: {k}", str(v)] for k, v in by_error.items()]
+    # a refused answer (too_large, for one) has a status and an error: it is in both rows
+    both = sum(_int(v) or 0 for v in (*by_status.values(), *by_error.values())) - rows_n
+    twice = (
+        f" {count(both, 'URL' if both == 1 else 'URLs')} with an answer that ended in an error"
+        f" count{'s' if both == 1 else ''} under both "
+        "(too large, for one), so the table adds up to more than the URLs."
+        if both > 0
+        else ""
+    )
     return Section(
         title=f"Crawl: outcomes ({dataset})",
         text=f"Of {rows_n} URLs, {count(ok, 'URLs')} {'was' if ok == 1 else 'were'} fetched "
         f"with a success status (2xx) and {count(errors, 'URLs')} ended in an error row (each "
         "with its reason in pages.tsv). "
         f"{_int(summary.get('retries')) or 0} retries; {size(_int(summary.get('bytes')))} "
-        "downloaded.",
+        f"downloaded.{twice}",
         table=(["outcome", "URLs"], _top(table)),
     )
 
