@@ -229,7 +229,7 @@ def _open_socket(conn: HTTPConnection) -> socket.socket:
     guard = _guard()
     resolver = guard.resolver if guard is not None else Resolver()
     try:
-        addresses = resolver.resolve(conn._dns_host, conn.port)
+        addresses = resolver.resolve(conn.host, conn.port)
     except socket.gaierror as exc:
         raise NameResolutionError(conn.host, conn, exc) from exc
     error: OSError = OSError("no address")
