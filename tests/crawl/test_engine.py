@@ -7,6 +7,7 @@ checks speed; the few time checks are lower bounds (a wait that must have happen
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -20,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from poolpipe.core.chunks import split_file
+from poolpipe.crawl import aengine, ranges
 from poolpipe.crawl import engine as crawl_mod
-from poolpipe.crawl import ranges
 from poolpipe.crawl.demosite import CLOSED_HOST, DEMO_HOST, Site, SiteSpec, serve
 from poolpipe.crawl.engine import Engine
 from poolpipe.crawl.fetch import FetchOutcome
@@ -435,6 +436,32 @@ def test_the_first_request_starts_before_the_window_is_read():
     engine = Engine(FAST, threads=4, limiter=HostLimiter(4), window=20_000, fetcher=Recording)
     assert sum(1 for _ in engine.run(items())) == 20_000
     assert waited == [True], "no request started until more than a batch of lines was read"
+
+
+def test_the_asyncio_engine_wakes_for_every_attempt_that_lands(monkeypatch):
+    """An attempt that ends in the loop's last turn before it stops lands in the next turn,
+    before the engine's wait has begun: the wait must see it, not sleep out its cap (5 s here,
+    1 s in a crawl, where it held up the last pages of a piece). Stand-in attempts end after 0
+    to 4 turns of the loop; these sizes end with such a landing (found by trying sizes)."""
+    fired: list[None] = []
+    settle = aengine._settle
+    monkeypatch.setattr(aengine, "_settle", lambda future: (fired.append(None), settle(future)))
+    monkeypatch.setattr(
+        aengine.AsyncEngine, "_due", lambda self, hint, *more: 5.0 if hint is None else hint
+    )
+
+    async def attempt(url: str, guard, previous=None, parsed=None) -> FetchOutcome:
+        for _ in range(int(url.rsplit("/", 1)[1]) % 5):
+            await asyncio.sleep(0)
+        guard.finish()
+        return FetchOutcome(status=200, final_url=url, bytes=10)
+
+    for concurrency, count in [(4, 4), (4, 9), (4, 29), (8, 4), (8, 34), (8, 200)]:
+        engine = aengine.AsyncEngine(FAST, concurrency=concurrency, limiter=HostLimiter(8))
+        monkeypatch.setattr(engine.fetcher, "attempt", attempt)
+        items = [(i + 1, f"http://h.invalid/{i}") for i in range(count)]
+        assert [r.status for r in engine.run(items)] == [200] * count
+        assert fired == [], f"{count} URLs at {concurrency}: a landed attempt waited for the cap"
 
 
 @pytest.mark.parametrize("text", ["", "# only a comment\n\n   \n"])

@@ -106,7 +106,9 @@ class AsyncEngine(Scheduler):
             self._finish(job, outcome)
 
     async def _sleep(self, timeout: float) -> None:
-        if not timeout:
+        # An attempt that ended as the loop last stopped lands (_land) in the loop's first turn
+        # here, before this task's first step: it found no wake to set, so look for it now.
+        if not timeout or self._landed:
             await asyncio.sleep(0)
             return
         self._wake = wake = self._loop.create_future()
