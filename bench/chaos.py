@@ -2,7 +2,9 @@
 
 Runs a small but complete workflow (every stage, several chunks each) with the documented
 command, `make run`, in a fresh copy of the project on its own small tmpfs, once uninterrupted
-and then once per point, stopped at a seeded random moment by one kind of stop:
+and then once per point, stopped at a seeded random moment of the uninterrupted run (found
+again by the run's progress: after its k-th job started, so many seconds later) by one kind of
+stop:
 
   kill-group   SIGKILL to the whole process group (a closed lid, the OOM killer, a dead node)
   int-group    SIGINT to the whole process group (Ctrl-C in the terminal)
@@ -35,6 +37,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -287,43 +290,83 @@ class Outcome:
     differ: list[str] = field(default_factory=list)
     forced: list[str] = field(default_factory=list)
     """Processes that outlived a SIGTERM's grace, ended by the SIGKILL that follows it."""
+    at: str = ""
+    """The moment drawn: jobs started, then seconds."""
     stopped_rc: int | None = None
     lost_s: float = 0.0
     note: str = ""
+
+
+JOB_START = re.compile(rb"^(local)?rule \w+:$", re.MULTILINE)
+"""The line Snakemake prints as it starts a job."""
+
+
+def started(log: Path, offset: int) -> int:
+    """Jobs Snakemake started, by the log from byte offset on."""
+    with contextlib.suppress(OSError), log.open("rb") as fh:
+        fh.seek(offset)
+        return len(JOB_START.findall(fh.read()))
+    return 0
 
 
 @dataclass
 class Reference:
     wall_s: float
     files: dict[str, str]
+    starts: list[float] = field(default_factory=list)
+    """When each job started, seconds from the command's start."""
+
+
+@dataclass
+class Moment:
+    """Where in a run a stop lands: after the run's k-th job started, wait_s later (k = 0: from
+    the command's start). Drawn as a moment of the uninterrupted run and found again in this
+    run by its progress, so a run slower or faster than the reference is still stopped inside."""
+
+    jobs: int
+    wait_s: float
+
+
+def moment(ref: Reference, rng: random.Random) -> Moment:
+    """A seeded moment of the uninterrupted run, said as jobs started and a wait after them."""
+    at = rng.uniform(0.02, 0.98) * ref.wall_s
+    done = [t for t in ref.starts if t <= at]
+    return Moment(len(done), at - (done[-1] if done else 0.0))
 
 
 def reference(base: Path, template: Path) -> Reference:
-    """One uninterrupted run in a copy of template."""
+    """One uninterrupted run in a copy of template, with the moment each job started."""
     work = base / "reference"
+    log = base / "reference.log"
     with tmpfs(work):
         copy_of(template, work)
         t0 = time.monotonic()
-        proc = start(work, base / "reference.log")
+        proc = start(work, log)
+        starts: list[float] = []
+        while proc.poll() is None and time.monotonic() - t0 < RUN_S:
+            now = started(log, 0)
+            starts += [time.monotonic() - t0] * (now - len(starts))
+            time.sleep(0.02)
         if not wait_run(proc, RUN_S) or proc.returncode != 0 or orphans([proc.pid]):
-            sys.exit(f"chaos: the uninterrupted run failed; see {base / 'reference.log'}")
+            sys.exit(f"chaos: the uninterrupted run failed; see {log}")
         wall = time.monotonic() - t0
         for top in ("results", "data"):
             shutil.copytree(work / top, base / "reference-results" / top, symlinks=True)
-        return Reference(wall, fingerprint(work))
+        return Reference(wall, fingerprint(work), starts)
 
 
 def _stop(
     kind: str,
     proc: subprocess.Popen[bytes],
     rng: random.Random,
-    delay: float,
+    at: Moment,
     work: Path,
     forced: list[str],
+    log: tuple[Path, int],
 ) -> bool:
-    """Stop the run as kind says; True if the stop landed while the run was going. After a
-    SIGTERM, forced gets the names of the processes the SIGKILL that follows it ended."""
-    deadline = time.monotonic() + delay
+    """Stop the run as kind says, at the moment at (its log being log from an offset); True if
+    the stop landed while the run was going. After a SIGTERM, forced gets the names of the
+    processes the SIGKILL that follows it ended."""
     if kind == "disk-full":
         rule = rng.choice(MERGES)
         while proc.poll() is None:
@@ -333,6 +376,9 @@ def _stop(
                 return proc.poll() is None
             time.sleep(0.02)
         return False
+    while proc.poll() is None and started(*log) < at.jobs:
+        time.sleep(0.02)
+    deadline = time.monotonic() + at.wait_s
     while proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     if kind == "kill-job":
@@ -403,8 +449,8 @@ def point(
     """One stop and one rerun of the same command in a copy of template (prepared afresh if
     None), compared with the uninterrupted run."""
     rng = random.Random(f"{seed}:{index}")
-    delay = rng.uniform(0.02, 0.98) * ref.wall_s
-    outcome = Outcome(kind)
+    at = moment(ref, rng)
+    outcome = Outcome(kind, at=f"job {at.jobs}+{at.wait_s:.1f}s")
     work = base / f"p{index}"
     log = base / f"p{index}.log"
     with tmpfs(work):
@@ -413,8 +459,9 @@ def point(
         else:
             copy_of(template, work)
         t0 = time.monotonic()
+        offset = log.stat().st_size if log.exists() else 0
         proc = start(work, log)
-        outcome.landed = _stop(kind, proc, rng, delay, work, outcome.forced)
+        outcome.landed = _stop(kind, proc, rng, at, work, outcome.forced, (log, offset))
         if not wait_run(proc, END_S if outcome.landed else RUN_S):
             outcome.note = "the stopped run did not end"
         outcome.stopped_rc = proc.returncode
@@ -501,7 +548,7 @@ def run(
         outcomes.append(outcome)
         flags = "identical" if outcome.identical else "DIFFERENT"
         report(
-            f"point {index:3d} {outcome.kind:10s} landed={outcome.landed!s:5s} "
+            f"point {index:3d} {outcome.kind:10s} at {outcome.at:12s} landed={outcome.landed!s:5s} "
             f"exit={outcome.stopped_rc} {flags} "
             f"manual={outcome.manual} leftovers={outcome.leftovers} differ={outcome.differ} "
             f"lost={outcome.lost_s:.1f}s "

@@ -126,3 +126,22 @@ def test_a_process_that_outlives_a_sigterm_is_killed_and_named():
         for proc in (stubborn, quick):
             proc.kill()
             proc.wait()
+
+
+def test_a_moment_is_found_again_by_the_jobs_the_run_started(tmp_path):
+    """A moment of the uninterrupted run is said as jobs started and a wait after the last."""
+    ref = chaos.Reference(wall_s=10.0, files={}, starts=[1.0, 2.0, 6.0])
+    moments = [chaos.moment(ref, chaos.random.Random(n)) for n in range(200)]
+    for at in moments:
+        assert 0 <= at.jobs <= 3
+        begun = ref.starts[at.jobs - 1] if at.jobs else 0.0
+        following = ref.starts[at.jobs] if at.jobs < 3 else ref.wall_s
+        assert at.wait_s >= 0.0 and begun + at.wait_s <= following
+    assert {at.jobs for at in moments} == {0, 1, 2, 3}
+    log = tmp_path / "run.log"
+    log.write_bytes(b"old\nlocalrule all:\n")
+    offset = log.stat().st_size
+    log.write_bytes(log.read_bytes() + b"rule sum_chunk:\n    jobid: 3\nlocalrule merge_sum:\n")
+    assert chaos.started(log, offset) == 2
+    assert chaos.started(log, 0) == 3
+    assert chaos.started(tmp_path / "absent.log", 0) == 0
