@@ -17,9 +17,7 @@ $(STAMP): requirements.lock pyproject.toml setup.py src/poolpipe/sum/_scan.c src
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
 	# a local snakemake run does not wait for a SLURM controller (src/poolpipe/core/localslurm.py)
-	# (a .pth line is one statement; suppressed, so a poolpipe without the hook never complains)
-	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), \
-		"poolpipe-localslurm.pth").write_text("import contextlib; exec(\"with contextlib.suppress(Exception):\\n import poolpipe.core.localslurm as m; m.apply()\")\n")'
+	$(BIN)/python -c 'from poolpipe.core.localslurm import install_hook; install_hook()'
 	# bytecode now, as pip does for a regular install: commands then start without compiling
 	$(BIN)/python -m compileall -q src/poolpipe
 	touch $(STAMP)

@@ -7,10 +7,12 @@ test sees whether a run would have waited, without a clock."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
-from poolpipe.core.localslurm import is_local_snakemake
+from poolpipe.core.localslurm import HOOK, is_local_snakemake
 
 from ..workflow_helpers import snakemake, workflow_copy
 
@@ -47,6 +49,33 @@ def test_a_profile_naming_the_slurm_executor_is_not_local(tmp_path, monkeypatch)
     (tmp_path / "profiles/default").mkdir(parents=True)
     (tmp_path / "profiles/default/config.yaml").write_text("executor: slurm\n")
     assert not is_local_snakemake(["snakemake"], {})
+
+
+@pytest.mark.parametrize(
+    ("argv", "applied"),
+    [
+        (["/v/bin/snakemake", "--cores", "1"], True),
+        (["/v/bin/python", "job.py"], False),
+        ([], False),
+    ],
+)
+def test_the_start_up_hook_acts_only_in_snakemake(argv, applied, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setenv("SLURM_CONF", "unset")
+    monkeypatch.delenv("SLURM_CONF")
+    exec(HOOK, {})  # as site.py runs a .pth line
+    assert os.environ.get("SLURM_CONF") == (os.devnull if applied else None)
+
+
+def test_another_interpreter_of_the_environment_starts_without_poolpipe():
+    """The hook's .pth line imports nothing of poolpipe outside snakemake: `poolpipe sum` on a
+    one-line file starts as fast as Python does."""
+    probe = "import sys; print(sorted(m for m in sys.modules if m.startswith('poolpipe')))"
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert run.stdout.strip() == "[]"
 
 
 @pytest.mark.integration
