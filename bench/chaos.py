@@ -450,7 +450,8 @@ def point(
     None), compared with the uninterrupted run."""
     rng = random.Random(f"{seed}:{index}")
     at = moment(ref, rng)
-    outcome = Outcome(kind, at=f"job {at.jobs}+{at.wait_s:.1f}s")
+    where = "a merge job" if kind == "disk-full" else f"job {at.jobs}+{at.wait_s:.1f}s"
+    outcome = Outcome(kind, at=where)
     work = base / f"p{index}"
     log = base / f"p{index}.log"
     with tmpfs(work):
