@@ -63,6 +63,8 @@ FULL_FILE_METHODS = ("python", "pandas", "pyarrow", "poolpipe", "cli")
 
 BIG_METHOD = "cli"
 """The method also measured on the big file (--big-mb), beside cat on that file."""
+ONE_LINE_GOAL_MS = 60
+"""The whole command on a one-line file, at the largest --processes count: its start-up."""
 WIDE_PROCESSES = 16
 """The whole command also runs with this many processes on the main file, where the machine has
 at least as many CPUs (os.cpu_count())."""
@@ -496,6 +498,23 @@ def big_rows(args: argparse.Namespace, big: Path | None) -> list[Row]:
     ]
 
 
+def one_line_rows(args: argparse.Namespace, out: Path) -> tuple[list[Row], str]:
+    """The whole command on a one-line file (its start-up, all of it) and a line on the goal."""
+    if BIG_METHOD not in args.methods:
+        return [], "one-line file: not measured (cli not measured)"
+    path = out / "one_line.txt"
+    path.write_text("12345\n")
+    label = f"{LABELS[BIG_METHOD]} [one line]"
+    runs = 2 * args.repeats + 1  # each takes tens of milliseconds: more runs, a steadier median
+    row = measure(BIG_METHOD, path, args.processes[-1], runs, label)
+    ms = 1000 * row.median
+    verdict = "met" if ms <= ONE_LINE_GOAL_MS else "not met"
+    return [row], (
+        f"one-line file: the whole command at {row.processes} processes took {ms:.0f} ms (median"
+        f" of {runs}; goal at most {ONE_LINE_GOAL_MS} ms: {verdict})"
+    )
+
+
 def measure_all(args: argparse.Namespace, path: Path, piece: Path) -> list[Row]:
     """Every method's row on the main file, in table order."""
     recipe_label = f"{LABELS['recipe']} [on a {piece.stat().st_size / MIB:.0f} MiB slice]"
@@ -531,6 +550,9 @@ def bench(args: argparse.Namespace) -> int:
         if big is not None:
             warm(big)
         rows += big_rows(args, big)
+        tiny, tiny_line = one_line_rows(args, out)
+        log(tiny_line)
+        rows += tiny
         others = meter.others_share()
         load_after = load_average()
         slice_check = run_once("poolpipe", piece, args.processes[-1]).total
@@ -547,6 +569,7 @@ def bench(args: argparse.Namespace) -> int:
     notes = [
         *(slice_note(recipe, path.stat().st_size) for recipe in recipes),
         wide_line,
+        tiny_line,
         contention_note(others),
         f"load average (1, 5, 15 min, /proc/loadavg): {load_before} before, {load_after} after",
         *profile_lines(found),

@@ -28,7 +28,10 @@ def test_sum_bench_methods_agree_on_the_total(tmp_path):
     text, result = bench(tmp_path, "sum.py", *args, "--big-mb", "3")
     assert result["mismatches"] == []
     big_bytes = Path(result["big_file"]).stat().st_size
-    main = [r for r in result["rows"] if r["nbytes"] != big_bytes]  # the recipe's slice included
+    one = [r for r in result["rows"] if r["label"].endswith("[one line]")]
+    assert [(r["method"], r["processes"], set(r["totals"])) for r in one] == [("cli", 2, {12345})]
+    assert "one-line file: the whole command at 2 processes took " in text
+    main = [r for r in result["rows"] if r["nbytes"] != big_bytes and r not in one]  # slice too
     big = [r for r in result["rows"] if r["nbytes"] == big_bytes]
     assert sorted((r["method"], r["processes"]) for r in big) == [("cat", 1), ("cli", 2)]
     assert len({t for r in big for t in r["totals"]}) == 2  # cat's None and the command's total
