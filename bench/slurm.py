@@ -261,7 +261,15 @@ def fit(runs: list[SlurmRun], nodes: int, cpus: int) -> dict[str, float]:
 def ensure_cluster() -> bool:
     """Start the test cluster unless SLURM answers; whether this call started it."""
     os.environ.setdefault("SLURM_CONF", str(STATE / "etc/slurm.conf"))
-    if subprocess.run(["sinfo"], capture_output=True, timeout=30, check=False).returncode == 0:
+    if not (STATE / "etc/slurm.conf").exists() and os.environ["SLURM_CONF"].startswith(str(STATE)):
+        answers = False  # no cluster was ever started here: sinfo would wait for its timeout
+    else:
+        try:
+            done = subprocess.run(["sinfo"], capture_output=True, timeout=30, check=False)
+            answers = done.returncode == 0
+        except subprocess.TimeoutExpired:
+            answers = False
+    if answers:
         return False
     env = {**os.environ, "POOLPIPE_SLURM_STATE": str(STATE)}
     subprocess.run(
@@ -391,6 +399,23 @@ def main() -> int:
     dags: list[DagRun] = []
     quiet: list[float] = []
     nodes = cpus = 0
+
+    def save() -> dict:
+        """Write what is measured so far to slurm.json (after each part: a long bench that
+        stops keeps its finished parts, and --report reads them)."""
+        report = {
+            "nodes": nodes,
+            "cpus_per_node": cpus,
+            "runs": [{**asdict(r), "overhead_per_chunk_s": r.overhead_per_chunk_s} for r in runs],
+            "model": fit(runs, nodes, cpus) if runs else {},
+            "dag": [asdict(d) for d in dags],
+            "busy_share_before": quiet,
+            "load_avg_after": os.getloadavg(),
+            "machine": asdict(describe()),
+        }
+        (out / "slurm.json").write_text(json.dumps(report, indent=2) + "\n")
+        return report
+
     started = ensure_cluster() if modes else False
     try:
         if modes:
@@ -401,32 +426,23 @@ def main() -> int:
             quiet.append(wait_until_quiet(args.quiet_wait))
             lines = args.lines or 100 * args.chunks
             runs.append(run_slurm(out / "slurm-work", mode, extra, args.chunks, lines, cpus))
+            save()
     finally:
         if started:
             stop_cluster()
     for n in dag_sizes:
         quiet.append(wait_until_quiet(args.quiet_wait))
         dags.append(dag_time(out / "slurm-work", n))
+        save()
 
-    model = print_tables(runs, dags, nodes, cpus)
-    machine = describe()
-    print(f"\nmachine: {machine.line()}")
+    print_tables(runs, dags, nodes, cpus)
+    save()
+    print(f"\nmachine: {describe().line()}")
     print(
         f"busy share before each part (others, {QUIET_SHARE:.0%} = quiet): "
         + ", ".join(f"{q:.0%}" for q in quiet)
         + (" -- WARNING: the machine was busy" if quiet and max(quiet) > QUIET_SHARE else "")
     )
-    report = {
-        "nodes": nodes,
-        "cpus_per_node": cpus,
-        "runs": [{**asdict(r), "overhead_per_chunk_s": r.overhead_per_chunk_s} for r in runs],
-        "model": model,
-        "dag": [asdict(d) for d in dags],
-        "busy_share_before": quiet,
-        "load_avg_after": os.getloadavg(),
-        "machine": asdict(machine),
-    }
-    (out / "slurm.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
