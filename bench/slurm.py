@@ -102,7 +102,9 @@ UNGROUPED = ["--config", "group_chunks=False"]
 MODES = {
     "one job per chunk": UNGROUPED,
     "group jobs": None,  # filled in from --group
-    "array jobs": [*UNGROUPED, "--slurm-array-jobs", "sum_chunk"],
+    # every task at once: with fewer job slots than tasks, plugin 2.8 stopped submitting after
+    # its second array (200 chunks, `jobs: 100`), and the run waited for ever
+    "array jobs": [*UNGROUPED, "--slurm-array-jobs", "sum_chunk", "--jobs", "1100"],
 }
 
 
