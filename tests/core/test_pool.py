@@ -495,7 +495,7 @@ def test_worker_globals_do_not_leak_into_the_parent() -> None:
 
 def test_one_blas_thread_per_process_keeps_a_users_own_setting(monkeypatch):
     from poolpipe.core import one_blas_thread_per_process
-    from poolpipe.core.script import BLAS_THREADS
+    from poolpipe.core.cpu import BLAS_THREADS
 
     for name in BLAS_THREADS:
         monkeypatch.delenv(name, raising=False)

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from poolpipe.core import Stopwatch, read_record, timed_with_serial, write_job_timing
-from poolpipe.core.timing import machine_busy_s, others_load, parse_utc, utc_iso
+from poolpipe.core.cpu import machine_busy_s, others_load
+from poolpipe.core.timing import parse_utc, utc_iso
 
 
 def _smk(tmp_path, **extra):

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from poolpipe import __version__
-from poolpipe.core.script import one_blas_thread_per_process
+from poolpipe.core.cpu import one_blas_thread_per_process
 from poolpipe.errors import run_guarded
 
 __all__ = ["build_parser", "main"]

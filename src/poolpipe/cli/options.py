@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from poolpipe.core import Stopwatch, available_cpus, check_output_path, write_timing
+from poolpipe.core import Stopwatch, available_cpus, check_output_path
 from poolpipe.core.defaults import (
     Bounds,
     bounds_of,
@@ -154,6 +154,8 @@ def timing_record(
 ) -> None:
     """Write a command's timing record where --timing asks for one."""
     if args.timing:
+        from poolpipe.core.timing import write_timing  # a command without --timing skips it
+
         write_timing(
             args.timing,
             stage=stage,

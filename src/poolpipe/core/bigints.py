@@ -9,7 +9,6 @@ number-theoretic products), whose text is then written in linear time.
 
 from __future__ import annotations
 
-import decimal
 import sys
 
 SMALL_DIGITS = 3000
@@ -54,6 +53,8 @@ def int_to_decimal(n: int) -> str:
             return str(n)
         finally:
             sys.set_int_max_str_digits(saved)
+    import decimal  # loaded on first use: few sums pass 9000 bits
+
     powers: dict[int, decimal.Decimal] = {}
 
     def two_to(w: int) -> decimal.Decimal:

@@ -7,7 +7,6 @@ and streams its own bytes in blocks of whole lines.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import itertools
@@ -138,6 +137,8 @@ def _manifest_rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise PoolpipeError(f"{path} is not a chunk manifest of poolpipe") from None
+    import csv  # loaded on first use: `poolpipe sum` reads no manifest
+
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
     if tuple(reader.fieldnames or ()) != MANIFEST_FIELDS:
         raise PoolpipeError(f"{path} is not a chunk manifest of poolpipe")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
+import functools
 import json
 import math
 import os
 import re
-import shutil
-import socket
 import stat
 import sys
 from collections.abc import Iterator
@@ -29,15 +27,22 @@ _NONCE = os.urandom(8).hex()
 TEMPORARY_TAG = "poolpipe-"
 """What a temporary file's name holds after `.NAME.`: it and the writer's host, pid and random
 hex make the name unmistakably ours (see temporary_name)."""
-_HOST = hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 _WRITER = re.compile(r"(?P<host>[0-9a-f]{8})-(?P<pid>[1-9][0-9]{0,9})-[0-9a-f]{12}\.tmp")
 _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@functools.cache
+def _host() -> str:
+    """This host's tag in temporary names: 8 hex digits of its name's SHA-256."""
+    import hashlib  # loaded on first use: a command that writes no file starts without it
+
+    return hashlib.sha256(os.uname().nodename.encode("utf-8", "replace")).hexdigest()[:8]
 
 
 def temporary_name(prefix: str) -> str:
     """A fresh temporary name: prefix, then this host's tag, this process's id and random hex,
     so that the writer of any temporary file we left can be told, and whether it still lives."""
-    return f"{prefix}{_HOST}-{os.getpid()}-{os.urandom(6).hex()}.tmp"
+    return f"{prefix}{_host()}-{os.getpid()}-{os.urandom(6).hex()}.tmp"
 
 
 def _alive(pid: int) -> bool:
@@ -61,7 +66,7 @@ def stale_temporary(entry: str, prefix: str) -> bool:
     if not entry.startswith(prefix):
         return False
     writer = _WRITER.fullmatch(entry[len(prefix) :])
-    return writer is not None and writer["host"] == _HOST and not _alive(int(writer["pid"]))
+    return writer is not None and writer["host"] == _host() and not _alive(int(writer["pid"]))
 
 
 def remove_stale_temporaries(dir_fd: int, prefix: str) -> int:
@@ -78,6 +83,8 @@ def remove_stale_temporaries(dir_fd: int, prefix: str) -> int:
             if stat.S_ISREG(info.st_mode):
                 os.unlink(entry, dir_fd=dir_fd)
             elif stat.S_ISDIR(info.st_mode):
+                import shutil
+
                 shutil.rmtree(entry, dir_fd=dir_fd)
             else:
                 continue
@@ -98,6 +105,8 @@ def scratch_folder(beside: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield folder
     finally:
+        import shutil
+
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -1,28 +1,29 @@
-"""Time: the stopwatch and timing records (one JSON file per job, the only source the report
-reads), and the waits between retries (exponential, capped, shortened by a random share)."""
+"""Time: timing records (one JSON file per job, the only source the report reads), each
+filled from a stopwatch (core.cpu), and the waits between retries (exponential, capped,
+shortened by a random share)."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import math
 import os
-import random
 import re
-import resource
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from poolpipe.core.cpu import Stopwatch
 from poolpipe.core.inputs import read_small_file
 from poolpipe.core.outputs import write_json
 
+if TYPE_CHECKING:
+    import random
+
 SCHEMA_VERSION = 3
 R = TypeVar("R")
-_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 
 RUN_ID_ENV = "POOLPIPE_RUN_ID"
 """The environment variable that carries a workflow run's id to every job of the run."""
@@ -38,6 +39,8 @@ MAX_COUNT = 1 << 62
 
 def new_run_id(epoch_s: float | None = None) -> str:
     """A fresh run id: when the run started (UTC, to the second) and six random hex digits."""
+    import datetime  # loaded on first use: `poolpipe sum` starts without it
+
     now = time.time() if epoch_s is None else epoch_s
     moment = datetime.datetime.fromtimestamp(now, datetime.UTC)
     return f"{moment:%Y%m%dT%H%M%SZ}-{os.urandom(3).hex()}"
@@ -64,6 +67,8 @@ def current_run_id() -> str:
 
 def run_started(run_id: str) -> str | None:
     """When a run started, from its id ('2026-12-06 08:38 UTC'), or None for an unknown form."""
+    import datetime
+
     if not RUN_ID.fullmatch(run_id):
         return None
     moment = datetime.datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ")
@@ -72,73 +77,17 @@ def run_started(run_id: str) -> str | None:
 
 def utc_iso(epoch_s: float) -> str:
     """A Unix time as UTC ISO 8601 with microseconds, e.g. '2026-01-02T03:04:05.678901Z'."""
+    import datetime
+
     moment = datetime.datetime.fromtimestamp(epoch_s, datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_utc(text: str) -> float:
     """utc_iso's text back to a Unix time."""
+    import datetime
+
     return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-
-
-def machine_busy_s(stat: str | os.PathLike[str] = "/proc/stat") -> float | None:
-    """CPU seconds every process of the machine has used since boot (/proc/stat), or None."""
-    try:
-        with open(stat, encoding="ascii") as fh:
-            head = fh.readline().split()
-    except OSError:
-        return None
-    if not head or head[0] != "cpu":
-        return None
-    ticks = [int(v) for v in head[1:]]
-    idle = sum(ticks[3:5])  # idle and iowait
-    guest = sum(ticks[8:10])  # already counted in user and nice
-    return (sum(ticks) - idle - guest) * _TICK_S
-
-
-def others_load(busy_s: float | None, own_cpu_s: float, wall_s: float) -> float | None:
-    """Cores other processes kept busy on average: the machine's CPU time less ours, per second."""
-    if busy_s is None or wall_s <= 0:
-        return None
-    return max(0.0, busy_s - own_cpu_s) / wall_s
-
-
-@dataclass
-class Stopwatch:
-    """Wall and CPU seconds (this process and its reaped children) since start(), when it ran
-    (UTC), and how many cores other processes of the machine kept busy meanwhile."""
-
-    _wall: float = field(default=0.0, init=False)
-    _cpu: float = field(default=0.0, init=False)
-    _busy: float | None = field(default=None, init=False)
-    wall_s: float = field(default=0.0, init=False)
-    cpu_s: float = field(default=0.0, init=False)
-    started: float | None = field(default=None, init=False)
-    ended: float | None = field(default=None, init=False)
-    load: float | None = field(default=None, init=False)
-    serial: Stopwatch | None = field(default=None, init=False)
-    """The same work timed again in one process (timed_with_serial), when it was."""
-
-    @staticmethod
-    def _cpu_now() -> float:
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-    def __enter__(self) -> Stopwatch:
-        self.started = time.time()
-        self._busy = machine_busy_s()
-        self._wall = time.perf_counter()
-        self._cpu = self._cpu_now()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall_s = time.perf_counter() - self._wall
-        self.cpu_s = self._cpu_now() - self._cpu
-        busy = machine_busy_s()
-        self.ended = time.time()
-        spent = None if busy is None or self._busy is None else busy - self._busy
-        self.load = others_load(spent, self.cpu_s, self.wall_s)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -354,5 +303,7 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """The wait before retry `attempt`: the ceiling, less a random share of up to jitter."""
+        import random  # loaded on first use, like datetime
+
         share = self.jitter * (rng or random).random() if self.jitter else 0.0
         return self.ceiling(attempt) * (1.0 - share)

@@ -62,7 +62,7 @@ def _memory_gib() -> float | None:
 
 def describe() -> Machine:
     """Read the machine's description now."""
-    from poolpipe.core.script import available_cpus
+    from poolpipe.core.cpu import available_cpus
 
     cpus = _cpuinfo()
     model = next((c["model name"] for c in cpus if "model name" in c), platform.processor())
