@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -313,3 +314,38 @@ def test_cli_timing_writes_a_record_of_the_run(tmp_path, poolpipe_cli):
     record = json.loads(timing.read_text())
     assert (record["stage"], record["rule"], record["processes"]) == ("sum", "cli", 2)
     assert (record["items"], record["bytes"]) == (2, 6) and record["wall_s"] > 0
+
+
+UNUSED_AT_START = (
+    "logging",
+    "multiprocessing",
+    "concurrent.futures",
+    "poolpipe.core.script",
+    "poolpipe.core.timing",
+    "hashlib",
+    "socket",
+    "decimal",
+    "csv",
+    "datetime",
+    "random",
+    "numpy",
+    "jsonschema",
+)
+"""What `poolpipe sum` on a small file never calls: each would only add to its start-up."""
+
+
+def test_the_sum_command_on_a_small_file_loads_nothing_it_does_not_use(tmp_path):
+    path = _write(tmp_path, b"1\n-2\n 3 \n")
+    probe = (
+        "import json, sys\n"
+        "from poolpipe.cli import main\n"
+        f"code = main(['sum', {str(path)!r}, '--processes', '2'])\n"
+        f"print(json.dumps([code, [m for m in {list(UNUSED_AT_START)!r} if m in sys.modules]]),"
+        " file=sys.stderr)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["total"] == 2
+    assert json.loads(run.stderr.splitlines()[-1]) == [0, []]
