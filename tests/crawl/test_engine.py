@@ -439,13 +439,13 @@ def test_the_first_request_starts_before_the_window_is_read():
 
 
 def test_the_asyncio_engine_wakes_for_every_attempt_that_lands(monkeypatch):
-    """An attempt that ends in the loop's last turn before it stops lands in the next turn,
-    before the engine's wait has begun: the wait must see it, not sleep out its cap (5 s here,
-    1 s in a crawl, where it held up the last pages of a piece). Stand-in attempts end after 0
-    to 4 turns of the loop; these sizes end with such a landing (found by trying sizes)."""
-    fired: list[None] = []
-    settle = aengine._settle
-    monkeypatch.setattr(aengine, "_settle", lambda future: (fired.append(None), settle(future)))
+    """An attempt that lands stops the loop for the scheduler soon after, whichever turn of
+    the loop it ends in: the engine never sleeps out its wait's cap (5 s here, 1 s in a crawl,
+    where it once held up the last pages of a piece). Stand-in attempts end after 0 to 4 turns
+    of the loop, so that some end in the turn just before or as the loop stops."""
+    capped: list[None] = []
+    cap = aengine._cap
+    monkeypatch.setattr(aengine, "_cap", lambda loop: (capped.append(None), cap(loop)))
     monkeypatch.setattr(
         aengine.AsyncEngine, "_due", lambda self, hint, *more: 5.0 if hint is None else hint
     )
@@ -461,7 +461,7 @@ def test_the_asyncio_engine_wakes_for_every_attempt_that_lands(monkeypatch):
         monkeypatch.setattr(engine.fetcher, "attempt", attempt)
         items = [(i + 1, f"http://h.invalid/{i}") for i in range(count)]
         assert [r.status for r in engine.run(items)] == [200] * count
-        assert fired == [], f"{count} URLs at {concurrency}: a landed attempt waited for the cap"
+        assert capped == [], f"{count} URLs at {concurrency}: a landed attempt waited for the cap"
 
 
 @pytest.mark.parametrize("text", ["", "# only a comment\n\n   \n"])

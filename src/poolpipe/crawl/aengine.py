@@ -8,17 +8,20 @@ engine's (schedule.Scheduler): it reads the piece's lines, holds at most WINDOW 
 URLs as the per-host limits (shared by all workers) allow, retries with backoff, and yields the
 rows in input order. run() is a plain generator: the loop runs while it waits for answers, and
 stands still while the caller writes rows.
+
+An attempt that ends is settled on the loop, and the next URL starts there at once: a place
+freed waits for no other answer. The loop stops for the scheduler (rows to write, lines to
+read, retries due) at most BATCH_S after an answer, so each stop serves many answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 from collections.abc import Iterable, Iterator
-from functools import partial
 
 from poolpipe.crawl.afetch import AsyncFetcher
-from poolpipe.crawl.fetch import FetchOutcome, error
+from poolpipe.crawl.fetch import error
 from poolpipe.crawl.guard import Guard
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.kinds import ErrorKind
@@ -30,6 +33,10 @@ from poolpipe.crawl.settings import CrawlSettings
 
 STOP_S = 5.0
 """At the end (or on an error), how long the cancelled attempts have to wind down."""
+
+BATCH_S = 0.002
+"""After an answer lands, how long the loop goes on before it stops for the scheduler: the
+answers of that time are written in one stop (new attempts start on the loop meanwhile)."""
 
 
 class AsyncEngine(Scheduler):
@@ -59,8 +66,9 @@ class AsyncEngine(Scheduler):
         )
         self._idle = self.concurrency
         self._tasks: set[asyncio.Task] = set()
-        self._landed: list[tuple[UrlJob, FetchOutcome]] = []
-        self._wake: asyncio.Future[None] | None = None
+        self._fatal: list[BaseException] = []
+        self._halt: asyncio.TimerHandle | None = None
+        self._running = False
         self._loop = asyncio.new_event_loop()
 
     def run(self, items: Iterable[tuple[int, str] | PageRow]) -> Iterator[PageRow]:
@@ -73,56 +81,58 @@ class AsyncEngine(Scheduler):
     def _start(self, job: UrlJob, now: float) -> None:
         guard = self._begin(job, now)
         loop = self._loop
-        task = loop.create_task(self.fetcher.attempt(job.url, guard, job.previous, job.parsed))
+        task = loop.create_task(self._attempt(job, guard))
         self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         # loop.time() is time.monotonic(), the clock of the guard's deadline
         job.handle = loop.call_at(guard.deadline, _expire, guard, task)
-        task.add_done_callback(partial(self._land, job))
 
-    def _land(self, job: UrlJob, task: asyncio.Task) -> None:
-        """An attempt's task ended: its outcome waits for the scheduler."""
-        self._tasks.discard(task)
+    async def _attempt(self, job: UrlJob, guard: Guard) -> None:
+        """One attempt as a task: fetch, then settle it here on the loop (a cancelled one
+        never lands: the deadline's cut ends the attempt with its own outcome)."""
+        try:
+            outcome = await self.fetcher.attempt(job.url, guard, job.previous, job.parsed)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcome = error(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
         if job.handle is not None:
             job.handle.cancel()
-        if task.cancelled():
+        if not self._running:
+            return  # the crawl is ending (_stop): nothing more lands
+        try:
+            if outcome.fatal is not None:
+                raise outcome.fatal
+            self._settle(job, outcome)
+            if self._idle and self._hosts:
+                self._dispatch(time.monotonic())
+        except Exception as exc:  # raised by _wait, in the scheduler, not lost in a task
+            self._fatal.append(exc)
+            self._loop.stop()
             return
-        exc = task.exception()
-        if exc is None:
-            outcome = task.result()
-        else:
-            outcome = error(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
-        self._landed.append((job, outcome))
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
+        if self._halt is None:
+            self._halt = self._loop.call_later(BATCH_S, self._loop.stop)
 
     def _wait(self, hint: float | None) -> None:
-        """Run the loop until an attempt ends or the next retry or host slot is due (hint 0:
-        one turn of the loop, for the I/O that is ready)."""
-        if not self._landed:
-            self._loop.run_until_complete(self._sleep(self._due(hint)))
-        landed, self._landed = self._landed, []
-        for job, outcome in landed:
-            self._finish(job, outcome)
-
-    async def _sleep(self, timeout: float) -> None:
-        # An attempt that ended as the loop last stopped lands (_land) in the loop's first turn
-        # here, before this task's first step: it found no wake to set, so look for it now.
-        if not timeout or self._landed:
-            await asyncio.sleep(0)
-            return
-        self._wake = wake = self._loop.create_future()
-        timer = self._loop.call_later(timeout, _settle, wake)
+        """Run the loop until BATCH_S after an attempt ends or the next retry or host slot is
+        due (hint 0: one turn of the loop, for the I/O that is ready)."""
+        loop = self._loop
+        timeout = self._due(hint)
+        timer = loop.call_later(timeout, _cap, loop) if timeout else None
+        if timer is None:
+            loop.stop()  # before run_forever: one turn, polling without waiting
+        self._running = True
         try:
-            await wake
+            loop.run_forever()
         finally:
-            timer.cancel()
-            self._wake = None
-
-    def _finish(self, job: UrlJob, outcome: FetchOutcome) -> None:
-        if outcome.fatal is not None:
-            raise outcome.fatal
-        self._settle(job, outcome)
+            self._running = False
+            if timer is not None:
+                timer.cancel()
+            if self._halt is not None:
+                self._halt.cancel()
+                self._halt = None
+        if self._fatal:
+            raise self._fatal[0]
 
     def _sending(self, host: str) -> None:
         """A request to host goes out now: a host's delay counts from here, not from when its
@@ -153,6 +163,6 @@ def _expire(guard: Guard, task: asyncio.Task) -> None:
     task.cancel()
 
 
-def _settle(future: asyncio.Future[None]) -> None:
-    with contextlib.suppress(asyncio.InvalidStateError):
-        future.set_result(None)
+def _cap(loop: asyncio.AbstractEventLoop) -> None:
+    """The wait's time is up: stop the loop for the scheduler."""
+    loop.stop()
