@@ -191,8 +191,10 @@ class AsyncFetcher:
 
     async def _robots_refusal(self, parsed: Url, url: str, guard: Guard) -> str:
         """Why robots.txt forbids url, or ''; an origin not yet read is read in a thread (one
-        read per origin at a time in this process: the other attempts wait for it)."""
+        read per origin at a time in this process: the other attempts wait for it, and open
+        their connection meanwhile)."""
         origin = f"{parsed.scheme}://{parsed.netloc}"
+        ahead = False
         while True:
             entry = self.robots.settled(origin)
             if entry is not None:
@@ -202,13 +204,27 @@ class AsyncFetcher:
             reading = self._reading.get(origin)
             if reading is None:
                 break
+            if not ahead:
+                ahead = True
+                await self._connect_ahead(parsed, guard)
+                continue
             # shielded: this attempt's deadline ends its own wait, not the read it waits for
             with contextlib.suppress(Exception):
                 await asyncio.shield(reading)
         reading = in_thread(self._robots_in_thread, parsed, url, guard)
         self._reading[origin] = reading
         reading.add_done_callback(lambda _: self._reading.pop(origin, None))
+        if not ahead:
+            await self._connect_ahead(parsed, guard)
         return await asyncio.shield(reading)
+
+    async def _connect_ahead(self, parsed: Url, guard: Guard) -> None:
+        """While robots.txt is read, open the connection the request will take: a connection
+        asks nothing of a site, and the requests then go out as soon as the rules are known.
+        A connection that fails is left for the request itself to open (and fail) again."""
+        key = _origin_key(parsed)
+        with contextlib.suppress(Exception):
+            self.conns.give(key, await self._open(key, guard))
 
     def _robots_in_thread(self, parsed: Url, url: str, guard: Guard) -> str:
         fetcher = getattr(self._local, "fetcher", None)
@@ -227,10 +243,8 @@ class AsyncFetcher:
         answer comes; the request is sent again once on a new connection, as browsers do,
         rather than counted as a failed attempt.
         """
-        scheme = parsed.scheme or "http"
-        host = parsed.host or ""
-        port = parsed.port or _DEFAULT_PORTS.get(scheme, 80)
-        key = (scheme, host, port)
+        key = _origin_key(parsed)
+        scheme, host, port = key
         shown = host if parsed.port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
         headers = {**self.headers, **extra} if extra else self.headers
         data = request(parsed.request_uri, shown, headers)
@@ -381,6 +395,12 @@ class AsyncFetcher:
                 if conn.closed:
                     return
                 await conn.fill(timeout)
+
+
+def _origin_key(parsed: Url) -> tuple[str, str, int]:
+    """The (scheme, host, port) that a URL's connections are kept under."""
+    scheme = parsed.scheme or "http"
+    return scheme, parsed.host or "", parsed.port or _DEFAULT_PORTS.get(scheme, 80)
 
 
 def _broken(conn: Conn) -> None:
