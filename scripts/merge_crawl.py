@@ -9,7 +9,7 @@ from poolpipe.core import (
     write_job_timing,
     write_json,
 )
-from poolpipe.crawl import CrawlSettings, UrlIndex, iter_rows, join_warcs, summary, write_pages
+from poolpipe.crawl import CrawlSettings, UrlIndex, join_warcs, summary, write_parts
 
 
 def main(smk):
@@ -17,7 +17,7 @@ def main(smk):
     source = checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)[0].path
     with Stopwatch() as watch:
         index = UrlIndex.from_json(read_json(smk.input.index))
-        tally = write_pages(smk.output.pages, iter_rows(smk.input.parts), index.urls)
+        tally = write_parts(smk.output.pages, smk.input.parts, index.urls)
         wall_s = sum(read_record(path).wall_s for path in smk.input.timings)
         doc = summary(
             input_path=source,

@@ -21,13 +21,14 @@ from urllib3.exceptions import (
 
 from poolpipe.core.chunks import Range
 from poolpipe.core.tsv import field as tsv_field
+from poolpipe.core.tsv import line as tsv_line
 from poolpipe.crawl import urlfile
 from poolpipe.crawl.engine import iter_items
 from poolpipe.crawl.fetch import check_url, classify_error, retry_after
 from poolpipe.crawl.guard import Guard, Resolver
 from poolpipe.crawl.hostlimit import HostLimiter
-from poolpipe.crawl.merge import write_pages
-from poolpipe.crawl.rows import PageRow
+from poolpipe.crawl.merge import page_line, write_pages, write_parts
+from poolpipe.crawl.rows import PAGE_FIELDS, PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls, read_duplicates
 from poolpipe.errors import PoolpipeError
@@ -248,6 +249,46 @@ def test_tsv_fields_escape_what_would_break_a_row(tmp_path):
     tally = write_pages(tmp_path / "p.tsv", rows, expected=2)
     assert tally.rows == 2
     assert (tmp_path / "p.tsv").read_text().count("\n") == 3
+
+
+_TEXT = st.text(alphabet=st.sampled_from("ab\t\n\r\\\0é/"), max_size=6)
+_VALUE = st.one_of(st.none(), st.integers(-5, 10**12), _TEXT)
+_ODD = st.one_of(st.booleans(), st.floats(), st.tuples(_TEXT))
+
+
+@given(
+    st.lists(_VALUE, min_size=len(PAGE_FIELDS), max_size=len(PAGE_FIELDS)),
+    st.integers(0, len(PAGE_FIELDS) - 1),
+    _ODD,
+)
+def test_a_pages_line_is_the_tsv_line_of_its_values(values, at, odd):
+    assert page_line(values) == tsv_line(values)
+    values[at] = odd  # a value of another kind
+    assert page_line(values) == tsv_line(values)
+    values.append("")  # one too many
+    assert page_line(values) == tsv_line(values)
+
+
+@pytest.mark.parametrize("char", ["\t", "\n", "\r", "\\", "\0"])
+def test_a_pages_line_escapes_each_character_alone(char):
+    values = [7, f"http://a/{char}b", *["x"] * (len(PAGE_FIELDS) - 2)]
+    assert page_line(values) == tsv_line(values)
+    assert page_line(values).count("\t") == len(PAGE_FIELDS) - 1
+
+
+def test_pages_from_part_files_are_the_pages_from_their_rows(tmp_path):
+    rows = [
+        PageRow(line=1, url="http://a/", status=200, bytes=5, elapsed_ms=3, attempts=1),
+        PageRow(line=2, url="http://a/\tb", error="dns", detail="x\\y\nz", attempts=2),
+        PageRow(line=4, url="http://c/", error="duplicate", detail="same URL as line 1"),
+    ]
+    part = tmp_path / "part.jsonl"
+    part.write_bytes(b"".join(row.to_jsonl() for row in rows))
+    fast = write_parts(tmp_path / "fast.tsv", [part], expected=3)
+    slow = write_pages(tmp_path / "slow.tsv", rows, expected=3)
+    assert (tmp_path / "fast.tsv").read_bytes() == (tmp_path / "slow.tsv").read_bytes()
+    assert fast == slow
+    assert (fast.rows, fast.ok, fast.errors, fast.retries, fast.bytes) == (3, 1, 2, 1, 5)
 
 
 def test_merge_refuses_missing_or_disordered_rows(tmp_path):

@@ -15,7 +15,7 @@ from poolpipe.crawl.demo import write_urls
 from poolpipe.crawl.demosite import SiteSpec, demo_site, serve
 from poolpipe.crawl.engine import GRACE_S
 from poolpipe.crawl.kinds import ErrorKind
-from poolpipe.crawl.merge import CrawlTally, iter_rows, summary, write_pages
+from poolpipe.crawl.merge import CrawlTally, iter_rows, summary, write_pages, write_parts
 from poolpipe.crawl.progress import Progress, showing
 from poolpipe.crawl.ranges import ChunkStats, crawl_file, crawl_range
 from poolpipe.crawl.rows import PAGE_FIELDS, PageRow
@@ -44,5 +44,6 @@ __all__ = [
     "showing",
     "summary",
     "write_pages",
+    "write_parts",
     "write_urls",
 ]

@@ -31,7 +31,7 @@ from poolpipe.crawl.demosite import SiteSpec, demo_site
 from poolpipe.crawl.engine import WINDOW, EngineStats, iter_items
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.journal import ROBOTS_FOLDER, identity, journal_dir, open_journal
-from poolpipe.crawl.merge import iter_rows, summary, write_pages
+from poolpipe.crawl.merge import summary, write_parts
 from poolpipe.crawl.previous import Previous, load_previous
 from poolpipe.crawl.progress import Progress
 from poolpipe.crawl.rows import PageRow
@@ -315,7 +315,7 @@ def crawl_file(
                 duplicates=duplicates,
                 progress=progress,
             )
-        tally = write_pages(out, iter_rows([part]), index.urls)
+        tally = write_parts(out, [part], index.urls)
         if settings.store == "warc":
             os.replace(warc_path(part), warc_path(out))
     except Stopped:
