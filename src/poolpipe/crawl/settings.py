@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -54,6 +55,19 @@ def _fields_of(crawl: dict[str, Any]) -> dict[str, Any]:
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Networks(tuple):
+    """Parsed networks, hashed once: the guard's cache of verdicts hashes them for every
+    address it checks, and a tuple's hash would hash each network again."""
+
+    def __new__(cls, networks: Iterable[IPNetwork]) -> Networks:
+        self = super().__new__(cls, networks)
+        self._hash = tuple.__hash__(self)
+        return self
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def _network(text: str) -> IPNetwork | None:
@@ -154,9 +168,9 @@ class CrawlSettings:
         if problems:
             raise PoolpipeError(f"crawl settings: {problems[0]}")
 
-    def networks(self) -> tuple[IPNetwork, ...]:
+    def networks(self) -> Networks:
         """internal_networks, parsed."""
-        return tuple(n for n in map(_network, self.internal_networks) if n is not None)
+        return Networks(n for n in map(_network, self.internal_networks) if n is not None)
 
     def throttle(self) -> Throttle:
         """The bounds of the per-host delay's robots.txt and adaptive parts."""
