@@ -119,7 +119,8 @@ def _exact_duplicates(whole: Range, hashes: array) -> list[tuple[int, int]]:
         return []
     values = np.frombuffer(hashes, dtype=np.int64)
     ordered = np.sort(values)
-    shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    # the hashes met more than once (np.unique would import numpy.ma: 10 ms on every crawl)
+    shared = ordered[1:][ordered[1:] == ordered[:-1]]
     del ordered
     if not len(shared):
         return []
