@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -96,6 +97,10 @@ def _init_worker(
     global _slots
     _slots = slots
     init_child()
+    # what the worker inherits (every module the parent loaded) is never garbage: frozen, the
+    # collector leaves it alone, where a full collection walked it all (10 ms in a crawl
+    # worker's first turn) and copied each page it touched out of the parent's
+    gc.freeze()
     _one_blas_thread()
     if initializer is not None:
         initializer(*initargs)
