@@ -45,3 +45,25 @@ def test_a_worker_leaves_what_it_inherits_to_no_garbage_collection():
     frozen, walked = zip(*pool_map(_frozen, range(4), processes=2), strict=True)
     assert min(frozen) > 1000
     assert not any(walked)
+
+
+def _square(task: int) -> int:
+    return task * task
+
+
+def test_a_stage_without_linear_algebra_leaves_blas_alone(monkeypatch):
+    """blas=False skips holding BLAS to one thread at each worker's start (the crawl's pool);
+    by default every worker does it."""
+    from poolpipe.core import pool
+
+    calls = mp.get_context("fork").Value("i", 0)
+
+    def one_blas_thread() -> None:
+        with calls.get_lock():
+            calls.value += 1
+
+    monkeypatch.setattr(pool, "_one_blas_thread", one_blas_thread)
+    assert list(pool_map(_square, range(6), processes=2, blas=False)) == [0, 1, 4, 9, 16, 25]
+    assert calls.value == 0
+    assert list(pool_map(_square, range(6), processes=2)) == [0, 1, 4, 9, 16, 25]
+    assert calls.value == 2

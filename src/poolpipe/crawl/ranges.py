@@ -263,6 +263,7 @@ def _crawl_range(
             describe=_describe,
             initializer=_init_crawl_worker,
             initargs=(limiter, counter, settings.concurrency, processes, previous, progress),
+            blas=False,
         )
     for result in results:
         stats.add(result.stats)
