@@ -464,6 +464,28 @@ def test_the_asyncio_engine_wakes_for_every_attempt_that_lands(monkeypatch):
         assert capped == [], f"{count} URLs at {concurrency}: a landed attempt waited for the cap"
 
 
+def test_an_engine_that_ends_early_gives_its_hosts_places_back(monkeypatch):
+    """The per-host places are shared by every worker of a crawl: a worker that ends with
+    attempts in flight (its disk full) must give theirs back, or the other workers wait for
+    them for ever."""
+    limiter = HostLimiter(4)
+
+    async def attempt(url: str, guard, previous=None, parsed=None) -> FetchOutcome:
+        if not url.endswith("/0"):
+            await asyncio.sleep(3600)
+        guard.finish()
+        return FetchOutcome(status=200, final_url=url, bytes=10)
+
+    engine = aengine.AsyncEngine(FAST, concurrency=4, limiter=limiter)
+    monkeypatch.setattr(engine.fetcher, "attempt", attempt)
+    rows = engine.run([(i + 1, f"http://h.invalid/{i}") for i in range(4)])
+    assert next(rows).status == 200
+    slot = limiter.slot("h.invalid")
+    assert limiter.in_flight(slot) == 3
+    rows.close()
+    assert limiter.in_flight(slot) == 0
+
+
 @pytest.mark.parametrize("text", ["", "# only a comment\n\n   \n"])
 def test_a_file_without_urls_gives_an_empty_table(tmp_path, text):
     urls = tmp_path / "urls.txt"

@@ -66,6 +66,9 @@ class AsyncEngine(Scheduler):
         )
         self._idle = self.concurrency
         self._tasks: set[asyncio.Task] = set()
+        self._flying: set[UrlJob] = set()
+        """Jobs whose attempt holds a place at its host (shared by every worker) and has not
+        yet ended."""
         self._fatal: list[BaseException] = []
         self._halt: asyncio.TimerHandle | None = None
         self._running = False
@@ -84,6 +87,7 @@ class AsyncEngine(Scheduler):
         task = loop.create_task(self._attempt(job, guard))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        self._flying.add(job)
         # loop.time() is time.monotonic(), the clock of the guard's deadline
         job.handle = loop.call_at(guard.deadline, _expire, guard, task)
 
@@ -103,6 +107,7 @@ class AsyncEngine(Scheduler):
         try:
             if outcome.fatal is not None:
                 raise outcome.fatal
+            self._flying.discard(job)
             self._settle(job, outcome)
             if self._idle and self._hosts:
                 self._dispatch(time.monotonic())
@@ -150,6 +155,11 @@ class AsyncEngine(Scheduler):
             if self._tasks:
                 ending = asyncio.wait(list(self._tasks), timeout=STOP_S)
                 loop.run_until_complete(ending)
+            # the places these attempts held at their hosts are shared with the other workers,
+            # which would wait for them for ever (a worker ends early on a full disk)
+            for job in self._flying:
+                self.limiter.release(job.slot)
+            self._flying.clear()
             self.fetcher.close()
             # one more turn: the aborted transports let go of their sockets
             loop.run_until_complete(asyncio.sleep(0))
