@@ -423,6 +423,78 @@ def test_a_signal_at_any_moment_of_a_stream_of_tiny_tasks_stops_the_pool(tmp_pat
             proc.communicate(timeout=30)
 
 
+HALF_SENT = """\
+import os
+import signal
+import struct
+import sys
+import time
+
+from poolpipe.errors import run_guarded
+from poolpipe.core.pool import pool_map
+
+
+def half_sent(task):
+    # What a worker killed halfway through sending a large result leaves in the pipe: the
+    # length of a 1 MiB message and its first 100 bytes. Then it ends, or the pool is stopped.
+    if task != 0:
+        return task
+    frame = sys._getframe()
+    while "result_queue" not in frame.f_locals:
+        frame = frame.f_back
+    writer = frame.f_locals["result_queue"]._writer
+    os.write(writer.fileno(), struct.pack("!i", 1 << 20) + bytes(100))
+    if sys.argv[1] == "exit":
+        os._exit(9)
+    os.kill(os.getppid(), signal.SIGTERM)
+    time.sleep(60)
+
+
+def main():
+    for _ in pool_map(half_sent, range(4), 2):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_guarded(main))
+"""
+
+
+@pytest.mark.parametrize(
+    ("then", "code", "said"),
+    [
+        ("stop", 143, "poolpipe: stopped by SIGTERM"),
+        ("exit", 1, "poolpipe: error: worker process {pid} died with exit code 9 while running 0"),
+    ],
+)
+def test_a_result_half_sent_by_a_worker_that_ends_does_not_hang_the_pool(
+    tmp_path: Path, then: str, code: int, said: str
+) -> None:
+    """The executor's manager thread reads the rest of a result that will never come. Stopped,
+    the pool kills its workers and closes its own write end, so that read ends; a worker that
+    died so goes unseen by the executor, and the pool breaks itself after STALL_S."""
+    script = tmp_path / "half_sent.py"
+    script.write_text(HALF_SENT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), then],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+    assert proc.returncode == code, stderr[-2000:]
+    lines = stderr.splitlines()
+    pid = lines[-1].split()[4] if then == "exit" else ""
+    assert lines == [said.format(pid=pid)]
+
+
 def test_a_signal_the_consumer_never_saw_is_sent_again_when_the_pool_closes() -> None:
     """A SIGTERM recorded while the consumer held a result, then the pool closed (a break,
     an error of the consumer's own): it goes to the handler that was there before."""

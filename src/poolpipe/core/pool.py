@@ -39,6 +39,8 @@ _PR_SET_PDEATHSIG = 1
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 POLL_S = 0.1
 """How often pool_map, waiting for a result, looks for a signal that arrived meanwhile."""
+STALL_S = 1.0
+"""How long a dead worker may go unseen by the executor before pool_map breaks the pool."""
 _slots: SynchronizedArray[int] | None = None
 
 
@@ -173,12 +175,32 @@ class _ForkRecorder(type(mp.get_context("fork"))):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.started: list[mp.process.BaseProcess] = []
+        self.queues: list[Any] = []
 
     def Process(self, *args: Any, **kwargs: Any) -> mp.process.BaseProcess:
         """A fork process, remembered (the name is the one the executor calls)."""
         proc = mp.context.ForkProcess(*args, **kwargs)
         self.started.append(proc)
         return proc
+
+    def SimpleQueue(self) -> Any:
+        """A queue, remembered (the name is the one the executor calls; its results come back
+        through the one it makes)."""
+        made = super().SimpleQueue()
+        self.queues.append(made)
+        return made
+
+    def end_results(self) -> None:
+        """Close this process's write end of every queue made, once every worker is dead.
+
+        A worker killed halfway through sending a result (one larger than a pipe holds) leaves
+        the executor's manager thread reading the rest for ever: this process holds a write
+        end too, so the pipe never reaches its end. Closed, the read ends (EOFError) and the
+        thread tears the executor down as it does for any broken pool.
+        """
+        for made in self.queues:
+            with contextlib.suppress(OSError):
+                made._writer.close()
 
     def workers(self) -> dict[int, mp.process.BaseProcess]:
         """The processes started so far, by pid."""
@@ -244,6 +266,7 @@ class _PoolRun:
                 f"the process pool cannot start: its shared memory cannot be made ({exc.strerror})"
             ) from None
         self.free = deque(range(width))
+        self.dead_since: float | None = None
         self.pending: deque[tuple[int, Any, Future[Any]]] = deque()
         self.executor = ProcessPoolExecutor(
             max_workers=processes,
@@ -285,12 +308,25 @@ class _PoolRun:
         """The result of the oldest task in flight, which frees its slot."""
         slot, _, future = self.pending[0]
         try:
-            result = _result(future, stop)
+            result = _result(future, stop, self._watch)
         except BrokenProcessPool:
             raise self._died(stop) from None
         self.pending.popleft()
         self.free.append(slot)
         return result
+
+    def _watch(self) -> None:
+        """Break the pool when a worker has been dead for STALL_S and the executor has not seen
+        it: its manager thread is reading a result the worker died halfway through sending."""
+        if self.dead_since is None:
+            if any(proc.exitcode is not None for proc in self.context.started):
+                self.dead_since = time.monotonic()
+        elif time.monotonic() - self.dead_since >= STALL_S:
+            for proc in self.context.started:  # SIGTERM: _died names the one that died first
+                with contextlib.suppress(Exception):
+                    proc.terminate()
+            join_all(self.context.started)
+            self.context.end_results()
 
     def _died(self, stop: StopOnSignals) -> WorkerDied:
         """The error for a broken pool, unless a signal came first: then the signal is what
@@ -304,24 +340,26 @@ class _PoolRun:
         if clean:
             self.executor.shutdown(wait=True)
         else:
-            _stop(self.executor, self.context.started)
+            _stop(self.executor, self.context)
 
 
-def _result(future: Future[R], stop: StopOnSignals) -> R:
-    """The future's result, looking for a signal every POLL_S while it waits."""
+def _result(future: Future[R], stop: StopOnSignals, watch: Callable[[], None]) -> R:
+    """The future's result, looking for a signal (and calling watch) every POLL_S as it waits."""
     while True:
         try:
             future.exception(timeout=POLL_S)
         except TimeoutError:
             stop.check()
+            watch()
             continue
         return future.result()
 
 
-def _stop(executor: ProcessPoolExecutor, workers: Iterable[mp.process.BaseProcess]) -> None:
+def _stop(executor: ProcessPoolExecutor, context: _ForkRecorder) -> None:
     """Kill every worker and wait for each, so none outlives the pool."""
-    kill_all(workers)
-    join_all(workers)
+    kill_all(context.started)
+    join_all(context.started)
+    context.end_results()
     # Wait for the executor's manager thread too (it sees the dead workers and tears down). Left
     # running, it races the interpreter's exit: concurrent.futures' exit hook writes to the
     # thread's wake-up pipe without a lock while the thread closes it, and a Ctrl-C then ended
