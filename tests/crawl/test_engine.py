@@ -486,6 +486,30 @@ def test_an_engine_that_ends_early_gives_its_hosts_places_back(monkeypatch):
     assert limiter.in_flight(slot) == 0
 
 
+def test_a_threaded_engine_that_ends_early_gives_its_hosts_places_back():
+    """The same for the engine of fetch threads: the threads still fetching when it ends give
+    no outcome it settles, so it gives their places back itself."""
+    limiter = HostLimiter(4)
+    release = threading.Event()
+
+    class Slow(_Instant):
+        def attempt(self, url: str, guard) -> FetchOutcome:
+            if not url.endswith("/0"):
+                release.wait(30)
+            return super().attempt(url, guard)
+
+    engine = Engine(FAST, threads=4, limiter=limiter, fetcher=Slow)
+    rows = engine.run([(i + 1, f"http://h.invalid/{i}") for i in range(4)])
+    try:
+        assert next(rows).status == 200
+        slot = limiter.slot("h.invalid")
+        assert limiter.in_flight(slot) == 3
+        rows.close()
+        assert limiter.in_flight(slot) == 0
+    finally:
+        release.set()
+
+
 @pytest.mark.parametrize("text", ["", "# only a comment\n\n   \n"])
 def test_a_file_without_urls_gives_an_empty_table(tmp_path, text):
     urls = tmp_path / "urls.txt"

@@ -96,6 +96,11 @@ class Engine(Scheduler):
                 self._tasks.put(None)
             for thread in self._pool:
                 thread.join(timeout=0.5)
+            # the places these attempts hold at their hosts are shared with the other workers,
+            # which would wait for them for ever (a worker that ends early on a full disk)
+            for job in self._running.values():
+                self.limiter.release(job.slot)
+            self._running.clear()
 
     def _start(self, job: UrlJob, now: float) -> None:
         guard = self._begin(job, now)
