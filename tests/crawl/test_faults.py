@@ -16,6 +16,7 @@ import json
 import math
 import os
 import resource
+import signal
 import subprocess
 import tracemalloc
 from collections.abc import Iterator
@@ -419,13 +420,21 @@ def test_a_full_disk_is_one_sentence_and_leaves_no_partial_file(tmp_path, site, 
     warc = "warc" if store == "spool" else store
     crawl = f"{POOLPIPE} crawl {urls} --out {out} --processes 2 --store {warc}"
     script = f"mount -t tmpfs -o size=96k tmpfs {disk} && {crawl}; echo rc=$?; ls -A {disk}"
-    run = subprocess.run(
+    # its own process group: past the timeout, the crawl under unshare and sh is killed too
+    proc = subprocess.Popen(
         ["unshare", "-rm", "sh", "-c", script],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+    run = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     assert run.stderr == (
         f"poolpipe: error: the crawl cannot write {str(out)!r} or its journal: No space left "
         "on device; nothing of it was kept (free some space or raise the limit, then run it "
