@@ -1,6 +1,7 @@
 """What the tests share beyond whole workflow runs: the command line and its one-sentence errors,
-bounded waits, a process's descendants, work on a thread, a guard that fails a test rather than
-let it hang, generated lines with any line ending, and a built report's files."""
+a command bounded in time with all it starts, bounded waits, a process's descendants, work on a
+thread, a guard that fails a test rather than let it hang, generated lines with any line ending,
+and a built report's files."""
 
 from __future__ import annotations
 
@@ -47,6 +48,22 @@ def run_poolpipe(
         check=False,
         **how,
     )
+
+
+def run_in_group(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run args in a process group of their own, output captured as text; past timeout, the
+    whole group is killed (what they started too, where subprocess.run kills only args[0])
+    and TimeoutExpired raised."""
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
 
 
 def one_sentence(done: subprocess.CompletedProcess[str], text: str) -> None:

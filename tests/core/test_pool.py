@@ -24,7 +24,7 @@ import pytest
 from poolpipe.core.pool import WorkerDied, pool_map
 from poolpipe.errors import PoolpipeError
 
-from ..helpers import alive, children, time_guard, wait_until
+from ..helpers import alive, children, run_in_group, time_guard, wait_until
 
 GUARD_S = 60
 """No in-process test may run longer than this; SIGALRM fails it instead of hanging."""
@@ -476,21 +476,9 @@ def test_a_result_half_sent_by_a_worker_that_ends_does_not_hang_the_pool(
     died so goes unseen by the executor, and the pool breaks itself after STALL_S."""
     script = tmp_path / "half_sent.py"
     script.write_text(HALF_SENT)
-    proc = subprocess.Popen(
-        [sys.executable, str(script), then],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
-    assert proc.returncode == code, stderr[-2000:]
-    lines = stderr.splitlines()
+    done = run_in_group([sys.executable, str(script), then], timeout=60)
+    assert done.returncode == code, done.stderr[-2000:]
+    lines = done.stderr.splitlines()
     pid = lines[-1].split()[4] if then == "exit" else ""
     assert lines == [said.format(pid=pid)]
 

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import resource
-import signal
 import subprocess
 import tracemalloc
 from collections.abc import Iterator
@@ -43,6 +42,7 @@ from poolpipe.crawl.settings import BOUNDS
 from poolpipe.errors import PoolpipeError
 
 from ..crawl_helpers import POOLPIPE, poolpipe, read_pages, site_stats
+from ..helpers import run_in_group
 from ..workflow_helpers import snakemake, with_sheet, workflow_copy
 from .test_resume import SETTINGS as RESUME_SETTINGS
 from .test_resume import kill_after as kill_job_after
@@ -420,21 +420,8 @@ def test_a_full_disk_is_one_sentence_and_leaves_no_partial_file(tmp_path, site, 
     warc = "warc" if store == "spool" else store
     crawl = f"{POOLPIPE} crawl {urls} --out {out} --processes 2 --store {warc}"
     script = f"mount -t tmpfs -o size=96k tmpfs {disk} && {crawl}; echo rc=$?; ls -A {disk}"
-    # its own process group: past the timeout, the crawl under unshare and sh is killed too
-    proc = subprocess.Popen(
-        ["unshare", "-rm", "sh", "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
-    run = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    # in a process group of its own: past the timeout, the crawl under unshare is killed too
+    run = run_in_group(["unshare", "-rm", "sh", "-c", script])
     assert run.stderr == (
         f"poolpipe: error: the crawl cannot write {str(out)!r} or its journal: No space left "
         "on device; nothing of it was kept (free some space or raise the limit, then run it "
