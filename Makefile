@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 ARGS ?=
 LOCK_WAIT ?= 60
+TEST_WORKERS ?= 2
 
 .PHONY: setup run test test-slurm test-browser lint lock clean config-tables
 
@@ -46,8 +47,11 @@ lint: setup
 config-tables: setup
 	$(BIN)/python -m poolpipe.core.schemadoc
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), a test file's tests in one of them,
+# so that a file's shared fixtures (a workflow run, a server) are made once; the slowest twenty
+# are listed at the end.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations 20
 	$(MAKE) test-browser
 	$(MAKE) test-slurm
 
