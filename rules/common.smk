@@ -163,8 +163,16 @@ def stage_records(stage, once, per_chunk_job, demo_job=None, demo_input=None):
         pattern = f"results/timing/{per_chunk_job}/{{dataset}}/{{chunk}}.json"
         records += [path for name in names for path in per_chunk(pattern, name)]
     if demo_job and any(DATASETS[n].path == demo_input for n in names):
-        records.append(f"results/timing/{demo_job}.json")
+        records += demo_record(demo_job, demo_input)
     return records
+
+
+def demo_record(job, demo_input):
+    """The timing record of the job making a demo input, if the report is to read one: an input
+    already there is not made again (results/ deleted, data/ kept), and then only a record
+    that an earlier run left counts."""
+    record = f"results/timing/{job}.json"
+    return [record] if Path(record).exists() or not Path(demo_input).exists() else []
 
 
 def all_outputs():

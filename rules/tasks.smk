@@ -1,6 +1,6 @@
 TIMING_RECORDS.extend(stage_records("tasks", ["run_tasks"], None))
 TIMING_RECORDS.extend(
-    ["results/timing/demo_tasks.json"]
+    demo_record("demo_tasks", DEMO_TASK_MANIFEST)
     if "tasks" in STAGES and any(DATASETS[n].root == DEMO_TASK_ROOT for n in datasets_of("tasks"))
     else []
 )

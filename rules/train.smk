@@ -124,7 +124,7 @@ rule merge_train:
 if "train" in STAGES:
     TIMING_RECORDS.extend(f"results/timing/predict/{name}.json" for name in datasets_of("predict"))
     if any(DATASETS[name].path == DEMO_HOLDOUT for name in datasets_of("predict")):
-        TIMING_RECORDS.append("results/timing/demo_holdout.json")
+        TIMING_RECORDS.extend(demo_record("demo_holdout", DEMO_HOLDOUT))
 
 
 rule demo_holdout:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -124,6 +125,24 @@ def test_two_runs_give_byte_identical_results(demo_run, tmp_path):
             first / "results/sum/numbers/parts" / name,
             second / "results/sum/numbers/parts" / name,
         )
+
+
+def test_demo_inputs_kept_from_an_earlier_run_leave_the_report_nothing_to_skip(demo_run, tmp_path):
+    """results/ deleted, data/ kept: the demo inputs are not made again, and the report reads
+    no timing record of the jobs that would have made them (it listed them as skipped)."""
+    first, _ = demo_run
+    workdir = workflow_copy(tmp_path / "wf")
+    shutil.copytree(first / "data", workdir / "data", symlinks=True)
+    inputs = ["numbers.txt", "train.csv", "holdout.csv", "urls.txt", "tasks/manifest.jsonl"]
+    made = {p: p.stat().st_mtime_ns for p in (workdir / "data" / name for name in inputs)}
+    run = snakemake(workdir, SMALL)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in made} == made
+    assert not list((workdir / "results/timing").glob("demo_*.json"))
+    for report in (workdir / "results/report/summary.md", first / "results/report/summary.md"):
+        assert "could not be used" not in report.read_text()
+    rules = {line.split(",")[1] for line in (first / "results/report/timings.csv").open()}
+    assert {"demo_numbers", "demo_train", "demo_holdout", "demo_urls", "demo_tasks"} <= rules
 
 
 def test_a_users_own_file_needs_only_a_row_of_the_sheet(tmp_path):
