@@ -25,8 +25,9 @@ from poolpipe.crawl import aengine, ranges
 from poolpipe.crawl import engine as crawl_mod
 from poolpipe.crawl.demosite import CLOSED_HOST, DEMO_HOST, Site, SiteSpec, serve
 from poolpipe.crawl.engine import Engine
-from poolpipe.crawl.fetch import FetchOutcome
+from poolpipe.crawl.fetch import FetchOutcome, error
 from poolpipe.crawl.hostlimit import HostLimiter
+from poolpipe.crawl.kinds import ErrorKind
 from poolpipe.crawl.merge import iter_rows
 from poolpipe.crawl.ranges import crawl_file, crawl_range
 from poolpipe.crawl.rows import PageRow
@@ -462,6 +463,42 @@ def test_the_asyncio_engine_wakes_for_every_attempt_that_lands(monkeypatch):
         items = [(i + 1, f"http://h.invalid/{i}") for i in range(count)]
         assert [r.status for r in engine.run(items)] == [200] * count
         assert capped == [], f"{count} URLs at {concurrency}: a landed attempt waited for the cap"
+
+
+def test_a_freed_place_starts_the_next_url_in_the_same_task_and_turn(monkeypatch):
+    """The attempt that ends takes the next URL its place lets start in its own task, so the
+    request goes out in the turn of the loop its answer landed in; a later attempt of that
+    task is still cut at its own deadline, and the ones after it still run."""
+    tasks: list[asyncio.Task | None] = []
+    in_turn: list[bool] = []
+    ending: set[object] = set()  # attempts that returned in this turn of the loop
+
+    async def attempt(url: str, guard, previous=None, parsed=None) -> FetchOutcome:
+        tasks.append(asyncio.current_task())
+        in_turn.append(bool(ending))
+        try:
+            await asyncio.sleep(3600 if url.endswith("/3") else 0)
+        except asyncio.CancelledError:
+            if not guard.was_cut:
+                raise
+            return error(ErrorKind.DEADLINE, "cut", final_url=url)
+        guard.finish()
+        token = object()
+        ending.add(token)
+        asyncio.get_running_loop().call_soon(ending.discard, token)
+        return FetchOutcome(status=200, final_url=url, bytes=10)
+
+    engine = aengine.AsyncEngine(
+        replace(FAST, deadline=1.0, retries=0), concurrency=2, limiter=HostLimiter(2)
+    )
+    monkeypatch.setattr(engine.fetcher, "attempt", attempt)
+    rows = list(engine.run([(i + 1, f"http://h.invalid/{i}") for i in range(8)]))
+    assert [r.status for r in rows] == [200, 200, 200, None, 200, 200, 200, 200]
+    assert rows[3].error == "deadline"
+    assert len(tasks) == 8 and len(set(tasks)) <= 3, "a new task for each URL"
+    # after the first two, each URL starts in the turn its predecessor's answer landed in
+    # (all but the one after the cut, whose predecessor ends by its deadline)
+    assert in_turn[2:].count(False) <= 1, in_turn
 
 
 def test_an_engine_that_ends_early_gives_its_hosts_places_back(monkeypatch):

@@ -9,9 +9,11 @@ URLs as the per-host limits (shared by all workers) allow, retries with backoff,
 rows in input order. run() is a plain generator: the loop runs while it waits for answers, and
 stands still while the caller writes rows.
 
-An attempt that ends is settled on the loop, and the next URL starts there at once: a place
-freed waits for no other answer. The loop stops for the scheduler (rows to write, lines to
-read, retries due) at most BATCH_S after an answer, so each stop serves many answers.
+An attempt that ends is settled on the loop, and the next URL starts there at once, in the same
+task: its request goes out in the same turn of the loop as the answer that freed its place,
+not a turn later behind every other answer of that turn. The loop stops for the scheduler (rows
+to write, lines to read, retries due) at most BATCH_S after an answer, so each stop serves many
+answers.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class AsyncEngine(Scheduler):
         yet ended."""
         self._fatal: list[BaseException] = []
         self._halt: asyncio.TimerHandle | None = None
+        self._heir: list[tuple[UrlJob, Guard]] | None = None
+        """While an ended attempt dispatches: the first job it starts, which its task runs next."""
         self._running = False
         self._loop = asyncio.new_event_loop()
 
@@ -84,39 +88,54 @@ class AsyncEngine(Scheduler):
     def _start(self, job: UrlJob, now: float) -> None:
         guard = self._begin(job, now)
         loop = self._loop
-        task = loop.create_task(self._attempt(job, guard))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        heir = self._heir
+        if heir is not None and not heir:
+            heir.append((job, guard))  # the ended attempt's task runs it next
+            task = asyncio.current_task(loop)
+            assert task is not None
+        else:
+            task = loop.create_task(self._attempts(job, guard))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         self._flying.add(job)
         # loop.time() is time.monotonic(), the clock of the guard's deadline
         job.handle = loop.call_at(guard.deadline, _expire, guard, task)
 
-    async def _attempt(self, job: UrlJob, guard: Guard) -> None:
-        """One attempt as a task: fetch, then settle it here on the loop (a cancelled one
-        never lands: the deadline's cut ends the attempt with its own outcome)."""
-        try:
-            outcome = await self.fetcher.attempt(job.url, guard, job.previous, job.parsed)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            outcome = error(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
-        if job.handle is not None:
-            job.handle.cancel()
-        if not self._running:
-            return  # the crawl is ending (_stop): nothing more lands
-        try:
-            if outcome.fatal is not None:
-                raise outcome.fatal
-            self._flying.discard(job)
-            self._settle(job, outcome)
-            if self._idle and self._hosts:
-                self._dispatch(time.monotonic())
-        except Exception as exc:  # raised by _wait, in the scheduler, not lost in a task
-            self._fatal.append(exc)
-            self._loop.stop()
-            return
-        if self._halt is None:
-            self._halt = self._loop.call_later(BATCH_S, self._loop.stop)
+    async def _attempts(self, job: UrlJob, guard: Guard) -> None:
+        """Attempts as one task: each is fetched, then settled here on the loop, and the first
+        URL its freed place lets start is the task's next (a cancelled one never lands: the
+        deadline's cut ends the attempt with its own outcome)."""
+        while True:
+            try:
+                outcome = await self.fetcher.attempt(job.url, guard, job.previous, job.parsed)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                outcome = error(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
+            if job.handle is not None:
+                job.handle.cancel()
+            if not self._running:
+                return  # the crawl is ending (_stop): nothing more lands
+            heir: list[tuple[UrlJob, Guard]] = []
+            try:
+                if outcome.fatal is not None:
+                    raise outcome.fatal
+                self._flying.discard(job)
+                self._settle(job, outcome)
+                if self._idle and self._hosts:
+                    self._heir = heir
+                    self._dispatch(time.monotonic())
+            except Exception as exc:  # raised by _wait, in the scheduler, not lost in a task
+                self._fatal.append(exc)
+                self._loop.stop()
+                return
+            finally:
+                self._heir = None
+            if self._halt is None:
+                self._halt = self._loop.call_later(BATCH_S, self._loop.stop)
+            if not heir:
+                return
+            job, guard = heir[0]
 
     def _wait(self, hint: float | None) -> None:
         """Run the loop until BATCH_S after an attempt ends or the next retry or host slot is
