@@ -162,3 +162,22 @@ def test_the_plain_url_path_parses_as_urllib3_does(scheme, host, port, rest):
     if parsed is not None:
         assert tuple(parsed) == tuple(expected)
         assert (parsed.request_uri, parsed.netloc) == (expected.request_uri, expected.netloc)
+
+
+def test_the_ca_bundle_is_certifis_with_or_without_its_file_beside_the_module(
+    monkeypatch, tmp_path
+):
+    import certifi
+
+    from poolpipe.crawl import conn
+
+    conn.ca_bundle.cache_clear()
+    try:
+        assert conn.ca_bundle() == certifi.where()
+        conn.ca_bundle.cache_clear()
+        # a certifi whose bundle is not a file beside it (a zip import): certifi.where() finds it
+        monkeypatch.setattr(certifi, "__file__", str(tmp_path / "core.py"))
+        monkeypatch.setattr(certifi, "where", lambda: "/from/where.pem")
+        assert conn.ca_bundle() == "/from/where.pem"
+    finally:
+        conn.ca_bundle.cache_clear()

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import BinaryIO
 
-import certifi
 from urllib3.util import Url
 
 from poolpipe.crawl.conn import (
@@ -30,6 +29,7 @@ from poolpipe.crawl.conn import (
     Connections,
     ConnectTimeout,
     ReadTimeout,
+    ca_bundle,
 )
 from poolpipe.crawl.fetch import (
     NOWHERE,
@@ -111,9 +111,9 @@ class AsyncFetcher:
         self._sync: list[Fetcher] = []
         self._reading: dict[str, asyncio.Future[str]] = {}
         self._make_sync = lambda: Fetcher(settings, robots, crawl_delay, spool_dir=spool_dir)
-        # the CA bundle's path, found once a process (importlib.resources): here, before the
-        # loop runs, not in the first robots.txt thread beside a busy loop (6-11 ms there)
-        certifi.where()
+        # the CA bundle's path, found once a process: here, before the loop runs, not in the
+        # first robots.txt thread beside a busy loop (where certifi.where() took 6-11 ms)
+        ca_bundle()
 
     def close(self) -> None:
         """Close every kept connection."""

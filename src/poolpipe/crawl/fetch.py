@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO, Protocol
 from urllib.parse import urljoin
 
-import certifi
 import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -39,6 +38,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Url, parse_url
 
+from poolpipe.crawl.conn import ca_bundle
 from poolpipe.crawl.guard import (
     WATCHED_POOLS,
     Cut,
@@ -331,7 +331,7 @@ class Fetcher:
             retries=False,
             timeout=self.timeout,
             headers=headers,
-            ca_certs=certifi.where(),
+            ca_certs=ca_bundle(),
         )
         self.pool.pool_classes_by_scheme = dict(WATCHED_POOLS)
 
