@@ -330,6 +330,7 @@ UNUSED_AT_START = (
     "random",
     "numpy",
     "jsonschema",
+    "shutil",
 )
 """What `poolpipe sum` on a small file never calls: each would only add to its start-up."""
 

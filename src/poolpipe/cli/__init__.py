@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from poolpipe import __version__
 from poolpipe.core.cpu import one_blas_thread_per_process
@@ -34,9 +36,48 @@ COMMANDS = {
 """Each subcommand and the module that adds it: a command imports and builds only its own."""
 
 
+def terminal_columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() finds it (COLUMNS, else standard
+    output's terminal, else 80), without importing shutil and the compression modules it
+    loads (5 ms of a small command's start)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help formatter, as wide as the terminal (argparse makes one for every
+    argument it adds, and would import shutil for the width)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        width = terminal_columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose help, and its subcommands', is made by HelpFormatter."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser for one subcommand, or for all of them (command None or unknown)."""
-    parser = argparse.ArgumentParser(prog="poolpipe", description=__doc__)
+    parser = Parser(prog="poolpipe", description=__doc__)
     parser.add_argument("--version", action="version", version=f"poolpipe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in (COMMANDS[command],) if command in COMMANDS else MODULES:

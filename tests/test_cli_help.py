@@ -1,0 +1,31 @@
+"""The command's help: argparse's, as wide as the terminal, found without importing shutil."""
+
+import argparse
+import shutil
+
+import pytest
+
+import poolpipe.cli
+from poolpipe.cli import main, terminal_columns
+
+
+@pytest.mark.parametrize("columns", [None, "100", "0", "-3", "wide"])
+def test_the_terminal_is_as_wide_as_shutil_finds_it(monkeypatch, columns):
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_columns() == shutil.get_terminal_size().columns
+
+
+@pytest.mark.parametrize("command", [[], ["sum"], ["crawl"], ["train"]])
+def test_the_help_is_argparses_own(monkeypatch, capsys, command):
+    monkeypatch.setenv("COLUMNS", "71")
+    texts = []
+    for formatter in (poolpipe.cli.HelpFormatter, argparse.HelpFormatter):
+        monkeypatch.setattr(poolpipe.cli, "HelpFormatter", formatter)
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        texts.append(capsys.readouterr().out)
+    assert texts[0] == texts[1]
+    assert "usage: poolpipe" in texts[0]
