@@ -22,8 +22,8 @@ def test_the_terminal_is_as_wide_as_shutil_finds_it(monkeypatch, columns):
 def test_the_help_is_argparses_own(monkeypatch, capsys, command):
     monkeypatch.setenv("COLUMNS", "71")
     texts = []
-    for formatter in (poolpipe.cli.HelpFormatter, argparse.HelpFormatter):
-        monkeypatch.setattr(poolpipe.cli, "HelpFormatter", formatter)
+    for formatter in (poolpipe.cli._HelpFormatter, argparse.HelpFormatter):
+        monkeypatch.setattr(poolpipe.cli, "_HelpFormatter", formatter)
         with pytest.raises(SystemExit):
             main([*command, "--help"])
         texts.append(capsys.readouterr().out)

@@ -14,7 +14,7 @@ from poolpipe import __version__
 from poolpipe.core.cpu import one_blas_thread_per_process
 from poolpipe.errors import run_guarded
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "terminal_columns"]
 
 MODULES = ("sum", "train", "predict", "tasks", "supervise", "crawl", "report")
 """The modules of poolpipe.cli that add subcommands, in the order --help lists them."""
@@ -52,7 +52,7 @@ def terminal_columns() -> int:
     return columns or 80
 
 
-class HelpFormatter(argparse.HelpFormatter):
+class _HelpFormatter(argparse.HelpFormatter):
     """argparse's help formatter, as wide as the terminal (argparse makes one for every
     argument it adds, and would import shutil for the width)."""
 
@@ -67,17 +67,17 @@ class HelpFormatter(argparse.HelpFormatter):
         super().__init__(prog, indent_increment, max_help_position, width)
 
 
-class Parser(argparse.ArgumentParser):
-    """An argument parser whose help, and its subcommands', is made by HelpFormatter."""
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose help, and its subcommands', is made by _HelpFormatter."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", HelpFormatter)
+        kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser for one subcommand, or for all of them (command None or unknown)."""
-    parser = Parser(prog="poolpipe", description=__doc__)
+    parser = _Parser(prog="poolpipe", description=__doc__)
     parser.add_argument("--version", action="version", version=f"poolpipe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in (COMMANDS[command],) if command in COMMANDS else MODULES:
