@@ -169,6 +169,11 @@ def test_json_is_strict(value):
         dumps_json({"a": {"b": [1.0, value]}})
 
 
+@pytest.mark.parametrize("value", [sys.float_info.max, -sys.float_info.max, 5e-324, -0.0])
+def test_json_keeps_every_finite_float(value):
+    assert json.loads(dumps_json({"a": value})) == {"a": value}
+
+
 def test_read_json_refuses_nan(tmp_path):
     (tmp_path / "x.json").write_text('{"a": NaN}')
     with pytest.raises(PoolpipeError, match=r"x\.json' cannot be read: NaN is not JSON"):

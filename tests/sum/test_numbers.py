@@ -331,6 +331,8 @@ UNUSED_AT_START = (
     "numpy",
     "jsonschema",
     "shutil",
+    "typing",
+    "math",
 )
 """What `poolpipe sum` on a small file never calls: each would only add to its start-up."""
 

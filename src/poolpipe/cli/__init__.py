@@ -8,11 +8,14 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from poolpipe import __version__
 from poolpipe.core.cpu import one_blas_thread_per_process
 from poolpipe.errors import run_guarded
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["build_parser", "main", "terminal_columns"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
-from typing import Any
 
 from poolpipe.core import Stopwatch, available_cpus, check_output_path
 from poolpipe.core.defaults import (
@@ -16,6 +15,10 @@ from poolpipe.core.defaults import (
     schema_setting,
     types_of,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FROM_SCHEMA: Any = object()
 """The default of `setting`'s default: the schema's."""

@@ -9,7 +9,10 @@ sum` starts without the dataset sheet's validator (jsonschema).
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _WHERE = {
     "tsv": "",

@@ -13,12 +13,17 @@ import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from poolpipe.core import tsv
 from poolpipe.core.identity import InputIdentity, check_identity
 from poolpipe.core.inputs import check_input_file, read_small_file
 from poolpipe.errors import PoolpipeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    P = TypeVar("P")
 
 BLOCK_SIZE = 4 << 20
 """Bytes a worker reads at a time; also the longest line kept whole (longer ones are cut)."""
@@ -270,8 +275,6 @@ def lines_before(path: str | os.PathLike[str], offset: int, start: int = 0) -> i
 # A part counts things over its own lines and keeps a few examples (bad lines, skipped rows)
 # numbered from its own first line. Merged in file order, the counts add up and each example
 # is renumbered from the first line of the whole, up to a limit.
-
-P = TypeVar("P")
 
 
 def merge_ordered(

@@ -14,15 +14,17 @@ import contextlib
 import copy
 import functools
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from poolpipe import __version__
 from poolpipe.core.outputs import write_atomic
 from poolpipe.errors import PoolpipeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_FILE = "schema.yaml"
 """The schema inside this package: a link to config/schema.yaml, copied into built wheels."""
@@ -100,7 +102,7 @@ class Bounds:
 
     def problem(self, value: float) -> str:
         """What is wrong with value, e.g. "must be at most 3600, not inf"; '' if nothing."""
-        if isinstance(value, float) and math.isnan(value):
+        if isinstance(value, float) and value != value:  # nan
             return " ".join(filter(None, ["must be a number", self.text()])) + ", not nan"
         if self.low is not None and (value <= self.low if self.above else value < self.low):
             least = "more than" if self.above else "at least"

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from poolpipe.core.inputs import check_input_file
 from poolpipe.errors import PoolpipeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EDGE = 1 << 20
 """Bytes hashed at each end of the file for its fingerprint."""

@@ -6,18 +6,20 @@ import contextlib
 import errno
 import functools
 import json
-import math
 import os
 import re
 import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from poolpipe.core.bigints import SMALL_DIGITS, decimal_to_int, int_to_decimal
 from poolpipe.core.inputs import read_small_file
 from poolpipe.errors import PoolpipeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
 """Errors of a write itself (a full disk, a quota, a read-only or failing device)."""
@@ -310,7 +312,7 @@ def _strict(obj: Any, big: dict[str, str], where: str = "") -> Any:
         big[json.dumps(key)] = int_to_decimal(obj)
         return key
     if isinstance(obj, float):
-        if not math.isfinite(obj):
+        if not -sys.float_info.max <= obj <= sys.float_info.max:  # inf, -inf or nan
             raise PoolpipeError(
                 f"the result's {where or 'value'} is {obj}, not a finite number, and strict "
                 "JSON cannot hold it"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from poolpipe.sum.numbers import (
     SCANNER,
     SumPart,
@@ -13,6 +11,10 @@ from poolpipe.sum.numbers import (
     sum_file,
     sum_ranges,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "SCANNER",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from poolpipe.core.bigints import decimal_to_int
 from poolpipe.core.chunks import (
@@ -17,6 +16,10 @@ from poolpipe.core.chunks import (
     split_file,
     strict_stop,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 try:
     from poolpipe.sum import _scan
