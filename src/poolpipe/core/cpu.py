@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import resource
 import time
-from dataclasses import dataclass, field
 
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 """The variables that size a BLAS library's thread pool when it loads."""
@@ -55,21 +54,22 @@ def others_load(busy_s: float | None, own_cpu_s: float, wall_s: float) -> float 
     return max(0.0, busy_s - own_cpu_s) / wall_s
 
 
-@dataclass
 class Stopwatch:
-    """Wall and CPU seconds (this process and its reaped children) since start(), when it ran
-    (UTC), and how many cores other processes of the machine kept busy meanwhile."""
+    """Wall and CPU seconds (this process and its reaped children) of a `with` block, when it
+    ran (UTC), and how many cores other processes of the machine kept busy meanwhile. A plain
+    class: a context manager, not a record (making a dataclass costs every command's start)."""
 
-    _wall: float = field(default=0.0, init=False)
-    _cpu: float = field(default=0.0, init=False)
-    _busy: float | None = field(default=None, init=False)
-    wall_s: float = field(default=0.0, init=False)
-    cpu_s: float = field(default=0.0, init=False)
-    started: float | None = field(default=None, init=False)
-    ended: float | None = field(default=None, init=False)
-    load: float | None = field(default=None, init=False)
-    serial: Stopwatch | None = field(default=None, init=False)
-    """The same work timed again in one process (timed_with_serial), when it was."""
+    def __init__(self) -> None:
+        self._wall = 0.0
+        self._cpu = 0.0
+        self._busy: float | None = None
+        self.wall_s = 0.0
+        self.cpu_s = 0.0
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.load: float | None = None
+        self.serial: Stopwatch | None = None
+        """The same work timed again in one process (timed_with_serial), when it was."""
 
     @staticmethod
     def _cpu_now() -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 from poolpipe.core.bigints import decimal_to_int
 from poolpipe.core.chunks import (
@@ -147,6 +148,11 @@ def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) ->
     )
 
 
+def _sum_piece(rng: Range, strict: bool) -> SumPart:
+    """sum_range as a pool's task, looked up by name in the worker (a partial of it pickles)."""
+    return sum_range(rng, strict)
+
+
 MIN_PIECE = 1 << 20
 """The fewest bytes a pool worker is given at once (about 1 ms of scanning). A job under two such
 pieces is summed in this process: a pool's start (tens of milliseconds) would cost it more."""
@@ -163,15 +169,9 @@ def sum_ranges(
         return merge_parts(sum_range(piece, strict) for piece in pieces)
     from poolpipe.core.pool import pool_map  # only here: multiprocessing's import is start-up time
 
-    return merge_parts(pool_map(_Summer(strict), pieces, processes, describe=Range.label))
-
-
-@dataclass(frozen=True)
-class _Summer:
-    strict: bool
-
-    def __call__(self, rng: Range) -> SumPart:
-        return sum_range(rng, self.strict)
+    return merge_parts(
+        pool_map(partial(_sum_piece, strict=strict), pieces, processes, describe=Range.label)
+    )
 
 
 def result_json(part: SumPart, path: str, *, chunks: int, strict: bool) -> dict[str, Any]:
