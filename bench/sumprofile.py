@@ -33,15 +33,22 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def command_seconds(code: str, repeats: int) -> float:
-    """Median wall seconds of `python -c code` in a fresh interpreter."""
-    return timed(lambda: subprocess.run([sys.executable, "-c", code], check=True), repeats)
+def start_seconds(code: str, repeats: int) -> tuple[float, float]:
+    """Median wall seconds of `python -c pass`, and the median of what `python -c code` takes
+    more, each in a fresh interpreter, the two run in turn (the machine's speed moves from
+    second to second: a difference of two separate medians is mostly that)."""
+    bare, more = [], []
+    for _ in range(repeats):
+        empty = timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), 1)
+        full = timed(lambda: subprocess.run([sys.executable, "-c", code], check=True), 1)
+        bare.append(empty)
+        more.append(full - empty)
+    return statistics.median(bare), statistics.median(more)
 
 
 def profile(path: str, processes: int, repeats: int = 5) -> dict[str, Any]:
     """Each part of a sum timed on its own; throughputs in GB/s, times in ms."""
-    bare = command_seconds("pass", repeats)
-    imports = command_seconds("import poolpipe.cli, poolpipe.sum", repeats) - bare
+    bare, imports = start_seconds("import poolpipe.cli, poolpipe.sum", max(repeats, 21))
     from poolpipe.core import Range, iter_blocks, pool_map
     from poolpipe.sum import SCANNER, sum_ranges
     from poolpipe.sum import numbers as internals
