@@ -22,12 +22,12 @@ from urllib3.exceptions import (
 from poolpipe.core.chunks import Range
 from poolpipe.core.tsv import field as tsv_field
 from poolpipe.core.tsv import line as tsv_line
-from poolpipe.crawl import urlfile
+from poolpipe.crawl import merge, urlfile
 from poolpipe.crawl.engine import iter_items
 from poolpipe.crawl.fetch import check_url, classify_error, retry_after
 from poolpipe.crawl.guard import Guard, Resolver
 from poolpipe.crawl.hostlimit import HostLimiter
-from poolpipe.crawl.merge import page_line, write_pages, write_parts
+from poolpipe.crawl.merge import page_line, page_lines, write_pages, write_parts
 from poolpipe.crawl.rows import PAGE_FIELDS, PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import index_urls, read_duplicates
@@ -267,6 +267,35 @@ def test_a_pages_line_is_the_tsv_line_of_its_values(values, at, odd):
     assert page_line(values) == tsv_line(values)
     values.append("")  # one too many
     assert page_line(values) == tsv_line(values)
+
+
+_PLAIN_TEXT = st.text(alphabet=st.sampled_from("ab/é:?"), max_size=6)
+_ROW = st.lists(
+    st.one_of(st.none(), st.integers(-5, 10**12), _PLAIN_TEXT, _TEXT, _ODD),
+    min_size=len(PAGE_FIELDS) - 1,
+    max_size=len(PAGE_FIELDS) + 1,
+)
+
+
+@given(st.lists(_ROW, max_size=8))
+def test_a_block_of_pages_lines_is_the_tsv_lines_of_its_rows(rows):
+    assert page_lines(rows) == "".join(tsv_line(row) for row in rows)
+
+
+def test_a_short_row_does_not_hide_a_tab_in_the_next_one():
+    short = [1, *["x"] * (len(PAGE_FIELDS) - 2)]  # one tab too few
+    tabbed = [2, "a\tb", *["x"] * (len(PAGE_FIELDS) - 2)]  # one tab too many, unescaped
+    rows = [short, tabbed]
+    assert page_lines(rows) == tsv_line(short) + tsv_line(tabbed)
+    assert "a\\tb" in page_lines(rows)
+
+
+def test_a_block_of_usual_rows_is_made_at_once(monkeypatch):
+    rows = [[n, f"http://a/{n}", None, 200, *["x"] * (len(PAGE_FIELDS) - 4)] for n in range(5)]
+    want = "".join(tsv_line(row) for row in rows)
+    monkeypatch.setattr(merge, "page_line", None)  # the row-by-row way would fail
+    assert page_lines(rows) == want
+    assert page_lines([]) == ""
 
 
 @pytest.mark.parametrize("char", ["\t", "\n", "\r", "\\", "\0"])

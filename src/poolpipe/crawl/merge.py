@@ -3,6 +3,7 @@ the input has exactly one row, in input order."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -30,6 +31,11 @@ _TABS = len(PAGE_FIELDS) - 1
 _SPECIAL = re.compile(r"[\\\n\r\0]").search
 """A character other than the tab that tsv escapes (a tab inside a field shows in the count)."""
 _BLOCK_ROWS = 1024
+_PLAIN = (str, int)
+_ESCAPED = ("\\", "\r", "\0")
+"""What tsv escapes besides the tab and the newline (which show in the counts of a block whose
+rows all have every field)."""
+
 _DECODE = json.JSONDecoder().decode
 
 
@@ -130,25 +136,43 @@ def _write(
 ) -> CrawlTally:
     tally = CrawlTally()
     last = 0
-    block: list[str] = []
+    rows = iter(rows)
     with open_atomic(path) as fh:
         fh.write(("\t".join(PAGE_FIELDS) + "\n").encode())
-        for values in rows:
-            line = values[0]
-            if line <= last:
-                raise PoolpipeError(f"the crawl's rows are out of order at line {line}")
-            last = line
-            tally.add(values)
-            block.append(page_line(values))
-            if len(block) >= _BLOCK_ROWS:
-                fh.write("".join(block).encode())
-                block.clear()
-        fh.write("".join(block).encode())
+        while block := list(itertools.islice(rows, _BLOCK_ROWS)):
+            for values in block:
+                line = values[0]
+                if line <= last:
+                    raise PoolpipeError(f"the crawl's rows are out of order at line {line}")
+                last = line
+                tally.add(values)
+            fh.write(page_lines(block).encode())
         if expected is not None and tally.rows != expected:
             raise PoolpipeError(
                 f"the crawl has {tally.rows} rows for {expected} URL lines; a part is incomplete"
             )
     return tally
+
+
+def page_lines(rows: Sequence[Sequence[Any]]) -> str:
+    """The pages.tsv lines of some rows, exactly as tsv.line writes them: made at once where
+    every row is the usual one (text, whole numbers and empty fields, nothing to escape), else
+    row by row."""
+    text = "\n".join(map(_plain_line, rows))
+    if (
+        any(len(row) != _TABS + 1 for row in rows)  # else a short row hides a tab in another
+        or text.count("\t") != _TABS * len(rows)
+        or text.count("\n") != len(rows) - 1
+        or any(char in text for char in _ESCAPED)
+    ):
+        return "".join([page_line(row) for row in rows])
+    return text + "\n"
+
+
+def _plain_line(row: Sequence[Any]) -> str:
+    """A row's fields joined by tabs: text and whole numbers as they are, None empty, and a NUL
+    for a value of any other kind (which sends page_lines the long way)."""
+    return "\t".join([str(v) if v.__class__ in _PLAIN else "" if v is None else "\0" for v in row])
 
 
 def page_line(values: Sequence[Any]) -> str:
