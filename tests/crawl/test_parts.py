@@ -320,6 +320,34 @@ def test_pages_from_part_files_are_the_pages_from_their_rows(tmp_path):
     assert (fast.rows, fast.ok, fast.errors, fast.retries, fast.bytes) == (3, 1, 2, 1, 5)
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [b'{"broken\n', b"\n", b"[1, 2]\n", b'{"line": 2}\n', b'["2", "u"' + b', ""' * 11 + b"]\n"],
+)
+def test_a_damaged_part_line_is_one_sentence(tmp_path, damage):
+    part = tmp_path / "part.jsonl"
+    part.write_bytes(PageRow(line=1, url="http://a/").to_jsonl() + damage)
+    with pytest.raises(
+        PoolpipeError, match=r"line 2 of the crawl part .*part\.jsonl' is not a row"
+    ):
+        write_parts(tmp_path / "p.tsv", [part])
+    assert not (tmp_path / "p.tsv").exists()
+
+
+def test_rows_out_of_order_are_named_before_a_later_damaged_line(tmp_path):
+    part = tmp_path / "part.jsonl"
+    rows = [PageRow(line=2, url="u"), PageRow(line=1, url="v")]
+    part.write_bytes(b"".join(row.to_jsonl() for row in rows) + b'{"broken\n')
+    with pytest.raises(PoolpipeError, match="out of order at line 1"):
+        write_parts(tmp_path / "p.tsv", [part])
+
+
+def test_a_short_row_with_a_tab_is_escaped():
+    short = [1, *["x"] * (len(PAGE_FIELDS) - 3), "a\tb"]  # one field too few, one tab too many
+    assert page_line(short) == tsv_line(short)
+    assert page_lines([short]) == tsv_line(short)
+
+
 def test_merge_refuses_missing_or_disordered_rows(tmp_path):
     with pytest.raises(PoolpipeError, match="2 rows for 3 URL lines"):
         write_pages(

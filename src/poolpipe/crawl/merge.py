@@ -3,7 +3,6 @@ the input has exactly one row, in input order."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -108,11 +107,25 @@ def iter_rows(parts: Iterable[str | os.PathLike[str]]) -> Iterator[PageRow]:
 
 
 def iter_values(parts: Iterable[str | os.PathLike[str]]) -> Iterator[list[Any]]:
-    """Every row of the part files as its values in PAGE_FIELDS order, in order."""
+    """Every row of the part files as its values in PAGE_FIELDS order, in order; one sentence
+    for a line that is not a row (a part damaged after the crawl wrote it)."""
     for part in parts:
         with open(part, "rb") as fh:
-            for line in fh:
-                yield _DECODE(line.decode())
+            for number, line in enumerate(fh, 1):
+                try:
+                    values = _DECODE(line.decode())
+                except ValueError:
+                    values = None
+                if (
+                    values.__class__ is not list
+                    or len(values) != _TABS + 1
+                    or values[0].__class__ is not int
+                ):
+                    raise PoolpipeError(
+                        f"line {number} of the crawl part {os.fspath(part)!r} is not a row: the "
+                        "file was damaged after the crawl wrote it (remove it and run again)"
+                    )
+                yield values
 
 
 def write_parts(
@@ -136,17 +149,20 @@ def _write(
 ) -> CrawlTally:
     tally = CrawlTally()
     last = 0
-    rows = iter(rows)
+    block: list[Sequence[Any]] = []
     with open_atomic(path) as fh:
         fh.write(("\t".join(PAGE_FIELDS) + "\n").encode())
-        while block := list(itertools.islice(rows, _BLOCK_ROWS)):
-            for values in block:
-                line = values[0]
-                if line <= last:
-                    raise PoolpipeError(f"the crawl's rows are out of order at line {line}")
-                last = line
-                tally.add(values)
-            fh.write(page_lines(block).encode())
+        for values in rows:
+            line = values[0]
+            if line <= last:
+                raise PoolpipeError(f"the crawl's rows are out of order at line {line}")
+            last = line
+            tally.add(values)
+            block.append(values)
+            if len(block) >= _BLOCK_ROWS:
+                fh.write(page_lines(block).encode())
+                block.clear()
+        fh.write(page_lines(block).encode())
         if expected is not None and tally.rows != expected:
             raise PoolpipeError(
                 f"the crawl has {tally.rows} rows for {expected} URL lines; a part is incomplete"
@@ -190,7 +206,7 @@ def page_line(values: Sequence[Any]) -> str:
         else:
             return tsv.line(values)
     text = "\t".join(texts)
-    if text.count("\t") != _TABS or _SPECIAL(text):
+    if len(texts) != _TABS + 1 or text.count("\t") != _TABS or _SPECIAL(text):
         return tsv.line(values)
     return text + "\n"
 
