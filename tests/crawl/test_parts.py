@@ -322,7 +322,17 @@ def test_pages_from_part_files_are_the_pages_from_their_rows(tmp_path):
 
 @pytest.mark.parametrize(
     "damage",
-    [b'{"broken\n', b"\n", b"[1, 2]\n", b'{"line": 2}\n', b'["2", "u"' + b', ""' * 11 + b"]\n"],
+    [
+        b'{"broken\n',
+        b"\n",
+        b"[1, 2]\n",
+        b'{"line": 2}\n',
+        b'["2", "u"' + b', ""' * 11 + b"]\n",
+        b'[2, "u", "", "200"' + b', ""' * 9 + b"]\n",  # a status as text
+        b'[2, "u", "", 200, 5, 1.5, 1' + b', ""' * 6 + b"]\n",  # a fraction of a ms
+        b'[2, "u", "", null, 0, null, 0, ["x"]' + b', ""' * 5 + b"]\n",  # a list for an error
+        b'[true, "u", "", null, 0, null, 0' + b', ""' * 6 + b"]\n",  # true is not a line
+    ],
 )
 def test_a_damaged_part_line_is_one_sentence(tmp_path, damage):
     part = tmp_path / "part.jsonl"

@@ -10,6 +10,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import product
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,11 @@ _ESCAPED = ("\\", "\r", "\0")
 rows all have every field)."""
 
 _DECODE = json.JSONDecoder().decode
+_INT, _INT_OR_NULL = (int,), (int, type(None))
+_KINDS = dict(line=_INT, status=_INT_OR_NULL, bytes=_INT, elapsed_ms=_INT_OR_NULL, attempts=_INT)
+_SHAPES = frozenset(product(*(_KINDS.get(name, (str,)) for name in PAGE_FIELDS)))
+"""The classes a part row's values may have, field by field, as PageRow holds them (the rest
+are text)."""
 
 
 @dataclass(kw_only=True)
@@ -116,11 +122,7 @@ def iter_values(parts: Iterable[str | os.PathLike[str]]) -> Iterator[list[Any]]:
                     values = _DECODE(line.decode())
                 except ValueError:
                     values = None
-                if (
-                    values.__class__ is not list
-                    or len(values) != _TABS + 1
-                    or values[0].__class__ is not int
-                ):
+                if values.__class__ is not list or tuple(map(type, values)) not in _SHAPES:
                     raise PoolpipeError(
                         f"line {number} of the crawl part {os.fspath(part)!r} is not a row: the "
                         "file was damaged after the crawl wrote it (remove it and run again)"
