@@ -332,6 +332,8 @@ def test_pages_from_part_files_are_the_pages_from_their_rows(tmp_path):
         b'[2, "u", "", 200, 5, 1.5, 1' + b', ""' * 6 + b"]\n",  # a fraction of a ms
         b'[2, "u", "", null, 0, null, 0, ["x"]' + b', ""' * 5 + b"]\n",  # a list for an error
         b'[true, "u", "", null, 0, null, 0' + b', ""' * 6 + b"]\n",  # true is not a line
+        PageRow(line=2, url="u").to_jsonl()[:-1] + b" 3\n",  # more after the row
+        PageRow(line=2, url="u").to_jsonl()[:-1],  # no newline: the file was cut short
     ],
 )
 def test_a_damaged_part_line_is_one_sentence(tmp_path, damage):

@@ -36,7 +36,7 @@ _ESCAPED = ("\\", "\r", "\0")
 """What tsv escapes besides the tab and the newline (which show in the counts of a block whose
 rows all have every field)."""
 
-_DECODE = json.JSONDecoder().decode
+_DECODE = json.JSONDecoder().raw_decode
 _INT, _INT_OR_NULL = (int,), (int, type(None))
 _KINDS = dict(line=_INT, status=_INT_OR_NULL, bytes=_INT, elapsed_ms=_INT_OR_NULL, attempts=_INT)
 _SHAPES = frozenset(product(*(_KINDS.get(name, (str,)) for name in PAGE_FIELDS)))
@@ -119,7 +119,10 @@ def iter_values(parts: Iterable[str | os.PathLike[str]]) -> Iterator[list[Any]]:
         with open(part, "rb") as fh:
             for number, line in enumerate(fh, 1):
                 try:
-                    values = _DECODE(line.decode())
+                    text = line.decode()
+                    values, end = _DECODE(text)
+                    if text[end:] != "\n":  # what the crawl writes: one array and a newline
+                        values = None
                 except ValueError:
                     values = None
                 if values.__class__ is not list or tuple(map(type, values)) not in _SHAPES:
