@@ -62,3 +62,20 @@ def test_the_crawl_outcomes_say_when_a_url_counts_under_a_status_and_an_error():
     assert "1 URL with an answer that ended in an error counts under both" in section.text
     alone = crawl_outcomes({**summary, "by_status": {"200": 3}}, dataset="urls")
     assert "under both" not in alone.text
+
+
+def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
+    from poolpipe.report.results import crawl_outcomes
+    from poolpipe.report.sections import crawl_section
+
+    summary = {"rows": 2, "ok": 1, "errors": 1, "retries": 1, "by_status": {"200": 1}}
+    outcomes = crawl_outcomes(summary | {"by_error": {"dns": 1}}, dataset="urls")
+    assert "Of 2 URLs, 1 URL was fetched with a success status (2xx) and 1 URL ended" in (
+        outcomes.text
+    )
+    assert "1 retry;" in outcomes.text
+    assert "0 retries;" in crawl_outcomes(summary | {"retries": 0}, dataset="urls").text
+    pages = tmp_path / "pages.tsv"
+    pages.write_text("line\turl\tfinal_url\tstatus\tbytes\telapsed_ms\n1\thttp://a/\t\t200\t5\t9\n")
+    section = crawl_section(pages, summary)
+    assert "1 URL was fetched; 1 of them with a success status, and 1 URL ended" in section.text

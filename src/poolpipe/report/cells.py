@@ -100,6 +100,11 @@ def count(value: float | None, unit: str = "") -> str:
     return f"{scaled(value, COUNT)} {unit}".rstrip()
 
 
+def counted(value: int | None, noun: str, plural: str = "") -> str:
+    """A count of things, the noun singular for exactly one ('1 URL', '2 URLs')."""
+    return count(value, noun if value == 1 else plural or f"{noun}s")
+
+
 def rate(amount: float | None, wall_s: float | None, unit: str) -> str:
     """A rate per second with its unit, or empty when the job was too short to measure one."""
     if amount is None or not wall_s or wall_s < MIN_RATE_S:

@@ -19,7 +19,7 @@ from typing import Any
 from poolpipe.core import tsv
 from poolpipe.core.inputs import check_input_file, read_small_file
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import count, p_value, sig3, size
+from poolpipe.report.cells import count, counted, p_value, sig3, size
 from poolpipe.report.sections import (
     Section,
     crawl_section,
@@ -131,7 +131,7 @@ def crawl_outcomes(summary: dict[str, Any], *, dataset: str) -> Section:
     # a refused answer (too_large, for one) has a status and an error: it is in both rows
     both = sum(_int(v) or 0 for v in (*by_status.values(), *by_error.values())) - rows_n
     twice = (
-        f" {count(both, 'URL' if both == 1 else 'URLs')} with an answer that ended in an error"
+        f" {counted(both, 'URL')} with an answer that ended in an error"
         f" count{'s' if both == 1 else ''} under both "
         "(too large, for one), so the table adds up to more than the URLs."
         if both > 0
@@ -139,10 +139,11 @@ def crawl_outcomes(summary: dict[str, Any], *, dataset: str) -> Section:
     )
     return Section(
         title=f"Crawl: outcomes ({dataset})",
-        text=f"Of {rows_n} URLs, {count(ok, 'URLs')} {'was' if ok == 1 else 'were'} fetched "
-        f"with a success status (2xx) and {count(errors, 'URLs')} ended in an error row (each "
+        text=f"Of {rows_n} URLs, {counted(ok, 'URL')} {'was' if ok == 1 else 'were'} fetched "
+        f"with a success status (2xx) and {counted(errors, 'URL')} ended in an error row (each "
         "with its reason in pages.tsv). "
-        f"{_int(summary.get('retries')) or 0} retries; {size(_int(summary.get('bytes')))} "
+        f"{counted(_int(summary.get('retries')) or 0, 'retry', 'retries')}; "
+        f"{size(_int(summary.get('bytes')))} "
         f"downloaded.{twice}",
         table=(["outcome", "URLs"], _top(table)),
     )

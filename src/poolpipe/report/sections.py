@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolpipe.core.inputs import check_input_file
-from poolpipe.report.cells import p_value, rate, shown, size
+from poolpipe.report.cells import counted, p_value, rate, shown, size
 
 
 def _ms(value: object) -> str:
@@ -95,8 +95,9 @@ def crawl_section(
     return Section(
         title=_named("Crawl: latency distribution", dataset),
         text=f"Time from the first request to the last byte, per fetched URL: "
-        f"{len(elapsed)} URLs were fetched; {summary.get('ok', 0)} of them with a success "
-        f"status, and {summary.get('errors', 0)} URLs ended in an error row.",
+        f"{counted(len(elapsed), 'URL')} {'was' if len(elapsed) == 1 else 'were'} fetched; "
+        f"{summary.get('ok', 0)} of them with a success status, and "
+        f"{counted(summary.get('errors', 0), 'URL')} ended in an error row.",
         table=(head, [row]),
         png=plots.histogram(elapsed, "ms per URL (log scale)", "Crawl latency")
         if elapsed
