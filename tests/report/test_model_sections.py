@@ -79,3 +79,14 @@ def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
     pages.write_text("line\turl\tfinal_url\tstatus\tbytes\telapsed_ms\n1\thttp://a/\t\t200\t5\t9\n")
     section = crawl_section(pages, summary)
     assert "1 URL was fetched; 1 of them with a success status, and 1 URL ended" in section.text
+
+
+def test_the_speedup_panel_says_so_when_no_stage_was_rerun(monkeypatch):
+    from poolpipe.report import plots
+
+    monkeypatch.setattr(plots, "_png", lambda fig: fig)
+    empty = plots.stage_times(["sum", "crawl"], [1.0, 2.0], [None, None]).axes[1]
+    assert not empty.axison and empty.texts[0].get_text().startswith("not measured in this run")
+    measured = plots.stage_times(["sum", "crawl"], [1.0, 2.0], [(1.8, 1.5, 1.9), None]).axes[1]
+    assert measured.axison and not measured.texts
+    assert [t.get_text() for t in measured.get_xticklabels()] == ["sum"]

@@ -116,13 +116,18 @@ def stage_times(
     left.set_ylabel("seconds on the timeline")
     left.set_title("Time per stage (jobs at once count once)")
     shown = [(s, v) for s, v in zip(stages, speedups, strict=True) if v is not None]
+    right.set_title("Pool speedup, median and range")
+    if not shown:  # an empty frame with axes would read as a speedup of nothing
+        note = "not measured in this run\n(no chunk was rerun in one process)"
+        right.text(0.5, 0.5, note, ha="center", va="center", transform=right.transAxes)
+        right.set_axis_off()
+        return _png(fig)
     for x, (stage, (median, low, high)) in enumerate(shown):
         right.bar(x, median, color=colour[stage])
         right.errorbar(x, median, yerr=[[median - low], [high - median]], color="#222", capsize=4)
     right.set_xticks(range(len(shown)), [s for s, _ in shown])
     right.axhline(1, color="#999", linestyle="--", linewidth=1)
     right.set_ylabel("speedup (one process / pool)")
-    right.set_title("Pool speedup, median and range")
     return _png(fig)
 
 
