@@ -352,3 +352,21 @@ def test_the_sum_command_on_a_small_file_loads_nothing_it_does_not_use(tmp_path)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["total"] == 2
     assert json.loads(run.stderr.splitlines()[-1]) == [0, []]
+
+
+def test_the_sum_command_with_a_pool_loads_neither_typing_nor_the_timing_records(tmp_path):
+    path = _write(tmp_path, b"12345\n" * 700_000)  # 4.2 MB: pieces for a pool of 2
+    probe = (
+        "import json, sys\n"
+        "from poolpipe.cli import main\n"
+        f"code = main(['sum', {str(path)!r}, '--processes', '2'])\n"
+        "unused = ['typing', 'poolpipe.core.timing', 'numpy', 'decimal', 'hashlib']\n"
+        "print(json.dumps([code, 'concurrent.futures.process' in sys.modules,"
+        " [m for m in unused if m in sys.modules]]), file=sys.stderr)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["total"] == 12345 * 700_000
+    assert json.loads(run.stderr.splitlines()[-1]) == [0, True, []]  # the pool ran, lean

@@ -27,13 +27,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.sharedctypes import SynchronizedArray
-from typing import Any, TypeVar
 
 from poolpipe.errors import PoolpipeError, Stopped, WorkerDied
 
-T = TypeVar("T")
-R = TypeVar("R")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from multiprocessing.sharedctypes import SynchronizedArray
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+    R = TypeVar("R")
 
 _PR_SET_PDEATHSIG = 1
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
