@@ -79,6 +79,29 @@ def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
     pages.write_text("line\turl\tfinal_url\tstatus\tbytes\telapsed_ms\n1\thttp://a/\t\t200\t5\t9\n")
     section = crawl_section(pages, summary)
     assert "1 URL was fetched; 1 of them with a success status, and 1 URL ended" in section.text
+    alone = crawl_outcomes({"rows": 1, "ok": 1, "errors": 0, "by_status": {"200": 1}}, dataset="u")
+    assert alone.text.startswith("Of 1 URL, 1 URL was fetched")
+
+
+def test_the_sum_and_the_baseline_count_one_thing_in_the_singular():
+    from poolpipe.report.compare import Change, changes_summary
+    from poolpipe.report.results import sum_section
+
+    one = {"total": 7, "numbers": 1, "lines": 1, "bytes": 2, "bad_lines": 1, "blank_lines": 0}
+    assert sum_section(one, dataset="d").text.startswith("1 number in 2 B add up to 7. 1 bad line")
+    assert sum_section({**one, "numbers": 2}, dataset="d").text.startswith("2 numbers in")
+    slower = Change(
+        rule="sum_chunk",
+        dataset="d",
+        chunk="0",
+        before_s=1.0,
+        after_s=2.0,
+        ratio=2.0,
+        threshold=1.5,
+        mark="slower",
+    )
+    assert changes_summary([slower]).startswith("Against the baseline: 1 job slower, 0 faster")
+    assert changes_summary([slower, slower]).startswith("Against the baseline: 2 jobs slower")
 
 
 def test_the_speedup_panel_says_so_when_no_stage_was_rerun(monkeypatch):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from poolpipe.core.inputs import read_small_file
 from poolpipe.core.timing import MAX_SECONDS
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import seconds, spread_of, times
+from poolpipe.report.cells import counted, seconds, spread_of, times
 from poolpipe.report.jobs import JobRow, Skipped
 
 Key = tuple[str, str, str]
@@ -148,7 +148,8 @@ def changes_summary(changes: Sequence[Change]) -> str:
     counts = {m: sum(c.mark == m for c in changes) for m in ("slower", "faster")}
     same = sum(c.mark == "same within the spread" for c in changes)
     return (
-        f"Against the baseline: {counts['slower']} jobs slower, {counts['faster']} faster, "
-        f"{same} the same within the spread (a job counts as changed when its wall time moved "
-        f"by more than the larger of the configured factor and its rule's spread over chunks)."
+        f"Against the baseline: {counted(counts['slower'], 'job')} slower, "
+        f"{counts['faster']} faster, {same} the same within the spread (a job counts as changed "
+        "when its wall time moved by more than the larger of the configured factor and its "
+        "rule's spread over chunks)."
     )

@@ -77,7 +77,7 @@ def sum_section(total: dict[str, Any], *, dataset: str) -> Section:
         first = f" The first bad line is line {ex.get('line')}."
     return Section(
         title=f"Sum: result ({dataset})",
-        text=f"{count(_int(total.get('numbers')))} numbers in {size(_int(total.get('bytes')))} "
+        text=f"{counted(_int(total.get('numbers')), 'number')} in {size(_int(total.get('bytes')))} "
         f"add up to {_total(total.get('total'))}. {bad} bad line{'s' if bad != 1 else ''} "
         f"(counted, not summed) and {blank} blank.{first}",
         table=(
@@ -139,12 +139,11 @@ def crawl_outcomes(summary: dict[str, Any], *, dataset: str) -> Section:
     )
     return Section(
         title=f"Crawl: outcomes ({dataset})",
-        text=f"Of {rows_n} URLs, {counted(ok, 'URL')} {'was' if ok == 1 else 'were'} fetched "
-        f"with a success status (2xx) and {counted(errors, 'URL')} ended in an error row (each "
-        "with its reason in pages.tsv). "
+        text=f"Of {counted(rows_n, 'URL')}, {counted(ok, 'URL')} "
+        f"{'was' if ok == 1 else 'were'} fetched with a success status (2xx) and "
+        f"{counted(errors, 'URL')} ended in an error row (each with its reason in pages.tsv). "
         f"{counted(_int(summary.get('retries')) or 0, 'retry', 'retries')}; "
-        f"{size(_int(summary.get('bytes')))} "
-        f"downloaded.{twice}",
+        f"{size(_int(summary.get('bytes')))} downloaded.{twice}",
         table=(["outcome", "URLs"], _top(table)),
     )
 
@@ -184,8 +183,8 @@ def tasks_section(results_tsv: str | os.PathLike[str], *, dataset: str) -> Secti
     why = [[f"failed because: {w or '(no message)'}", str(n)] for w, n in errors.most_common()]
     return Section(
         title=f"Tasks: outcomes ({dataset})",
-        text=f"{done + failed} tasks: {done} done, {failed} failed (each with its error in "
-        f"results.tsv); {retried} needed more than one attempt.",
+        text=f"{counted(done + failed, 'task')}: {done} done, {failed} failed (each with its "
+        f"error in results.tsv); {retried} needed more than one attempt.",
         table=(["outcome", "tasks"], _top(table) + _top(why)),
     )
 
