@@ -334,6 +334,8 @@ def test_pages_from_part_files_are_the_pages_from_their_rows(tmp_path):
         b'[true, "u", "", null, 0, null, 0' + b', ""' * 6 + b"]\n",  # true is not a line
         PageRow(line=2, url="u").to_jsonl()[:-1] + b" 3\n",  # more after the row
         PageRow(line=2, url="u").to_jsonl()[:-1],  # no newline: the file was cut short
+        PageRow(line=2, url="u", status=200, elapsed_ms=2**64, attempts=1).to_jsonl(),
+        PageRow(line=2, url="u", status=200, elapsed_ms=-1, attempts=1).to_jsonl(),
     ],
 )
 def test_a_damaged_part_line_is_one_sentence(tmp_path, damage):

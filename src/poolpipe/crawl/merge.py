@@ -42,6 +42,8 @@ _KINDS = dict(line=_INT, status=_INT_OR_NULL, bytes=_INT, elapsed_ms=_INT_OR_NUL
 _SHAPES = frozenset(product(*(_KINDS.get(name, (str,)) for name in PAGE_FIELDS)))
 """The classes a part row's values may have, field by field, as PageRow holds them (the rest
 are text)."""
+_MAX_MS = 2**63 - 1
+"""The largest elapsed time a row can hold: the tally keeps them as 64-bit integers."""
 
 
 @dataclass(kw_only=True)
@@ -125,7 +127,11 @@ def iter_values(parts: Iterable[str | os.PathLike[str]]) -> Iterator[list[Any]]:
                         values = None
                 except ValueError:
                     values = None
-                if values.__class__ is not list or tuple(map(type, values)) not in _SHAPES:
+                if (
+                    values.__class__ is not list
+                    or tuple(map(type, values)) not in _SHAPES
+                    or not 0 <= (values[_ELAPSED] or 0) <= _MAX_MS
+                ):
                     raise PoolpipeError(
                         f"line {number} of the crawl part {os.fspath(part)!r} is not a row: the "
                         "file was damaged after the crawl wrote it (remove it and run again)"
