@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from poolpipe.report import fit_section, predict_section
+from poolpipe.report import fit_section, predict_section, train_section
 from poolpipe.train import train_file
 
 
@@ -26,6 +26,16 @@ def test_the_fit_section_has_a_row_per_term_with_its_error_and_interval(tmp_path
     for row in table:
         assert float(row[5]) < float(row[1]) < float(row[6])
     assert "Fitted on 40 rows" in section.text and "aliased columns: none" in section.text
+
+
+def test_row_counts_in_the_train_sections_are_grouped_like_the_others(tmp_path: Path) -> None:
+    rows = [(x, (x * 3) % 7, 2.0 * x + (x * 3) % 7 + (-1) ** x * 0.1) for x in range(20)]
+    path = _csv(tmp_path / "t.csv", rows)
+    model = train_file(path, "y", processes=1, compare_full_fit=True)
+    model["exact"]["n"] = model["rows"] = 3_987_654
+    model["chunks"] = 1
+    assert "Fitted on 3.99 M rows in one pass" in fit_section(model).text
+    assert "fit on all 3.99 M rows, over 1 chunk." in train_section(model).text
 
 
 def test_an_aliased_column_is_named_and_its_cells_are_empty(tmp_path: Path) -> None:

@@ -52,7 +52,8 @@ def train_section(model: dict, *, dataset: str | None = None) -> Section:
     return Section(
         title=title,
         text=f"Largest absolute difference of each method's coefficients and intercept from "
-        f"scikit-learn's fit on all {model['rows']} rows, over {model['chunks']} chunks.",
+        f"scikit-learn's fit on all {counted(model['rows'], 'row')}, over "
+        f"{counted(model['chunks'], 'chunk')}.",
         table=(["method", "coef", "intercept"], rows),
         png=plots.bars(
             methods,
@@ -131,8 +132,8 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
     aliased = ", ".join(str(a) for a in exact.get("aliased") or []) or "none"
     return Section(
         title=title,
-        text=f"Fitted on {exact['n']} rows in one pass: R² {shown(exact['r2'])} (adjusted "
-        f"{shown(exact['adj_r2'])}), residual RMSE {shown(exact['rmse'])}, "
+        text=f"Fitted on {counted(exact['n'], 'row')} in one pass: R² {shown(exact['r2'])} "
+        f"(adjusted {shown(exact['adj_r2'])}), residual RMSE {shown(exact['rmse'])}, "
         f"F {shown(exact['f_stat'])} on {exact['df_model']} and {exact['df_resid']} degrees "
         f"of freedom (p {p_value(exact['f_p'])}); aliased columns: {aliased}.",
         table=(["term", "coef", "std err", "t", "p", f"{level} low", f"{level} high"], rows),
