@@ -35,9 +35,12 @@ def _without_permission_override() -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
-def poolpipe(*args: str, unprivileged: bool = False) -> subprocess.CompletedProcess[str]:
+def poolpipe(
+    *args: str, unprivileged: bool = False, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real command; unprivileged, as a user whom permission bits stop."""
-    return run_poolpipe(*args, preexec_fn=_without_permission_override if unprivileged else None)
+    preexec = _without_permission_override if unprivileged else None
+    return run_poolpipe(*args, preexec_fn=preexec, cwd=cwd)
 
 
 @pytest.fixture
@@ -130,6 +133,37 @@ def test_a_symlink_loop_is_named(tmp_path, stage):
     (tmp_path / "b").symlink_to(tmp_path / "a")
     done = poolpipe(stage[0], str(tmp_path / "a"), *stage[1:])
     one_sentence(done, f"input file '{tmp_path / 'a'}' is a symlink loop")
+
+
+@pytest.mark.parametrize(
+    ("stage", "what"),
+    [
+        (["train", "--target", "y"], "a text CSV file"),
+        (["crawl", "--out", "out/pages.tsv"], "a text file of URLs"),
+    ],
+)
+@pytest.mark.parametrize(
+    "data",
+    [
+        Path(sys.executable).read_bytes()[:100_000],  # a program
+        "x,y\nhttp://127.0.0.1:9/\n".encode("utf-16"),  # text saved as UTF-16
+    ],
+)
+def test_a_file_that_is_not_text_is_one_sentence(tmp_path, stage, what, data):
+    path = tmp_path / "input"
+    path.write_bytes(data)
+    done = poolpipe(stage[0], str(path), *stage[1:], cwd=tmp_path)
+    one_sentence(done, f"input file '{path}' is not {what}: it has a NUL byte in its first 8,192")
+    # refused before any work: no output, no journal (the output's folder is made when checked)
+    assert [p for p in tmp_path.rglob("*") if p.name != "out"] == [path]
+
+
+def test_a_nul_byte_past_the_probe_is_a_counted_row(tmp_path):
+    path = tmp_path / "urls.txt"
+    path.write_bytes(b"#" + b" " * 9000 + b"\nhttp://\0.invalid/\n")
+    done = poolpipe("crawl", str(path), "--out", str(tmp_path / "pages.tsv"))
+    assert done.returncode == 0, done.stderr
+    assert '"invalid_url": 1' in done.stdout
 
 
 def test_a_symlink_to_nothing_is_named(tmp_path):

@@ -281,6 +281,19 @@ def test_bad_files_and_columns_are_one_sentence(
         choose_columns(path, target, features=features, delimiter=delimiter)
 
 
+def test_long_column_names_are_shortened_in_the_sentence(tmp_path):
+    names = [b"n" * 5000 + str(i).encode() for i in range(30)]
+    path = write(tmp_path, b",".join([*names, b"y"]) + b"\n" + b"1," * 30 + b"2\n")
+    with pytest.raises(PoolpipeError) as caught:
+        choose_columns(path, "z")
+    text = str(caught.value)
+    assert "its columns are 'nnnnn" in text and "...', " in text and text.endswith(", ...")
+    assert len(text) < 1200
+    path = write(tmp_path, b",".join([names[0], names[0], b"y"]) + b"\n1,1,2\n")
+    with pytest.raises(PoolpipeError, match=r"names column 'n{37}\.\.\.' twice$"):
+        choose_columns(path, "y")
+
+
 def test_a_missing_file_and_a_directory_are_one_sentence(tmp_path):
     with pytest.raises(PoolpipeError, match="does not exist"):
         choose_columns(tmp_path / "absent.csv", "y")

@@ -43,6 +43,27 @@ def check_input_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+TEXT_PROBE = 8192
+"""How much of a text input is looked at for a NUL byte, the mark of a file that is not text."""
+
+
+def check_text_file(path: str | os.PathLike[str], what: str) -> Path:
+    """check_input_file, and one sentence for a file with a NUL byte in its first TEXT_PROBE
+    bytes (a binary file, or text saved as UTF-16), as grep and git tell text from binary."""
+    p = check_input_file(path)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(TEXT_PROBE)
+    except OSError as exc:
+        raise PoolpipeError(f"input file {str(p)!r} cannot be read: {exc.strerror}") from None
+    if b"\0" in head:
+        raise PoolpipeError(
+            f"input file {str(p)!r} is not a {what}: it has a NUL byte in its first "
+            f"{TEXT_PROBE:,} bytes (a binary file, or text saved as UTF-16: save it as UTF-8)"
+        )
+    return p
+
+
 def read_small_file(path: str | os.PathLike[str], *, label: str, limit: int) -> bytes:
     """Return the whole of a small file (a model, a sheet, a baseline), or one sentence.
 

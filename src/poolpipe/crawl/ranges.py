@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from poolpipe.core.chunks import Range, lines_before, split_file, split_range
-from poolpipe.core.inputs import check_input_file
+from poolpipe.core.inputs import check_text_file
 from poolpipe.core.outputs import check_output_path, open_atomic
 from poolpipe.core.pool import pool_map
 from poolpipe.core.timing import Stopwatch
@@ -36,7 +36,7 @@ from poolpipe.crawl.previous import Previous, load_previous
 from poolpipe.crawl.progress import Progress
 from poolpipe.crawl.rows import PageRow
 from poolpipe.crawl.settings import CrawlSettings
-from poolpipe.crawl.urlfile import index_urls
+from poolpipe.crawl.urlfile import URL_FILE, index_urls
 from poolpipe.crawl.warc import WarcAppender, join_warcs, warc_path
 from poolpipe.errors import PoolpipeError, Stopped
 
@@ -295,7 +295,7 @@ def crawl_file(
     run stopped on purpose (SIGTERM, Ctrl-C) removes it too, and so does a full disk or a
     file-size limit, which ends the crawl with one sentence.
     """
-    check_input_file(path)  # before the journal folder: a bad input leaves nothing behind
+    check_text_file(path, URL_FILE)  # before the journal folder: a bad input leaves nothing
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if settings.store == "warc":

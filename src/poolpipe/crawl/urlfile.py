@@ -19,12 +19,14 @@ import numpy as np
 
 from poolpipe.core import tsv
 from poolpipe.core.chunks import BLOCK_SIZE, Range, iter_blocks
-from poolpipe.core.inputs import check_input_file
+from poolpipe.core.inputs import check_text_file
 from poolpipe.errors import PoolpipeError
 
 BLANK, COMMENT, URL, OVERLONG = "blank", "comment", "url", "overlong"
 _SPACE = b" \t\r\f\v"
 DUPLICATE_FIELDS = ("line", "first_line")
+URL_FILE = "text file of URLs"
+"""What a URL file is, as its checks name it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +90,7 @@ def decode(text: bytes) -> tuple[str, bool]:
 
 def index_urls(path: str | os.PathLike[str], duplicates: str | os.PathLike[str]) -> UrlIndex:
     """Count a URL file's lines and write its repeated URL lines (line, first_line) to a TSV."""
-    p = check_input_file(path)
+    p = check_text_file(path, URL_FILE)
     whole = Range(str(path), 0, p.stat().st_size)
     counts = {BLANK: 0, COMMENT: 0, URL: 0, OVERLONG: 0}
     hashes = array("q")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from poolpipe.core.chunks import BLOCK_SIZE, Range, header_end, iter_blocks
-from poolpipe.core.inputs import check_input_file, read_small_file
+from poolpipe.core.inputs import check_text_file, read_small_file
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.rows import is_blank, parse_block, parse_cell, split_fields
 
@@ -204,10 +204,17 @@ def _field(path: str, header: tuple[str, ...], name: str, role: str) -> int:
     try:
         return header.index(name)
     except ValueError:
-        shown = ", ".join(repr(h) for h in header[:20]) + (", ..." if len(header) > 20 else "")
+        shown = ", ".join(repr(_short(h)) for h in header[:20]) + (
+            ", ..." if len(header) > 20 else ""
+        )
         raise PoolpipeError(
             f"{path} has no {role} column {name!r}; its columns are {shown}"
         ) from None
+
+
+def _short(name: str, limit: int = 40) -> str:
+    """A column name as an error shows it: at most limit characters."""
+    return name if len(name) <= limit else name[: limit - 3] + "..."
 
 
 def check_delimiter(delimiter: str) -> None:
@@ -221,7 +228,7 @@ def check_delimiter(delimiter: str) -> None:
 
 def read_header(path: str | os.PathLike[str], delimiter: str) -> tuple[str, ...]:
     """The header's field names (a leading byte-order mark and spaces around names removed)."""
-    check_input_file(path)
+    check_text_file(path, "text CSV file")
     end = header_end(path)
     if end == 0:
         raise PoolpipeError(f"{path} is empty; a CSV file with a header line is expected")
@@ -242,7 +249,7 @@ def read_header(path: str | os.PathLike[str], delimiter: str) -> tuple[str, ...]
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise PoolpipeError(f"{path}: the header names column {name!r} twice")
+            raise PoolpipeError(f"{path}: the header names column {_short(name)!r} twice")
         seen.add(name)
     return tuple(names)
 
