@@ -128,6 +128,10 @@ def test_a_missing_feature_or_fit_is_one_sentence_and_writes_nothing(tmp_path, f
     data = write_table(tmp_path / "d.csv", x[:5, :2], y[:5])
     with pytest.raises(PoolpipeError, match="has no column 'x2', a feature of the model"):
         predict_file(str(model_path), str(data), str(tmp_path / "p.csv"))
+    semi = tmp_path / "semi.csv"
+    semi.write_text(data.read_text().replace(",", ";"))
+    with pytest.raises(PoolpipeError, match=r"a feature of the model .*is the delimiter ';'\?\)$"):
+        predict_file(str(model_path), str(semi), str(tmp_path / "p.csv"))
     plain = tmp_path / "plain.json"
     plain.write_text(dumps_json({**json.loads(model_path.read_text()), "ridge": None}))
     with pytest.raises(PoolpipeError, match="holds no ridge fit"):

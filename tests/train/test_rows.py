@@ -281,6 +281,21 @@ def test_bad_files_and_columns_are_one_sentence(
         choose_columns(path, target, features=features, delimiter=delimiter)
 
 
+@pytest.mark.parametrize(
+    ("text", "delimiter", "other"),
+    [(b"x;y\n1;2\n", ",", ";"), (b"x\ty\n1\t2\n", ",", "\t"), (b"x,y\n1,2\n", ";", ",")],
+)
+def test_a_header_of_one_column_asks_about_the_delimiter(tmp_path, text, delimiter, other):
+    path = write(tmp_path, text)
+    hint = f" (one column holding {other!r}: is the delimiter {other!r}?)"
+    with pytest.raises(PoolpipeError) as caught:
+        choose_columns(path, "y", delimiter=delimiter)
+    assert str(caught.value).endswith(hint)
+    with pytest.raises(PoolpipeError) as caught:
+        choose_columns(write(tmp_path, b"x,z\n1,2\n"), "y")
+    assert "delimiter" not in str(caught.value)
+
+
 def test_long_column_names_are_shortened_in_the_sentence(tmp_path):
     names = [b"n" * 5000 + str(i).encode() for i in range(30)]
     path = write(tmp_path, b",".join([*names, b"y"]) + b"\n" + b"1," * 30 + b"2\n")

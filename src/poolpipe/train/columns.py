@@ -207,9 +207,22 @@ def _field(path: str, header: tuple[str, ...], name: str, role: str) -> int:
         shown = ", ".join(repr(_short(h)) for h in header[:20]) + (
             ", ..." if len(header) > 20 else ""
         )
+        hint = delimiter_hint(header)
         raise PoolpipeError(
-            f"{path} has no {role} column {name!r}; its columns are {shown}"
+            f"{path} has no {role} column {name!r}; its columns are {shown}{hint}"
         ) from None
+
+
+_OTHER_DELIMITERS = (";", "\t", "|", ",")
+
+
+def delimiter_hint(header: tuple[str, ...]) -> str:
+    """Where a header is one column holding another usual delimiter, a question naming it."""
+    if len(header) == 1:
+        for other in _OTHER_DELIMITERS:
+            if other in header[0]:
+                return f" (one column holding {other!r}: is the delimiter {other!r}?)"
+    return ""
 
 
 def _short(name: str, limit: int = 40) -> str:

@@ -34,7 +34,14 @@ from poolpipe.core.chunks import (
 from poolpipe.core.outputs import check_output_path, open_atomic, refuse_overlap
 from poolpipe.core.pool import pool_map
 from poolpipe.errors import PoolpipeError
-from poolpipe.train.columns import Columns, check_delimiter, parse_int, read_header, read_json_file
+from poolpipe.train.columns import (
+    Columns,
+    check_delimiter,
+    delimiter_hint,
+    parse_int,
+    read_header,
+    read_json_file,
+)
 from poolpipe.train.fit import describe
 from poolpipe.train.rows import (
     MAX_EXAMPLES,
@@ -258,6 +265,7 @@ def predict_columns(path: str, model: SavedModel, delimiter: str = ",") -> Colum
     if missing:
         raise PoolpipeError(
             f"{path} has no column {missing[0]!r}, a feature of the model {model.path}"
+            + delimiter_hint(header)
         )
     return Columns(
         path=path,
