@@ -33,8 +33,11 @@ def test_row_counts_in_the_train_sections_are_grouped_like_the_others(tmp_path: 
     path = _csv(tmp_path / "t.csv", rows)
     model = train_file(path, "y", processes=1, compare_full_fit=True)
     model["exact"]["n"] = model["rows"] = 3_987_654
+    model["exact"]["df_resid"] = 3_987_651
     model["chunks"] = 1
-    assert "Fitted on 3.99 M rows in one pass" in fit_section(model).text
+    text = fit_section(model).text
+    assert "Fitted on 3.99 M rows in one pass" in text
+    assert "on 2 and 3\u2009987\u2009651 degrees of freedom" in text  # exact, grouped
     assert "fit on all 3.99 M rows, over 1 chunk." in train_section(model).text
 
 

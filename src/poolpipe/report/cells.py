@@ -88,6 +88,11 @@ def size(value: float | None) -> str:
     return scaled(value, SIZE)
 
 
+def grouped(value: int) -> str:
+    """A whole number with its digits in groups of three ('49\u2009996'), however large."""
+    return f"{value:,}".replace(",", "\u2009")
+
+
 def count(value: float | None, unit: str = "") -> str:
     """A count with its unit, exact below a million ('19\u2009995 rows'), else with a metric prefix
     ('98.5 M numbers')."""
@@ -95,7 +100,7 @@ def count(value: float | None, unit: str = "") -> str:
         return MISSING
     exact = isinstance(value, int) and abs(value) < 1e6
     if exact or abs(value) < 1e3:
-        text = sig3(float(value)) if not exact else f"{value:,}".replace(",", "\u2009")
+        text = sig3(float(value)) if not exact else grouped(value)
         return f"{text} {unit}".rstrip()
     return f"{scaled(value, COUNT)} {unit}".rstrip()
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolpipe.core.inputs import check_input_file
-from poolpipe.report.cells import counted, p_value, rate, shown, size
+from poolpipe.report.cells import counted, grouped, p_value, rate, shown, size
 
 
 def _ms(value: object) -> str:
@@ -33,6 +33,11 @@ class Section:
 def _named(title: str, dataset: str | None) -> str:
     """A section's title, with the dataset it shows where there is one."""
     return f"{title} ({dataset})" if dataset else title
+
+
+def _whole(value: object) -> str:
+    """A whole number grouped, anything else as it is."""
+    return grouped(value) if type(value) is int else str(value)
 
 
 def train_section(model: dict, *, dataset: str | None = None) -> Section:
@@ -134,8 +139,9 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
         title=title,
         text=f"Fitted on {counted(exact['n'], 'row')} in one pass: R² {shown(exact['r2'])} "
         f"(adjusted {shown(exact['adj_r2'])}), residual RMSE {shown(exact['rmse'])}, "
-        f"F {shown(exact['f_stat'])} on {exact['df_model']} and {exact['df_resid']} degrees "
-        f"of freedom (p {p_value(exact['f_p'])}); aliased columns: {aliased}.",
+        f"F {shown(exact['f_stat'])} on {_whole(exact['df_model'])} and "
+        f"{_whole(exact['df_resid'])} degrees of freedom (p {p_value(exact['f_p'])}); "
+        f"aliased columns: {aliased}.",
         table=(["term", "coef", "std err", "t", "p", f"{level} low", f"{level} high"], rows),
     )
 
