@@ -1,8 +1,8 @@
 """Benchmark: crawl a local site (2000 pages, 50 ms each, 10 KB): article's recipe, threads +
 requests.Session, aiohttp's asyncio client, poolpipe; the goal grid (2,000 and 20,000 pages at
-concurrency 64, 128 and 256: poolpipe in 1 and 2 processes against aiohttp, requests and
-urllib3); then a mixed list with hanging and trickling URLs, and the memory of a
-1,000,000-URL crawl.
+concurrency 64, 128 and 256: poolpipe in 1 and 2 processes against aiohttp, requests, urllib3
+and the site's floor, a bare asyncio protocol); then a mixed list with hanging and trickling
+URLs, and the memory of a 1,000,000-URL crawl.
 
 Run `python bench/crawl.py --help`; bench/README.md (crawl.py) says what each row measures.
 Everything it contacts is the poolpipe.crawl.demosite server it starts on 127.0.0.1, or names under
@@ -51,6 +51,7 @@ MODULES = {
     "aiohttp": ("aiohttp", "asyncio"),
     "poolpipe1": ("poolpipe.crawl",),
     "poolpipe": ("poolpipe.crawl",),
+    "floor": ("asyncio",),
 }
 """What each method imports, loaded before its clock starts (imports are not crawling)."""
 
@@ -61,6 +62,7 @@ LABELS = {
     "aiohttp": "aiohttp ClientSession, one asyncio loop",
     "poolpipe1": "poolpipe crawl, 1 process",
     "poolpipe": "poolpipe crawl",
+    "floor": "floor: bare asyncio protocol, no checks",
 }
 
 
@@ -172,6 +174,79 @@ def run_aiohttp(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
     }
 
 
+def run_floor(urls: list[str], args: argparse.Namespace) -> dict[str, int]:
+    """The site's floor: `concurrency` kept-alive connections, each sending its next GET the
+    moment an answer's last byte lands, with nothing checked, parsed or kept beyond the status
+    and the Content-Length (no robots.txt, deadline, limits, rows or hashes). The demo site
+    answers every page with a Content-Length and keeps its connections open."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    first = urlsplit(urls[0])
+    host, port = first.hostname or "127.0.0.1", first.port or 80
+    paths = [urlsplit(u).path or "/" for u in urls]
+    if any(urlsplit(u).netloc != first.netloc for u in urls):
+        raise SystemExit("the floor client takes URLs of one host only")
+    results: list[tuple[int, int]] = [(0, 0)] * len(paths)
+    todo = iter(range(len(paths)))
+
+    class Client(asyncio.Protocol):
+        def __init__(self, done: asyncio.Future) -> None:
+            self.done, self.buf, self.need, self.index = done, bytearray(), -1, -1
+            self.status = 0
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+            self.ask()
+
+        def ask(self) -> None:
+            self.index = next(todo, -1)
+            if self.index < 0:
+                self.transport.close()
+                return
+            self.transport.write(
+                f"GET {paths[self.index]} HTTP/1.1\r\nHost: {first.netloc}\r\n"
+                "Accept: */*\r\nAccept-Encoding: gzip, deflate\r\n\r\n".encode()
+            )
+
+        def data_received(self, data: bytes) -> None:
+            self.buf += data
+            while self.index >= 0:
+                if self.need < 0:
+                    end = self.buf.find(b"\r\n\r\n")
+                    if end < 0:
+                        return
+                    head = self.buf[:end].decode("latin-1").lower()
+                    self.status = int(head[9:12])
+                    length = head.split("content-length:", 1)[1].split("\r\n", 1)[0]
+                    self.need = end + 4 + int(length)
+                if len(self.buf) < self.need:
+                    return
+                results[self.index] = (self.status, self.need - self.buf.find(b"\r\n\r\n") - 4)
+                del self.buf[: self.need]
+                self.need = -1
+                self.ask()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not self.done.done():
+                self.done.set_result(None)
+
+    async def crawl() -> None:
+        loop = asyncio.get_running_loop()
+        done = [loop.create_future() for _ in range(min(args.concurrency, len(paths)))]
+        await asyncio.gather(
+            *(loop.create_connection(lambda d=d: Client(d), host, port) for d in done)
+        )
+        await asyncio.wait_for(asyncio.gather(*done), args.deadline * 10 + len(paths))
+
+    asyncio.run(crawl())
+    return {
+        "rows": len(results),
+        "ok": sum(s == 200 for s, _ in results),
+        "bytes": sum(n for s, n in results if s == 200),
+    }
+
+
 def run_poolpipe(path: str, args: argparse.Namespace) -> dict[str, Any]:
     """poolpipe's crawl_file: index, pool of `processes`, merge into pages.tsv."""
     from poolpipe.crawl import CrawlSettings, crawl_file
@@ -204,7 +279,7 @@ def child_main(args: argparse.Namespace) -> None:
     """
     preload(MODULES[args._run])
     urls: list[str] = []
-    if args._run in ("recipe", "threads", "urllib3", "aiohttp"):
+    if args._run in ("recipe", "threads", "urllib3", "aiohttp", "floor"):
         with open(args.file) as fh:
             urls = [line.strip() for line in fh if line.strip()]
     # CPU is counted from here, as the clock: starting the interpreter and importing are not
@@ -219,6 +294,8 @@ def child_main(args: argparse.Namespace) -> None:
         extra = run_urllib3(urls, args)
     elif args._run == "aiohttp":
         extra = run_aiohttp(urls, args)
+    elif args._run == "floor":
+        extra = run_floor(urls, args)
     else:
         extra = run_poolpipe(args.file, args)
     seconds = time.perf_counter() - start
@@ -467,7 +544,7 @@ def mixed(args: argparse.Namespace, *, base: str, pid: int, out: Path) -> tuple[
     return "\n".join(text), result
 
 
-GOAL_METHODS = ("aiohttp", "poolpipe1", "poolpipe", "threads", "urllib3")
+GOAL_METHODS = ("aiohttp", "poolpipe1", "poolpipe", "threads", "urllib3", "floor")
 GOAL_CPU_MS = 0.4
 """The goal: poolpipe's pages/s at least aiohttp's at each size and concurrency, at most
 GOAL_CPU_MS of CPU per page, and 2 processes faster than 1 from concurrency 128."""
