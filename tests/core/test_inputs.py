@@ -8,7 +8,10 @@ root pass permission bits (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), as an ordinar
 
 from __future__ import annotations
 
+import bz2
 import ctypes
+import gzip
+import lzma
 import os
 import subprocess
 import sys
@@ -17,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from poolpipe import core
-from poolpipe.core.inputs import check_input_file, check_input_folder
+from poolpipe.core.inputs import check_input_file, check_input_folder, not_text
 from poolpipe.errors import PoolpipeError
 
 from ..helpers import one_sentence, run_poolpipe
@@ -135,6 +138,9 @@ def test_a_symlink_loop_is_named(tmp_path, stage):
     one_sentence(done, f"input file '{tmp_path / 'a'}' is a symlink loop")
 
 
+TEXT = b"x,y\nhttp://127.0.0.1:9/\n"
+
+
 @pytest.mark.parametrize(
     ("stage", "what"),
     [
@@ -143,27 +149,40 @@ def test_a_symlink_loop_is_named(tmp_path, stage):
     ],
 )
 @pytest.mark.parametrize(
-    "data",
+    ("data", "found"),
     [
-        Path(sys.executable).read_bytes()[:100_000],  # a program
-        "x,y\nhttp://127.0.0.1:9/\n".encode("utf-16"),  # text saved as UTF-16
+        (Path(sys.executable).read_bytes()[:100_000], "binary: more than one byte in 16 of"),
+        (TEXT.decode().encode("utf-16"), "UTF-16 text (save it as UTF-8)"),
+        (gzip.compress(TEXT * 100), "gzip-compressed (decompress it first)"),
     ],
 )
-def test_a_file_that_is_not_text_is_one_sentence(tmp_path, stage, what, data):
+def test_a_file_that_is_not_text_is_one_sentence(tmp_path, stage, what, data, found):
     path = tmp_path / "input"
     path.write_bytes(data)
     done = poolpipe(stage[0], str(path), *stage[1:], cwd=tmp_path)
-    one_sentence(done, f"input file '{path}' is not {what}: it has a NUL byte in its first 8,192")
+    one_sentence(done, f"input file '{path}' is not {what}: it is {found}")
     # refused before any work: no output, no journal (the output's folder is made when checked)
     assert [p for p in tmp_path.rglob("*") if p.name != "out"] == [path]
 
 
-def test_a_nul_byte_past_the_probe_is_a_counted_row(tmp_path):
-    path = tmp_path / "urls.txt"
-    path.write_bytes(b"#" + b" " * 9000 + b"\nhttp://\0.invalid/\n")
-    done = poolpipe("crawl", str(path), "--out", str(tmp_path / "pages.tsv"))
-    assert done.returncode == 0, done.stderr
-    assert '"invalid_url": 1' in done.stdout
+@pytest.mark.parametrize(
+    ("head", "found"),
+    [
+        (TEXT, ""),
+        (b"http://example.invalid/a\0b\n" * 20, ""),  # stray NULs: rows say so, no refusal
+        (b"\0" * 3 + b"x" * 45, ""),  # one byte in 16 is a NUL: still text
+        (b"\0" * 4 + b"x" * 44, "binary"),
+        (TEXT.decode().encode("utf-16-le"), "binary"),  # UTF-16 without its mark
+        (TEXT.decode().encode("utf-16-be"), "binary"),
+        (bz2.compress(TEXT), "bzip2-compressed"),
+        (lzma.compress(TEXT), "xz-compressed"),
+        (b"PK\x03\x04" + TEXT, "a zip archive"),
+        (b"BZh9 is a name\n", ""),
+        (b"", ""),
+    ],
+)
+def test_not_text_knows_what_a_file_is_from_its_first_bytes(head, found):
+    assert not_text(head).startswith(found) and bool(not_text(head)) == bool(found)
 
 
 def test_a_symlink_to_nothing_is_named(tmp_path):

@@ -44,23 +44,44 @@ def check_input_file(path: str | os.PathLike[str]) -> Path:
 
 
 TEXT_PROBE = 8192
-"""How much of a text input is looked at for a NUL byte, the mark of a file that is not text."""
+"""How much of a text input is looked at for the marks of a file that is not text."""
+
+_NOT_TEXT = (
+    (b"\xff\xfe", "UTF-16 text (save it as UTF-8)"),
+    (b"\xfe\xff", "UTF-16 text (save it as UTF-8)"),
+    (b"\x1f\x8b", "gzip-compressed (decompress it first)"),
+    (b"\xfd7zXZ\x00", "xz-compressed (decompress it first)"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed (decompress it first)"),
+    (b"PK\x03\x04", "a zip archive (extract the file first)"),
+)
+"""The first bytes of what is most often given in place of a text file, and what it is."""
+
+
+def not_text(head: bytes) -> str:
+    """What a file whose first bytes are head is, where it is plainly not UTF-8 text: a UTF-16
+    byte-order mark, a compressed file's magic number, or NUL bytes in more than one byte of 16
+    (UTF-16 text without a mark, a program); '' for text, whose lines may hold a stray NUL."""
+    for magic, what in _NOT_TEXT:
+        if head.startswith(magic):
+            return what
+    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
+        return "bzip2-compressed (decompress it first)"
+    if head.count(0) * 16 > len(head):
+        return f"binary: more than one byte in 16 of its first {len(head):,} is a NUL"
+    return ""
 
 
 def check_text_file(path: str | os.PathLike[str], what: str) -> Path:
-    """check_input_file, and one sentence for a file with a NUL byte in its first TEXT_PROBE
-    bytes (a binary file, or text saved as UTF-16), as grep and git tell text from binary."""
+    """check_input_file, and one sentence for a file that is plainly not UTF-8 text
+    (not_text, over its first TEXT_PROBE bytes)."""
     p = check_input_file(path)
     try:
         with p.open("rb") as fh:
             head = fh.read(TEXT_PROBE)
     except OSError as exc:
         raise PoolpipeError(f"input file {str(p)!r} cannot be read: {exc.strerror}") from None
-    if b"\0" in head:
-        raise PoolpipeError(
-            f"input file {str(p)!r} is not a {what}: it has a NUL byte in its first "
-            f"{TEXT_PROBE:,} bytes (a binary file, or text saved as UTF-16: save it as UTF-8)"
-        )
+    if found := not_text(head):
+        raise PoolpipeError(f"input file {str(p)!r} is not a {what}: it is {found}")
     return p
 
 
