@@ -296,6 +296,22 @@ def test_a_header_of_one_column_asks_about_the_delimiter(tmp_path, text, delimit
     assert "delimiter" not in str(caught.value)
 
 
+def test_the_delimiter_in_use_is_never_the_one_asked_about(tmp_path):
+    path = write(tmp_path, b'"x;y"\n1\n')  # one quoted column holding the delimiter in use
+    with pytest.raises(PoolpipeError) as caught:
+        choose_columns(path, "y", delimiter=";")
+    assert str(caught.value).endswith("its columns are 'x;y'")
+
+
+def test_a_quoted_header_that_splits_on_another_delimiter_asks_about_it(tmp_path):
+    path = write(tmp_path, b'"x";"y"\n1;2\n')  # a semicolon export, read with a comma
+    with pytest.raises(PoolpipeError) as caught:
+        choose_columns(path, "y")
+    assert str(caught.value).endswith(
+        "the header line is not a CSV header with ',' (is the delimiter ';'?)"
+    )
+
+
 def test_long_column_names_are_shortened_in_the_sentence(tmp_path):
     names = [b"n" * 5000 + str(i).encode() for i in range(30)]
     path = write(tmp_path, b",".join([*names, b"y"]) + b"\n" + b"1," * 30 + b"2\n")

@@ -200,28 +200,37 @@ def read_json_file(
         raise PoolpipeError(f"{path} is not {what}: it is not JSON ({exc})") from None
 
 
-def _field(path: str, header: tuple[str, ...], name: str, role: str) -> int:
+def _field(path: str, header: tuple[str, ...], name: str, role: str, delimiter: str) -> int:
     try:
         return header.index(name)
     except ValueError:
         shown = ", ".join(repr(_short(h)) for h in header[:20]) + (
             ", ..." if len(header) > 20 else ""
         )
-        hint = delimiter_hint(header)
+        hint = delimiter_hint(header, delimiter)
         raise PoolpipeError(
             f"{path} has no {role} column {name!r}; its columns are {shown}{hint}"
         ) from None
 
 
-_OTHER_DELIMITERS = (";", "\t", "|", ",")
+_USUAL_DELIMITERS = (",", ";", "\t", "|")
 
 
-def delimiter_hint(header: tuple[str, ...]) -> str:
+def delimiter_hint(header: tuple[str, ...], delimiter: str) -> str:
     """Where a header is one column holding another usual delimiter, a question naming it."""
     if len(header) == 1:
-        for other in _OTHER_DELIMITERS:
-            if other in header[0]:
+        for other in _USUAL_DELIMITERS:
+            if other != delimiter and other in header[0]:
                 return f" (one column holding {other!r}: is the delimiter {other!r}?)"
+    return ""
+
+
+def _split_hint(line: bytes, delimiter: str) -> str:
+    """Where a header that does not split on delimiter splits on another usual one (a quoted
+    semicolon export read with a comma), a question naming it."""
+    for other in _USUAL_DELIMITERS:
+        if other != delimiter and len(split_fields(line, other.encode()) or ()) > 1:
+            return f" with {delimiter!r} (is the delimiter {other!r}?)"
     return ""
 
 
@@ -256,7 +265,9 @@ def read_header(path: str | os.PathLike[str], delimiter: str) -> tuple[str, ...]
         line = line[len(_BOM) :]
     fields = split_fields(line, delimiter.encode())
     if fields is None or not line.strip():
-        raise PoolpipeError(f"{path}: the header line is not a CSV header")
+        raise PoolpipeError(
+            f"{path}: the header line is not a CSV header{_split_hint(line, delimiter)}"
+        )
     names = [f.decode("utf-8", errors="backslashreplace").strip() for f in fields]
     names = [name or f"Unnamed: {i}" for i, name in enumerate(names)]
     seen: set[str] = set()
@@ -325,12 +336,12 @@ def choose_columns(
     header = read_header(path, delimiter)
     if os.path.getsize(path) <= header_end(path) or not sample_lines(path, 1):
         raise PoolpipeError(f"{path} has a header but no data rows")
-    target_at = _field(str(path), header, target, "target")
-    weight_at = _field(str(path), header, weights, "weights") if weights else None
+    target_at = _field(str(path), header, target, "target", delimiter)
+    weight_at = _field(str(path), header, weights, "weights", delimiter) if weights else None
     if weight_at == target_at:
         raise PoolpipeError(f"the target {target!r} is also named as the weights column")
     if features:
-        chosen = [_field(str(path), header, name, "feature") for name in features]
+        chosen = [_field(str(path), header, name, "feature", delimiter) for name in features]
         if len(set(chosen)) != len(chosen):
             raise PoolpipeError("a feature is named twice in the features list")
         if target_at in chosen:

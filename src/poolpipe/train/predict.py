@@ -265,7 +265,7 @@ def predict_columns(path: str, model: SavedModel, delimiter: str = ",") -> Colum
     if missing:
         raise PoolpipeError(
             f"{path} has no column {missing[0]!r}, a feature of the model {model.path}"
-            + delimiter_hint(header)
+            + delimiter_hint(header, delimiter)
         )
     return Columns(
         path=path,
