@@ -336,6 +336,9 @@ def test_pages_from_part_files_are_the_pages_from_their_rows(tmp_path):
         PageRow(line=2, url="u").to_jsonl()[:-1],  # no newline: the file was cut short
         PageRow(line=2, url="u", status=200, elapsed_ms=2**64, attempts=1).to_jsonl(),
         PageRow(line=2, url="u", status=200, elapsed_ms=-1, attempts=1).to_jsonl(),
+        PageRow(line=2, url="u", status=200, elapsed_ms=2**63, attempts=1).to_jsonl(),
+        PageRow(line=2, url="u", status=200, attempts=-1).to_jsonl(),
+        PageRow(line=2, url="u", status=200, bytes=-5, attempts=1).to_jsonl(),
     ],
 )
 def test_a_damaged_part_line_is_one_sentence(tmp_path, damage):
@@ -346,6 +349,14 @@ def test_a_damaged_part_line_is_one_sentence(tmp_path, damage):
     ):
         write_parts(tmp_path / "p.tsv", [part])
     assert not (tmp_path / "p.tsv").exists()
+
+
+def test_the_largest_elapsed_time_a_row_can_hold_is_read(tmp_path):
+    part = tmp_path / "part.jsonl"
+    part.write_bytes(
+        PageRow(line=1, url="u", status=200, elapsed_ms=2**63 - 1, attempts=1).to_jsonl()
+    )
+    assert write_parts(tmp_path / "p.tsv", [part]).latency_ms()["max"] == 2**63 - 1
 
 
 def test_rows_out_of_order_are_named_before_a_later_damaged_line(tmp_path):

@@ -131,6 +131,8 @@ def iter_values(parts: Iterable[str | os.PathLike[str]]) -> Iterator[list[Any]]:
                     values.__class__ is not list
                     or tuple(map(type, values)) not in _SHAPES
                     or not 0 <= (values[_ELAPSED] or 0) <= _MAX_MS
+                    or values[_ATTEMPTS] < 0
+                    or values[_BYTES] < 0
                 ):
                     raise PoolpipeError(
                         f"line {number} of the crawl part {os.fspath(part)!r} is not a row: the "
