@@ -53,7 +53,9 @@ def test_the_predict_section_says_whether_its_error_is_out_of_sample() -> None:
     summary = {"model": "m.json", "method": "exact", "input": "new.csv", "rows": 10}
     scored = predict_section({**summary, "scored_rows": 10, "rmse": 0.1234, "r2": 0.98})
     assert scored.table[1] == [["m.json", "exact", "10", "0", "0.123", "0.98"]]
-    assert "out of sample" in scored.text
+    assert "10 rows carried the target" in scored.text and "out of sample" in scored.text
+    one = predict_section({**summary, "scored_rows": 1, "rmse": 0.5, "r2": None})
+    assert "1 row carried the target" in one.text
     unscored = predict_section({**summary, "scored_rows": 0, "rmse": None, "r2": None})
     assert unscored.table[1][0][4:] == ["", ""]
     assert "no row carried the target" in unscored.text

@@ -102,7 +102,7 @@ def crawl_section(
         title=_named("Crawl: latency distribution", dataset),
         text=f"Time from the first request to the last byte, per fetched URL: "
         f"{counted(len(elapsed), 'URL')} {'was' if len(elapsed) == 1 else 'were'} fetched; "
-        f"{summary.get('ok', 0)} of them with a success status, and "
+        f"{_whole(summary.get('ok', 0))} of them with a success status, and "
         f"{counted(summary.get('errors', 0), 'URL')} ended in an error row.",
         table=(head, [row]),
         png=plots.histogram(elapsed, "ms per URL (log scale)", "Crawl latency")
@@ -162,7 +162,7 @@ def predict_section(summary: dict, *, dataset: str | None = None) -> Section:
         title=_named("Predict: the model on new rows", dataset),
         text=f"Predictions for {summary.get('input', '')}; "
         + (
-            f"{scored} rows carried the target, so the error is out of sample."
+            f"{counted(scored, 'row')} carried the target, so the error is out of sample."
             if scored
             else "no row carried the target, so there is no error to show."
         ),
