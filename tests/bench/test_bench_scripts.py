@@ -72,7 +72,7 @@ def test_crawl_bench_fetches_every_page_and_finishes_the_mixed_list(tmp_path):
     args += ["--high-concurrency", "16", "--goal-pages", "40", "--goal-concurrency", "8"]
     text, result = bench(tmp_path, "crawl.py", *args)
     grid = [(r["method"], r["concurrency"]) for r in result["goal"]["rows"]]
-    methods = ("aiohttp", "poolpipe1", "poolpipe", "threads", "urllib3", "floor")
+    methods = ("aiohttp", "poolpipe1", "poolpipe", "threads", "urllib3", "bare")
     assert grid == [(m, 8) for m in methods]
     assert all(run["ok"] == 40 for r in result["goal"]["rows"] for run in r["runs"])
     assert "goal overall: " in text
