@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from poolpipe.core.chunks import (
+    UTF8_BOM,
     Range,
     header_end,
     iter_blocks,
@@ -74,7 +75,7 @@ def test_blocks_hold_whole_lines_and_cut_only_overlong_ones(tmp_path, data, bloc
     got: list[tuple[bytes, bool]] = [
         (bytes(b.data), b.overlong) for b in iter_blocks(Range(str(path), 0, len(data)), block)
     ]
-    lines = _lines(data)
+    lines = _lines(data.removeprefix(UTF8_BOM))  # a leading byte-order mark is not text
     expected_lines = []
     for line in lines:
         overlong = len(line) > block
@@ -87,6 +88,19 @@ def test_blocks_hold_whole_lines_and_cut_only_overlong_ones(tmp_path, data, bloc
         else:
             seen.extend((line, False) for line in _lines(chunk))
     assert seen == expected_lines
+
+
+def test_a_byte_order_mark_is_left_out_only_where_it_starts_the_file(tmp_path):
+    data = UTF8_BOM + b"1\n" + UTF8_BOM + b"2\n"
+    path = _write(tmp_path, data)
+    whole = b"".join(bytes(b.data) for b in iter_blocks(Range(str(path), 0, len(data))))
+    assert whole == b"1\n" + UTF8_BOM + b"2\n"
+    later = b"".join(bytes(b.data) for b in iter_blocks(Range(str(path), 5, len(data))))
+    assert later == UTF8_BOM + b"2\n"
+    assert list(iter_blocks(Range(str(_write(tmp_path, UTF8_BOM)), 0, 3))) == []
+    assert [
+        bytes(b.data) for b in iter_blocks(Range(str(_write(tmp_path, b"\xef\xbb")), 0, 2))
+    ] == [b"\xef\xbb"]
 
 
 def test_more_chunks_than_lines_gives_empty_ranges(tmp_path):

@@ -73,6 +73,13 @@ def test_the_sheet_reads_per_dataset_options(tmp_path):
     assert (a.demo_settings, b.demo_settings) == ({"compare_serial", "compare_full_fit"}, set())
 
 
+def test_a_sheet_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_bytes("name\tstage\tpath\nb\tsum\tn.txt\n".encode("utf-8-sig"))
+    (b,) = read_datasets(sheet, schema=SCHEMA)
+    assert (b.name, b.stage, b.path) == ("b", "sum", "n.txt")
+
+
 def test_a_chunks_cell_that_is_not_a_number_is_one_sentence(tmp_path):
     sheet = tmp_path / "s.tsv"
     sheet.write_text("name\tstage\tpath\tchunks\na\tsum\tn.txt\tmany\n")

@@ -85,6 +85,14 @@ def test_index_counts_every_kind_of_line_and_finds_repeats(tmp_path):
     assert list(read_duplicates(tmp_path / "d.tsv", start=6)) == [(7, 4), (10, 2)]
 
 
+def test_a_byte_order_mark_before_the_first_url_is_not_part_of_it(tmp_path):
+    path = _write(tmp_path, b"\xef\xbb\xbfhttp://a/\nhttp://a/\n")
+    index = index_urls(path, tmp_path / "d.tsv")
+    assert (index.urls, index.duplicates) == (2, 1)  # the same URL twice, the mark aside
+    whole = urlfile.Range(str(path), 0, path.stat().st_size)
+    assert [text for _, _, text in urlfile.iter_lines(whole, 1)] == [b"http://a/", b"http://a/"]
+
+
 def test_repeats_are_exact_even_when_every_hash_collides(tmp_path, monkeypatch):
     monkeypatch.setattr(urlfile, "hash", lambda _text: 7, raising=False)
     path = _write(tmp_path, b"http://a/\nhttp://b/\nhttp://a/\nhttp://c/\nhttp://b/\n")

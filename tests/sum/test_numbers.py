@@ -73,6 +73,13 @@ def _write(tmp_path: Path, data: bytes) -> Path:
     return path
 
 
+def test_a_byte_order_mark_before_the_first_number_is_not_a_bad_line(tmp_path, scanner):
+    path = _write(tmp_path, b"\xef\xbb\xbf5\n6\n")
+    result = sum_file(str(path), processes=1)
+    assert (result["total"], result["numbers"], result["bad_lines"]) == (11, 2, 0)
+    assert (result["lines"], result["bytes"]) == (2, 7)
+
+
 def test_each_test_runs_on_the_scanner_it_names(scanner):
     want = {"C": "poolpipe.sum._scan", "numpy": "poolpipe.sum.pyscan"}[scanner]
     assert numbers._scan.__name__ == want

@@ -51,6 +51,10 @@ class Range:
         return f"bytes {self.start}-{self.end} of {self.path}"
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+"""The byte-order mark that Windows editors put before UTF-8 text."""
+
+
 @dataclass(frozen=True)
 class Block:
     """Whole lines read from a range; overlong means data is only the head of one long line."""
@@ -194,7 +198,8 @@ def checked_manifest(path: str | os.PathLike[str], *, dataset: str) -> list[Rang
 
 
 def iter_blocks(rng: Range, block_size: int = BLOCK_SIZE) -> Iterator[Block]:
-    """Stream a range as blocks of whole lines, reusing one buffer (bounded memory).
+    """Stream a range as blocks of whole lines, reusing one buffer (bounded memory); a UTF-8
+    byte-order mark that starts the file is left out.
 
     Each block is valid until the next is requested. A line longer than block_size
     comes as one overlong block holding its first block_size bytes; the rest is skipped.
@@ -206,6 +211,10 @@ def iter_blocks(rng: Range, block_size: int = BLOCK_SIZE) -> Iterator[Block]:
     with open(rng.path, "rb", buffering=0) as fh:
         fh.seek(rng.start)
         remaining = rng.size
+        if rng.start == 0 and fh.read(len(UTF8_BOM)) == UTF8_BOM and rng.size >= len(UTF8_BOM):
+            remaining -= len(UTF8_BOM)  # the mark some editors put first is not text
+        else:
+            fh.seek(rng.start)
         # carry: bytes at the head of buf that are the start of a line whose end was not read
         # yet; the next read appends to them so the line comes out whole.
         carry = 0

@@ -104,10 +104,10 @@ def _settings(cells: dict[str, object]) -> list[str]:
 
 
 def _decoded(data: bytes, sheet: str) -> str:
-    """The sheet as text, or one sentence naming the line and column of its first non-UTF-8
-    byte."""
+    """The sheet as text (without the byte-order mark some editors put first), or one sentence
+    naming the line and column of its first non-UTF-8 byte."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from poolpipe.core.chunks import BLOCK_SIZE, Range, header_end, iter_blocks
+from poolpipe.core.chunks import BLOCK_SIZE, UTF8_BOM, Range, header_end, iter_blocks
 from poolpipe.core.inputs import check_text_file, read_small_file
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.rows import is_blank, parse_block, parse_cell, split_fields
@@ -34,7 +34,6 @@ converted (int() of 100,000 digits is slow, float() of it overflows)."""
 
 _UNUSED = 255
 """The slot of a field the fit does not read (Columns.slots): so at most 254 fields are read."""
-_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,8 +260,8 @@ def read_header(path: str | os.PathLike[str], delimiter: str) -> tuple[str, ...]
         )
     with open(path, "rb") as fh:
         line = fh.read(min(end, BLOCK_SIZE)).rstrip(b"\n").rstrip(b"\r")
-    if line.startswith(_BOM):
-        line = line[len(_BOM) :]
+    if line.startswith(UTF8_BOM):
+        line = line[len(UTF8_BOM) :]
     fields = split_fields(line, delimiter.encode())
     if fields is None or not line.strip():
         raise PoolpipeError(
