@@ -296,6 +296,18 @@ def test_a_header_of_one_column_asks_about_the_delimiter(tmp_path, text, delimit
     assert "delimiter" not in str(caught.value)
 
 
+def test_numbers_with_a_decimal_comma_are_named_when_no_feature_is_left(tmp_path):
+    path = write(tmp_path, b"x;y\n1,5;2,3\n2,5;4,1\n")
+    with pytest.raises(PoolpipeError) as caught:
+        choose_columns(path, "y", delimiter=";")
+    assert str(caught.value).endswith(
+        "to use as a feature (cells such as '1,5' have a decimal comma; numbers take a '.')"
+    )
+    with pytest.raises(PoolpipeError) as caught:
+        choose_columns(write(tmp_path, b"x;y\na;2\n"), "y", delimiter=";")
+    assert str(caught.value).endswith("to use as a feature")
+
+
 def test_the_delimiter_in_use_is_never_the_one_asked_about(tmp_path):
     path = write(tmp_path, b'"x;y"\n1\n')  # one quoted column holding the delimiter in use
     with pytest.raises(PoolpipeError) as caught:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -310,6 +311,20 @@ def numeric_fields(header: Sequence[str], lines: Iterable[bytes], delimiter: str
     return [i for i in range(len(header)) if numbers[i] > others[i]]
 
 
+_DECIMAL_COMMA = re.compile(rb"\s*[-+]?[0-9]+,[0-9]+\s*")
+
+
+def _comma_hint(lines: Iterable[bytes], delimiter: str) -> str:
+    """Where a sample's cells are numbers written with a decimal comma ('1,5'), a note saying
+    so; numbers take a decimal point."""
+    for line in lines:
+        for cell in split_fields(line, delimiter.encode()) or ():
+            if _DECIMAL_COMMA.fullmatch(cell):
+                text = cell.decode("ascii").strip()
+                return f" (cells such as {text!r} have a decimal comma; numbers take a '.')"
+    return ""
+
+
 def first_good_row(columns: Columns) -> tuple[float, ...]:
     """The first good row of the file (features, then target); zeros if there is none."""
     rng = Range(columns.path, header_end(columns.path), os.path.getsize(columns.path))
@@ -348,11 +363,13 @@ def choose_columns(
         if weight_at in chosen:
             raise PoolpipeError(f"the weights column {weights!r} is also named as a feature")
     else:
-        numeric = numeric_fields(header, sample_lines(path), delimiter)
+        sample = sample_lines(path)
+        numeric = numeric_fields(header, sample, delimiter)
         chosen = [i for i in numeric if i not in (target_at, weight_at)]
         if not chosen:
             raise PoolpipeError(
                 f"{path} has no numeric column besides the target {target!r} to use as a feature"
+                + _comma_hint(sample, delimiter)
             )
     if len(chosen) + (weight_at is not None) >= _UNUSED:
         raise PoolpipeError(f"at most {_UNUSED - 1} features are supported, not {len(chosen)}")
