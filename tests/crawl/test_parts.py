@@ -218,6 +218,23 @@ def test_check_url(url, kind):
     assert (parsed is None) == bool(kind)
 
 
+@pytest.mark.parametrize(
+    ("url", "detail"),
+    [
+        ("http://a.example:99999/", "port 99999 is over 65535"),
+        ("https://u:p@a.example:123456", "port 123456 is over 65535"),
+        ("http://a.example:x/", "port 'x' is not a number"),
+        ("http://a.example:-1/", "port '-1' is not a number"),
+        ("http://[::1]:70000/", "port 70000 is over 65535"),
+        ("http://[::1/", "Failed to parse: '[::1' is not a valid host or port"),  # urllib3's
+    ],
+)
+def test_a_bad_port_is_named_in_the_row(url, detail):
+    parsed, bad = check_url(url, ("http", "https"))
+    assert parsed is None and bad is not None
+    assert (bad.error, bad.detail) == ("invalid_url", detail)
+
+
 def test_retry_after_forms():
     assert retry_after("7") == 7.0
     assert retry_after(" 0 ") == 0.0

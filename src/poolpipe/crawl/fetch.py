@@ -120,7 +120,7 @@ def check_url(url: str, schemes: tuple[str, ...]) -> tuple[Url | None, FetchOutc
         try:
             parsed = parse_url(url)
         except (LocationValueError, ValueError) as exc:
-            return None, error(ErrorKind.INVALID_URL, str(exc))
+            return None, error(ErrorKind.INVALID_URL, _port_problem(url) or str(exc))
     if not parsed.scheme:
         return None, error(ErrorKind.INVALID_URL, "no scheme (http:// or https://)")
     if parsed.scheme not in schemes:
@@ -128,6 +128,22 @@ def check_url(url: str, schemes: tuple[str, ...]) -> tuple[Url | None, FetchOutc
     if not parsed.host:
         return None, error(ErrorKind.INVALID_URL, "no host")
     return parsed, None
+
+
+_PORT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?(?:\[[^\]]*\]|[^/?#:\[]*):([^/?#]*)")
+
+
+def _port_problem(url: str) -> str:
+    """What is wrong with a URL's port, where its port is what parse_url refused."""
+    match = _PORT.match(url)
+    if match is None:
+        return ""
+    port = match[1]
+    if not port.isascii() or not port.isdigit():
+        return f"port {port!r} is not a number"
+    if int(port) > 65535:
+        return f"port {int(port)} is over 65535"
+    return ""
 
 
 # a URL that parse_url would leave as it is: lower-case scheme and host, a port, a path and a
