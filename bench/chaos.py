@@ -219,14 +219,14 @@ def orphans(groups: list[int], limit_s: float = 30.0) -> int:
 def fill(work: Path) -> Path:
     """Fill the file system work is on, leaving nothing free."""
     filler = work / ".chaos-filler"
-    with open(filler, "wb") as fh:
+    # unbuffered: a write the full disk cuts short leaves no tail behind to fail the close
+    with open(filler, "wb", buffering=0) as fh:
         free = os.statvfs(work).f_bavail * os.statvfs(work).f_frsize
         with contextlib.suppress(OSError):
             os.posix_fallocate(fh.fileno(), 0, max(free, 1))
         with contextlib.suppress(OSError):
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
+            while fh.write(b"\0" * 65536):
+                pass
     return filler
 
 
