@@ -185,6 +185,11 @@ def test_not_text_knows_what_a_file_is_from_its_first_bytes(head, found):
     assert not_text(head).startswith(found) and bool(not_text(head)) == bool(found)
 
 
+def test_not_text_can_leave_nul_bytes_to_the_lines_that_hold_them():
+    assert not_text(b"\0" * 64, nuls=False) == ""
+    assert not_text(gzip.compress(b"x"), nuls=False) == "gzip-compressed (decompress it first)"
+
+
 def test_a_symlink_to_nothing_is_named(tmp_path):
     (tmp_path / "a").symlink_to(tmp_path / "gone")
     one_sentence(poolpipe("sum", str(tmp_path / "a")), "is a symlink to nothing")

@@ -4,6 +4,7 @@ on stderr, the rows of results.tsv, and no partial or temporary file left behind
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -110,6 +111,23 @@ def test_dev_zero_is_refused_in_one_sentence_within_bounded_memory(tmp_path: Pat
     assert run.stderr == (
         "poolpipe: error: task manifest '/dev/zero' is not a regular file or a pipe\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (gzip.compress(b'{"op":"read","path":"a.txt"}\n'), "gzip-compressed (decompress it first)"),
+        ('{"op":"read","path":"a.txt"}\n'.encode("utf-16"), "UTF-16 text (save it as UTF-8)"),
+    ],
+)
+def test_a_manifest_that_is_not_text_is_refused_in_one_sentence(
+    tmp_path: Path, data: bytes, what: str
+) -> None:
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_bytes(data)
+    run = _tasks(tmp_path, manifest)
+    assert (run.rc, run.rows) == (1, None)
+    assert run.stderr == f"poolpipe: error: task manifest '{manifest}' is not text: it is {what}\n"
 
 
 def test_a_line_far_over_the_limit_is_an_error_row_within_bounded_memory(tmp_path: Path) -> None:

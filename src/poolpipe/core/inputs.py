@@ -57,16 +57,17 @@ _NOT_TEXT = (
 """The first bytes of what is most often given in place of a text file, and what it is."""
 
 
-def not_text(head: bytes) -> str:
+def not_text(head: bytes, *, nuls: bool = True) -> str:
     """What a file whose first bytes are head is, where it is plainly not UTF-8 text: a UTF-16
-    byte-order mark, a compressed file's magic number, or NUL bytes in more than one byte of 16
-    (UTF-16 text without a mark, a program); '' for text, whose lines may hold a stray NUL."""
+    byte-order mark, a compressed file's magic number, or (with nuls) NUL bytes in more than one
+    byte of 16 (UTF-16 text without a mark, a program); '' for text, whose lines may hold a
+    stray NUL."""
     for magic, what in _NOT_TEXT:
         if head.startswith(magic):
             return what
     if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
         return "bzip2-compressed (decompress it first)"
-    if head.count(0) * 16 > len(head):
+    if nuls and head.count(0) * 16 > len(head):
         return f"binary: more than one byte in 16 of its first {len(head):,} is a NUL"
     return ""
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from poolpipe.core.chunks import BLOCK_SIZE
+from poolpipe.core.inputs import TEXT_PROBE, not_text
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks.results import Task, TaskResult
 
@@ -87,7 +88,15 @@ def open_manifest(path: str | os.PathLike[str]) -> BinaryIO:
             raise IsADirectoryError
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
             raise PoolpipeError(f"task manifest {shown} is not a regular file or a pipe")
-        return open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+        # a file's first bytes say if it is compressed or UTF-16 (a pipe's cannot be read
+        # twice); a line of NULs is a bad line of its own, an error row
+        head = os.pread(fh.fileno(), TEXT_PROBE, 0) if stat.S_ISREG(mode) else b""
+        found = not_text(head, nuls=False)
+        if found:
+            fh.close()
+            raise PoolpipeError(f"task manifest {shown} is not text: it is {found}")
+        return fh
     except FileNotFoundError:
         raise PoolpipeError(f"task manifest {shown} does not exist") from None
     except IsADirectoryError:
