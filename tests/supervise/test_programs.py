@@ -17,6 +17,7 @@ from poolpipe.errors import PoolpipeError
 from poolpipe.supervise import Program, programs_from_config, supervise
 from poolpipe.supervise.loops import SupervisorSettings
 from poolpipe.supervise.program import parse_program, with_heartbeats
+from poolpipe.supervise.report import check
 
 from ..helpers import wait_until
 
@@ -165,6 +166,8 @@ def test_a_program_whose_heartbeat_goes_stale_is_stalled_and_restarted(work: Pat
     run = supervise([], settings, programs=[program], log_dir=str(w / "logs"))
     assert [(r.process, r.restarts, r.status) for r in run.rows] == [("still", 1, "stalled")]
     assert _left_behind(_pids(w)) == []
+    with pytest.raises(PoolpipeError, match=r"^program 'still' stalled \(signal SIGKILL\)$"):
+        check(run)
 
 
 def test_a_program_that_exits_0_has_finished_and_is_not_restarted(work: Path) -> None:

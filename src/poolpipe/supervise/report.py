@@ -26,6 +26,8 @@ class LoopRow:
     restarts: int = 0
     exit_code: int | None = None
     status: str = "running"
+    kind: str = "worker loop"
+    """What it is, for messages: a worker loop or a program (not a ticks.tsv column)."""
 
     def cells(self) -> tuple[object, ...]:
         """The values of its ticks.tsv row, in FIELDS order."""
@@ -85,4 +87,4 @@ def check(run: SupervisedRun) -> None:
     if run.failed:
         row = run.failed[0]
         code = "" if row.exit_code is None else f" ({exit_text(row.exit_code)})"
-        raise PoolpipeError(f"worker loop {row.process!r} {row.status}{code}")
+        raise PoolpipeError(f"{row.kind} {row.process!r} {row.status}{code}")

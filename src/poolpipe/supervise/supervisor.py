@@ -80,7 +80,9 @@ class Supervisor:
         ]
         self.workers += [
             ProgramProcess(
-                program=p, row=LoopRow(process=p.name), log_path=program_log(log_dir, p.name)
+                program=p,
+                row=LoopRow(process=p.name, kind="program"),
+                log_path=program_log(log_dir, p.name),
             )
             for p in programs
         ]
