@@ -154,6 +154,7 @@ TEXT = b"x,y\nhttp://127.0.0.1:9/\n"
         (Path(sys.executable).read_bytes()[:100_000], "binary: more than one byte in 16 of"),
         (TEXT.decode().encode("utf-16"), "UTF-16 text (save it as UTF-8)"),
         (gzip.compress(TEXT * 100), "gzip-compressed (decompress it first)"),
+        (TEXT.replace(b"\n", b"\r"), "text with CR-only line ends (save it with LF or CRLF"),
     ],
 )
 def test_a_file_that_is_not_text_is_one_sentence(tmp_path, stage, what, data, found):
@@ -178,6 +179,10 @@ def test_a_file_that_is_not_text_is_one_sentence(tmp_path, stage, what, data, fo
         (lzma.compress(TEXT), "xz-compressed"),
         (b"PK\x03\x04" + TEXT, "a zip archive"),
         (b"BZh9 is a name\n", ""),
+        (b"x,y\r1,2\r", "text with CR-only line ends"),
+        (b"x\r\ry\r", "text with CR-only line ends"),
+        (b"x,y\r1,2\r\n", ""),  # a line feed: CRLF or a CR in a line, which rows report
+        (b"x,y\r", ""),  # one line, its CR left to the row
         (b"", ""),
     ],
 )

@@ -118,6 +118,7 @@ def test_dev_zero_is_refused_in_one_sentence_within_bounded_memory(tmp_path: Pat
     [
         (gzip.compress(b'{"op":"read","path":"a.txt"}\n'), "gzip-compressed (decompress it first)"),
         ('{"op":"read","path":"a.txt"}\n'.encode("utf-16"), "UTF-16 text (save it as UTF-8)"),
+        (b'{"op":"read","path":"a.txt"}\r{}\r', "text with CR-only line ends (save it with LF"),
     ],
 )
 def test_a_manifest_that_is_not_text_is_refused_in_one_sentence(
@@ -127,7 +128,8 @@ def test_a_manifest_that_is_not_text_is_refused_in_one_sentence(
     manifest.write_bytes(data)
     run = _tasks(tmp_path, manifest)
     assert (run.rc, run.rows) == (1, None)
-    assert run.stderr == f"poolpipe: error: task manifest '{manifest}' is not text: it is {what}\n"
+    said = f"poolpipe: error: task manifest '{manifest}' cannot be read as lines: it is {what}"
+    assert run.stderr.startswith(said) and run.stderr.count("\n") == 1
 
 
 def test_a_line_far_over_the_limit_is_an_error_row_within_bounded_memory(tmp_path: Path) -> None:

@@ -60,8 +60,8 @@ _NOT_TEXT = (
 def not_text(head: bytes, *, nuls: bool = True) -> str:
     """What a file whose first bytes are head is, where it is plainly not UTF-8 text: a UTF-16
     byte-order mark, a compressed file's magic number, or (with nuls) NUL bytes in more than one
-    byte of 16 (UTF-16 text without a mark, a program); '' for text, whose lines may hold a
-    stray NUL."""
+    byte of 16 (UTF-16 text without a mark, a program), or lines that end in CR alone (old Mac
+    text, read as one line); '' for text, whose lines may hold a stray NUL."""
     for magic, what in _NOT_TEXT:
         if head.startswith(magic):
             return what
@@ -69,6 +69,8 @@ def not_text(head: bytes, *, nuls: bool = True) -> str:
         return "bzip2-compressed (decompress it first)"
     if nuls and head.count(0) * 16 > len(head):
         return f"binary: more than one byte in 16 of its first {len(head):,} is a NUL"
+    if b"\n" not in head and b"\r" in head.rstrip(b"\r"):
+        return "text with CR-only line ends (save it with LF or CRLF line ends)"
     return ""
 
 

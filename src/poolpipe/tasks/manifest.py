@@ -95,7 +95,7 @@ def open_manifest(path: str | os.PathLike[str]) -> BinaryIO:
         found = not_text(head, nuls=False)
         if found:
             fh.close()
-            raise PoolpipeError(f"task manifest {shown} is not text: it is {found}")
+            raise PoolpipeError(f"task manifest {shown} cannot be read as lines: it is {found}")
         return fh
     except FileNotFoundError:
         raise PoolpipeError(f"task manifest {shown} does not exist") from None
