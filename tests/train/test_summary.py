@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
+from poolpipe.report.cells import interval_level
 from poolpipe.train import summary_text, train_file
-from poolpipe.train.model import p_value
+from poolpipe.train.model import Options, p_value
 
 POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
 
@@ -103,3 +105,41 @@ def test_the_summary_has_a_named_row_per_coefficient_and_never_p_0(tmp_path, sca
 )
 def test_p_values_are_never_written_as_0(p, shown):
     assert p_value(p) == shown
+
+
+def test_the_summary_shows_the_robust_errors_asked_for_and_says_so(tmp_path):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((300, 2))
+    y = x @ [1.0, -2.0] + rng.standard_normal(300) * (1 + np.abs(x[:, 0]))  # heteroscedastic
+    path = write(tmp_path / "h.csv", ["a", "b"], x, y)
+    model = train_file(str(path), "y", processes=2, options=Options(robust="hc3"))
+    text = summary_text(model)
+    want = sm.OLS(y, sm.add_constant(x)).fit(cov_type="HC3")
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[3:6]}
+    for i, name in enumerate(["intercept", "a", "b"]):
+        assert float(rows[name][2]) == pytest.approx(want.bse[i], rel=1e-5), name
+    assert "standard errors   HC3 (robust)" in text
+    plain = summary_text(train_file(str(path), "y", processes=1))
+    assert "standard errors   ordinary" in plain and plain != text
+
+
+@pytest.mark.parametrize(
+    ("alpha", "label"),
+    [(0.05, "95%"), (0.0004, "99.96%"), (0.5, "50%"), (1e-11, "99.999999999%"),
+     (1e-300, "1-1e-300")],
+)  # fmt: skip
+def test_the_interval_is_labelled_with_its_level_and_is_finite_for_a_tiny_alpha(
+    tmp_path, alpha, label
+):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((50, 1))
+    path = write(tmp_path / "t.csv", ["a"], x, 2 * x[:, 0] + rng.standard_normal(50))
+    model = train_file(str(path), "y", processes=1, options=Options(alpha=alpha))
+    assert interval_level(alpha) == label
+    assert summary_text(model).splitlines()[2].split()[-2:] == [f"[{label}", "interval]"]
+    exact = model["exact"]
+    q = stats.t.isf(alpha / 2, exact["df_resid"])
+    low, high = exact["conf_int"]["coef"][0]
+    se, coef = exact["std_err"]["coef"][0], exact["coef"][0]
+    assert low == pytest.approx(coef - q * se, rel=1e-12)
+    assert high == pytest.approx(coef + q * se, rel=1e-12)

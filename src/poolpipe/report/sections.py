@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolpipe.core.inputs import check_input_file
-from poolpipe.report.cells import counted, grouped, p_value, rate, shown, size
+from poolpipe.report.cells import counted, grouped, interval_level, p_value, rate, shown, size
 
 
 def _ms(value: object) -> str:
@@ -124,7 +124,7 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
     title = _named("Train: the exact fit", dataset)
     if "std_err" not in exact:
         return Section(title=title, text="The exact fit carries no statistics.")
-    level = f"{100 * (1 - exact['alpha']):g}%"
+    level = interval_level(exact["alpha"])
     terms = [(name, lambda d, i=i: d["coef"][i]) for i, name in enumerate(model["features"])]
     terms.append(("intercept", lambda d: d["intercept"]))
     rows = [

@@ -113,7 +113,9 @@ def coefficient_table(
         t = est / se
         df = d.df_resid
         p = 2 * special.stdtr(df, -np.abs(t)) if df > 0 else np.full(len(est), np.nan)
-        q = special.stdtrit(df, 1 - alpha / 2) if df > 0 else np.nan
+        q = (
+            -special.stdtrit(df, alpha / 2) if df > 0 else np.nan
+        )  # the lower tail: exact for tiny alpha
         low, high = est - q * se, est + q * se
     pairs = [numbers(pair) for pair in zip(low[1:], high[1:], strict=True)]
     return {

@@ -19,6 +19,7 @@ import numpy as np
 from poolpipe.core.chunks import Range, split_file
 from poolpipe.core.defaults import schema_bounds
 from poolpipe.errors import PoolpipeError
+from poolpipe.report.cells import interval_level
 from poolpipe.train.columns import Columns, choose_columns
 from poolpipe.train.fit import (
     RobustPass,
@@ -340,14 +341,16 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 def summary_text(model: dict[str, Any]) -> str:
     """The summary of a model.json document's exact fit, as lines of text."""
     exact = model["exact"]
-    level = 1 - exact["alpha"]
-    head = ["", "coef", "std err", "t", "P>|t|", f"[{level:.1%}", "interval]"]
+    head = ["", "coef", "std err", "t", "P>|t|", f"[{interval_level(exact['alpha'])}", "interval]"]
     rows = [head]
     names = [*(["intercept"] if exact.get("fit_intercept", True) else []), *model["features"]]
     coef = [*([exact["intercept"]] if exact.get("fit_intercept", True) else []), *exact["coef"]]
 
+    robust = exact.get("robust")
+    errors = robust or exact  # the errors asked for: robust ones where train.robust names them
+
     def column(key: str) -> list[Any]:
-        cell = exact[key]
+        cell = errors[key]
         own = [cell["intercept"]] if exact.get("fit_intercept", True) else []
         return [*own, *cell["coef"]]
 
@@ -381,6 +384,7 @@ def summary_text(model: dict[str, Any]) -> str:
         f_line = f"{f_line}, p {p_value(exact['f_p'])}"
     measures = [
         ("observations", str(exact["n"])),
+        ("standard errors", f"{robust['kind'].upper()} (robust)" if robust else "ordinary"),
         ("R²" if exact.get("fit_intercept", True) else "R² (uncentered)", measure("r2")),
         ("adjusted R²", measure("adj_r2")),
         ("F", f_line),
