@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from poolpipe.report import fit_section, predict_section, train_section
+from poolpipe.report.cells import shown
 from poolpipe.train import train_file
+from poolpipe.train.model import Options
 
 
 def _csv(path: Path, rows: list[tuple[float, ...]]) -> str:
@@ -26,6 +28,20 @@ def test_the_fit_section_has_a_row_per_term_with_its_error_and_interval(tmp_path
     for row in table:
         assert float(row[5]) < float(row[1]) < float(row[6])
     assert "Fitted on 40 rows" in section.text and "aliased columns: none" in section.text
+
+
+def test_the_fit_section_shows_the_robust_errors_asked_for(tmp_path: Path) -> None:
+    rows = [(x, (x * 7) % 5, 1.5 * x + (x % 3) * x * 0.05) for x in range(40)]
+    path = _csv(tmp_path / "t.csv", rows)
+    model = train_file(path, "y", processes=1, options=Options(robust="hc1", alpha=0.0004))
+    section = fit_section(model)
+    head, table = section.table
+    assert head[5:] == ["99.96% low", "99.96% high"]
+    robust = model["exact"]["robust"]
+    assert table[0][2] == shown(robust["std_err"]["coef"][0])
+    assert table[0][2] != shown(model["exact"]["std_err"]["coef"][0])
+    assert section.text.endswith("Standard errors: HC1 (robust).")
+    assert "robust" not in fit_section(train_file(path, "y", processes=1)).text
 
 
 def test_row_counts_in_the_train_sections_are_grouped_like_the_others(tmp_path: Path) -> None:

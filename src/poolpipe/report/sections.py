@@ -127,11 +127,13 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
     level = interval_level(exact["alpha"])
     terms = [(name, lambda d, i=i: d["coef"][i]) for i, name in enumerate(model["features"])]
     terms.append(("intercept", lambda d: d["intercept"]))
+    robust = exact.get("robust")
+    errors = robust or exact  # the errors asked for: robust ones where train.robust names them
     rows = [
         [name, _precise(pick(exact))]
-        + [shown(pick(exact[key])) for key in ("std_err", "t")]
-        + [p_value(pick(exact["p"]))]
-        + [_precise(bound) for bound in (pick(exact["conf_int"]) or (None, None))]
+        + [shown(pick(errors[key])) for key in ("std_err", "t")]
+        + [p_value(pick(errors["p"]))]
+        + [_precise(bound) for bound in (pick(errors["conf_int"]) or (None, None))]
         for name, pick in terms
     ]
     aliased = ", ".join(str(a) for a in exact.get("aliased") or []) or "none"
@@ -141,7 +143,8 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
         f"(adjusted {shown(exact['adj_r2'])}), residual RMSE {shown(exact['rmse'])}, "
         f"F {shown(exact['f_stat'])} on {_whole(exact['df_model'])} and "
         f"{_whole(exact['df_resid'])} degrees of freedom (p {p_value(exact['f_p'])}); "
-        f"aliased columns: {aliased}.",
+        f"aliased columns: {aliased}."
+        + (f" Standard errors: {robust['kind'].upper()} (robust)." if robust else ""),
         table=(["term", "coef", "std err", "t", "p", f"{level} low", f"{level} high"], rows),
     )
 
