@@ -201,6 +201,14 @@ def test_a_symlink_to_nothing_is_named(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "stage", [["sum"], ["crawl", "--out", "o/p.tsv"], ["train", "--target", "y"]]
+)
+def test_an_empty_input_path_is_named_so(tmp_path, stage):
+    done = poolpipe(stage[0], "", *stage[1:], cwd=tmp_path)
+    one_sentence(done, "the input file's path is empty")
+
+
+@pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda p: None, "does not exist"),

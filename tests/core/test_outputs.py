@@ -76,6 +76,15 @@ def test_an_output_path_that_is_a_folder(tmp_path, inputs, command):
 
 
 @pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("bad", [".", "", "/"])
+def test_an_output_path_that_names_no_file(tmp_path, inputs, command, bad):
+    args, label = _commands(inputs, bad)[command]
+    said = f"{label} is an empty path" if not bad else f"{label} {bad!r} is a folder, not a file"
+    one_sentence(poolpipe(*args, cwd=tmp_path), said)
+    _assert_no_work(tmp_path)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_an_output_path_below_a_file(tmp_path, inputs, command):
     bad = f"{inputs['n.txt']}/x.out"
     args, label = _commands(inputs, bad)[command]

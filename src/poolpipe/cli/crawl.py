@@ -17,6 +17,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     from poolpipe.crawl.journal import journal_dir
     from poolpipe.crawl.warc import warc_path
 
+    check_output_path(args.out, "--out")  # first: the WARC file and the journal are named from it
     warc = warc_path(args.out) if args.store == "warc" else None
     outputs = {"--out": args.out, "--summary": args.summary, "--timing": args.timing}
     outputs |= {"the WARC file": warc, "the journal": journal_dir(args.out)}

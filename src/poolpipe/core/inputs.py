@@ -16,6 +16,8 @@ def check_input_file(path: str | os.PathLike[str]) -> Path:
     Every stage splits its input by its size, so a file whose size is not its length (a
     /proc-like file that reports 0 bytes) is refused rather than read as empty.
     """
+    if not os.fspath(path):
+        raise PoolpipeError("the input file's path is empty")
     p = Path(path)
     name = str(p)
     try:

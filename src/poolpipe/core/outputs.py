@@ -130,6 +130,8 @@ def check_output_path(path: str | os.PathLike[str], label: str = "output") -> Pa
 
     Called before any work, so that a bad output path never costs the run.
     """
+    if not os.fspath(path):
+        raise PoolpipeError(f"{label} is an empty path")
     p = Path(path)
     name = f"{label} {os.fspath(path)!r}"
     try:
