@@ -186,6 +186,7 @@ HEADER_CASES = [
     ("status=302&h=Location:http://127.0.0.1:99999/", None, 0, "invalid_url", "redirected to"),
     ("h=Bad%20Name:1&h=garbage", 200, 9, "", ""),
     ("status=abc", None, 0, "protocol", "HTTP/1.1 abc"),
+    ("status=000", None, 0, "protocol", "HTTP/1.1 000"),  # no status below 100, as http.client
     ("&".join(f"h=X-{i}:1" for i in range(150)), None, 0, "protocol", "got more than 100"),
 ]
 

@@ -46,6 +46,8 @@ def test_a_head_is_read_with_its_repeats_joined_and_junk_lines_skipped():
     [
         (b"HTTP/1.1 abc", "HTTP/1.1 abc"),
         (b"SPDY/3 200 OK", "SPDY/3 200 OK"),
+        (b"HTTP/1.1 000 Zero", "HTTP/1.1 000 Zero"),  # http.client takes no status below 100
+        (b"HTTP/1.1 099", "HTTP/1.1 099"),
         (b"HTTP/1.1 200 OK\r\n" + b"X: 1\r\n" * (MAX_HEADERS + 1), "got more than 100 headers"),
     ],
 )

@@ -69,8 +69,9 @@ def parse_head(data: bytes) -> Head:
     lines = text.split("\n")
     first = lines[0].rstrip("\r")
     match = _STATUS.fullmatch(first)
-    if match is None:
-        # as http.client's BadStatusLine: the line itself is the detail
+    if match is None or int(match[1]) < 100:
+        # as http.client's BadStatusLine (which takes no status below 100): the line itself
+        # is the detail
         raise WireError(first or "empty status line")
     if len(lines) - 1 > MAX_HEADERS:
         raise WireError(f"got more than {MAX_HEADERS} headers")
