@@ -8,7 +8,6 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
 
 MISSING = ""
 """How the page shows a measurement that was not taken: an empty cell, as in the CSV."""
@@ -124,14 +123,6 @@ def rate(amount: float | None, wall_s: float | None, unit: str) -> str:
 def times(value: float | None) -> str:
     """A ratio as the page says it: '1.6x'."""
     return MISSING if value is None else f"{sig3(value)}x"
-
-
-def interval_level(alpha: float) -> str:
-    """A confidence interval's level for 0 < alpha < 1, exact to alpha's digits: "95%",
-    "99.96%"; "1-1e-12" where that takes more than 12 digits."""
-    with localcontext(prec=800):  # exact: alpha's digits reach 1e-324 at most
-        text = format(((1 - Decimal(repr(alpha))) * 100).normalize(), "f")
-    return f"{text}%" if len(text.replace(".", "")) <= 12 else f"1-{alpha!r}"
 
 
 def p_value(value: float | None) -> str:

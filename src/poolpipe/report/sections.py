@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolpipe.core.inputs import check_input_file
-from poolpipe.report.cells import counted, grouped, interval_level, p_value, rate, shown, size
+from poolpipe.core.levels import interval_level
+from poolpipe.report.cells import counted, grouped, p_value, rate, shown, size
 
 
 def _ms(value: object) -> str:
