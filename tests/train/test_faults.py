@@ -208,6 +208,19 @@ def test_a_quoted_field_spanning_lines_is_counted_as_bad_rows_with_the_reason(tm
     assert model["skipped_rows"]["count"] == 2 and reasons[0] == MALFORMED_QUOTES
 
 
+def test_the_last_line_of_a_text_field_over_lines_is_not_read_as_a_row(tmp_path):
+    # its numbers would fit the columns: only the quote that ends the note tells
+    path = tmp_path / "q.csv"
+    path.write_text('x,y,note\n1,2,ok\n2,4,"hello\n100,-50,world"\n3,7,ok\n4,9,ok\n5,10.5,ok\n')
+    model = _strict(_train(path, "--processes", "1").stdout)
+    assert model["rows"] == 4 and model["skipped_rows"]["count"] == 2
+    assert [e["line"] for e in model["skipped_rows"]["examples"]] == [3, 4]
+    x, y = np.array([1.0, 3, 4, 5]), np.array([2, 7, 9, 10.5])
+    slope, intercept = np.polyfit(x, y, 1)
+    assert model["exact"]["coef"] == pytest.approx([slope], rel=1e-12)
+    assert model["exact"]["intercept"] == pytest.approx(intercept, rel=1e-12)
+
+
 def test_a_constant_target_gives_null_statistics_with_the_reason(tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("x,y\n1,2\n2,2\n3,2\n4,2\n")

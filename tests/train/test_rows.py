@@ -122,6 +122,8 @@ def test_cell_rule_and_the_c_parser_agree(cell, value):
         (b',"x, y",z', [b"", b"x, y", b"z"]),
         (b'"say ""hi""",1', [b'say "hi"', b"1"]),
         (b'a"b,c', [b'a"b', b"c"]),
+        (b'1,world"', None),  # the end of a quoted field that began on an earlier line
+        (b'world",1', None),
         (b'"open,1', None),
         (b'"a"b,1', None),
         (b'"a" ,1', None),
@@ -146,6 +148,7 @@ def test_split_fields(line, fields):
         (b"1,2,NA", "column 'y' is not a number: 'NA'"),
         (b"1,2,1e999", "column 'y' is not a finite number: '1e999'"),
         (b'"1,2,3', MALFORMED_QUOTES),
+        (b'1,text",3', MALFORMED_QUOTES),
         (b'"1""",2,3', "column 'x' is not a number: '1\"'"),
     ],
 )

@@ -6,7 +6,8 @@
  * 255 for a field that is not used.  A line of only spaces and tabs (and an
  * optional '\r') is blank.  Any other line is a row: split into fields at the
  * delimiter, a field that starts with '"' running to its closing quote ('""'
- * inside stands for one quote); the row is good when it has exactly as many
+ * inside stands for one quote; a field that does not start with one must not
+ * end with one); the row is good when it has exactly as many
  * fields as slots, its quotes are well formed, and every used field holds one
  * finite decimal number: spaces and tabs around [+-]digits[.digits][e[+-]digits]
  * (digits on at least one side of the point).  Good rows are written, in
@@ -203,6 +204,9 @@ parse_row(const unsigned char *s, const unsigned char *e, unsigned char delimite
             fe = memchr(p, delimiter, e - p);
             if (fe == NULL) {
                 fe = e;
+            }
+            if (fe > fs && fe[-1] == '"') {
+                return 0; /* a quote ends a field it did not open: the end of one over lines */
             }
             p = fe;
         }

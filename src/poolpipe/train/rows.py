@@ -32,7 +32,7 @@ MAX_EXAMPLES = 10
 EXAMPLE_CHARS = 80
 
 MALFORMED_QUOTES = (
-    "malformed quotes: a quoted field must close on its own line (one spanning lines is not read)"
+    "malformed quotes: a field must be quoted whole on one line (one spanning lines is not read)"
 )
 
 _NUMBER = re.compile(rb"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*")
@@ -108,6 +108,8 @@ def split_fields(line: bytes, delimiter: bytes) -> list[bytes] | None:
         else:
             stop = line.find(delimiter, pos)
             stop = end if stop < 0 else stop
+            if stop > pos and line[stop - 1 : stop] == b'"':
+                return None  # a quote ends a field it did not open: the end of one over lines
             fields.append(line[pos:stop])
             pos = stop
         if pos < end:
