@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +61,27 @@ def test_predictions_and_scores_are_scikit_learns(tmp_path, fitted, processes):
     assert summary["bad_rows"]["count"] == 0
     np.testing.assert_allclose(summary["rmse"], mean_squared_error(y, pred) ** 0.5, rtol=1e-10)
     np.testing.assert_allclose(summary["r2"], r2_score(y, pred), rtol=1e-10)
+
+
+@pytest.mark.parametrize("unit", [1e300, 1e-300])
+def test_the_scores_of_targets_near_the_ends_of_the_doubles_are_finite_and_exact(tmp_path, unit):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((300, 1))
+    y = (2 * x[:, 0] + 1 + 0.1 * rng.standard_normal(300)) * unit
+    model = train_file(str(write_table(tmp_path / "t.csv", x, y)), "y", chunks=2)
+    (tmp_path / "m.json").write_text(dumps_json(model))
+    data = write_table(tmp_path / "n.csv", x, y)
+    summary = predict_file(
+        str(tmp_path / "m.json"), str(data), str(tmp_path / "p.csv"), processes=2
+    )
+    pred = [float(r[1]) for r in read_predictions(tmp_path / "p.csv")]
+    # the reference in exact rational arithmetic, from the same predictions
+    res = [Fraction(a) - Fraction(b) for a, b in zip(y.tolist(), pred, strict=True)]
+    mean = sum(map(Fraction, y.tolist())) / len(y)
+    sse, m2 = sum(r * r for r in res), sum((Fraction(v) - mean) ** 2 for v in y.tolist())
+    rmse = math.sqrt(sse / Fraction(unit) ** 2 / len(y)) * unit
+    assert summary["rmse"] == pytest.approx(rmse, rel=1e-12)
+    assert summary["r2"] == pytest.approx(float(1 - sse / m2), rel=1e-12)
 
 
 def test_the_ridge_fit_predicts_when_asked(tmp_path, fitted):

@@ -130,7 +130,8 @@ def load_model(path: str | os.PathLike[str], method: str = "exact") -> SavedMode
 
 @dataclass(frozen=True, kw_only=True)
 class PredictPart:
-    """One piece's output rows and counts; sse and the target's moments for the scores."""
+    """One piece's output rows and counts; sse and the target's moments for the scores, in units
+    of scale (a power of two: targets near the largest double square to no infinity)."""
 
     text: bytes = b""
     rows: int = 0
@@ -138,6 +139,7 @@ class PredictPart:
     blank_lines: int = 0
     examples: tuple[BadRow, ...] = field(default_factory=tuple)
     scored: int = 0
+    scale: float = 1.0
     sse: float = 0.0
     mean: float = 0.0
     m2: float = 0.0
@@ -148,20 +150,24 @@ def _quoted(text: str) -> str:
 
 
 def combine(a: PredictPart, b: PredictPart) -> PredictPart:
-    """Scores of both parts (Chan's merge of the target's mean and squared deviations)."""
-    n = a.scored + b.scored
-    if not n:
+    """Scores of both parts (Chan's merge of the target's mean and squared deviations), in the
+    larger of their scales; a's counts."""
+    if not b.scored:
         return a
-    delta = b.mean - a.mean
-    return PredictPart(
-        rows=a.rows,
-        bad_rows=a.bad_rows,
-        blank_lines=a.blank_lines,
-        examples=a.examples,
+    if not a.scored:
+        return replace(a, scored=b.scored, scale=b.scale, sse=b.sse, mean=b.mean, m2=b.m2)
+    n = a.scored + b.scored
+    scale = max(a.scale, b.scale)
+    ra, rb = a.scale / scale, b.scale / scale  # powers of two: the rescaling is exact
+    mean_a, mean_b = a.mean * ra, b.mean * rb
+    delta = mean_b - mean_a
+    return replace(
+        a,
         scored=n,
-        sse=a.sse + b.sse,
-        mean=a.mean + delta * b.scored / n,
-        m2=a.m2 + b.m2 + delta * delta * a.scored * b.scored / n,
+        scale=scale,
+        sse=a.sse * ra * ra + b.sse * rb * rb,
+        mean=mean_a + delta * b.scored / n,
+        m2=a.m2 * ra * ra + b.m2 * rb * rb + delta * delta * a.scored * b.scored / n,
     )
 
 
@@ -219,6 +225,7 @@ class Predictor:
             blank_lines=blanks,
             examples=tuple(bad[:MAX_EXAMPLES]),
             scored=scores.scored,
+            scale=scores.scale,
             sse=scores.sse,
             mean=scores.mean,
             m2=scores.m2,
@@ -226,9 +233,15 @@ class Predictor:
 
 
 def _scores(y: np.ndarray, pred: np.ndarray) -> PredictPart:
+    """The scores of some rows (finite targets and predictions), in units of the power of two
+    at or just below their largest magnitude."""
+    big = max(float(np.abs(y).max()), float(np.abs(pred).max()))
+    scale = math.ldexp(1.0, max(math.frexp(big)[1] - 1, -1000)) if big > 0 else 1.0
+    y, pred = y / scale, pred / scale
     mean = float(y.mean())
     return PredictPart(
         scored=len(y),
+        scale=scale,
         sse=float(((y - pred) ** 2).sum()),
         mean=mean,
         m2=float(((y - mean) ** 2).sum()),
@@ -327,7 +340,7 @@ def predict_file(
             fh.write(part.text)
             total = _merge(total, replace(part, text=b""))
     scored = total.scored
-    rmse = math.sqrt(total.sse / scored) if scored else None
+    rmse = math.sqrt(total.sse / scored) * total.scale if scored else None
     r2 = 1 - total.sse / total.m2 if scored and total.m2 > 0 else None
     return {
         "model": model_path,
