@@ -202,6 +202,36 @@ def test_a_rank_deficient_fit_names_the_aliased_columns(tmp_path):
     assert exact["f_stat"] == pytest.approx(want.fvalue, rel=1e-8)
 
 
+@pytest.mark.parametrize("power", [-300, -200, 160, 300])
+@pytest.mark.parametrize("kind", ["hc0", "hc3"])
+def test_weights_of_any_size_give_the_same_fit_and_errors(tmp_path, power, kind):
+    """WLS does not change when every weight is multiplied by one factor: not at 1e-300, where
+    the product of two totals underflowed, nor at 1e160, where it overflowed."""
+    x, y, w = data("plain", seed=2)
+    path = write_table(tmp_path / "t.csv", x, y, w * 10.0**power)
+    model = fit_in_chunks(path, len(y), 40, weights="w", options=Options(robust=kind))
+    res = sm.WLS(y, sm.add_constant(x), weights=w).fit()
+    exact = model["exact"]
+    factor = 10.0**power  # the sums of squares are weighted: they carry the factor
+    assert_close([exact["rss"], exact["tss"]], [res.ssr * factor, res.centered_tss * factor], "ss")
+    check_against(exact | {"rss": res.ssr, "tss": res.centered_tss}, res, exact["robust"])
+    assert_close([exact["intercept"], *exact["coef"]], res.params, "coef")
+
+
+def test_a_feature_near_1e_300_gets_its_true_errors_and_robust_ones_null_never_t_0(tmp_path):
+    x, y, _ = data("plain", seed=3)
+    path = write_table(tmp_path / "t.csv", x * 1e-300, y)
+    model = fit_in_chunks(path, len(y), 40, options=Options(robust="hc0"))
+    exact, res = model["exact"], sm.OLS(y, sm.add_constant(x)).fit()
+    units = np.array([1.0, *[1e300] * x.shape[1]])  # coefficients and errors per 1e-300
+    assert_close(with_intercept_first(exact, "std_err"), res.bse * units, "std_err")
+    assert_close(with_intercept_first(exact, "t"), res.tvalues, "t")
+    assert_close(with_intercept_first(exact, "p"), res.pvalues, "p")
+    robust = exact["robust"]  # its sums pass the float range: undefined, and said why
+    assert with_intercept_first(robust, "t") == [None] * len(units)
+    assert robust["undefined"]["std_err"].startswith("not finite")
+
+
 def test_rows_with_a_bad_or_negative_weight_are_skipped_and_counted(tmp_path):
     x, y, w = data("plain", seed=6)
     w[[3, 50, 51]] = [-1.0, 0.0, -2.5]

@@ -18,9 +18,10 @@ twice.
 
 Robust errors (HC0-HC3). The residuals need the merged coefficients, so the rows are read
 once more. A worker sums, over its rows, s_i u_i u_iᵀ with u_i = [1, x_i - x̄] in the held
-scale and s_i = w_i² e_i² (over 1 - h_i for HC2, its square for HC3), h_i = w_i (1/W +
-|(x_i - x̄) G|²) the leverage from the merged R (G Gᵀ = (R11ᵀR11)⁺). The sums merge by
-addition; inference.robust_covariance makes the sandwich of them.
+scale and s_i = (w_i / w̄)² e_i² (over 1 - h_i for HC2, its square for HC3), w̄ the mean
+weight, h_i = w_i (1/W + |(x_i - x̄) G|²) the leverage from the merged R (G Gᵀ =
+(R11ᵀR11)⁺). The sums merge by addition; inference.robust_covariance makes the sandwich of
+them, with w̄ multiplied back in.
 """
 
 from __future__ import annotations
@@ -397,7 +398,10 @@ class RobustPass:
                 resid = v[:, p] - x @ d.coef
                 s = resid * resid
                 if weights is not None:
-                    s *= weights * weights
+                    # over the mean weight: weights near 1e300 square to no infinity
+                    # (robust_covariance multiplies the mean back in)
+                    relative = weights / (d.weight / d.rows)
+                    s *= relative * relative
                 if self.kind in ("hc2", "hc3"):
                     spread = x @ d.inverse_root
                     lev = 1 / d.weight + np.einsum("ij,ij->i", spread, spread)

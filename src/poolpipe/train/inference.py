@@ -26,7 +26,14 @@ from scipy import special
 from scipy.linalg import solve_triangular
 
 from poolpipe.train.scatter import Scatter
-from poolpipe.train.solve import Kept, kept_columns, scaled_means, solve_kept, solve_ridge
+from poolpipe.train.solve import (
+    Kept,
+    column_norms,
+    kept_columns,
+    scaled_means,
+    solve_kept,
+    solve_ridge,
+)
 
 KINDS = ("hc0", "hc1", "hc2", "hc3")
 """The robust covariances train.robust may name (besides "none")."""
@@ -98,17 +105,18 @@ def numbers(values: Any) -> list[float | None]:
 
 
 def coefficient_table(
-    *, coef: Sequence[float], intercept: float, cov: np.ndarray, d: Design, alpha: float
+    *, coef: Sequence[float], intercept: float, errors: np.ndarray, d: Design, alpha: float
 ) -> dict[str, Any]:
     """std_err, t, p (two-sided) and conf_int of the coefficients and the intercept.
 
-    coef are the kept features' coefficients; cov is the covariance of (intercept, kept
-    coefficients) in the held scale. Aliased features (and a left-out intercept) get nulls.
+    coef are the kept features' coefficients; errors the standard errors of (intercept, kept
+    coefficients) in the held scale. Aliased features (and a left-out intercept) get nulls, and
+    so does every statistic of an error past the float range (never a t of 0).
     """
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        scale_se = np.sqrt(np.maximum(np.diag(cov), 0))
-        se_coef, se_intercept = d.to_original(scale_se[1:], scale_se[0])
+        se_coef, se_intercept = d.to_original(errors[1:], errors[0])
         se = np.concatenate([[se_intercept if d.intercept else math.nan], se_coef])
+        se[np.isinf(se)] = math.nan
         est = np.concatenate([[intercept], coef])
         t = est / se
         df = d.df_resid
@@ -129,18 +137,18 @@ def coefficient_table(
     }
 
 
-def unit_covariance(d: Design) -> np.ndarray:
-    """Covariance of (intercept, coefficients) over σ², in the held scale."""
+def unit_errors(d: Design) -> np.ndarray:
+    """The standard errors of (intercept, coefficients) over sigma, in the held scale: the square
+    roots of the diagonal of their covariance over sigma squared, taken as norms of G's rows (and
+    of [1/√W, x̄ᵀG] for the intercept), so that no square of an entry leaves the float range."""
+    g = d.inverse_root
     p = len(d.coef)
-    xbar = d.means[:p]
-    cov_b = d.inverse_root @ d.inverse_root.T
-    cov = np.empty((p + 1, p + 1))
-    cov[1:, 1:] = cov_b
-    cov[1:, 0] = cov[0, 1:] = -cov_b @ xbar
-    cov[0, 0] = 1 / d.weight + xbar @ cov_b @ xbar
-    if not d.intercept:
-        cov[0, :] = cov[:, 0] = 0.0
-    return cov
+    with np.errstate(over="ignore", invalid="ignore"):
+        coef = column_norms(g.T) if p else np.zeros(0)
+        if not d.intercept:
+            return np.concatenate([[0.0], coef])
+        row = np.concatenate([[1 / math.sqrt(d.weight)], d.means[:p] @ g])
+    return np.concatenate([column_norms(row[:, None]), coef])
 
 
 def fit_measures(d: Design) -> dict[str, Any]:
@@ -206,11 +214,11 @@ def inference(
     """The exact fit's statistics: its coefficient table and its measures of fit."""
     r = d.kept.scatter.r
     k = d.rank
-    sigma2 = float(r[k, k]) ** 2 / d.df_resid if d.df_resid > 0 else math.nan
+    sigma = abs(float(r[k, k])) / math.sqrt(d.df_resid) if d.df_resid > 0 else math.nan
     kept_coef = [coef[j] for j in d.kept.features]
-    table = coefficient_table(
-        coef=kept_coef, intercept=intercept, cov=sigma2 * unit_covariance(d), d=d, alpha=alpha
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        errors = sigma * unit_errors(d)
+    table = coefficient_table(coef=kept_coef, intercept=intercept, errors=errors, d=d, alpha=alpha)
     return {"alpha": alpha, **table, **fit_measures(d), "residual_sd": residual_sd(d)}
 
 
@@ -233,17 +241,20 @@ def ridge_measures(scatter: Scatter, ridge: float) -> dict[str, Any]:
 
 
 def robust_covariance(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
-    """The sandwich covariance of (intercept, coefficients) in the held scale."""
+    """The sandwich covariance of (intercept, coefficients) in the held scale (entries past the
+    float range, or from a row of leverage 1, are not finite: nulls in the table)."""
     p = len(d.coef)
+    mean_weight = d.weight / d.rows  # the meat's weights are over it (1 without weights)
     bread = np.zeros((p + 1, p + 1))
-    bread[0, 0] = 1 / d.weight
-    bread[1:, 1:] = d.inverse_root @ d.inverse_root.T
-    centred = bread @ meat @ bread
-    if kind == "hc1":
-        # HC1 is HC0 with the degrees-of-freedom correction n / (n - k - 1)
-        centred = centred * (d.rows / d.df_resid) if d.df_resid > 0 else centred * np.nan
-    # the sums are about the centered intercept (the mean of y); the data's intercept is
-    # that less x̄ b, so its row and column of the covariance move by -x̄
-    move = np.eye(p + 1)
-    move[0, 1:] = -d.means[:p]
-    return move @ centred @ move.T
+    bread[0, 0] = mean_weight / d.weight
+    with np.errstate(over="ignore", invalid="ignore"):
+        bread[1:, 1:] = (d.inverse_root @ d.inverse_root.T) * mean_weight
+        centred = bread @ meat @ bread
+        if kind == "hc1":
+            # HC1 is HC0 with the degrees-of-freedom correction n / (n - k - 1)
+            centred = centred * (d.rows / d.df_resid) if d.df_resid > 0 else centred * np.nan
+        # the sums are about the centered intercept (the mean of y); the data's intercept is
+        # that less x̄ b, so its row and column of the covariance move by -x̄
+        move = np.eye(p + 1)
+        move[0, 1:] = -d.means[:p]
+        return move @ centred @ move.T

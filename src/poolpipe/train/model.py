@@ -132,12 +132,22 @@ def exact_json(
         table = coefficient_table(
             coef=[exact.coef[j] for j in d.kept.features],
             intercept=exact.intercept,
-            cov=cov,
+            errors=np.sqrt(np.maximum(np.diag(cov), 0)),  # NaN stays NaN: a null
             d=d,
             alpha=options.alpha,
         )
         doc["robust"] = {"kind": options.robust, **table}
+        if any(table["std_err"]["coef"][j] is None for j in d.kept.features):
+            doc["robust"]["undefined"] = {"std_err": ROBUST_UNDEFINED[options.robust != "hc0"]}
     return doc
+
+
+ROBUST_UNDEFINED = (
+    "not finite: the robust sums passed the float range",
+    "not finite: a row of leverage 1 (one the fit must pass through) leaves them undefined, "
+    "or the robust sums passed the float range",
+)
+"""Why robust errors are null: for HC0, and for the kinds that divide by 1 - leverage."""
 
 
 def warnings(aliased: Sequence[str], condition: float | None) -> list[str]:

@@ -126,7 +126,7 @@ class Scatter:
         np.subtract(block, block_mean, out=stacked[width : width + m])
         if weights is not None:
             stacked[width : width + m] *= np.sqrt(weights)[:, None]
-        stacked[-1] = delta * math.sqrt(own * added / total)
+        stacked[-1] = delta * _link(own, added, total, weights is not None)
         weight = None if self.weight is None else total
         mean = self.mean + delta * (added / total)
         return Scatter(self.rows + m, mean, r_factor(stacked), self.exponent, weight)
@@ -143,10 +143,17 @@ class Scatter:
         total = wa + wb
         delta = b.mean - a.mean
         mean = a.mean + delta * (wb / total)
-        link = delta * math.sqrt(wa * wb / total)  # as in _add: what the two means differ by
+        # as in _add: what the two means differ by
+        link = delta * _link(wa, wb, total, a.weight is not None or b.weight is not None)
         stacked = np.asfortranarray(np.vstack([a.r, b.r, link]))
         weight = None if a.weight is None and b.weight is None else total
         return Scatter(a.rows + b.rows, mean, r_factor(stacked), exponent, weight)
+
+
+def _link(a: float, b: float, total: float, weighted: bool) -> float:
+    """sqrt(a b / total), the link row's factor; weights (any size, 1e-300 to 1e300) divide
+    before they multiply, so that the product neither overflows nor underflows."""
+    return math.sqrt(a / total * b) if weighted else math.sqrt(a * b / total)
 
 
 def _exponents(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
