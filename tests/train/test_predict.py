@@ -124,6 +124,30 @@ def test_every_non_blank_line_gets_a_row_and_a_bad_one_says_why(tmp_path, fitted
     assert summary["rows"] == 3 and summary["bad_rows"]["count"] == 4
     assert summary["blank_lines"] == 2
     assert summary["target"] is None and summary["rmse"] is None and summary["r2"] is None
+    shown = {e["line"]: e["text"] for e in summary["bad_rows"]["examples"]}
+    assert shown[8] == "1e308,1e308,1e308,e" and shown[5] == "oops,2,3,b"
+
+
+def test_a_row_without_a_usable_target_is_predicted_and_left_out_of_the_scores(tmp_path, fitted):
+    model_path, x, y = fitted
+    lines = [
+        f"{a!r},{b!r},{c!r},{t!r}"
+        for (a, b, c), t in zip(x[:6].tolist(), y[:6].tolist(), strict=True)
+    ]
+    lines[1] = lines[1].rsplit(",", 1)[0] + ","  # empty target
+    lines[4] = lines[4].rsplit(",", 1)[0] + ",NA"
+    data = tmp_path / "some.csv"
+    data.write_text("x0,x1,x2,y\n" + "\n".join(lines) + "\n")
+    summary = predict_file(str(model_path), str(data), str(tmp_path / "p.csv"))
+    rows = read_predictions(tmp_path / "p.csv")
+    assert all(r[1] and not r[2] for r in rows) and len(rows) == 6
+    assert summary["rows"] == 6 and summary["scored_rows"] == 4
+    model = json.loads(model_path.read_text())["exact"]
+    keep = [0, 2, 3, 5]
+    pred = x[keep] @ model["coef"] + model["intercept"]
+    np.testing.assert_allclose(
+        summary["rmse"], mean_squared_error(y[keep], pred) ** 0.5, rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize(

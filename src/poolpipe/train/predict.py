@@ -201,9 +201,12 @@ class Predictor:
                     numbers, values, found = np.arange(line, line + parsed.lines), parsed.values, []
                 pred = self.model.predict(values[:, :p])
                 ok = np.isfinite(pred)
-                found += [
-                    BadRow(n, "", "the prediction is not finite") for n in numbers[~ok].tolist()
-                ]
+                if not ok.all():
+                    lines = bytes(block.data).split(b"\n")
+                    found += [
+                        BadRow(n, _shown(lines[n - line]), "the prediction is not finite")
+                        for n in numbers[~ok].tolist()
+                    ]
                 entries = [
                     (n, f"{n},{v!r},")
                     for n, v in zip(numbers[ok].tolist(), pred[ok].tolist(), strict=True)
@@ -214,8 +217,9 @@ class Predictor:
                     bad += sorted(found, key=lambda b: b.line)
                 if entries:
                     chunks.append("\n".join(text for _, text in entries) + "\n")
-                if cols.target is not None and ok.any():
-                    scores = combine(scores, _scores(values[ok, p], pred[ok]))
+                known = ok & np.isfinite(values[:, p]) if cols.target is not None else ok[:0]
+                if known.any():
+                    scores = combine(scores, _scores(values[known, p], pred[known]))
                 line += parsed.lines
         text = "".join(chunks).encode()
         return PredictPart(
@@ -248,6 +252,11 @@ def _scores(y: np.ndarray, pred: np.ndarray) -> PredictPart:
     )
 
 
+def _shown(raw: bytes) -> str:
+    """A bad row's line as its example shows it: its first 80 characters."""
+    return raw.rstrip(b"\r").decode("utf-8", errors="backslashreplace")[:80]
+
+
 def _line_by_line(
     data: memoryview, columns: Columns, first: int
 ) -> tuple[np.ndarray, np.ndarray, list[BadRow], int]:
@@ -255,14 +264,19 @@ def _line_by_line(
     lines = bytes(data).split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
+    features = replace(columns, target=None) if columns.target is not None else None
     numbers, values, bad, blanks = [], [], [], 0
     for i, raw in enumerate(lines):
         result = parse_line(raw, columns)
+        if isinstance(result, str) and features is not None:
+            # a row whose target is empty or not a number is still predicted, not scored
+            alone = parse_line(raw, features)
+            if isinstance(alone, tuple):
+                result = (*alone, math.nan)
         if result is None:
             blanks += 1
         elif isinstance(result, str):
-            text = raw.rstrip(b"\r").decode("utf-8", errors="backslashreplace")[:80]
-            bad.append(BadRow(first + i, text, result))
+            bad.append(BadRow(first + i, _shown(raw), result))
         else:
             numbers.append(first + i)
             values.append(result)
