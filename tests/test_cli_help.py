@@ -29,3 +29,12 @@ def test_the_help_is_argparses_own(monkeypatch, capsys, command):
         texts.append(capsys.readouterr().out)
     assert texts[0] == texts[1]
     assert "usage: poolpipe" in texts[0]
+
+
+def test_what_the_help_names_is_taken_as_the_help_says(tmp_path, capsys):
+    """The delimiter's help says "\\t" for TSV and --features says empty means every other
+    column: both, typed as the help writes them, are taken."""
+    path = tmp_path / "t.tsv"
+    path.write_text("a\tb\ty\n1\t2\t3\n2\t1\t4\n3\t3\t7\n4\t1\t5\n")
+    assert main(["train", str(path), "--target", "y", "--delimiter", "\\t", "--features", ""]) == 0
+    assert '"features": [\n    "a",\n    "b"\n  ]' in capsys.readouterr().out

@@ -60,6 +60,8 @@ def _text(node: dict[str, Any]) -> Callable[[str], str]:
     pattern = re.compile(node.get("pattern", ""))
 
     def parse(text: str) -> str:
+        if high == 1 and text == "\\t":
+            text = "\t"  # a one-character setting given as the shell's two characters \t
         if len(text) < low or (high is not None and len(text) > high) or not pattern.search(text):
             raise argparse.ArgumentTypeError(f"must be {range_words(node)}, not {text!r}")
         return text
@@ -74,6 +76,8 @@ def _listed(node: dict[str, Any]) -> Callable[[str], list[Any]]:
     kind = {"integer": "whole numbers", "number": "numbers"}.get(node["items"]["type"], "values")
 
     def parse(text: str) -> list[Any]:
+        if not text.strip() and not low:
+            return []  # an empty list, as the config's []: the setting's default meaning
         values = [item(part.strip()) for part in text.split(",")]
         if len(values) < low or (high is not None and len(values) > high):
             allowed = f"{low} to {high}" if high is not None else f"at least {low}"
