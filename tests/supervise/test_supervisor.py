@@ -163,7 +163,9 @@ def test_bad_loops_are_one_sentence() -> None:
             [Loop(name="a", interval_s=1), Loop(name="a", interval_s=1)],
             SupervisorSettings(duration_s=1),
         )
-    with pytest.raises(PoolpipeError, match=r"^worker loop 'a': interval_s must be above 0, not"):
+    with pytest.raises(
+        PoolpipeError, match=r"^worker loop 'a': interval_s must be at least 0.001, not"
+    ):
         supervise([Loop(name="a", interval_s=0)], SupervisorSettings(duration_s=1))
     with pytest.raises(PoolpipeError, match="at least one worker loop"):
         supervise([], SupervisorSettings(duration_s=1))

@@ -93,6 +93,12 @@ class Loop:
             if problem:
                 shown = "" if item.name == "name" else f", not {value!r}"
                 raise PoolpipeError(f"worker loop {self.name!r}: {item.name} {problem}{shown}")
+        for item in ("fail_at_tick", "stall_at_tick"):
+            at = getattr(self, item)
+            if at is not None and self.ticks is not None and at > self.ticks:
+                raise PoolpipeError(
+                    f"worker loop {self.name!r}: {item} {at} is past its last tick, {self.ticks}"
+                )
 
 
 RECIPE_LOOPS = tuple(Loop(name=name, interval_s=1.0) for name in ("render", "logic", "network"))
