@@ -417,3 +417,27 @@ def test_cleanup_leaves_what_is_not_a_dead_writers_temporary_file_of_the_target(
         assert (tmp_path / name).read_text() == text, name
     assert (tmp_path / dead).is_symlink() and (tmp_path / "outside").exists()
     assert not (tmp_path / stale).exists()
+
+
+@pytest.mark.parametrize("stdout", ["/dev/full", "closed"])
+@pytest.mark.parametrize("stage", ["sum", "tasks", "train"])
+def test_a_summary_that_cannot_be_printed_is_one_sentence(tmp_path, stdout, stage):
+    (tmp_path / "root").mkdir()
+    (tmp_path / "n.txt").write_text("1\n2\n")
+    (tmp_path / "t.csv").write_text("x,y\n1,2\n2,3\n3,5\n")
+    (tmp_path / "m.jsonl").write_text('{"op": "write", "path": "a.txt", "content": "hi"}\n')
+    args = {
+        "sum": ["n.txt"],
+        "tasks": ["m.jsonl", "--root", "root", "--out", "r.tsv"],
+        "train": ["t.csv", "--target", "y"],
+    }[stage]
+    redirect = ">&-" if stdout == "closed" else f"> {stdout}"
+    command = " ".join([str(Path(sys.executable).with_name("poolpipe")), stage, *args, redirect])
+    done = subprocess.run(
+        ["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    why = "it is closed" if stdout == "closed" else "No space left on device"
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"poolpipe: error: standard output cannot be written: {why}\n",
+    )

@@ -7,6 +7,7 @@ import sys
 
 from poolpipe.cli import options as opt
 from poolpipe.core import USER_AGENT, Stopwatch, check_output_path, dumps_json, schema_defaults
+from poolpipe.core.outputs import write_stdout
 
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
@@ -50,7 +51,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
             progress=progress,
             restart=args.restart,
         )
-    sys.stdout.write(dumps_json(result))
+    write_stdout(dumps_json(result))
     if args.summary:
         write_json(args.summary, result)
     opt.timing_record(args, "crawl", watch, result["rows"], result["bytes"])

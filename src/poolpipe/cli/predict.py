@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from poolpipe.cli import options as opt
 from poolpipe.core import Stopwatch, dumps_json, refuse_overlap
+from poolpipe.core.outputs import write_stdout
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -26,7 +26,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             delimiter=args.delimiter,
             method=args.method,
         )
-    sys.stdout.write(dumps_json(summary))
+    write_stdout(dumps_json(summary))
     rows = summary["rows"] + summary["bad_rows"]["count"]
     opt.timing_record(args, "predict", watch, rows, summary["bytes"])
     return 0

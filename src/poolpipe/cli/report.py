@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from poolpipe.cli import options as opt
 from poolpipe.core import check_output_path, refuse_overlap
+from poolpipe.core.outputs import write_stdout
 from poolpipe.errors import PoolpipeError
 
 
@@ -50,12 +50,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if built.changes is not None:
         marks = [c for c in built.changes if c.mark in ("slower", "faster")]
         for c in marks:
-            sys.stdout.write(f"{c.mark}\t{c.rule}\t{c.dataset}\t{c.chunk}\t{c.ratio:.3g}\n")
+            write_stdout(f"{c.mark}\t{c.rule}\t{c.dataset}\t{c.chunk}\t{c.ratio:.3g}\n")
     if built.skipped:
-        sys.stdout.write(f"poolpipe: skipped {len(built.skipped)} unusable files (see the page)\n")
-    sys.stdout.write(
-        f"poolpipe: report of run {built.run_id} written to {outputs['report.html']}\n"
-    )
+        write_stdout(f"poolpipe: skipped {len(built.skipped)} unusable files (see the page)\n")
+    write_stdout(f"poolpipe: report of run {built.run_id} written to {outputs['report.html']}\n")
     return 0
 
 

@@ -4,7 +4,6 @@ recipe, the two that show processes rather than process a stage's data."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from poolpipe.cli import options as opt
 from poolpipe.core import dumps_json, schema_defaults
@@ -38,7 +37,7 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
     if args.out:
         sv.write_ticks(args.out, report)
     else:
-        sys.stdout.write(sv.ticks_tsv(report))
+        write_stdout(sv.ticks_tsv(report))
     sv.check(report)
     return 0
 

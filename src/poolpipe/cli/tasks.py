@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from poolpipe.cli import options as opt
 from poolpipe.core import check_output_path, dumps_json
+from poolpipe.core.outputs import write_stdout
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
@@ -34,7 +34,7 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
             resume=args.resume,
         )
         stop.check()
-        sys.stdout.write(dumps_json(summary.to_json()))
+        write_stdout(dumps_json(summary.to_json()))
     return min(summary.failed, MAX_FAILED_STATUS)
 
 

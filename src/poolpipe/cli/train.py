@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from poolpipe.cli import options as opt
 from poolpipe.core import (
@@ -13,6 +12,7 @@ from poolpipe.core import (
     refuse_overlap,
     schema_defaults,
 )
+from poolpipe.core.outputs import write_stdout
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -37,7 +37,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             weights=args.weights,
             options=options,
         )
-    sys.stdout.write(summary_text(result) if args.summary else dumps_json(result))
+    write_stdout(summary_text(result) if args.summary else dumps_json(result))
     opt.timing_record(args, "train", watch, result["rows"], result["bytes"])
     return 0
 

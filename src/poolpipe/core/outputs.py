@@ -282,6 +282,8 @@ def write_stdout(text: str) -> None:
     """Write text to standard output, unbuffered: a full disk or a file-size limit on a
     redirected output is one sentence, and leaves nothing buffered to fail again at exit."""
     data = text.encode()
+    if sys.stdout is None:  # started with standard output closed (>&-)
+        raise PoolpipeError("standard output cannot be written: it is closed")
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):
