@@ -21,7 +21,7 @@ from poolpipe.tasks import write_demo
 from poolpipe.tasks.manifest import MAX_LINE
 from poolpipe.tasks.root import MAX_DEPTH, MAX_PATH_BYTES
 
-from ..helpers import run_poolpipe
+from ..helpers import run_poolpipe, wait_until
 
 POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
 MEMORY_LIMIT = 1 << 30
@@ -711,3 +711,23 @@ def test_family_4_a_journal_killed_in_its_header_is_ours_and_replaced(tmp_path: 
     )
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl", "res.tsv", "root"]
+
+
+def test_a_signal_ends_the_wait_for_a_pipe_manifest_that_no_one_writes(tmp_path: Path) -> None:
+    fifo = tmp_path / "m.fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "root").mkdir()
+    poolpipe = str(Path(sys.executable).with_name("poolpipe"))
+    cmd = [poolpipe, "tasks", str(fifo), "--root", str(tmp_path / "root"), "--out", "r.tsv"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        # blocked in the pipe's open, waiting for a writer (the kernel's own word for it)
+        wchan = Path(f"/proc/{proc.pid}/wchan")
+        assert wait_until(lambda: wchan.read_text() == "wait_for_partner", timeout=60)
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert (proc.returncode, stderr) == (143, "poolpipe: stopped by SIGTERM\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fifo", "root"]

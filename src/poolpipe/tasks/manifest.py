@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from poolpipe.core.chunks import BLOCK_SIZE
 from poolpipe.core.inputs import TEXT_PROBE, not_text
+from poolpipe.core.pool import StopOnSignals
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks.results import Task, TaskResult
 
@@ -88,7 +89,13 @@ def open_manifest(path: str | os.PathLike[str]) -> BinaryIO:
             raise IsADirectoryError
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
             raise PoolpipeError(f"task manifest {shown} is not a regular file or a pipe")
-        fh = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+        if stat.S_ISFIFO(mode):
+            # a pipe's open waits for its writer: a signal must end that wait, not be held
+            # for a check that never comes
+            with StopOnSignals():
+                fh = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+        else:
+            fh = open(path, "rb")  # noqa: SIM115 (the caller closes it)
         # a file's first bytes say if it is compressed or UTF-16 (a pipe's cannot be read
         # twice); a line of NULs is a bad line of its own, an error row
         head = os.pread(fh.fileno(), TEXT_PROBE, 0) if stat.S_ISREG(mode) else b""
