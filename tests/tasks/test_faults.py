@@ -731,3 +731,25 @@ def test_a_signal_ends_the_wait_for_a_pipe_manifest_that_no_one_writes(tmp_path:
         proc.wait(timeout=30)
     assert (proc.returncode, stderr) == (143, "poolpipe: stopped by SIGTERM\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fifo", "root"]
+
+
+def test_no_task_replaces_the_manifest_being_run(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    manifest = root / "m.jsonl"
+    text = (
+        '{"op":"write","path":"m.jsonl","content":"gone\\n"}\n'
+        '{"op":"copy","src":"other.txt","path":"link"}\n'
+        '{"op":"write","path":"other.txt","content":"kept"}\n'
+    )
+    manifest.write_text(text)
+    (root / "link").symlink_to("m.jsonl")
+    (root / "other.txt").write_text("x")
+    run = _tasks(tmp_path, manifest)
+    said = "is the task manifest being run, which no task replaces"
+    assert run.rows is not None and [r.split("\t")[6] for r in run.rows] == [
+        f"'m.jsonl' {said}",
+        f"'m.jsonl' {said}",
+        "",
+    ]
+    assert manifest.read_text() == text and (root / "other.txt").read_text() == "kept"

@@ -74,8 +74,16 @@ class Target:
 class Root:
     """An open root folder; every path it hands out lies beneath it."""
 
-    def __init__(self, path: str | os.PathLike[str], *, alias: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        alias: str | None = None,
+        protected: frozenset[tuple[int, int]] = frozenset(),
+    ) -> None:
         given = os.fspath(path)
+        self.protected = protected
+        """(device, inode) of the files no task may replace: the manifest being run."""
         check_input_folder(given, "task root")
         self.path = os.path.realpath(given)
         # the root as given (a symlink to it, say): an absolute task path may begin with it or
@@ -170,6 +178,19 @@ class Root:
                 return Target(walk.fds.pop(), part, walk.shown(part))
         finally:
             walk.close()
+
+    def refuse_protected(self, target: Target) -> None:
+        """PathError if target is a file no task may replace (the manifest being run)."""
+        if not self.protected:
+            return
+        try:
+            found = os.stat(target.name, dir_fd=target.dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if (found.st_dev, found.st_ino) in self.protected:
+            raise PathError(
+                f"{target.path!r} is the task manifest being run, which no task replaces"
+            )
 
     def key(self, path: str) -> str:
         """The real path below the root that path names, as far as it exists (for ordering)."""

@@ -6,8 +6,10 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import threading
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from poolpipe.core.outputs import refuse_overlap
 from poolpipe.core.pool import StopOnSignals
@@ -44,7 +46,7 @@ def run_tasks(
     width = in_flight or 2 * processes
     with (
         open_manifest(manifest) as fh,
-        Root(root) as opened,
+        Root(root, protected=_identity(fh)) as opened,
         StopOnSignals(deferred=True, redeliver=True) as stop,
     ):
         run = _Queue(opened, processes, stop, policy, record)
@@ -146,6 +148,12 @@ def run_to_file(
     if summary.failed:
         _log.warning("%d of %d tasks failed: their rows say why", summary.failed, summary.tasks)
     return summary
+
+
+def _identity(fh: BinaryIO) -> frozenset[tuple[int, int]]:
+    """The (device, inode) of an open manifest that is a file a task could replace."""
+    found = os.fstat(fh.fileno())
+    return frozenset({(found.st_dev, found.st_ino)}) if stat.S_ISREG(found.st_mode) else frozenset()
 
 
 def _refuse_inside_root(out: str | os.PathLike[str], root: str | os.PathLike[str]) -> None:

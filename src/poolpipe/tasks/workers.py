@@ -26,7 +26,13 @@ def _raise_stopped(signum: int, _frame: object) -> None:
     raise Stopped(signum)
 
 
-def _worker(root_path: str, alias: str, parent: int, conn: Connection) -> None:
+def _worker(
+    root_path: str,
+    alias: str,
+    protected: frozenset[tuple[int, int]],
+    parent: int,
+    conn: Connection,
+) -> None:
     """Run (seq, task, check, recorded) messages until None or the parent's end of the pipe
     closes. With recorded (a resumed run's row), a task whose files still hold what the row
     says is not run: its outcome sent back is None."""
@@ -34,7 +40,7 @@ def _worker(root_path: str, alias: str, parent: int, conn: Connection) -> None:
     signal.signal(signal.SIGTERM, _raise_stopped)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past `ulimit -f` is EFBIG, a row
     try:
-        with Root(root_path, alias=alias) as root:
+        with Root(root_path, alias=alias, protected=protected) as root:
             while (item := conn.recv()) is not None:
                 seq, task, check, recorded = item
                 if recorded is not None and ops.holds(root, task, recorded):
@@ -66,7 +72,7 @@ class Workers:
 
     def __init__(self, root: Root, processes: int) -> None:
         self._ctx = mp.get_context("fork")
-        self._root = (root.path, root.alias)
+        self._root = (root.path, root.alias, root.protected)
         self._most = processes
         self.procs: list[Any] = []
         self.slots: list[Slot] = []
