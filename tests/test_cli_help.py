@@ -38,3 +38,15 @@ def test_what_the_help_names_is_taken_as_the_help_says(tmp_path, capsys):
     path.write_text("a\tb\ty\n1\t2\t3\n2\t1\t4\n3\t3\t7\n4\t1\t5\n")
     assert main(["train", str(path), "--target", "y", "--delimiter", "\\t", "--features", ""]) == 0
     assert '"features": [\n    "a",\n    "b"\n  ]' in capsys.readouterr().out
+
+
+def test_a_number_in_other_digits_is_refused_and_null_is_no_limit(tmp_path, capsys):
+    path = tmp_path / "n.txt"
+    path.write_text("1\n2\n")
+    with pytest.raises(SystemExit):
+        main(["sum", str(path), "--processes", "\uff13"])  # a fullwidth 3
+    assert "'\uff13' is not a whole number" in capsys.readouterr().err
+    (tmp_path / "root").mkdir()
+    (tmp_path / "m.jsonl").write_text('{"op": "write", "path": "a.txt", "content": "hi"}\n')
+    args = ["tasks", str(tmp_path / "m.jsonl"), "--root", str(tmp_path / "root")]
+    assert main([*args, "--out", str(tmp_path / "r.tsv"), "--timeout", "null"]) == 0

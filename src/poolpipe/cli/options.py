@@ -50,7 +50,11 @@ def value_type(node: dict[str, Any]) -> Callable[[str], Any]:
     if "array" in kinds:
         return _listed(node)
     if "integer" in kinds or "number" in kinds:
-        return in_bounds(bounds_of(node), int if "integer" in kinds else float)
+        number = in_bounds(bounds_of(node), int if "integer" in kinds else float)
+        if "null" not in kinds:
+            return number
+        # the config's null (no limit), which the help names, given on the command line
+        return lambda text: None if text == "null" else number(text)
     return _text(node)
 
 
@@ -115,6 +119,8 @@ def in_bounds(bounds: Bounds, kind: type[float] = int) -> Callable[[str], float]
 
     def parse(text: str) -> float:
         try:
+            if not text.isascii():  # Python reads fullwidth and other digits; ours are ASCII
+                raise ValueError
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
