@@ -121,6 +121,10 @@ def test_the_sum_and_the_baseline_count_one_thing_in_the_singular():
     one = {"total": 7, "numbers": 1, "lines": 1, "bytes": 2, "bad_lines": 1, "blank_lines": 0}
     assert sum_section(one, dataset="d").text.startswith("1 number in 2 B add up to 7. 1 bad line")
     assert sum_section({**one, "numbers": 2}, dataset="d").text.startswith("2 numbers in")
+    bad = {**one, "bad_examples": [{"line": 3, "text": "x", "reason": "not UTF-8"}]}
+    assert sum_section(bad, dataset="d").text.endswith("The first bad line is line 3 (not UTF-8).")
+    older = {**one, "bad_examples": [{"line": 3, "text": "x"}]}  # a total.json without reasons
+    assert sum_section(older, dataset="d").text.endswith("The first bad line is line 3.")
     slower = Change(
         rule="sum_chunk",
         dataset="d",

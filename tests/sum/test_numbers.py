@@ -181,6 +181,33 @@ def test_bad_examples_have_line_numbers_and_text(tmp_path):
     assert examples[2]["text"] == "x" * EXAMPLE_CHARS + "..."
     assert result["bad_lines"] == 3
     assert result["total"] == 27
+    assert [e["reason"] for e in examples] == [
+        "not an integer: it holds 'f'",
+        "not UTF-8",
+        "not an integer: it holds 'x'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("3\u00a0", "not an integer: it holds '\\xa0' (NO-BREAK SPACE)"),
+        ("\u20073", "not an integer: it holds '\\u2007' (FIGURE SPACE)"),
+        ("1.5", "not an integer: it holds '.'"),
+        ("1 2", "not an integer"),
+        ("--1", "not an integer"),
+    ],
+)
+def test_a_bad_line_says_why_naming_a_character_no_one_sees(tmp_path, line, reason):
+    result = sum_file(str(_write(tmp_path, f"1\n{line}\n".encode())), 1)
+    assert list(result["bad_examples"]) == [{"line": 2, "text": line, "reason": reason}]
+
+
+def test_a_line_over_the_block_says_so(tmp_path):
+    data = b"1\n" + b"9" * 5000 + b"\n2\n"
+    part = sum_range(split_file(str(_write(tmp_path, data)), 1)[0], block_size=4096)
+    assert [(e.line, e.reason) for e in part.bad_examples] == [(2, "longer than 4,096 bytes")]
+    assert part.total == 3
 
 
 def test_only_the_first_examples_are_kept_but_all_are_counted(tmp_path):

@@ -156,7 +156,9 @@ def test_a_users_own_file_needs_only_a_row_of_the_sheet(tmp_path):
     assert total["input"] == str(own) and total["chunks"] == 8
     assert total["total"] == 10 - 3 + 99999999999999999999999 + 5
     assert (total["numbers"], total["blank_lines"], total["bad_lines"]) == (4, 1, 1)
-    assert total["bad_examples"] == [{"line": 5, "text": "nope"}]
+    assert total["bad_examples"] == [
+        {"line": 5, "text": "nope", "reason": "not an integer: it holds 'n'"}
+    ]
     assert not (workdir / "data/numbers.txt").exists()
 
 

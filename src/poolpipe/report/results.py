@@ -74,7 +74,10 @@ def sum_section(total: dict[str, Any], *, dataset: str) -> Section:
     first = ""
     if bad and isinstance(examples, list) and examples and isinstance(examples[0], dict):
         ex = examples[0]
-        first = f" The first bad line is line {ex.get('line')}."
+        why = ex.get("reason")
+        first = f" The first bad line is line {ex.get('line')}" + (
+            f" ({why})." if isinstance(why, str) and why else "."
+        )
     return Section(
         title=f"Sum: result ({dataset})",
         text=f"{counted(_int(total.get('numbers')), 'number')} in {size(_int(total.get('bytes')))} "

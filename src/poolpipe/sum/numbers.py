@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -51,10 +52,11 @@ _BLANK = re.compile(rb"[ \t]*")
 
 @dataclass(frozen=True)
 class BadLine:
-    """A line that is not an integer: its 1-based number and its text (cut, escaped)."""
+    """A line that is not an integer: its 1-based number, its text (cut, escaped), and why."""
 
     line: int
     text: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,11 +105,30 @@ def parse_line(line: bytes) -> int | None:
     return decimal_to_int(match.group(1))
 
 
-def _example(line: int, raw: bytes) -> BadLine:
+_ALLOWED = frozenset("0123456789+- \t\r")
+"""The characters of an integer line: digits, a sign, spaces and tabs, the CR of a CRLF."""
+
+
+def _example(line: int, raw: bytes, longer_than: int = 0) -> BadLine:
     text = raw.decode("utf-8", errors="backslashreplace")
     if len(text) > EXAMPLE_CHARS:
         text = text[:EXAMPLE_CHARS] + "..."
-    return BadLine(line, text)
+    return BadLine(line, text, _why(raw, longer_than))
+
+
+def _why(raw: bytes, longer_than: int) -> str:
+    """Why a bad line is not an integer, naming a character a reader may not see (U+00A0)."""
+    if longer_than:
+        return f"longer than {longer_than:,} bytes"
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        return "not UTF-8"
+    odd = next((char for char in text if char not in _ALLOWED), None)
+    if odd is None:
+        return "not an integer"  # the right characters in a wrong order: "1 2", "--1", "+"
+    name = "" if odd.isascii() else f" ({unicodedata.name(odd, f'U+{ord(odd):04X}')})"
+    return f"not an integer: it holds {odd!r}{name}"
 
 
 def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) -> SumPart:
@@ -119,10 +140,12 @@ def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) ->
     examples: list[BadLine] = []
     for block in iter_blocks(rng, block_size):
         data = block.data
+        longer_than = 0
         if block.overlong:
             bad += 1
             found = [(0, 0, min(len(data), EXAMPLE_CHARS + 1))]
             nlines = 1
+            longer_than = block_size
         else:
             hi, lo, n, b, nlines, nbad, found, longs = _scan.scan(data, MAX_EXAMPLES)
             total += (hi << 64) | lo
@@ -133,7 +156,7 @@ def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) ->
                 total += decimal_to_int(bytes(data[start:end]))
         for index, start, end in found:
             if len(examples) < MAX_EXAMPLES:
-                examples.append(_example(lines + index + 1, bytes(data[start:end])))
+                examples.append(_example(lines + index + 1, bytes(data[start:end]), longer_than))
         if strict and examples:
             raise strict_stop(rng, examples[0].line, f"{examples[0].text!r} is not an integer")
         lines += nlines
