@@ -42,7 +42,7 @@ from poolpipe.crawl.settings import BOUNDS
 from poolpipe.errors import PoolpipeError
 
 from ..crawl_helpers import POOLPIPE, poolpipe, read_pages, site_stats
-from ..helpers import run_in_group
+from ..helpers import run_in_group, wait_until
 from ..workflow_helpers import snakemake, with_sheet, workflow_copy
 from .test_resume import SETTINGS as RESUME_SETTINGS
 from .test_resume import kill_after as kill_job_after
@@ -673,3 +673,34 @@ def test_a_full_spool_stops_the_job_instead_of_making_rows():
     rows = engine.run([(1, "http://x.invalid/a"), (2, "http://x.invalid/b")])
     with pytest.raises(OSError, match="No space left on device"):
         list(rows)
+
+
+# --- two crawls on one output -----------------------------------------------------------------
+
+
+def test_a_second_crawl_on_the_same_output_is_refused_while_the_first_runs(tmp_path, site):
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site.base}/hang?seconds=8\n{site.base}/page/1\n")  # 8 s: time to look
+    out = tmp_path / "pages.tsv"
+    first = subprocess.Popen(
+        [POOLPIPE, "crawl", str(urls), "--out", str(out), "--processes", "1", "--retries", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # the first crawl holds its journal once its parts are there
+        journal = tmp_path / "pages.tsv.journal"
+        assert wait_until(lambda: any(journal.glob("part.jsonl.journal/*")), timeout=60)
+        for restart in ([], ["--restart"]):
+            second = poolpipe("crawl", str(urls), "--out", str(out), *restart)
+            assert second.returncode == 1 and second.stderr == (
+                f"poolpipe: error: another crawl is writing {str(out)!r} (its journal "
+                f"{str(journal)!r} is in use): let it finish or choose another --out\n"
+            )
+        _, stderr = first.communicate(timeout=60)
+    finally:
+        first.kill()
+        first.wait(timeout=30)
+    assert first.returncode == 0, stderr
+    assert [r.line for r in read_pages(out)] == [1, 2] and read_pages(out)[1].status == 200

@@ -8,7 +8,9 @@ order into the job's part file (JSON lines).
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import logging
 import math
 import multiprocessing as mp
@@ -302,6 +304,20 @@ def crawl_file(
         check_output_path(warc_path(out), "the WARC file")
     load_previous(settings.previous)
     work = _work_folder(out, restart)
+    with _holding(work, out):
+        return _crawl_in(path, out, work, settings, processes, site, progress)
+
+
+def _crawl_in(
+    path: str,
+    out: Path,
+    work: Path,
+    settings: CrawlSettings,
+    processes: int,
+    site: SiteSpec | None,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """crawl_file's work, in its work folder."""
     try:
         duplicates = str(work / "duplicates.tsv")
         index = index_urls(path, duplicates)
@@ -367,6 +383,24 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
         seen += 1
 
 
+@contextlib.contextmanager
+def _holding(work: Path, out: Path) -> Iterator[None]:
+    """Hold the work folder's lock (flock, let go when the last process holding it ends, a kill
+    included) while the block runs; one sentence if another crawl holds it."""
+    fd = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PoolpipeError(
+                f"another crawl is writing {str(out)!r} (its journal {str(work)!r} is in use): "
+                "let it finish or choose another --out"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def _work_folder(out: Path, restart: bool) -> Path:
     """OUT.journal/, made if missing; with restart, emptied first. Never a link or a file."""
     work = journal_dir(out)
@@ -375,6 +409,9 @@ def _work_folder(out: Path, restart: bool) -> Path:
             f"{str(work)!r}, where the crawl keeps its journal, is not a folder of its own: "
             "move it away or choose another --out"
         )
+    if work.exists():
+        with _holding(work, out):  # another crawl's journal: neither removed nor joined
+            pass
     if restart and work.exists():
         shutil.rmtree(work)
     elif work.exists():
