@@ -239,3 +239,21 @@ def test_a_program_that_cannot_be_started_is_one_sentence(tmp_path: Path) -> Non
     assert str(refused.value) == (
         "program 'x' cannot be started: '/nonexistent/program': No such file or directory"
     )
+
+
+@pytest.mark.parametrize("stop_at", ["running", "backoff"])
+def test_a_stop_within_the_restarts_is_a_stop_whether_it_runs_or_waits(
+    tmp_path: Path, stop_at: str
+) -> None:
+    """The run's verdict does not hang on the moment the stop lands: a program between a crash
+    and its restart is stopped, as a running one is; only one past max_restarts fails it."""
+    settings = SupervisorSettings(
+        restart=True, max_restarts=5, restart_backoff_s=0.3, restart_jitter=0, duration_s=0.45
+    )
+    # crashes at once: with a 0.3 s wait, a stop at 0.45 s finds it waiting; with 0.5 s of life
+    # first, running
+    life = "0.5" if stop_at == "running" else "0"
+    program = Program(name="crashy", command=f"sh -c 'sleep {life}; exit 3'")
+    run = supervise([], settings, programs=[program], log_dir=str(tmp_path / "logs"))
+    assert [r.status for r in run.rows] == ["stopped"]
+    check(run)  # no error: within its restarts

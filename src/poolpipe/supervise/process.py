@@ -80,7 +80,6 @@ class Supervised:
     runs: int = 0
     streak: int = 0
     restart_at: float = 0.0
-    why: str = ""
 
 
 @dataclass(kw_only=True)

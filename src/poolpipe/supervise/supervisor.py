@@ -239,7 +239,6 @@ class Supervisor:
             worker.conn.close()
         row = worker.row
         row.exit_code = worker.proc.exitcode
-        worker.why = why
         counted = "ticks" if isinstance(worker, LoopProcess) else "heartbeats"
         _log.warning(
             "process %s (pid %d) %s after %d %s",
@@ -286,7 +285,9 @@ class Supervisor:
                 if worker.row.status == "running":
                     worker.stop(self.settings.stop_timeout_s, hurry)
                 elif worker.row.status == "backoff":
-                    worker.row.status = worker.why
+                    # waiting to be restarted, within its restarts: the stop ends it as it
+                    # ends a running one (its last exit code stays), not as one died for good
+                    worker.row.status = "stopped"
                 worker.proc.join()
         loops = [w.proc for w in self.workers if isinstance(w, LoopProcess) and w.proc]
         kill_all(loops)
