@@ -257,3 +257,14 @@ def test_a_stop_within_the_restarts_is_a_stop_whether_it_runs_or_waits(
     run = supervise([], settings, programs=[program], log_dir=str(tmp_path / "logs"))
     assert [r.status for r in run.rows] == ["stopped"]
     check(run)  # no error: within its restarts
+
+
+def test_a_heartbeat_in_a_folder_that_does_not_exist_is_one_sentence(tmp_path: Path) -> None:
+    beat = str(tmp_path / "missing" / "beat")
+    program = Program(name="x", command="sleep 5", heartbeat=beat)
+    with pytest.raises(PoolpipeError) as refused:
+        supervise([], SupervisorSettings(duration_s=1), programs=[program], log_dir=str(tmp_path))
+    assert str(refused.value) == (
+        f"program 'x': the folder of its heartbeat file {beat!r} does not exist"
+    )
+    assert list(tmp_path.iterdir()) == []  # refused before anything started

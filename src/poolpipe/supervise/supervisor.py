@@ -74,6 +74,14 @@ class Supervisor:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise PoolpipeError(f"worker loop or program name {dupes[0]!r} is used twice")
+        for p in programs:
+            folder = os.path.dirname(p.heartbeat or "") or "."
+            if p.heartbeat and not os.path.isdir(folder):
+                # else the program could never beat, and would only be killed as stalled
+                raise PoolpipeError(
+                    f"program {p.name!r}: the folder of its heartbeat file {p.heartbeat!r} "
+                    "does not exist"
+                )
         self.settings = settings
         self.workers: list[LoopProcess | ProgramProcess] = [
             LoopProcess(loop=loop, row=LoopRow(process=loop.name)) for loop in loops
