@@ -156,6 +156,13 @@ def test_a_row_without_a_usable_target_is_predicted_and_left_out_of_the_scores(t
         ("not json", "is not a model.json: it is not JSON"),
         ('{"exact": {"coef": [1], "intercept": 0}}', "its features or target are missing"),
         ("[1, 2]", "has no exact fit"),
+        *(
+            (
+                f'{{"features": {f}, "target": "y", "exact": {{"coef": {c}, "intercept": 0}}}}',
+                "its features must be distinct columns other than the target, at least one",
+            )
+            for f, c in (('["a", "a"]', "[1, 2]"), ('["a", "y"]', "[1, 2]"), ("[]", "[]"))
+        ),
         (
             '{"features": ["x0"], "target": "y", "exact": {"coef": [1, 2], "intercept": 0}}',
             "needs 1 finite coefficients",

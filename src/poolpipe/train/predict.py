@@ -104,6 +104,12 @@ def load_model(path: str | os.PathLike[str], method: str = "exact") -> SavedMode
         or not isinstance(target, str)
     ):
         raise PoolpipeError(f"{path} is not a model.json: its features or target are missing")
+    if not features or len(set(features)) < len(features) or target in features:
+        # train never writes these: the file was edited
+        raise PoolpipeError(
+            f"{path} is not a model.json: its features must be distinct columns other than the "
+            "target, at least one"
+        )
     fit = doc.get(method)
     if not isinstance(fit, dict):
         raise PoolpipeError(f"{path} holds no {method} fit (train.ridge sets one for ridge)")
