@@ -274,6 +274,8 @@ def test_columns_round_trip_through_json(tmp_path):
         (b"x,y\n1,2\n", "y", [], "ab", "the delimiter must be one ASCII character"),
         (b"x,y\n1,2\n", "y", [], '"', "the delimiter must be one ASCII character"),
         (b'"x,y\n1,2\n', "y", [], ",", "the header line is not a CSV header"),
+        (b"\nx,y\n1,2\n", "y", [], ",", "the first line is blank; the header must be the first"),
+        (b" \t\r\nx,y\n1,2\n", "y", [], ",", "the first line is blank; the header must be"),
     ],
 )
 def test_bad_files_and_columns_are_one_sentence(

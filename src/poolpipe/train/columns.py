@@ -264,7 +264,9 @@ def read_header(path: str | os.PathLike[str], delimiter: str) -> tuple[str, ...]
     if line.startswith(UTF8_BOM):
         line = line[len(UTF8_BOM) :]
     fields = split_fields(line, delimiter.encode())
-    if fields is None or not line.strip():
+    if not line.strip():
+        raise PoolpipeError(f"{path}: the first line is blank; the header must be the first line")
+    if fields is None:
         raise PoolpipeError(
             f"{path}: the header line is not a CSV header{_split_hint(line, delimiter)}"
         )
