@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -36,14 +37,38 @@ def _refused(line: int, message: str, op: object = "", path: object = "") -> Tas
     )
 
 
+class _RepeatedKey(ValueError):
+    """A JSON object that gives one key twice (json keeps the last one, silently)."""
+
+
+def _once(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    item = dict(pairs)
+    if len(item) < len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise _RepeatedKey(f"the key {twice!r} is given twice")
+    return item
+
+
+def _json_text(value: object) -> str:
+    """A JSON value as the manifest writes it (null, not None), cut to 40 characters."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
 def parse_task(line: int, text: bytes) -> Task | TaskResult:
     """A manifest line as a Task, or the error row saying why it is not one."""
     try:
-        item = json.loads(text)
+        item = json.loads(text, object_pairs_hook=_once)
     except UnicodeDecodeError:
         return _refused(line, "the line is not UTF-8 text")
+    except _RepeatedKey as exc:
+        return _refused(line, str(exc))
     except ValueError as exc:
-        return _refused(line, f"the line is not valid JSON ({str(exc).split(':')[0]})")
+        why = str(exc).split(":")[0]
+        if why.startswith("Exceeds the limit"):  # Python's guard on int("9" * 5000)
+            why = f"a number of over {sys.get_int_max_str_digits()} digits"
+        return _refused(line, f"the line is not valid JSON ({why})")
     except RecursionError:
         return _refused(line, "the line is not valid JSON (nested too deeply)")
     if not isinstance(item, dict):
@@ -55,7 +80,7 @@ def parse_task(line: int, text: bytes) -> Task | TaskResult:
     if "op" not in item:
         return _refused(line, "the task has no 'op'", op, path)
     if op not in OPS:
-        return _refused(line, f"unknown op {op!r} (one of {', '.join(OPS)})", op, path)
+        return _refused(line, f"unknown op {_json_text(op)} (one of {', '.join(OPS)})", op, path)
     if not isinstance(path, str) or not path:
         return _refused(line, "'path' must be a non-empty string", op, path)
     content, src = item.get("content"), item.get("src")
