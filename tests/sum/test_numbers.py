@@ -309,7 +309,8 @@ def test_cli_prints_the_result_and_fails_in_one_sentence(tmp_path, poolpipe_cli,
     strict = subprocess.run([*cli, str(path), "--strict"], capture_output=True, timeout=60)
     assert strict.returncode == 1
     assert drop_note(strict.stderr.decode(), scanner).strip() == (
-        f"poolpipe: error: {path}, line 3: 'bad' is not an integer (strict mode stops here)"
+        f"poolpipe: error: {path}, line 3: 'bad' is not an integer: it holds 'b' (strict mode "
+        "stops here)"
     )
     for bad_path, words in [(tmp_path / "nope.txt", "does not exist"), (tmp_path, "directory")]:
         run = subprocess.run([*cli, str(bad_path)], capture_output=True, timeout=60)
@@ -407,3 +408,11 @@ def test_the_sum_command_with_a_pool_loads_neither_typing_nor_the_timing_records
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["total"] == 12345 * 700_000
     assert json.loads(run.stderr.splitlines()[-1]) == [0, True, []]  # the pool ran, lean
+
+
+def test_the_strict_sentence_escapes_a_bad_line_once_and_leaves_its_line_end_out(tmp_path):
+    path = _write(tmp_path, b"1\r\nbad\x00\xff\r\n")
+    with pytest.raises(PoolpipeError) as stopped:
+        sum_file(str(path), 1, strict=True)
+    assert ", line 2: 'bad\\x00\\xff' is not UTF-8 (strict" in str(stopped.value)
+    assert sum_file(str(path), 1)["bad_examples"][0]["text"] == "bad\x00\\xff"

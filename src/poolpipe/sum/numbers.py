@@ -105,11 +105,16 @@ def parse_line(line: bytes) -> int | None:
     return decimal_to_int(match.group(1))
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""What a one-line message escapes in a bad line's text (a NUL, a CR): not to the terminal."""
+
 _ALLOWED = frozenset("0123456789+- \t\r")
 """The characters of an integer line: digits, a sign, spaces and tabs, the CR of a CRLF."""
 
 
 def _example(line: int, raw: bytes, longer_than: int = 0) -> BadLine:
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]  # a CRLF line's end, not its text
     text = raw.decode("utf-8", errors="backslashreplace")
     if len(text) > EXAMPLE_CHARS:
         text = text[:EXAMPLE_CHARS] + "..."
@@ -158,7 +163,9 @@ def sum_range(rng: Range, strict: bool = False, block_size: int = BLOCK_SIZE) ->
             if len(examples) < MAX_EXAMPLES:
                 examples.append(_example(lines + index + 1, bytes(data[start:end]), longer_than))
         if strict and examples:
-            raise strict_stop(rng, examples[0].line, f"{examples[0].text!r} is not an integer")
+            first = examples[0]  # its text escaped once already: quoted, not repr()'d again
+            shown = _CONTROL.sub(lambda c: f"\\x{ord(c[0]):02x}", first.text)
+            raise strict_stop(rng, first.line, f"'{shown}' is {first.reason}")
         lines += nlines
     return SumPart(
         total=total,
