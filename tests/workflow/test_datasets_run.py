@@ -158,6 +158,11 @@ def total_of_name(workdir: Path, name: str) -> dict:
             "name\tstage\tpath\nx\tsum\ta.txt\nx\tsum\tb.txt\n",
             "sheet.tsv, line 3 (dataset 'x'): the name is already used on line 2",
         ),
+        (
+            "name\tstage\tpath\nApril\tsum\ta.txt\napril\tsum\tb.txt\n",
+            "sheet.tsv, line 3 (dataset 'april'): the name is already used on line 2 (names that "
+            "differ only in case collide)",
+        ),
         ("name\tstage\nx\tsum\n", "dataset sheet sheet.tsv has no column 'path'"),
         (
             "name\tstage\tpath\n../up\tsum\ta.txt\n",

@@ -141,6 +141,7 @@ def read_datasets(path: str | os.PathLike[str], *, schema: str | os.PathLike[str
         )
     datasets: list[Dataset] = []
     seen: dict[str, int] = {}
+    names: set[str] = set()
     for (line, _), row in zip(lines[1:], reader, strict=False):
         if None in row:
             raise PoolpipeError(f"{sheet}, line {line}: more cells than the header has columns")
@@ -150,9 +151,14 @@ def read_datasets(path: str | os.PathLike[str], *, schema: str | os.PathLike[str
         where = _where(sheet, line, cells)
         _check_row(cells, validator, where)
         name = str(cells["name"])
-        if name in seen:
-            raise PoolpipeError(f"{where}: the name is already used on line {seen[name]}")
-        seen[name] = line
+        if name.casefold() in seen:
+            # results/<stage>/A and .../a are one folder on macOS's and Windows' usual disks
+            raise PoolpipeError(
+                f"{where}: the name is already used on line {seen[name.casefold()]}"
+                + ("" if name in names else " (names that differ only in case collide)")
+            )
+        seen[name.casefold()] = line
+        names.add(name)
         datasets.append(_dataset(cells))
     if not datasets:
         raise PoolpipeError(f"dataset sheet {sheet} lists no dataset")
