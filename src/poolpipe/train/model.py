@@ -290,8 +290,9 @@ def model_json(
             }
         else:
             doc["full_fit"] = None
+            shown = f"{need:.0f}" if need >= 10 else f"{need:.2g}"  # never "about 0 MiB"
             doc["full_fit_skipped"] = (
-                f"needs about {need:.0f} MiB, more than full_fit_max_mb = {full_fit_max_mb:g}"
+                f"needs about {shown} MiB, more than full_fit_max_mb = {full_fit_max_mb:g}"
             )
     return doc
 
