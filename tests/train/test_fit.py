@@ -252,6 +252,9 @@ def test_empty_chunks_are_left_out_of_the_averages(tmp_path):
     assert all("coef" not in f for f in model["chunk_fits"] if not f["rows"])
     assert model["average"]["intercept"] == pytest.approx(np.mean([f["intercept"] for f in fitted]))
     assert_matches(model["exact"], sklearn_fit(x[:10], y[:10]))
+    # one row a chunk tells no coefficient: the averages are said to be worth nothing
+    assert model["average_warning"].startswith("10 of the 10 chunk fits averaged are rank-def")
+    assert train_file(str(path), "y", processes=1, chunks=2)["average_warning"] is None
 
 
 @given(st.lists(st.integers(0, 60), min_size=1, max_size=6), st.integers(0, 2**32 - 1))

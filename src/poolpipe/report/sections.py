@@ -59,7 +59,8 @@ def train_section(model: dict, *, dataset: str | None = None) -> Section:
         title=title,
         text=f"Largest absolute difference of each method's coefficients and intercept from "
         f"scikit-learn's fit on all {counted(model['rows'], 'row')}, over "
-        f"{counted(model['chunks'], 'chunk')}.",
+        f"{counted(model['chunks'], 'chunk')}."
+        + (f" Warning: {model['average_warning']}." if model.get("average_warning") else ""),
         table=(["method", "coef", "intercept"], rows),
         png=plots.bars(
             methods,

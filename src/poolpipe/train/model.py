@@ -142,6 +142,18 @@ def exact_json(
     return doc
 
 
+def _deficient(fitted: Sequence[tuple[Fit, int]], features: int) -> str | None:
+    """What the averages are worth when chunk fits in them could not tell every coefficient."""
+    short = sum(fit.rank is not None and fit.rank < features for fit, _ in fitted)
+    if not short:
+        return None
+    return (
+        f"{short} of the {len(fitted)} chunk fits averaged are rank-deficient (a chunk of fewer "
+        "rows than columns, or with aliased ones): their coefficients of 0 pull the averages "
+        "toward 0; the exact fit has no such error"
+    )
+
+
 ROBUST_UNDEFINED = (
     "not finite: the robust sums passed the float range",
     "not finite: a row of leverage 1 (one the fit must pass through) leaves them undefined, "
@@ -266,6 +278,7 @@ def model_json(
         "bytes": total.bytes,
         "chunks": len(parts),
         "chunks_averaged": len(fitted),
+        "average_warning": _deficient(fitted, len(columns.feature_names)),
         "strict": strict,
         "exact": exact_doc,
         "ridge": ridge_json(total, columns, options) if options.ridge > 0 else None,
