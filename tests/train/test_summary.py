@@ -11,7 +11,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from poolpipe.core.levels import interval_level
+from poolpipe.core.outputs import interval_level
 from poolpipe.train import summary_text, train_file
 from poolpipe.train.model import Options, p_value
 

@@ -11,6 +11,7 @@ import re
 import stat
 import sys
 from collections.abc import Iterator
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 from poolpipe.core.bigints import SMALL_DIGITS, decimal_to_int, int_to_decimal
@@ -370,3 +371,11 @@ def read_json(
     except ValueError as exc:  # the decoder's place of the damage, or _constant's NaN
         why = str(exc)
     raise PoolpipeError(f"{label} {os.fspath(path)!r} cannot be read: {why}")
+
+
+def interval_level(alpha: float) -> str:
+    """A confidence interval's level for 0 < alpha < 1, exact to alpha's digits: "95%",
+    "99.96%"; "1-1e-300" where that takes more than 12 digits."""
+    with localcontext(prec=800):  # exact: alpha's digits reach 1e-324 at most
+        text = format(((1 - Decimal(repr(alpha))) * 100).normalize(), "f")
+    return f"{text}%" if len(text.replace(".", "")) <= 12 else f"1-{alpha!r}"

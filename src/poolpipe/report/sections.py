@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolpipe.core.inputs import check_input_file
-from poolpipe.core.levels import interval_level
+from poolpipe.core.outputs import interval_level
 from poolpipe.report.cells import counted, grouped, p_value, rate, shown, size
 
 

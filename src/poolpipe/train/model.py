@@ -18,7 +18,7 @@ import numpy as np
 
 from poolpipe.core.chunks import Range, split_file
 from poolpipe.core.defaults import schema_bounds
-from poolpipe.core.levels import interval_level
+from poolpipe.core.outputs import interval_level
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns, choose_columns
 from poolpipe.train.fit import (
