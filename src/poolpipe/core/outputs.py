@@ -11,7 +11,6 @@ import re
 import stat
 import sys
 from collections.abc import Iterator
-from decimal import Decimal, localcontext
 from pathlib import Path
 
 from poolpipe.core.bigints import SMALL_DIGITS, decimal_to_int, int_to_decimal
@@ -376,6 +375,8 @@ def read_json(
 def interval_level(alpha: float) -> str:
     """A confidence interval's level for 0 < alpha < 1, exact to alpha's digits: "95%",
     "99.96%"; "1-1e-300" where that takes more than 12 digits."""
+    from decimal import Decimal, localcontext  # not at import: the sum command starts without it
+
     with localcontext(prec=800):  # exact: alpha's digits reach 1e-324 at most
         text = format(((1 - Decimal(repr(alpha))) * 100).normalize(), "f")
     return f"{text}%" if len(text.replace(".", "")) <= 12 else f"1-{alpha!r}"
