@@ -122,7 +122,7 @@ def test_os_errors_are_error_rows(tmp_path: Path) -> None:
         ],
     )
     assert [(r.ok, r.error) for r in rows] == [
-        (False, "Is a directory"),
+        (False, "'dir' is a folder"),
         (False, "'file' is not a folder"),
         (False, "'missing' does not exist"),
         (False, "'dir' is a folder"),
@@ -177,7 +177,7 @@ def test_a_task_waits_for_a_write_to_a_folder_it_lives_in(tmp_path: Path) -> Non
             (True, ""),
             (False, "'w' is not a folder"),
             (True, ""),
-            (False, "Is a directory"),
+            (False, "'v' is a folder"),
         ]
 
 

@@ -137,7 +137,7 @@ def _remove_left(dir_fd: int, prefix: str) -> None:
 def _write(root: Root, task: Task, data: bytes) -> TaskOutcome:
     target = root.target(task.path)
     try:
-        root.refuse_protected(target)
+        root.check_replaceable(target)
         prefix = temporary_prefix(target.name, task)
         with contextlib.suppress(OSError):  # best effort: a folder we cannot list is no loss
             _remove_left(target.dir_fd, prefix)
@@ -159,7 +159,7 @@ def _copy(root: Root, task: Task) -> TaskOutcome:
         os.close(fd)
         raise
     try:
-        root.refuse_protected(target)
+        root.check_replaceable(target)
         prefix = temporary_prefix(target.name, task)
         with contextlib.suppress(OSError):  # best effort: a folder we cannot list is no loss
             _remove_left(target.dir_fd, prefix)

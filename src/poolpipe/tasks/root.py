@@ -179,14 +179,15 @@ class Root:
         finally:
             walk.close()
 
-    def refuse_protected(self, target: Target) -> None:
-        """PathError if target is a file no task may replace (the manifest being run)."""
-        if not self.protected:
-            return
+    def check_replaceable(self, target: Target) -> None:
+        """PathError if a write may not replace target: a folder, or a file no task may replace
+        (the manifest being run)."""
         try:
             found = os.stat(target.name, dir_fd=target.dir_fd, follow_symlinks=False)
         except FileNotFoundError:
             return
+        if stat.S_ISDIR(found.st_mode):
+            raise PathError(f"{target.path!r} is a folder")
         if (found.st_dev, found.st_ino) in self.protected:
             raise PathError(
                 f"{target.path!r} is the task manifest being run, which no task replaces"
