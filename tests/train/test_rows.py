@@ -270,6 +270,14 @@ def test_columns_round_trip_through_json(tmp_path):
         (b"x,y\n1,2\n", "y", ["y"], ",", "the target 'y' is also named as a feature"),
         (b"x,y\n1,2\n", "y", ["x", "x"], ",", "a feature is named twice"),
         (b"x,x,y\n1,2,3\n", "y", [], ",", "the header names column 'x' twice"),
+        (
+            b"x,,Unnamed: 1,y\n1,2,3,4\n",
+            "y",
+            [],
+            ",",
+            "column 2 of the header has no name, and 'Unnamed: 1', the name it would be given, "
+            "is another column's: name it",
+        ),
         (b"name,y\na,2\n", "y", [], ",", "no numeric column besides the target 'y'"),
         (b"x,y\n1,2\n", "y", [], "ab", "the delimiter must be one ASCII character"),
         (b"x,y\n1,2\n", "y", [], '"', "the delimiter must be one ASCII character"),

@@ -270,11 +270,17 @@ def read_header(path: str | os.PathLike[str], delimiter: str) -> tuple[str, ...]
         raise PoolpipeError(
             f"{path}: the header line is not a CSV header{_split_hint(line, delimiter)}"
         )
-    names = [f.decode("utf-8", errors="backslashreplace").strip() for f in fields]
-    names = [name or f"Unnamed: {i}" for i, name in enumerate(names)]
+    given = [f.decode("utf-8", errors="backslashreplace").strip() for f in fields]
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(given)]
     seen: set[str] = set()
     for name in names:
         if name in seen:
+            blank = next((i for i, n in enumerate(names) if n == name and not given[i]), None)
+            if blank is not None:  # the name a blank one is given, pandas' way, is taken
+                raise PoolpipeError(
+                    f"{path}: column {blank + 1} of the header has no name, and {name!r}, the "
+                    "name it would be given, is another column's: name it"
+                )
             raise PoolpipeError(f"{path}: the header names column {_short(name)!r} twice")
         seen.add(name)
     return tuple(names)
