@@ -121,9 +121,8 @@ def coefficient_table(
         t = est / se
         df = d.df_resid
         p = 2 * special.stdtr(df, -np.abs(t)) if df > 0 else np.full(len(est), np.nan)
-        q = (
-            -special.stdtrit(df, alpha / 2) if df > 0 else np.nan
-        )  # the lower tail: exact for tiny alpha
+        # the quantile from the lower tail: 1 - alpha / 2 rounds to 1 for a tiny alpha
+        q = -special.stdtrit(df, alpha / 2) if df > 0 else np.nan
         low, high = est - q * se, est + q * se
     pairs = [numbers(pair) for pair in zip(low[1:], high[1:], strict=True)]
     return {

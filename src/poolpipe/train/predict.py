@@ -223,9 +223,10 @@ class Predictor:
                     bad += sorted(found, key=lambda b: b.line)
                 if entries:
                     chunks.append("\n".join(text for _, text in entries) + "\n")
-                known = ok & np.isfinite(values[:, p]) if cols.target is not None else ok[:0]
-                if known.any():
-                    scores = combine(scores, _scores(values[known, p], pred[known]))
+                if cols.target is not None:
+                    known = ok & np.isfinite(values[:, p])  # a NaN target: predicted, not scored
+                    if known.any():
+                        scores = combine(scores, _scores(values[known, p], pred[known]))
                 line += parsed.lines
         text = "".join(chunks).encode()
         return PredictPart(
