@@ -6,6 +6,7 @@ from pathlib import Path
 
 from poolpipe.report import fit_section, predict_section, train_section
 from poolpipe.report.cells import shown
+from poolpipe.report.results import model_section
 from poolpipe.train import train_file
 from poolpipe.train.model import Options
 
@@ -42,6 +43,21 @@ def test_the_fit_section_shows_the_robust_errors_asked_for(tmp_path: Path) -> No
     assert table[0][2] != shown(model["exact"]["std_err"]["coef"][0])
     assert section.text.endswith("Standard errors: HC1 (robust).")
     assert "robust" not in fit_section(train_file(path, "y", processes=1)).text
+
+
+def test_a_fit_through_the_origin_names_its_r2_uncentered_and_has_no_intercept_row(
+    tmp_path: Path,
+) -> None:
+    rows = [(x, (x * 7) % 5, 1.5 * x - 2 * ((x * 7) % 5) + 3 + (-1) ** x * 0.1) for x in range(40)]
+    path = _csv(tmp_path / "t.csv", rows)
+    model = train_file(path, "y", processes=1, options=Options(intercept=False))
+    section = fit_section(model)
+    assert [row[0] for row in section.table[1]] == ["x1", "x2"]
+    assert f"in one pass: R² (uncentered) {shown(model['exact']['r2'])} (" in section.text
+    assert ": R² (uncentered) " in model_section(model, dataset="t").text
+    centred = train_file(path, "y", processes=1)
+    assert f"in one pass: R² {shown(centred['exact']['r2'])} (" in fit_section(centred).text
+    assert "uncentered" not in model_section(centred, dataset="t").text
 
 
 def test_row_counts_in_the_train_sections_are_grouped_like_the_others(tmp_path: Path) -> None:

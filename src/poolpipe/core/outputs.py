@@ -372,6 +372,11 @@ def read_json(
     raise PoolpipeError(f"{label} {os.fspath(path)!r} cannot be read: {why}")
 
 
+def r2_label(exact: dict) -> str:
+    """R²'s name for an exact fit: "R² (uncentered)" where it has no intercept, as statsmodels'."""
+    return "R²" if exact.get("fit_intercept", True) else "R² (uncentered)"
+
+
 def interval_level(alpha: float) -> str:
     """A confidence interval's level for 0 < alpha < 1, exact to alpha's digits: "95%",
     "99.96%"; "1-1e-300" where that takes more than 12 digits."""

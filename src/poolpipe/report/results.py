@@ -18,6 +18,7 @@ from typing import Any
 
 from poolpipe.core import tsv
 from poolpipe.core.inputs import check_input_file, read_small_file
+from poolpipe.core.outputs import r2_label
 from poolpipe.errors import PoolpipeError
 from poolpipe.report.cells import count, counted, p_value, sig3, size
 from poolpipe.report.sections import (
@@ -106,7 +107,7 @@ def model_section(model: dict[str, Any], *, dataset: str) -> Section:
     skipped = model.get("skipped_rows") if isinstance(model.get("skipped_rows"), dict) else {}
     bad = _int(skipped.get("count")) or 0
     r2 = exact.get("r2")
-    fit = f"R² {sig3(r2)}" if isinstance(r2, int | float) else "R² undefined"
+    fit = f"{r2_label(exact)} {sig3(r2) if isinstance(r2, int | float) else 'undefined'}"
     rmse = exact.get("rmse")
     if isinstance(rmse, int | float):
         fit += f", residual RMSE {sig3(rmse)}"

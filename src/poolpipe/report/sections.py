@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolpipe.core.inputs import check_input_file
-from poolpipe.core.outputs import interval_level
+from poolpipe.core.outputs import interval_level, r2_label
 from poolpipe.report.cells import counted, grouped, p_value, rate, shown, size
 
 
@@ -128,7 +128,8 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
         return Section(title=title, text="The exact fit carries no statistics.")
     level = interval_level(exact["alpha"])
     terms = [(name, lambda d, i=i: d["coef"][i]) for i, name in enumerate(model["features"])]
-    terms.append(("intercept", lambda d: d["intercept"]))
+    if exact.get("fit_intercept", True):  # through the origin: no intercept was fitted
+        terms.append(("intercept", lambda d: d["intercept"]))
     robust = exact.get("robust")
     errors = robust or exact  # the errors asked for: robust ones where train.robust names them
     rows = [
@@ -141,7 +142,8 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
     aliased = ", ".join(str(a) for a in exact.get("aliased") or []) or "none"
     return Section(
         title=title,
-        text=f"Fitted on {counted(exact['n'], 'row')} in one pass: R² {shown(exact['r2'])} "
+        text=f"Fitted on {counted(exact['n'], 'row')} in one pass: {r2_label(exact)} "
+        f"{shown(exact['r2'])} "
         f"(adjusted {shown(exact['adj_r2'])}), residual RMSE {shown(exact['rmse'])}, "
         f"F {shown(exact['f_stat'])} on {_whole(exact['df_model'])} and "
         f"{_whole(exact['df_resid'])} degrees of freedom (p {p_value(exact['f_p'])}); "

@@ -18,7 +18,7 @@ import numpy as np
 
 from poolpipe.core.chunks import Range, split_file
 from poolpipe.core.defaults import schema_bounds
-from poolpipe.core.outputs import interval_level
+from poolpipe.core.outputs import interval_level, r2_label
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns, choose_columns
 from poolpipe.train.fit import (
@@ -409,7 +409,7 @@ def summary_text(model: dict[str, Any]) -> str:
     measures = [
         ("observations", str(exact["n"])),
         ("standard errors", f"{robust['kind'].upper()} (robust)" if robust else "ordinary"),
-        ("R²" if exact.get("fit_intercept", True) else "R² (uncentered)", measure("r2")),
+        (r2_label(exact), measure("r2")),
         ("adjusted R²", measure("adj_r2")),
         ("F", f_line),
         ("residual SD", shown(exact.get("residual_sd"))),
