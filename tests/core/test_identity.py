@@ -158,3 +158,46 @@ def test_the_content_hash_sees_an_edit_the_identity_cannot(tmp_path):
     os.utime(src, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert identify(src) == before  # size, mtime and both ends: the documented blind spot
     assert content_hash(src) != whole
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence"),
+    [
+        (
+            'name\tstage\tpath\nq\tsum\t"n.txt\t\nt\ttrain\tt.csv\n',
+            "{sheet}, line 2: a cell that starts with a quote runs on to the next line; remove "
+            "the quote, or close it in the same cell",
+        ),
+        (
+            "name\tstage\tpath\tchunks\tchunks\nb\tsum\tn.txt\t4\t8\n",
+            "dataset sheet {sheet}: the header names column 'chunks' twice",
+        ),
+        (
+            "name\tstage\tpath\tchunk\nb\tsum\tn.txt\t\n",
+            "dataset sheet {sheet}: unknown column 'chunk'; did you mean 'chunks'?",
+        ),
+        (
+            "name\tstage\tpath\tcolour\nb\tsum\tn.txt\tred\n",
+            "dataset sheet {sheet}: unknown column 'colour'; the columns are name, stage, path, "
+            "root, chunks, target, features, model, demo_settings",
+        ),
+        (
+            "name\tstage\tpath\tfeatures\nt\ttrain\tt.csv\t, ,\n",
+            "{sheet}, line 2 (dataset 't'): column features names no column; leave it empty "
+            "for train.features",
+        ),
+    ],
+)
+def test_a_sheet_that_would_be_read_otherwise_than_meant_is_one_sentence(tmp_path, text, sentence):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text(text)
+    with pytest.raises(PoolpipeError) as caught:
+        read_datasets(sheet, schema=SCHEMA)
+    assert str(caught.value) == sentence.format(sheet=sheet)
+
+
+def test_a_quoted_cell_and_a_header_that_ends_in_a_tab_are_read(tmp_path):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text('name\tstage\tpath\t\nb\tsum\t"my\tnumbers.txt"\t\n')
+    (b,) = read_datasets(sheet, schema=SCHEMA)
+    assert b.path == "my\tnumbers.txt"

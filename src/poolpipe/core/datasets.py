@@ -82,6 +82,10 @@ def _check_row(
             raise PoolpipeError(f"{where}: column {column} is for {owner} datasets only")
     if stage == "tasks" and "root" not in cells:
         raise PoolpipeError(f"{where}: a tasks dataset needs its root folder in column root")
+    if "features" in cells and not _dataset(cells).features:
+        raise PoolpipeError(
+            f"{where}: column features names no column; leave it empty for train.features"
+        )
     if stage == "predict" and "model" not in cells:
         raise PoolpipeError(f"{where}: a predict dataset names a train dataset in column model")
     for setting in _settings(cells):
@@ -132,19 +136,18 @@ def read_datasets(path: str | os.PathLike[str], *, schema: str | os.PathLike[str
         if line.strip() and not line.startswith("#")
     ]
     reader = csv.DictReader((line for _, line in lines), delimiter="\t")
-    header = tuple(reader.fieldnames or ())
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise PoolpipeError(
-            f"dataset sheet {sheet} has no column {missing[0]!r} "
-            f"(it needs {', '.join(REQUIRED)}, separated by tabs)"
-        )
+    _check_header(tuple(reader.fieldnames or ()), validator.schema["properties"], sheet)
     datasets: list[Dataset] = []
     seen: dict[str, int] = {}
     names: set[str] = set()
     for (line, _), row in zip(lines[1:], reader, strict=False):
         if None in row:
             raise PoolpipeError(f"{sheet}, line {line}: more cells than the header has columns")
+        if any("\n" in (value or "") or "\r" in (value or "") for value in row.values()):
+            raise PoolpipeError(
+                f"{sheet}, line {line}: a cell that starts with a quote runs on to the next line; "
+                "remove the quote, or close it in the same cell"
+            )
         cells = _cells(row)
         if not cells:
             continue
@@ -163,6 +166,24 @@ def read_datasets(path: str | os.PathLike[str], *, schema: str | os.PathLike[str
     if not datasets:
         raise PoolpipeError(f"dataset sheet {sheet} lists no dataset")
     return datasets
+
+
+def _check_header(header: tuple[str, ...], columns: dict[str, object], sheet: str) -> None:
+    """The header names the required columns, each column once and only known ones."""
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise PoolpipeError(
+            f"dataset sheet {sheet} has no column {missing[0]!r} "
+            f"(it needs {', '.join(REQUIRED)}, separated by tabs)"
+        )
+    twice = next((c for i, c in enumerate(header) if c in header[:i]), None)
+    if twice is not None:
+        raise PoolpipeError(f"dataset sheet {sheet}: the header names column {twice!r} twice")
+    unknown = next((c for c in header if c and c not in columns), None)  # '': a trailing tab
+    if unknown is not None:
+        near = difflib.get_close_matches(unknown, list(columns), n=1)
+        hint = f"did you mean {near[0]!r}?" if near else f"the columns are {', '.join(columns)}"
+        raise PoolpipeError(f"dataset sheet {sheet}: unknown column {unknown!r}; {hint}")
 
 
 def _dataset(cells: dict[str, object]) -> Dataset:
