@@ -49,6 +49,7 @@ rule run_tasks:
         mem_mb=pool_mem_mb,
         runtime=60,
     params:
+        identity=input_identity,
         timeout_s=config["tasks"]["timeout_s"],
         retries=config["tasks"]["retries"],
         backoff_s=config["tasks"]["backoff_s"],

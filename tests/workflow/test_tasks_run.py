@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -145,8 +146,8 @@ def test_a_users_own_manifest_and_root(tmp_path: Path) -> None:
         '{"op": "read", "path": "copies/in.txt"}\n'
         '{"op": "read", "path": "../mine.jsonl"}\n'
     )
-    rows = [{"name": "mine", "stage": "tasks", "path": manifest, "root": root}]
-    run = snakemake(workdir, with_sheet(workdir, rows), "results/tasks/mine/results.tsv")
+    sheet = [{"name": "mine", "stage": "tasks", "path": manifest, "root": root}]
+    run = snakemake(workdir, with_sheet(workdir, sheet), "results/tasks/mine/results.tsv")
     assert run.returncode == 0, run.stderr[-3000:]
     rows = _rows(workdir / "results/tasks/mine/results.tsv")
     assert [(r["op"], r["ok"]) for r in rows] == [
@@ -158,6 +159,14 @@ def test_a_users_own_manifest_and_root(tmp_path: Path) -> None:
     assert not (workdir / "data").exists()
     log = (workdir / "logs/run_tasks/mine.log").read_text()
     assert "1 of 3 tasks failed: their rows say why" in log  # the job itself succeeds
+    # Another manifest put in its place with the old one's times runs again, as a new input.
+    old = manifest.stat()
+    manifest.write_text('{"op": "write", "path": "new.txt", "content": "new"}\n')
+    os.utime(manifest, ns=(old.st_atime_ns, old.st_mtime_ns))
+    run = snakemake(workdir, with_sheet(workdir, sheet), "results/tasks/mine/results.tsv")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [r["op"] for r in _rows(workdir / "results/tasks/mine/results.tsv")] == ["write"]
+    assert (root / "new.txt").read_text() == "new"
 
 
 def test_a_missing_root_is_named_before_any_job_runs(tmp_path: Path) -> None:
