@@ -93,6 +93,30 @@ def load_datasets():
 DATASETS = load_datasets()
 STAGES = config["stages"]
 
+BRACES = re.compile(r"\{[^{}]*\}")
+"""What Snakemake reads as a wildcard in an input's path, even one an input function returns."""
+
+
+def check_plain_paths():
+    """Every input path reaches Snakemake as a file name, not a pattern that it would fill in with
+    another dataset's name ({dataset}) or refuse (any other {name}); and crawl.previous exists."""
+    previous = config["crawl"]["previous"]
+    paths = [(f"dataset {d.name!r} ({d.stage})", d.path) for d in DATASETS.values()]
+    paths += [(f"dataset {d.name!r} (tasks)", d.root) for d in DATASETS.values() if d.root]
+    paths += [("crawl.previous", previous)] if previous else []
+    for where, path in paths:
+        found = BRACES.search(path)
+        if found:
+            stop(
+                f"{where}: the path {path!r} holds {found[0]!r}, which Snakemake reads as a "
+                "wildcard; rename the file, or link to it from a name without braces"
+            )
+    if previous and "crawl" in STAGES and datasets_of("crawl"):
+        try:
+            check_input_file(previous)
+        except PoolpipeError as exc:
+            stop(f"crawl.previous: {exc}")
+
 
 def check_dataset(d):
     """A dataset's input is a readable file (a tasks root: a folder), or the run stops with one
@@ -322,6 +346,7 @@ def check_predict_models():
 
 
 check_predict_models()
+check_plain_paths()
 
 
 def predict_model(wildcards):

@@ -180,6 +180,11 @@ def total_of_name(workdir: Path, name: str) -> dict:
             "name\tstage\tpath\nt\ttasks\tm.jsonl\n",
             "a tasks dataset needs its root folder in column root",
         ),
+        (
+            "name\tstage\tpath\nwd\tsum\tdata/{dataset}.txt\n",
+            "dataset 'wd' (sum): the path 'data/{dataset}.txt' holds '{dataset}', which Snakemake "
+            "reads as a wildcard; rename the file, or link to it from a name without braces",
+        ),
     ],
 )
 def test_a_mistake_in_the_sheet_is_one_sentence(tmp_path, sheet, sentence):
@@ -187,6 +192,17 @@ def test_a_mistake_in_the_sheet_is_one_sentence(tmp_path, sheet, sentence):
     (workdir / "sheet.tsv").write_text(sheet)
     run = snakemake(workdir, {"datasets": "sheet.tsv"}, "--dry-run")
     assert_one_sentence(run, sentence)
+
+
+def test_a_missing_previous_crawl_is_one_sentence_before_any_job(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    (workdir / "sheet.tsv").write_text("name\tstage\tpath\nu\tcrawl\turls.txt\n")
+    (workdir / "urls.txt").write_text("http://127.0.0.1:9/\n")
+    config = {"datasets": "sheet.tsv", "crawl": {"previous": str(tmp_path / "gone.tsv")}}
+    run = snakemake(workdir, config, "--dry-run")
+    assert_one_sentence(
+        run, f"crawl.previous: input file {str(tmp_path / 'gone.tsv')!r} does not exist"
+    )
 
 
 def test_the_old_single_input_key_points_to_the_sheet(tmp_path):
