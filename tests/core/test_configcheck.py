@@ -47,6 +47,17 @@ SCHEMA = yaml.safe_load(
             "config key 'crawl.store': 'warcs' is not a valid value; did you mean 'warc'?",
         ),
         (
+            {"group_chunks": "false"},
+            "config key 'group_chunks': 'false' is not of type boolean; "
+            "write True or False (Snakemake's --config reads only those as booleans)",
+        ),
+        ({"stages": "sum"}, "config key 'stages': 'sum' is not of type array; write a list: [sum]"),
+        (
+            {"train": {"chunks": "1e9"}},
+            "config key 'train.chunks': '1e9' is not of type integer (at least 1 and at most "
+            "1024); YAML reads 1e9 as text: write it with a decimal point (1.0e+9)",
+        ),
+        (
             {"inputs": {"hash_contents": True}},
             "config key 'inputs.hash_contents' is not a setting; "
             "did you mean 'inputs.hash_content'?",
@@ -66,3 +77,9 @@ def test_a_valid_config_gets_the_schemas_defaults():
     assert config["sum"]["chunks"] == 4
     assert config["inputs"] == {"hash_content": False}
     assert config["timing"] == {"compare_serial": False}
+
+
+def test_a_whole_number_written_with_a_point_is_taken_as_an_integer():
+    config = check_config({"sum": {"chunks": 4.0}, "tasks": {"timeout_s": 4.0}}, SCHEMA)
+    assert type(config["sum"]["chunks"]) is int and config["sum"]["chunks"] == 4
+    assert type(config["tasks"]["timeout_s"]) is float  # a number setting keeps its float

@@ -5,6 +5,7 @@ the schema itself."""
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 import jsonschema
@@ -64,7 +65,7 @@ def config_problem(error: ValidationError) -> str:
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
         text = f"{where}: {shown} is not of type {wanted}{_range(schema)}"
         if isinstance(value, str) and "string" not in str(wanted):
-            text += "; --config gives nested values as text, so set nested keys in a --configfile"
+            text += _text_hint(value, str(wanted), nested=len(path) > 1)
         return text
     if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return f"{where}: {shown} is out of range{_range(schema)}"
@@ -74,6 +75,19 @@ def config_problem(error: ValidationError) -> str:
         return f"{where}: {error.message}"
     message = error.message if len(error.message) < 200 else error.message[:200] + "..."
     return f"{where}: {message}"
+
+
+def _text_hint(value: str, wanted: str, *, nested: bool) -> str:
+    """How to write a value that arrived as text where the setting takes another type."""
+    if "boolean" in wanted and value.strip().lower() in ("true", "false", "yes", "no"):
+        return "; write True or False (Snakemake's --config reads only those as booleans)"
+    if "array" in wanted:
+        return f"; write a list: [{value}]"
+    if re.fullmatch(r"\s*[+-]?\d+[eE][+-]?\d+\s*", value):
+        return f"; YAML reads {value.strip()} as text: write it with a decimal point (1.0e+9)"
+    if nested:
+        return "; --config gives nested values as text, so set nested keys in a --configfile"
+    return ""
 
 
 def _range(schema: dict[str, Any]) -> str:

@@ -79,7 +79,11 @@ def schema_defaults(section: str) -> dict[str, Any]:
 
 def _filled(instance: Any, schema: dict[str, Any]) -> Any:
     """The instance with the schema's defaults filled in where keys are missing, at every
-    depth, items of lists included: what Snakemake's `validate` does to a config."""
+    depth, items of lists included: what Snakemake's `validate` does to a config. A whole
+    number written 4.0 where the schema takes an integer (as JSON Schema allows) becomes 4."""
+    kinds = schema.get("type")
+    if isinstance(instance, float) and instance.is_integer() and "integer" in (kinds or ()):
+        return int(instance)
     if isinstance(instance, dict):
         for key, subschema in schema.get("properties", {}).items():
             if key not in instance and "default" in subschema:
