@@ -169,6 +169,22 @@ def dataset_chunks(name):
     return d.chunks or config[d.stage]["chunks"]
 
 
+def chunk_manifest(stage):
+    """A chunk job's input function: its dataset's chunk manifest, once the {chunk} asked for is
+    one of the dataset's chunks (a target past them is one sentence, not a job's traceback)."""
+
+    def manifest(wildcards):
+        count, chunk = dataset_chunks(wildcards.dataset), wildcards.chunk
+        if chunk != str(int(chunk)) or int(chunk) >= count:
+            stop(
+                f"dataset {wildcards.dataset!r} ({stage}) has {count} chunk"
+                f"{'s' if count != 1 else ''}, numbered 0 to {count - 1}: there is no chunk {chunk}"
+            )
+        return f"results/{stage}/{wildcards.dataset}/chunks.tsv"
+
+    return manifest
+
+
 def split_chunks(wildcards):
     """The chunk count of the dataset a split job cuts."""
     return dataset_chunks(wildcards.dataset)

@@ -54,7 +54,7 @@ rule split_urls:
 
 rule crawl_chunk:
     input:
-        manifest="results/crawl/{dataset}/chunks.tsv",
+        manifest=chunk_manifest("crawl"),
         duplicates="results/crawl/{dataset}/duplicates.tsv",
         previous=crawl_previous,
     output:

@@ -53,7 +53,7 @@ rule split_numbers:
 
 rule sum_chunk:
     input:
-        manifest="results/sum/{dataset}/chunks.tsv",
+        manifest=chunk_manifest("sum"),
     output:
         part="results/sum/{dataset}/parts/{chunk}.json",
         timing="results/timing/sum_chunk/{dataset}/{chunk}.json",

@@ -60,7 +60,7 @@ rule split_train:
 
 rule train_chunk:
     input:
-        manifest="results/train/{dataset}/chunks.tsv",
+        manifest=chunk_manifest("train"),
         columns="results/train/{dataset}/columns.json",
     output:
         part="results/train/{dataset}/parts/{chunk}.json",

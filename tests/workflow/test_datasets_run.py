@@ -205,6 +205,17 @@ def test_a_missing_previous_crawl_is_one_sentence_before_any_job(tmp_path):
     )
 
 
+@pytest.mark.parametrize("chunk", ["3", "03"])
+def test_a_target_past_a_datasets_chunks_is_one_sentence(tmp_path, chunk):
+    workdir = workflow_copy(tmp_path / "wf")
+    own = numbers(tmp_path / "mine.txt", [1, 2, 3])
+    config = with_sheet(workdir, [{"name": "mine", "stage": "sum", "path": own}], ONLY_SUM)
+    run = snakemake(workdir, config, f"results/sum/mine/parts/{chunk}.json", "--dry-run")
+    assert_one_sentence(
+        run, f"dataset 'mine' (sum) has 3 chunks, numbered 0 to 2: there is no chunk {chunk}"
+    )
+
+
 def test_the_old_single_input_key_points_to_the_sheet(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     run = snakemake(workdir, {"sum": {"input": "/tmp/nope.txt"}}, "--dry-run")
