@@ -231,7 +231,22 @@ def all_outputs():
         out += expand(PREDICT_OUTPUTS, dataset=datasets_of("predict"))
     if "supervise" in STAGES:
         out.append("results/supervise/ticks.tsv")
-    return out + ["results/report/report.html"]
+    return check_outputs(out + ["results/report/report.html"])
+
+
+def check_outputs(paths):
+    """The paths, once each is checked to be writable as a file: not a folder, and under no
+    file (Snakemake would take the folder for a result, or stop with a traceback); else one
+    sentence before any job."""
+    for path in paths:
+        if Path(path).is_dir():
+            stop(f"output {path} is a folder, not a file: move it out of the way")
+        parent = next((p for p in Path(path).parents if p.exists() or p.is_symlink()), None)
+        if parent is not None and not parent.is_dir():
+            stop(
+                f"output {path} cannot be written: {parent} is not a folder; move it out of the way"
+            )
+    return paths
 
 
 def finished():

@@ -216,6 +216,21 @@ def test_a_target_past_a_datasets_chunks_is_one_sentence(tmp_path, chunk):
     )
 
 
+@pytest.mark.parametrize("where", ["results/sum/mine", TARGET])
+def test_a_file_or_folder_in_a_results_place_is_one_sentence(tmp_path, where):
+    workdir = workflow_copy(tmp_path / "wf")
+    own = numbers(tmp_path / "mine.txt", [1, 2, 3])
+    config = with_sheet(workdir, [{"name": "mine", "stage": "sum", "path": own}], ONLY_SUM)
+    if where == TARGET:
+        (workdir / TARGET).mkdir(parents=True)
+        sentence = f"output {TARGET} is a folder, not a file: move it out of the way"
+    else:
+        (workdir / where).parent.mkdir(parents=True)
+        (workdir / where).write_text("not a folder\n")
+        sentence = f"output {TARGET} cannot be written: {where} is not a folder; move it"
+    assert_one_sentence(snakemake(workdir, config, "--dry-run"), sentence)
+
+
 def test_the_old_single_input_key_points_to_the_sheet(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     run = snakemake(workdir, {"sum": {"input": "/tmp/nope.txt"}}, "--dry-run")
