@@ -127,7 +127,11 @@ def check_dataset(d):
         if d.root and d.root not in DEMO_INPUTS:
             check_input_folder(d.root, "root folder")
     except PoolpipeError as exc:
-        stop(f"dataset {d.name!r} ({d.stage}): {exc}")
+        relative = [p for p in (d.path, d.root) if p and not os.path.isabs(p)]
+        where = (
+            f" (relative paths start in the workflow's folder, {os.getcwd()})" if relative else ""
+        )
+        stop(f"dataset {d.name!r} ({d.stage}): {exc}{where}")
 
 
 def datasets_of(stage):

@@ -116,5 +116,8 @@ def test_a_missing_input_stops_only_the_targets_that_need_it(tmp_path):
     assert "merge_sum" in other.stdout
     needs = snakemake(workdir, config, "--dry-run", "results/sum/gone/total.json")
     assert needs.returncode == 1
-    assert lines(needs)[-1] == "dataset 'gone' (sum): input file 'absent.txt' does not exist"
+    assert lines(needs)[-1] == (
+        "dataset 'gone' (sum): input file 'absent.txt' does not exist (relative paths start in "
+        f"the workflow's folder, {workdir.resolve()})"
+    )
     assert "Traceback" not in needs.stdout + needs.stderr
