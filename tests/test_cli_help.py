@@ -50,3 +50,16 @@ def test_a_number_in_other_digits_is_refused_and_null_is_no_limit(tmp_path, caps
     (tmp_path / "m.jsonl").write_text('{"op": "write", "path": "a.txt", "content": "hi"}\n')
     args = ["tasks", str(tmp_path / "m.jsonl"), "--root", str(tmp_path / "root")]
     assert main([*args, "--out", str(tmp_path / "r.tsv"), "--timeout", "null"]) == 0
+
+
+def test_the_none_the_help_names_for_a_text_option_is_taken_as_none():
+    """--previous null and --user-agent null (the help's "null") mean none and the default,
+    and --baseline "" (the help's "empty") means no baseline."""
+    from poolpipe.core import USER_AGENT
+
+    crawl = poolpipe.cli.build_parser("crawl").parse_args(
+        ["crawl", "u.txt", "--out", "p.tsv", "--previous", "null", "--user-agent", "null"]
+    )
+    assert (crawl.previous, crawl.user_agent) == (None, USER_AGENT)
+    report = poolpipe.cli.build_parser("report").parse_args(["report", "--baseline", ""])
+    assert report.baseline is None

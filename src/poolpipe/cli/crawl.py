@@ -70,9 +70,12 @@ OPTIONS = (
 
 
 def user_agent(text: str) -> str:
-    """A --user-agent that can go in an HTTP header, else the settings' one sentence."""
+    """A --user-agent that can go in an HTTP header (null: the default), else the settings' one
+    sentence."""
     from poolpipe.crawl.settings import user_agent_problem
 
+    if text == "null":
+        return USER_AGENT
     if problem := user_agent_problem(text):
         raise argparse.ArgumentTypeError(problem.removeprefix("user_agent "))
     return text

@@ -55,7 +55,8 @@ def value_type(node: dict[str, Any]) -> Callable[[str], Any]:
             return number
         # the config's null (no limit), which the help names, given on the command line
         return lambda text: None if text == "null" else number(text)
-    return _text(node)
+    text = _text(node)
+    return (lambda given: None if given == "null" else text(given)) if "null" in kinds else text
 
 
 def _text(node: dict[str, Any]) -> Callable[[str], str]:

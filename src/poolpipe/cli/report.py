@@ -57,6 +57,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _baseline(text: str) -> Path | None:
+    """A --baseline: a timings.csv, or none when empty (as the config's "")."""
+    return Path(text) if text else None
+
+
 def _results_of(results: Path, built: object) -> dict:
     """The result files of the datasets the described run timed (never another run's datasets)."""
     from poolpipe import report
@@ -84,9 +89,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report", help="build the timing report of one run, optionally vs a baseline"
     )
-    p.add_argument("--results", type=Path, default=Path("results"), help="the run's results/")
     p.add_argument(
-        "--out", type=Path, default=Path("results/report"), help="folder for the three files"
+        "--results",
+        type=Path,
+        default=Path("results"),
+        help="the run's results/ (default: results)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/report"),
+        help="folder for the three files (default: results/report)",
     )
     p.add_argument(
         "--run",
@@ -95,7 +108,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="the run to describe (its id, as the report and timings.csv show it); "
         "default: the latest",
     )
-    p.add_argument("--baseline", **opt.setting("report.baseline", default=None, type=Path))
+    p.add_argument("--baseline", **opt.setting("report.baseline", default=None, type=_baseline))
     for name in ("spread_limit", "load_limit", "compare_factor"):
         p.add_argument(f"--{name.replace('_', '-')}", **opt.setting(f"report.{name}"))
     p.set_defaults(run=_cmd_report)
