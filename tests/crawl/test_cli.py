@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
+from poolpipe.core import schema_defaults
 from poolpipe.crawl.demosite import Site, SiteSpec, serve
 
 from ..crawl_helpers import POOLPIPE, poolpipe, read_pages, site_stats, url_lines
@@ -46,6 +47,10 @@ def test_crawl_of_the_demo_list_with_the_demo_site(tmp_path):
     assert {"dns", "refused", "scheme", "invalid_url", "duplicate", "robots"} <= kinds
     assert {"redirect_loop", "too_large"} <= kinds
     assert summary["settings"]["concurrency"] == 8 and summary["settings"]["per_host"] == 4
+    pages = [r for r in rows if r.status == 200 and "/page/" in r.url]
+    shape = schema_defaults("demo")["crawl"]  # the workflow's demo site, as the help says
+    assert pages and {r.bytes for r in pages} == {shape["page_bytes"]}
+    assert min(r.elapsed_ms for r in pages) >= shape["latency_ms"]
 
 
 def test_without_the_demo_site_demo_names_fail_without_any_lookup(tmp_path):

@@ -39,7 +39,11 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
         "store": args.store,
     }
     settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
-    site = SiteSpec(pages=args.demo_pages) if args.demo_site else None
+    site = None
+    if args.demo_site:  # the workflow's demo site: the schema's page size and latency
+        shape = schema_defaults("demo")["crawl"]
+        latency = shape["latency_ms"] / 1000
+        site = SiteSpec(pages=args.demo_pages, page_bytes=shape["page_bytes"], latency=latency)
     progress = Progress() if sys.stderr.isatty() else None
     with Stopwatch() as watch, showing(progress, sys.stderr):
         result = crawl_file(
