@@ -367,7 +367,13 @@ def test_an_option_takes_its_help_and_choices_from_the_schema(command, option, s
 @pytest.mark.parametrize(
     ("command", "args", "problem"),
     [
-        ("train", ["--delimiter", "::"], "argument --delimiter: must be 1 character, not '::'"),
+        (
+            "train",
+            ["--delimiter", " "],
+            "argument --delimiter: must be 1 character matching "
+            "^(?![\"\\x20\\r\\n])[\\x01-\\x7f]$, not ' '",
+        ),
+        ("train", ["--delimiter", "::"], "argument --delimiter: must be 1 character matching"),
         ("train", ["--features", "a,a"], "argument --features: 'a,a' names a value twice"),
         ("train", ["--features", "a,,b"], "argument --features: must be 1 to 1024 characters"),
         ("train", ["--robust", "hc4"], "argument --robust: invalid choice: 'hc4'"),
