@@ -7,8 +7,6 @@ from pathlib import Path
 
 import yaml
 
-from snakemake.exceptions import WorkflowError
-
 from poolpipe.core import (
     check_config,
     check_input_file,
@@ -163,7 +161,7 @@ def input_identity(wildcards):
         found = identify(d.path)
         content = content_hash(d.path) if config["inputs"]["hash_content"] else ""
     except PoolpipeError as exc:
-        raise WorkflowError(f"dataset {d.name!r} ({d.stage}): {exc}") from None
+        stop(f"dataset {d.name!r} ({d.stage}): {exc}")
     return f"{found.size} {found.mtime_ns} {found.fingerprint} {content}".rstrip()
 
 
@@ -320,7 +318,7 @@ def check_report_baseline():
             outputs={f"output {name}": path for name, path in REPORT_OUTPUTS.items()},
         )
     except PoolpipeError as exc:
-        raise WorkflowError(str(exc)) from None
+        stop(str(exc))
 
 
 check_report_baseline()
