@@ -83,6 +83,7 @@ def test_a_baseline_that_is_the_reports_own_output_is_refused_and_kept(runs):
     assert run.returncode != 0
     out = run.stdout + run.stderr
     assert "output csv 'results/report/timings.csv' is the same file as report.baseline" in out
+    assert "common.smk" not in out and "Traceback" not in out  # one sentence, no stack
     assert csv_path.read_bytes() == before
 
 
