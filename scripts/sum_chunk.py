@@ -2,8 +2,8 @@
 
 import logging
 
-from poolpipe.core import chunk_job, run_script
-from poolpipe.sum import scanner_note, sum_ranges
+from poolpipe.core import chunk_job, job_processes, run_script
+from poolpipe.sum import processes_for, scanner_note, sum_ranges
 
 
 def main(smk):
@@ -16,6 +16,7 @@ def main(smk):
             [chunk], processes, strict=smk.params.strict, serial=serial
         ),
         lambda part: (part.numbers, part.bytes),
+        used=lambda part: processes_for(part.bytes, job_processes(smk)),
     )
 
 

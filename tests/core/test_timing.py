@@ -82,6 +82,9 @@ def test_load_is_other_processes_cpu_per_second():
     assert others_load(3.0, 1.0, 2.0) == 1.0
     assert others_load(0.5, 1.0, 2.0) == 0.0
     assert others_load(None, 1.0, 2.0) is None and others_load(1.0, 1.0, 0.0) is None
+    tick = 1 / os.sysconf("SC_CLK_TCK")  # one tick more than a 3-tick job's 0: a third of a core
+    assert others_load(tick, 0.0, 3 * tick) is None
+    assert others_load(tick, 0.0, 4 * tick) == 0.25
 
 
 @pytest.mark.skipif(machine_busy_s() is None, reason="needs /proc/stat")

@@ -242,9 +242,12 @@ def test_a_job_of_one_piece_starts_no_pool(tmp_path, monkeypatch):
     monkeypatch.setattr("poolpipe.core.pool.pool_map", no_pool)
     path = _write(tmp_path, b"1\n2\n" * 1000)
     assert sum_file(str(path), 2)["total"] == 3000
+    assert numbers.processes_for(4000, 2) == 1  # what the job's timing record says
+    assert numbers.processes_for(4 << 20, 2) == 2 and numbers.processes_for(4 << 20, 1) == 1
     monkeypatch.setattr(numbers, "MIN_PIECE", 0)
     with pytest.raises(AssertionError, match="a pool was started"):
         sum_file(str(path), 2)
+    assert numbers.processes_for(4000, 2) == 2
 
 
 @settings(max_examples=400)
@@ -350,7 +353,8 @@ def test_cli_timing_writes_a_record_of_the_run(tmp_path, poolpipe_cli):
     )
     assert run.returncode == 0, run.stderr
     record = json.loads(timing.read_text())
-    assert (record["stage"], record["rule"], record["processes"]) == ("sum", "cli", 2)
+    # a 6-byte file is summed in the command's own process: the record says 1, not --processes
+    assert (record["stage"], record["rule"], record["processes"]) == ("sum", "cli", 1)
     assert (record["items"], record["bytes"]) == (2, 6) and record["wall_s"] > 0
 
 

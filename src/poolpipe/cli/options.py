@@ -164,9 +164,15 @@ def check_outputs(args: argparse.Namespace, *options: str) -> None:
 
 
 def timing_record(
-    args: argparse.Namespace, stage: str, watch: Stopwatch, items: int, size: int
+    args: argparse.Namespace,
+    stage: str,
+    watch: Stopwatch,
+    items: int,
+    size: int,
+    processes: int | None = None,
 ) -> None:
-    """Write a command's timing record where --timing asks for one."""
+    """Write a command's timing record where --timing asks for one; processes, where given, are
+    those that did the work (else --processes)."""
     if args.timing:
         from poolpipe.core.timing import write_timing  # a command without --timing skips it
 
@@ -177,5 +183,5 @@ def timing_record(
             watch=watch,
             items=items,
             size=size,
-            processes=args.processes,
+            processes=processes or args.processes,
         )

@@ -18,7 +18,7 @@ from poolpipe.core.outputs import write_stdout
 
 
 def _cmd_sum(args: argparse.Namespace) -> int:
-    from poolpipe.sum import scanner_note, sum_file
+    from poolpipe.sum import processes_for, scanner_note, sum_file
 
     refuse_overlap(inputs={"input": args.path}, outputs={"--timing": args.timing})
     opt.check_outputs(args, "timing")
@@ -28,7 +28,8 @@ def _cmd_sum(args: argparse.Namespace) -> int:
     with Stopwatch() as watch:
         result = sum_file(args.path, args.processes, args.strict)
     write_stdout(dumps_json(result))
-    opt.timing_record(args, "sum", watch, result["numbers"], result["bytes"])
+    used = processes_for(result["bytes"], args.processes)
+    opt.timing_record(args, "sum", watch, result["numbers"], result["bytes"], used)
     return 0
 
 

@@ -99,12 +99,18 @@ def split_range(rng: Range, n: int) -> list[Range]:
     return [Range(rng.path, a, b) for a, b in itertools.pairwise(bounds)]
 
 
+def piece_count(size: int, processes: int, min_size: int = 0) -> int:
+    """How many pieces pieces_for cuts a range of size bytes into."""
+    n = 4 * processes if processes > 1 else 1
+    if min_size > 0:
+        n = min(n, size // min_size)
+    return max(n, 1)
+
+
 def pieces_for(rng: Range, processes: int, min_size: int = 0) -> list[Range]:
     """Split a job's range for its pool: a few pieces per process, so uneven ones balance out,
     and no more pieces than min_size-byte ones (one piece for a range under 2 * min_size)."""
-    n = 4 * processes if processes > 1 else 1
-    if min_size > 0:
-        n = min(n, rng.size // min_size)
+    n = piece_count(rng.size, processes, min_size)
     return split_range(rng, n) if n > 1 else [rng]
 
 

@@ -47,9 +47,15 @@ def machine_busy_s(stat: str | os.PathLike[str] = "/proc/stat") -> float | None:
     return (sum(ticks) - idle - guest) * _TICK_S
 
 
+LOAD_TICKS = 4
+"""The fewest clock ticks a timing must last for its load: /proc/stat counts whole ticks, so a
+shorter one's load could be off by over a quarter of a core (a 3 ms job read 2.5 cores on 2)."""
+
+
 def others_load(busy_s: float | None, own_cpu_s: float, wall_s: float) -> float | None:
-    """Cores other processes kept busy on average: the machine's CPU time less ours, per second."""
-    if busy_s is None or wall_s <= 0:
+    """Cores other processes kept busy on average: the machine's CPU time less ours, per second;
+    None when not measured or too short to measure."""
+    if busy_s is None or wall_s < LOAD_TICKS * _TICK_S:
         return None
     return max(0.0, busy_s - own_cpu_s) / wall_s
 

@@ -14,6 +14,7 @@ from poolpipe.core.chunks import (
     Range,
     iter_blocks,
     merge_ordered,
+    piece_count,
     pieces_for,
     split_file,
     strict_stop,
@@ -202,6 +203,12 @@ def sum_ranges(
     return merge_parts(
         pool_map(partial(_sum_piece, strict=strict), pieces, processes, describe=Range.label)
     )
+
+
+def processes_for(size: int, processes: int) -> int:
+    """The processes sum_ranges sums one range of size bytes with: its pool's, or 1 for a range
+    of one piece (summed in the calling process)."""
+    return processes if piece_count(size, processes, MIN_PIECE) >= 2 else 1
 
 
 def result_json(part: SumPart, path: str, *, chunks: int, strict: bool) -> dict[str, Any]:
