@@ -255,7 +255,8 @@ def page_sections(report: TimingReport) -> list[Section]:
             title="Every job",
             text="One row per job of this run: its time, its start-up (Snakemake's whole-job "
             "time less the timed work), its speedup over one process, the other cores busy "
-            "meanwhile, its peak memory and exit status. timings.csv has one row per job with "
+            "meanwhile (blank for a job too short to tell: under four clock ticks), its peak "
+            "memory and exit status. timings.csv has one row per job with "
             f"{len(CSV_FIELDS)} columns: clock times, host, pid, attempt, SLURM job, CPU time, "
             "items, bytes, rates "
             "and Snakemake's seconds over its repeats.",
