@@ -382,6 +382,20 @@ check_predict_models()
 check_plain_paths()
 
 
+def check_something_to_run():
+    """A bare run makes something besides the report: a chosen data stage has a dataset, or
+    supervise or bench is chosen; else one sentence (the old report is kept)."""
+    if {"supervise", "bench"} & set(STAGES) or any(datasets_of(s) for s in STAGES):
+        return
+    stop(
+        f"no dataset of the sheet {config['datasets']} is for the chosen stages "
+        f"({', '.join(STAGES)}): nothing to run; add rows for them, or choose other stages"
+    )
+
+
+check_something_to_run()
+
+
 def predict_model(wildcards):
     """The model.json of the train dataset a predict dataset names."""
     return f"results/train/{DATASETS[wildcards.dataset].model}/model.json"

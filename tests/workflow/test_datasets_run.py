@@ -231,6 +231,22 @@ def test_a_file_or_folder_in_a_results_place_is_one_sentence(tmp_path, where):
     assert_one_sentence(snakemake(workdir, config, "--dry-run"), sentence)
 
 
+def test_stages_with_no_dataset_in_the_sheet_are_one_sentence_and_keep_the_report(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    own = numbers(tmp_path / "mine.txt", [1, 2, 3])
+    config = with_sheet(workdir, [{"name": "mine", "stage": "sum", "path": own}], ONLY_SUM)
+    report = workdir / "results/report/report.html"
+    report.parent.mkdir(parents=True)
+    report.write_text("an earlier report\n")
+    run = snakemake(workdir, {**config, "stages": ["tasks"]})
+    assert_one_sentence(
+        run,
+        "no dataset of the sheet sheet.tsv is for the chosen stages (tasks): nothing to run; "
+        "add rows for them, or choose other stages",
+    )
+    assert report.read_text() == "an earlier report\n"
+
+
 def test_the_old_single_input_key_points_to_the_sheet(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     run = snakemake(workdir, {"sum": {"input": "/tmp/nope.txt"}}, "--dry-run")
