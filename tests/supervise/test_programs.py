@@ -232,10 +232,14 @@ def test_a_bad_program_is_one_sentence(make: Callable[[], object], sentence: str
     assert str(refused.value) == sentence
 
 
-def test_a_program_that_cannot_be_started_is_one_sentence(tmp_path: Path) -> None:
+@pytest.mark.parametrize("status", [False, True])
+def test_a_program_that_cannot_be_started_is_one_sentence(tmp_path: Path, status: bool) -> None:
+    """With a status file too (as the workflow keeps one), whose last writing must not trip
+    over the program that never started."""
     program = parse_program("x=/nonexistent/program --flag")
+    where = str(tmp_path / "status.tsv") if status else None
     with pytest.raises(PoolpipeError) as refused:
-        supervise([], SupervisorSettings(), programs=[program], log_dir=str(tmp_path))
+        supervise([], SupervisorSettings(), status=where, programs=[program], log_dir=str(tmp_path))
     assert str(refused.value) == (
         "program 'x' cannot be started: '/nonexistent/program': No such file or directory"
     )

@@ -116,7 +116,7 @@ class LoopProcess(Supervised):
 
     def status(self, now: float) -> LoopStatus:
         """Its line of the status file at monotonic time now."""
-        running = self.row.status == "running"
+        running = self.row.status == "running" and self.proc is not None  # None: never started
         return LoopStatus(
             process=self.loop.name,
             state="finished" if running and self.finished else self.row.status,

@@ -257,7 +257,7 @@ class ProgramProcess(Supervised):
 
     def status(self, now: float) -> LoopStatus:
         """Its line of the status file at monotonic time now."""
-        running = self.row.status == "running"
+        running = self.row.status == "running" and self.proc is not None  # None: never started
         beats = running and self.program.heartbeat is not None
         return LoopStatus(
             process=self.name,
