@@ -114,6 +114,32 @@ def check_plain_paths():
             check_input_file(previous)
         except PoolpipeError as exc:
             stop(f"crawl.previous: {exc}")
+    check_apart_from_outputs(previous)
+
+
+def check_apart_from_outputs(previous):
+    """No tasks root lies in, or holds, a folder the workflow writes (its tasks could rewrite
+    another stage's results), and crawl.previous is not in one (the crawl rewrites it)."""
+    made = [(f"{o}/", Path(os.path.realpath(o))) for o in OUTPUT_FOLDERS]
+    for d in DATASETS.values():
+        if not d.root or d.root in DEMO_INPUTS:
+            continue
+        root = Path(os.path.realpath(d.root))
+        for name, out in made:
+            if root == out or out in root.parents or root in out.parents:
+                stop(
+                    f"dataset {d.name!r} (tasks): root folder {d.root!r} "
+                    f"{'lies in' if out in root.parents or root == out else 'holds'} the "
+                    f"workflow's {name}, which its tasks could rewrite; choose a folder apart "
+                    "from results/, logs/ and .snakemake/"
+                )
+    real = Path(os.path.realpath(previous)) if previous else None
+    for name, out in made if real else []:
+        if out in real.parents:
+            stop(
+                f"crawl.previous {previous!r} lies in the workflow's {name}, which a run "
+                "rewrites; copy it elsewhere first"
+            )
 
 
 def check_dataset(d):

@@ -181,6 +181,16 @@ def total_of_name(workdir: Path, name: str) -> dict:
             "a tasks dataset needs its root folder in column root",
         ),
         (
+            "name\tstage\tpath\troot\nt\ttasks\tm.jsonl\tresults/sum\n",
+            "dataset 't' (tasks): root folder 'results/sum' lies in the workflow's results/, "
+            "which its tasks could rewrite; choose a folder apart from results/, logs/ and "
+            ".snakemake/",
+        ),
+        (
+            "name\tstage\tpath\troot\nt\ttasks\tm.jsonl\t.\n",
+            "dataset 't' (tasks): root folder '.' holds the workflow's results/",
+        ),
+        (
             "name\tstage\tpath\nwd\tsum\tdata/{dataset}.txt\n",
             "dataset 'wd' (sum): the path 'data/{dataset}.txt' holds '{dataset}', which Snakemake "
             "reads as a wildcard; rename the file, or link to it from a name without braces",
@@ -202,6 +212,15 @@ def test_a_missing_previous_crawl_is_one_sentence_before_any_job(tmp_path):
     run = snakemake(workdir, config, "--dry-run")
     assert_one_sentence(
         run, f"crawl.previous: input file {str(tmp_path / 'gone.tsv')!r} does not exist"
+    )
+    own = workdir / "results/crawl/u/pages.tsv"  # this run's own output, which it rewrites
+    own.parent.mkdir(parents=True)
+    own.write_text("line\turl\n")
+    config["crawl"]["previous"] = "results/crawl/u/pages.tsv"
+    assert_one_sentence(
+        snakemake(workdir, config, "--dry-run"),
+        "crawl.previous 'results/crawl/u/pages.tsv' lies in the workflow's results/, which a "
+        "run rewrites; copy it elsewhere first",
     )
 
 
