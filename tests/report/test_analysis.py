@@ -178,6 +178,16 @@ def test_the_baseline_marks_slower_and_faster_jobs_beyond_the_spread(tmp_path):
     assert {c.mark for c in spread if c.rule == "sum_chunk"} == {"same within the spread"}
 
 
+def test_a_run_against_its_own_timings_csv_is_the_same_at_the_least_factor(tmp_path):
+    """timings.csv holds six digits: the run's own times, read back, are no change at factor 1."""
+    jobs = collect_jobs(_write(tmp_path, [_record("merge_sum", None, 5.0, 0.15541234)]))[0]
+    own = tmp_path / "own.csv"
+    own.write_text(timings_csv(jobs))
+    assert [c.mark for c in compare(jobs, read_baseline(own)[0], factor=1.0)] == [
+        "same within the spread"
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [

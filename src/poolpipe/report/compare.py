@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from poolpipe.core.inputs import read_small_file
 from poolpipe.core.timing import MAX_SECONDS
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import counted, seconds, spread_of, times
+from poolpipe.report.cells import cell, counted, seconds, spread_of, times
 from poolpipe.report.jobs import JobRow, Skipped
 
 Key = tuple[str, str, str]
@@ -98,7 +98,7 @@ def compare(jobs: Sequence[JobRow], baseline: dict[Key, float], *, factor: float
     out = []
     for key in sorted(set(now) | set(baseline)):
         job, before = now.get(key), baseline.get(key)
-        after = job.wall_s if job else None
+        after = float(cell(job.wall_s)) if job else None  # as timings.csv holds it, as before
         ratio = after / before if after is not None and before else None
         limit = max(factor, 1 + noise.get(key[:2], 0.0)) if ratio is not None else None
         if job is None:
