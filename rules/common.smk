@@ -13,6 +13,7 @@ from poolpipe.core import (
     check_input_folder,
     content_hash,
     identify,
+    read_small_file,
     one_blas_thread_per_process,
     read_datasets,
     refuse_overlap,
@@ -325,6 +326,8 @@ def report_inputs(wildcards):
         inputs.update(scaling="results/bench/cpu.tsv", ipc="results/bench/ipc.tsv")
     if overhead_wanted():
         inputs.update(overhead="results/bench/overhead.tsv")
+    if config["report"]["baseline"]:  # an input: a changed baseline makes the report again
+        inputs.update(baseline=config["report"]["baseline"])
     return inputs
 
 
@@ -335,14 +338,30 @@ REPORT_OUTPUTS = {
 }
 
 
+BASELINE_COLUMNS = ("rule", "dataset", "chunk", "wall_s")
+"""The columns the report compares a baseline by (poolpipe.report.compare.NEEDED, which a test
+keeps equal: the report's package loads matplotlib, too slow for every run's start)."""
+
+
 def check_report_baseline():
-    """report.baseline is not one of the report's own outputs (Snakemake removes those before
-    the report runs), or one sentence before any job."""
+    """report.baseline is a timings.csv by its header, and not one of the report's own outputs
+    (Snakemake removes those before the report runs); else one sentence before any job, so that
+    a bad one neither wastes the run nor costs the last report."""
+    baseline = config["report"]["baseline"]
     try:
         refuse_overlap(
-            inputs={"report.baseline": config["report"]["baseline"] or None},
+            inputs={"report.baseline": baseline or None},
             outputs={f"output {name}": path for name, path in REPORT_OUTPUTS.items()},
         )
+        if baseline:
+            head = read_small_file(baseline, label="report.baseline", limit=64 << 20)
+            names = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip().split(",")
+            missing = [c for c in BASELINE_COLUMNS if c not in names]
+            if missing:
+                raise PoolpipeError(
+                    f"report.baseline {baseline!r} is not a timings.csv: it lacks "
+                    f"{', '.join(missing)}"
+                )
     except PoolpipeError as exc:
         stop(str(exc))
 

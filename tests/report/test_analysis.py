@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +14,7 @@ from poolpipe.bench import CostModel, Timed, fit_cost_model, measure_overhead
 from poolpipe.core.timing import TimingRecord, utc_iso, write_record
 from poolpipe.errors import PoolpipeError
 from poolpipe.report.cells import speedup_verdict, spread_of
-from poolpipe.report.compare import compare, read_baseline
+from poolpipe.report.compare import NEEDED, compare, read_baseline
 from poolpipe.report.explain import StageCost, plain_sentence, stage_sentence
 from poolpipe.report.jobs import collect_jobs, timings_csv
 from poolpipe.report.page import build
@@ -309,3 +312,9 @@ def test_the_crawl_headline_says_it_waits_on_servers(tmp_path):
     assert text.startswith("crawl: 2 processes crawled the URLs 1.5 times as fast as one;")
     assert text.endswith("so more connections, not more CPUs, make it faster.")
     assert "kept 75 % of their CPUs busy" in text
+
+
+def test_the_workflows_early_baseline_check_asks_for_the_columns_the_report_needs():
+    text = (Path(__file__).resolve().parents[2] / "rules/common.smk").read_text()
+    found = re.search(r"^BASELINE_COLUMNS = (\(.*?\))$", text, re.M)
+    assert found and ast.literal_eval(found[1]) == NEEDED

@@ -266,6 +266,21 @@ def test_stages_with_no_dataset_in_the_sheet_are_one_sentence_and_keep_the_repor
     assert report.read_text() == "an earlier report\n"
 
 
+def test_a_baseline_that_is_no_timings_csv_is_one_sentence_before_any_job(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    own = numbers(tmp_path / "mine.txt", [1, 2, 3])
+    config = with_sheet(workdir, [{"name": "mine", "stage": "sum", "path": own}], ONLY_SUM)
+    (tmp_path / "hw.csv").write_text("hello,world\n")
+    config["report"] = {"baseline": str(tmp_path / "hw.csv")}
+    run = snakemake(workdir, config)
+    assert_one_sentence(
+        run,
+        f"report.baseline {str(tmp_path / 'hw.csv')!r} is not a timings.csv: it lacks rule, "
+        "dataset, chunk, wall_s",
+    )
+    assert not (workdir / "results").exists()  # no job ran
+
+
 def test_the_old_single_input_key_points_to_the_sheet(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     run = snakemake(workdir, {"sum": {"input": "/tmp/nope.txt"}}, "--dry-run")
