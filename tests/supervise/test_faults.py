@@ -14,7 +14,7 @@ from poolpipe.errors import PoolpipeError
 from poolpipe.supervise import SupervisorSettings
 
 POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
-NAME_RULE = "name must match ^[A-Za-z0-9_.-]+$"
+NAME_RULE = "name must match ^(?!\\.+$)[A-Za-z0-9_.-]+$"
 SPEC = "is not NAME[:INTERVAL_S[:TICKS[:FAIL_AT_TICK]]]"
 
 
@@ -40,6 +40,7 @@ REFUSED = [
     (["--worker", "a\nb"], f"worker loop 'a\\nb': {NAME_RULE}"),
     (["--worker", "a\n:0.1:3"], f"worker loop 'a\\n': {NAME_RULE}"),
     (["--worker", "a b"], f"worker loop 'a b': {NAME_RULE}"),
+    (["--worker", "..:0.1:3"], f"worker loop '..': {NAME_RULE}"),  # its log: ...log
     (["--worker", "é"], f"worker loop 'é': {NAME_RULE}"),
     (["--worker", "a:nan"], "worker loop 'a': interval_s must be a finite number, not nan"),
     (["--worker", "a:inf"], "worker loop 'a': interval_s must be a finite number, not inf"),

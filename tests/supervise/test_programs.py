@@ -218,7 +218,7 @@ def test_a_program_comes_from_the_config_and_its_words_are_split_as_a_shell_woul
         ),
         (
             lambda: parse_program("a b=sleep 1"),
-            "program 'a b': name must match ^[A-Za-z0-9_.-]+$",
+            "program 'a b': name must match ^(?!\\.+$)[A-Za-z0-9_.-]+$",
         ),
         (
             lambda: with_heartbeats([parse_program("x=sleep 1")], ["y=/tmp/beat"]),
