@@ -263,12 +263,19 @@ def test_a_stop_within_the_restarts_is_a_stop_whether_it_runs_or_waits(
     check(run)  # no error: within its restarts
 
 
-def test_a_heartbeat_in_a_folder_that_does_not_exist_is_one_sentence(tmp_path: Path) -> None:
-    beat = str(tmp_path / "missing" / "beat")
+@pytest.mark.parametrize("where", ["missing/beat", "folder"])
+def test_a_heartbeat_in_a_missing_folder_or_that_is_one_is_one_sentence(
+    tmp_path: Path, where: str
+) -> None:
+    beat = str(tmp_path / where)
+    if where == "folder":
+        os.mkdir(beat)
     program = Program(name="x", command="sleep 5", heartbeat=beat)
     with pytest.raises(PoolpipeError) as refused:
         supervise([], SupervisorSettings(duration_s=1), programs=[program], log_dir=str(tmp_path))
     assert str(refused.value) == (
         f"program 'x': the folder of its heartbeat file {beat!r} does not exist"
+        if where != "folder"
+        else f"program 'x': its heartbeat file {beat!r} is a folder"
     )
-    assert list(tmp_path.iterdir()) == []  # refused before anything started
+    assert list(tmp_path.iterdir()) == ([] if where != "folder" else [Path(beat)])  # no start

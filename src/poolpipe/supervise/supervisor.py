@@ -82,6 +82,10 @@ class Supervisor:
                     f"program {p.name!r}: the folder of its heartbeat file {p.heartbeat!r} "
                     "does not exist"
                 )
+            if p.heartbeat and os.path.isdir(p.heartbeat):  # a folder's mtime is no heartbeat
+                raise PoolpipeError(
+                    f"program {p.name!r}: its heartbeat file {p.heartbeat!r} is a folder"
+                )
         self.settings = settings
         self.workers: list[LoopProcess | ProgramProcess] = [
             LoopProcess(loop=loop, row=LoopRow(process=loop.name)) for loop in loops
