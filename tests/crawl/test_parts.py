@@ -227,9 +227,14 @@ def test_check_url(url, kind):
         ("http://a.example:-1/", "port '-1' is not a number"),
         ("http://[::1]:70000/", "port 70000 is over 65535"),
         ("http://[::1/", "Failed to parse: '[::1' is not a valid host or port"),  # urllib3's
+        ("http://a.example/p\x00x", "it holds '\\x00' (U+0000), which no URL may"),
+        (
+            "\ufeffhttp://a.example/",
+            "it holds '\\ufeff' (ZERO WIDTH NO-BREAK SPACE), which no URL may",
+        ),
     ],
 )
-def test_a_bad_port_is_named_in_the_row(url, detail):
+def test_a_bad_port_or_character_is_named_in_the_row(url, detail):
     parsed, bad = check_url(url, ("http", "https"))
     assert parsed is None and bad is not None
     assert (bad.error, bad.detail) == ("invalid_url", detail)

@@ -17,6 +17,7 @@ import re
 import socket
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Protocol
@@ -115,6 +116,10 @@ def error(
 
 def check_url(url: str, schemes: tuple[str, ...]) -> tuple[Url | None, FetchOutcome | None]:
     """Parse a URL; an error outcome if it is invalid or its scheme is not allowed."""
+    odd = next((c for c in url if not c.isprintable()), None)
+    if odd is not None:  # a NUL, a byte-order mark: sent as is, a server gets a broken line
+        name = unicodedata.name(odd, f"U+{ord(odd):04X}")
+        return None, error(ErrorKind.INVALID_URL, f"it holds {odd!r} ({name}), which no URL may")
     parsed = _plain_url(url)
     if parsed is None:
         try:
