@@ -58,8 +58,8 @@ def _json_text(value: object) -> str:
 
 def parse_task(line: int, text: bytes) -> Task | TaskResult:
     """A manifest line as a Task, or the error row saying why it is not one."""
-    try:
-        item = json.loads(text, object_pairs_hook=_once)
+    try:  # UTF-8 only: json.loads would take bytes for UTF-16 or -32 by their NULs
+        item = json.loads(text.decode("utf-8"), object_pairs_hook=_once)
     except UnicodeDecodeError:
         return _refused(line, "the line is not UTF-8 text")
     except _RepeatedKey as exc:
