@@ -216,7 +216,7 @@ BAD_LINES = [
         _refused(2, "the line is not valid JSON (a number of over 4300 digits)"),
     ),
     (b'{"op":"read","path":"\xff"}', _refused(2, "the line is not UTF-8 text")),
-    (b"\xff\xfe{}", _refused(2, "the line is not UTF-8 text")),  # json.loads: UTF-16's mark
+    (b"\xff\xfe{}x", _refused(2, "the line is not UTF-8 text")),  # json.loads read UTF-16
     ('{"op":"write","path":"nul\\u0000.txt","content":"x"}', None),
 ]
 
