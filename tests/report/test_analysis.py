@@ -6,6 +6,7 @@ import ast
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -257,6 +258,15 @@ def test_the_page_draws_the_timeline_and_the_break_even_from_clock_times(tmp_pat
     assert sections["What a pool costs"].png[:4] == b"\x89PNG"
     assert "sum: 2 processes summed the file 1.6 times as fast as one." in sections["Headline"].text
     assert "A pool of 2 pays only for chunks with more than 20 ms" in sections["Stages"].text
+    assert "and each further task 100 µs to dispatch." in sections["What a pool costs"].text
+    assert "3 timed jobs (sum)" in sections["This run"].text
+    one = [_record("merge_sum", None, 0.0, 0.5)]
+    tsv.write_records(tmp_path / "overhead.tsv", [replace(overhead[0], dispatch_us=0.0)])
+    built = build(_write(tmp_path / "one", one), overhead_tsv=tmp_path / "overhead.tsv")
+    sections = {s.title: s for s in page_sections(built)}
+    assert "1 timed job (sum)" in sections["This run"].text
+    text = sections["What a pool costs"].text  # a clipped 0 is no measurement
+    assert "each further task too little to measure against the start's spread." in text
 
 
 def test_a_timeline_of_many_chunks_gives_each_rule_one_row():

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from poolpipe.report import plots
 from poolpipe.report.benches import ipc_advice, ipc_table, overhead_table, scaling_table
-from poolpipe.report.cells import seconds, shown, sig3
+from poolpipe.report.cells import counted, seconds, shown, sig3
 from poolpipe.report.compare import changes_summary, changes_table
 from poolpipe.report.explain import plain_sentence, scaling_cost, stage_cost, stage_sentence
 from poolpipe.report.jobs import CSV_FIELDS, jobs_table
@@ -26,7 +26,8 @@ def run_section(report: TimingReport) -> Section:
     stages = sorted({j.stage for j in report.jobs})
     text = [
         f"This report describes one run of the workflow: {report.run_id}, started "
-        f"{report.run_when}, {len(report.jobs)} timed jobs ({', '.join(stages) or 'none'})."
+        f"{report.run_when}, {counted(len(report.jobs), 'timed job')} "
+        f"({', '.join(stages) or 'none'})."
     ]
     from poolpipe.report.runs import RunChoice, left_out
 
@@ -166,9 +167,13 @@ def overhead_section(report: TimingReport) -> Section | None:
         + f"Measured by bench_overhead: starting a pool of {largest.processes} (fork, "
         f"worker start, the first task's round trip, shutdown) takes {seconds(largest.start_s)}"
         f" (median of {largest.repeats}), and each further task "
-        f"{seconds(largest.dispatch_us * 1e-6)}"
-        f" to dispatch. A chunk's time is fitted to T(p) = start + serial + work/p with that "
-        f"start; a pool of p beats one process only when work > start x p / (p - 1).",
+        + (
+            f"{seconds(largest.dispatch_us * 1e-6)} to dispatch"
+            if largest.dispatch_us > 0  # 0: the tasks' time was within the start's noise
+            else "too little to measure against the start's spread"
+        )
+        + ". A chunk's time is fitted to T(p) = start + serial + work/p with that "
+        "start; a pool of p beats one process only when work > start x p / (p - 1).",
         table=overhead_table(report.overhead),
         png=plots.break_even(curves) if curves else None,
         caption="Curves: the speedup each stage's fit predicts for bigger or smaller chunks; "
@@ -200,7 +205,12 @@ def bench_sections(report: TimingReport) -> list[Section]:
                 title="CPU scaling (bench_cpu)",
                 text=origin(report, "bench_cpu") + "The article's pure-Python loop split over 1 to "
                 f"{report.scaling[-1].processes} processes; wall times over the repeats. "
-                f"Amdahl's-law serial fraction: {shown(report.serial_fraction)}.{fit}{warn}",
+                + (
+                    f"Amdahl's-law serial fraction: {shown(report.serial_fraction)}."
+                    if report.serial_fraction is not None
+                    else "No serial fraction: it needs more than one process count."
+                )
+                + f"{fit}{warn}",
                 table=scaling_table(report.scaling, spread_limit=report.judgement.spread_limit),
                 png=plots.scaling(report.scaling, report.serial_fraction),
                 caption="Dots are medians; the dashed line is perfect scaling.",

@@ -210,7 +210,8 @@ def supervise_section(ticks_tsv: str | os.PathLike[str], *, note: str = "") -> S
     restarts = sum(int(r[2]) for r in rows if r[2].isdigit())
     return Section(
         title="Supervise: the loops",
-        text=f"{note}{len(rows)} loop{'s' if len(rows) != 1 else ''} ran under the supervisor; "
+        text=f"{note}{counted(len(rows), 'loop or program', 'loops and programs')} ran under "
+        "the supervisor; "
         f"{restarts} restart{'s' if restarts != 1 else ''} in all. A loop's status says how it "
         "ended.",
         table=(["loop", "ticks", "restarts", "exit code", "status"], rows),
