@@ -158,6 +158,12 @@ def test_a_speedup_below_one_gets_its_break_even_and_its_load_in_words(tmp_path)
     )
     text = stage_sentence(row, cost, load_limit=0.25, cpus=2)
     assert "kept 1.3 cores busy of the 2 usable, leaving about 0.7 for the pool's 2 workers" in text
+    spread = replace(row, verdict="too spread to conclude: IQR is 40% of the median")
+    plain = plain_sentence(spread, cost, collect_jobs(_write(tmp_path, records))[0], load_limit=9)
+    assert plain == (  # the headline gives the Stages table's verdict, not "slower here"
+        "sum: 2 processes summed the file at 0.833 times the speed of one, too spread to "
+        "conclude: IQR is 40% of the median."
+    )
 
 
 def test_the_baseline_marks_slower_and_faster_jobs_beyond_the_spread(tmp_path):

@@ -101,6 +101,9 @@ def plain_sentence(
     if row.speedup >= 1:
         unsure = "" if row.verdict.startswith("pays") else f" ({row.verdict})"
         return f"{row.stage}: {processes} processes {verb} {x} times as fast as one{unsure}{busy}."
+    if row.verdict.startswith("too spread"):  # as the Stages table says: no verdict
+        pace = f"{processes} processes {verb} at {x} times the speed of one"
+        return f"{row.stage}: {pace}, {row.verdict}{busy}."
     work = [j.serial_wall_s for j in mine if j.serial_wall_s]
     start = cost.model.start_s if cost else start_s
     why = []
