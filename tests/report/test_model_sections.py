@@ -109,6 +109,13 @@ def test_the_crawl_outcomes_say_when_a_url_counts_under_a_status_and_an_error():
     assert "1 URL with an answer that ended in an error counts under both" in section.text
     alone = crawl_outcomes({**summary, "by_status": {"200": 3}}, dataset="urls")
     assert "under both" not in alone.text
+    again = {"rows": 6, "ok": 1, "errors": 3, "by_status": {"200": 1, "304": 2}}
+    text = crawl_outcomes(again | {"by_error": {"duplicate": 3}}, dataset="urls").text
+    assert (
+        "Of 6 URLs, 1 URL was fetched with a success status (2xx), 2 unchanged since the "
+        "previous crawl (304), and 3 URLs ended in an error row (3 of them repeats of an "
+        "earlier line)" in text
+    )
 
 
 def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
@@ -125,7 +132,10 @@ def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
     pages = tmp_path / "pages.tsv"
     pages.write_text("line\turl\tfinal_url\tstatus\tbytes\telapsed_ms\n1\thttp://a/\t\t200\t5\t9\n")
     section = crawl_section(pages, summary)
-    assert "1 URL was fetched; 1 of them with a success status, and 1 URL ended" in section.text
+    assert (
+        "1 URL was requested (URLs/s counts them); 1 of them got a success status, and 1 URL ended"
+        in section.text
+    )
     alone = crawl_outcomes({"rows": 1, "ok": 1, "errors": 0, "by_status": {"200": 1}}, dataset="u")
     assert alone.text.startswith("Of 1 URL, 1 URL was fetched")
 

@@ -141,11 +141,16 @@ def crawl_outcomes(summary: dict[str, Any], *, dataset: str) -> Section:
         if both > 0
         else ""
     )
+    unchanged = _int(by_status.get("304")) or 0
+    repeats = _int(by_error.get("duplicate")) or 0
     return Section(
         title=f"Crawl: outcomes ({dataset})",
         text=f"Of {counted(rows_n, 'URL')}, {counted(ok, 'URL')} "
-        f"{'was' if ok == 1 else 'were'} fetched with a success status (2xx) and "
-        f"{counted(errors, 'URL')} ended in an error row (each with its reason in pages.tsv). "
+        f"{'was' if ok == 1 else 'were'} fetched with a success status (2xx)"
+        + (f", {count(unchanged)} unchanged since the previous crawl (304)," if unchanged else "")
+        + f" and {counted(errors, 'URL')} ended in an error row"
+        + (f" ({count(repeats)} of them repeats of an earlier line)" if repeats else "")
+        + " (each with its reason in pages.tsv). "
         f"{counted(_int(summary.get('retries')) or 0, 'retry', 'retries')}; "
         f"{size(_int(summary.get('bytes')))} downloaded.{twice}",
         table=(["outcome", "URLs"], _top(table)),

@@ -92,7 +92,7 @@ def crawl_section(
     timing = summary.get("timing", {})
     latency = timing.get("latency_ms", {})
     downloaded, wall = summary.get("bytes"), timing.get("wall_s")
-    head = ["fetched URLs", "p50", "p90", "p99", "max", "pages/s", "downloaded", "rate"]
+    head = ["requested URLs", "p50", "p90", "p99", "max", "URLs/s", "downloaded", "rate"]
     row = [
         str(len(elapsed)),
         *(_ms(latency.get(k)) for k in ("p50", "p90", "p99", "max")),
@@ -102,10 +102,10 @@ def crawl_section(
     ]
     return Section(
         title=_named("Crawl: latency distribution", dataset),
-        text=f"Time from the first request to the last byte, per fetched URL: "
-        f"{counted(len(elapsed), 'URL')} {'was' if len(elapsed) == 1 else 'were'} fetched; "
-        f"{_whole(summary.get('ok', 0))} of them with a success status, and "
-        f"{counted(summary.get('errors', 0), 'URL')} ended in an error row.",
+        text=f"Time from the first request to the last byte, per requested URL: "
+        f"{counted(len(elapsed), 'URL')} {'was' if len(elapsed) == 1 else 'were'} requested "
+        f"(URLs/s counts them); {_whole(summary.get('ok', 0))} of them got a success status, "
+        f"and {counted(summary.get('errors', 0), 'URL')} ended in an error row.",
         table=(head, [row]),
         png=plots.histogram(elapsed, "ms per URL (log scale)", "Crawl latency")
         if elapsed
