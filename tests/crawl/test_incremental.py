@@ -131,3 +131,22 @@ def test_a_previous_row_with_missing_fields_names_its_line(tmp_path):
             str(urls), out=tmp_path / "o.tsv", settings=replace(SETTINGS, previous=str(broken)),
             processes=1,
         )  # fmt: skip
+
+
+def test_a_previous_row_whose_sha256_is_no_hash_names_its_line(tmp_path):
+    """A 304 row carries the earlier sha256 on: one that is no hash is refused, not copied."""
+    with site_at(0) as site:
+        before = crawl(site, tmp_path, "a.tsv")
+    lines = before.read_text().splitlines(keepends=True)
+    fields = lines[1].rstrip("\n").split("\t")
+    assert fields[3] == "200" and fields[11]  # a row asked again: a 200 with its ETag
+    fields[10] = "nothex"
+    broken = tmp_path / "broken.tsv"
+    broken.write_text(lines[0] + "\t".join(fields) + "\n")
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://x.invalid/\n")
+    with pytest.raises(PoolpipeError, match="line 2: its sha256 'nothex' is not 64 hexadecimal"):
+        crawl_file(
+            str(urls), out=tmp_path / "o.tsv", settings=replace(SETTINGS, previous=str(broken)),
+            processes=1,
+        )  # fmt: skip

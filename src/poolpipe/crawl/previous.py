@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import stat
 from dataclasses import dataclass
 from typing import TextIO
@@ -28,6 +29,9 @@ class Previous:
     last_modified: str
     sha256: str
     content_type: str
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def load_previous(path: str | os.PathLike[str] | None) -> dict[str, Previous]:
@@ -59,6 +63,12 @@ def load_previous(path: str | os.PathLike[str] | None) -> dict[str, Previous]:
                 etag, modified = fields[col["etag"]], fields[col["last_modified"]]
                 if status not in ("200", "304") or not (etag or modified):
                     continue
+                digest = fields[col["sha256"]]
+                if digest and not _SHA256.fullmatch(digest):  # a 304 row would carry it on
+                    raise PoolpipeError(
+                        f"crawl.previous {path} line {number}: its sha256 {digest[:80]!r} is "
+                        "not 64 hexadecimal digits"
+                    )
                 found[unescape(fields[col["url"]])] = Previous(
                     final_url=unescape(fields[col["final_url"]]),
                     etag=unescape(etag),
