@@ -441,6 +441,29 @@ def check_something_to_run():
 check_something_to_run()
 
 
+def check_stage_settings():
+    """The crawl's and the supervisor's settings as their jobs would take them, checked before
+    any job: a bad address range, a name used twice, a fail tick past a loop's ticks."""
+    try:
+        if "crawl" in STAGES and datasets_of("crawl"):
+            from poolpipe.crawl.settings import CrawlSettings
+
+            CrawlSettings.from_config(config["crawl"])
+        if "supervise" in STAGES:
+            from poolpipe import supervise
+
+            cfg = config["supervise"]
+            supervise.check_supervised(
+                supervise.loops_from_config(cfg["workers"]),
+                supervise.programs_from_config(cfg["programs"]),
+            )
+    except PoolpipeError as exc:
+        stop(str(exc))
+
+
+check_stage_settings()
+
+
 def predict_model(wildcards):
     """The model.json of the train dataset a predict dataset names."""
     return f"results/train/{DATASETS[wildcards.dataset].model}/model.json"

@@ -281,6 +281,34 @@ def test_a_baseline_that_is_no_timings_csv_is_one_sentence_before_any_job(tmp_pa
     assert not (workdir / "results").exists()  # no job ran
 
 
+@pytest.mark.parametrize(
+    ("config", "sentence"),
+    [
+        (
+            {"crawl": {"internal_networks": ["10.0.0.0/33"]}},
+            "crawl settings: internal_networks: '10.0.0.0/33' is not an address range (CIDR)",
+        ),
+        (
+            {"supervise": {"workers": [{"name": "a", "interval_s": 0.1}] * 2}},
+            "worker loop or program name 'a' is used twice",
+        ),
+        (
+            {
+                "supervise": {
+                    "workers": [{"name": "a", "interval_s": 0.1, "ticks": 5, "fail_at_tick": 50}]
+                }
+            },
+            "worker loop 'a': fail_at_tick 50 is past its last tick, 5",
+        ),
+    ],
+)
+def test_a_crawl_or_supervise_setting_its_job_refuses_is_one_sentence_before_any_job(
+    tmp_path, config, sentence
+):
+    workdir = workflow_copy(tmp_path / "wf")
+    assert_one_sentence(snakemake(workdir, config, "--dry-run"), sentence)
+
+
 def test_the_old_single_input_key_points_to_the_sheet(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     run = snakemake(workdir, {"sum": {"input": "/tmp/nope.txt"}}, "--dry-run")

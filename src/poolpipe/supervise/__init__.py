@@ -10,7 +10,7 @@ from poolpipe.supervise.program import (
     with_heartbeats,
 )
 from poolpipe.supervise.report import check, ticks_tsv, write_ticks
-from poolpipe.supervise.supervisor import supervise
+from poolpipe.supervise.supervisor import check_supervised, supervise
 
 __all__ = [
     "RECIPE_LOOPS",
@@ -18,6 +18,7 @@ __all__ = [
     "SupervisorSettings",
     "check",
     "check_paths",
+    "check_supervised",
     "loops_from_config",
     "parse_loop",
     "parse_program",

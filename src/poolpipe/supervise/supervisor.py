@@ -52,6 +52,33 @@ def most_supervised() -> int:
     return int(schema_section()["workers"]["maxItems"])
 
 
+def check_supervised(loops: Sequence[Loop], programs: Sequence[Program]) -> None:
+    """One sentence for what would stop a supervisor of these before it starts: none, too many,
+    a name used twice, a heartbeat file in a missing folder or that is a folder."""
+    names = [loop.name for loop in loops] + [p.name for p in programs]
+    if not names:
+        raise PoolpipeError("the supervisor needs at least one worker loop or program")
+    if len(names) > most_supervised():
+        raise PoolpipeError(
+            f"the supervisor runs at most {most_supervised()} loops and programs, not {len(names)}"
+        )
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise PoolpipeError(f"worker loop or program name {dupes[0]!r} is used twice")
+    for p in programs:
+        folder = os.path.dirname(p.heartbeat or "") or "."
+        if p.heartbeat and not os.path.isdir(folder):
+            # else the program could never beat, and would only be killed as stalled
+            raise PoolpipeError(
+                f"program {p.name!r}: the folder of its heartbeat file {p.heartbeat!r} "
+                "does not exist"
+            )
+        if p.heartbeat and os.path.isdir(p.heartbeat):  # a folder's mtime is no heartbeat
+            raise PoolpipeError(
+                f"program {p.name!r}: its heartbeat file {p.heartbeat!r} is a folder"
+            )
+
+
 class Supervisor:
     """Start, watch, restart and stop a set of worker loops and programs."""
 
@@ -63,29 +90,7 @@ class Supervisor:
         programs: Sequence[Program] = (),
         log_dir: str = ".",
     ) -> None:
-        names = [loop.name for loop in loops] + [p.name for p in programs]
-        if not names:
-            raise PoolpipeError("the supervisor needs at least one worker loop or program")
-        if len(names) > most_supervised():
-            raise PoolpipeError(
-                f"the supervisor runs at most {most_supervised()} loops and programs, "
-                f"not {len(names)}"
-            )
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise PoolpipeError(f"worker loop or program name {dupes[0]!r} is used twice")
-        for p in programs:
-            folder = os.path.dirname(p.heartbeat or "") or "."
-            if p.heartbeat and not os.path.isdir(folder):
-                # else the program could never beat, and would only be killed as stalled
-                raise PoolpipeError(
-                    f"program {p.name!r}: the folder of its heartbeat file {p.heartbeat!r} "
-                    "does not exist"
-                )
-            if p.heartbeat and os.path.isdir(p.heartbeat):  # a folder's mtime is no heartbeat
-                raise PoolpipeError(
-                    f"program {p.name!r}: its heartbeat file {p.heartbeat!r} is a folder"
-                )
+        check_supervised(loops, programs)
         self.settings = settings
         self.workers: list[LoopProcess | ProgramProcess] = [
             LoopProcess(loop=loop, row=LoopRow(process=loop.name)) for loop in loops
