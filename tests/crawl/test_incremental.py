@@ -118,35 +118,35 @@ def test_a_previous_that_is_not_a_pages_tsv_is_one_sentence(tmp_path, content, m
     assert not (tmp_path / "out.tsv").exists()
 
 
-def test_a_previous_row_with_missing_fields_names_its_line(tmp_path):
+def _earlier_lines(tmp_path) -> list[str]:
+    """The lines of a real earlier crawl's pages.tsv."""
     with site_at(0) as site:
-        before = crawl(site, tmp_path, "a.tsv")
-    lines = before.read_text().splitlines(keepends=True)
+        return crawl(site, tmp_path, "a.tsv").read_text().splitlines(keepends=True)
+
+
+def _refused_as_previous(tmp_path, text: str, match: str) -> None:
+    """A crawl given text as crawl.previous stops with a sentence matching match."""
     broken = tmp_path / "broken.tsv"
-    broken.write_text("".join(lines[:3]) + "1\thttp://a/\n")
+    broken.write_text(text)
     urls = tmp_path / "urls.txt"
     urls.write_text("http://x.invalid/\n")
-    with pytest.raises(PoolpipeError, match="line 4 has 2 fields"):
+    with pytest.raises(PoolpipeError, match=match):
         crawl_file(
             str(urls), out=tmp_path / "o.tsv", settings=replace(SETTINGS, previous=str(broken)),
             processes=1,
         )  # fmt: skip
+
+
+def test_a_previous_row_with_missing_fields_names_its_line(tmp_path):
+    lines = _earlier_lines(tmp_path)
+    _refused_as_previous(tmp_path, "".join(lines[:3]) + "1\thttp://a/\n", "line 4 has 2 fields")
 
 
 def test_a_previous_row_whose_sha256_is_no_hash_names_its_line(tmp_path):
     """A 304 row carries the earlier sha256 on: one that is no hash is refused, not copied."""
-    with site_at(0) as site:
-        before = crawl(site, tmp_path, "a.tsv")
-    lines = before.read_text().splitlines(keepends=True)
+    lines = _earlier_lines(tmp_path)
     fields = lines[1].rstrip("\n").split("\t")
     assert fields[3] == "200" and fields[11]  # a row asked again: a 200 with its ETag
     fields[10] = "nothex"
-    broken = tmp_path / "broken.tsv"
-    broken.write_text(lines[0] + "\t".join(fields) + "\n")
-    urls = tmp_path / "urls.txt"
-    urls.write_text("http://x.invalid/\n")
-    with pytest.raises(PoolpipeError, match="line 2: its sha256 'nothex' is not 64 hexadecimal"):
-        crawl_file(
-            str(urls), out=tmp_path / "o.tsv", settings=replace(SETTINGS, previous=str(broken)),
-            processes=1,
-        )  # fmt: skip
+    text = lines[0] + "\t".join(fields) + "\n"
+    _refused_as_previous(tmp_path, text, "line 2: its sha256 'nothex' is not 64 hexadecimal")
