@@ -313,6 +313,10 @@ def test_a_stage_without_a_one_process_time_says_why_where_its_record_does(tmp_p
     sections = {s.title: s for s in page_sections(build(_write(tmp_path, records)))}
     assert f"sum: {note}" in sections["Headline"].text
     assert f"sum: {note}" in sections["Stages"].text
+    bare = "not measured: set compare_serial to measure"  # as a record says it: no full stop
+    records = [replace(r, serial_note=bare) for r in records]
+    sections = {s.title: s for s in page_sections(build(_write(tmp_path / "c", records)))}
+    assert f"sum: {bare}.\n" in sections["Headline"].text + "\n"
     plain = build(_write(tmp_path / "b", [_record("sum_chunk", 0, 0.0, 0.5)]))
     assert (
         "timing.compare_serial is off"

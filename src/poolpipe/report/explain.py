@@ -74,7 +74,7 @@ def plain_sentence(
     if row.speedup is None:
         note = _note(mine)
         return (
-            f"{row.stage}: {note}"
+            f"{row.stage}: {note.rstrip('.')}."
             if note
             else (f"{row.stage}: not compared with one process (timing.compare_serial is off).")
         )
@@ -129,7 +129,9 @@ def stage_sentence(
     """The longer account beside a stage's speedup: where a chunk's time goes, in plain words."""
     if row.speedup is None:
         note = _note([j for j in jobs if j.stage == row.stage])
-        return f"{row.stage}: {note or 'not timed in one process (timing.compare_serial is off).'}"
+        if note:
+            return f"{row.stage}: {note.rstrip('.')}."
+        return f"{row.stage}: not timed in one process (timing.compare_serial is off)."
     text = (
         f"{row.stage}: the pool ran {sig3(row.speedup)} times as fast as one process "
         f"(median of {row.jobs} chunks"
