@@ -411,3 +411,20 @@ def test_merge_refuses_missing_or_disordered_rows(tmp_path):
     with pytest.raises(PoolpipeError, match="out of order at line 1"):
         write_pages(tmp_path / "p.tsv", [PageRow(line=2, url="u"), PageRow(line=1, url="v")])
     assert not (tmp_path / "p.tsv").exists()
+
+
+def test_the_crawl_settings_load_without_the_engine():
+    """The workflow checks the crawl's settings at every start: that must not load the engine,
+    urllib3 or warcio (a fifth of a second before each run and each cluster job)."""
+    import subprocess
+    import sys
+
+    heavy = ["urllib3", "warcio", "asyncio", "poolpipe.crawl.ranges", "poolpipe.crawl.engine"]
+    probe = (
+        "import sys\nfrom poolpipe.crawl.settings import CrawlSettings\nCrawlSettings()\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert run.stdout.strip() == "[]"

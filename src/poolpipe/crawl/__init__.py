@@ -9,19 +9,57 @@ across processes), kinds (the error kinds of a row), rows (a row of pages.tsv), 
 (pages.tsv and the summary), demo and demosite (the demo URL list and the site it names),
 settings, previous (an earlier pages.tsv for conditional requests), journal (resuming a killed
 job), warc (the WARC store), progress (the live progress line).
+
+Names load on first use (PEP 562), as poolpipe.core's do: the workflow checks the crawl's
+settings at its start without loading the engine, urllib3 and warcio.
 """
 
-from poolpipe.crawl.demo import write_urls
-from poolpipe.crawl.demosite import SiteSpec, demo_site, serve
-from poolpipe.crawl.engine import GRACE_S
-from poolpipe.crawl.kinds import ErrorKind
-from poolpipe.crawl.merge import CrawlTally, iter_rows, summary, write_pages, write_parts
-from poolpipe.crawl.progress import Progress, showing
-from poolpipe.crawl.ranges import ChunkStats, crawl_file, crawl_range
-from poolpipe.crawl.rows import PAGE_FIELDS, PageRow
-from poolpipe.crawl.settings import CrawlSettings
-from poolpipe.crawl.urlfile import UrlIndex, index_urls
-from poolpipe.crawl.warc import join_warcs
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_WHERE = {
+    "GRACE_S": "engine",
+    "PAGE_FIELDS": "rows",
+    "ChunkStats": "ranges",
+    "CrawlSettings": "settings",
+    "CrawlTally": "merge",
+    "ErrorKind": "kinds",
+    "PageRow": "rows",
+    "Progress": "progress",
+    "SiteSpec": "demosite",
+    "UrlIndex": "urlfile",
+    "crawl_file": "ranges",
+    "crawl_range": "ranges",
+    "demo_site": "demosite",
+    "index_urls": "urlfile",
+    "iter_rows": "merge",
+    "join_warcs": "warc",
+    "serve": "demosite",
+    "showing": "progress",
+    "summary": "merge",
+    "write_pages": "merge",
+    "write_parts": "merge",
+    "write_urls": "demo",
+}
+"""Each public name and the module of poolpipe.crawl it lives in."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'poolpipe.crawl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"poolpipe.crawl.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "GRACE_S",
