@@ -36,7 +36,15 @@ SCHEMA = yaml.safe_load(
         ),
         (
             {"crawl": {"timeouts": {"deadline": math.inf}}},
-            "config key 'crawl.timeouts.deadline': inf is out of range",
+            "config key 'crawl.timeouts.deadline': inf is not a finite number",
+        ),
+        (
+            {"train": {"alpha": math.nan}},
+            "config key 'train.alpha': nan is not a finite number (more than 0 and at most 0.5)",
+        ),
+        (
+            {"demo": {"train": {"noise": -math.inf}}},
+            "config key 'demo.train.noise': -inf is not a finite number",
         ),
         (
             {"stages": ["summ"]},

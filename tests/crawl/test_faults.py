@@ -155,8 +155,8 @@ def test_the_schema_refuses_settings_over_their_maximum(tmp_path, config, key):
     assert not (workdir / "results").exists()
 
 
-def test_a_nan_setting_passes_the_schema_but_stops_the_crawl_job_with_a_sentence(tmp_path):
-    # JSON schema compares numbers, and nan fails no comparison: CrawlSettings refuses it.
+def test_a_nan_setting_stops_the_run_before_any_job_with_a_sentence(tmp_path):
+    # JSON schema compares numbers, and nan fails no comparison: the config check refuses it.
     assert math.isnan(yaml.safe_load("x: .nan")["x"])
     own = tmp_path / "mine.txt"
     own.write_text("http://x.invalid/\n")
@@ -165,10 +165,10 @@ def test_a_nan_setting_passes_the_schema_but_stops_the_crawl_job_with_a_sentence
     config = with_sheet(workdir, rows, {"crawl": {"demo_site": False, "per_host_delay": math.nan}})
     run = snakemake(workdir, config, "results/crawl/mine/summary.json")
     assert run.returncode != 0
-    sentence = "crawl settings: per_host_delay must be a number at least 0 and at most 60, not nan"
+    sentence = "config key 'crawl.per_host_delay': nan is not a finite number (at least 0 and at"
     assert sentence in run.stdout + run.stderr
-    assert not (workdir / "results/crawl/mine/parts/0.jsonl").exists()
-    assert not (workdir / "results/crawl/mine/pages.tsv").exists()
+    assert "Traceback" not in run.stdout + run.stderr
+    assert not (workdir / "results").exists()
 
 
 # --- answers with malformed headers: a named error kind, or a good page ---------------------

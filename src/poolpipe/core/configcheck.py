@@ -5,6 +5,7 @@ the schema itself."""
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import Any
 
@@ -15,9 +16,22 @@ from poolpipe.core.defaults import _filled, bounds_of
 from poolpipe.errors import PoolpipeError
 
 
+def _finite_number(checker: Any, value: Any) -> bool:
+    """JSON Schema's number, less NaN and the infinities (YAML's .nan and .inf), which pass
+    every minimum and maximum check a NaN is compared with."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and math.isfinite(value)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number),
+)
+
+
 def check_config(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     """Fill in the schema's defaults and return the config, or raise one sentence."""
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _Validator(schema)
     error = best_match(validator.iter_errors(config))
     if error is not None:
         raise PoolpipeError(config_problem(error))
@@ -63,6 +77,8 @@ def config_problem(error: ValidationError) -> str:
     if error.validator == "type":
         wanted = error.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{where}: {shown} is not a finite number{_range(schema)}"
         text = f"{where}: {shown} is not of type {wanted}{_range(schema)}"
         if isinstance(value, str) and "string" not in str(wanted):
             text += _text_hint(value, str(wanted), nested=len(path) > 1)
