@@ -13,9 +13,9 @@ from poolpipe.core import (
     check_input_folder,
     content_hash,
     identify,
-    read_small_file,
     one_blas_thread_per_process,
     read_datasets,
+    read_small_file,
     refuse_overlap,
 )
 from poolpipe.core.timing import start_run
