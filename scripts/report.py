@@ -25,6 +25,7 @@ def main(smk):
         task_results=given.task_results,
         supervise=given.get("supervise"),
         supervise_note=report.from_another_run(built, "supervise"),
+        origin=lambda rule, dataset: report.from_another_run(built, rule, dataset),
     )
     report.write(
         built,

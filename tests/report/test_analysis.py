@@ -104,11 +104,13 @@ def test_every_benchmark_row_counts(tmp_path):
     paths = _write(tmp_path, [_record("sum_chunk", 0, 0.0, 1.0)])
     bench = tmp_path / "results" / "benchmarks" / "sum_chunk" / "data" / "0.tsv"
     bench.parent.mkdir(parents=True)
-    bench.write_text("s\tmax_rss\n3.0\t10\n1.0\t30\n2.0\tNA\n")
+    bench.write_text("s\tmax_rss\n3.0\t10\n1.0\t30\n2.0\tNA\n0.4\t0.2\n")
     (job,), _ = collect_jobs(paths)
-    assert (job.job_s, job.job_s_min, job.job_s_max, job.job_runs) == (2.0, 1.0, 3.0, 3)
-    assert job.job_s_iqr == 1.0
+    assert (job.job_s, job.job_s_min, job.job_s_max, job.job_runs) == (1.5, 0.4, 3.0, 4)
     assert job.max_rss_mb == 30
+    bench.write_text("s\tmax_rss\n0.08\t0.23\n")  # one sample, before Python had started
+    (job,), _ = collect_jobs(paths)
+    assert job.max_rss_mb is None
 
 
 def test_spread_and_what_it_lets_one_conclude():
@@ -164,6 +166,25 @@ def test_a_speedup_below_one_gets_its_break_even_and_its_load_in_words(tmp_path)
         "sum: 2 processes summed the file at 0.833 times the speed of one, too spread to "
         "conclude: IQR is 40% of the median."
     )
+
+
+def test_a_stage_with_no_shared_work_gets_the_same_reason_in_headline_and_stages(tmp_path):
+    records = [_record("sum_chunk", c, 2.0 * c, 0.08, serial=0.073) for c in (0, 1)]
+    jobs = collect_jobs(_write(tmp_path, records))[0]
+    (row,) = stage_rows(jobs)
+    cost = StageCost(
+        stage="sum",
+        processes=2,
+        model=CostModel(start_s=0.026, serial_s=0.07, work_s=0.0),
+        bytes_per_chunk=1e6,
+    )
+    assert "There is next to no shared work" in stage_sentence(row, cost, load_limit=9)
+    plain = plain_sentence(row, cost, jobs, load_limit=9)
+    assert plain == (
+        "sum: slower here, 0.912 times the speed of one process; its chunks held next to no "
+        "work the processes could share, so the pool could not pay."
+    )
+    assert "chunks of more work" not in plain
 
 
 def test_the_baseline_marks_slower_and_faster_jobs_beyond_the_spread(tmp_path):
@@ -338,3 +359,28 @@ def test_the_workflows_early_baseline_check_asks_for_the_columns_the_report_need
     text = (Path(__file__).resolve().parents[2] / "rules/common.smk").read_text()
     found = re.search(r"^BASELINE_COLUMNS = (\(.*?\))$", text, re.M)
     assert found and ast.literal_eval(found[1]) == NEEDED
+
+
+def test_a_datasets_result_made_by_an_earlier_run_says_which_run_made_it(tmp_path):
+    import json
+
+    from poolpipe.report.results import result_sections
+    from poolpipe.report.runs import choose_run, origin
+
+    old = replace(_record("merge_sum", None, 0.0, 0.1), run_id="20261201T000000Z-aaaaaa")
+    new = replace(_record("sum_chunk", 0, 5.0, 0.1), run_id="20261202T000000Z-bbbbbb")
+    choice = choose_run(collect_jobs(_write(tmp_path, [old, new]))[0])
+    assert choice.run_id == new.run_id
+    assert origin("merge_sum", choice, "data").startswith(
+        "From another run (20261201T000000Z-aaaaaa, started"
+    )
+    assert origin("sum_chunk", choice, "data") == "" and origin("merge_sum", choice, "x") == ""
+    total = tmp_path / "results" / "sum" / "data" / "total.json"
+    total.parent.mkdir(parents=True)
+    total.write_text(json.dumps({"total": 7, "numbers": 1, "lines": 1, "bytes": 2}))
+    (made,) = result_sections(sum_totals=[total], origin=lambda r, d: origin(r, choice, d))
+    assert made.text.startswith("From another run (20261201T000000Z-aaaaaa") and "add up to 7" in (
+        made.text
+    )
+    (plain,) = result_sections(sum_totals=[total])
+    assert plain.text.startswith("1 number in 2 B add up to 7")

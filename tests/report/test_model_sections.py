@@ -113,9 +113,24 @@ def test_the_crawl_outcomes_say_when_a_url_counts_under_a_status_and_an_error():
     text = crawl_outcomes(again | {"by_error": {"duplicate": 3}}, dataset="urls").text
     assert (
         "Of 6 URLs, 1 URL was fetched with a success status (2xx), 2 unchanged since the "
-        "previous crawl (304), and 3 URLs ended in an error row (3 of them repeats of an "
+        "previous crawl (304) and 3 URLs ended in an error row (3 of them repeats of an "
         "earlier line)" in text
     )
+    other = {"rows": 8, "ok": 5, "errors": 2, "by_status": {"200": 5, "404": 1}}
+    text = crawl_outcomes(other | {"by_error": {"dns": 2}}, dataset="urls").text
+    assert "5 URLs were fetched with a success status (2xx), 1 answered with another status " in (
+        text
+    )
+
+
+def test_the_crawl_outcomes_fold_the_smallest_counts_not_the_last_listed():
+    from poolpipe.report.results import TOP, crawl_outcomes
+
+    by_status = {str(300 + i): 50 for i in range(TOP - 2)} | {"200": 2}
+    summary = {"rows": 50 * (TOP - 2) + 11, "ok": 2, "errors": 9, "by_status": by_status}
+    table = crawl_outcomes(summary | {"by_error": {"dns": 1, "scheme": 8}}, dataset="u").table[1]
+    assert len(table) == TOP and table[-2] == ["error: scheme", "8"]
+    assert table[-1] == ["2 others", "3"]  # status 200 (2) and dns (1): the least, not the last
 
 
 def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
@@ -133,8 +148,16 @@ def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
     pages.write_text("line\turl\tfinal_url\tstatus\tbytes\telapsed_ms\n1\thttp://a/\t\t200\t5\t9\n")
     section = crawl_section(pages, summary)
     assert (
-        "1 URL was requested (URLs/s counts them); 1 of them got a success status, and 1 URL ended"
+        "1 URL was requested (URLs/s counts them); 1 of them got a success status (2xx)."
         in section.text
+    )
+    pages.write_text(
+        "line\turl\tstatus\telapsed_ms\terror\n1\thttp://a/\t200\t9\t\n"
+        "2\thttp://a/x\t404\t7\t\n3\thttp://b/\t\t5\tdns\n4\thttp://a/\t\t\tduplicate\n"
+    )
+    assert (
+        "3 URLs were requested (URLs/s counts them); 1 of them got a success status (2xx), "
+        "1 ended in an error row and 1 got another status." in crawl_section(pages, summary).text
     )
     alone = crawl_outcomes({"rows": 1, "ok": 1, "errors": 0, "by_status": {"200": 1}}, dataset="u")
     assert alone.text.startswith("Of 1 URL, 1 URL was fetched")

@@ -81,6 +81,7 @@ def _results_of(results: Path, built: object) -> dict:
         "task_results": of("tasks/*/results.tsv"),
         "supervise": ticks if "supervise" in rules and ticks.is_file() else None,
         "supervise_note": report.from_another_run(built, "supervise"),
+        "origin": lambda rule, dataset: report.from_another_run(built, rule, dataset),
     }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from poolpipe.bench import CostModel, OverheadPoint, ScalingPoint, Timed, fit_cost_model
-from poolpipe.report.cells import seconds, sig3, size
+from poolpipe.report.cells import counted, seconds, sig3, size
 from poolpipe.report.jobs import JobRow
 from poolpipe.report.stages import StageRow
 
@@ -104,6 +104,11 @@ def plain_sentence(
     if row.verdict.startswith("too spread"):  # as the Stages table says: no verdict
         pace = f"{processes} processes {verb} at {x} times the speed of one"
         return f"{row.stage}: {pace}, {row.verdict}{busy}."
+    if cost and cost.model.work_s <= cost.model.start_s:  # as the Stages section says
+        return (
+            f"{row.stage}: slower here, {x} times the speed of one process{busy}; its chunks "
+            "held next to no work the processes could share, so the pool could not pay."
+        )
     work = [j.serial_wall_s for j in mine if j.serial_wall_s]
     start = cost.model.start_s if cost else start_s
     why = []
@@ -134,7 +139,7 @@ def stage_sentence(
         return f"{row.stage}: not timed in one process (timing.compare_serial is off)."
     text = (
         f"{row.stage}: the pool ran {sig3(row.speedup)} times as fast as one process "
-        f"(median of {row.jobs} chunks"
+        f"({'median of ' if row.jobs > 1 else ''}{counted(row.jobs, 'chunk')}"
     )
     if row.jobs > 1:
         text += f", {sig3(row.speedup_min or 0)} to {sig3(row.speedup_max or 0)}"

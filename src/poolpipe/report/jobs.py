@@ -122,6 +122,16 @@ def _ratio(num: float | None, den: float | None) -> float | None:
     return num / den if num and den else None
 
 
+RSS_SAMPLE_S = 0.5
+"""Snakemake samples a job's memory every half second: in a shorter job its one sample may
+catch the process before Python has started (0.2 MB), so its peak is not shown."""
+
+
+def sampled(job_s: float | None) -> bool:
+    """Whether a job ran long enough for Snakemake's memory samples to mean something."""
+    return job_s is not None and job_s >= RSS_SAMPLE_S
+
+
 def job_row(
     record: TimingRecord,
     bench: Sequence[dict[str, float | None]] | None,
@@ -130,7 +140,7 @@ def job_row(
     """Join a timing record with its job's benchmark measurements (every repeat)."""
     bench = list(bench or [])
     job_s = spread_of([b["s"] for b in bench if b.get("s") is not None])
-    rss = [b["max_rss"] for b in bench if b.get("max_rss") is not None]
+    rss = [b["max_rss"] for b in bench if b.get("max_rss") is not None and sampled(b.get("s"))]
     speedup = _ratio(record.serial_wall_s, record.wall_s)
     return JobRow(
         stage=record.stage,

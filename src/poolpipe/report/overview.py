@@ -196,7 +196,7 @@ def bench_sections(report: TimingReport) -> list[Section]:
         busy = max(loads) if loads else None
         warn = (
             f" Taken under load (other processes kept up to {sig3(busy)} cores busy): the "
-            f"speedup and the serial fraction read low."
+            f"speedup reads low and the serial fraction high."
             if busy is not None and busy > report.judgement.load_limit
             else ""
         )
@@ -229,12 +229,14 @@ def bench_sections(report: TimingReport) -> list[Section]:
     return out
 
 
-def origin(report: TimingReport, rule: str) -> str:
-    """'' when a bench ran in this run, else a sentence saying which run it is from."""
+def origin(report: TimingReport, rule: str, dataset: str | None = None) -> str:
+    """'' when a rule (a bench, or a dataset's job) ran in this run, else a sentence saying which
+    run it is from."""
     from poolpipe.report.runs import RunChoice
     from poolpipe.report.runs import origin as run_origin
 
-    return run_origin(rule, RunChoice(run_id=report.run_id, jobs=report.jobs, others=report.others))
+    choice = RunChoice(run_id=report.run_id, jobs=report.jobs, others=report.others)
+    return run_origin(rule, choice, dataset)
 
 
 def page_sections(report: TimingReport) -> list[Section]:
@@ -266,7 +268,8 @@ def page_sections(report: TimingReport) -> list[Section]:
             text="One row per job of this run: its time, its start-up (Snakemake's whole-job "
             "time less the timed work), its speedup over one process, the other cores busy "
             "meanwhile (blank for a job too short to tell: under four clock ticks), its peak "
-            "memory and exit status. timings.csv has one row per job with "
+            "memory (Snakemake samples it every half second: blank for a shorter job) and exit "
+            "status. timings.csv has one row per job with "
             f"{len(CSV_FIELDS)} columns: clock times, host, pid, attempt, SLURM job, CPU time, "
             "items, bytes, rates "
             "and Snakemake's seconds over its repeats.",

@@ -12,7 +12,8 @@ import io
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -143,11 +144,13 @@ def crawl_outcomes(summary: dict[str, Any], *, dataset: str) -> Section:
     )
     unchanged = _int(by_status.get("304")) or 0
     repeats = _int(by_error.get("duplicate")) or 0
+    other = max(0, rows_n - ok - errors - unchanged)  # answered 3xx-5xx, no error row
     return Section(
         title=f"Crawl: outcomes ({dataset})",
         text=f"Of {counted(rows_n, 'URL')}, {counted(ok, 'URL')} "
         f"{'was' if ok == 1 else 'were'} fetched with a success status (2xx)"
-        + (f", {count(unchanged)} unchanged since the previous crawl (304)," if unchanged else "")
+        + (f", {count(unchanged)} unchanged since the previous crawl (304)" if unchanged else "")
+        + (f", {count(other)} answered with another status" if other else "")
         + f" and {counted(errors, 'URL')} ended in an error row"
         + (f" ({count(repeats)} of them repeats of an earlier line)" if repeats else "")
         + " (each with its reason in pages.tsv). "
@@ -158,10 +161,15 @@ def crawl_outcomes(summary: dict[str, Any], *, dataset: str) -> Section:
 
 
 def _top(rows: list[list[str]]) -> list[list[str]]:
+    """The rows, the largest counts kept in their order and the smallest folded into one."""
     if len(rows) <= TOP:
         return rows
-    rest = sum(int(r[1]) for r in rows[TOP - 1 :])
-    return [*rows[: TOP - 1], [f"{len(rows) - TOP + 1} others", str(rest)]]
+    kept = set(sorted(range(len(rows)), key=lambda i: -int(rows[i][1]))[: TOP - 1])
+    rest = sum(int(r[1]) for i, r in enumerate(rows) if i not in kept)
+    return [
+        *(r for i, r in enumerate(rows) if i in kept),
+        [f"{len(rows) - TOP + 1} others", str(rest)],
+    ]
 
 
 def tasks_section(results_tsv: str | os.PathLike[str], *, dataset: str) -> Section:
@@ -233,6 +241,18 @@ def _guarded(title: str, build: Any, *args: Any, **kwargs: Any) -> list[Section]
     return made if isinstance(made, list) else [made]
 
 
+MADE_BY = {"sum": "merge_sum", "train": "merge_train", "predict": "predict"}
+MADE_BY |= {"crawl": "merge_crawl", "tasks": "run_tasks"}
+"""The job that writes each stage's result file: the run it ran in made the result."""
+
+
+def _dated(sections: list[Section], note: str) -> list[Section]:
+    """The sections, the first one's text led by a note (which run made them), where given."""
+    if not note or not sections:
+        return sections
+    return [replace(sections[0], text=note + sections[0].text), *sections[1:]]
+
+
 def result_sections(
     *,
     sum_totals: Sequence[str | os.PathLike[str]] = (),
@@ -242,43 +262,42 @@ def result_sections(
     task_results: Sequence[str | os.PathLike[str]] = (),
     supervise: str | os.PathLike[str] | None = None,
     supervise_note: str = "",
+    origin: Callable[[str, str], str] | None = None,
 ) -> list[Section]:
-    """Every stage's results, a section or two per dataset, in stage order."""
+    """Every stage's results, a section or two per dataset, in stage order; origin(rule, dataset)
+    is the note a dataset's sections open with when another run than the report's made them."""
+
+    def train(p: str | os.PathLike[str], n: str) -> list[Section]:
+        model = read_result(p)
+        return [
+            model_section(model, dataset=n),
+            fit_section(model, dataset=n),
+            train_section(model, dataset=n),
+        ]
+
+    def crawl(p: str | os.PathLike[str], n: str) -> list[Section]:
+        summary = read_result(p)
+        pages = Path(p).with_name("pages.tsv")
+        return [crawl_outcomes(summary, dataset=n), crawl_section(pages, summary, dataset=n)]
+
+    stages: list[tuple[str, str, Sequence[str | os.PathLike[str]], Any]] = [
+        ("sum", "Sum", sum_totals, lambda p, n: sum_section(read_result(p), dataset=n)),
+        ("train", "Train", train_models, train),
+        (
+            "predict",
+            "Predict",
+            predictions,
+            lambda p, n: predict_section(read_result(p), dataset=n),
+        ),
+        ("crawl", "Crawl", crawl_summaries, crawl),
+        ("tasks", "Tasks", task_results, lambda p, n: tasks_section(p, dataset=n)),
+    ]
     out: list[Section] = []
-    for path in sum_totals:
-        name = _dataset(path)
-        out += _guarded(
-            f"Sum ({name})", lambda p, n: sum_section(read_result(p), dataset=n), path, name
-        )
-    for path in train_models:
-        name = _dataset(path)
-
-        def train(p: str | os.PathLike[str], n: str) -> list[Section]:
-            model = read_result(p)
-            return [
-                model_section(model, dataset=n),
-                fit_section(model, dataset=n),
-                train_section(model, dataset=n),
-            ]
-
-        out += _guarded(f"Train ({name})", train, path, name)
-    for path in predictions:
-        name = _dataset(path)
-        out += _guarded(
-            f"Predict ({name})", lambda p, n: predict_section(read_result(p), dataset=n), path, name
-        )
-    for path in crawl_summaries:
-        name = _dataset(path)
-
-        def crawl(p: str | os.PathLike[str], n: str) -> list[Section]:
-            summary = read_result(p)
-            pages = Path(p).with_name("pages.tsv")
-            return [crawl_outcomes(summary, dataset=n), crawl_section(pages, summary, dataset=n)]
-
-        out += _guarded(f"Crawl ({name})", crawl, path, name)
-    for path in task_results:
-        name = _dataset(path)
-        out += _guarded(f"Tasks ({name})", tasks_section, path, dataset=name)
+    for stage, title, paths, build in stages:
+        for path in paths:
+            name = _dataset(path)
+            note = origin(MADE_BY[stage], name) if origin else ""
+            out += _dated(_guarded(f"{title} ({name})", build, path, name), note)
     if supervise is not None:
         out += _guarded("Supervise", supervise_section, supervise, note=supervise_note)
     return out

@@ -82,11 +82,16 @@ def left_out(choice: RunChoice) -> str:
     )
 
 
-def origin(rule: str, choice: RunChoice) -> str:
-    """'' when `rule` ran in the described run, else a sentence saying which run it is from."""
-    if any(j.rule == rule for j in choice.jobs):
+def origin(rule: str, choice: RunChoice, dataset: str | None = None) -> str:
+    """'' when `rule` (for `dataset`, where given) ran in the described run, else a sentence
+    saying which run it is from."""
+
+    def made(j: JobRow) -> bool:
+        return j.rule == rule and (dataset is None or j.dataset == dataset)
+
+    if any(made(j) for j in choice.jobs):
         return ""
-    theirs = [j for j in choice.others if j.rule == rule]
+    theirs = [j for j in choice.others if made(j)]
     if not theirs:
         return ""
     run_id = _run(theirs[0])

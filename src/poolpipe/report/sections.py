@@ -11,7 +11,7 @@ from pathlib import Path
 
 from poolpipe.core.inputs import check_input_file
 from poolpipe.core.outputs import interval_level, r2_label
-from poolpipe.report.cells import counted, grouped, p_value, rate, shown, size
+from poolpipe.report.cells import count, counted, grouped, p_value, rate, shown, size
 
 
 def _ms(value: object) -> str:
@@ -81,7 +81,7 @@ def crawl_section(
 
     check_input_file(pages_tsv)
     with Path(pages_tsv).open(newline="", encoding="utf-8", errors="replace") as fh:
-        elapsed = []
+        elapsed, good, failed = [], 0, 0
         for r in csv.DictReader(fh, delimiter="\t"):
             try:
                 ms = float(r.get("elapsed_ms") or "nan")
@@ -89,6 +89,12 @@ def crawl_section(
                 continue
             if math.isfinite(ms) and ms >= 0:
                 elapsed.append(ms)
+                failed += bool(r.get("error"))
+                good += not r.get("error") and (r.get("status") or "").startswith("2")
+    other = len(elapsed) - good - failed
+    parts = [f"{count(good)} of them got a success status (2xx)"]
+    parts += [f"{count(failed)} ended in an error row"] if failed else []
+    parts += [f"{count(other)} got another status"] if other else []
     timing = summary.get("timing", {})
     latency = timing.get("latency_ms", {})
     downloaded, wall = summary.get("bytes"), timing.get("wall_s")
@@ -104,8 +110,7 @@ def crawl_section(
         title=_named("Crawl: latency distribution", dataset),
         text=f"Time from the first request to the last byte, per requested URL: "
         f"{counted(len(elapsed), 'URL')} {'was' if len(elapsed) == 1 else 'were'} requested "
-        f"(URLs/s counts them); {_whole(summary.get('ok', 0))} of them got a success status, "
-        f"and {counted(summary.get('errors', 0), 'URL')} ended in an error row.",
+        f"(URLs/s counts them); {_listed(parts)}.",
         table=(head, [row]),
         png=plots.histogram(elapsed, "ms per URL (log scale)", "Crawl latency")
         if elapsed
@@ -113,6 +118,11 @@ def crawl_section(
         caption="Each URL's time from its first request to its last byte, on a log axis; a "
         "long tail to the right is slow pages, retries and timeouts.",
     )
+
+
+def _listed(parts: Sequence[str]) -> str:
+    """Parts of a sentence as a list: 'a', 'a and b', 'a, b and c'."""
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
 def _precise(value: float | None) -> str:
