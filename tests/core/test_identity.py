@@ -182,6 +182,20 @@ def test_the_content_hash_sees_an_edit_the_identity_cannot(tmp_path):
             "root, chunks, target, features, model, demo_settings",
         ),
         (
+            "name,stage,path\nb,sum,n.txt\n",
+            "dataset sheet {sheet} has no column 'name' (it needs name, stage, path, separated "
+            "by tabs; its header is separated by ',', not tabs)",
+        ),
+        (
+            "name\tstage\tpath\nb\tsum\tn.txt\t\n",
+            "{sheet}, line 2: more cells than the header has columns (an empty one: a tab at "
+            "the line's end?)",
+        ),
+        (
+            "name\tstage\tpath\nb\tsum\tn.txt\t4\n",
+            "{sheet}, line 2: more cells than the header has columns",
+        ),
+        (
             "name\tstage\tpath\tfeatures\nt\ttrain\tt.csv\t, ,\n",
             "{sheet}, line 2 (dataset 't'): column features names no column; leave it empty "
             "for train.features",

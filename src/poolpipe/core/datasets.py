@@ -142,7 +142,11 @@ def read_datasets(path: str | os.PathLike[str], *, schema: str | os.PathLike[str
     names: set[str] = set()
     for (line, _), row in zip(lines[1:], reader, strict=False):
         if None in row:
-            raise PoolpipeError(f"{sheet}, line {line}: more cells than the header has columns")
+            extra = row[None]  # type: ignore[index]
+            empty = " (an empty one: a tab at the line's end?)" if not any(extra) else ""
+            raise PoolpipeError(
+                f"{sheet}, line {line}: more cells than the header has columns{empty}"
+            )
         if any("\n" in (value or "") or "\r" in (value or "") for value in row.values()):
             raise PoolpipeError(
                 f"{sheet}, line {line}: a cell that starts with a quote runs on to the next line; "
@@ -172,9 +176,11 @@ def _check_header(header: tuple[str, ...], columns: dict[str, object], sheet: st
     """The header names the required columns, each column once and only known ones."""
     missing = [c for c in REQUIRED if c not in header]
     if missing:
+        apart = next((c for c in ",; " if len(header) == 1 and c in header[0]), None)
         raise PoolpipeError(
             f"dataset sheet {sheet} has no column {missing[0]!r} "
-            f"(it needs {', '.join(REQUIRED)}, separated by tabs)"
+            f"(it needs {', '.join(REQUIRED)}, separated by tabs"
+            + (f"; its header is separated by {apart!r}, not tabs)" if apart else ")")
         )
     twice = next((c for i, c in enumerate(header) if c in header[:i]), None)
     if twice is not None:
