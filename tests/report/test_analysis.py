@@ -160,6 +160,9 @@ def test_a_speedup_below_one_gets_its_break_even_and_its_load_in_words(tmp_path)
     )
     text = stage_sentence(row, cost, load_limit=0.25, cpus=2)
     assert "kept 1.3 cores busy of the 2 usable, leaving about 0.7 for the pool's 2 workers" in text
+    crawl = stage_sentence(replace(row, stage="crawl"), cost, load_limit=0.25, cpus=2)
+    assert "1.3 cores busy meanwhile; the crawl spends its time waiting on servers" in crawl
+    assert "could not all run at once" not in crawl
     spread = replace(row, verdict="too spread to conclude: IQR is 40% of the median")
     plain = plain_sentence(spread, cost, collect_jobs(_write(tmp_path, records))[0], load_limit=9)
     assert plain == (  # the headline gives the Stages table's verdict, not "slower here"

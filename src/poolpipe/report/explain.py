@@ -166,7 +166,12 @@ def stage_sentence(
             )
         else:
             text += "."
-    if row.load is not None and row.load > load_limit:
+    if row.load is not None and row.load > load_limit and row.stage == "crawl":
+        text += (
+            f" Other processes kept {sig3(row.load)} cores busy meanwhile; the crawl spends its "
+            "time waiting on servers, so its speed depends on them more than on free cores."
+        )
+    elif row.load is not None and row.load > load_limit:
         text += f" Other processes kept {sig3(row.load)} cores busy"
         if not (cpus and cost):
             text += " meanwhile"
