@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -543,3 +544,29 @@ def test_memory_stays_bounded_whatever_the_file_size(tmp_path):
     result = json.loads(run.stdout)
     assert result["rows"] == (path.stat().st_size - 4) // len(block) * (1 << 16)
     assert result["peak_kib"] * 1024 < path.stat().st_size / 2
+
+
+def _exact_line_fit(path: Path) -> tuple[float, float]:
+    """Slope and intercept of y on x from the file's 6-decimal text, in exact integers."""
+    n = sx = sy = sxx = sxy = 0
+    for line in path.read_text().splitlines()[1:]:
+        a, b = (round(float(cell) * 10**6) for cell in line.split(","))
+        n, sx, sy, sxx, sxy = n + 1, sx + a, sy + b, sxx + a * a, sxy + a * b
+    slope = Fraction(n * sxy - sx * sy, n * sxx - sx * sx)
+    return float(slope), float((sy - slope * sx) / n / 10**6)
+
+
+def test_many_blocks_merge_to_the_exact_fit_whatever_the_chunks(tmp_path, monkeypatch):
+    """Block summaries merge pairwise: one running summary of 12,500 blocks drifted 3e-14."""
+    import poolpipe.train.scatter as scatter
+
+    monkeypatch.setattr(scatter, "QR_ROWS", 8)  # 100,000 rows make 12,500 blocks
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0, 1, 100_000).round(6)
+    y = (2 * x + 1 + rng.normal(0, 0.1, len(x))).round(6)
+    path = write_csv(tmp_path / "t.csv", x[:, None], y)
+    slope, intercept = _exact_line_fit(path)
+    for processes, chunks in [(1, 1), (2, 1), (2, 2), (2, 7)]:
+        exact = train_file(str(path), "y", processes=processes, chunks=chunks)["exact"]
+        assert exact["coef"][0] == pytest.approx(slope, rel=2e-15, abs=0)
+        assert exact["intercept"] == pytest.approx(intercept, rel=2e-15, abs=0)

@@ -49,7 +49,7 @@ from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns, read_json_file
 from poolpipe.train.inference import Design
 from poolpipe.train.rows import MAX_EXAMPLES, BadRow, overlong_row, parse_block, row_capacity
-from poolpipe.train.scatter import Scatter
+from poolpipe.train.scatter import Pairwise, Scatter
 from poolpipe.train.solve import Fit
 
 T = TypeVar("T")
@@ -216,7 +216,7 @@ def train_range(
     # one buffer for the whole range: parse_block fills it block after block, so a worker's
     # memory is one block and its rows, whatever the range's size
     out = np.empty((row_capacity(columns, block_size), columns.width))
-    scatter = Scatter.empty(columns.fit_width)
+    scatter = Pairwise()  # the blocks' summaries, merged pairwise
     lines = blanks = skipped = weightless = 0
     examples: list[BadRow] = []
     # one BLAS thread a worker: the pool already has a process per core, and the small QRs
@@ -238,7 +238,7 @@ def train_range(
                 values, weights, dropped = fit_rows(parsed.values, columns)
                 weightless += dropped
                 if len(values):
-                    scatter = scatter.add(values, reference, weights)
+                    scatter.push(Scatter.empty(columns.fit_width).add(values, reference, weights))
             examples += [replace(ex, line=ex.line + lines) for ex in found]
             # strict stops at the first block holding a bad row, not at the end of the range:
             # the error stops the pool and its other workers with it
@@ -247,7 +247,7 @@ def train_range(
                 raise strict_stop(rng, first.line, f"{first.reason}: {first.text!r}")
             lines += nlines
     return TrainPart(
-        scatter=scatter,
+        scatter=scatter.total() if scatter else Scatter.empty(columns.fit_width),
         lines=lines,
         blank_lines=blanks,
         skipped_rows=skipped,
