@@ -33,3 +33,47 @@ def test_the_check_sees_a_threads_read(tmp_path):
     script = tmp_path / "s.py"
     script.write_text("def main(smk):\n    return run(processes=smk.threads)\n")
     assert threads_reads(script) == [2]
+
+
+def _spy(monkeypatch, module):
+    """Record the worker counts a module's pool_map is asked for, and run it as it would."""
+    asked: list[int] = []
+    real = module.pool_map
+
+    def spy(fn, tasks, processes, **kwargs):
+        asked.append(processes)
+        return real(fn, tasks, processes, **kwargs)
+
+    monkeypatch.setattr(module, "pool_map", spy)
+    return asked
+
+
+def test_a_tiny_input_gets_a_pool_no_larger_than_its_tasks(tmp_path, monkeypatch):
+    """--processes 1024 on 4 rows ran 4 million empty tasks in 1,024 workers (minutes)."""
+    import json
+
+    import poolpipe.bench.sharedarray as sharedarray
+    import poolpipe.train.fit as fit
+    import poolpipe.train.predict as predict
+    from poolpipe.core.chunks import Range
+    from poolpipe.train.model import train_file
+
+    data = tmp_path / "ok.csv"
+    data.write_text("x,y\n1,2\n2,4.1\n3,5.9\n4,8.2\n")
+    pieces = fit.pieces_of(Range(str(data), 4, data.stat().st_size), 1024)
+    assert 1 <= len(pieces) <= 18 and all(p.size for p in pieces)
+    assert (pieces[0].start, pieces[-1].end) == (4, data.stat().st_size)
+    trained = _spy(monkeypatch, fit)
+    many = train_file(str(data), "y", processes=1024, chunks=1024)
+    one = train_file(str(data), "y", processes=1, chunks=1)
+    assert many["rows"] == one["rows"] == 4 and many["chunks"] == 1024
+    assert many["exact"]["coef"] == pytest.approx(one["exact"]["coef"], rel=1e-14)
+    assert trained and max(trained) <= 4
+    model = tmp_path / "m.json"
+    model.write_text(json.dumps(one))
+    predicted = _spy(monkeypatch, predict)
+    summary = predict.predict_file(str(model), str(data), str(tmp_path / "p.csv"), processes=1024)
+    assert summary["scored_rows"] == 4 and predicted == [4]
+    assert (tmp_path / "p.csv").read_text().count("\n") == 5
+    doubled = _spy(monkeypatch, sharedarray)
+    assert sharedarray.double_shared([1, 2], 1024) == [2, 4] and doubled == [2]

@@ -58,7 +58,8 @@ def double_shared(values: Sequence[int], processes: int) -> list[int]:
         shared = np.ndarray(array.shape, dtype=np.int64, buffer=block.buf)
         shared[:] = array
         pieces = spans(block.name, array.size, max(1, min(array.size, 4 * processes)))
-        done = sum(pool_map(double_span, pieces, processes, describe=_describe))
+        workers = min(processes, len(pieces))  # 2 values: 2 workers, not --processes
+        done = sum(pool_map(double_span, pieces, workers, describe=_describe))
         assert done == array.size
         result = [int(v) for v in shared]
         del shared

@@ -78,10 +78,17 @@ def run_pass(
     serial: bool,
     name: Callable[[T], str],
 ) -> Iterable[R]:
-    """The job over the tasks in a pool of `processes` workers, or in this process if serial."""
+    """The job over the tasks in a pool of `processes` workers (no more than the tasks), or in
+    this process if serial."""
     if serial:
         return serial_map(job, tasks)
-    return pool_map(job, tasks, processes, describe=name)
+    return pool_map(job, tasks, max(1, min(processes, len(tasks))), describe=name)
+
+
+def pieces_of(rng: Range, processes: int) -> list[Range]:
+    """pieces_for's pieces of a range, none empty and no more than its bytes: a pool of 1,024
+    on a file of 4 rows (1,024 chunks) would otherwise run 4 million empty tasks."""
+    return [piece for piece in pieces_for(rng, processes, 1) if piece.size]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,7 +282,7 @@ def train_chunks(
     serial: bool = False,
 ) -> list[TrainPart]:
     """One part per range, its pieces run by a pool of `processes` workers (or here if serial)."""
-    tasks = [(i, piece) for i, rng in enumerate(ranges) for piece in pieces_for(rng, processes)]
+    tasks = [(i, piece) for i, rng in enumerate(ranges) for piece in pieces_of(rng, processes)]
     results = run_pass(
         _Trainer(columns, strict), tasks, processes, serial=serial, name=lambda t: describe(t[1])
     )
@@ -344,7 +351,7 @@ def refine(
     means = d.means.astype(np.longdouble)
     intercept = means[k] - means[:k] @ coef if d.intercept else np.longdouble(0)
     job = RefinePass(columns, d, intercept, coef)
-    tasks = [piece for rng in ranges for piece in pieces_for(rng, processes)]
+    tasks = [piece for rng in ranges for piece in pieces_of(rng, processes)]
     results = run_pass(
         job, tasks, processes, serial=processes == 1, name=lambda t: describe(t, "refinement")
     )
@@ -420,7 +427,7 @@ def robust_sums(
     ranges: Sequence[Range], job: RobustPass, *, processes: int, serial: bool = False
 ) -> np.ndarray:
     """The second pass over every range, its pieces run by the pool: the summed middle matrix."""
-    tasks = [piece for rng in ranges for piece in pieces_for(rng, processes)]
+    tasks = [piece for rng in ranges for piece in pieces_of(rng, processes)]
     results = run_pass(
         job,
         tasks,

@@ -314,11 +314,13 @@ def _tasks(path: str, processes: int) -> list[tuple[Range, int]]:
     """Pieces of the data lines, each with the number of its first line."""
     start, size = header_end(path), os.path.getsize(path)
     whole = Range(path, start, size)
-    pieces = split_range(whole, max(4 * processes, math.ceil(whole.size / PIECE_BYTES)))
+    # no more pieces than bytes: a pool of 1,024 on a file of 3 rows gets 3 tasks, not 4,096
+    count = max(1, min(4 * processes, whole.size), math.ceil(whole.size / PIECE_BYTES))
     first = 2
     tasks = []
-    for piece in pieces:
-        tasks.append((piece, first))
+    for piece in split_range(whole, count):
+        if piece.size:
+            tasks.append((piece, first))
         first += lines_before(path, piece.end, piece.start)
     return tasks
 
@@ -353,7 +355,8 @@ def predict_file(
     predictor = Predictor(columns, model)
     # closing: a failed write (a full disk) stops the pool at once; a generator left open would
     # keep its workers until the interpreter's exit, which then waits on them
-    parts = pool_map(predictor, tasks, processes, describe=lambda t: describe(t[0], "predictions"))
+    workers = max(1, min(processes, len(tasks)))
+    parts = pool_map(predictor, tasks, workers, describe=lambda t: describe(t[0], "predictions"))
     with closing(parts), open_atomic(out) as fh:
         fh.write(HEADER)
         total = PredictPart()
