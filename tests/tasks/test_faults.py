@@ -753,3 +753,42 @@ def test_no_task_replaces_the_manifest_being_run(tmp_path: Path) -> None:
         "",
     ]
     assert manifest.read_text() == text and (root / "other.txt").read_text() == "kept"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tasks", "m.jsonl", "--root", "", "--out", "o.tsv"],
+        ["report", "--results", ""],
+        ["report", "--out", ""],
+        ["supervise", "--log-dir", "", "--worker", "a::3"],
+    ],
+)
+def test_an_empty_folder_option_is_refused_not_read_as_here(tmp_path, monkeypatch, capsys, argv):
+    """An unset $ROOT made the current folder the only place tasks may write."""
+    from poolpipe.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.jsonl").write_text('{"op": "write", "path": "a.txt", "content": "x"}\n')
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert "an empty path; write . for the current folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl"]
+
+
+def test_the_demo_with_one_path_for_manifest_and_root_writes_nothing(tmp_path: Path) -> None:
+    run = run_poolpipe("demo-tasks", "same", "same", cwd=tmp_path)
+    assert run.returncode == 1
+    assert "root 'same' is the same file as manifest 'same'" in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_byte_order_mark_starting_the_manifest_is_ignored(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_bytes(b'\xef\xbb\xbf{"op": "write", "path": "a.txt", "content": "x"}\n')
+    run = run_poolpipe("tasks", str(manifest), "--root", str(root), "--out", str(tmp_path / "o"))
+    assert run.returncode == 0, run.stderr
+    assert (root / "a.txt").read_text() == "x"

@@ -133,6 +133,14 @@ def in_bounds(bounds: Bounds, kind: type[float] = int) -> Callable[[str], float]
     return parse
 
 
+def folder(text: str) -> str:
+    """A folder option's path, as written: an empty one (an unset shell variable) is refused,
+    never read as the current folder."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path; write . for the current folder")
+    return text
+
+
 def list_size(setting: str) -> Callable[[str], int]:
     """An argument type: a count of items within the size config/schema.yaml gives a list."""
     node = schema_setting(setting)

@@ -14,8 +14,8 @@ from poolpipe.errors import PoolpipeError
 def _cmd_report(args: argparse.Namespace) -> int:
     from poolpipe import report
 
-    outputs = {name: args.out / name for name in ("report.html", "timings.csv", "summary.md")}
-    results = args.results
+    outputs = {name: Path(args.out, name) for name in ("report.html", "timings.csv", "summary.md")}
+    results = Path(args.results)
     bench = {name: results / "bench" / f"{name}.tsv" for name in ("cpu", "ipc", "overhead")}
     refuse_overlap(
         inputs={"--baseline": args.baseline, **{f"bench {k}": v for k, v in bench.items()}},
@@ -92,14 +92,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--results",
-        type=Path,
-        default=Path("results"),
+        type=opt.folder,
+        default="results",
         help="the run's results/ (default: results)",
     )
     p.add_argument(
         "--out",
-        type=Path,
-        default=Path("results/report"),
+        type=opt.folder,
+        default="results/report",
         help="folder for the three files (default: results/report)",
     )
     p.add_argument(

@@ -73,6 +73,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--log-dir",
+        type=opt.folder,
         default=".",
         help="where each program's stdout and stderr are appended, to NAME.log "
         "(default: the current folder)",

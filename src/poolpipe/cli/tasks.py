@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from poolpipe.cli import options as opt
-from poolpipe.core import check_output_path, dumps_json
+from poolpipe.core import check_output_path, dumps_json, refuse_overlap
 from poolpipe.core.outputs import write_stdout
 
 
@@ -70,6 +70,7 @@ def _cmd_demo_tasks(args: argparse.Namespace) -> int:
     from poolpipe.tasks import write_demo
 
     check_output_path(args.manifest)
+    refuse_overlap(inputs={}, outputs={"manifest": args.manifest, "root": args.root})
     write_demo(args.manifest, args.root, files=args.files, tasks=args.tasks, seed=args.seed)
     return 0
 
@@ -84,7 +85,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "input or setting",
     )
     p.add_argument("manifest", help="JSON Lines, one task a line: op, path, content, src")
-    p.add_argument("--root", required=True, help="the only folder the tasks may touch")
+    p.add_argument(
+        "--root", type=opt.folder, required=True, help="the only folder the tasks may touch"
+    )
     p.add_argument("--out", required=True, help="where results.tsv goes")
     p.add_argument("--processes", **opt.processes("tasks"))
     _add_run_options(p)
