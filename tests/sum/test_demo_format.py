@@ -39,3 +39,23 @@ def test_the_demo_file_is_the_same_bytes_as_before(tmp_path):
     edge = tmp_path / "edge.txt"
     write_numbers(edge, 3, seed=1, blank_lines=2, bad_lines=1)
     assert edge.read_bytes() == _reference(3, seed=1, blank_lines=2, bad_lines=1)
+
+
+def test_more_special_lines_than_lines_is_one_sentence_not_fewer_lines(tmp_path):
+    import pytest
+
+    from poolpipe.crawl.demo import write_urls
+    from poolpipe.errors import PoolpipeError
+    from poolpipe.train.demo import write_train
+
+    out = tmp_path / "n.txt"
+    with pytest.raises(PoolpipeError, match=r"^2 blank and 2 bad lines do not fit in 3 lines$"):
+        write_numbers(out, 3, seed=1, blank_lines=2, bad_lines=2)
+    with pytest.raises(PoolpipeError, match=r"^5 bad rows do not fit in 3 rows$"):
+        write_train(out, 3, seed=1, coef=[2.0], intercept=1.0, noise=0.1, bad_rows=5)
+    assert not out.exists()
+    write_numbers(out, 3, seed=1, blank_lines=1, bad_lines=2)
+    assert sorted(out.read_bytes().split(b"\n")[:3]) == sorted([b"", *BAD_SAMPLES[1:3]])
+    write_urls(out, pages=2, seed=1, duplicates=5)
+    pages = [line for line in out.read_text().splitlines() if "/page/" in line]
+    assert len(pages) == 2 + 5  # every repeat asked for, though there are only 2 pages

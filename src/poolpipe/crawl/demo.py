@@ -8,6 +8,7 @@ import numpy as np
 
 from poolpipe.core.outputs import open_atomic
 from poolpipe.crawl.demosite import CLOSED_HOST, DEMO_HOST
+from poolpipe.errors import PoolpipeError
 
 DEMO_SPECIAL_PATHS = (
     "/status/404",
@@ -53,7 +54,9 @@ def write_urls(
     urls = [f"{base}/page/{int(i)}" for i in rng.permutation(pages)]
     extra = [base + p for p in DEMO_SPECIAL_PATHS]
     extra += [u.format(host=host, closed=closed) for u in DEMO_OTHER_URLS]
-    extra += [urls[int(i)] for i in rng.choice(len(urls), size=min(duplicates, len(urls)))]
+    if duplicates and not urls:
+        raise PoolpipeError(f"{duplicates:,} repeated lines need at least one page to repeat")
+    extra += [urls[int(i)] for i in rng.choice(len(urls), size=duplicates)]
     extra += ["", "# a comment line", "   "]
     lines = list(urls)
     for item in extra:

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from poolpipe.core.outputs import open_atomic
+from poolpipe.errors import PoolpipeError
 
 NUMBER_BOUND = 9_999_999_999
 """Demo numbers are uniform in [-NUMBER_BOUND, NUMBER_BOUND]: signed, up to ten digits."""
@@ -74,8 +75,12 @@ def write_numbers(
     path: str | os.PathLike[str], lines: int, *, seed: int, blank_lines: int = 0, bad_lines: int = 0
 ) -> int:
     """Write the demo numbers file (given counts of its lines blank or bad); return its size."""
+    if blank_lines + bad_lines > lines:
+        raise PoolpipeError(
+            f"{blank_lines:,} blank and {bad_lines:,} bad lines do not fit in {lines:,} lines"
+        )
     rng = np.random.default_rng(seed)
-    special = min(lines, blank_lines + bad_lines)
+    special = blank_lines + bad_lines
     where = (
         sorted(int(i) for i in rng.choice(lines, size=special, replace=False)) if special else []
     )

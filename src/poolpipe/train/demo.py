@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from poolpipe.core.outputs import open_atomic
+from poolpipe.errors import PoolpipeError
 
 TRAIN_DECIMALS = 6
 """Decimals of every value in the demo training file."""
@@ -49,9 +50,11 @@ def write_train(
 
     bad_rows of the rows, chosen by the seed, are made unusable to show the reporting.
     """
+    if bad_rows > rows:
+        raise PoolpipeError(f"{bad_rows:,} bad rows do not fit in {rows:,} rows")
     rng = np.random.default_rng(seed)
     width = len(coef) + 1
-    special = min(rows, bad_rows)
+    special = bad_rows
     where = sorted(int(i) for i in rng.choice(rows, size=special, replace=False)) if special else []
     kind = {index: k % 5 for k, index in enumerate(where)}
     fmt = ",".join([f"%.{TRAIN_DECIMALS}f"] * width) + "\n"
