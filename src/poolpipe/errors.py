@@ -51,6 +51,6 @@ def run_guarded(action: Callable[[], int], prog: str = "poolpipe") -> int:
     except Stopped as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 128 + exc.signum
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # Ctrl-C outside a pool's run: as a Stopped of SIGINT says it
+        print(f"{prog}: {Stopped(signal.SIGINT)}", file=sys.stderr)
+        return 128 + signal.SIGINT

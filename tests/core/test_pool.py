@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from poolpipe.core.pool import WorkerDied, pool_map
-from poolpipe.errors import PoolpipeError
+from poolpipe.errors import PoolpipeError, run_guarded
 
 from ..helpers import alive, children, run_in_group, time_guard, wait_until
 
@@ -576,3 +576,17 @@ def test_a_pool_worker_holds_blas_to_one_thread():
 
     with threadpool_limits(limits=2):
         assert list(pool_map(_blas_threads, [0, 1], 2)) == [[1], [1]]
+
+
+def test_ctrl_c_outside_a_pool_is_said_as_inside_one() -> None:
+    """One process (no pool's handler) gets KeyboardInterrupt: the same words and status."""
+    import contextlib
+    import io
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert run_guarded(interrupted) == 130
+    assert err.getvalue() == "poolpipe: stopped by SIGINT\n"
