@@ -276,7 +276,8 @@ def test_weights_that_are_all_zero_or_below_are_one_sentence(tmp_path):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"alpha": 0.0}, "train.alpha must be more than 0, not 0"),
+        ({"alpha": 0.0}, "train.alpha must be at least 1e-300, not 0"),
+        ({"alpha": 5e-324}, "train.alpha must be at least 1e-300, not 5e-324"),
         ({"alpha": float("nan")}, "train.alpha must be a number"),
         ({"ridge": -1.0}, "train.ridge must be at least 0, not -1"),
         ({"ridge": float("nan")}, "train.ridge must be a number"),
