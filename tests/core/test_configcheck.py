@@ -40,7 +40,8 @@ SCHEMA = yaml.safe_load(
         ),
         (
             {"train": {"alpha": math.nan}},
-            "config key 'train.alpha': nan is not a finite number (at least 1e-300 and at most 0.5)",
+            "config key 'train.alpha': nan is not a finite number (at least 1e-300 and at "
+            "most 0.5)",
         ),
         (
             {"demo": {"train": {"noise": -math.inf}}},

@@ -142,6 +142,7 @@ def test_a_row_without_a_usable_target_is_predicted_and_left_out_of_the_scores(t
     rows = read_predictions(tmp_path / "p.csv")
     assert all(r[1] and not r[2] for r in rows) and len(rows) == 6
     assert summary["rows"] == 6 and summary["scored_rows"] == 4
+    assert summary["unscored_rows"] == 2 and summary["undefined"] == {}
     model = json.loads(model_path.read_text())["exact"]
     keep = [0, 2, 3, 5]
     pred = x[keep] @ model["coef"] + model["intercept"]
@@ -217,3 +218,18 @@ def test_the_command_prints_the_summary_and_refuses_a_bad_output_path(tmp_path, 
     )
     assert run.returncode != 0 and run.stderr.startswith("poolpipe: error: ")
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_score_that_cannot_be_computed_is_null_with_its_reason(tmp_path, fitted):
+    model_path, x, y = fitted
+    one = tmp_path / "one.csv"
+    row = ",".join(map(repr, [*x[0].tolist(), float(y[0])]))
+    one.write_text(f"x0,x1,x2,y\n{row}\n1,2,3,NA\n")
+    summary = predict_file(str(model_path), str(one), str(tmp_path / "p.csv"))
+    assert (summary["scored_rows"], summary["unscored_rows"], summary["r2"]) == (1, 1, None)
+    assert summary["undefined"] == {"r2": "one row has a target: R² needs two"}
+    bare = tmp_path / "bare.csv"
+    bare.write_text("x0,x1,x2\n1,2,3\n")
+    summary = predict_file(str(model_path), str(bare), str(tmp_path / "q.csv"))
+    assert summary["rmse"] is None and summary["unscored_rows"] == 0
+    assert summary["undefined"]["rmse"] == "the file has no target column 'y'"

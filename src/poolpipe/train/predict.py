@@ -366,6 +366,15 @@ def predict_file(
     scored = total.scored
     rmse = math.sqrt(total.sse / scored) * total.scale if scored else None
     r2 = 1 - total.sse / total.m2 if scored and total.m2 > 0 else None
+    undefined = {}
+    if columns.target is None:
+        undefined["rmse"] = undefined["r2"] = f"the file has no target column {model.target!r}"
+    elif not scored:
+        undefined["rmse"] = undefined["r2"] = "no row has a target that is a finite number"
+    elif r2 is None:
+        undefined["r2"] = (
+            "one row has a target: R² needs two" if scored == 1 else "the targets are all equal"
+        )
     return {
         "model": model_path,
         "method": method,
@@ -378,6 +387,8 @@ def predict_file(
         "bad_rows": {"count": total.bad_rows, "examples": [asdict(b) for b in total.examples]},
         "blank_lines": total.blank_lines,
         "scored_rows": scored,
+        "unscored_rows": total.rows - scored if columns.target is not None else 0,
         "rmse": rmse,
         "r2": r2,
+        "undefined": undefined,
     }
