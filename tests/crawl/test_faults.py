@@ -704,3 +704,9 @@ def test_a_second_crawl_on_the_same_output_is_refused_while_the_first_runs(tmp_p
         first.wait(timeout=30)
     assert first.returncode == 0, stderr
     assert [r.line for r in read_pages(out)] == [1, 2] and read_pages(out)[1].status == 200
+
+
+def test_a_user_agent_starting_with_a_space_is_refused_it_names_no_robot():
+    with pytest.raises(PoolpipeError, match=r"user_agent must not start with a space"):
+        CrawlSettings(user_agent=" poolpipe")
+    assert CrawlSettings(user_agent="poolpipe 1.0").user_agent == "poolpipe 1.0"

@@ -189,7 +189,7 @@ def test_a_missing_feature_or_fit_is_one_sentence_and_writes_nothing(tmp_path, f
         predict_file(str(model_path), str(semi), str(tmp_path / "p.csv"))
     plain = tmp_path / "plain.json"
     plain.write_text(dumps_json({**json.loads(model_path.read_text()), "ridge": None}))
-    with pytest.raises(PoolpipeError, match="holds no ridge fit"):
+    with pytest.raises(PoolpipeError, match=r"holds no ridge fit \(train.ridge above 0 adds one\)"):
         predict_file(str(plain), str(data), str(tmp_path / "p.csv"), method="ridge")
     assert not (tmp_path / "p.csv").exists()
     with pytest.raises(PoolpipeError, match=r"is the same file as data .*: choose another path"):

@@ -89,6 +89,8 @@ def user_agent_problem(agent: str) -> str:
             f"user_agent must be printable Latin-1 text on one line, and {bad!r} is not "
             "(an HTTP header cannot carry it)"
         )
+    if agent[0] in " \xa0":
+        return "user_agent must not start with a space: its first word names it in robots.txt"
     return ""
 
 

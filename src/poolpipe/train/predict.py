@@ -112,7 +112,14 @@ def load_model(path: str | os.PathLike[str], method: str = "exact") -> SavedMode
         )
     fit = doc.get(method)
     if not isinstance(fit, dict):
-        raise PoolpipeError(f"{path} holds no {method} fit (train.ridge sets one for ridge)")
+        why = (
+            "train.ridge above 0 adds one"
+            if method == "ridge"
+            else "no chunk's own fit was finite"
+            if method != "exact"
+            else "it was not written by poolpipe train"
+        )
+        raise PoolpipeError(f"{path} holds no {method} fit ({why})")
     coef, intercept = fit.get("coef"), fit.get("intercept")
     if (
         not isinstance(coef, list)
