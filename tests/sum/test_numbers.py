@@ -354,7 +354,7 @@ def test_cli_timing_writes_a_record_of_the_run(tmp_path, poolpipe_cli):
     assert run.returncode == 0, run.stderr
     record = json.loads(timing.read_text())
     # a 6-byte file is summed in the command's own process: the record says 1, not --processes
-    assert (record["stage"], record["rule"], record["processes"]) == ("sum", "cli", 1)
+    assert (record["stage"], record["rule"], record["processes"]) == ("sum", "poolpipe sum", 1)
     assert (record["items"], record["bytes"]) == (2, 6) and record["wall_s"] > 0
 
 

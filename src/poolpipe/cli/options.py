@@ -187,7 +187,7 @@ def timing_record(
         write_timing(
             args.timing,
             stage=stage,
-            rule="cli",
+            rule=f"poolpipe {stage}",  # what the user ran: the report tells commands apart
             watch=watch,
             items=items,
             size=size,
