@@ -227,3 +227,22 @@ def test_a_bench_table_that_never_ends_or_holds_no_time_is_one_sentence(tmp_path
     bad.write_bytes(b"\xff\xfe")
     with pytest.raises(PoolpipeError, match="not a table bench_overhead wrote"):
         read_overhead(bad)
+
+
+@pytest.mark.parametrize(
+    ("results", "sentence"),
+    [
+        ("nope", "--results folder 'nope' does not exist"),
+        ("file.txt", "--results folder 'file.txt' is not a folder"),
+        (".", "no timing records under 'timing'; run first"),
+    ],
+)
+def test_a_results_folder_that_is_not_one_is_named_as_such(
+    tmp_path, monkeypatch, capsys, results, sentence
+):
+    from poolpipe.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file.txt").write_text("x\n")
+    assert main(["report", "--results", results, "--out", "out"]) == 1
+    assert capsys.readouterr().err == f"poolpipe: error: {sentence}\n"

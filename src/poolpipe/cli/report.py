@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from poolpipe.cli import options as opt
-from poolpipe.core import check_output_path, refuse_overlap
+from poolpipe.core import check_input_folder, check_output_path, refuse_overlap
 from poolpipe.core.outputs import write_stdout
 from poolpipe.errors import PoolpipeError
 
@@ -23,6 +23,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     )
     for path in outputs.values():
         check_output_path(path, "--out")
+    check_input_folder(results, "--results folder")
     records = sorted((results / "timing").rglob("*.json"))
     if not records:
         raise PoolpipeError(f"no timing records under {str(results / 'timing')!r}; run first")
