@@ -170,6 +170,8 @@ def test_the_sum_and_the_baseline_count_one_thing_in_the_singular():
     one = {"total": 7, "numbers": 1, "lines": 1, "bytes": 2, "bad_lines": 1, "blank_lines": 0}
     assert sum_section(one, dataset="d").text.startswith("1 number in 2 B add up to 7. 1 bad line")
     assert sum_section({**one, "numbers": 2}, dataset="d").text.startswith("2 numbers in")
+    big = sum_section({**one, "numbers": 59_999_990, "lines": 60_000_000}, dataset="d")
+    assert big.table[1][0][1:3] == ["59\u2009999\u2009990", "60\u2009000\u2009000"]
     bad = {**one, "bad_examples": [{"line": 3, "text": "x", "reason": "not UTF-8"}]}
     assert sum_section(bad, dataset="d").text.endswith("The first bad line is line 3 (not UTF-8).")
     older = {**one, "bad_examples": [{"line": 3, "text": "x"}]}  # a total.json without reasons

@@ -21,7 +21,7 @@ from poolpipe.core import tsv
 from poolpipe.core.inputs import check_input_file, read_small_file
 from poolpipe.core.outputs import r2_label
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import count, counted, p_value, sig3, size
+from poolpipe.report.cells import count, counted, grouped, p_value, sig3, size
 from poolpipe.report.sections import (
     Section,
     crawl_section,
@@ -69,6 +69,10 @@ def _total(value: object) -> str:
     return text
 
 
+def _exact(value: int | None) -> str:
+    return "" if value is None else grouped(value)
+
+
 def sum_section(total: dict[str, Any], *, dataset: str) -> Section:
     """The sum's result: the total, how many numbers, and the bad and blank lines."""
     bad, blank = _int(total.get("bad_lines")) or 0, _int(total.get("blank_lines")) or 0
@@ -90,8 +94,9 @@ def sum_section(total: dict[str, Any], *, dataset: str) -> Section:
             [
                 [
                     _total(total.get("total")),
-                    count(_int(total.get("numbers"))),
-                    count(_int(total.get("lines"))),
+                    # every digit: 60 M numbers and 60 M lines would hide the bad and blank ones
+                    _exact(_int(total.get("numbers"))),
+                    _exact(_int(total.get("lines"))),
                     str(bad),
                     str(blank),
                     size(_int(total.get("bytes"))),
