@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from poolpipe.core import read_json, read_manifest, read_record
+from poolpipe.core import Range, identify, read_json, read_manifest, read_record, write_manifest
 from poolpipe.core.script import chunk_job, split_job
 
 JOB = """\
@@ -120,3 +120,39 @@ def test_a_split_job_and_a_chunk_job_write_their_manifest_part_and_timing(tmp_pa
     record = read_record(chunk.output.timing)
     assert (record.chunk, record.items, record.bytes) == (1, 3, middle.size) == (1, 3, part.size)
     assert record.serial_wall_s is not None
+
+
+def test_a_compared_chunk_is_read_once_before_either_timed_run(tmp_path, monkeypatch):
+    """Else the pool's run alone reads a cold chunk from the disk, and loses to the rerun."""
+    import poolpipe.core.script as script
+
+    data = tmp_path / "n.txt"
+    data.write_text("".join(f"{i}\n" for i in range(300)))
+    manifest = tmp_path / "chunks.tsv"
+    write_manifest(manifest, [Range(str(data), 0, data.stat().st_size)], identify(data))
+    events = []
+    real = script.iter_blocks
+
+    def blocks(rng, *args):
+        events.append(("read", rng.size))
+        return real(rng, *args)
+
+    def work(chunk, processes, serial, ctx):
+        events.append(("serial" if serial else "pool", chunk.size))
+        return _Part(lines=300, size=chunk.size)
+
+    monkeypatch.setattr(script, "iter_blocks", blocks)
+    for compare in (True, False):
+        events.clear()
+        job = SimpleNamespace(
+            input=SimpleNamespace(manifest=str(manifest)),
+            params=SimpleNamespace(compare_serial=compare, serial_note=None),
+            wildcards=_Wildcards(dataset="d", chunk="0"),
+            output=SimpleNamespace(part=str(tmp_path / "0.json"), timing=str(tmp_path / "t")),
+            rule="sum_chunk",
+            threads=1,
+        )
+        chunk_job(job, "sum", work, lambda p: (p.lines, p.size))
+        size = data.stat().st_size
+        want = [("read", size), ("pool", size), ("serial", size)] if compare else [("pool", size)]
+        assert events == want
