@@ -82,3 +82,15 @@ def test_a_file_size_limit_is_one_sentence(method, sentence):
     assert len(lines) == 1
     assert "File too large" in lines[0]
     assert re.match(f"poolpipe: error: {sentence}", lines[0]), lines[0]
+
+
+def test_a_value_in_other_digits_than_ascii_is_refused_as_a_number() -> None:
+    done = subprocess.run(
+        [POOLPIPE, "double", "--processes", "1", "\u0661", "\uff17"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.endswith("argument values: '\u0661' is not a whole number\n")

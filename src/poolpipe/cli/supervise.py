@@ -7,6 +7,7 @@ import argparse
 
 from poolpipe.cli import options as opt
 from poolpipe.core import dumps_json, schema_defaults
+from poolpipe.core.defaults import Bounds
 from poolpipe.core.outputs import write_stdout
 
 
@@ -104,7 +105,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_supervise)
 
     p = sub.add_parser("double", help="double integers in place in shared memory, in parallel")
-    p.add_argument("values", type=int, nargs="*")
+    p.add_argument(
+        "values",
+        type=opt.in_bounds(Bounds()),  # its ASCII check; double_shared says the range
+        nargs="*",
+        help="whole numbers in ASCII digits, strictly between -2**62 and 2**62",
+    )
     p.add_argument("--processes", **opt.processes("bench.cpu"))
     p.set_defaults(run=_cmd_double)
 
