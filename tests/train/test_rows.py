@@ -355,3 +355,10 @@ def test_a_missing_file_and_a_directory_are_one_sentence(tmp_path):
         choose_columns(tmp_path / "absent.csv", "y")
     with pytest.raises(PoolpipeError, match="is a directory"):
         choose_columns(tmp_path, "y")
+
+
+def test_a_header_of_odd_bytes_is_shown_escaped_once_and_safe_for_a_terminal(tmp_path):
+    path = write(tmp_path, b"a\x91b,c\x1fd,y\n1,2,3\n")
+    with pytest.raises(PoolpipeError) as caught:
+        choose_columns(path, "z")
+    assert str(caught.value).endswith("its columns are 'a\\x91b', 'c\\x1fd', 'y'")

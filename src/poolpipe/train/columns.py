@@ -204,9 +204,7 @@ def _field(path: str, header: tuple[str, ...], name: str, role: str, delimiter: 
     try:
         return header.index(name)
     except ValueError:
-        shown = ", ".join(repr(_short(h)) for h in header[:20]) + (
-            ", ..." if len(header) > 20 else ""
-        )
+        shown = ", ".join(_quoted(h) for h in header[:20]) + (", ..." if len(header) > 20 else "")
         hint = delimiter_hint(header, delimiter)
         raise PoolpipeError(
             f"{path} has no {role} column {name!r}; its columns are {shown}{hint}"
@@ -234,9 +232,18 @@ def _split_hint(line: bytes, delimiter: str) -> str:
     return ""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _short(name: str, limit: int = 40) -> str:
     """A column name as an error shows it: at most limit characters."""
     return name if len(name) <= limit else name[: limit - 3] + "..."
+
+
+def _quoted(name: str) -> str:
+    """A column name in quotes as an error shows it: short, control characters escaped, and a
+    byte that was not UTF-8 (read as '\\x91') shown once escaped, not twice as repr() would."""
+    return "'" + _CONTROL.sub(lambda c: f"\\x{ord(c[0]):02x}", _short(name)) + "'"
 
 
 def check_delimiter(delimiter: str) -> None:
@@ -281,7 +288,7 @@ def read_header(path: str | os.PathLike[str], delimiter: str) -> tuple[str, ...]
                     f"{path}: column {blank + 1} of the header has no name, and {name!r}, the "
                     "name it would be given, is another column's: name it"
                 )
-            raise PoolpipeError(f"{path}: the header names column {_short(name)!r} twice")
+            raise PoolpipeError(f"{path}: the header names column {_quoted(name)} twice")
         seen.add(name)
     return tuple(names)
 
