@@ -44,6 +44,10 @@ SCHEMA = yaml.safe_load(
             "most 0.5)",
         ),
         (
+            {"sum": {"chunks": 10**400}},
+            "config key 'sum.chunks': a whole number of 401 digits is out of range (at least 1",
+        ),
+        (
             {"demo": {"train": {"noise": -math.inf}}},
             "config key 'demo.train.noise': -inf is not a finite number",
         ),

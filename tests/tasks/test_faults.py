@@ -759,6 +759,7 @@ def test_no_task_replaces_the_manifest_being_run(tmp_path: Path) -> None:
     "argv",
     [
         ["tasks", "m.jsonl", "--root", "", "--out", "o.tsv"],
+        ["demo-tasks", "d.jsonl", ""],
         ["report", "--results", ""],
         ["report", "--out", ""],
         ["supervise", "--log-dir", "", "--worker", "a::3"],
@@ -792,3 +793,17 @@ def test_a_byte_order_mark_starting_the_manifest_is_ignored(tmp_path: Path) -> N
     run = run_poolpipe("tasks", str(manifest), "--root", str(root), "--out", str(tmp_path / "o"))
     assert run.returncode == 0, run.stderr
     assert (root / "a.txt").read_text() == "x"
+
+
+def test_a_byte_order_mark_before_an_over_long_first_line_keeps_the_numbering(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    manifest = tmp_path / "m.jsonl"
+    long = b'{"op": "write", "path": "a.txt", "content": "' + b"x" * MAX_LINE + b'"}\n'
+    manifest.write_bytes(
+        b"\xef\xbb\xbf" + long + b'{"op": "write", "path": "b.txt", "content": "y"}\n'
+    )
+    run = run_poolpipe("tasks", str(manifest), "--root", str(root), "--out", str(tmp_path / "o"))
+    assert run.returncode == 1, run.stderr
+    rows = [line.split("\t") for line in (tmp_path / "o").read_text().splitlines()[1:]]
+    assert [(r[0], r[2], r[3]) for r in rows] == [("1", "", "false"), ("2", "b.txt", "true")]

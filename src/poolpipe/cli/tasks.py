@@ -95,7 +95,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo-tasks", help="write the deterministic demo task root and manifest")
     p.add_argument("manifest")
-    p.add_argument("root")
+    p.add_argument("root", type=opt.folder)
     p.add_argument("--files", **opt.setting("demo.tasks.files"))
     p.add_argument("--tasks", **opt.setting("demo.tasks.tasks"))
     p.add_argument("--seed", **opt.setting("demo.seed"))

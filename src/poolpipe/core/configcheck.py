@@ -19,8 +19,9 @@ from poolpipe.errors import PoolpipeError
 def _finite_number(checker: Any, value: Any) -> bool:
     """JSON Schema's number, less NaN and the infinities (YAML's .nan and .inf), which pass
     every minimum and maximum check a NaN is compared with."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return number and math.isfinite(value)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 _Validator = jsonschema.validators.extend(
@@ -69,6 +70,8 @@ def config_problem(error: ValidationError) -> str:
         return f"config key {_key([*path, name])!r} is not a setting{near}"
     value = error.instance
     shown = repr(value) if not isinstance(value, (dict, list)) or len(repr(value)) < 60 else "it"
+    if isinstance(value, int) and len(shown) > 40:  # YAML reads 400 digits as one int
+        shown = f"a whole number of {len(str(abs(value)))} digits"
     if error.validator == "enum":
         choices = [str(c) for c in error.validator_value]
         near = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)

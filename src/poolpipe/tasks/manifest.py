@@ -143,10 +143,10 @@ def manifest_lines(fh: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
     number = 0
     while text := fh.readline(MAX_LINE):
         number += 1
-        if number == 1 and text.startswith(b"\xef\xbb\xbf"):
-            text = text[3:]  # a UTF-8 byte-order mark, as every other input ignores it
         if len(text) == MAX_LINE and not text.endswith(b"\n") and _skip_line(fh):
             yield number, None
+        elif number == 1 and text.startswith(b"\xef\xbb\xbf"):
+            yield number, text[3:]  # a UTF-8 byte-order mark, as every other input ignores it
         else:
             yield number, text
 
