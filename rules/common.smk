@@ -464,6 +464,22 @@ def check_stage_settings():
 check_stage_settings()
 
 
+def check_demo_counts():
+    """The demo files hold the bad and blank lines asked for: more than their lines is one
+    sentence before any job, not the demo job's."""
+    numbers, train = config["demo"]["numbers"], config["demo"]["train"]
+    if numbers["blank_lines"] + numbers["bad_lines"] > numbers["lines"]:
+        stop(
+            f"demo.numbers: {numbers['blank_lines']} blank and {numbers['bad_lines']} bad lines "
+            f"do not fit in its {numbers['lines']} lines"
+        )
+    if train["bad_rows"] > train["rows"]:
+        stop(f"demo.train: {train['bad_rows']} bad rows do not fit in its {train['rows']} rows")
+
+
+check_demo_counts()
+
+
 def predict_model(wildcards):
     """The model.json of the train dataset a predict dataset names."""
     return f"results/train/{DATASETS[wildcards.dataset].model}/model.json"

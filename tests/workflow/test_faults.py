@@ -121,3 +121,18 @@ def test_a_missing_input_stops_only_the_targets_that_need_it(tmp_path):
         f"the workflow's folder, {workdir.resolve()})"
     )
     assert "Traceback" not in needs.stdout + needs.stderr
+
+
+@pytest.mark.parametrize(
+    ("demo", "sentence"),
+    [
+        ({"numbers": {"lines": 4}}, "demo.numbers: 5 blank and 5 bad lines do not fit in its 4"),
+        ({"train": {"rows": 3, "bad_rows": 4}}, "demo.train: 4 bad rows do not fit in its 3 rows"),
+    ],
+)
+def test_demo_counts_that_do_not_fit_stop_before_any_job(tmp_path, demo, sentence):
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(workdir, {"demo": demo}, "--dry-run")
+    assert run.returncode == 1
+    assert sentence in run.stderr and "Traceback" not in run.stderr
+    assert not (workdir / "results").exists()
