@@ -313,3 +313,13 @@ def test_weighted_scatters_merge_exactly_in_any_grouping(sizes, seed):
     np.testing.assert_allclose(fit.intercept, want.intercept_, rtol=1e-8)
     back = TrainPart.from_json(json.loads(json.dumps(TrainPart(scatter=merged).to_json())))
     assert back.scatter.weight == merged.weight
+
+
+def test_an_interval_past_the_float_range_is_null_with_its_reason(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n0,0\n1,1e10\n2,0\n")
+    exact = train_file(str(path), "y", options=Options(alpha=1e-300))["exact"]
+    assert exact["conf_int"] == {"coef": [[None, None]], "intercept": [None, None]}
+    assert exact["std_err"]["coef"][0] is not None
+    assert exact["undefined"] == {"conf_int": "at alpha 1e-300 an interval passes the float range"}
+    assert "conf_int" not in train_file(str(path), "y")["exact"]["undefined"]

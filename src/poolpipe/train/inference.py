@@ -218,7 +218,13 @@ def inference(
     with np.errstate(over="ignore", invalid="ignore"):
         errors = sigma * unit_errors(d)
     table = coefficient_table(coef=kept_coef, intercept=intercept, errors=errors, d=d, alpha=alpha)
-    return {"alpha": alpha, **table, **fit_measures(d), "residual_sd": residual_sd(d)}
+    measures = fit_measures(d)
+    errs = [*table["std_err"]["coef"], table["std_err"]["intercept"]]
+    ends = [*table["conf_int"]["coef"], table["conf_int"]["intercept"]]
+    if any(e is not None and None in pair for e, pair in zip(errs, ends, strict=True)):
+        # a tiny alpha's quantile (6e299 at 1e-300 and one degree of freedom) times an error
+        measures["undefined"]["conf_int"] = f"at alpha {alpha:g} an interval passes the float range"
+    return {"alpha": alpha, **table, **measures, "residual_sd": residual_sd(d)}
 
 
 def ridge_measures(scatter: Scatter, ridge: float) -> dict[str, Any]:
