@@ -154,10 +154,12 @@ def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
     pages.write_text(
         "line\turl\tstatus\telapsed_ms\terror\n1\thttp://a/\t200\t9\t\n"
         "2\thttp://a/x\t404\t7\t\n3\thttp://b/\t\t5\tdns\n4\thttp://a/\t\t\tduplicate\n"
+        "5\thttp://a/y\t304\t4\t\n"
     )
     assert (
-        "3 URLs were requested (URLs/s counts them); 1 of them got a success status (2xx), "
-        "1 ended in an error row and 1 got another status." in crawl_section(pages, summary).text
+        "4 URLs were requested (URLs/s counts them); 1 of them got a success status (2xx), "
+        "1 was unchanged (304), 1 ended in an error row and 1 got another status."
+        in crawl_section(pages, summary).text
     )
     alone = crawl_outcomes({"rows": 1, "ok": 1, "errors": 0, "by_status": {"200": 1}}, dataset="u")
     assert alone.text.startswith("Of 1 URL, 1 URL was fetched")

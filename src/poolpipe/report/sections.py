@@ -81,7 +81,7 @@ def crawl_section(
 
     check_input_file(pages_tsv)
     with Path(pages_tsv).open(newline="", encoding="utf-8", errors="replace") as fh:
-        elapsed, good, failed = [], 0, 0
+        elapsed, good, failed, unchanged = [], 0, 0, 0
         for r in csv.DictReader(fh, delimiter="\t"):
             try:
                 ms = float(r.get("elapsed_ms") or "nan")
@@ -91,8 +91,11 @@ def crawl_section(
                 elapsed.append(ms)
                 failed += bool(r.get("error"))
                 good += not r.get("error") and (r.get("status") or "").startswith("2")
-    other = len(elapsed) - good - failed
+                unchanged += not r.get("error") and r.get("status") == "304"
+    other = len(elapsed) - good - failed - unchanged
     parts = [f"{count(good)} of them got a success status (2xx)"]
+    if unchanged:
+        parts.append(f"{count(unchanged)} {'was' if unchanged == 1 else 'were'} unchanged (304)")
     parts += [f"{count(failed)} ended in an error row"] if failed else []
     parts += [f"{count(other)} got another status"] if other else []
     timing = summary.get("timing", {})
