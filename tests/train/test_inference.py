@@ -323,3 +323,33 @@ def test_an_interval_past_the_float_range_is_null_with_its_reason(tmp_path):
     assert exact["std_err"]["coef"][0] is not None
     assert exact["undefined"] == {"conf_int": "at alpha 1e-300 an interval passes the float range"}
     assert "conf_int" not in train_file(str(path), "y")["exact"]["undefined"]
+
+
+def test_columns_near_the_float_limits_and_huge_weights_fit_without_overflow(tmp_path):
+    """Squares of R's entries underflowed (1e-300: a forced, overflowing refinement) or
+    overflowed (weights of 1e305: a weighted mean and the sums of squares)."""
+    import warnings
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(1, 2, 500).tolist()
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("x,y\n" + "".join(f"{a!r},{(1.5 * a + 2) * 1e-300!r}\n" for a in x))
+    heavy = tmp_path / "heavy.csv"
+    rows = (f"{i},{i * 1.5 + i % 3},{1e305 if i % 2 else 3e305}\n" for i in range(40))
+    heavy.write_text("x,y,w\n" + "".join(rows))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow on the way either
+        small = train_file(str(tiny), "y")["exact"]
+        weighted = train_file(str(heavy), "y", weights="w", chunks=1)["exact"]
+    assert small["coef"][0] == pytest.approx(1.5e-300, rel=1e-9)
+    assert small["r2"] == pytest.approx(1.0)
+    assert weighted["coef"][0] == pytest.approx(
+        np.polyfit(
+            np.arange(40),
+            np.arange(40) * 1.5 + np.arange(40) % 3,
+            1,
+            w=np.sqrt([1.0 if i % 2 else 3.0 for i in range(40)]),
+        )[0],
+        rel=1e-12,
+    )
+    assert weighted["r2"] is not None and 0 < weighted["r2"] < 1

@@ -232,7 +232,7 @@ def _split_hint(line: bytes, delimiter: str) -> str:
     return ""
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _short(name: str, limit: int = 40) -> str:
@@ -243,7 +243,7 @@ def _short(name: str, limit: int = 40) -> str:
 def _quoted(name: str) -> str:
     """A column name in quotes as an error shows it: short, control characters escaped, and a
     byte that was not UTF-8 (read as '\\x91') shown once escaped, not twice as repr() would."""
-    return "'" + _CONTROL.sub(lambda c: f"\\x{ord(c[0]):02x}", _short(name)) + "'"
+    return "'" + _CONTROL.sub(lambda c: ascii(c[0])[1:-1], _short(name)) + "'"
 
 
 def check_delimiter(delimiter: str) -> None:

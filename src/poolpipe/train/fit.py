@@ -50,7 +50,7 @@ from poolpipe.train.columns import Columns, read_json_file
 from poolpipe.train.inference import Design
 from poolpipe.train.rows import MAX_EXAMPLES, BadRow, overlong_row, parse_block, row_capacity
 from poolpipe.train.scatter import Pairwise, Scatter
-from poolpipe.train.solve import Fit
+from poolpipe.train.solve import Fit, column_norms
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -298,10 +298,11 @@ def needs_refinement(d: Design, condition: float | None) -> bool:
         return False
     r = d.kept.scatter.r
     k = d.rank
-    # R's last column holds y: its diagonal entry is the residual norm, the rest the fitted part
-    rss = float(r[k, k]) ** 2
-    explained = float(r[:k, k] @ r[:k, k])
-    tan = math.sqrt(rss / explained) if explained > 0 else math.inf
+    # R's last column holds y: its diagonal entry is the residual norm, the rest the fitted part;
+    # norms, not their squares, which are 0 for columns near 1e-300 and inf near 1e300
+    residual = abs(float(r[k, k]))
+    explained = float(column_norms(r[:k, k : k + 1])[0]) if k else 0.0
+    tan = residual / explained if explained > 0 else math.inf
     estimate = EPS * (condition + condition * condition * tan)
     return estimate > WANTED and EPS * condition * condition < CONTRACTION
 

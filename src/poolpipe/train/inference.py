@@ -160,29 +160,34 @@ def fit_measures(d: Design) -> dict[str, Any]:
     r = d.kept.scatter.r
     k = d.rank
     e_y = int(d.exponent[k])
-    rss = float(r[k, k]) ** 2
-    tss = float(r[:, k] @ r[:, k])
+    # the norms first: their squares pass the float range with large weights (1e305)
+    residual, total = abs(float(r[k, k])), float(column_norms(r[:, k : k + 1])[0])
+    with np.errstate(over="ignore"):
+        rss, tss = float(np.float64(residual) ** 2), float(np.float64(total) ** 2)
     df_resid = d.df_resid
     undefined = {}
-    if tss <= 0:
+    if total <= 0:
         undefined["r2"] = undefined["adj_r2"] = "the target is constant: it varies by nothing"
     if df_resid <= 0:
         undefined["adj_r2"] = undefined["f_stat"] = "no residual degrees of freedom are left"
     elif not k:
         undefined["f_stat"] = "the model has no feature to test"
-    elif rss <= 0:
+    elif residual <= 0:
         undefined["f_stat"] = "the fit is perfect: no residual variance to compare with"
     undefined.setdefault("f_p", undefined.get("f_stat", ""))
     r2 = adj = f_stat = f_p = math.nan
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if "r2" not in undefined:
-            r2 = 1 - rss / tss
+            r2 = 1 - (residual / total) ** 2
         if "adj_r2" not in undefined:
             adj = 1 - (d.rows - int(d.intercept)) / df_resid * (1 - r2)
         if "f_stat" not in undefined:
-            f_stat = ((tss - rss) / k) / (rss / df_resid)
-            f_p = special.fdtrc(k, df_resid, f_stat) if math.isfinite(f_stat) else math.nan
-        rmse = math.sqrt(rss / d.weight)
+            # from the norms' ratio: their squares may not fit in a float
+            f_stat = float((np.float64(total / residual) ** 2 - 1) * df_resid / k)
+            f_p = special.fdtrc(k, df_resid, f_stat) if math.isfinite(f_stat) else 0.0
+            if not math.isfinite(f_stat):
+                undefined["f_stat"] = "the fit is all but perfect: F passes the float range"
+        rmse = residual / math.sqrt(d.weight)
     return {
         "r2": number(r2),
         "adj_r2": number(adj),

@@ -117,7 +117,14 @@ class Scatter:
             with np.errstate(over="ignore"):  # weights past the float limit: model.py says so
                 added = float(weights.sum())
         total = own + added
-        block_mean = block.mean(axis=0) if weights is None else weights @ block / added
+        # numpy sums the rows of a C-ordered block one after another (its pairwise summation
+        # runs along the contiguous axis): a column's mean over 4096 rows drifted 9e-14, so
+        # each column is summed contiguously. The weights divide first: a product of weights
+        # near 1e305 and values overflows where the weighted mean does not.
+        if weights is None:
+            block_mean = np.ascontiguousarray(block.T).mean(axis=1)
+        else:
+            block_mean = (weights / added) @ block
         delta = block_mean - self.mean
         # the R of the union of two centered sets is the R of [R_a; R_b; link], where the
         # link row sqrt(n_a n_b / n) (mean_b - mean_a) carries what the two means differ by
