@@ -2,7 +2,7 @@
 names, into results/predict/<dataset>/predictions.csv and summary.json."""
 
 from poolpipe.core import Stopwatch, job_processes, run_script, write_job_timing, write_json
-from poolpipe.train import predict_file
+from poolpipe.train import predict_file, predict_workers
 
 
 def main(smk):
@@ -19,7 +19,8 @@ def main(smk):
         )
         write_json(smk.output.summary, summary)
     rows = summary["rows"] + summary["bad_rows"]["count"]
-    write_job_timing(smk, "predict", watch, items=rows, size=summary["bytes"], processes=processes)
+    used = predict_workers(smk.input.data, processes)
+    write_job_timing(smk, "predict", watch, items=rows, size=summary["bytes"], processes=used)
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -55,7 +55,7 @@ def test_a_tiny_input_gets_a_pool_no_larger_than_its_tasks(tmp_path, monkeypatch
     import poolpipe.bench.sharedarray as sharedarray
     import poolpipe.train.fit as fit
     import poolpipe.train.predict as predict
-    from poolpipe.core.chunks import Range
+    from poolpipe.core.chunks import Range, split_file
     from poolpipe.train.model import train_file
 
     data = tmp_path / "ok.csv"
@@ -69,11 +69,38 @@ def test_a_tiny_input_gets_a_pool_no_larger_than_its_tasks(tmp_path, monkeypatch
     assert many["rows"] == one["rows"] == 4 and many["chunks"] == 1024
     assert many["exact"]["coef"] == pytest.approx(one["exact"]["coef"], rel=1e-14)
     assert trained and max(trained) <= 4
+    assert fit.train_workers(split_file(str(data), 1024, skip_header=True), 1024) == 4
+    assert fit.train_workers(split_file(str(data), 1, skip_header=True), 1) == 1
     model = tmp_path / "m.json"
     model.write_text(json.dumps(one))
     predicted = _spy(monkeypatch, predict)
     summary = predict.predict_file(str(model), str(data), str(tmp_path / "p.csv"), processes=1024)
     assert summary["scored_rows"] == 4 and predicted == [4]
+    assert (
+        predict.predict_workers(str(data), 1024) == 4 and predict.predict_workers(str(data), 2) == 2
+    )
     assert (tmp_path / "p.csv").read_text().count("\n") == 5
     doubled = _spy(monkeypatch, sharedarray)
     assert sharedarray.double_shared([1, 2], 1024) == [2, 4] and doubled == [2]
+
+
+def test_a_commands_timing_record_names_the_workers_that_ran(tmp_path):
+    """A record of 1,024 processes for 4 rows divided its efficiency by 1,024."""
+    import json
+    import subprocess
+    import sys
+
+    data = tmp_path / "ok.csv"
+    data.write_text("x,y\n1,2\n2,4.1\n3,5.9\n4,8.2\n")
+    command = [sys.executable, "-m", "poolpipe.cli", "train", str(data), "--target", "y"]
+    for asked, ran in ((1024, 4), (2, 2)):
+        timing = tmp_path / f"t{asked}.json"
+        run = subprocess.run(
+            [*command, "--processes", str(asked), "--timing", str(timing)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        assert json.loads(timing.read_text())["processes"] == ran

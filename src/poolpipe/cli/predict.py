@@ -10,7 +10,7 @@ from poolpipe.core.outputs import write_stdout
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from poolpipe.train import predict_file
+    from poolpipe.train import predict_file, predict_workers
 
     refuse_overlap(
         inputs={"model": args.model, "data": args.data},
@@ -28,7 +28,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         )
     write_stdout(dumps_json(summary))
     rows = summary["rows"] + summary["bad_rows"]["count"]
-    opt.timing_record(args, "predict", watch, rows, summary["bytes"])
+    used = predict_workers(args.data, args.processes)
+    opt.timing_record(args, "predict", watch, rows, summary["bytes"], processes=used)
     return 0
 
 

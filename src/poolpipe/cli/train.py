@@ -16,7 +16,8 @@ from poolpipe.core.outputs import write_stdout
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from poolpipe.train import Options, summary_text, train_file
+    from poolpipe.core.chunks import split_file
+    from poolpipe.train import Options, summary_text, train_file, train_workers
 
     refuse_overlap(inputs={"input": args.path}, outputs={"--timing": args.timing})
     opt.check_outputs(args, "timing")
@@ -38,7 +39,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             options=options,
         )
     write_stdout(summary_text(result) if args.summary else dumps_json(result))
-    opt.timing_record(args, "train", watch, result["rows"], result["bytes"])
+    # train_file's ranges: the workers it ran are what the record names
+    ranges = split_file(args.path, args.chunks or args.processes, skip_header=True)
+    used = train_workers(ranges, args.processes)
+    opt.timing_record(args, "train", watch, result["rows"], result["bytes"], processes=used)
     return 0
 
 

@@ -8,9 +8,9 @@ through the pool), model (model.json and its summary), predict (a saved model ap
 
 from poolpipe.train.columns import Columns, choose_columns
 from poolpipe.train.demo import write_train
-from poolpipe.train.fit import TrainPart, train_chunks
+from poolpipe.train.fit import TrainPart, train_chunks, train_workers
 from poolpipe.train.model import Options, model_json, summary_text, train_file
-from poolpipe.train.predict import predict_file
+from poolpipe.train.predict import predict_file, predict_workers
 from poolpipe.train.rows import parse_block, row_capacity
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import solve
@@ -24,10 +24,12 @@ __all__ = [
     "model_json",
     "parse_block",
     "predict_file",
+    "predict_workers",
     "row_capacity",
     "solve",
     "summary_text",
     "train_chunks",
     "train_file",
+    "train_workers",
     "write_train",
 ]

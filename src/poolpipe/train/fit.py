@@ -91,6 +91,12 @@ def pieces_of(rng: Range, processes: int) -> list[Range]:
     return [piece for piece in pieces_for(rng, processes, 1) if piece.size]
 
 
+def train_workers(ranges: Sequence[Range], processes: int) -> int:
+    """The workers train_chunks runs the ranges with (run_pass's pool: no more than their
+    pieces): what a timing record names, not the processes asked for."""
+    return max(1, min(processes, sum(len(pieces_of(rng, processes)) for rng in ranges)))
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainPart:
     """A mergeable summary of consecutive lines; skipped row numbers count from its first line."""

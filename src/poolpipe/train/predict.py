@@ -317,17 +317,25 @@ def predict_columns(path: str, model: SavedModel, delimiter: str = ",") -> Colum
     )
 
 
-def _tasks(path: str, processes: int) -> list[tuple[Range, int]]:
-    """Pieces of the data lines, each with the number of its first line."""
-    start, size = header_end(path), os.path.getsize(path)
-    whole = Range(path, start, size)
+def _pieces(path: str, processes: int) -> list[Range]:
+    """The data lines cut into pieces for the pool, none empty."""
+    whole = Range(path, header_end(path), os.path.getsize(path))
     # no more pieces than bytes: a pool of 1,024 on a file of 3 rows gets 3 tasks, not 4,096
     count = max(1, min(4 * processes, whole.size), math.ceil(whole.size / PIECE_BYTES))
+    return [piece for piece in split_range(whole, count) if piece.size]
+
+
+def predict_workers(path: str, processes: int) -> int:
+    """The workers predict_file runs (no more than its pieces): what a timing record names."""
+    return max(1, min(processes, len(_pieces(path, processes))))
+
+
+def _tasks(path: str, processes: int) -> list[tuple[Range, int]]:
+    """Pieces of the data lines, each with the number of its first line."""
     first = 2
     tasks = []
-    for piece in split_range(whole, count):
-        if piece.size:
-            tasks.append((piece, first))
+    for piece in _pieces(path, processes):
+        tasks.append((piece, first))
         first += lines_before(path, piece.end, piece.start)
     return tasks
 
@@ -362,7 +370,7 @@ def predict_file(
     predictor = Predictor(columns, model)
     # closing: a failed write (a full disk) stops the pool at once; a generator left open would
     # keep its workers until the interpreter's exit, which then waits on them
-    workers = max(1, min(processes, len(tasks)))
+    workers = predict_workers(data_path, processes)
     parts = pool_map(predictor, tasks, workers, describe=lambda t: describe(t[0], "predictions"))
     with closing(parts), open_atomic(out) as fh:
         fh.write(HEADER)
