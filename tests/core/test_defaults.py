@@ -18,6 +18,7 @@ from snakemake.utils import validate
 import poolpipe.core
 from poolpipe import __version__
 from poolpipe.cli import build_parser
+from poolpipe.cli.crawl import DEMO_SITE_PAGES
 from poolpipe.core import USER_AGENT, check_config, schema_defaults
 from poolpipe.core.defaults import (
     SCHEMA_CACHE,
@@ -163,7 +164,6 @@ CLI_OWN = [
     ("demo-numbers", "blank_lines", "demo.numbers.blank_lines"),
     ("demo-numbers", "bad_lines", "demo.numbers.bad_lines"),
     ("demo-train", "bad_rows", "demo.train.bad_rows"),
-    ("crawl", "demo_pages", "demo.crawl.pages"),
     ("train", "chunks", "train.chunks"),
     ("supervise", "duration", "supervise.duration_s"),
     ("supervise", "restart", "supervise.restart"),
@@ -184,6 +184,11 @@ def test_the_command_line_defaults_are_the_schema_defaults(command, option, sett
 @pytest.mark.parametrize(("command", "option", "setting"), CLI_OWN)
 def test_the_command_line_keeps_these_defaults_of_its_own(command, option, setting):
     assert _cli_default(command, option) != _schema_value(setting)
+
+
+def test_the_demo_site_of_the_crawl_command_serves_more_pages_than_the_workflow_lists():
+    assert _cli_default("crawl", "demo_pages") is None  # given only with --demo-site
+    assert _schema_value("demo.crawl.pages") < DEMO_SITE_PAGES
 
 
 def test_the_crawl_command_defaults_are_the_crawl_settings_defaults():

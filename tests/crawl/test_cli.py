@@ -69,6 +69,16 @@ def test_a_missing_url_file_is_one_sentence(tmp_path):
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
 
 
+def test_demo_pages_without_the_demo_site_is_refused_before_any_fetch(tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://demo.poolpipe.invalid/page/1\n")
+    out = tmp_path / "pages.tsv"
+    run = poolpipe("crawl", str(urls), "--out", str(out), "--demo-pages", "40")
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and "give --demo-site with it" in run.stderr
+    assert not out.exists()
+
+
 def _wait_for(check, seconds: float, what: str) -> None:
     end = time.monotonic() + seconds
     while not check():

@@ -8,6 +8,11 @@ import sys
 from poolpipe.cli import options as opt
 from poolpipe.core import USER_AGENT, Stopwatch, check_output_path, dumps_json, schema_defaults
 from poolpipe.core.outputs import write_stdout
+from poolpipe.errors import PoolpipeError
+
+DEMO_SITE_PAGES = 1000
+"""Pages `crawl --demo-site` serves unless --demo-pages says: more than the workflow's demo list,
+so that the site serves any demo-urls list up to that size."""
 
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
@@ -18,6 +23,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     from poolpipe.crawl.journal import journal_dir
     from poolpipe.crawl.warc import warc_path
 
+    if args.demo_pages is not None and not args.demo_site:
+        raise PoolpipeError("--demo-pages sizes the demo site: give --demo-site with it")
     check_output_path(args.out, "--out")  # first: the WARC file and the journal are named from it
     warc = warc_path(args.out) if args.store == "warc" else None
     outputs = {"--out": args.out, "--summary": args.summary, "--timing": args.timing}
@@ -43,7 +50,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     if args.demo_site:  # the workflow's demo site: the schema's page size and latency
         shape = schema_defaults("demo")["crawl"]
         latency = shape["latency_ms"] / 1000
-        site = SiteSpec(pages=args.demo_pages, page_bytes=shape["page_bytes"], latency=latency)
+        pages = DEMO_SITE_PAGES if args.demo_pages is None else args.demo_pages
+        site = SiteSpec(pages=pages, page_bytes=shape["page_bytes"], latency=latency)
     progress = Progress() if sys.stderr.isatty() else None
     with Stopwatch() as watch, showing(progress, sys.stderr):
         result = crawl_file(
@@ -121,10 +129,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--demo-site", **opt.setting("crawl.demo_site", default=False))
     pages = demo["crawl"]["pages"]
     serves = (
-        "pages the demo site serves, in the range of demo.crawl.pages (default: %(default)s, "
-        f"more than the workflow's {pages}, so that it serves any demo-urls list up to that size)"
+        "pages the demo site serves (with --demo-site), in the range of demo.crawl.pages "
+        f"(default: {DEMO_SITE_PAGES}, more than the workflow's {pages}, so that it serves any "
+        "demo-urls list up to that size)"
     )
-    p.add_argument("--demo-pages", **opt.setting("demo.crawl.pages", default=1000, help=serves))
+    p.add_argument("--demo-pages", **opt.setting("demo.crawl.pages", default=None, help=serves))
     p.add_argument(
         "--restart",
         action="store_true",
