@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from poolpipe.report import fit_section, predict_section, train_section
 from poolpipe.report.cells import shown
 from poolpipe.report.results import model_section
@@ -163,6 +165,28 @@ def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
     )
     alone = crawl_outcomes({"rows": 1, "ok": 1, "errors": 0, "by_status": {"200": 1}}, dataset="u")
     assert alone.text.startswith("Of 1 URL, 1 URL was fetched")
+
+
+@pytest.mark.parametrize(
+    ("total", "expected"),
+    [
+        (12_345_678_901_234_567_890, "12345678901234567890"),  # 20 digits: every one
+        (123_456_789_012_345_678_901_162_072_006, "about 1.235e29"),  # rounded, not cut
+        (-123_456_789_012_345_678_901_152_072_006, "about -1.235e29"),
+        (99_995 * 10**20, "about 1.000e25"),  # the rounding carries into the exponent
+        (99_994_999 * 10**20, "about 9.999e27"),
+        (10**100 + 22, "about 1.000e100"),
+    ],
+)
+def test_a_long_total_is_shown_rounded_and_says_where_its_digits_are(total, expected):
+    from poolpipe.report.results import sum_section
+
+    one = {"total": total, "numbers": 1, "lines": 1, "bytes": 2, "bad_lines": 0, "blank_lines": 0}
+    section = sum_section(one, dataset="d")
+    assert section.table[1][0][0] == expected
+    digits = len(str(abs(total)))
+    where = f" ({digits} digits, in total.json)" if digits > 20 else ""
+    assert f"add up to {expected}{where}. 0 bad lines" in section.text
 
 
 def test_the_sum_and_the_baseline_count_one_thing_in_the_singular():

@@ -61,12 +61,24 @@ def _int(value: object) -> int | None:
 
 
 def _total(value: object) -> str:
-    """A sum's exact total: every digit up to 20, else its leading figures and digit count."""
-    text = str(value)
-    digits = text.lstrip("-")
-    if digits.isdigit() and len(digits) > 20:
-        return f"{text[: len(text) - len(digits)]}{digits[0]}.{digits[1:4]}e{len(digits) - 1}"
-    return text
+    """A sum's exact total: every digit up to 20, else about its first four figures (rounded) and
+    its exponent."""
+    n = _int(value)
+    if n is None or len(digits := str(abs(n))) <= 20:
+        return str(value)
+    unit = 10 ** (len(digits) - 4)
+    lead, rest = divmod(abs(n), unit)
+    lead += 2 * rest >= unit  # half up: 1.2345e29 is shown as 1.235e29
+    exponent = len(digits) - 1 + (lead == 10_000)
+    shown = str(lead // 10 if lead == 10_000 else lead)
+    return f"about {'-' if n < 0 else ''}{shown[0]}.{shown[1:]}e{exponent}"
+
+
+def _every_digit(value: object) -> str:
+    """Where a total shown rounded has every digit."""
+    n = _int(value)
+    digits = 0 if n is None else len(str(abs(n)))
+    return f" ({digits} digits, in total.json)" if digits > 20 else ""
 
 
 def _exact(value: int | None) -> str:
@@ -84,16 +96,17 @@ def sum_section(total: dict[str, Any], *, dataset: str) -> Section:
         first = f" The first bad line is line {ex.get('line')}" + (
             f" ({why})." if isinstance(why, str) and why else "."
         )
+    value = total.get("total")
     return Section(
         title=f"Sum: result ({dataset})",
         text=f"{counted(_int(total.get('numbers')), 'number')} in {size(_int(total.get('bytes')))} "
-        f"add up to {_total(total.get('total'))}. {bad} bad line{'s' if bad != 1 else ''} "
+        f"add up to {_total(value)}{_every_digit(value)}. {bad} bad line{'s' if bad != 1 else ''} "
         f"(counted, not summed) and {blank} blank.{first}",
         table=(
             ["total", "numbers", "lines", "bad lines", "blank lines", "size"],
             [
                 [
-                    _total(total.get("total")),
+                    _total(value),
                     # every digit: 60 M numbers and 60 M lines would hide the bad and blank ones
                     _exact(_int(total.get("numbers"))),
                     _exact(_int(total.get("lines"))),
