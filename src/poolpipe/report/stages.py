@@ -18,7 +18,7 @@ from poolpipe.report.cells import (
 )
 from poolpipe.report.jobs import JobRow
 
-UNITS = {"sum": "numbers", "train": "rows", "crawl": "pages"}
+UNITS = {"sum": "numbers", "train": "rows", "crawl": "URL lines"}
 """What a stage's items are: the unit of its items/s."""
 
 
