@@ -31,6 +31,18 @@ def test_the_help_is_argparses_own(monkeypatch, capsys, command):
     assert "usage: poolpipe" in texts[0]
 
 
+def test_an_unknown_option_is_named_with_the_commands_own_usage(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["sum", "n.txt", "--procs", "2"])
+    assert stop.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("usage: poolpipe sum [-h]")
+    assert lines[-1] == "poolpipe sum: error: unrecognized arguments: --procs 2"
+    with pytest.raises(SystemExit):
+        main(["bogus"])
+    assert capsys.readouterr().err.startswith("usage: poolpipe [-h] [--version] COMMAND ...\n")
+
+
 def test_what_the_help_names_is_taken_as_the_help_says(tmp_path, capsys):
     """The delimiter's help says "\\t" for TSV and --features says empty means every other
     column: both, typed as the help writes them, are taken."""

@@ -82,7 +82,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser for one subcommand, or for all of them (command None or unknown)."""
     parser = _Parser(prog="poolpipe", description=__doc__)
     parser.add_argument("--version", action="version", version=f"poolpipe {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in (COMMANDS[command],) if command in COMMANDS else MODULES:
         importlib.import_module(f"poolpipe.cli.{name}").add_commands(sub)
     return parser
@@ -92,7 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `poolpipe` command."""
     one_blas_thread_per_process()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    parser = build_parser(argv[0] if argv else None)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said with the command's own usage, not the list of every command
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     gc.freeze()  # what was loaded lives until exit: no collection passes over it, then or at exit
     code = run_guarded(lambda: args.run(args))
     gc.freeze()  # and what the command loaded since: the exit collected a pool's modules in 5 ms
