@@ -3,11 +3,15 @@ and the IPC bench over a file-size limit (`ulimit -f`): one sentence, not a trac
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
@@ -82,6 +86,43 @@ def test_a_file_size_limit_is_one_sentence(method, sentence):
     assert len(lines) == 1
     assert "File too large" in lines[0]
     assert re.match(f"poolpipe: error: {sentence}", lines[0]), lines[0]
+
+
+FOREVER = """\
+import sys
+from poolpipe.bench.ipc import measure
+from poolpipe.errors import run_guarded
+
+def forever():
+    while True:
+        measure("pipe", 1000, 200)
+
+sys.exit(run_guarded(forever))
+"""
+
+
+def test_ctrl_c_during_the_ipc_bench_leaves_one_sentence_and_no_child_traceback():
+    """Ctrl-C reaches the whole process group: the receiver leaves it to its parent."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FOREVER],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        parent = psutil.Process(proc.pid)
+        end = time.monotonic() + 30
+        while not parent.children() and time.monotonic() < end:  # a receiver is running
+            time.sleep(0.01)
+        assert parent.children(), "no receiver started within 30 s"
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert err == "poolpipe: stopped by SIGINT\n"
 
 
 def test_a_value_in_other_digits_than_ascii_is_refused_as_a_number() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
 
+from poolpipe.core.pool import init_child, signals_held
 from poolpipe.errors import PoolpipeError
 
 METHODS = ("pipe", "queue", "shared_memory", "file_offset")
@@ -29,8 +30,9 @@ class IpcPoint:
     throughput_mb_s: float
 
 
-def _receiver(method: str, ctrl: Connection, channel: object, path: str) -> None:
+def _receiver(method: str, ctrl: Connection, channel: object, path: str, parent: int) -> None:
     """Child: take each message by `method`, touch its last byte, and acknowledge it."""
+    init_child(parent)  # Ctrl-C is the parent's: no traceback of the child's half-way
     shm = None
     fd = os.open(path, os.O_RDONLY) if method == "file_offset" else -1
     while True:
@@ -128,12 +130,14 @@ def measure(method: str, size: int, messages: int) -> IpcPoint:
                 raise PoolpipeError(
                     f"the IPC bench cannot make {size} bytes of shared memory: {exc.strerror}"
                 ) from None
+        scratch = f"/proc/{os.getpid()}/fd/{fh.fileno()}"
         child = ctx.Process(
             target=_receiver,
-            args=(method, child_ctrl, recv_end, f"/proc/{os.getpid()}/fd/{fh.fileno()}"),
+            args=(method, child_ctrl, recv_end, scratch, os.getpid()),
             daemon=True,
         )
-        child.start()
+        with signals_held():
+            child.start()
         send = _handoff(method, ctrl, send_end, payload, shm)
         try:
             for _ in range(messages + 1):
