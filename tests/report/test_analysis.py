@@ -181,11 +181,17 @@ def test_a_stage_with_no_shared_work_gets_the_same_reason_in_headline_and_stages
         model=CostModel(start_s=0.026, serial_s=0.07, work_s=0.0),
         bytes_per_chunk=1e6,
     )
-    assert "There is next to no shared work" in stage_sentence(row, cost, load_limit=9)
+    said = "the shared work is no more than the pool's start, so the pool could not pay."
+    assert stage_sentence(row, cost, load_limit=9).endswith(said)
     plain = plain_sentence(row, cost, jobs, load_limit=9)
     assert plain == (
-        "sum: slower here, 0.912 times the speed of one process; its chunks held next to no "
-        "work the processes could share, so the pool could not pay."
+        "sum: slower here, 0.912 times the speed of one process; the work its processes could "
+        "share was no more than the pool's start, so the pool could not pay."
+    )
+    # some shared work, as under load: the sentence does not call 18.1 ms "next to none"
+    some = replace(cost, model=replace(cost.model, work_s=0.0181))
+    assert "18.1 ms of work the 2 processes share: " + said in stage_sentence(
+        row, some, load_limit=9
     )
     assert "chunks of more work" not in plain
 

@@ -106,8 +106,8 @@ def plain_sentence(
         return f"{row.stage}: {pace}, {row.verdict}{busy}."
     if cost and cost.model.work_s <= cost.model.start_s:  # as the Stages section says
         return (
-            f"{row.stage}: slower here, {x} times the speed of one process{busy}; its chunks "
-            "held next to no work the processes could share, so the pool could not pay."
+            f"{row.stage}: slower here, {x} times the speed of one process{busy}; the work its "
+            "processes could share was no more than the pool's start, so the pool could not pay."
         )
     work = [j.serial_wall_s for j in mine if j.serial_wall_s]
     start = cost.model.start_s if cost else start_s
@@ -154,10 +154,7 @@ def stage_sentence(
         mb = cost.break_even_mb()
         need = m.break_even_s(p) or 0.0
         if m.work_s <= m.start_s:
-            text += (
-                ". There is next to no shared work: the workers did not run side by side, so "
-                "the pool could not pay."
-            )
+            text += ": the shared work is no more than the pool's start, so the pool could not pay."
         elif mb is not None:
             text += (
                 f". A pool of {p} pays only for chunks with more than {seconds(need)} of shared "
