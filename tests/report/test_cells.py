@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from poolpipe.report.cells import count, p_value, rate, seconds, sig3, size, times
+from poolpipe.report.cells import count, figures, p_value, rate, seconds, sig3, size, times
 
 
 @pytest.mark.parametrize(
@@ -35,8 +35,10 @@ def test_units_for_times_sizes_and_counts():
 
 
 def test_a_p_value_is_never_zero():
-    assert p_value(0.0) == "< 1e-16" and p_value(1e-300) == "< 1e-16"
+    assert p_value(0.0) == "< 1e-300" and p_value(1e-301) == "< 1e-300"
+    assert p_value(1e-300) == "1e-300" and p_value(3.3e-17) == "3.3e-17"
     assert p_value(0.0123) == "0.0123" and p_value(None) == ""
+    assert p_value(0.012345, 4) == "0.01235" and figures(1916.2, 4) == "1916"
 
 
 def test_a_job_too_short_to_measure_has_no_rate():

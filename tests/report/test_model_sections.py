@@ -33,6 +33,24 @@ def test_the_fit_section_has_a_row_per_term_with_its_error_and_interval(tmp_path
     assert "Fitted on 40 rows" in section.text and "aliased columns: none" in section.text
 
 
+def test_the_fit_sections_t_and_p_read_as_summary_txt_writes_them(tmp_path: Path) -> None:
+    """One fit, two outputs: a t of 1916.2 is not 1920 on the page and 1916 in summary.txt, and
+    a p of 1e-200 is not '< 1e-16' on one and '1e-200' on the other."""
+    from poolpipe.train import summary_text
+
+    rows = [(x, (x * 7) % 5, 1.5 * x - 2 * ((x * 7) % 5) + 3 + (-1) ** x * 0.01) for x in range(40)]
+    model = train_file(_csv(tmp_path / "t.csv", rows), "y", processes=1)
+    names = ("x1", "x2", "intercept")
+    page = {row[0]: row[3:5] for row in fit_section(model).table[1]}
+    lines = [line.split() for line in summary_text(model).splitlines()]
+    text = {cells[0]: cells[3:5] for cells in lines if cells and cells[0] in names}
+    assert all(abs(float(page[n][0].replace("\u2009", ""))) > 700 for n in names)
+    assert all(float(page[n][1]) < 1e-16 for n in names)  # below the old floor, shown
+    for name in names:  # the same four figures, though summary.txt writes 10520 as 1.052e+04
+        assert float(page[name][0].replace("\u2009", "")) == float(text[name][0]), (page, text)
+        assert page[name][1] == text[name][1], (page, text)
+
+
 def test_the_fit_section_shows_the_robust_errors_asked_for(tmp_path: Path) -> None:
     rows = [(x, (x * 7) % 5, 1.5 * x + (x % 3) * x * 0.05) for x in range(40)]
     path = _csv(tmp_path / "t.csv", rows)

@@ -17,9 +17,9 @@ MIN_RATE_S = 0.05
 grain are a large part of it, so bytes or items per second would say more about them than
 about the work (timings.csv keeps every rate)."""
 
-P_FLOOR = 1e-16
+P_FLOOR = 1e-300
 """The smallest p-value the page writes as a number: below it (and at 0, where the float ran
-out of digits) it writes '< 1e-16', as R does."""
+out of digits) it writes '< 1e-300', as the model's summary.txt does."""
 
 
 def cell(value: object) -> str:
@@ -42,12 +42,18 @@ def shown(value: object) -> str:
 
 def sig3(value: float) -> str:
     """A number to three significant figures: '0.00123', '98 500', '1.33e8' (from a million)."""
+    return figures(value, 3)
+
+
+def figures(value: float, digits: int) -> str:
+    """A number to `digits` significant figures, as sig3 writes three: figures(1916.2, 4) is
+    '1916'."""
     if not math.isfinite(value):
         return str(value)
     if value == 0 or 1e-3 <= abs(value) < 1e6:
-        text = f"{float(f'{value:.3g}'):,.6f}".rstrip("0").rstrip(".")
+        text = f"{float(f'{value:.{digits}g}'):,.{digits + 3}f}".rstrip("0").rstrip(".")
         return text.replace(",", "\u2009") if abs(value) >= 1e4 else text.replace(",", "")
-    mantissa, exponent = f"{value:.2e}".split("e")
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
     mantissa = mantissa.rstrip("0").rstrip(".")
     return f"{mantissa}e{int(exponent)}"
 
@@ -125,13 +131,13 @@ def times(value: float | None) -> str:
     return MISSING if value is None else f"{sig3(value)}x"
 
 
-def p_value(value: float | None) -> str:
-    """A p-value, never 0: '< 1e-16' below P_FLOOR."""
+def p_value(value: float | None, digits: int = 3) -> str:
+    """A p-value, never 0: '< 1e-300' below P_FLOOR."""
     if value is None:
         return MISSING
     if value < P_FLOOR:
-        return "< 1e-16"
-    return sig3(value)
+        return f"< {P_FLOOR:g}"
+    return figures(value, digits)
 
 
 # --- spread over repeats ------------------------------------------------------------------

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from poolpipe.core.inputs import check_input_file
 from poolpipe.core.outputs import interval_level, r2_label
-from poolpipe.report.cells import count, counted, grouped, p_value, rate, shown, size
+from poolpipe.report.cells import (
+    count,
+    counted,
+    figures,
+    grouped,
+    p_value,
+    rate,
+    shown,
+    size,
+)
 
 
 def _ms(value: object) -> str:
@@ -128,6 +137,11 @@ def _listed(parts: Sequence[str]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
+def _t(value: float | None) -> str:
+    """A t statistic to four significant figures, as summary.txt writes it."""
+    return "" if value is None else figures(value, 4)
+
+
 def _precise(value: float | None) -> str:
     """A coefficient or a bound to six significant figures, so an interval's ends differ."""
     return "" if value is None else f"{value:.6g}"
@@ -147,8 +161,8 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
     errors = robust or exact  # the errors asked for: robust ones where train.robust names them
     rows = [
         [name, _precise(pick(exact))]
-        + [shown(pick(errors[key])) for key in ("std_err", "t")]
-        + [p_value(pick(errors["p"]))]
+        + [shown(pick(errors["std_err"])), _t(pick(errors["t"]))]
+        + [p_value(pick(errors["p"]), 4)]  # t and p as summary.txt writes them
         + [_precise(bound) for bound in (pick(errors["conf_int"]) or (None, None))]
         for name, pick in terms
     ]
