@@ -25,13 +25,14 @@ $(STAMP): requirements.lock pyproject.toml setup.py src/poolpipe/sum/_scan.c src
 
 # The run holds a kernel lock (flock) on .snakemake/run.lock: it ends with the processes, so a run
 # killed anyhow (SIGKILL, a closed lid, the OOM killer) leaves nothing to --unlock, and Snakemake's
-# own lock (files a killed run leaves behind) is off inside it. After Ctrl-C, make returns while
+# own lock (files a killed run leaves behind) is off inside it; a plain snakemake takes the same
+# kernel lock itself (rules/common.smk). After Ctrl-C, make returns while
 # Snakemake still stops its jobs: a new run waits up to LOCK_WAIT seconds for that, and a run
 # that is still working then is refused with one sentence (exit 75).
 run: setup
 	@mkdir -p .snakemake
 	@flock --wait $(LOCK_WAIT) --conflict-exit-code 75 .snakemake/run.lock \
-		$(BIN)/snakemake --nolock --cores $(CORES) $(ARGS) || { rc=$$?; test $$rc -ne 75 || \
+		env POOLPIPE_RUN_LOCK=held $(BIN)/snakemake --nolock --cores $(CORES) $(ARGS) || { rc=$$?; test $$rc -ne 75 || \
 		echo "make run: another run is working in this folder (it holds .snakemake/run.lock) and did not end within $(LOCK_WAIT) s" >&2; \
 		exit $$rc; }
 

@@ -19,6 +19,10 @@ include: "rules/tasks.smk"
 include: "rules/supervise.smk"
 
 
+onstart:
+    start_checks()
+
+
 onsuccess:
     print(finished())
 

@@ -18,6 +18,7 @@ from poolpipe.core import (
     read_small_file,
     refuse_overlap,
 )
+from poolpipe.core.outputs import hold_lock, unwritable_folder
 from poolpipe.core.timing import start_run
 from poolpipe.errors import PoolpipeError
 
@@ -58,6 +59,27 @@ SHEET_SCHEMA = workflow.source_path("../config/datasets.schema.yaml")  # a modul
 
 OUTPUT_FOLDERS = ["results", "logs", ".snakemake"]
 """Folders the workflow writes (and may clean): no input may live there."""
+
+RUN_LOCK = ".snakemake/run.lock"
+"""The kernel lock (flock) of a run in this folder: `make run` takes it around Snakemake, a
+plain `snakemake` in start_checks; a second run is refused while the first holds it."""
+
+
+def start_checks():
+    """Before the first job of a run (not a dry run): every folder it writes can be written, and
+    no other run works in this folder (a plain snakemake takes the run lock, kept until it
+    ends); else one sentence."""
+    problem = unwritable_folder([*OUTPUT_FOLDERS, "data"], folders=["."])
+    if problem:
+        stop(f"the run cannot write its results: {problem}")
+    if os.environ.get("POOLPIPE_RUN_LOCK") != "held":  # make run holds it for Snakemake
+        global RUN_LOCK_FILE
+        RUN_LOCK_FILE = hold_lock(RUN_LOCK)
+        if RUN_LOCK_FILE is None:
+            stop(
+                f"another run is working in this folder (it holds {RUN_LOCK}): wait for it, "
+                "or stop it"
+            )
 
 
 def refuse_output_sheet(sheet):

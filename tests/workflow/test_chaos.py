@@ -6,9 +6,11 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -58,6 +60,90 @@ def test_a_second_run_in_the_same_folder_is_refused_with_one_sentence(tmp_path):
         r"make: \*\*\* \[Makefile:\d+: run\] Error 75", lines[1]
     )
     assert not (work / "results").exists()
+
+
+def _snakemake(work: Path, *script: str) -> subprocess.CompletedProcess[str]:
+    """A plain `.venv/bin/snakemake --cores 2` in work, as the README's own-data commands run it,
+    after the shell lines of script (in a mount namespace of its own, as root there)."""
+    command = " && ".join([*script, ".venv/bin/snakemake --cores 2 --config 'stages=[sum]'"])
+    env = {k: v for k, v in SHELL_ENV.items() if k != "POOLPIPE_RUN_LOCK"}
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-c", command] if script else ["sh", "-c", command],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _held(lock: Path) -> bool:
+    """Whether another process holds the kernel lock on lock."""
+    if not lock.exists():
+        return False
+    with lock.open("a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return False
+
+
+def test_a_plain_snakemake_beside_a_run_is_refused_and_takes_the_lock_itself(tmp_path):
+    work = tmp_path / "wf"
+    chaos.prepare(work)
+    (work / ".snakemake").mkdir()
+    with (work / ".snakemake/run.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as `make run` holds it
+        done = _snakemake(work)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "another run is working in this folder (it holds .snakemake/run.lock): wait for it, or "
+        "stop it"
+    )
+    assert not (work / "results").exists()
+    # and a plain run holds it while it works: `make run` beside it waits, then is refused
+    proc = subprocess.Popen(
+        [".venv/bin/snakemake", "--cores", "1", "--config", "stages=[sum]"],
+        cwd=work,
+        env={k: v for k, v in SHELL_ENV.items() if k != "POOLPIPE_RUN_LOCK"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        end = time.monotonic() + 60
+        while proc.poll() is None and not _held(work / ".snakemake/run.lock"):
+            assert time.monotonic() < end, "the plain run took no lock within 60 s"
+            time.sleep(0.02)
+        refused = make_run(work, "LOCK_WAIT=0")
+    finally:
+        _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert refused.returncode != 0 and refused.stderr.startswith(
+        "make run: another run is working in this folder"
+    ), refused.stderr
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare")
+@pytest.mark.parametrize("folder", ["logs", "results/timing"])
+def test_a_read_only_output_folder_is_one_sentence_before_any_job(tmp_path, folder):
+    work = tmp_path / "wf"
+    chaos.prepare(work)
+    (work / folder).mkdir(parents=True)
+    bind = f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder}"
+    done = _snakemake(work, bind)
+    if "mount" in done.stderr and "Operation not permitted" in done.stderr:
+        pytest.skip("this machine allows no bind mount in a user namespace")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"the run cannot write its results: {folder!r} is on a read-only file system"
+    )
+    assert "Traceback" not in done.stderr
+    assert not (work / "data").exists()  # no job ran
 
 
 def test_a_lock_left_by_a_killed_snakemake_needs_no_unlock(tmp_path):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import functools
+import itertools
 import json
 import os
 import re
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from poolpipe.core.bigints import SMALL_DIGITS, decimal_to_int, int_to_decimal
@@ -19,7 +21,7 @@ from poolpipe.errors import PoolpipeError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO
+    from typing import IO, Any, BinaryIO
 
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
 """Errors of a write itself (a full disk, a quota, a read-only or failing device)."""
@@ -188,6 +190,33 @@ def _file_keys(path: str | os.PathLike[str]) -> list[tuple]:
         info = os.stat(path)
         keys.append(("inode", info.st_dev, info.st_ino))
     return keys
+
+
+def unwritable_folder(trees: Iterable[str], folders: Iterable[str] = ()) -> str | None:
+    """The first existing folder of folders, or under trees (each one included), in which no
+    file can be made, with why, as one phrase; None where every one can. A missing one is
+    skipped."""
+    every = itertools.chain(folders, (top for tree in trees for top, _, _ in os.walk(tree)))
+    for folder in every:
+        if not os.path.isdir(folder) or os.access(folder, os.W_OK | os.X_OK):
+            continue
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"{folder!r} is on a read-only file system"
+        return f"{folder!r} cannot be written by this user"
+    return None
+
+
+def hold_lock(path: str) -> IO[str] | None:
+    """The open lock file at path, held (flock) until it is closed or this process ends; None
+    while another process holds it. Children do not inherit it."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    held = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open: it is the lock
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.close()
+        return None
+    return held
 
 
 def _why(exc: OSError) -> str:
