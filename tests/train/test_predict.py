@@ -15,7 +15,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_squared_error, r2_score
 
-from poolpipe.core.outputs import dumps_json
+from poolpipe.core.outputs import dumps_json, write_json
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.model import Options, train_file
 from poolpipe.train.predict import predict_file
@@ -126,6 +126,27 @@ def test_every_non_blank_line_gets_a_row_and_a_bad_one_says_why(tmp_path, fitted
     assert summary["target"] is None and summary["rmse"] is None and summary["r2"] is None
     shown = {e["line"]: e["text"] for e in summary["bad_rows"]["examples"]}
     assert shown[8] == "1e308,1e308,1e308,e" and shown[5] == "oops,2,3,b"
+
+
+def test_a_row_that_cannot_be_predicted_names_its_feature_not_its_target(tmp_path):
+    """With the target first, a row whose target and feature are both bad is not predicted
+    because of its feature: its reason names the feature (a bad target alone is unscored)."""
+    train = tmp_path / "t.csv"
+    train.write_text("y,x\n3,1\n5,2\n7.1,3\n11,5\n")
+    model = tmp_path / "m.json"
+    write_json(model, train_file(str(train), "y", processes=1))
+    data = tmp_path / "p.csv"
+    data.write_text("y,x\nNA,NA\n,\nNA,4\n9,x\n")
+    for processes in (1, 2):
+        summary = predict_file(str(model), str(data), str(tmp_path / "o.csv"), processes=processes)
+        why = {int(r[0]): r[2] for r in read_predictions(tmp_path / "o.csv")}
+        assert why == {
+            2: "column 'x' is not a number: 'NA'",
+            3: "column 'x' is empty",
+            4: "",
+            5: "column 'x' is not a number: 'x'",
+        }
+        assert (summary["rows"], summary["unscored_rows"]) == (1, 1)
 
 
 def test_a_row_without_a_usable_target_is_predicted_and_left_out_of_the_scores(tmp_path, fitted):

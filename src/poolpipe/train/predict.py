@@ -283,10 +283,10 @@ def _line_by_line(
     for i, raw in enumerate(lines):
         result = parse_line(raw, columns)
         if isinstance(result, str) and features is not None:
-            # a row whose target is empty or not a number is still predicted, not scored
+            # a row whose target is empty or not a number is still predicted, not scored; one
+            # that cannot be predicted says why from its features, not from its target
             alone = parse_line(raw, features)
-            if isinstance(alone, tuple):
-                result = (*alone, math.nan)
+            result = (*alone, math.nan) if isinstance(alone, tuple) else alone
         if result is None:
             blanks += 1
         elif isinstance(result, str):
