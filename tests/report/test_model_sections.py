@@ -111,6 +111,8 @@ def test_the_predict_section_says_whether_its_error_is_out_of_sample() -> None:
     unscored = predict_section({**summary, "scored_rows": 0, "rmse": None, "r2": None})
     assert unscored.table[1][0][4:] == ["", ""]
     assert "no row carried the target" in unscored.text
+    big = predict_section({**summary, "rows": 200_000, "bad_rows": {"count": 12_345}})
+    assert big.table[1][0][2:4] == ["200\u2009000", "12\u2009345"]  # grouped like the others
 
 
 def test_the_crawl_outcomes_say_when_a_url_counts_under_a_status_and_an_error():
@@ -168,7 +170,7 @@ def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
     pages.write_text("line\turl\tfinal_url\tstatus\tbytes\telapsed_ms\n1\thttp://a/\t\t200\t5\t9\n")
     section = crawl_section(pages, summary)
     assert (
-        "1 URL was requested (URLs/s counts them); 1 of them got a success status (2xx)."
+        "1 URL was attempted (URLs/s counts them); 1 of them got a success status (2xx)."
         in section.text
     )
     pages.write_text(
@@ -177,9 +179,17 @@ def test_the_crawl_sentences_count_one_url_in_the_singular(tmp_path):
         "5\thttp://a/y\t304\t4\t\n"
     )
     assert (
-        "4 URLs were requested (URLs/s counts them); 1 of them got a success status (2xx), "
+        "4 URLs were attempted (URLs/s counts them); 1 of them got a success status (2xx), "
         "1 was unchanged (304), 1 ended in an error row and 1 got another status."
         in crawl_section(pages, summary).text
+    )
+    pages.write_text(
+        "line\turl\tstatus\telapsed_ms\terror\n1\thttp://a/\t200\t9\t\n"
+        "2\thttp://a/private\t\t0\trobots\n"
+    )
+    assert (
+        "2 URLs were attempted (URLs/s counts them); 1 of them got a success status (2xx) and "
+        "1 ended in an error row (1 refused by robots.txt)." in crawl_section(pages, summary).text
     )
     alone = crawl_outcomes({"rows": 1, "ok": 1, "errors": 0, "by_status": {"200": 1}}, dataset="u")
     assert alone.text.startswith("Of 1 URL, 1 URL was fetched")

@@ -321,8 +321,8 @@ def test_crawl_section_plots_every_fetched_rows_latency(tmp_path):
     summary["timing"]["wall_s"] = 4.0
     section = crawl_section(pages, summary | {"bytes": 2_000_000})
     assert section.table[1][0][-2:] == ["2 MB", "500 KB/s"]
-    assert "2 URLs were requested (URLs/s counts them); 2 of them got a success status" in (
+    assert "2 URLs were attempted (URLs/s counts them); 2 of them got a success status" in (
         section.text
     )
-    assert section.table[0][0] == "requested URLs" and section.table[0][5] == "URLs/s"
+    assert section.table[0][0] == "attempted URLs" and section.table[0][5] == "URLs/s"
     assert section.png[:4] == b"\x89PNG"

@@ -90,7 +90,7 @@ def crawl_section(
 
     check_input_file(pages_tsv)
     with Path(pages_tsv).open(newline="", encoding="utf-8", errors="replace") as fh:
-        elapsed, good, failed, unchanged = [], 0, 0, 0
+        elapsed, good, failed, unchanged, robots = [], 0, 0, 0, 0
         for r in csv.DictReader(fh, delimiter="\t"):
             try:
                 ms = float(r.get("elapsed_ms") or "nan")
@@ -99,18 +99,20 @@ def crawl_section(
             if math.isfinite(ms) and ms >= 0:
                 elapsed.append(ms)
                 failed += bool(r.get("error"))
+                robots += r.get("error") == "robots"
                 good += not r.get("error") and (r.get("status") or "").startswith("2")
                 unchanged += not r.get("error") and r.get("status") == "304"
     other = len(elapsed) - good - failed - unchanged
     parts = [f"{count(good)} of them got a success status (2xx)"]
     if unchanged:
         parts.append(f"{count(unchanged)} {'was' if unchanged == 1 else 'were'} unchanged (304)")
-    parts += [f"{count(failed)} ended in an error row"] if failed else []
+    refused = f" ({count(robots)} refused by robots.txt)" if robots else ""
+    parts += [f"{count(failed)} ended in an error row{refused}"] if failed else []
     parts += [f"{count(other)} got another status"] if other else []
     timing = summary.get("timing", {})
     latency = timing.get("latency_ms", {})
     downloaded, wall = summary.get("bytes"), timing.get("wall_s")
-    head = ["requested URLs", "p50", "p90", "p99", "max", "URLs/s", "downloaded", "rate"]
+    head = ["attempted URLs", "p50", "p90", "p99", "max", "URLs/s", "downloaded", "rate"]
     row = [
         str(len(elapsed)),
         *(_ms(latency.get(k)) for k in ("p50", "p90", "p99", "max")),
@@ -120,14 +122,14 @@ def crawl_section(
     ]
     return Section(
         title=_named("Crawl: latency distribution", dataset),
-        text=f"Time from the first request to the last byte, per requested URL: "
-        f"{counted(len(elapsed), 'URL')} {'was' if len(elapsed) == 1 else 'were'} requested "
+        text=f"Time from the first attempt to the last byte, per attempted URL: "
+        f"{counted(len(elapsed), 'URL')} {'was' if len(elapsed) == 1 else 'were'} attempted "
         f"(URLs/s counts them); {_listed(parts)}.",
         table=(head, [row]),
         png=plots.histogram(elapsed, "ms per URL (log scale)", "Crawl latency")
         if elapsed
         else None,
-        caption="Each URL's time from its first request to its last byte, on a log axis; a "
+        caption="Each URL's time from its first attempt to its last byte, on a log axis; a "
         "long tail to the right is slow pages, retries and timeouts.",
     )
 
@@ -186,8 +188,8 @@ def predict_section(summary: dict, *, dataset: str | None = None) -> Section:
     row = [
         summary.get("model", ""),
         summary.get("method", ""),
-        str(summary.get("rows", "")),
-        str(bad),
+        _whole(summary.get("rows", "")),
+        _whole(bad),
         shown(summary.get("rmse")),
         shown(summary.get("r2")),
     ]
