@@ -66,20 +66,28 @@ plain `snakemake` in start_checks; a second run is refused while the first holds
 
 
 def start_checks():
-    """Before the first job of a run (not a dry run): every folder it writes can be written, and
-    no other run works in this folder (a plain snakemake takes the run lock, kept until it
+    """Before the first job of a run (not a dry run): the folders it writes can be written (an
+    output folder and the folders in it, or the workflow's folder where one is still to make),
+    and no other run works in this folder (a plain snakemake takes the run lock, kept until it
     ends); else one sentence."""
-    problem = unwritable_folder([*OUTPUT_FOLDERS, "data"], folders=["."])
+    folders = [
+        *(f for top in OUTPUT_FOLDERS if os.path.isdir(top) for f in (top, *Path(top).iterdir())),
+        *(["."] if not all(os.path.isdir(top) for top in OUTPUT_FOLDERS) else []),
+    ]
+    problem = unwritable_folder(folders)
     if problem:
         stop(f"the run cannot write its results: {problem}")
-    if os.environ.get("POOLPIPE_RUN_LOCK") != "held":  # make run holds it for Snakemake
-        global RUN_LOCK_FILE
-        RUN_LOCK_FILE = hold_lock(RUN_LOCK)
-        if RUN_LOCK_FILE is None:
-            stop(
-                f"another run is working in this folder (it holds {RUN_LOCK}): wait for it, "
-                "or stop it"
-            )
+    if os.environ.get("POOLPIPE_RUN_LOCK") == "held":  # make run holds it for Snakemake
+        return
+    global RUN_LOCK_FD
+    try:
+        RUN_LOCK_FD = hold_lock(RUN_LOCK)
+    except OSError as exc:
+        stop(f"the run lock {RUN_LOCK} cannot be taken: {exc.strerror}")
+    if RUN_LOCK_FD is None:
+        stop(
+            f"another run is working in this folder (it holds {RUN_LOCK}): wait for it, or stop it"
+        )
 
 
 def refuse_output_sheet(sheet):

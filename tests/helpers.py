@@ -77,6 +77,18 @@ def one_sentence(done: subprocess.CompletedProcess[str], text: str) -> None:
     assert text in lines[0], lines[0]
 
 
+def namespace_allows(script: str) -> bool:
+    """Whether script succeeds as root of a user and mount namespace of its own (unshare -rm):
+    a test that mounts there is skipped where it does not."""
+    try:
+        run = subprocess.run(
+            ["unshare", "-rm", "sh", "-c", script], capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return run.returncode == 0
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.01) -> bool:
     """Poll condition every step seconds until it holds or timeout passes; True if it held."""
     deadline = time.monotonic() + timeout

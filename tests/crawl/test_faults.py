@@ -42,7 +42,7 @@ from poolpipe.crawl.settings import BOUNDS
 from poolpipe.errors import PoolpipeError
 
 from ..crawl_helpers import POOLPIPE, poolpipe, read_pages, site_stats
-from ..helpers import run_in_group, wait_until
+from ..helpers import namespace_allows, run_in_group, wait_until
 from ..workflow_helpers import snakemake, with_sheet, workflow_copy
 from .test_resume import SETTINGS as RESUME_SETTINGS
 from .test_resume import kill_after as kill_job_after
@@ -397,18 +397,10 @@ def test_a_file_size_limit_is_one_sentence_and_leaves_no_partial_file(tmp_path, 
     assert list(out.parent.iterdir()) == []
 
 
-def _can_mount_tmpfs() -> bool:
-    probe = "mount -t tmpfs -o size=64k tmpfs /mnt"
-    try:
-        run = subprocess.run(
-            ["unshare", "-rm", "sh", "-c", probe], capture_output=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return run.returncode == 0
-
-
-@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs unshare and a tmpfs mount")
+@pytest.mark.skipif(
+    not namespace_allows("mount -t tmpfs -o size=64k tmpfs /mnt"),
+    reason="needs unshare and a tmpfs mount",
+)
 @pytest.mark.parametrize("store", ["none", "warc", "spool"])
 def test_a_full_disk_is_one_sentence_and_leaves_no_partial_file(tmp_path, site, store):
     # a 96 KiB tmpfs mounted in a mount namespace of the test's own: it is full long before

@@ -6,7 +6,6 @@ import contextlib
 import errno
 import fcntl
 import functools
-import itertools
 import json
 import os
 import re
@@ -21,7 +20,7 @@ from poolpipe.errors import PoolpipeError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO, Any, BinaryIO
+    from typing import Any, BinaryIO
 
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
 """Errors of a write itself (a full disk, a quota, a read-only or failing device)."""
@@ -192,31 +191,34 @@ def _file_keys(path: str | os.PathLike[str]) -> list[tuple]:
     return keys
 
 
-def unwritable_folder(trees: Iterable[str], folders: Iterable[str] = ()) -> str | None:
-    """The first existing folder of folders, or under trees (each one included), in which no
-    file can be made, with why, as one phrase; None where every one can. A missing one is
-    skipped."""
-    every = itertools.chain(folders, (top for tree in trees for top, _, _ in os.walk(tree)))
-    for folder in every:
+def unwritable_folder(folders: Iterable[str | os.PathLike[str]]) -> str | None:
+    """The first existing folder of folders in which no file can be made, with why, as one
+    phrase; None where every one can. A missing one is skipped."""
+    for folder in folders:
         if not os.path.isdir(folder) or os.access(folder, os.W_OK | os.X_OK):
             continue
         if os.statvfs(folder).f_flag & os.ST_RDONLY:
-            return f"{folder!r} is on a read-only file system"
-        return f"{folder!r} cannot be written by this user"
+            return f"{os.fspath(folder)!r} is on a read-only file system"
+        return f"{os.fspath(folder)!r} cannot be written by this user"
     return None
 
 
-def hold_lock(path: str) -> IO[str] | None:
-    """The open lock file at path, held (flock) until it is closed or this process ends; None
-    while another process holds it. Children do not inherit it."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    held = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open: it is the lock
+def hold_lock(path: str | os.PathLike[str]) -> int | None:
+    """A read-only descriptor of path (a folder, or a file made if missing) holding its flock,
+    let go when it is closed or the last process holding it ends (a kill included); None while
+    another process holds it. Read-only: a lock file of another user's is taken as well."""
+    folder = os.path.isdir(path)
+    flags = os.O_RDONLY | os.O_CLOEXEC | (os.O_DIRECTORY if folder else os.O_CREAT)
+    fd = os.open(path, flags, 0o644)
     try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        held.close()
+        os.close(fd)
         return None
-    return held
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _why(exc: OSError) -> str:
@@ -399,6 +401,11 @@ def read_json(
     except ValueError as exc:  # the decoder's place of the damage, or _constant's NaN
         why = str(exc)
     raise PoolpipeError(f"{label} {os.fspath(path)!r} cannot be read: {why}")
+
+
+P_FLOOR = 1e-300
+"""The smallest p-value written as a number, in summary.txt and on the report: below it (and at
+0, where the float ran out of digits) it is written '< 1e-300'."""
 
 
 def r2_label(exact: dict) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import logging
 import math
 import multiprocessing as mp
@@ -25,7 +24,7 @@ from typing import Any
 
 from poolpipe.core.chunks import Range, lines_before, split_file, split_range
 from poolpipe.core.inputs import check_text_file
-from poolpipe.core.outputs import check_output_path, open_atomic
+from poolpipe.core.outputs import check_output_path, hold_lock, open_atomic
 from poolpipe.core.pool import pool_map
 from poolpipe.core.timing import Stopwatch
 from poolpipe.crawl.aengine import AsyncEngine
@@ -387,15 +386,13 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
 def _holding(work: Path, out: Path) -> Iterator[None]:
     """Hold the work folder's lock (flock, let go when the last process holding it ends, a kill
     included) while the block runs; one sentence if another crawl holds it."""
-    fd = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fd = hold_lock(work)
+    if fd is None:
+        raise PoolpipeError(
+            f"another crawl is writing {str(out)!r} (its journal {str(work)!r} is in use): "
+            "let it finish or choose another --out"
+        )
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PoolpipeError(
-                f"another crawl is writing {str(out)!r} (its journal {str(work)!r} is in use): "
-                "let it finish or choose another --out"
-            ) from None
         yield
     finally:
         os.close(fd)
