@@ -9,6 +9,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from poolpipe.core.outputs import P_FLOOR
+
 MISSING = ""
 """How the page shows a measurement that was not taken: an empty cell, as in the CSV."""
 
@@ -16,10 +18,6 @@ MIN_RATE_S = 0.05
 """A job shorter than this (seconds) has no rate on the page: its start-up and the clock's
 grain are a large part of it, so bytes or items per second would say more about them than
 about the work (timings.csv keeps every rate)."""
-
-P_FLOOR = 1e-300
-"""The smallest p-value the page writes as a number: below it (and at 0, where the float ran
-out of digits) it writes '< 1e-300', as the model's summary.txt does."""
 
 
 def cell(value: object) -> str:

@@ -175,7 +175,7 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
         f"{shown(exact['r2'])} "
         f"(adjusted {shown(exact['adj_r2'])}), residual RMSE {shown(exact['rmse'])}, "
         f"F {shown(exact['f_stat'])} on {_whole(exact['df_model'])} and "
-        f"{_whole(exact['df_resid'])} degrees of freedom (p {p_value(exact['f_p'])}); "
+        f"{_whole(exact['df_resid'])} degrees of freedom (p {p_value(exact['f_p'], 4)}); "
         f"aliased columns: {aliased}."
         + (f" Standard errors: {robust['kind'].upper()} (robust)." if robust else ""),
         table=(["term", "coef", "std err", "t", "p", f"{level} low", f"{level} high"], rows),

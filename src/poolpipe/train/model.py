@@ -18,7 +18,7 @@ import numpy as np
 
 from poolpipe.core.chunks import Range, split_file
 from poolpipe.core.defaults import schema_bounds
-from poolpipe.core.outputs import interval_level, r2_label
+from poolpipe.core.outputs import P_FLOOR, interval_level, r2_label
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns, choose_columns
 from poolpipe.train.fit import (
@@ -47,7 +47,6 @@ from poolpipe.train.solve import CONDITION_WARN, Fit, average, solve, through_or
 HEADER_LINES = 1
 """Lines before the data (the header): parts number lines from the first data line."""
 DIGITS = 6
-P_FLOOR = 1e-300
 
 
 def finite(fit: Fit) -> bool:
