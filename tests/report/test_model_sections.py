@@ -217,6 +217,21 @@ def test_a_long_total_is_shown_rounded_and_says_where_its_digits_are(total, expe
     assert f"add up to {expected}{where}. 0 bad lines" in section.text
 
 
+def test_a_total_of_thousands_of_digits_is_read_and_shown(tmp_path):
+    """Python reads no int of over 4,300 digits by default: the page's reader takes any size."""
+    from poolpipe.core.outputs import dumps_json
+    from poolpipe.report.results import result_sections
+
+    total = 10**5000 + 6 * 10**4995 + 7
+    path = tmp_path / "big" / "total.json"
+    path.parent.mkdir()
+    counts = {"numbers": 2, "lines": 2, "bytes": 5010, "bad_lines": 0, "blank_lines": 0}
+    path.write_text(dumps_json({"total": total, **counts}))
+    (section,) = result_sections(sum_totals=[path])
+    assert "add up to about 1.000e5000 (5001 digits, in total.json)." in section.text
+    assert section.table[1][0][0] == "about 1.000e5000"
+
+
 def test_the_sum_and_the_baseline_count_one_thing_in_the_singular():
     from poolpipe.report.compare import Change, changes_summary
     from poolpipe.report.results import sum_section

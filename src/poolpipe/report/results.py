@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from poolpipe.core import tsv
+from poolpipe.core.bigints import decimal_to_int, int_to_decimal
 from poolpipe.core.inputs import check_input_file, read_small_file
 from poolpipe.core.outputs import r2_label
 from poolpipe.errors import PoolpipeError
@@ -42,7 +43,7 @@ def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A JSON result as a dict, read with a bound, or one sentence."""
     data = read_small_file(path, label="result", limit=RESULT_LIMIT)
     try:
-        found = json.loads(data.decode("utf-8"))
+        found = json.loads(data.decode("utf-8"), parse_int=decimal_to_int)  # a total of any size
     except RecursionError:
         raise PoolpipeError(f"result {os.fspath(path)!r} nests too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -60,25 +61,18 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _total(value: object) -> str:
-    """A sum's exact total: every digit up to 20, else about its first four figures (rounded) and
-    its exponent."""
+def _total(value: object) -> tuple[str, str]:
+    """A sum's exact total as the page shows it, and where its digits are when it is rounded:
+    every digit up to 20, else about its first four figures (half up) and its exponent."""
     n = _int(value)
-    if n is None or len(digits := str(abs(n))) <= 20:
-        return str(value)
-    unit = 10 ** (len(digits) - 4)
-    lead, rest = divmod(abs(n), unit)
-    lead += 2 * rest >= unit  # half up: 1.2345e29 is shown as 1.235e29
+    digits = int_to_decimal(abs(n)) if n is not None else ""
+    if n is None or len(digits) <= 20:
+        return str(value), ""
+    lead = int(digits[:4]) + (digits[4] >= "5")  # half up: 1.2345e29 is shown as 1.235e29
     exponent = len(digits) - 1 + (lead == 10_000)
     shown = str(lead // 10 if lead == 10_000 else lead)
-    return f"about {'-' if n < 0 else ''}{shown[0]}.{shown[1:]}e{exponent}"
-
-
-def _every_digit(value: object) -> str:
-    """Where a total shown rounded has every digit."""
-    n = _int(value)
-    digits = 0 if n is None else len(str(abs(n)))
-    return f" ({digits} digits, in total.json)" if digits > 20 else ""
+    text = f"about {'-' if n < 0 else ''}{shown[0]}.{shown[1:]}e{exponent}"
+    return text, f" ({len(digits)} digits, in total.json)"
 
 
 def _exact(value: int | None) -> str:
@@ -96,17 +90,17 @@ def sum_section(total: dict[str, Any], *, dataset: str) -> Section:
         first = f" The first bad line is line {ex.get('line')}" + (
             f" ({why})." if isinstance(why, str) and why else "."
         )
-    value = total.get("total")
+    shown, where = _total(total.get("total"))
     return Section(
         title=f"Sum: result ({dataset})",
         text=f"{counted(_int(total.get('numbers')), 'number')} in {size(_int(total.get('bytes')))} "
-        f"add up to {_total(value)}{_every_digit(value)}. {bad} bad line{'s' if bad != 1 else ''} "
+        f"add up to {shown}{where}. {bad} bad line{'s' if bad != 1 else ''} "
         f"(counted, not summed) and {blank} blank.{first}",
         table=(
             ["total", "numbers", "lines", "bad lines", "blank lines", "size"],
             [
                 [
-                    _total(value),
+                    shown,
                     # every digit: 60 M numbers and 60 M lines would hide the bad and blank ones
                     _exact(_int(total.get("numbers"))),
                     _exact(_int(total.get("lines"))),
