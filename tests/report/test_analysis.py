@@ -347,6 +347,10 @@ def test_a_stage_without_a_one_process_time_says_why_where_its_record_does(tmp_p
     records = [replace(r, serial_note=bare) for r in records]
     sections = {s.title: s for s in page_sections(build(_write(tmp_path / "c", records)))}
     assert f"sum: {bare}.\n" in sections["Headline"].text + "\n"
+    assert "Each figure is the median" not in sections["Headline"].text  # no figure to explain
+    timed = [_record("sum_chunk", c, 1.0 * c, 0.5, serial=0.8) for c in (0, 1)]
+    sections = {s.title: s for s in page_sections(build(_write(tmp_path / "t", timed)))}
+    assert "Each figure is the median" in sections["Headline"].text
     plain = build(_write(tmp_path / "b", [_record("sum_chunk", 0, 0.0, 0.5)]))
     assert (
         "timing.compare_serial is off"

@@ -67,6 +67,8 @@ def headline(report: TimingReport) -> str:
     ]
     if not lines:
         return ""
+    if all(s.speedup is None for s in report.stages):  # no figure for the note to explain
+        return "\n\n".join(lines)
     cpus = f" on {report.machine.usable_cpus} usable CPUs" if report.machine else ""
     lines.append(
         f"Each figure is the median over the stage's chunks of the time one process took over "
