@@ -68,8 +68,8 @@ plain `snakemake` in start_checks; a second run is refused while the first holds
 def start_checks():
     """Before the first job of a run (not a dry run): the folders it writes can be written (an
     output folder and the folders in it, or the workflow's folder where one is still to make),
-    and no other run works in this folder (a plain snakemake takes the run lock, kept until it
-    ends); else one sentence."""
+    no other run works in this folder (a plain snakemake takes the run lock, kept until it
+    ends), and the train files to split have their columns; else one sentence."""
     folders = [
         *(f for top in OUTPUT_FOLDERS if os.path.isdir(top) for f in (top, *Path(top).iterdir())),
         *(["."] if not all(os.path.isdir(top) for top in OUTPUT_FOLDERS) else []),
@@ -77,17 +77,43 @@ def start_checks():
     problem = unwritable_folder(folders)
     if problem:
         stop(f"the run cannot write its results: {problem}")
-    if os.environ.get("POOLPIPE_RUN_LOCK") == "held":  # make run holds it for Snakemake
+    if os.environ.get("POOLPIPE_RUN_LOCK") != "held":  # make run holds it for Snakemake
+        global RUN_LOCK_FD
+        try:
+            RUN_LOCK_FD = hold_lock(RUN_LOCK)
+        except OSError as exc:
+            stop(f"the run lock {RUN_LOCK} cannot be taken: {exc.strerror}")
+        if RUN_LOCK_FD is None:
+            stop(
+                f"another run is working in this folder (it holds {RUN_LOCK}): wait for it, "
+                "or stop it"
+            )
+    check_train_columns(
+        [j.wildcards for j in workflow.dag.needrun_jobs() if j.rule.name == "split_train"]
+    )
+
+
+def check_train_columns(splits):
+    """Each user's train file a split job will cut has the columns the dataset names (target,
+    features, weights) and data rows, else one sentence before any job: what split_train checks
+    first, without the jobs that would run before it (the train package loads only here)."""
+    users = [w for w in splits if DATASETS[w.dataset].path not in DEMO_INPUTS]
+    if not users:
         return
-    global RUN_LOCK_FD
-    try:
-        RUN_LOCK_FD = hold_lock(RUN_LOCK)
-    except OSError as exc:
-        stop(f"the run lock {RUN_LOCK} cannot be taken: {exc.strerror}")
-    if RUN_LOCK_FD is None:
-        stop(
-            f"another run is working in this folder (it holds {RUN_LOCK}): wait for it, or stop it"
-        )
+    from poolpipe.train import choose_columns
+
+    for wildcards in users:
+        d = DATASETS[wildcards.dataset]
+        try:
+            choose_columns(
+                d.path,
+                train_target(wildcards),
+                features=train_features(wildcards),
+                delimiter=config["train"]["delimiter"],
+                weights=config["train"]["weights"],
+            )
+        except PoolpipeError as exc:
+            stop(f"dataset {d.name!r} (train): {exc}")
 
 
 def refuse_output_sheet(sheet):

@@ -175,10 +175,25 @@ def test_strict_mode_fails_with_one_sentence_naming_file_and_line(tmp_path):
 def test_a_missing_target_column_is_one_sentence(tmp_path):
     own = write_own(tmp_path)
     workdir = workflow_copy(tmp_path / "wf")
-    run = snakemake(workdir, with_train(workdir, own, target="cost"))
+    config = with_train(workdir, own, target="cost")
+    (workdir / "sheet.tsv").write_text(
+        (workdir / "sheet.tsv").read_text() + f"nums\tsum\t{write_numbers(tmp_path)}\n"
+    )
+    run = snakemake(workdir, config)
     assert run.returncode != 0
-    assert f"rule split_train: error: {own} has no target column 'cost'" in run.stderr
+    # before any job: the sum dataset beside it is not summed, then stopped
+    assert run.stderr.splitlines()[-1].startswith(
+        f"dataset 'own' (train): {own} has no target column 'cost'; its columns are 'id'"
+    )
     assert "Traceback" not in run.stderr
+    assert not (workdir / "results/timing").exists()
+
+
+def write_numbers(tmp_path: Path) -> Path:
+    """A small file of integers for a sum dataset beside the train one."""
+    path = tmp_path / "numbers.txt"
+    path.write_text("".join(f"{i}\n" for i in range(1000)))
+    return path
 
 
 def test_an_invalid_train_config_is_rejected_by_the_schema(tmp_path):
