@@ -32,7 +32,7 @@ $(STAMP): requirements.lock pyproject.toml setup.py src/poolpipe/sum/_scan.c src
 run: setup
 	@mkdir -p .snakemake
 	@flock --wait $(LOCK_WAIT) --conflict-exit-code 75 .snakemake/run.lock \
-		env POOLPIPE_RUN_LOCK=held $(BIN)/snakemake --nolock --cores $(CORES) $(ARGS) || { rc=$$?; test $$rc -ne 75 || \
+		env POOLPIPE_RUN_LOCK="$(CURDIR)/.snakemake/run.lock" $(BIN)/snakemake --nolock --cores $(CORES) $(ARGS) || { rc=$$?; test $$rc -ne 75 || \
 		echo "make run: another run is working in this folder (it holds .snakemake/run.lock) and did not end within $(LOCK_WAIT) s" >&2; \
 		exit $$rc; }
 

@@ -77,7 +77,7 @@ def start_checks():
     problem = unwritable_folder(folders)
     if problem:
         stop(f"the run cannot write its results: {problem}")
-    if os.environ.get("POOLPIPE_RUN_LOCK") != "held":  # make run holds it for Snakemake
+    if not lock_held_for_us(os.environ.get("POOLPIPE_RUN_LOCK", "")):
         global RUN_LOCK_FD
         try:
             RUN_LOCK_FD = hold_lock(RUN_LOCK)
@@ -91,6 +91,12 @@ def start_checks():
     check_train_columns(
         [j.wildcards for j in workflow.dag.needrun_jobs() if j.rule.name == "split_train"]
     )
+
+
+def lock_held_for_us(held):
+    """Whether `make run` holds this folder's run lock for Snakemake (it names the lock it
+    holds: with `--directory X` in ARGS, its own folder's, not X's)."""
+    return bool(held) and os.path.realpath(held) == os.path.realpath(RUN_LOCK)
 
 
 def check_train_columns(splits):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,6 +60,24 @@ def test_a_second_run_in_the_same_folder_is_refused_with_one_sentence(tmp_path):
         r"make: \*\*\* \[Makefile:\d+: run\] Error 75", lines[1]
     )
     assert not (work / "results").exists()
+
+
+def test_make_run_in_another_folder_takes_that_folders_lock(tmp_path):
+    # make holds its own folder's lock; with --directory X in ARGS, the run works in X, so
+    # a run holding X's lock must refuse it
+    work, other = tmp_path / "wf", tmp_path / "other"
+    chaos.prepare(work)
+    shutil.copytree(work / "config", other / "config")
+    (other / ".snakemake").mkdir()
+    with (other / ".snakemake/run.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a run in X holds it
+        done = make_run(work, f"ARGS=--directory {other} --config stages=[sum]", "LOCK_WAIT=0")
+    assert done.returncode != 0
+    assert (
+        "another run is working in this folder (it holds .snakemake/run.lock): wait for it, or "
+        "stop it"
+    ) in done.stderr.splitlines()
+    assert not (other / "results").exists()
 
 
 def _snakemake(work: Path, *script: str) -> subprocess.CompletedProcess[str]:
