@@ -122,6 +122,17 @@ def test_a_file_that_reports_size_0_but_is_not_empty(tmp_path, stage):
     )
 
 
+@pytest.mark.skipif(not os.access("/proc/kmsg", os.R_OK), reason="/proc/kmsg cannot be read")
+def test_a_pseudo_file_whose_read_would_wait_is_refused_without_a_read():
+    # a read of /proc/kmsg waits for the kernel's next message (and takes it from the logger)
+    done = poolpipe("sum", "/proc/kmsg")
+    one_sentence(
+        done,
+        "input file '/proc/kmsg' reports size 0 but is not empty (a /proc-like file): copy it "
+        "to a regular file first",
+    )
+
+
 def test_an_empty_regular_file_is_still_an_empty_input(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")

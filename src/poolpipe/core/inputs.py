@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -33,16 +34,39 @@ def check_input_file(path: str | os.PathLike[str]) -> Path:
     if not stat.S_ISREG(info.st_mode):
         raise PoolpipeError(f"input {name!r} is not a regular file")
     try:
-        with p.open("rb") as fh:
-            head = fh.read(1) if info.st_size == 0 else b""
+        fake = info.st_size == 0 and not_empty(p)
     except OSError as exc:
         raise PoolpipeError(f"input file {name!r} cannot be read: {exc.strerror}") from None
-    if head:
-        raise PoolpipeError(
-            f"input file {name!r} reports size 0 but is not empty (a /proc-like file): "
-            "copy it to a regular file first"
-        )
+    if fake:
+        raise PoolpipeError(f"input file {name!r} {PROC_LIKE}")
     return p
+
+
+PROC_LIKE = "reports size 0 but is not empty (a /proc-like file): copy it to a regular file first"
+
+
+def not_empty(path: str | os.PathLike[str]) -> bool:
+    """Whether a file that reports size 0 has bytes to read, or would make a reader wait for
+    them: any file of /proc or /sys (unread: a read of /proc/kmsg takes the kernel's messages
+    from the system's logger), else looked at without waiting."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if os.fstat(fd).st_dev in _pseudo_devices():
+            return True
+        return bool(os.read(fd, 1))
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _pseudo_devices() -> set[int]:
+    """The devices of /proc and /sys, whose files report size 0 whatever they hold."""
+    found = set()
+    for top in ("/proc", "/sys"):
+        with contextlib.suppress(OSError):
+            found.add(os.stat(top).st_dev)
+    return found
 
 
 TEXT_PROBE = 8192

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from poolpipe.core.chunks import BLOCK_SIZE
-from poolpipe.core.inputs import TEXT_PROBE, not_text
+from poolpipe.core.inputs import PROC_LIKE, TEXT_PROBE, not_empty, not_text
 from poolpipe.core.pool import StopOnSignals
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks.results import Task, TaskResult
@@ -121,6 +121,9 @@ def open_manifest(path: str | os.PathLike[str]) -> BinaryIO:
                 fh = open(path, "rb")  # noqa: SIM115 (the caller closes it)
         else:
             fh = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+        if stat.S_ISREG(mode) and os.fstat(fh.fileno()).st_size == 0 and not_empty(path):
+            fh.close()
+            raise PoolpipeError(f"task manifest {shown} {PROC_LIKE}")
         # a file's first bytes say if it is compressed or UTF-16 (a pipe's cannot be read
         # twice); a line of NULs is a bad line of its own, an error row
         head = os.pread(fh.fileno(), TEXT_PROBE, 0) if stat.S_ISREG(mode) else b""
