@@ -19,6 +19,7 @@ import pytest
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks import write_demo
 from poolpipe.tasks.manifest import MAX_LINE
+from poolpipe.tasks.ops import _blocks
 from poolpipe.tasks.root import MAX_DEPTH, MAX_PATH_BYTES
 
 from ..helpers import run_poolpipe, wait_until
@@ -197,6 +198,18 @@ def test_a_pseudo_file_that_reports_size_0_is_refused_without_a_read(
         f"task manifest '{pseudo}' reports size 0 but is not empty (a /proc-like file): copy "
         "it to a regular file first",
     )
+
+
+def test_a_read_that_would_wait_is_an_error_not_the_files_end() -> None:
+    # root.open_file opens without waiting; a file with no bytes yet (/proc/kmsg) then reads
+    # as None, once taken for its end (an empty file, a "done" row)
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    try:
+        with pytest.raises(BlockingIOError, match="would make its reader wait"):
+            list(_blocks(read_end))
+    finally:
+        os.close(write_end)
 
 
 # --- family 2: one bad line never aborts a run whose earlier tasks changed files -------------

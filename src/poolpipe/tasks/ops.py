@@ -59,10 +59,18 @@ def run_task(root: Root, task: Task, *, check: bool = False) -> TaskOutcome:
         return TaskOutcome.failed(str(exc))
 
 
+WOULD_WAIT = "the file has no bytes yet and would make its reader wait (not a plain file)"
+
+
 def _blocks(fd: int) -> Iterator[bytes]:
+    """The blocks of a file opened without waiting (root.open_file): a read that would wait
+    (/proc/kmsg) is an error, never the file's end."""
     with os.fdopen(fd, "rb", buffering=0) as fh:
-        while block := fh.read(BLOCK_SIZE):
+        while (block := fh.read(BLOCK_SIZE)) is not None:
+            if not block:
+                return
             yield block
+    raise BlockingIOError(errno.EAGAIN, WOULD_WAIT)
 
 
 def _read(root: Root, path: str, text: bool) -> TaskOutcome:
