@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -754,6 +755,55 @@ def test_a_signal_ends_the_wait_for_a_pipe_manifest_that_no_one_writes(tmp_path:
         proc.wait(timeout=30)
     assert (proc.returncode, stderr) == (143, "poolpipe: stopped by SIGTERM\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fifo", "root"]
+
+
+def _silent_writer(tmp_path: Path, line: str, *args: str) -> tuple[subprocess.Popen, int]:
+    """`poolpipe tasks` on a pipe whose writer (this test) sends line and then says nothing
+    while keeping the pipe open; the command and the writer's descriptor."""
+    fifo = tmp_path / "m.fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "root").mkdir(exist_ok=True)
+    poolpipe = str(Path(sys.executable).with_name("poolpipe"))
+    cmd = [poolpipe, "tasks", str(fifo), "--root", str(tmp_path / "root"), "--out", "r.tsv"]
+    proc = subprocess.Popen([*cmd, *args], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    writer = os.open(fifo, os.O_WRONLY)  # waits for the command's open
+    os.write(writer, line.encode() + b"\n")
+    return proc, writer
+
+
+def test_a_signal_ends_a_run_whose_pipe_writer_is_silent(tmp_path: Path) -> None:
+    proc, writer = _silent_writer(tmp_path, '{"op":"write","path":"a.txt","content":"hi"}')
+    try:
+        assert wait_until(lambda: (tmp_path / "root/a.txt").exists(), timeout=60)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)  # the pipe is still open: no end of file
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        os.close(writer)
+    assert (proc.returncode, stderr) == (130, "poolpipe: stopped by SIGINT\n")
+
+
+def test_a_tasks_timeout_holds_while_a_pipe_writer_is_silent(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    with (root / "sparse").open("wb") as fh:
+        fh.truncate(1 << 40)  # a checksum that runs far past its timeout
+    checksum = '{"op":"checksum","path":"sparse"}'
+    proc, writer = _silent_writer(tmp_path, checksum, "--timeout", "1", "--retries", "0")
+    journal = tmp_path / "r.tsv.journal"
+    try:
+        ended = wait_until(
+            lambda: journal.exists() and "ran over its timeout" in journal.read_text(),
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+        proc.communicate(timeout=60)
+    assert ended, "no timeout row while the pipe stayed open"
+    assert proc.returncode == 1
+    rows = (tmp_path / "r.tsv").read_text().splitlines()
+    assert len(rows) == 2 and "the task ran over its timeout of 1 s" in rows[1]
 
 
 def test_no_task_replaces_the_manifest_being_run(tmp_path: Path) -> None:

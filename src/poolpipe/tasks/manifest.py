@@ -8,7 +8,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from poolpipe.core.chunks import BLOCK_SIZE
@@ -140,13 +140,45 @@ def open_manifest(path: str | os.PathLike[str]) -> BinaryIO:
         raise PoolpipeError(f"task manifest {shown}: {exc.strerror}") from None
 
 
-def manifest_lines(fh: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+PIPE_READ = 1 << 16
+"""Bytes asked of a pipe manifest at a time."""
+
+
+class PipeLines:
+    """readline(limit) over a pipe, each read made once wait(fd) has seen it readable: a writer
+    that keeps the pipe open and says nothing holds back no signal and no task's timeout."""
+
+    def __init__(self, fd: int, wait: Callable[[int], None]) -> None:
+        self.fd, self.wait = fd, wait
+        self.buffer = bytearray()
+        self.ended = False
+
+    def readline(self, limit: int) -> bytes:
+        """The next line, newline kept, or its first limit bytes; b'' at the end."""
+        while True:
+            nl = self.buffer.find(b"\n", 0, limit)
+            if nl >= 0 or len(self.buffer) >= limit or self.ended:
+                size = nl + 1 if nl >= 0 else min(limit, len(self.buffer))
+                line = bytes(self.buffer[:size])
+                del self.buffer[:size]
+                return line
+            self.wait(self.fd)
+            data = os.read(self.fd, PIPE_READ)
+            self.ended = not data
+            self.buffer += data
+
+
+def manifest_lines(
+    fh: BinaryIO, wait: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, bytes | None]]:
     """(number, text) of every line to the end of the file, whatever size it reports; the text
-    is None for a line over MAX_LINE bytes, whose bytes are skipped (memory stays bounded)."""
+    is None for a line over MAX_LINE bytes, whose bytes are skipped (memory stays bounded).
+    With wait, a pipe is read as PipeLines reads it."""
+    readline = fh.readline if wait is None else PipeLines(fh.fileno(), wait).readline
     number = 0
-    while text := fh.readline(MAX_LINE):
+    while text := readline(MAX_LINE):
         number += 1
-        if len(text) == MAX_LINE and not text.endswith(b"\n") and _skip_line(fh):
+        if len(text) == MAX_LINE and not text.endswith(b"\n") and _skip_line(readline):
             yield number, None
         elif number == 1 and text.startswith(b"\xef\xbb\xbf"):
             yield number, text[3:]  # a UTF-8 byte-order mark, as every other input ignores it
@@ -154,10 +186,10 @@ def manifest_lines(fh: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
             yield number, text
 
 
-def _skip_line(fh: BinaryIO) -> bool:
+def _skip_line(readline: Callable[[int], bytes]) -> bool:
     """Read past the rest of the current line; whether there was any."""
     skipped = False
-    while rest := fh.readline(MAX_LINE):
+    while rest := readline(MAX_LINE):
         skipped = True
         if rest.endswith(b"\n"):
             break
@@ -173,10 +205,12 @@ def line_hash(text: bytes | None, salt: bytes = b"") -> str:
     return hashlib.sha256(salt + b"\0" + text.strip() if salt else text.strip()).hexdigest()[:16]
 
 
-def manifest_tasks(fh: BinaryIO, *, salt: bytes = b"") -> Iterator[Task | TaskResult]:
+def manifest_tasks(
+    fh: BinaryIO, *, salt: bytes = b"", wait: Callable[[int], None] | None = None
+) -> Iterator[Task | TaskResult]:
     """Every non-blank line of an open JSON Lines manifest, as a Task or an error row, streamed,
-    each carrying the hash of its line (and salt, see line_hash)."""
-    for number, text in manifest_lines(fh):
+    each carrying the hash of its line (and salt, see line_hash); wait as manifest_lines."""
+    for number, text in manifest_lines(fh, wait):
         digest = line_hash(text, salt)
         if text is None:
             item: Task | TaskResult = _refused(number, _TOO_LONG)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import select
 import time
 from collections import deque
 from collections.abc import Callable
@@ -183,11 +184,12 @@ class _Queue:
                 self.stop.check()
                 raise self._died(slot) from None
 
-    def collect(self) -> None:
-        """Wait a little for outcomes, timeouts and retries that fall due, and act on them;
-        WorkerDied if a worker died on its own, Stopped on a signal."""
+    def collect(self, also: int | None = None) -> None:
+        """Wait a little for outcomes, timeouts and retries that fall due (or for the file
+        descriptor also to be readable), and act on them; WorkerDied if a worker died on its
+        own, Stopped on a signal."""
         self.stop.check()
-        done, dead = self.workers.wait(self._wake_in())
+        done, dead = self.workers.wait(self._wake_in(), also)
         self.stop.check()
         for slot, seq, outcome in done:
             self._outcome(slot, seq, outcome, time.monotonic() - slot.since)
@@ -198,6 +200,13 @@ class _Queue:
         while self.later and self.later[0][0] <= now:
             self.waiting.append(heapq.heappop(self.later)[1])
         self._dispatch()
+
+    def wait_readable(self, fd: int) -> None:
+        """Go on collecting until fd (a pipe manifest) can be read without waiting."""
+        ready = select.poll()
+        ready.register(fd, select.POLLIN)
+        while not ready.poll(0):
+            self.collect(also=fd)
 
     def _wake_in(self) -> float:
         """Seconds until the next poll, timeout or retry is due."""

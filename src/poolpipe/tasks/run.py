@@ -56,7 +56,9 @@ def run_tasks(
             # the root as given, not its real path: a copy of the workflow elsewhere (another
             # checkout, a cluster's scratch) gives the same rows, while another --root does not
             salt = os.fsencode(os.path.normpath(os.fspath(root)))
-            for seq, item in enumerate(manifest_tasks(fh, salt=salt)):
+            piped = stat.S_ISFIFO(os.fstat(fh.fileno()).st_mode)
+            wait = run.wait_readable if piped else None
+            for seq, item in enumerate(manifest_tasks(fh, salt=salt, wait=wait)):
                 last = item.line
                 stop.check()
                 while len(run.pending) + len(run.ready) >= width:
@@ -77,6 +79,7 @@ def run_tasks(
             while run.pending:
                 run.collect()
                 yield from run.in_order()
+            yield from run.in_order()  # rows that ended while a pipe's last line was awaited
             run.finish()
             stop.check()
             if run.changed:

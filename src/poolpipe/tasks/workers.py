@@ -106,10 +106,13 @@ class Workers:
         slot.conn.send((seq, task, check, recorded))
         slot.seq, slot.since, slot.started = seq, time.monotonic(), time.time()
 
-    def wait(self, timeout: float) -> tuple[list[tuple[Slot, int, TaskOutcome | None]], list[Slot]]:
+    def wait(
+        self, timeout: float, also: int | None = None
+    ) -> tuple[list[tuple[Slot, int, TaskOutcome | None]], list[Slot]]:
         """Outcomes that arrive within timeout (None: a recorded row still holds), and the
-        slots whose worker has died."""
+        slots whose worker has died; the wait also ends when the descriptor also is readable."""
         handles = [s.conn for s in self.slots] + [s.proc.sentinel for s in self.slots]
+        handles += [] if also is None else [also]
         wait(handles, timeout=max(0.0, timeout))
         done, dead = [], []
         for slot in self.slots:
