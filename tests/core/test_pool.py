@@ -345,7 +345,9 @@ def _assert_workers_gone(workers: set[int]) -> None:
     )
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)]
+)
 def test_signal_to_the_parent_stops_every_worker(
     helper: Helper, sig: signal.Signals, code: int
 ) -> None:
@@ -357,11 +359,14 @@ def test_signal_to_the_parent_stops_every_worker(
     _assert_workers_gone(workers)
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_signal_to_the_process_group_stops_through_the_parent(
     helper: Helper, sig: signal.Signals, code: int
 ) -> None:
-    """A Ctrl-C reaches every process in the group: workers ignore it, the parent stops them.
+    """A Ctrl-C (or a closed terminal's SIGHUP) reaches every process in the group: workers
+    ignore it, the parent stops them.
 
     (A SIGTERM to the group, as from `timeout` or a batch system, kills the workers outright;
     the parent still reports the signal, not a dead worker.)
@@ -374,6 +379,20 @@ def test_signal_to_the_process_group_stops_through_the_parent(
     assert "KeyboardInterrupt" not in stderr
     assert stderr.splitlines() == [f"poolpipe: stopped by {sig.name}"]
     _assert_workers_gone(workers)
+
+
+def test_a_hang_up_ignored_from_the_start_stays_ignored() -> None:
+    # under nohup a command must outlive its terminal: the pool's handler leaves SIGHUP alone
+    code = (
+        "import signal\n"
+        "from poolpipe.core.pool import StopOnSignals\n"
+        "with StopOnSignals():\n"
+        "    print(signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)\n"
+    )
+    done = subprocess.run(
+        ["nohup", sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout == "True\n", done.stderr
 
 
 STREAM = """\

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     R = TypeVar("R")
 
 _PR_SET_PDEATHSIG = 1
-_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+"""What stops a command: SIGTERM, Ctrl-C, and the hang-up of its terminal or ssh session."""
 POLL_S = 0.1
 """How often pool_map, waiting for a result, looks for a signal that arrived meanwhile."""
 STALL_S = 1.0
@@ -56,7 +57,7 @@ def die_with_parent() -> None:
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold SIGTERM and SIGINT back from this thread while the block runs.
+    """Hold the stop signals (SIGTERM, SIGINT, SIGHUP) back from this thread while the block runs.
 
     Start children inside it: a forked child inherits its parent's signal handlers, and a
     SIGTERM that reached it before it set its own would run the parent's handler there and be
@@ -70,13 +71,15 @@ def signals_held() -> Iterator[None]:
 
 
 def init_child(parent: int | None = None) -> None:
-    """Set up a child process: Ctrl-C is its parent's to handle, and it dies with its parent.
+    """Set up a child process: Ctrl-C and a hang-up are its parent's to handle, and it dies
+    with its parent.
 
     parent is the pid the child was started from; a child whose parent already changed
     exits at once (the parent died before the death signal was armed). A SIGTERM held back
     since the child's start (signals_held) arrives at the end, and ends it.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent()
     ppid = os.getppid()
@@ -124,7 +127,8 @@ def _call(slot: int, fn: Callable[[T], R], task: T) -> R:
 
 
 class StopOnSignals:
-    """Turn SIGTERM and SIGINT into Stopped in the main thread while the block runs.
+    """Turn SIGTERM, SIGINT and SIGHUP into Stopped in the main thread while the block runs (a
+    SIGHUP ignored at the start, as under nohup, stays ignored).
 
     By default the signal handler raises Stopped at once, wherever the main thread is.
     With deferred=True it only records the signal, and the caller raises it with check()
@@ -143,8 +147,9 @@ class StopOnSignals:
     def __enter__(self) -> StopOnSignals:
         self._saved: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._saved[sig] = signal.signal(sig, self._handle)
+            for sig in sorted(_STOP_SIGNALS):
+                if sig != signal.SIGHUP or signal.getsignal(sig) is not signal.SIG_IGN:
+                    self._saved[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, _frame: object) -> None:
