@@ -75,6 +75,15 @@ SCHEMA = yaml.safe_load(
             "config key 'inputs.hash_contents' is not a setting; "
             "did you mean 'inputs.hash_content'?",
         ),
+        (
+            {"supervise": {"programs": [{"name": "a", "command": "echo a\0b"}]}},
+            "config key 'supervise.programs[0].command' holds a NUL character, which no path or "
+            "command can",
+        ),
+        (
+            {"train": {"target": "y\0"}},
+            "config key 'train.target' holds a NUL character, which no path or command can",
+        ),
     ],
 )
 def test_a_mistake_is_one_short_line_naming_the_key(config, sentence):

@@ -36,7 +36,32 @@ def check_config(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, An
     error = best_match(validator.iter_errors(config))
     if error is not None:
         raise PoolpipeError(config_problem(error))
+    nul = _nul_key(config, [])
+    if nul is not None:
+        raise PoolpipeError(
+            f"config key {nul!r} holds a NUL character, which no path or command can"
+        )
     return _filled(config, schema)
+
+
+def _nul_key(value: Any, path: list[Any]) -> str | None:
+    """The key path of the first string holding a NUL character, in a key or a value."""
+    if isinstance(value, str):
+        return _key(path) if "\0" in value else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and "\0" in key:
+            return _key([*path, key])
+        found = _nul_key(item, [*path, key])
+        if found is not None:
+            return found
+    return None
 
 
 def _key(path: list[Any]) -> str:
