@@ -88,9 +88,22 @@ def start_checks():
                 f"another run is working in this folder (it holds {RUN_LOCK}): wait for it, "
                 "or stop it"
             )
-    check_train_columns(
-        [j.wildcards for j in workflow.dag.needrun_jobs() if j.rule.name == "split_train"]
-    )
+    jobs = list(workflow.dag.needrun_jobs())
+    if any(j.rule.name == "merge_train" for j in jobs):
+        check_train_options()
+    check_train_columns([j.wildcards for j in jobs if j.rule.name == "split_train"])
+
+
+def check_train_options():
+    """The fit's options together (robust errors need an intercept), as merge_train takes them,
+    before the split and chunk jobs that would run before it."""
+    from poolpipe.train.model import Options
+
+    t = config["train"]
+    try:
+        Options(alpha=t["alpha"], ridge=t["ridge"], robust=t["robust"], intercept=t["intercept"])
+    except PoolpipeError as exc:
+        stop(f"train: {exc}")
 
 
 def lock_held_for_us(held):

@@ -189,6 +189,20 @@ def test_a_missing_target_column_is_one_sentence(tmp_path):
     assert not (workdir / "results/timing").exists()
 
 
+def test_options_that_cannot_go_together_stop_the_run_before_any_job(tmp_path):
+    own = write_own(tmp_path)
+    workdir = workflow_copy(tmp_path / "wf")
+    run = snakemake(
+        workdir, with_train(workdir, own, target="price", robust="hc3", intercept=False)
+    )
+    assert run.returncode != 0
+    assert run.stderr.splitlines()[-1] == (
+        "train: robust errors are computed for models with an intercept only; leave out robust "
+        "or keep the intercept"
+    )
+    assert not (workdir / "results/timing").exists()
+
+
 def write_numbers(tmp_path: Path) -> Path:
     """A small file of integers for a sum dataset beside the train one."""
     path = tmp_path / "numbers.txt"
