@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from poolpipe.errors import PoolpipeError
-from poolpipe.supervise import Program, programs_from_config, supervise
+from poolpipe.supervise import Program, check_supervised, programs_from_config, supervise
 from poolpipe.supervise.loops import SupervisorSettings
 from poolpipe.supervise.program import parse_program, with_heartbeats
 from poolpipe.supervise.report import check
@@ -279,3 +279,30 @@ def test_a_heartbeat_in_a_missing_folder_or_that_is_one_is_one_sentence(
         else f"program 'x': its heartbeat file {beat!r} is a folder"
     )
     assert list(tmp_path.iterdir()) == ([] if where != "folder" else [Path(beat)])  # no start
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hard link"])
+def test_two_programs_beating_one_file_are_refused_before_any_start(
+    tmp_path: Path, how: str
+) -> None:
+    """By the same path, through a symlink or a hard link; from the config as from code."""
+    first, second = tmp_path / "beat", tmp_path / "other"
+    first.touch()
+    if how == "symlink":
+        second.symlink_to(first)
+    elif how == "hard link":
+        os.link(first, second)
+    beats = {"a": str(first), "b": str(first if how == "same" else second)}
+    items = [{"name": n, "command": "sleep 5", "heartbeat": b} for n, b in beats.items()]
+    sentence = (
+        f"heartbeat of 'b' {beats['b']!r} is the same file as heartbeat of 'a' {beats['a']!r}: "
+        "choose another path"
+    )
+    with pytest.raises(PoolpipeError) as refused:
+        check_supervised([], programs_from_config(items))
+    assert str(refused.value) == sentence
+    logs = tmp_path / "logs"
+    with pytest.raises(PoolpipeError) as refused:
+        supervise([], SupervisorSettings(), programs=programs_from_config(items), log_dir=str(logs))
+    assert str(refused.value) == sentence
+    assert not logs.exists()  # nothing started

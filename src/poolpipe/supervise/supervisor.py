@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 from multiprocessing.connection import wait
 
+from poolpipe.core.outputs import refuse_overlap
 from poolpipe.core.pool import StopOnSignals, exit_text, join_all, kill_all, signals_held
 from poolpipe.core.timing import Backoff
 from poolpipe.errors import PoolpipeError, Stopped
@@ -54,7 +55,8 @@ def most_supervised() -> int:
 
 def check_supervised(loops: Sequence[Loop], programs: Sequence[Program]) -> None:
     """One sentence for what would stop a supervisor of these before it starts: none, too many,
-    a name used twice, a heartbeat file in a missing folder or that is a folder."""
+    a name used twice, a heartbeat file in a missing folder, that is a folder or that is another
+    program's (by path, link or inode)."""
     names = [loop.name for loop in loops] + [p.name for p in programs]
     if not names:
         raise PoolpipeError("the supervisor needs at least one worker loop or program")
@@ -77,6 +79,8 @@ def check_supervised(loops: Sequence[Loop], programs: Sequence[Program]) -> None
             raise PoolpipeError(
                 f"program {p.name!r}: its heartbeat file {p.heartbeat!r} is a folder"
             )
+    # one file beaten by two programs would show each alive while either is
+    refuse_overlap(inputs={}, outputs={f"heartbeat of {p.name!r}": p.heartbeat for p in programs})
 
 
 class Supervisor:
