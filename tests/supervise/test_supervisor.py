@@ -270,12 +270,20 @@ def test_a_signal_stops_every_child_within_seconds(
 def test_a_sigterm_to_the_group_ends_the_children_and_the_supervisor(
     running: tuple[subprocess.Popen[str], set[int]],
 ) -> None:
+    """As a time limit or scancel sends it: the loops leave it to the supervisor, which stops
+    them with the stop message, so each is `stopped`, not `died`."""
     proc, loops = running
     os.killpg(proc.pid, signal.SIGTERM)
     assert wait_until(lambda: not [pid for pid in loops if alive(pid)], timeout=5.0)
-    _, stderr = proc.communicate(timeout=10)
+    stdout, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 143, stderr
     assert stderr.splitlines() == ["poolpipe: stopped by SIGTERM"]
+    rows = [line.split("\t") for line in stdout.splitlines()[1:]]
+    assert [(r[0], r[3], r[4]) for r in rows] == [
+        ("render", "0", "stopped"),
+        ("logic", "0", "stopped"),
+        ("network", "0", "stopped"),
+    ]
 
 
 def test_the_children_die_with_a_sigkilled_supervisor(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -50,8 +51,14 @@ def run_loop(loop: Loop, conn: Connection, *, start: int, first: bool, beat_s: f
 def child_main(
     loop: Loop, conn: Connection, start: int, first: bool, beat_s: float, parent: int
 ) -> None:
-    """The target of a loop's process."""
+    """The target of a loop's process: SIGINT and SIGTERM are the supervisor's, which stops it
+    with the stop message (a SIGTERM to the whole process group, as a batch system's time limit
+    sends, must not end it first); it still dies with the supervisor."""
+    # ignored before init_child too, which drops one held back since the fork: init_child
+    # lets SIGTERM through with its default action, and only its few lines are left unguarded
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     init_child(parent)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         run_loop(loop, conn, start=start, first=first, beat_s=beat_s)
     except (EOFError, BrokenPipeError, ConnectionResetError):
@@ -128,7 +135,7 @@ class LoopProcess(Supervised):
 
     def stop(self, timeout_s: float, hurry: StopOnSignals) -> None:
         """Send the stop message, wait up to timeout_s (less after a second signal), then
-        SIGTERM, then SIGKILL; join the process and record how it ended."""
+        SIGKILL (a loop ignores SIGTERM); join the process and record how it ended."""
         assert self.conn is not None
         proc, row = self.proc, self.row
         with contextlib.suppress(OSError):
@@ -141,10 +148,8 @@ class LoopProcess(Supervised):
                 proc.join(timeout=1.0)
                 break
         escalated = proc.exitcode is None
-        for kill in (proc.terminate, proc.kill):
-            if proc.exitcode is None:
-                kill()
-                proc.join(timeout=1.0 if hurry.signum is None else 0.2)
+        if escalated:
+            proc.kill()
         proc.join()
         self.drain()
         self.conn.close()

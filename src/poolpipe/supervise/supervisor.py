@@ -298,7 +298,8 @@ class Supervisor:
             self._status_failed = True
 
     def stop(self) -> None:
-        """Stop the running loops in order (stop message, then SIGTERM, then SIGKILL); join each."""
+        """Stop the running loops in order (stop message, then SIGKILL), and the programs
+        (SIGTERM, then SIGKILL); join each."""
         with StopOnSignals(deferred=True) as hurry:
             for worker in self.workers:
                 if worker.proc is None:
