@@ -17,9 +17,9 @@ from poolpipe.errors import PoolpipeError
 from poolpipe.supervise import Program, check_supervised, programs_from_config, supervise
 from poolpipe.supervise.loops import SupervisorSettings
 from poolpipe.supervise.program import parse_program, with_heartbeats
-from poolpipe.supervise.report import check
+from poolpipe.supervise.report import SupervisedRun, check
 
-from ..helpers import wait_until
+from ..helpers import in_thread, wait_until
 
 POOLPIPE = str(Path(sys.executable).with_name("poolpipe"))
 
@@ -306,3 +306,72 @@ def test_two_programs_beating_one_file_are_refused_before_any_start(
         supervise([], SupervisorSettings(), programs=programs_from_config(items), log_dir=str(logs))
     assert str(refused.value) == sentence
     assert not logs.exists()  # nothing started
+
+
+CHILD = """\
+import os, signal, sys, time
+from pathlib import Path
+
+here, how = Path(sys.argv[1]), sys.argv[2]
+
+def shut_down(*_):
+    time.sleep(0.3)  # a clean shutdown that takes a while
+    (here / "shut-down").write_text("x")
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, shut_down if how == "graceful" else signal.SIG_IGN)
+(here / "child").write_text(str(os.getpid()))
+for _ in range(6000):
+    time.sleep(0.01)
+"""
+
+
+def _group_program(work: Path, how: str, leader: str) -> Program:
+    """A shell leading the group, its python child (graceful on SIGTERM, or deaf to it)."""
+    (work / "child.py").write_text(CHILD)
+    child = f"{sys.executable} {work / 'child.py'} {work} {how}"
+    return Program(name="g", command=f"sh -c '{child} & {leader}'")
+
+
+def _supervise_until_child(
+    work: Path, program: Program, settings: SupervisorSettings, stop: bool
+) -> SupervisedRun:
+    """Supervise program here; once its child is up, SIGTERM this process if stop; the child
+    is killed whatever happens."""
+
+    def stopper() -> None:
+        if wait_until(lambda: (work / "child").exists(), timeout=30):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        if stop:
+            in_thread(stopper)
+        return supervise([], settings, programs=[program], log_dir=str(work / "logs"))
+    finally:
+        if (work / "child").exists() and _left_behind([int((work / "child").read_text())]):
+            os.kill(int((work / "child").read_text()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("how", "status"), [("graceful", "stopped"), ("deaf", "killed")])
+def test_the_stop_timeout_is_for_the_whole_group_not_only_its_leader(
+    tmp_path: Path, how: str, status: str, no_leftovers: None
+) -> None:
+    """The shell leading the group ends at once on SIGTERM; its child's clean shutdown runs to
+    its end, and one that ignores SIGTERM is SIGKILLed once the stop timeout passes: killed."""
+    settings = SupervisorSettings(stop_timeout_s=30 if how == "graceful" else 0.5, duration_s=60)
+    run = _supervise_until_child(tmp_path, _group_program(tmp_path, how, "wait"), settings, True)
+    assert run.signal == signal.SIGTERM
+    assert [(r.exit_code, r.status) for r in run.rows] == [(-signal.SIGTERM, status)]
+    assert (tmp_path / "shut-down").exists() == (how == "graceful")
+    assert _left_behind([int((tmp_path / "child").read_text())]) == []
+
+
+def test_what_an_ended_program_left_gets_sigterm_and_the_stop_timeout(
+    tmp_path: Path, no_leftovers: None
+) -> None:
+    leader = f"while [ ! -e {tmp_path / 'child'} ]; do sleep 0.02; done"
+    settings = SupervisorSettings(stop_timeout_s=30, duration_s=60)
+    program = _group_program(tmp_path, "graceful", leader)
+    run = _supervise_until_child(tmp_path, program, settings, False)
+    assert [(r.exit_code, r.status) for r in run.rows] == [(0, "finished")]
+    assert (tmp_path / "shut-down").exists()

@@ -70,7 +70,7 @@ def child_main(
 # --- the loop as the supervisor sees it ----------------------------------------------------
 
 WAKE_S = 0.1
-"""The longest wait between two looks at a loop that is stopping."""
+"""The longest wait between two looks at a loop or a program's group that is stopping."""
 _log = logging.getLogger("poolpipe.supervise.supervisor")
 
 

@@ -4,13 +4,15 @@ A program is started with its stdout and stderr appended to `<log_dir>/<name>.lo
 with O_NOFOLLOW, so never through a symlink), stdin from /dev/null, in a new session, so
 that its process group holds it and every process it starts: Ctrl-C at the terminal reaches
 the supervisor only, which then stops each group in order (SIGTERM to the group, SIGKILL to
-the group after stop_timeout_s) and waits until no process of the group is left. A program
-dies with its supervisor (PR_SET_PDEATHSIG), though what it started may outlive a
+the group once stop_timeout_s passes with any process of it left) and waits until none is.
+A program dies with its supervisor (PR_SET_PDEATHSIG), though what it started may outlive a
 SIGKILLed supervisor.
 
 A program may declare a heartbeat file whose modification time it refreshes: one not
 refreshed for heartbeat_timeout_s (counted from the program's start) is stalled, and its
-group is killed. A program that exits with status 0 has finished and is not restarted.
+group is killed at once. A program that exits with status 0 has finished and is not
+restarted; one that ends, with any status, has what is left of its group stopped as a stop
+does (SIGTERM, stop_timeout_s, SIGKILL).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,7 @@ from poolpipe.core.outputs import check_output_path, refuse_overlap
 from poolpipe.core.pool import die_with_parent, exit_text
 from poolpipe.errors import PoolpipeError
 from poolpipe.supervise.loops import schema_problem, schema_section
-from poolpipe.supervise.process import Supervised
+from poolpipe.supervise.process import WAKE_S, Supervised
 from poolpipe.supervise.report import LoopStatus
 
 SPEC = "NAME=COMMAND [ARGS...]"
@@ -188,15 +191,34 @@ class ProgramChild:
                     return True
         return False
 
-    def end_group(self) -> None:
-        """SIGKILL what is left of the group and wait (at most GROUP_GONE_S) for it to go."""
-        deadline = time.monotonic() + GROUP_GONE_S
-        self.kill()
-        self.join(timeout=GROUP_GONE_S)
-        while self.group_alive() and time.monotonic() < deadline:
+    def gone(self, timeout_s: float, hurry: Any = None) -> bool:
+        """Wait up to timeout_s (less once hurry, a StopOnSignals, has a signal) until no process
+        of its group is left, its own reaped; whether none is."""
+        deadline = time.monotonic() + timeout_s
+        while self.exitcode is None or self.group_alive():
+            left = deadline - time.monotonic()
+            if left <= 0 or (hurry is not None and hurry.signum is not None):
+                return False
+            if self.exitcode is None:
+                wait([self.sentinel], timeout=min(WAKE_S, left))  # wakes as it ends
+            else:
+                time.sleep(min(WAKE_S, left))
+        return True
+
+    def end_group(self, grace_s: float = 0.0, hurry: Any = None) -> bool:
+        """SIGTERM the group and wait up to grace_s (see gone) for it to go (none: SIGKILL at
+        once); then SIGKILL what is left and wait (at most GROUP_GONE_S) for it to go. Whether
+        it went before a SIGKILL."""
+        if grace_s > 0:
+            self.terminate()
+        clean = self.gone(grace_s, hurry)
+        if not clean:
+            deadline = time.monotonic() + GROUP_GONE_S
             self.kill()
-            time.sleep(0.05)
+            while not self.gone(WAKE_S) and time.monotonic() < deadline:
+                self.kill()
         self.close()
+        return clean
 
     def close(self) -> None:
         """Close its pidfd."""
@@ -269,17 +291,12 @@ class ProgramProcess(Supervised):
         )
 
     def stop(self, timeout_s: float, hurry: Any) -> None:
-        """SIGTERM its group, wait up to timeout_s (less after a second signal), then SIGKILL
-        the group; wait until no process of it is left and record how it ended."""
+        """SIGTERM its group, wait up to timeout_s (less after a second signal) until no process
+        of it is left, then SIGKILL the rest; record how it ended (killed if SIGKILL was due)."""
         proc, row = self.proc, self.row
-        proc.terminate()
-        deadline = time.monotonic() + timeout_s
-        while proc.exitcode is None and time.monotonic() < deadline and hurry.signum is None:
-            proc.join(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
-        escalated = proc.exitcode is None
-        proc.end_group()
+        clean = proc.end_group(timeout_s, hurry)
         row.exit_code = proc.exitcode
-        row.status = "killed" if escalated else "stopped"
+        row.status = "stopped" if clean else "killed"
 
     def close(self) -> None:
         """Close its log."""

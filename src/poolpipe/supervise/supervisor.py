@@ -227,12 +227,12 @@ class Supervisor:
         now = time.monotonic()
         worker.look(now)
         code = worker.proc.exitcode
+        if code is not None:
+            self._end_rest(worker)
         if code == 0:
-            worker.proc.end_group()
             worker.row.exit_code, worker.row.status = 0, "finished"
             _log.info("program %s (pid %d) finished", worker.name, worker.proc.pid)
         elif code is not None:
-            worker.proc.end_group()
             self._lost(worker, "died", f"died with {exit_text(code)}")
         elif (
             worker.program.heartbeat is not None
@@ -242,6 +242,18 @@ class Supervisor:
             self._lost(worker, "stalled", "did not refresh its heartbeat file and was killed")
         else:
             self._ran_well(worker, now)
+
+    def _end_rest(self, worker: ProgramProcess) -> None:
+        """Stop what an ended program left of its group as a stop would, SIGTERM first.
+
+        The watch waits meanwhile, at most stop_timeout_s: a restart must not start beside the
+        old run's last processes (a port still held), and a signal is still taken after it."""
+        if not worker.proc.end_group(self.settings.stop_timeout_s):
+            _log.warning(
+                "what program %s left of its process group outlived SIGTERM by %g s and was killed",
+                worker.name,
+                self.settings.stop_timeout_s,
+            )
 
     def _stall_after(self, worker: LoopProcess) -> float:
         """Seconds without a new tick before a loop counts as stalled."""
