@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from poolpipe.errors import PoolpipeError
@@ -375,3 +376,70 @@ def test_what_an_ended_program_left_gets_sigterm_and_the_stop_timeout(
     run = _supervise_until_child(tmp_path, program, settings, False)
     assert [(r.exit_code, r.status) for r in run.rows] == [(0, "finished")]
     assert (tmp_path / "shut-down").exists()
+
+
+DAEMON = """\
+import os, sys, time
+
+here, life = sys.argv[1], sys.argv[2]
+if os.fork() == 0:  # a daemon: out of the program's group and session, its parent gone
+    os.setsid()
+    pid = os.fork()
+    if pid == 0:
+        os.execvp("sleep", ["sleep", life])
+    with open(f"{here}/daemon.tmp", "w") as fh:
+        fh.write(str(pid))
+    os.replace(f"{here}/daemon.tmp", f"{here}/daemon")
+    os._exit(0)
+time.sleep(600)
+"""
+
+
+def _supervise_a_daemon(work: Path, life: str, ready: Callable[[int], bool]) -> SupervisedRun:
+    """Supervise a program that starts a daemon living life seconds; SIGTERM this process once
+    ready(daemon's pid) holds (or 30 s passed); the daemon is killed whatever happens."""
+    (work / "daemon.py").write_text(DAEMON)
+    program = Program(name="d", command=f"{sys.executable} {work / 'daemon.py'} {work} {life}")
+    daemon = work / "daemon"
+
+    def stopper() -> None:
+        wait_until(lambda: daemon.exists() and ready(int(daemon.read_text())), timeout=30)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        in_thread(stopper)
+        settings = SupervisorSettings(duration_s=60, stop_timeout_s=30)
+        return supervise([], settings, programs=[program], log_dir=str(work / "logs"))
+    finally:
+        pid = int(daemon.read_text()) if daemon.exists() else None
+        if pid is not None and _left_behind([pid]) and psutil.Process(pid).name() == "sleep":
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_process_that_left_its_programs_group_is_stopped_and_named(
+    tmp_path: Path, no_leftovers: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A daemon (fork, setsid, fork) is out of reach of a stop of its program's group: the
+    supervisor, its subreaper, adopts it, stops it at the end and says so."""
+
+    def adopted(pid: int) -> bool:
+        return psutil.Process(pid).ppid() == os.getpid()
+
+    with caplog.at_level("WARNING", logger="poolpipe.supervise.supervisor"):
+        run = _supervise_a_daemon(tmp_path, "600", adopted)
+    pid = int((tmp_path / "daemon").read_text())
+    assert _proc_state(pid) is None  # stopped and reaped
+    assert [(r.status, run.signal) for r in run.rows] == [("stopped", signal.SIGTERM)]
+    assert run.escaped == [f"sleep (pid {pid})"]
+    assert caplog.messages == [
+        f"stopped 1 process that had left its program's process group: sleep (pid {pid})"
+    ]
+
+
+def test_a_process_that_left_its_programs_group_and_ended_is_reaped_at_once(
+    tmp_path: Path, no_leftovers: None
+) -> None:
+    """Given to the supervisor, it is reaped as it ends, while the run goes on: no zombie."""
+    run = _supervise_a_daemon(tmp_path, "0.2", lambda pid: _proc_state(pid) is None)
+    pid = int((tmp_path / "daemon").read_text())
+    assert (run.signal, run.escaped, _proc_state(pid)) == (signal.SIGTERM, [], None)

@@ -26,12 +26,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
-from pathlib import Path
 from typing import Any
 
 from poolpipe.core.outputs import check_output_path, refuse_overlap
 from poolpipe.core.pool import die_with_parent, exit_text
 from poolpipe.errors import PoolpipeError
+from poolpipe.supervise.escaped import proc_table
 from poolpipe.supervise.loops import schema_problem, schema_section
 from poolpipe.supervise.process import WAKE_S, Supervised
 from poolpipe.supervise.report import LoopStatus
@@ -181,15 +181,7 @@ class ProgramChild:
 
     def group_alive(self) -> bool:
         """Whether a process of its group, other than a zombie, is left."""
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                text = Path(f"/proc/{entry}/stat").read_text()
-                fields = text.rsplit(")", 1)[1].split()
-                if int(fields[2]) == self.pid and fields[0] != "Z":
-                    return True
-        return False
+        return any(p.pgid == self.pid and p.state != "Z" for p in proc_table())
 
     def gone(self, timeout_s: float, hurry: Any = None) -> bool:
         """Wait up to timeout_s (less once hurry, a StopOnSignals, has a signal) until no process

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from poolpipe.core import tsv
 from poolpipe.core.pool import exit_text
@@ -41,6 +41,8 @@ class SupervisedRun:
     rows: list[LoopRow]
     signal: int | None = None
     wall_s: float = 0.0
+    escaped: list[str] = field(default_factory=list)
+    """The processes that left their program's group, stopped at the end: 'NAME (pid N)'."""
 
     @property
     def failed(self) -> list[LoopRow]:

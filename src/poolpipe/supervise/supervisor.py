@@ -19,7 +19,8 @@ status file that cannot be written is said once and the loops run on.
 
 Real programs (poolpipe.supervise.program) are supervised beside the loops the same way:
 the same restarts and backoff, a heartbeat file for stalls, and the same ordered stop, each
-of their process groups in turn.
+of their process groups in turn; what left its program's group is stopped last and named
+(poolpipe.supervise.escaped).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from poolpipe.core.outputs import refuse_overlap
 from poolpipe.core.pool import StopOnSignals, exit_text, join_all, kill_all, signals_held
 from poolpipe.core.timing import Backoff
 from poolpipe.errors import PoolpipeError, Stopped
+from poolpipe.supervise.escaped import Escaped, subreaper
 from poolpipe.supervise.loops import Loop, SupervisorSettings, schema_section
 from poolpipe.supervise.process import LoopProcess, child_main
 from poolpipe.supervise.program import Program, ProgramProcess, program_log
@@ -117,13 +119,19 @@ class Supervisor:
         )
         self._status = status
         self._status_due = 0.0
+        self._escaped = Escaped(self._own)
+        self.escaped: list[str] = []
+
+    def _own(self) -> set[int]:
+        """The pids of the loops' and programs' current processes."""
+        return {w.proc.pid for w in self.workers if w.proc is not None}
 
     def run(self) -> SupervisedRun:
         """Run until the duration passes, every loop is done, or a signal; then stop all."""
         began = time.monotonic()
         deadline = None if self.settings.duration_s is None else began + self.settings.duration_s
         stopped: int | None = None
-        with StopOnSignals(deferred=True) as signals:
+        with subreaper(), StopOnSignals(deferred=True) as signals:
             try:
                 for worker in self.workers:
                     signals.check()
@@ -139,7 +147,8 @@ class Supervisor:
                     if isinstance(worker, ProgramProcess):
                         worker.close()
         rows = [w.row for w in self.workers]
-        return SupervisedRun(rows=rows, signal=stopped, wall_s=time.monotonic() - began)
+        wall_s = time.monotonic() - began
+        return SupervisedRun(rows=rows, signal=stopped, wall_s=wall_s, escaped=self.escaped)
 
     def _start(self, worker: LoopProcess | ProgramProcess) -> None:
         if isinstance(worker, ProgramProcess):
@@ -185,6 +194,7 @@ class Supervisor:
             signals.check()
             for worker in live:
                 self._look_at(worker)
+            self._escaped.reap()  # no zombie piles up
             for worker in waiting:
                 if time.monotonic() >= worker.restart_at:
                     self._start(worker)
@@ -323,6 +333,15 @@ class Supervisor:
                     # ends a running one (its last exit code stays), not as one died for good
                     worker.row.status = "stopped"
                 worker.proc.join()
+            self.escaped = self._escaped.stop(self.settings.stop_timeout_s, hurry)
+        if self.escaped:
+            n = len(self.escaped)
+            _log.warning(
+                "stopped %s that had left %s program's process group: %s",
+                f"{n} process" if n == 1 else f"{n} processes",
+                "its" if n == 1 else "their",
+                ", ".join(self.escaped),
+            )
         loops = [w.proc for w in self.workers if isinstance(w, LoopProcess) and w.proc]
         kill_all(loops)
         join_all(loops)
