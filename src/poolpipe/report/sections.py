@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +149,16 @@ def _precise(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
 
+def _undefined(result: dict, names: dict[str, str]) -> str:
+    """A sentence naming each undefined statistic with why, those of one reason together."""
+    why = result.get("undefined") or {}
+    reasons: dict[str, list[str]] = {}
+    for key, name in names.items():
+        if result.get(key) is None and why.get(key):
+            reasons.setdefault(str(why[key]), []).append(name)
+    return "".join(f" {_listed(named)} undefined: {reason}." for reason, named in reasons.items())
+
+
 def fit_section(model: dict, *, dataset: str | None = None) -> Section:
     """The exact fit as a statistician reads it: each coefficient's error, t, p and interval."""
     exact = model.get("exact") or {}
@@ -169,14 +179,19 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
         for name, pick in terms
     ]
     aliased = ", ".join(str(a) for a in exact.get("aliased") or []) or "none"
+
+    def stat(key: str, text: Callable[[float], str]) -> str:
+        return "undefined" if exact.get(key) is None else text(exact[key])
+
     return Section(
         title=title,
         text=f"Fitted on {counted(exact['n'], 'row')} in one pass: {r2_label(exact)} "
-        f"{shown(exact['r2'])} "
-        f"(adjusted {shown(exact['adj_r2'])}), residual RMSE {shown(exact['rmse'])}, "
-        f"F {shown(exact['f_stat'])} on {_whole(exact['df_model'])} and "
-        f"{_whole(exact['df_resid'])} degrees of freedom (p {p_value(exact['f_p'], 4)}); "
-        f"aliased columns: {aliased}."
+        f"{stat('r2', shown)} "
+        f"(adjusted {stat('adj_r2', shown)}), residual RMSE {stat('rmse', shown)}, "
+        f"F {stat('f_stat', shown)} on {_whole(exact['df_model'])} and "
+        f"{_whole(exact['df_resid'])} degrees of freedom "
+        f"(p {stat('f_p', lambda v: p_value(v, 4))}); aliased columns: {aliased}."
+        + _undefined(exact, {"r2": r2_label(exact), "adj_r2": "adjusted R²", "f_stat": "F"})
         + (f" Standard errors: {robust['kind'].upper()} (robust)." if robust else ""),
         table=(["term", "coef", "std err", "t", "p", f"{level} low", f"{level} high"], rows),
     )
@@ -190,15 +205,18 @@ def predict_section(summary: dict, *, dataset: str | None = None) -> Section:
         summary.get("method", ""),
         _whole(summary.get("rows", "")),
         _whole(bad),
-        shown(summary.get("rmse")),
-        shown(summary.get("r2")),
     ]
     scored = summary.get("scored_rows")
+    row += [  # with no row scored there is no error at all: the cells stay empty
+        "undefined" if scored and summary.get(key) is None else shown(summary.get(key))
+        for key in ("rmse", "r2")
+    ]
     return Section(
         title=_named("Predict: the model on new rows", dataset),
         text=f"Predictions for {summary.get('input', '')}; "
         + (
             f"{counted(scored, 'row')} carried the target, so the error is out of sample."
+            + _undefined(summary, {"rmse": "RMSE", "r2": "R²"})
             if scored
             else "no row carried the target, so there is no error to show."
         ),

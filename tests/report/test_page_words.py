@@ -1,0 +1,30 @@
+"""Every label on the page matches its numbers: undefined statistics, counts, units, reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from poolpipe.report import fit_section, predict_section
+from poolpipe.train import train_file
+
+
+def test_an_undefined_statistic_of_the_exact_fit_says_so_and_why(tmp_path: Path) -> None:
+    flat = tmp_path / "flat.csv"
+    flat.write_text("x,y\n1,4\n2,4\n3,4\n4,4\n5,4\n")
+    text = fit_section(train_file(str(flat), "y", processes=1)).text
+    assert "R² undefined (adjusted undefined), residual RMSE 0, F undefined on 1 and 3" in text
+    assert "(p undefined)" in text and "  " not in text
+    assert "R² and adjusted R² undefined: the target is constant: it varies by nothing." in text
+    one = tmp_path / "one.csv"
+    one.write_text("x,y\n1,4\n")
+    text = fit_section(train_file(str(one), "y", processes=1)).text
+    assert "F undefined on 0 and 0 degrees of freedom (p undefined)" in text
+    assert "adjusted R² and F undefined: no residual degrees of freedom are left." in text
+
+
+def test_a_prediction_scored_on_one_row_says_why_it_has_no_r2() -> None:
+    why = {"r2": "one row has a target: R² needs two"}
+    summary = {"rows": 3, "scored_rows": 1, "rmse": 0.5, "r2": None, "undefined": why}
+    section = predict_section(summary)
+    assert section.table[1][0][4:] == ["0.5", "undefined"]
+    assert section.text.endswith("R² undefined: one row has a target: R² needs two.")
