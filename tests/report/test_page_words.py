@@ -28,3 +28,16 @@ def test_a_prediction_scored_on_one_row_says_why_it_has_no_r2() -> None:
     section = predict_section(summary)
     assert section.table[1][0][4:] == ["0.5", "undefined"]
     assert section.text.endswith("R² undefined: one row has a target: R² needs two.")
+
+
+def test_the_latency_section_takes_a_url_with_a_quote_as_one_row(tmp_path: Path) -> None:
+    from poolpipe.report.sections import crawl_section
+
+    pages = tmp_path / "pages.tsv"
+    pages.write_text(
+        "line\turl\tstatus\telapsed_ms\terror\n"
+        '1\t"http://a/page/1\t200\t9\t\n2\thttp://a/2\t200\t8\t\n'
+        "3\thttp://a/3\t200\t7\t\n4\thttp://a/4\t\t5\tdns\n"
+    )
+    text = crawl_section(pages, {}).text
+    assert "4 URLs were attempted" in text and "3 of them got a success status" in text

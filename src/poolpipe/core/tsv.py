@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from poolpipe.core.outputs import open_atomic
 
@@ -28,6 +28,17 @@ _ESCAPED = re.compile(r"\\(.)")
 def unescape(text: str) -> str:
     """The value a field was written from (its text; the inverse of the escaping)."""
     return _ESCAPED.sub(lambda m: _UNESCAPES.get(m.group(1), m.group(0)), text)
+
+
+def records(lines: Iterable[str]) -> Iterator[dict[str, str]]:
+    """The rows of a TSV document as written here, header first: each line one row of unescaped
+    fields by column name (no quoting: a quote is text); a line of another width is skipped."""
+    found = iter(lines)
+    head = next(found, "").rstrip("\n").split("\t")
+    for text in found:
+        cells = text.rstrip("\n").split("\t")
+        if len(cells) == len(head):
+            yield {name: unescape(cell) for name, cell in zip(head, cells, strict=True)}
 
 
 def field(value: object) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from poolpipe.core import tsv
 from poolpipe.core.inputs import check_input_file
 from poolpipe.core.outputs import interval_level, r2_label
 from poolpipe.report.cells import (
@@ -91,7 +91,7 @@ def crawl_section(
     check_input_file(pages_tsv)
     with Path(pages_tsv).open(newline="", encoding="utf-8", errors="replace") as fh:
         elapsed, good, failed, unchanged, robots = [], 0, 0, 0, 0
-        for r in csv.DictReader(fh, delimiter="\t"):
+        for r in tsv.records(fh):  # as merge_crawl writes it: a quote is text, not quoting
             try:
                 ms = float(r.get("elapsed_ms") or "nan")
             except ValueError:
