@@ -41,3 +41,32 @@ def test_the_latency_section_takes_a_url_with_a_quote_as_one_row(tmp_path: Path)
     )
     text = crawl_section(pages, {}).text
     assert "4 URLs were attempted" in text and "3 of them got a success status" in text
+
+
+def _jobs(tmp_path: Path, records: list) -> list:
+    from poolpipe.report.jobs import collect_jobs
+
+    from .test_analysis import _write
+
+    return collect_jobs(_write(tmp_path, records))[0]
+
+
+def test_the_stage_sentence_counts_the_chunks_its_median_is_over(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from poolpipe.report.explain import stage_sentence
+    from poolpipe.report.stages import stage_rows, stages_table
+
+    from .test_analysis import _record
+
+    records = [_record("sum_chunk", c, 2.0 * c, 1.0, serial=1.5 + c) for c in (0, 1)]
+    records += [_record("sum_chunk", c, 2.0 * c, 1.0) for c in (2, 3)]  # not rerun
+    (row,) = stage_rows(_jobs(tmp_path / "a", records))
+    text = stage_sentence(row, None, load_limit=9)
+    assert "(median of 2 chunks, 1.5 to 2.5;" in text and "4 chunks" not in text
+    empty = replace(_record("sum_chunk", 4, 9.0, 0.015, serial=0.001), items=0, bytes=0)
+    (row,) = stage_rows(_jobs(tmp_path / "b", [*records, empty]))
+    assert row.speedup == 2.0 and row.measured == 2
+    text = stage_sentence(row, None, load_limit=9)
+    assert "(median of 2 chunks, 1.5 to 2.5, leaving out 1 empty chunk;" in text
+    assert stages_table([row])[1][0][5] == "2x (1.5 to 2.5)"

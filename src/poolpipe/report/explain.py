@@ -139,10 +139,12 @@ def stage_sentence(
         return f"{row.stage}: not timed in one process (timing.compare_serial is off)."
     text = (
         f"{row.stage}: the pool ran {sig3(row.speedup)} times as fast as one process "
-        f"({'median of ' if row.jobs > 1 else ''}{counted(row.jobs, 'chunk')}"
+        f"({'median of ' if row.measured > 1 else ''}{counted(row.measured, 'chunk')}"
     )
-    if row.jobs > 1:
+    if row.measured > 1:
         text += f", {sig3(row.speedup_min or 0)} to {sig3(row.speedup_max or 0)}"
+    if row.empty:
+        text += f", leaving out {counted(row.empty, 'empty chunk')}"
     text += f"; {row.verdict})."
     if cost:
         m, p = cost.model, cost.processes

@@ -53,6 +53,10 @@ class StageRow:
     speedup_min: float | None
     speedup_max: float | None
     speedup_iqr: float | None
+    measured: int
+    """The chunks the speedup is the median of: those rerun in one process that had work."""
+    empty: int
+    """Chunks rerun in one process but left out of the speedup: they had no work to share."""
     load: float | None
     verdict: str
 
@@ -121,7 +125,10 @@ def stage_rows(
             wall = span = sum(j.wall_s for j in mine)
         serials = [j.serial_wall_s for j in mine]
         serial = sum(serials) if all(s is not None for s in serials) else None  # type: ignore[misc]
-        speedups = spread_of([j.speedup for j in mine if j.speedup is not None])
+        rerun = [j for j in mine if j.speedup is not None]
+        # an empty chunk times only the pool's start: it says nothing of the work's speedup
+        worked = [j for j in rerun if j.items or j.bytes] or rerun
+        speedups = spread_of([j.speedup for j in worked])  # type: ignore[misc]
         loads = spread_of([j.load for j in mine if j.load is not None])
         size, items = sum(j.bytes for j in mine), sum(j.items for j in mine)
         out.append(
@@ -140,6 +147,8 @@ def stage_rows(
                 speedup_min=speedups.min if speedups else None,
                 speedup_max=speedups.max if speedups else None,
                 speedup_iqr=speedups.iqr if speedups else None,
+                measured=len(worked),
+                empty=len(rerun) - len(worked),
                 load=loads.median if loads else None,
                 verdict=speedup_verdict(speedups, spread_limit=spread_limit)
                 + (", under load" if speedups and loads and loads.median > load_limit else ""),
@@ -159,7 +168,7 @@ def stages_table(stages: Sequence[StageRow]) -> tuple[list[str], list[list[str]]
         speedup = ""
         if s.speedup is not None:
             speedup = times(s.speedup)
-            if s.jobs > 1 and s.speedup_min is not None and s.speedup_max is not None:
+            if s.measured > 1 and s.speedup_min is not None and s.speedup_max is not None:
                 speedup += f" ({sig3(s.speedup_min)} to {sig3(s.speedup_max)})"
         through = rate(s.bytes, s.wall_s, "B") if s.bytes else rate(s.items, s.wall_s, s.unit)
         rows.append(
