@@ -70,3 +70,24 @@ def test_the_stage_sentence_counts_the_chunks_its_median_is_over(tmp_path: Path)
     text = stage_sentence(row, None, load_limit=9)
     assert "(median of 2 chunks, 1.5 to 2.5, leaving out 1 empty chunk;" in text
     assert stages_table([row])[1][0][5] == "2x (1.5 to 2.5)"
+
+
+def test_the_crawl_headline_gives_the_verdict_and_the_share_over_all_chunks(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from poolpipe.report.explain import plain_sentence
+    from poolpipe.report.stages import stage_rows
+
+    from .test_analysis import _record
+
+    slow = [_record("crawl_chunk", 0, 0.0, 10.0, serial=8.0, stage="crawl", load=2.0)]
+    slow += [_record("crawl_chunk", 1, 20.0, 1.0, serial=1.2, stage="crawl", load=2.0)]
+    slow = [replace(r, cpu_s=0.1 * r.wall_s) for r in slow]
+    slow.append(replace(_record("crawl_chunk", 2, 30.0, 0.015, stage="crawl"), cpu_s=0.026))
+    jobs = _jobs(tmp_path, slow)
+    (row,) = stage_rows(jobs)
+    assert row.verdict.startswith("too spread")
+    text = plain_sentence(row, None, jobs, load_limit=0.25)
+    assert f"at 1 times the speed of one, {row.verdict};" in text and "slower here" not in text
+    # (1 + 0.1 + 0.026) CPU seconds over 2 x (10 + 1 + 0.015) worker seconds: 5.11 %
+    assert "(over its 3 chunks, its workers kept 5.11 % of their CPUs busy)" in text

@@ -82,13 +82,20 @@ def plain_sentence(
     verb = VERBS.get(row.stage, "did the work")
     x = sig3(row.speedup)
     if row.stage == "crawl":
-        used = [j.cpu_share for j in mine if j.cpu_share is not None]
-        share = f" (its workers kept {sig3(100 * max(used))} % of their CPUs busy)" if used else ""
-        pace = (
-            f"{x} times as fast as one"
-            if row.speedup >= 1
-            else f"at {x} times the speed of one (slower here)"
+        worker_s = sum(j.wall_s * j.processes for j in mine)  # all chunks: none stands alone
+        share = (
+            f" (over its {counted(len(mine), 'chunk')}, its workers kept "
+            f"{sig3(100 * sum(j.cpu_s for j in mine) / worker_s)} % of their CPUs busy)"
+            if worker_s
+            else ""
         )
+        if row.verdict.startswith("too spread"):  # as the Stages table says: no verdict
+            pace = f"at {x} times the speed of one, {row.verdict}"
+        elif row.speedup >= 1:
+            unsure = "" if row.verdict.startswith("pays") else f" ({row.verdict})"
+            pace = f"{x} times as fast as one{unsure}"
+        else:
+            pace = f"at {x} times the speed of one (slower here)"
         return (
             f"crawl: {processes} processes {verb} {pace}; the crawl spends its time waiting on "
             f"servers{share}, so more connections, not more CPUs, make it faster."
