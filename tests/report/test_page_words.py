@@ -91,3 +91,33 @@ def test_the_crawl_headline_gives_the_verdict_and_the_share_over_all_chunks(tmp_
     assert f"at 1 times the speed of one, {row.verdict};" in text and "slower here" not in text
     # (1 + 0.1 + 0.026) CPU seconds over 2 x (10 + 1 + 0.015) worker seconds: 5.11 %
     assert "(over its 3 chunks, its workers kept 5.11 % of their CPUs busy)" in text
+
+
+def test_the_fit_says_its_weights_its_weightless_rows_its_ridge_and_a_skipped_full_fit(
+    tmp_path: Path,
+) -> None:
+    from poolpipe.report import train_section
+    from poolpipe.report.results import model_section
+    from poolpipe.train.model import Options
+
+    data = tmp_path / "w.csv"
+    data.write_text("x,w,y\n1,1,2.1\n2,0,4\n3,2,6.2\n4,-1,8\n5,1,9.7\n6,1,12.4\n")
+    model = train_file(
+        str(data),
+        "y",
+        features=["x"],
+        weights="w",
+        processes=1,
+        options=Options(ridge=0.5),
+        compare_full_fit=True,
+        full_fit_max_mb=0,
+    )
+    text = fit_section(model).text
+    assert "Weighted by column w; 2 rows with a weight of 0 or below left out." in text
+    assert "a ridge fit (train.ridge = 0.5: R² 0.995, residual RMSE 0.257) is in model.json" in text
+    said = model_section(model, dataset="w").text
+    assert "over 4 rows in 1 chunk: " in said
+    assert said.endswith("0 rows skipped as bad, 2 with a weight of 0 or below left out.")
+    skipped = train_section(model).text
+    assert "compare_full_fit is off" not in skipped
+    assert "was skipped (needs about 0.00055 MiB, more than full_fit_max_mb = 0)." in skipped

@@ -119,6 +119,7 @@ def model_section(model: dict[str, Any], *, dataset: str) -> Section:
     features = model.get("features") if isinstance(model.get("features"), list) else []
     skipped = model.get("skipped_rows") if isinstance(model.get("skipped_rows"), dict) else {}
     bad = _int(skipped.get("count")) or 0
+    weightless = _int(model.get("skipped_weights")) or 0
     r2 = exact.get("r2")
     fit = f"{r2_label(exact)} {sig3(r2) if isinstance(r2, int | float) else 'undefined'}"
     rmse = exact.get("rmse")
@@ -130,10 +131,11 @@ def model_section(model: dict[str, Any], *, dataset: str) -> Section:
     names = ", ".join(str(f) for f in features[:6]) + (" ..." if len(features) > 6 else "")
     return Section(
         title=f"Train: model ({dataset})",
-        text=f"{model.get('target')} predicted from {len(features)} column"
-        f"{'s' if len(features) != 1 else ''} ({names}) over {count(_int(model.get('rows')))} "
-        f"rows in {model.get('chunks')} chunks: {fit}. {bad} row{'s' if bad != 1 else ''} "
-        f"skipped as bad.",
+        text=f"{model.get('target')} predicted from {counted(len(features), 'column')} ({names}) "
+        f"over {counted(_int(model.get('rows')), 'row')} in "
+        f"{counted(_int(model.get('chunks')), 'chunk')}: {fit}. "
+        f"{counted(bad, 'row')} skipped as bad"
+        + (f", {count(weightless)} with a weight of 0 or below left out." if weightless else "."),
     )
 
 

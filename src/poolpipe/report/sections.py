@@ -57,9 +57,13 @@ def train_section(model: dict, *, dataset: str | None = None) -> Section:
     diffs = model.get("max_abs_diff_from_full_fit")
     title = _named("Train: averaged vs exact merge", dataset)
     if not diffs:
+        skipped = model.get("full_fit_skipped")
         return Section(
             title=title,
-            text="No full fit to compare with: train.compare_full_fit is off.",
+            text=f"No full fit to compare with: scikit-learn's fit on all rows was skipped "
+            f"({skipped})."
+            if skipped
+            else "No full fit to compare with: train.compare_full_fit is off.",
         )
     methods = list(diffs)
     rows = [[m, shown(diffs[m]["coef"]), shown(diffs[m]["intercept"])] for m in methods]
@@ -159,6 +163,24 @@ def _undefined(result: dict, names: dict[str, str]) -> str:
     return "".join(f" {_listed(named)} undefined: {reason}." for reason, named in reasons.items())
 
 
+def _fitted_how(model: dict) -> str:
+    """What the fit weighed and what else was fitted: its weight column, rows left out for their
+    weight, and the ridge fit beside it."""
+    text = ""
+    if model.get("weights"):
+        text += f" Weighted by column {model['weights']}"
+        left = model.get("skipped_weights") or 0
+        text += f"; {counted(left, 'row')} with a weight of 0 or below left out." if left else "."
+    ridge = model.get("ridge")
+    if isinstance(ridge, dict):
+        text += (
+            f" The table is the least-squares fit; a ridge fit (train.ridge = "
+            f"{figures(ridge.get('alpha', 0), 6)}: R² {shown(ridge.get('r2'))}, residual RMSE "
+            f"{shown(ridge.get('rmse'))}) is in model.json."
+        )
+    return text
+
+
 def fit_section(model: dict, *, dataset: str | None = None) -> Section:
     """The exact fit as a statistician reads it: each coefficient's error, t, p and interval."""
     exact = model.get("exact") or {}
@@ -192,7 +214,8 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
         f"{_whole(exact['df_resid'])} degrees of freedom "
         f"(p {stat('f_p', lambda v: p_value(v, 4))}); aliased columns: {aliased}."
         + _undefined(exact, {"r2": r2_label(exact), "adj_r2": "adjusted R²", "f_stat": "F"})
-        + (f" Standard errors: {robust['kind'].upper()} (robust)." if robust else ""),
+        + (f" Standard errors: {robust['kind'].upper()} (robust)." if robust else "")
+        + _fitted_how(model),
         table=(["term", "coef", "std err", "t", "p", f"{level} low", f"{level} high"], rows),
     )
 
