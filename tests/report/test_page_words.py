@@ -121,3 +121,18 @@ def test_the_fit_says_its_weights_its_weightless_rows_its_ridge_and_a_skipped_fu
     skipped = train_section(model).text
     assert "compare_full_fit is off" not in skipped
     assert "was skipped (needs about 0.00055 MiB, more than full_fit_max_mb = 0)." in skipped
+
+
+def test_a_tasks_failure_reason_is_whole_and_the_double_count_is_said(tmp_path: Path) -> None:
+    from poolpipe.report.results import tasks_section
+
+    results = tmp_path / "results.tsv"
+    rows = ["copy\ttrue\t", "copy\tfalse\t'dir: notes' does not exist", "move\tfalse\tboom"]
+    results.write_text("op\tok\terror\n" + "".join(r + "\n" for r in rows))
+    section = tasks_section(results, dataset="t")
+    table = dict(section.table[1])
+    assert table["failed because: 'dir: notes' does not exist"] == "1"
+    assert (
+        "The table counts the tasks by operation, then the failed ones again by reason, so "
+        "its rows add up to 5." in section.text
+    )

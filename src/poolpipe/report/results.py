@@ -205,7 +205,7 @@ def tasks_section(results_tsv: str | os.PathLike[str], *, dataset: str) -> Secti
             op = tsv.unescape(cells[at["op"]]) or "(no operation)"
             ops[(op, "done" if ok else "failed")] += 1
             if not ok:
-                errors[tsv.unescape(cells[at["error"]]).split(":")[0][:80]] += 1
+                errors[tsv.unescape(cells[at["error"]])] += 1  # whole: a reason may hold a path
             if "attempts" in at and cells[at["attempts"]] not in ("", "0", "1"):
                 retried += 1
     done = sum(n for (_, state), n in ops.items() if state == "done")
@@ -215,7 +215,13 @@ def tasks_section(results_tsv: str | os.PathLike[str], *, dataset: str) -> Secti
     return Section(
         title=f"Tasks: outcomes ({dataset})",
         text=f"{counted(done + failed, 'task')}: {done} done, {failed} failed (each with its "
-        f"error in results.tsv); {retried} needed more than one attempt.",
+        f"error in results.tsv); {retried} needed more than one attempt."
+        + (
+            f" The table counts the tasks by operation, then the failed ones again by reason, "
+            f"so its rows add up to {done + 2 * failed}."
+            if failed
+            else ""
+        ),
         table=(["outcome", "tasks"], _top(table) + _top(why)),
     )
 
