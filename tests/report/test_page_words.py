@@ -136,3 +136,31 @@ def test_a_tasks_failure_reason_is_whole_and_the_double_count_is_said(tmp_path: 
         "The table counts the tasks by operation, then the failed ones again by reason, so "
         "its rows add up to 5." in section.text
     )
+
+
+def test_one_core_process_and_repeat_are_singular(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from poolpipe.report.cells import cores
+    from poolpipe.report.explain import plain_sentence
+    from poolpipe.report.jobs import jobs_table
+    from poolpipe.report.stages import stage_rows, stages_table
+
+    from .test_analysis import _record
+
+    assert (cores(1.0), cores(1.3), cores(None)) == ("1 core", "1.3 cores", "")
+    records = [replace(_record("sum_chunk", 0, 0.0, 1.0, serial=2.0, load=1.0), processes=1)]
+    jobs = _jobs(tmp_path, records)
+    (row,) = stage_rows(jobs)
+    assert jobs_table(jobs)[1][0][5] == stages_table([row])[1][0][6] == "1 core"
+    assert plain_sentence(row, None, jobs, load_limit=9).startswith("sum: 1 process summed")
+
+
+def test_one_measured_pool_size_or_repeat_is_said_as_one() -> None:
+    from poolpipe.bench import ScalingPoint
+    from poolpipe.report.overview import _over, _repeats
+
+    one = ScalingPoint(processes=1, wall_s=1.0, runs=(1.0,), speedup=1.0, efficiency=1.0)
+    four = ScalingPoint(processes=4, wall_s=0.3, runs=(0.3,), speedup=3.3, efficiency=0.8)
+    assert (_over([one]), _over([one, four])) == ("1 process", "1 to 4 processes")
+    assert (_repeats(1), _repeats(5)) == ("one measurement", "median of 5")

@@ -12,7 +12,15 @@ from typing import TypeVar
 from poolpipe.bench import IpcPoint, OverheadPoint, ScalingPoint
 from poolpipe.core.inputs import read_small_file
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import seconds, shown, sig3, size, speedup_verdict, spread_of, times
+from poolpipe.report.cells import (
+    cores,
+    seconds,
+    shown,
+    size,
+    speedup_verdict,
+    spread_of,
+    times,
+)
 
 TABLE_LIMIT = 16 << 20
 """The largest bench table read (bytes): a few dozen rows."""
@@ -116,7 +124,7 @@ def scaling_table(
                 shown(runs.n),
                 times(p.speedup),
                 shown(p.efficiency),
-                "" if p.load is None else f"{sig3(p.load)} cores",
+                cores(p.load),
                 verdict if p.processes > min(q.processes for q in points) else "",
             ]
         )
@@ -135,7 +143,7 @@ def overhead_table(points: Sequence[OverheadPoint]) -> tuple[list[str], list[lis
             seconds(p.start_max_s),
             seconds(p.dispatch_us * 1e-6),
             shown(p.repeats),
-            "" if p.load is None else f"{sig3(p.load)} cores",
+            cores(p.load),
         ]
         for p in points
     ]

@@ -114,6 +114,14 @@ def counted(value: int | None, noun: str, plural: str = "") -> str:
     return count(value, noun if value == 1 else plural or f"{noun}s")
 
 
+def cores(load: float | None) -> str:
+    """A number of cores as the page shows it: '1 core', '1.3 cores' ('' for none measured)."""
+    if load is None:
+        return MISSING
+    text = sig3(load)
+    return f"{text} core{'' if text == '1' else 's'}"
+
+
 def rate(amount: float | None, wall_s: float | None, unit: str) -> str:
     """A rate per second with its unit, or empty when the job was too short to measure one."""
     if amount is None or not wall_s or wall_s < MIN_RATE_S:

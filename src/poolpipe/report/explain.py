@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from poolpipe.bench import CostModel, OverheadPoint, ScalingPoint, Timed, fit_cost_model
-from poolpipe.report.cells import counted, seconds, sig3, size
+from poolpipe.report.cells import cores, counted, seconds, sig3, size
 from poolpipe.report.jobs import JobRow
 from poolpipe.report.stages import StageRow
 
@@ -79,6 +79,7 @@ def plain_sentence(
             else (f"{row.stage}: not compared with one process (timing.compare_serial is off).")
         )
     processes = max((j.processes for j in mine), default=1)
+    pool = counted(processes, "process", "processes")
     verb = VERBS.get(row.stage, "did the work")
     x = sig3(row.speedup)
     if row.stage == "crawl":
@@ -97,7 +98,7 @@ def plain_sentence(
         else:
             pace = f"at {x} times the speed of one (slower here)"
         return (
-            f"crawl: {processes} processes {verb} {pace}; the crawl spends its time waiting on "
+            f"crawl: {pool} {verb} {pace}; the crawl spends its time waiting on "
             f"servers{share}, so more connections, not more CPUs, make it faster."
         )
     busy = (
@@ -107,9 +108,9 @@ def plain_sentence(
     )
     if row.speedup >= 1:
         unsure = "" if row.verdict.startswith("pays") else f" ({row.verdict})"
-        return f"{row.stage}: {processes} processes {verb} {x} times as fast as one{unsure}{busy}."
+        return f"{row.stage}: {pool} {verb} {x} times as fast as one{unsure}{busy}."
     if row.verdict.startswith("too spread"):  # as the Stages table says: no verdict
-        pace = f"{processes} processes {verb} at {x} times the speed of one"
+        pace = f"{pool} {verb} at {x} times the speed of one"
         return f"{row.stage}: {pace}, {row.verdict}{busy}."
     if cost and cost.model.work_s <= cost.model.start_s:  # as the Stages section says
         return (
@@ -174,11 +175,11 @@ def stage_sentence(
             text += "."
     if row.load is not None and row.load > load_limit and row.stage == "crawl":
         text += (
-            f" Other processes kept {sig3(row.load)} cores busy meanwhile; the crawl spends its "
+            f" Other processes kept {cores(row.load)} busy meanwhile; the crawl spends its "
             "time waiting on servers, so its speed depends on them more than on free cores."
         )
     elif row.load is not None and row.load > load_limit:
-        text += f" Other processes kept {sig3(row.load)} cores busy"
+        text += f" Other processes kept {cores(row.load)} busy"
         if not (cpus and cost):
             text += " meanwhile"
         if cpus and cost:

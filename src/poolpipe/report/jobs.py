@@ -12,7 +12,7 @@ from pathlib import Path
 from poolpipe.core.inputs import read_small_file
 from poolpipe.core.timing import TimingRecord, read_record
 from poolpipe.errors import PoolpipeError
-from poolpipe.report.cells import cell, seconds, sig3, size, spread_of, times
+from poolpipe.report.cells import cell, cores, seconds, size, spread_of, times
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,7 +230,7 @@ def jobs_table(jobs: Sequence[JobRow]) -> tuple[list[str], list[list[str]]]:
             seconds(j.wall_s),
             seconds(j.startup_s),
             times(j.speedup),
-            "" if j.load is None else f"{sig3(j.load)} cores",
+            cores(j.load),
             size(j.max_rss_mb * (1 << 20)) if j.max_rss_mb is not None else "",
             str(j.exit_status),
         ]

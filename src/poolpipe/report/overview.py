@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from poolpipe.bench import ScalingPoint
 from poolpipe.report import plots
 from poolpipe.report.benches import ipc_advice, ipc_table, overhead_table, scaling_table
 from poolpipe.report.cells import counted, seconds, shown, sig3
@@ -168,7 +170,7 @@ def overhead_section(report: TimingReport) -> Section | None:
         text=origin(report, "bench_overhead")
         + f"Measured by bench_overhead: starting a pool of {largest.processes} (fork, "
         f"worker start, the first task's round trip, shutdown) takes {seconds(largest.start_s)}"
-        f" (median of {largest.repeats}), and each further task "
+        f" ({_repeats(largest.repeats)}), and each further task "
         + (
             f"{seconds(largest.dispatch_us * 1e-6)} to dispatch"
             if largest.dispatch_us > 0  # 0: the tasks' time was within the start's noise
@@ -181,6 +183,17 @@ def overhead_section(report: TimingReport) -> Section | None:
         caption="Curves: the speedup each stage's fit predicts for bigger or smaller chunks; "
         "below 1 a pool cannot pay.",
     )
+
+
+def _repeats(n: int) -> str:
+    """How many measurements a median is of: 'median of 5', 'one measurement'."""
+    return f"median of {n}" if n != 1 else "one measurement"
+
+
+def _over(points: Sequence[ScalingPoint]) -> str:
+    """The process counts bench_cpu ran: '1 to 8 processes', '1 process'."""
+    low, high = points[0].processes, points[-1].processes
+    return f"{low} to {high} processes" if high != low else counted(low, "process", "processes")
 
 
 def bench_sections(report: TimingReport) -> list[Section]:
@@ -205,8 +218,8 @@ def bench_sections(report: TimingReport) -> list[Section]:
         out.append(
             Section(
                 title="CPU scaling (bench_cpu)",
-                text=origin(report, "bench_cpu") + "The article's pure-Python loop split over 1 to "
-                f"{report.scaling[-1].processes} processes; wall times over the repeats. "
+                text=origin(report, "bench_cpu") + "The article's pure-Python loop split over "
+                f"{_over(report.scaling)}; wall times over the repeats. "
                 + (
                     f"Amdahl's-law serial fraction: {shown(report.serial_fraction)}."
                     if report.serial_fraction is not None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from poolpipe.core.timing import parse_utc
 from poolpipe.report.cells import (
+    cores,
     count,
     rate,
     seconds,
@@ -179,7 +180,7 @@ def stages_table(stages: Sequence[StageRow]) -> tuple[list[str], list[list[str]]
                 f"{size(s.bytes)}, {count(s.items, s.unit)}" if s.bytes else count(s.items, s.unit),
                 through,
                 speedup,
-                "" if s.load is None else f"{sig3(s.load)} cores",
+                cores(s.load),
                 s.verdict,
             ]
         )
