@@ -164,3 +164,31 @@ def test_one_measured_pool_size_or_repeat_is_said_as_one() -> None:
     four = ScalingPoint(processes=4, wall_s=0.3, runs=(0.3,), speedup=3.3, efficiency=0.8)
     assert (_over([one]), _over([one, four])) == ("1 process", "1 to 4 processes")
     assert (_repeats(1), _repeats(5)) == ("one measurement", "median of 5")
+
+
+def test_the_headline_quotes_the_start_of_the_pool_size_the_stage_used(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from poolpipe.bench import OverheadPoint
+    from poolpipe.report.explain import plain_sentence
+    from poolpipe.report.stages import stage_rows
+
+    from .test_analysis import _record
+
+    def point(processes: int, start_s: float) -> OverheadPoint:
+        return OverheadPoint(
+            processes=processes,
+            start_s=start_s,
+            start_min_s=start_s,
+            start_max_s=start_s,
+            dispatch_us=1.0,
+            repeats=3,
+            load=None,
+        )
+
+    records = [replace(_record("sum_chunk", 0, 0.0, 0.06, serial=0.05), processes=1)]
+    jobs = _jobs(tmp_path, records)
+    (row,) = stage_rows(jobs)
+    row = replace(row, verdict="does not pay")
+    text = plain_sentence(row, None, jobs, load_limit=9, overhead=[point(1, 0.0283), point(16, 2)])
+    assert "starting a pool of 1 process costs 28.3 ms" in text and "2 s" not in text

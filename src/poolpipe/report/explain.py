@@ -28,11 +28,15 @@ class StageCost:
         return need / self.model.work_s * self.bytes_per_chunk / 1e6
 
 
+def nearest(overhead: Sequence[OverheadPoint], processes: int) -> OverheadPoint | None:
+    """The measured pool of `processes`, or of the nearest size measured (None if none)."""
+    return min(overhead, key=lambda p: abs(p.processes - processes)) if overhead else None
+
+
 def start_at(overhead: Sequence[OverheadPoint], processes: int) -> float | None:
     """The measured start-up cost of a pool of `processes`, or of the nearest size measured."""
-    if not overhead:
-        return None
-    return min(overhead, key=lambda p: abs(p.processes - processes)).start_s
+    near = nearest(overhead, processes)
+    return near.start_s if near else None
 
 
 def stage_cost(
@@ -67,9 +71,10 @@ def plain_sentence(
     jobs: Sequence[JobRow],
     *,
     load_limit: float,
-    start_s: float | None = None,
+    overhead: Sequence[OverheadPoint] = (),
 ) -> str:
-    """One sentence a newcomer reads in seconds: how much faster (or slower) the pool was, why."""
+    """One sentence a newcomer reads in seconds: how much faster (or slower) the pool was, why;
+    overhead gives the start of the measured pool size nearest the one the stage used."""
     mine = [j for j in jobs if j.stage == row.stage and j.chunk is not None]
     if row.speedup is None:
         note = _note(mine)
@@ -118,12 +123,14 @@ def plain_sentence(
             "processes could share was no more than the pool's start, so the pool could not pay."
         )
     work = [j.serial_wall_s for j in mine if j.serial_wall_s]
-    start = cost.model.start_s if cost else start_s
     why = []
     if work:
         why.append(f"each chunk is {seconds(sorted(work)[len(work) // 2])} of work")
-    if start is not None:
-        why.append(f"starting the pool costs {seconds(start)}")
+    if cost:
+        why.append(f"starting the pool costs {seconds(cost.model.start_s)}")
+    elif near := nearest(overhead, processes):  # named: the size measured may differ
+        pool_of = counted(near.processes, "process", "processes")
+        why.append(f"starting a pool of {pool_of} costs {seconds(near.start_s)}")
     reason = (": " + " and ".join(why)) if why else ""
     return (
         f"{row.stage}: slower here, {x} times the speed of one process{reason}{busy}; "

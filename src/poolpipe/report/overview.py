@@ -56,14 +56,13 @@ def run_section(report: TimingReport) -> Section:
 
 def headline(report: TimingReport) -> str:
     """Per stage one plain sentence: how much the pool bought here, and why."""
-    start = report.overhead[-1].start_s if report.overhead else None
     lines = [
         plain_sentence(
             s,
             stage_cost(s.stage, report.jobs, report.overhead),
             report.jobs,
             load_limit=report.judgement.load_limit,
-            start_s=start,
+            overhead=report.overhead,
         )
         for s in report.stages
     ]
