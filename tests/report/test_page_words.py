@@ -192,3 +192,23 @@ def test_the_headline_quotes_the_start_of_the_pool_size_the_stage_used(tmp_path:
     row = replace(row, verdict="does not pay")
     text = plain_sentence(row, None, jobs, load_limit=9, overhead=[point(1, 0.0283), point(16, 2)])
     assert "starting a pool of 1 process costs 28.3 ms" in text and "2 s" not in text
+
+
+def test_free_cores_enough_for_the_workers_are_not_called_too_few(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from poolpipe.bench import CostModel
+    from poolpipe.report.explain import StageCost, stage_sentence
+    from poolpipe.report.stages import stage_rows
+
+    from .test_analysis import _record
+
+    records = [_record("sum_chunk", c, 2.0 * c, 1.0, serial=1.5, load=0.5) for c in (0, 1)]
+    (row,) = stage_rows(_jobs(tmp_path, records))
+    model = CostModel(start_s=0.02, serial_s=0.01, work_s=2.0)
+    cost = StageCost(stage="sum", processes=2, model=model, bytes_per_chunk=1e6)
+    roomy = stage_sentence(row, cost, load_limit=0.25, cpus=16)
+    assert "leaving about 15.5 for the pool's 2 workers, enough for each worker" in roomy
+    assert "could not all run at once" not in roomy
+    tight = stage_sentence(replace(row, load=15.5), cost, load_limit=0.25, cpus=16)
+    assert "leaving about 0.5 for the pool's 2 workers, so the workers could not all run" in tight
