@@ -212,3 +212,12 @@ def test_free_cores_enough_for_the_workers_are_not_called_too_few(tmp_path: Path
     assert "could not all run at once" not in roomy
     tight = stage_sentence(replace(row, load=15.5), cost, load_limit=0.25, cpus=16)
     assert "leaving about 0.5 for the pool's 2 workers, so the workers could not all run" in tight
+
+
+def test_a_value_that_rounds_up_to_the_next_unit_is_shown_in_it() -> None:
+    from poolpipe.report.cells import count, seconds, size
+
+    assert (seconds(0.99996), seconds(3599.9), seconds(59.9)) == ("1 s", "1 h", "59.9 s")
+    assert (seconds(0.0009996), seconds(90)) == ("1 ms", "1.5 min")
+    assert (size(999_999), size(999)) == ("1 MB", "999 B")
+    assert count(999_999_999, "rows") == "1 G rows"

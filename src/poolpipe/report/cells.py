@@ -64,7 +64,7 @@ def scaled(value: float | None, units: tuple[tuple[float, str], ...]) -> str:
         return str(value)
     factor, unit = units[-1]
     for factor, unit in units:  # noqa: B007 (the first unit the value reaches is kept)
-        if abs(value) >= factor:
+        if abs(float(f"{value / factor:.3g}")) >= 1:  # rounded first: 999 999 B is 1 MB
             break
     return f"{sig3(value / factor)} {unit}"
 
@@ -80,9 +80,7 @@ def seconds(value: float | None) -> str:
         return "0 s"
     if value is not None and 0 < abs(value) < 1e-6:
         return f"{sig3(value * 1e6)} µs"
-    if value is not None and value >= 60:
-        return scaled(value, TIME)
-    return scaled(value, TIME[3:])
+    return scaled(value, TIME)
 
 
 def size(value: float | None) -> str:
