@@ -221,3 +221,13 @@ def test_a_value_that_rounds_up_to_the_next_unit_is_shown_in_it() -> None:
     assert (seconds(0.0009996), seconds(90)) == ("1 ms", "1.5 min")
     assert (size(999_999), size(999)) == ("1 MB", "999 B")
     assert count(999_999_999, "rows") == "1 G rows"
+
+
+def test_a_million_bad_lines_are_grouped_in_the_sentence_as_in_the_table() -> None:
+    from poolpipe.report.results import sum_section
+
+    total = {"total": 7, "numbers": 2, "lines": 1_000_003, "bytes": 9, "bad_lines": 1_000_000}
+    section = sum_section(total | {"blank_lines": 1_000}, dataset="d")
+    said = "1\u2009000\u2009000 bad lines (counted, not summed) and 1\u2009000 blank."
+    assert said in section.text
+    assert section.table[1][0][3:5] == ["1\u2009000\u2009000", "1\u2009000"]

@@ -94,8 +94,8 @@ def sum_section(total: dict[str, Any], *, dataset: str) -> Section:
     return Section(
         title=f"Sum: result ({dataset})",
         text=f"{counted(_int(total.get('numbers')), 'number')} in {size(_int(total.get('bytes')))} "
-        f"add up to {shown}{where}. {bad} bad line{'s' if bad != 1 else ''} "
-        f"(counted, not summed) and {blank} blank.{first}",
+        f"add up to {shown}{where}. {grouped(bad)} bad line{'s' if bad != 1 else ''} "
+        f"(counted, not summed) and {grouped(blank)} blank.{first}",
         table=(
             ["total", "numbers", "lines", "bad lines", "blank lines", "size"],
             [
@@ -104,8 +104,8 @@ def sum_section(total: dict[str, Any], *, dataset: str) -> Section:
                     # every digit: 60 M numbers and 60 M lines would hide the bad and blank ones
                     _exact(_int(total.get("numbers"))),
                     _exact(_int(total.get("lines"))),
-                    str(bad),
-                    str(blank),
+                    grouped(bad),
+                    grouped(blank),
                     size(_int(total.get("bytes"))),
                 ]
             ],
