@@ -231,3 +231,18 @@ def test_a_million_bad_lines_are_grouped_in_the_sentence_as_in_the_table() -> No
     said = "1\u2009000\u2009000 bad lines (counted, not summed) and 1\u2009000 blank."
     assert said in section.text
     assert section.table[1][0][3:5] == ["1\u2009000\u2009000", "1\u2009000"]
+
+
+def test_the_averaging_section_counts_the_chunks_averaged_and_draws_no_zeros(
+    tmp_path: Path,
+) -> None:
+    from poolpipe.report import train_section
+
+    flat = tmp_path / "flat.csv"
+    flat.write_text("x,y\n1,4\n2,4\n3,4\n")
+    model = train_file(str(flat), "y", processes=1, chunks=8, compare_full_fit=True)
+    assert (model["chunks"], model["chunks_averaged"]) == (8, 3)
+    section = train_section(model)
+    assert "over 8 chunks, 3 of them with a fit to average." in section.text
+    assert "all differences are 0" in section.text and section.png is None
+    assert "rounding error" not in section.caption

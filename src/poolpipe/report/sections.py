@@ -68,12 +68,25 @@ def train_section(model: dict, *, dataset: str | None = None) -> Section:
     methods = list(diffs)
     rows = [[m, shown(diffs[m]["coef"]), shown(diffs[m]["intercept"])] for m in methods]
     worst = [max(diffs[m]["coef"], diffs[m]["intercept"]) for m in methods]
+    chunks = model["chunks"]
+    averaged = model.get("chunks_averaged", chunks)  # a chunk with no rows has no fit to average
+    over = counted(chunks, "chunk") + (
+        f", {averaged} of them with a fit to average" if averaged != chunks else ""
+    )
+    text = (
+        f"Largest absolute difference of each method's coefficients and intercept from "
+        f"scikit-learn's fit on all {counted(model['rows'], 'row')}, over {over}."
+        + (f" Warning: {model['average_warning']}." if model.get("average_warning") else "")
+    )
+    if not any(worst):  # a constant target, for one: every method is exact, nothing to draw
+        return Section(
+            title=title,
+            text=text + " Every method matches the full fit exactly: all differences are 0.",
+            table=(["method", "coef", "intercept"], rows),
+        )
     return Section(
         title=title,
-        text=f"Largest absolute difference of each method's coefficients and intercept from "
-        f"scikit-learn's fit on all {counted(model['rows'], 'row')}, over "
-        f"{counted(model['chunks'], 'chunk')}."
-        + (f" Warning: {model['average_warning']}." if model.get("average_warning") else ""),
+        text=text,
         table=(["method", "coef", "intercept"], rows),
         png=plots.bars(
             methods,
@@ -82,7 +95,8 @@ def train_section(model: dict, *, dataset: str | None = None) -> Section:
             title="Train error by merge method",
             log=True,
         ),
-        caption="Log scale: the exact merge sits at rounding error, averaging does not.",
+        caption="Log scale: the exact merge sits at rounding error, averaging does not."
+        + (" A difference of 0 is drawn at 1e-17." if not all(worst) else ""),
     )
 
 
