@@ -246,3 +246,15 @@ def test_the_averaging_section_counts_the_chunks_averaged_and_draws_no_zeros(
     assert "over 8 chunks, 3 of them with a fit to average." in section.text
     assert "all differences are 0" in section.text and section.png is None
     assert "rounding error" not in section.caption
+
+
+def test_a_supervised_program_stopped_by_sigterm_says_so(tmp_path: Path) -> None:
+    from poolpipe.report.results import supervise_section
+
+    ticks = tmp_path / "ticks.tsv"
+    ticks.write_text(
+        "process\tticks\trestarts\texit_code\tstatus\nweb\t12\t0\t-15\tstopped\nw1\t5\t1\t0\tdone\n"
+    )
+    head, rows = supervise_section(ticks).table
+    assert head[:2] == ["loop or program", "ticks or heartbeats"]
+    assert [r[3] for r in rows] == ["signal SIGTERM", "exit code 0"]

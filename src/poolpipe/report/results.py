@@ -21,6 +21,7 @@ from poolpipe.core import tsv
 from poolpipe.core.bigints import decimal_to_int, int_to_decimal
 from poolpipe.core.inputs import check_input_file, read_small_file
 from poolpipe.core.outputs import r2_label
+from poolpipe.core.pool import exit_text
 from poolpipe.errors import PoolpipeError
 from poolpipe.report.cells import count, counted, grouped, p_value, sig3, size
 from poolpipe.report.sections import (
@@ -226,6 +227,14 @@ def tasks_section(results_tsv: str | os.PathLike[str], *, dataset: str) -> Secti
     )
 
 
+def _ended(code: str) -> str:
+    """An exit code of ticks.tsv in words: 'exit code 0', 'signal SIGTERM' (as pool errors)."""
+    try:
+        return exit_text(int(code))
+    except ValueError:
+        return code
+
+
 def supervise_section(ticks_tsv: str | os.PathLike[str], *, note: str = "") -> Section:
     """The supervised loops: each one's ticks, restarts and how it ended."""
     data = read_small_file(ticks_tsv, label="supervise result", limit=RESULT_LIMIT)
@@ -235,7 +244,7 @@ def supervise_section(ticks_tsv: str | os.PathLike[str], *, note: str = "") -> S
             tsv.unescape(r.get("process") or ""),
             r.get("ticks") or "",
             r.get("restarts") or "",
-            r.get("exit_code") or "",
+            _ended(r.get("exit_code") or ""),
             tsv.unescape(r.get("status") or ""),
         ]
         for r in reader
@@ -247,7 +256,7 @@ def supervise_section(ticks_tsv: str | os.PathLike[str], *, note: str = "") -> S
         "the supervisor; "
         f"{restarts} restart{'s' if restarts != 1 else ''} in all. A loop's status says how it "
         "ended.",
-        table=(["loop", "ticks", "restarts", "exit code", "status"], rows),
+        table=(["loop or program", "ticks or heartbeats", "restarts", "ended by", "status"], rows),
     )
 
 
