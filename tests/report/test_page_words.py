@@ -258,3 +258,14 @@ def test_a_supervised_program_stopped_by_sigterm_says_so(tmp_path: Path) -> None
     head, rows = supervise_section(ticks).table
     assert head[:2] == ["loop or program", "ticks or heartbeats"]
     assert [r[3] for r in rows] == ["signal SIGTERM", "exit code 0"]
+
+
+def test_the_timeline_speaks_of_hatched_bars_and_stages_only_where_there_are_some() -> None:
+    from types import SimpleNamespace
+
+    from poolpipe.report.overview import stage_sections
+    from poolpipe.report.stages import Bar
+
+    bars = [Bar(stage="tasks", label="run_tasks t", start_s=0.0, end_s=1.0)]
+    (section,) = stage_sections(SimpleNamespace(bars=bars, stages=[]))  # type: ignore[arg-type]
+    assert "Hatched" not in section.text and section.caption == ""

@@ -97,11 +97,19 @@ def stage_sections(report: TimingReport) -> list[Section]:
                 text="Every timed job of this run from its start to its end (the UTC clocks of "
                 "the timing records). The light part of a bar is the job's start-up (Python, "
                 "imports, reading its inputs: Snakemake's whole-job time less the timed work); "
-                "the dark part is the work itself. Hatched bars are the same work rerun in one "
-                "process, only to measure the speedup." + idle,
+                "the dark part is the work itself."
+                + (
+                    " Hatched bars are the same work rerun in one process, only to measure the "
+                    "speedup."
+                    if any(b.serial for b in report.bars)
+                    else ""
+                )
+                + idle,
                 png=plots.timeline(report.bars, gaps),
                 caption="A stage's time below is the stretch covered by its chunk bars: jobs "
-                "that ran at once count once.",
+                "that ran at once count once."
+                if report.stages
+                else "",
             )
         )
     if report.stages:
