@@ -269,3 +269,22 @@ def test_the_timeline_speaks_of_hatched_bars_and_stages_only_where_there_are_som
     bars = [Bar(stage="tasks", label="run_tasks t", start_s=0.0, end_s=1.0)]
     (section,) = stage_sections(SimpleNamespace(bars=bars, stages=[]))  # type: ignore[arg-type]
     assert "Hatched" not in section.text and section.caption == ""
+
+
+def test_an_unmeasurable_dispatch_and_a_clipped_serial_fraction_say_so() -> None:
+    from poolpipe.bench import OverheadPoint
+    from poolpipe.report.benches import overhead_table
+    from poolpipe.report.overview import _amdahl
+
+    one = OverheadPoint(
+        processes=1,
+        start_s=0.03,
+        start_min_s=0.02,
+        start_max_s=0.04,
+        dispatch_us=0.0,
+        repeats=3,
+        load=None,
+    )
+    assert overhead_table([one])[1][0][4] == "too little to measure"
+    assert "not meaningful" in _amdahl(1.0) and ": 1." not in _amdahl(1.0)
+    assert _amdahl(0.25) == "Amdahl's-law serial fraction: 0.25."

@@ -141,7 +141,7 @@ def overhead_table(points: Sequence[OverheadPoint]) -> tuple[list[str], list[lis
             seconds(p.start_s),
             seconds(p.start_min_s),
             seconds(p.start_max_s),
-            seconds(p.dispatch_us * 1e-6),
+            seconds(p.dispatch_us * 1e-6) if p.dispatch_us > 0 else "too little to measure",
             shown(p.repeats),
             cores(p.load),
         ]

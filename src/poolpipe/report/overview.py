@@ -203,6 +203,23 @@ def _over(points: Sequence[ScalingPoint]) -> str:
     return f"{low} to {high} processes" if high != low else counted(low, "process", "processes")
 
 
+def _amdahl(fraction: float | None) -> str:
+    """The serial fraction fitted to bench_cpu, or why it says nothing (fitted at a bound)."""
+    if fraction is None:
+        return "No serial fraction: it needs more than one process count."
+    if fraction >= 1:  # clipped: more processes were no faster than one (or slower)
+        return (
+            "Amdahl's-law serial fraction: not meaningful, the fit reaches the bound 1 (more "
+            "processes were no faster than one)."
+        )
+    if fraction <= 0:
+        return (
+            "Amdahl's-law serial fraction: 0, the fit's lower bound (the speedup kept up with "
+            "the processes)."
+        )
+    return f"Amdahl's-law serial fraction: {shown(fraction)}."
+
+
 def bench_sections(report: TimingReport) -> list[Section]:
     """bench_cpu's scaling with its spread, and bench_ipc's costs."""
     out = []
@@ -227,14 +244,13 @@ def bench_sections(report: TimingReport) -> list[Section]:
                 title="CPU scaling (bench_cpu)",
                 text=origin(report, "bench_cpu") + "The article's pure-Python loop split over "
                 f"{_over(report.scaling)}; wall times over the repeats. "
-                + (
-                    f"Amdahl's-law serial fraction: {shown(report.serial_fraction)}."
-                    if report.serial_fraction is not None
-                    else "No serial fraction: it needs more than one process count."
-                )
+                + _amdahl(report.serial_fraction)
                 + f"{fit}{warn}",
                 table=scaling_table(report.scaling, spread_limit=report.judgement.spread_limit),
-                png=plots.scaling(report.scaling, report.serial_fraction),
+                png=plots.scaling(  # a fit at the bound 1 is no curve to draw
+                    report.scaling,
+                    report.serial_fraction if (report.serial_fraction or 0) < 1 else None,
+                ),
                 caption="Dots are medians; the dashed line is perfect scaling.",
             )
         )
