@@ -288,3 +288,26 @@ def test_an_unmeasurable_dispatch_and_a_clipped_serial_fraction_say_so() -> None
     assert overhead_table([one])[1][0][4] == "too little to measure"
     assert "not meaningful" in _amdahl(1.0) and ": 1." not in _amdahl(1.0)
     assert _amdahl(0.25) == "Amdahl's-law serial fraction: 0.25."
+
+
+def test_chunk_jobs_of_runs_split_differently_are_not_compared(tmp_path: Path) -> None:
+    from poolpipe.report.compare import changes_summary, compare
+
+    from .test_analysis import _record
+
+    jobs = _jobs(tmp_path, [_record("sum_chunk", c, 2.0 * c, 1.0) for c in (0, 1)])
+    baseline = {("sum_chunk", "data", str(c)): 0.01 for c in range(4)}
+    changes = compare(jobs, baseline, factor=1.5)
+    marks = sorted((c.chunk, c.mark) for c in changes)
+    assert marks == [
+        ("0", "new"),
+        ("0", "only in the baseline"),
+        ("1", "new"),
+        ("1", "only in the baseline"),
+        ("2", "only in the baseline"),
+        ("3", "only in the baseline"),
+    ]
+    assert changes_summary(changes).startswith(
+        "Against the baseline: 0 jobs slower, 0 faster, 0 the same within the spread, 2 new, "
+        "4 only in the baseline ("
+    )

@@ -6,7 +6,8 @@ import csv
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from poolpipe.core.inputs import read_small_file
@@ -91,13 +92,29 @@ def _noise(jobs: Sequence[JobRow]) -> dict[tuple[str, str], float]:
     return out
 
 
+def _resplit(now: Iterable[Key], before: Iterable[Key]) -> set[tuple[str, str]]:
+    """The rules and datasets whose chunk jobs the two runs split differently: chunk [0] of 2
+    and chunk [0] of 1024 cover different bytes, so neither is compared with the other."""
+    counts = [Counter(k[:2] for k in keys if k[2]) for keys in (now, before)]
+    return {k for k in counts[0] if k in counts[1] and counts[0][k] != counts[1][k]}
+
+
 def compare(jobs: Sequence[JobRow], baseline: dict[Key, float], *, factor: float) -> list[Change]:
-    """Every job of either run; slower or faster when the ratio passes max(factor, 1 + spread)."""
+    """Every job of either run; slower or faster when the ratio passes max(factor, 1 + spread);
+    a chunk job of a rule the runs split into different numbers of chunks is new or only in the
+    baseline."""
     noise = _noise(jobs)
     now = {_key(j): j for j in jobs}
-    out = []
+    resplit = _resplit(now, baseline)
+    pairs: list[tuple[Key, JobRow | None, float | None]] = []
     for key in sorted(set(now) | set(baseline)):
-        job, before = now.get(key), baseline.get(key)
+        if key[2] and key[:2] in resplit:
+            pairs += [(key, now[key], None)] if key in now else []
+            pairs += [(key, None, baseline[key])] if key in baseline else []
+        else:
+            pairs.append((key, now.get(key), baseline.get(key)))
+    out = []
+    for key, job, before in pairs:
         after = float(cell(job.wall_s)) if job else None  # as timings.csv holds it, as before
         ratio = after / before if after is not None and before else None
         limit = max(factor, 1 + noise.get(key[:2], 0.0)) if ratio is not None else None
@@ -145,11 +162,14 @@ def changes_table(changes: Sequence[Change]) -> tuple[list[str], list[list[str]]
 
 def changes_summary(changes: Sequence[Change]) -> str:
     """One sentence: how many jobs got slower, faster, or stayed within the spread."""
-    counts = {m: sum(c.mark == m for c in changes) for m in ("slower", "faster")}
-    same = sum(c.mark == "same within the spread" for c in changes)
+    counts = Counter(c.mark for c in changes)
+    unmatched = f", {counts['new']} new" if counts["new"] else ""
+    if counts["only in the baseline"]:
+        unmatched += f", {counts['only in the baseline']} only in the baseline"
     return (
         f"Against the baseline: {counted(counts['slower'], 'job')} slower, "
-        f"{counts['faster']} faster, {same} the same within the spread (a job counts as changed "
-        "when its wall time moved by more than the larger of the configured factor and its "
-        "rule's spread over chunks)."
+        f"{counts['faster']} faster, {counts['same within the spread']} the same within the "
+        f"spread{unmatched} (a job counts as changed when its wall time moved by more than the "
+        "larger of the configured factor and its rule's spread over chunks; chunk jobs are "
+        "compared only where both runs split the data into as many chunks)."
     )
