@@ -129,7 +129,7 @@ def stage_rows(
         rerun = [j for j in mine if j.speedup is not None]
         # an empty chunk times only the pool's start: it says nothing of the work's speedup
         worked = [j for j in rerun if j.items or j.bytes] or rerun
-        speedups = spread_of([j.speedup for j in worked])  # type: ignore[misc]
+        speedups = spread_of([j.speedup for j in worked if j.speedup is not None])
         loads = spread_of([j.load for j in mine if j.load is not None])
         size, items = sum(j.bytes for j in mine), sum(j.items for j in mine)
         out.append(
