@@ -169,6 +169,20 @@ def test_the_exact_merge_equals_one_fit_on_all_rows(tmp_path, name):
         assert model["rows"] == len(y)
 
 
+def test_a_fit_is_byte_identical_whatever_the_pools_size(tmp_path):
+    # a laptop's 2 processes and a cluster node's 3 or 16 give the same model.json: the pieces
+    # a chunk is cut into, and so the merge's order, follow from its bytes alone
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(200_000, 4)) * [1, 10, 1e3, 1e-2]
+    y = x @ [1.5, -2.25, 0.125, 40] + rng.normal(size=len(x))
+    path = write_csv(tmp_path / "t.csv", x, y)
+    assert path.stat().st_size > 2 * 2 * (4 << 20)  # over two pieces in each of 2 chunks
+    models = [
+        dumps_json(train_file(str(path), "y", processes=p, chunks=2)["exact"]) for p in (1, 2, 3)
+    ]
+    assert models[1] == models[0] and models[2] == models[0]
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_unequal_chunks_and_chunks_with_fewer_rows_than_features(tmp_path, name):
     x, y = case(name, np.random.default_rng(100 + CASES.index(name)))

@@ -3,7 +3,8 @@ a mergeable TrainPart; a second pass, where asked or needed, refines the coeffic
 the middle of the robust covariance; the full fit reads every row at once as a check.
 
 Every pass streams its byte ranges block by block (bounded memory) and is cut into pieces for
-the pool by pieces_for, so one worker per core shares each chunk.
+the pool by their size alone (pieces_of), so the workers share each chunk and the result does
+not depend on how many there are.
 
 Refinement. A least-squares solution from a backward-stable QR in doubles is accurate to
 about eps·(κ + κ²·tanθ) (κ the condition number of the equilibrated design, θ the angle
@@ -41,7 +42,7 @@ from poolpipe.core.chunks import (
     header_end,
     iter_blocks,
     merge_ordered,
-    pieces_for,
+    split_range,
     strict_stop,
 )
 from poolpipe.core.pool import pool_map, serial_map
@@ -85,16 +86,22 @@ def run_pass(
     return pool_map(job, tasks, max(1, min(processes, len(tasks))), describe=name)
 
 
-def pieces_of(rng: Range, processes: int) -> list[Range]:
-    """pieces_for's pieces of a range, none empty and no more than its bytes: a pool of 1,024
-    on a file of 4 rows (1,024 chunks) would otherwise run 4 million empty tasks."""
-    return [piece for piece in pieces_for(rng, processes, 1) if piece.size]
+PIECE_BYTES = BLOCK_SIZE
+"""About how large a piece of a range is. The pieces follow from the range alone, never from
+the pool's size: the parts merge piece by piece, so a fit is byte-identical on any number of
+processes (a laptop's 2, a cluster node's 16)."""
+
+
+def pieces_of(rng: Range) -> list[Range]:
+    """A range's pieces, about PIECE_BYTES each, none empty."""
+    count = max(1, rng.size // PIECE_BYTES)
+    return [piece for piece in split_range(rng, count) if piece.size]
 
 
 def train_workers(ranges: Sequence[Range], processes: int) -> int:
     """The workers train_chunks runs the ranges with (run_pass's pool: no more than their
     pieces): what a timing record names, not the processes asked for."""
-    return max(1, min(processes, sum(len(pieces_of(rng, processes)) for rng in ranges)))
+    return max(1, min(processes, sum(len(pieces_of(rng)) for rng in ranges)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -288,7 +295,7 @@ def train_chunks(
     serial: bool = False,
 ) -> list[TrainPart]:
     """One part per range, its pieces run by a pool of `processes` workers (or here if serial)."""
-    tasks = [(i, piece) for i, rng in enumerate(ranges) for piece in pieces_of(rng, processes)]
+    tasks = [(i, piece) for i, rng in enumerate(ranges) for piece in pieces_of(rng)]
     results = run_pass(
         _Trainer(columns, strict), tasks, processes, serial=serial, name=lambda t: describe(t[1])
     )
@@ -358,7 +365,7 @@ def refine(
     means = d.means.astype(np.longdouble)
     intercept = means[k] - means[:k] @ coef if d.intercept else np.longdouble(0)
     job = RefinePass(columns, d, intercept, coef)
-    tasks = [piece for rng in ranges for piece in pieces_of(rng, processes)]
+    tasks = [piece for rng in ranges for piece in pieces_of(rng)]
     results = run_pass(
         job, tasks, processes, serial=processes == 1, name=lambda t: describe(t, "refinement")
     )
@@ -434,7 +441,7 @@ def robust_sums(
     ranges: Sequence[Range], job: RobustPass, *, processes: int, serial: bool = False
 ) -> np.ndarray:
     """The second pass over every range, its pieces run by the pool: the summed middle matrix."""
-    tasks = [piece for rng in ranges for piece in pieces_of(rng, processes)]
+    tasks = [piece for rng in ranges for piece in pieces_of(rng)]
     results = run_pass(
         job,
         tasks,
