@@ -19,9 +19,11 @@ rule bench_cpu:
         mem_mb=pool_mem_mb,
         runtime=30,
     params:
-        most=config["bench"]["cpu"]["threads"],  # a param: a new count runs it again
-        iterations=config["bench"]["cpu"]["iterations"],
-        repeats=config["bench"]["cpu"]["repeats"],
+        **named(
+            most=config["bench"]["cpu"]["threads"],  # a param: a new count runs it again
+            iterations=config["bench"]["cpu"]["iterations"],
+            repeats=config["bench"]["cpu"]["repeats"],
+        ),
     script:
         "../scripts/bench_cpu.py"
 
@@ -62,8 +64,10 @@ rule bench_overhead:
         mem_mb=pool_mem_mb,
         runtime=10,
     params:
-        most=config["bench"]["overhead"]["threads"],  # a param: a new count runs it again
-        repeats=config["bench"]["overhead"]["repeats"],
-        tasks=config["bench"]["overhead"]["tasks"],
+        **named(
+            most=config["bench"]["overhead"]["threads"],  # a param: a new count runs it again
+            repeats=config["bench"]["overhead"]["repeats"],
+            tasks=config["bench"]["overhead"]["tasks"],
+        ),
     script:
         "../scripts/bench_overhead.py"

@@ -661,15 +661,18 @@ def compare_serial(wildcards):
 
 
 def serial_note(wildcards):
-    """Why a chunk job measures no one-process comparison ("" when it does)."""
+    """Why a chunk job measures no one-process comparison ("" when it does). A user's dataset
+    that does not opt in is told so whatever timing.compare_serial is: turning that setting
+    over changes nothing of its jobs, so it re-runs none of them."""
     if compare_serial(wildcards):
         return ""
-    if not config["timing"]["compare_serial"]:
-        return "not measured: timing.compare_serial is off"
-    return (
-        f"not measured: dataset {wildcards.dataset!r} is not a demo dataset; "
-        "set compare_serial in its sheet row's demo_settings column to measure"
-    )
+    d = DATASETS[wildcards.dataset]
+    if d.path not in DEMO_INPUTS and "compare_serial" not in d.demo_settings:
+        return (
+            f"not measured: dataset {wildcards.dataset!r} is not a demo dataset; "
+            "set compare_serial in its sheet row's demo_settings column to measure"
+        )
+    return "not measured: timing.compare_serial is off"
 
 
 def compare_full_fit(wildcards):
@@ -680,3 +683,23 @@ def compare_full_fit(wildcards):
 def uses_demo_site(wildcards):
     """Whether a crawl dataset's jobs run the demo site."""
     return uses_demo_setting("demo_site", wildcards.dataset)
+
+
+def named(**params):
+    """A rule's params, and one more, `named`, holding them all by name. Snakemake tells a
+    changed param by the set of the values alone, without names: a setting turned to a value
+    another param already held (train.intercept false beside train.strict false) re-ran
+    nothing. Functions of the wildcards are called for `named` too."""
+    if not any(callable(value) for value in params.values()):
+        return {**params, "named": dict(params)}
+
+    def by_name(wildcards):
+        return {k: v(wildcards) if callable(v) else v for k, v in params.items()}
+
+    return {**params, "named": by_name}
+
+
+def crawl_settings():
+    """The crawl section as a crawl job takes it, less crawl.threads (the job's processes,
+    which change no result: a new count re-runs nothing)."""
+    return {k: v for k, v in config["crawl"].items() if k != "threads"}

@@ -18,9 +18,11 @@ rule demo_urls:
         mem_mb=256,
         runtime=10,
     params:
-        pages=config["demo"]["crawl"]["pages"],
-        duplicates=config["demo"]["crawl"]["duplicates"],
-        seed=config["demo"]["seed"],
+        **named(
+            pages=config["demo"]["crawl"]["pages"],
+            duplicates=config["demo"]["crawl"]["duplicates"],
+            seed=config["demo"]["seed"],
+        ),
     script:
         "../scripts/demo_urls.py"
 
@@ -77,10 +79,12 @@ rule crawl_chunk:
         mem_mb=pool_mem_mb,
         runtime=240,
     params:
-        crawl=config["crawl"],
-        site=demo_site_spec,
-        compare_serial=compare_serial,
-        serial_note=serial_note,
+        **named(
+            crawl=crawl_settings(),
+            site=demo_site_spec,
+            compare_serial=compare_serial,
+            serial_note=serial_note,
+        ),
     script:
         "../scripts/crawl_chunk.py"
 
@@ -110,7 +114,9 @@ rule merge_crawl:
         mem_mb=512,
         runtime=30,
     params:
-        crawl=config["crawl"],
-        demo_site=uses_demo_site,
+        **named(
+            crawl=crawl_settings(),
+            demo_site=uses_demo_site,
+        ),
     script:
         "../scripts/merge_crawl.py"

@@ -28,10 +28,12 @@ rule report:
         mem_mb=1024,
         runtime=10,
     params:
+        **named(
+            baseline=config["report"]["baseline"],
+            spread_limit=config["report"]["spread_limit"],
+            load_limit=config["report"]["load_limit"],
+            compare_factor=config["report"]["compare_factor"],
+        ),
         records=timing_records,
-        baseline=config["report"]["baseline"],
-        spread_limit=config["report"]["spread_limit"],
-        load_limit=config["report"]["load_limit"],
-        compare_factor=config["report"]["compare_factor"],
     script:
         "../scripts/report.py"

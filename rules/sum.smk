@@ -18,10 +18,12 @@ rule demo_numbers:
         mem_mb=1024,
         runtime=30,
     params:
-        lines=config["demo"]["numbers"]["lines"],
-        blank_lines=config["demo"]["numbers"]["blank_lines"],
-        bad_lines=config["demo"]["numbers"]["bad_lines"],
-        seed=config["demo"]["seed"],
+        **named(
+            lines=config["demo"]["numbers"]["lines"],
+            blank_lines=config["demo"]["numbers"]["blank_lines"],
+            bad_lines=config["demo"]["numbers"]["bad_lines"],
+            seed=config["demo"]["seed"],
+        ),
     script:
         "../scripts/demo_numbers.py"
 
@@ -73,9 +75,11 @@ rule sum_chunk:
         mem_mb=pool_mem_mb,
         runtime=60,
     params:
-        strict=config["sum"]["strict"],
-        compare_serial=compare_serial,
-        serial_note=serial_note,
+        **named(
+            strict=config["sum"]["strict"],
+            compare_serial=compare_serial,
+            serial_note=serial_note,
+        ),
     script:
         "../scripts/sum_chunk.py"
 

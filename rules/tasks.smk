@@ -22,9 +22,11 @@ rule demo_tasks:
         mem_mb=512,
         runtime=10,
     params:
-        files=config["demo"]["tasks"]["files"],
-        tasks=config["demo"]["tasks"]["tasks"],
-        seed=config["demo"]["seed"],
+        **named(
+            files=config["demo"]["tasks"]["files"],
+            tasks=config["demo"]["tasks"]["tasks"],
+            seed=config["demo"]["seed"],
+        ),
     script:
         "../scripts/demo_tasks.py"
 
@@ -49,10 +51,12 @@ rule run_tasks:
         mem_mb=pool_mem_mb,
         runtime=60,
     params:
+        **named(
+            timeout_s=config["tasks"]["timeout_s"],
+            retries=config["tasks"]["retries"],
+            backoff_s=config["tasks"]["backoff_s"],
+            backoff_max_s=config["tasks"]["backoff_max_s"],
+        ),
         identity=input_identity,
-        timeout_s=config["tasks"]["timeout_s"],
-        retries=config["tasks"]["retries"],
-        backoff_s=config["tasks"]["backoff_s"],
-        backoff_max_s=config["tasks"]["backoff_max_s"],
     script:
         "../scripts/run_tasks.py"

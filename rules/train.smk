@@ -18,12 +18,14 @@ rule demo_train:
         mem_mb=512,
         runtime=30,
     params:
-        rows=config["demo"]["train"]["rows"],
-        coef=config["demo"]["train"]["coef"],
-        intercept=config["demo"]["train"]["intercept"],
-        noise=config["demo"]["train"]["noise"],
-        bad_rows=config["demo"]["train"]["bad_rows"],
-        seed=config["demo"]["seed"],
+        **named(
+            rows=config["demo"]["train"]["rows"],
+            coef=config["demo"]["train"]["coef"],
+            intercept=config["demo"]["train"]["intercept"],
+            noise=config["demo"]["train"]["noise"],
+            bad_rows=config["demo"]["train"]["bad_rows"],
+            seed=config["demo"]["seed"],
+        ),
     script:
         "../scripts/demo_train.py"
 
@@ -48,12 +50,14 @@ rule split_train:
         mem_mb=256,
         runtime=10,
     params:
-        chunks=split_chunks,
-        target=train_target,
-        features=train_features,
+        **named(
+            chunks=split_chunks,
+            target=train_target,
+            features=train_features,
+            delimiter=config["train"]["delimiter"],
+            weights=config["train"]["weights"],
+        ),
         identity=input_identity,
-        delimiter=config["train"]["delimiter"],
-        weights=config["train"]["weights"],
     script:
         "../scripts/split_train.py"
 
@@ -81,9 +85,11 @@ rule train_chunk:
         mem_mb=train_pool_mem_mb,
         runtime=60,
     params:
-        strict=config["train"]["strict"],
-        compare_serial=compare_serial,
-        serial_note=serial_note,
+        **named(
+            strict=config["train"]["strict"],
+            compare_serial=compare_serial,
+            serial_note=serial_note,
+        ),
     script:
         "../scripts/train_chunk.py"
 
@@ -110,13 +116,15 @@ rule merge_train:
         mem_mb=merge_train_mem_mb,
         runtime=30,
     params:
-        strict=config["train"]["strict"],
-        compare_full_fit=compare_full_fit,
-        full_fit_max_mb=config["train"]["full_fit_max_mb"],
-        alpha=config["train"]["alpha"],
-        ridge=config["train"]["ridge"],
-        robust=config["train"]["robust"],
-        intercept=config["train"]["intercept"],
+        **named(
+            strict=config["train"]["strict"],
+            compare_full_fit=compare_full_fit,
+            full_fit_max_mb=config["train"]["full_fit_max_mb"],
+            alpha=config["train"]["alpha"],
+            ridge=config["train"]["ridge"],
+            robust=config["train"]["robust"],
+            intercept=config["train"]["intercept"],
+        ),
     script:
         "../scripts/merge_train.py"
 
@@ -142,12 +150,14 @@ rule demo_holdout:
         mem_mb=512,
         runtime=30,
     params:
-        rows=config["demo"]["train"]["holdout_rows"],
-        coef=config["demo"]["train"]["coef"],
-        intercept=config["demo"]["train"]["intercept"],
-        noise=config["demo"]["train"]["noise"],
-        bad_rows=0,
-        seed=config["demo"]["seed"] + 1,
+        **named(
+            rows=config["demo"]["train"]["holdout_rows"],
+            coef=config["demo"]["train"]["coef"],
+            intercept=config["demo"]["train"]["intercept"],
+            noise=config["demo"]["train"]["noise"],
+            bad_rows=0,
+            seed=config["demo"]["seed"] + 1,
+        ),
     script:
         "../scripts/demo_train.py"
 
@@ -173,8 +183,10 @@ rule predict:
         mem_mb=pool_mem_mb,
         runtime=60,
     params:
+        **named(
+            method=config["predict"]["method"],
+            delimiter=config["predict"]["delimiter"],
+        ),
         identity=input_identity,
-        method=config["predict"]["method"],
-        delimiter=config["predict"]["delimiter"],
     script:
         "../scripts/predict.py"

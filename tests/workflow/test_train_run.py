@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from sklearn.linear_model import LinearRegression
 
 from poolpipe.core.timing import read_record
@@ -98,9 +100,24 @@ def test_every_train_job_leaves_a_timing_record(train_run):
     chunks = [r for r in train if r.rule == "train_chunk"]
     assert sorted(r.chunk for r in chunks) == [0, 1, 2]
     assert sum(r.items for r in chunks) == 20000 - 6
-    assert all(r.processes == 2 and r.stage == "train" for r in chunks)
+    # a chunk of 0.3 MB is one piece (train.fit.PIECE_BYTES): one of the 2 workers runs it
+    assert all(r.processes == 1 and r.stage == "train" for r in chunks)
     assert all(r.serial_wall_s is not None for r in chunks)
     assert (train_run / "results/benchmarks/merge_train/train.tsv").exists()
+
+
+@pytest.mark.parametrize("change", [{"intercept": False}, {"compare_full_fit": False}])
+def test_a_setting_turned_to_a_value_another_param_holds_runs_the_fit_again(train_run, change):
+    # Snakemake compares a job's params as a set of values without names: intercept false
+    # beside strict false (or compare_full_fit false beside it) once left the old fit standing
+    config = copy.deepcopy(TRAIN)
+    config["train"].update(change)
+    try:
+        run = snakemake(train_run, config, "--dry-run")
+    finally:
+        (train_run / "test.yaml").write_text(yaml.safe_dump(TRAIN))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert re.search(r"^merge_train +1$", run.stdout, re.M), run.stdout
 
 
 def test_the_command_prints_the_same_model(train_run):
