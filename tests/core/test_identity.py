@@ -46,6 +46,22 @@ def test_the_fingerprint_sees_a_change_of_the_same_size_and_mtime(tmp_path):
         checked_manifest(manifest, dataset="d")
 
 
+def test_a_small_input_only_touched_is_still_the_file_that_was_split(tmp_path):
+    # Snakemake checksums a touched input of up to 1 MB and splits nothing again: the split
+    # it keeps must stay trusted, or every later run would fail on it
+    src, manifest = split(tmp_path, b"1\n2\n3\n" * 1000)
+    os.utime(src, ns=(0, src.stat().st_mtime_ns + 10**9))
+    assert [r.end for r in checked_manifest(manifest, dataset="d")][-1] == 6000
+
+
+def test_a_large_input_touched_is_split_again(tmp_path):
+    # past 2 MiB the fingerprint reads the ends only: a new time may hide an edit inside
+    src, manifest = split(tmp_path, b"1\n2\n3\n" * 500_000)
+    os.utime(src, ns=(0, src.stat().st_mtime_ns + 10**9))
+    with pytest.raises(PoolpipeError, match=r"modification time \(ns\) \d+ -> \d+\)"):
+        checked_manifest(manifest, dataset="d")
+
+
 def test_a_deleted_input_is_one_sentence(tmp_path):
     src, manifest = split(tmp_path, b"1\n")
     src.unlink()
