@@ -327,6 +327,8 @@ def all_outputs():
         "crawl": ["results/crawl/{dataset}/pages.tsv", "results/crawl/{dataset}/summary.json"],
         "tasks": ["results/tasks/{dataset}/results.tsv"],
     }
+    if config["crawl"]["store"] == "warc":  # asked for, so a run turning it on makes it
+        wanted["crawl"].append("results/crawl/{dataset}/pages.warc.gz")
     out = []
     for stage, patterns in wanted.items():
         if stage in STAGES:

@@ -1,5 +1,7 @@
 """Rule merge_crawl: the chunks' rows into results/crawl/<dataset>/pages.tsv, and summary.json."""
 
+from pathlib import Path
+
 from poolpipe.core import (
     Stopwatch,
     checked_manifest,
@@ -31,6 +33,10 @@ def main(smk):
         write_json(smk.output.summary, doc)
         if smk.input.warcs:
             join_warcs(smk.input.warcs, smk.output.warc)
+        else:  # WARC files of a run with crawl.store warc would stand for this crawl
+            stale = [Path(part).with_suffix(".warc.gz") for part in smk.input.parts]
+            for path in [Path(smk.output.pages).with_name("pages.warc.gz"), *stale]:
+                path.unlink(missing_ok=True)
     write_job_timing(smk, "crawl", watch, items=tally.rows, size=tally.bytes)
 
 

@@ -137,3 +137,15 @@ def test_the_warc_store_joins_every_chunks_records_in_order(tmp_path):
         found = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh)]
     archived = [r.final_url for r in rows if r.status is not None and not r.error]
     assert found == archived and len(found) > 60
+
+
+def test_turning_the_warc_store_on_and_off_makes_and_removes_the_warc_files(tmp_path):
+    workdir = workflow_copy(tmp_path / "wf")
+    config = {**SMALL, "stages": ["crawl"], "timing": {"compare_serial": False}}
+    warcs = ["pages.warc.gz", "parts/0.warc.gz", "parts/1.warc.gz", "parts/2.warc.gz"]
+    folder = workdir / "results/crawl/urls"
+    for store, made in [("none", False), ("warc", True), ("none", False)]:
+        config["crawl"] = {**SMALL["crawl"], "store": store}
+        run = snakemake(workdir, config)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert [(folder / w).exists() for w in warcs] == [made] * len(warcs), store
