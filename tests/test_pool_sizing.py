@@ -60,7 +60,7 @@ def test_a_tiny_input_gets_a_pool_no_larger_than_its_tasks(tmp_path, monkeypatch
 
     data = tmp_path / "ok.csv"
     data.write_text("x,y\n1,2\n2,4.1\n3,5.9\n4,8.2\n")
-    pieces = fit.pieces_of(Range(str(data), 4, data.stat().st_size), 1024)
+    pieces = fit.pieces_of(Range(str(data), 4, data.stat().st_size))
     assert 1 <= len(pieces) <= 18 and all(p.size for p in pieces)
     assert (pieces[0].start, pieces[-1].end) == (4, data.stat().st_size)
     trained = _spy(monkeypatch, fit)

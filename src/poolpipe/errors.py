@@ -4,7 +4,7 @@
      ├── PoolpipeError          a problem with the input or settings: exit 1, one sentence
      │    ├── WorkerDied        a pool worker died (killed, out of memory): names its task
      │    └── PathError         a task path that may not be used inside the tasks' root
-     └── Stopped                SIGTERM or SIGINT stopped the run: exit 128 + the signal
+     └── Stopped                SIGTERM, SIGINT or SIGHUP stopped the run: exit 128 + the signal
 
 run_guarded is the one place that turns them into a message on stderr and an exit code, for
 the `poolpipe` command and for every Snakemake job alike; anything else is a bug and keeps
@@ -13,6 +13,7 @@ its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from collections.abc import Callable
@@ -46,11 +47,18 @@ def run_guarded(action: Callable[[], int], prog: str = "poolpipe") -> int:
     try:
         return action()
     except PoolpipeError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        _say(f"{prog}: error: {exc}")
         return 1
     except Stopped as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        _say(f"{prog}: {exc}")
         return 128 + exc.signum
     except KeyboardInterrupt:  # Ctrl-C outside a pool's run: as a Stopped of SIGINT says it
-        print(f"{prog}: {Stopped(signal.SIGINT)}", file=sys.stderr)
+        _say(f"{prog}: {Stopped(signal.SIGINT)}")
         return 128 + signal.SIGINT
+
+
+def _say(line: str) -> None:
+    """A line on stderr, if it can still be written: after a hang-up (SIGHUP) stderr may be the
+    closed terminal, and the exit status is then all that is left to say it."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr)

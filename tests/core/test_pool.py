@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from poolpipe.core.pool import WorkerDied, pool_map
-from poolpipe.errors import PoolpipeError, run_guarded
+from poolpipe.errors import PoolpipeError, Stopped, run_guarded
 
 from ..helpers import alive, children, run_in_group, time_guard, wait_until
 
@@ -393,6 +393,24 @@ def test_a_hang_up_ignored_from_the_start_stays_ignored() -> None:
         ["nohup", sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert done.stdout == "True\n", done.stderr
+
+
+class _HungUp:
+    """stderr after a terminal's hang-up: every write fails with EIO."""
+
+    def write(self, _text: str) -> int:
+        raise OSError(5, "Input/output error")
+
+    def flush(self) -> None:
+        raise OSError(5, "Input/output error")
+
+
+def test_a_stop_is_its_exit_status_even_where_stderr_is_a_closed_terminal(monkeypatch) -> None:
+    def hung_up() -> int:
+        raise Stopped(signal.SIGHUP)
+
+    monkeypatch.setattr(sys, "stderr", _HungUp())
+    assert run_guarded(hung_up) == 129
 
 
 STREAM = """\

@@ -189,18 +189,18 @@ def stage_sentence(
         text += f" Other processes kept {cores(row.load)} busy"
         if not (cpus and cost):
             text += " meanwhile"
-        short = True  # where the free cores are unknown, the load is the one thing said
-        if cpus and cost:
+        if not (cpus and cost):  # the free cores unknown: the load is the one thing said
+            text += "."
+        else:
             free = max(0.0, cpus - row.load)
-            short = free < cost.processes
             text += (
                 f" of the {cpus} usable, leaving about {sig3(free)} for the pool's "
                 f"{cost.processes} workers"
             )
-        if short:
-            text += ", so the workers could not all run at once."
-        else:
-            text += ", enough for each worker to have a core."
+            if free < cost.processes:
+                text += ", so the workers could not all run at once."
+            else:
+                text += ", enough for each worker to have a core."
     return text
 
 
