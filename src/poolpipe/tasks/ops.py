@@ -59,18 +59,19 @@ def run_task(root: Root, task: Task, *, check: bool = False) -> TaskOutcome:
         return TaskOutcome.failed(str(exc))
 
 
-WOULD_WAIT = "the file has no bytes yet and would make its reader wait (not a plain file)"
+WOULD_WAIT = "the file would make its reader wait for more bytes (not a plain file)"
 
 
 def _blocks(fd: int) -> Iterator[bytes]:
     """The blocks of a file opened without waiting (root.open_file): a read that would wait
-    (/proc/kmsg) is an error, never the file's end."""
+    (/proc/kmsg) is an error, never the file's end, and not one a retry gets past (each read
+    of /proc/kmsg takes messages from the system's logger)."""
     with os.fdopen(fd, "rb", buffering=0) as fh:
         while (block := fh.read(BLOCK_SIZE)) is not None:
             if not block:
                 return
             yield block
-    raise BlockingIOError(errno.EAGAIN, WOULD_WAIT)
+    raise ValueError(WOULD_WAIT)
 
 
 def _read(root: Root, path: str, text: bool) -> TaskOutcome:
