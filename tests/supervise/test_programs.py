@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -320,7 +321,10 @@ def shut_down(*_):
     (here / "shut-down").write_text("x")
     sys.exit(0)
 
-signal.signal(signal.SIGTERM, shut_down if how == "graceful" else signal.SIG_IGN)
+def note(*_):
+    (here / "got-term").write_text("x")  # and goes on: deaf, but the test sees the signal came
+
+signal.signal(signal.SIGTERM, {"graceful": shut_down, "noting": note}.get(how, signal.SIG_IGN))
 (here / "child").write_text(str(os.getpid()))
 for _ in range(6000):
     time.sleep(0.01)
@@ -328,7 +332,8 @@ for _ in range(6000):
 
 
 def _group_program(work: Path, how: str, leader: str) -> Program:
-    """A shell leading the group, its python child (graceful on SIGTERM, or deaf to it)."""
+    """A shell leading the group, its python child (graceful on SIGTERM, deaf to it, or deaf
+    noting it came)."""
     (work / "child.py").write_text(CHILD)
     child = f"{sys.executable} {work / 'child.py'} {work} {how}"
     return Program(name="g", command=f"sh -c '{child} & {leader}'")
@@ -378,6 +383,36 @@ def test_what_an_ended_program_left_gets_sigterm_and_the_stop_timeout(
     assert (tmp_path / "shut-down").exists()
 
 
+def test_a_signal_ends_the_wait_for_what_an_ended_program_left(
+    tmp_path: Path, no_leftovers: None
+) -> None:
+    """The leader dies; its deaf child gets SIGTERM and the stop timeout (600 s here). A
+    signal then ends that wait and the run stops, the child SIGKILLed."""
+    leader = f"while [ ! -e {tmp_path / 'child'} ]; do sleep 0.02; done; exit 3"
+    program = _group_program(tmp_path, "noting", leader)
+    settings = SupervisorSettings(stop_timeout_s=600, duration_s=600)
+    returned = threading.Event()
+    late: list[bool] = []
+
+    def stopper() -> None:
+        if wait_until(lambda: (tmp_path / "got-term").exists(), timeout=60):  # in the wait
+            os.kill(os.getpid(), signal.SIGTERM)
+            late.append(not returned.wait(timeout=60))
+        child = tmp_path / "child"
+        if not returned.is_set() and child.exists():  # never left waiting on a failure
+            os.kill(int(child.read_text()), signal.SIGKILL)
+
+    thread = in_thread(stopper)
+    try:
+        run = supervise([], settings, programs=[program], log_dir=str(tmp_path / "logs"))
+    finally:
+        returned.set()
+        thread.join(timeout=120)
+    assert late == [False], "the signal did not end the wait"
+    assert run.signal == signal.SIGTERM
+    assert _left_behind([int((tmp_path / "child").read_text())]) == []
+
+
 DAEMON = """\
 import os, sys, time
 
@@ -397,23 +432,29 @@ time.sleep(600)
 
 def _supervise_a_daemon(work: Path, life: str, ready: Callable[[int], bool]) -> SupervisedRun:
     """Supervise a program that starts a daemon living life seconds; SIGTERM this process once
-    ready(daemon's pid) holds (or 30 s passed); the daemon is killed whatever happens."""
+    ready(daemon's pid) holds (or 30 s passed, which fails the test); the daemon is killed
+    whatever happens."""
+    seen: list[bool] = []
     (work / "daemon.py").write_text(DAEMON)
     program = Program(name="d", command=f"{sys.executable} {work / 'daemon.py'} {work} {life}")
     daemon = work / "daemon"
 
     def stopper() -> None:
-        wait_until(lambda: daemon.exists() and ready(int(daemon.read_text())), timeout=30)
+        seen.append(
+            wait_until(lambda: daemon.exists() and ready(int(daemon.read_text())), timeout=30)
+        )
         os.kill(os.getpid(), signal.SIGTERM)
 
     try:
         in_thread(stopper)
         settings = SupervisorSettings(duration_s=60, stop_timeout_s=30)
-        return supervise([], settings, programs=[program], log_dir=str(work / "logs"))
+        run = supervise([], settings, programs=[program], log_dir=str(work / "logs"))
     finally:
         pid = int(daemon.read_text()) if daemon.exists() else None
         if pid is not None and _left_behind([pid]) and psutil.Process(pid).name() == "sleep":
             os.kill(pid, signal.SIGKILL)
+    assert seen == [True], "the daemon never reached the state the test waits for"
+    return run
 
 
 def test_a_process_that_left_its_programs_group_is_stopped_and_named(

@@ -121,6 +121,8 @@ class Supervisor:
         self._status_due = 0.0
         self._escaped = Escaped(self._own)
         self.escaped: list[str] = []
+        self._hurry: StopOnSignals | None = None
+        """The watch's signals: a wait for an ended program's leftovers ends on one."""
 
     def _own(self) -> set[int]:
         """The pids of the loops' and programs' current processes."""
@@ -178,6 +180,7 @@ class Supervisor:
         return [w for w in self.workers if w.proc is not None and w.row.status == state]
 
     def _watch(self, deadline: float | None, signals: StopOnSignals) -> None:
+        self._hurry = signals
         while True:
             signals.check()
             live, waiting = self._in("running"), self._in("backoff")
@@ -257,8 +260,9 @@ class Supervisor:
         """Stop what an ended program left of its group as a stop would, SIGTERM first.
 
         The watch waits meanwhile, at most stop_timeout_s: a restart must not start beside the
-        old run's last processes (a port still held), and a signal is still taken after it."""
-        if not worker.proc.end_group(self.settings.stop_timeout_s):
+        old run's last processes (a port still held). A signal ends the wait (what is left is
+        SIGKILLed) and the stop begins."""
+        if not worker.proc.end_group(self.settings.stop_timeout_s, self._hurry):
             _log.warning(
                 "what program %s left of its process group outlived SIGTERM by %g s and was killed",
                 worker.name,
