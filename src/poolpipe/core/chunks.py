@@ -114,6 +114,18 @@ def pieces_for(rng: Range, processes: int, min_size: int = 0) -> list[Range]:
     return split_range(rng, n) if n > 1 else [rng]
 
 
+PIECE_BYTES = BLOCK_SIZE
+"""The most bytes of a piece pieces_by_size cuts."""
+
+
+def pieces_by_size(rng: Range, piece_bytes: int = PIECE_BYTES) -> list[Range]:
+    """A range cut into pieces of at most about piece_bytes, none empty. The pieces follow
+    the bytes alone, never the pool's size: a result merged piece by piece in floating point
+    (a fit, a prediction's scores) is then the same on any number of processes."""
+    count = max(1, -(-rng.size // piece_bytes))
+    return [piece for piece in split_range(rng, count) if piece.size]
+
+
 def header_end(path: str | os.PathLike[str]) -> int:
     """Byte offset just past the first line (the header) of a file."""
     size = os.path.getsize(path)

@@ -42,7 +42,7 @@ from poolpipe.core.chunks import (
     header_end,
     iter_blocks,
     merge_ordered,
-    split_range,
+    pieces_by_size,
     strict_stop,
 )
 from poolpipe.core.pool import pool_map, serial_map
@@ -80,22 +80,16 @@ def run_pass(
     name: Callable[[T], str],
 ) -> Iterable[R]:
     """The job over the tasks in a pool of `processes` workers (no more than the tasks), or in
-    this process if serial."""
-    if serial:
+    this process if serial or there is one task."""
+    if serial or len(tasks) == 1:  # a pool of one would only add its start
         return serial_map(job, tasks)
     return pool_map(job, tasks, max(1, min(processes, len(tasks))), describe=name)
 
 
-PIECE_BYTES = BLOCK_SIZE
-"""About how large a piece of a range is. The pieces follow from the range alone, never from
-the pool's size: the parts merge piece by piece, so a fit is byte-identical on any number of
-processes (a laptop's 2, a cluster node's 16)."""
-
-
 def pieces_of(rng: Range) -> list[Range]:
-    """A range's pieces, about PIECE_BYTES each, none empty."""
-    count = max(1, rng.size // PIECE_BYTES)
-    return [piece for piece in split_range(rng, count) if piece.size]
+    """A range's pieces for the pool (pieces_by_size): a fit is byte-identical on any number
+    of processes (a laptop's 2, a cluster node's 16)."""
+    return pieces_by_size(rng)
 
 
 def train_workers(ranges: Sequence[Range], processes: int) -> int:

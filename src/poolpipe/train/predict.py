@@ -29,7 +29,7 @@ from poolpipe.core.chunks import (
     header_end,
     iter_blocks,
     lines_before,
-    split_range,
+    pieces_by_size,
 )
 from poolpipe.core.outputs import check_output_path, open_atomic, refuse_overlap
 from poolpipe.core.pool import pool_map
@@ -55,7 +55,7 @@ from poolpipe.train.rows import (
 METHODS = ("exact", "ridge", "average", "weighted_average")
 """The fits of a model.json that can predict."""
 
-PIECE_BYTES = 32 << 20
+PIECE_BYTES = 4 << 20
 """Most bytes of data lines one pool task predicts (its output is held until written)."""
 HEADER = b"line,prediction,error\n"
 
@@ -317,24 +317,22 @@ def predict_columns(path: str, model: SavedModel, delimiter: str = ",") -> Colum
     )
 
 
-def _pieces(path: str, processes: int) -> list[Range]:
-    """The data lines cut into pieces for the pool, none empty."""
-    whole = Range(path, header_end(path), os.path.getsize(path))
-    # no more pieces than bytes: a pool of 1,024 on a file of 3 rows gets 3 tasks, not 4,096
-    count = max(1, min(4 * processes, whole.size), math.ceil(whole.size / PIECE_BYTES))
-    return [piece for piece in split_range(whole, count) if piece.size]
+def _pieces(path: str) -> list[Range]:
+    """The data lines cut into pieces for the pool by their bytes alone (pieces_by_size): the
+    scores merge piece by piece, the same on any number of processes."""
+    return pieces_by_size(Range(path, header_end(path), os.path.getsize(path)), PIECE_BYTES)
 
 
 def predict_workers(path: str, processes: int) -> int:
     """The workers predict_file runs (no more than its pieces): what a timing record names."""
-    return max(1, min(processes, len(_pieces(path, processes))))
+    return max(1, min(processes, len(_pieces(path))))
 
 
 def _tasks(path: str, processes: int) -> list[tuple[Range, int]]:
     """Pieces of the data lines, each with the number of its first line."""
     first = 2
     tasks = []
-    for piece in _pieces(path, processes):
+    for piece in _pieces(path):
         tasks.append((piece, first))
         first += lines_before(path, piece.end, piece.start)
     return tasks
