@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from poolpipe.report import fit_section, predict_section
 from poolpipe.train import train_file
 
@@ -41,6 +43,14 @@ def test_the_latency_section_takes_a_url_with_a_quote_as_one_row(tmp_path: Path)
     )
     text = crawl_section(pages, {}).text
     assert "4 URLs were attempted" in text and "3 of them got a success status" in text
+
+
+def test_a_damaged_pages_tsv_is_said_not_read_in_part(tmp_path: Path) -> None:
+    from poolpipe.core import tsv
+
+    lines = ["line\turl\tstatus\n", "1\thttp://a/1\t200\n", "2\thttp://a/2\n"]
+    with pytest.raises(ValueError, match=r"^line 3 has 2 fields, the header 3$"):
+        list(tsv.records(lines))
 
 
 def _jobs(tmp_path: Path, records: list) -> list:

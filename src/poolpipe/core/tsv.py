@@ -32,13 +32,15 @@ def unescape(text: str) -> str:
 
 def records(lines: Iterable[str]) -> Iterator[dict[str, str]]:
     """The rows of a TSV document as written here, header first: each line one row of unescaped
-    fields by column name (no quoting: a quote is text); a line of another width is skipped."""
+    fields by column name (no quoting: a quote is text); ValueError naming a line of another
+    width (a damaged file: no row is dropped unsaid)."""
     found = iter(lines)
     head = next(found, "").rstrip("\n").split("\t")
-    for text in found:
+    for number, text in enumerate(found, start=2):
         cells = text.rstrip("\n").split("\t")
-        if len(cells) == len(head):
-            yield {name: unescape(cell) for name, cell in zip(head, cells, strict=True)}
+        if len(cells) != len(head):
+            raise ValueError(f"line {number} has {len(cells)} fields, the header {len(head)}")
+        yield {name: unescape(cell) for name, cell in zip(head, cells, strict=True)}
 
 
 def field(value: object) -> str:
