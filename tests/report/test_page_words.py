@@ -129,7 +129,7 @@ def test_the_fit_says_its_weights_its_weightless_rows_its_ridge_and_a_skipped_fu
     assert "over 4 rows in 1 chunk: " in said
     assert said.endswith("0 rows skipped as bad, 2 with a weight of 0 or below left out.")
     skipped = train_section(model).text
-    assert "compare_full_fit is off" not in skipped
+    assert "none was made" not in skipped
     assert "was skipped (needs about 0.00055 MiB, more than full_fit_max_mb = 0)." in skipped
 
 

@@ -63,7 +63,8 @@ def train_section(model: dict, *, dataset: str | None = None) -> Section:
             text=f"No full fit to compare with: scikit-learn's fit on all rows was skipped "
             f"({skipped})."
             if skipped
-            else "No full fit to compare with: train.compare_full_fit is off.",
+            else "No full fit to compare with: none was made (train.compare_full_fit applies to "
+            "the demo datasets and to sheet rows that name it in demo_settings).",
         )
     methods = list(diffs)
     rows = [[m, shown(diffs[m]["coef"]), shown(diffs[m]["intercept"])] for m in methods]
