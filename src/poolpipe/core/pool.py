@@ -88,13 +88,38 @@ def init_child(parent: int | None = None) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
+_blas_held = False
+"""Whether this process's BLAS is held to one thread now (a pool worker's, for good)."""
+
+
 def _one_blas_thread() -> None:
     """Hold a worker's BLAS to one thread where numpy is loaded: the pool's processes are the
     parallelism, and BLAS threads a worker starts would spin beside the other workers."""
+    global _blas_held
     if "numpy" in sys.modules:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1)
+        _blas_held = True
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS held to one thread while the block runs, as in a pool worker. A worker holds it
+    already, and a block inside another keeps it: threadpoolctl's limit costs about 1 ms a
+    call, which a piece of a few ms would pay each time."""
+    global _blas_held
+    if _blas_held:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        _blas_held = True
+        try:
+            yield
+        finally:
+            _blas_held = False
 
 
 def _init_worker(

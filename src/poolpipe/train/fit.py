@@ -27,6 +27,7 @@ them, with w̄ multiplied back in.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +35,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from poolpipe.core.chunks import (
     BLOCK_SIZE,
@@ -45,7 +45,7 @@ from poolpipe.core.chunks import (
     pieces_by_size,
     strict_stop,
 )
-from poolpipe.core.pool import pool_map, serial_map
+from poolpipe.core.pool import one_blas_thread, pool_map, serial_map
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import Columns, read_json_file
 from poolpipe.train.inference import Design
@@ -82,7 +82,8 @@ def run_pass(
     """The job over the tasks in a pool of `processes` workers (no more than the tasks), or in
     this process if serial or there is one task."""
     if serial or len(tasks) == 1:  # a pool of one would only add its start
-        return serial_map(job, tasks)
+        with one_blas_thread():  # once for every task, as a worker holds it
+            return list(serial_map(job, tasks))
     return pool_map(job, tasks, max(1, min(processes, len(tasks))), describe=name)
 
 
@@ -210,9 +211,16 @@ def fit_rows(values: np.ndarray, columns: Columns) -> tuple[np.ndarray, np.ndarr
     return values[keep, :-1], weights[keep], int(len(keep) - keep.sum())
 
 
+@functools.lru_cache(maxsize=1)
+def row_buffer(rows: int, width: int) -> np.ndarray:
+    """The buffer a process parses blocks into, made once and reused piece after piece: a new
+    one's pages (16 MB for 20 columns) were faulted in for every piece of a few ms."""
+    return np.empty((rows, width))
+
+
 def good_rows(rng: Range, columns: Columns) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """The good rows of one range, block by block, with their weights: for a second pass."""
-    out = np.empty((row_capacity(columns, BLOCK_SIZE), columns.width))
+    out = row_buffer(row_capacity(columns, BLOCK_SIZE), columns.width)
     for block in iter_blocks(rng):
         if block.overlong:
             continue
@@ -229,13 +237,13 @@ def train_range(
     reference = np.asarray(columns.reference, dtype=float)
     # one buffer for the whole range: parse_block fills it block after block, so a worker's
     # memory is one block and its rows, whatever the range's size
-    out = np.empty((row_capacity(columns, block_size), columns.width))
+    out = row_buffer(row_capacity(columns, block_size), columns.width)
     scatter = Pairwise()  # the blocks' summaries, merged pairwise
     lines = blanks = skipped = weightless = 0
     examples: list[BadRow] = []
     # one BLAS thread a worker: the pool already has a process per core, and the small QRs
     # of Scatter.add gain nothing from threads that would only contend for the same cores
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         for block in iter_blocks(rng, block_size):
             if block.overlong:
                 found = [overlong_row(1, block.data, block_size)]
@@ -330,7 +338,7 @@ class RefinePass:
         cols = d.kept.columns
         mean = d.means[:k].astype(np.longdouble)
         sums = np.zeros(1 + 2 * k, dtype=np.longdouble)
-        with threadpool_limits(limits=1):
+        with one_blas_thread():
             for values, weights in good_rows(rng, self.columns):
                 v = np.ldexp(values[:, cols].astype(np.longdouble), -d.exponent)
                 x = v[:, :k] - mean
@@ -402,7 +410,7 @@ class RobustPass:
         shift = np.ldexp(reference, -d.exponent)
         centre = d.means - shift
         meat = np.zeros((p + 1, p + 1))
-        with threadpool_limits(limits=1), np.errstate(divide="ignore", invalid="ignore"):
+        with one_blas_thread(), np.errstate(divide="ignore", invalid="ignore"):
             for values, weights in good_rows(rng, self.columns):
                 v = values[:, cols]
                 if d.exponent.any():
@@ -477,7 +485,7 @@ def full_fit(columns: Columns, rows: int) -> Fit:
 
     values, weights, _ = fit_rows(read_rows(columns, rows), columns)
     p = columns.fit_width - 1
-    with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
+    with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
         model = LinearRegression().fit(values[:, :p], values[:, p], sample_weight=weights)
     return Fit(tuple(float(c) for c in model.coef_), float(model.intercept_), int(model.rank_))
 

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from poolpipe.core.chunks import (
     BLOCK_SIZE,
@@ -32,7 +31,7 @@ from poolpipe.core.chunks import (
     pieces_by_size,
 )
 from poolpipe.core.outputs import check_output_path, open_atomic, refuse_overlap
-from poolpipe.core.pool import pool_map
+from poolpipe.core.pool import one_blas_thread, pool_map
 from poolpipe.errors import PoolpipeError
 from poolpipe.train.columns import (
     Columns,
@@ -199,7 +198,7 @@ class Predictor:
         bad: list[BadRow] = []
         scores = PredictPart()
         blanks = 0
-        with threadpool_limits(limits=1):
+        with one_blas_thread():
             for block in iter_blocks(rng):
                 if block.overlong:
                     bad.append(overlong_row(line, block.data))
