@@ -183,6 +183,37 @@ def test_json_keeps_every_finite_float(value):
     assert json.loads(dumps_json({"a": value})) == {"a": value}
 
 
+def test_json_holds_a_name_that_is_not_utf8_as_its_escapes():
+    name = os.fsdecode(b"n\xff.txt")
+    assert json.loads(dumps_json({"input": name, name: 1})) == {
+        "input": "n\\udcff.txt",
+        "n\\udcff.txt": 1,
+    }
+
+
+@pytest.mark.parametrize("stage", ["sum", "train", "train --summary", "predict"])
+def test_an_input_named_in_bytes_that_are_not_utf8_is_printed_escaped(tmp_path, stage):
+    name = os.fsdecode(b"in\xff")
+    (tmp_path / name).write_text({"sum": "1\n2\n"}.get(stage, "x,y\n1,2\n2,4\n3,7\n"))
+    (tmp_path / "t.csv").write_text("x,y\n1,2\n2,4\n3,7\n")
+    if stage == "predict":
+        (tmp_path / "m.json").write_text(
+            poolpipe("train", "t.csv", "--target", "y", cwd=tmp_path).stdout
+        )
+    args = {
+        "sum": ["sum", name],
+        "train": ["train", name, "--target", "y"],
+        "train --summary": ["train", name, "--target", "y", "--summary"],
+        "predict": ["predict", "m.json", name, "--out", os.fsdecode(b"out\xff.csv")],
+    }[stage]
+    done = poolpipe(*args, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    if stage == "train --summary":
+        assert "y on in\\udcff\n" in done.stdout
+    else:
+        assert json.loads(done.stdout)["input"] == "in\\udcff"
+
+
 def test_read_json_refuses_nan(tmp_path):
     (tmp_path / "x.json").write_text('{"a": NaN}')
     with pytest.raises(PoolpipeError, match=r"x\.json' cannot be read: NaN is not JSON"):

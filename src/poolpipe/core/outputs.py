@@ -312,7 +312,7 @@ def _write_errors(target: str | os.PathLike[str], every: bool = False) -> Iterat
 def write_stdout(text: str) -> None:
     """Write text to standard output, unbuffered: a full disk or a file-size limit on a
     redirected output is one sentence, and leaves nothing buffered to fail again at exit."""
-    data = text.encode()
+    data = text.encode("utf-8", "backslashreplace")  # a name not UTF-8 as its escapes
     if sys.stdout is None:  # started with standard output closed (>&-)
         raise PoolpipeError("standard output cannot be written: it is closed")
     try:
@@ -337,8 +337,12 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
 
 def _strict(obj: Any, big: dict[str, str], where: str = "") -> Any:
     """obj with every int too long for Python's quick conversion replaced by a placeholder (its
-    digits in big); one sentence for a float that is not finite (JSON has no NaN or Infinity)."""
-    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+    digits in big), every text UTF-8 can hold (a file name's byte that is not UTF-8, a lone
+    surrogate, as its \\udcXX escape); one sentence for a float that is not finite (JSON has
+    no NaN or Infinity)."""
+    if isinstance(obj, str):
+        return _encodable(obj)
+    if isinstance(obj, bool) or obj is None:
         return obj
     if isinstance(obj, int):
         if obj.bit_length() < _SMALL_BITS:
@@ -354,10 +358,20 @@ def _strict(obj: Any, big: dict[str, str], where: str = "") -> Any:
             )
         return obj
     if isinstance(obj, dict):
-        return {k: _strict(v, big, f"{where}.{k}" if where else str(k)) for k, v in obj.items()}
+        return {
+            _encodable(k) if isinstance(k, str) else k: _strict(
+                v, big, f"{where}.{k}" if where else str(k)
+            )
+            for k, v in obj.items()
+        }
     if isinstance(obj, list | tuple):
         return [_strict(v, big, f"{where}[{i}]") for i, v in enumerate(obj)]
     return obj
+
+
+def _encodable(text: str) -> str:
+    """text, its lone surrogates (the bytes of a name that is not UTF-8) as backslash escapes."""
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def dumps_json(obj: Any) -> str:
