@@ -79,6 +79,30 @@ def test_an_input_in_a_folder_that_may_not_be_entered(tmp_path, locked, stage):
     assert not (tmp_path / "pages.tsv").exists()
 
 
+@pytest.mark.parametrize(
+    "stage",
+    [
+        ["sum", "{file}"],
+        ["train", "{file}", "--target", "y"],
+        ["crawl", "{file}", "--out", "{tmp}/pages.tsv"],
+        ["predict", "{file}", "{tmp}/t.csv", "--out", "{tmp}/p.csv"],
+    ],
+    ids=["sum", "train", "crawl", "predict"],
+)
+def test_an_input_that_may_not_be_read_is_named_so(tmp_path, stage):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run without the capabilities that pass permission bits")
+    file = tmp_path / "n.txt"
+    file.write_text("1\n2\n")
+    file.chmod(0o000)
+    (tmp_path / "t.csv").write_text("x,y\n1,2\n")
+    args = [a.format(file=file, tmp=tmp_path) for a in stage]
+    done = poolpipe(*args, unprivileged=True)
+    label = "model" if stage[0] == "predict" else "input file"
+    one_sentence(done, f"{label} '{file}' cannot be read: Permission denied")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.txt", "t.csv"]
+
+
 def test_a_task_root_that_may_not_be_entered(tmp_path, locked):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"op": "write", "path": "a.txt", "content": "x"}\n')

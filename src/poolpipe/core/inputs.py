@@ -34,6 +34,7 @@ def check_input_file(path: str | os.PathLike[str]) -> Path:
     if not stat.S_ISREG(info.st_mode):
         raise PoolpipeError(f"input {name!r} is not a regular file")
     try:
+        os.close(os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))  # a file we may not read
         fake = info.st_size == 0 and not_empty(p)
     except OSError as exc:
         raise PoolpipeError(f"input file {name!r} cannot be read: {exc.strerror}") from None
@@ -126,6 +127,8 @@ def read_small_file(path: str | os.PathLike[str], *, label: str, limit: int) -> 
     except FileNotFoundError:
         raise PoolpipeError(f"{name} does not exist") from None
     except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM) and os.path.lexists(path):  # its own mode
+            raise PoolpipeError(f"{name} cannot be read: {exc.strerror}") from None
         raise PoolpipeError(_unreachable(name, exc)) from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
