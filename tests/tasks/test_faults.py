@@ -858,6 +858,16 @@ def test_the_demo_with_one_path_for_manifest_and_root_writes_nothing(tmp_path: P
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_demo_root_that_cannot_be_made_is_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    run = run_poolpipe("demo-tasks", "m.jsonl", "file/root", cwd=tmp_path)
+    assert (run.returncode, run.stderr) == (
+        1,
+        "poolpipe: error: demo task root 'file/root' cannot be made: Not a directory\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
 def test_a_byte_order_mark_starting_the_manifest_is_ignored(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()

@@ -117,7 +117,12 @@ def write_demo(
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise PoolpipeError(f"demo task root {str(root)!r} exists and is not an empty folder")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PoolpipeError(
+            f"demo task root {str(root)!r} cannot be made: {exc.strerror}"
+        ) from None
     rng = np.random.default_rng([seed, 7])
     notes, blobs = write_root(root, files, rng)
     lines = demo_tasks(notes, blobs, tasks=tasks, rng=rng)
