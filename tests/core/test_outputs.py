@@ -85,6 +85,15 @@ def test_an_output_path_that_names_no_file(tmp_path, inputs, command, bad):
 
 
 @pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("bad", ["new/", "new/.", "new/.."])
+def test_an_output_path_that_names_a_missing_folder(tmp_path, inputs, command, bad):
+    args, label = _commands(inputs, bad)[command]
+    one_sentence(poolpipe(*args, cwd=tmp_path), f"{label} {bad!r} names a folder, not a file")
+    _assert_no_work(tmp_path)
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_an_output_path_below_a_file(tmp_path, inputs, command):
     bad = f"{inputs['n.txt']}/x.out"
     args, label = _commands(inputs, bad)[command]

@@ -138,6 +138,8 @@ def check_output_path(path: str | os.PathLike[str], label: str = "output") -> Pa
     try:
         if p.is_dir():
             raise PoolpipeError(f"{name} is a folder, not a file")
+        if os.path.basename(os.fspath(path)) in ("", ".", ".."):  # Path drops a trailing / or /.
+            raise PoolpipeError(f"{name} names a folder, not a file")
         if p.exists() and not p.is_file():
             raise PoolpipeError(f"{name} exists and is not a regular file")
         parent = p.parent
