@@ -61,4 +61,10 @@ def _say(line: str) -> None:
     """A line on stderr, if it can still be written: after a hang-up (SIGHUP) stderr may be the
     closed terminal, and the exit status is then all that is left to say it."""
     with contextlib.suppress(OSError):
-        print(line, file=sys.stderr)
+        print(line.translate(_LINE_BREAKS), file=sys.stderr)
+
+
+_LINE_BREAKS = {
+    ord(c): c.encode("unicode_escape").decode() for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+}
+"""What would break a sentence over lines (a file name may hold a newline), as its escape."""

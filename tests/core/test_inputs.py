@@ -103,6 +103,22 @@ def test_an_input_that_may_not_be_read_is_named_so(tmp_path, stage):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n.txt", "t.csv"]
 
 
+@pytest.mark.parametrize(
+    ("stage", "said"),
+    [
+        (["sum", "--strict"], "'{file}', line 2: 'x' is not an integer"),
+        (["train", "--target", "z"], "{file} has no target column 'z'"),
+        (["train", "--target", "y", "--strict"], "'{file}', line 3: column 'y' is not a number"),
+    ],
+    ids=["sum --strict", "train", "train --strict"],
+)
+def test_a_sentence_naming_a_file_with_a_line_break_stays_one_line(tmp_path, stage, said):
+    file = tmp_path / "a\nb.csv"
+    file.write_text("x,y\n1,2\n3,x\n" if stage[0] == "train" else "1\nx\n")
+    done = poolpipe(stage[0], str(file), *stage[1:])
+    one_sentence(done, said.format(file=str(file).replace("\n", "\\n")))  # its escape
+
+
 def test_a_task_root_that_may_not_be_entered(tmp_path, locked):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"op": "write", "path": "a.txt", "content": "x"}\n')

@@ -420,3 +420,13 @@ def test_the_strict_sentence_escapes_a_bad_line_once_and_leaves_its_line_end_out
         sum_file(str(path), 1, strict=True)
     assert ", line 2: 'bad\\x00\\xff' is not UTF-8 (strict" in str(stopped.value)
     assert sum_file(str(path), 1)["bad_examples"][0]["text"] == "bad\x00\\xff"
+
+
+def test_the_strict_sentence_names_a_file_with_a_line_break_on_one_line(tmp_path):
+    path = tmp_path / "a\nb.txt"
+    path.write_bytes(b"1\nbad\n")
+    with pytest.raises(PoolpipeError) as stopped:
+        sum_file(str(path), 1, strict=True)
+    assert str(stopped.value) == (
+        f"{str(path)!r}, line 2: 'bad' is not an integer: it holds 'b' (strict mode stops here)"
+    )

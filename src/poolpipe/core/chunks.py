@@ -336,4 +336,5 @@ def strict_stop(rng: Range, line: int, problem: str) -> PoolpipeError:
     """What strict mode raises at the first bad line of a range (line counts from 1 at its start):
     the line's number in the whole file, counted only now, as only a failing run needs it."""
     number = lines_before(rng.path, rng.start) + line
-    return PoolpipeError(f"{rng.path}, line {number}: {problem} (strict mode stops here)")
+    path = rng.path if rng.path.isprintable() else repr(rng.path)  # a newline kept on one line
+    return PoolpipeError(f"{path}, line {number}: {problem} (strict mode stops here)")
