@@ -226,6 +226,10 @@ def test_a_program_comes_from_the_config_and_its_words_are_split_as_a_shell_woul
             lambda: with_heartbeats([parse_program("x=sleep 1")], ["y=/tmp/beat"]),
             "--heartbeat names 'y', which is no --program",
         ),
+        (
+            lambda: with_heartbeats([parse_program("x=sleep 1")], ["x=/tmp/a", "x=/tmp/b"]),
+            "--heartbeat names 'x' twice",
+        ),
     ],
 )
 def test_a_bad_program_is_one_sentence(make: Callable[[], object], sentence: str) -> None:

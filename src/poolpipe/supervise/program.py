@@ -116,6 +116,8 @@ def with_heartbeats(programs: Sequence[Program], specs: Sequence[str]) -> list[P
         name, sep, path = spec.partition("=")
         if not sep or not path:
             raise PoolpipeError(f"{spec!r} is not NAME=PATH")
+        if name in beats:  # one file a program: a second one would silently replace the first
+            raise PoolpipeError(f"--heartbeat names {name!r} twice")
         beats[name] = path
     names = {p.name for p in programs}
     unknown = sorted(set(beats) - names)
