@@ -15,6 +15,8 @@ from poolpipe.core import Stopwatch, read_record, timed_with_serial, write_job_t
 from poolpipe.core.cpu import machine_busy_s, others_load
 from poolpipe.core.timing import parse_utc, utc_iso
 
+from ..helpers import run_poolpipe
+
 
 def _smk(tmp_path, **extra):
     return SimpleNamespace(
@@ -123,3 +125,33 @@ def test_every_record_of_a_run_carries_the_runs_id_from_the_environment(tmp_path
     # a new invocation without it (or with a value that is not a run id) makes a new one
     monkeypatch.setenv(RUN_ID_ENV, "not an id")
     assert start_run() not in (first, "not an id")
+
+
+@pytest.mark.parametrize("given", ["baseline1", "20261206T083833Z-3FA2C1", " "])
+def test_a_run_id_in_the_environment_that_is_no_run_id_is_refused_before_the_work(tmp_path, given):
+    (tmp_path / "n.txt").write_text("1\n2\n")
+    record = tmp_path / "t.json"
+    done = run_poolpipe(
+        "sum",
+        str(tmp_path / "n.txt"),
+        "--timing",
+        str(record),
+        env={**os.environ, "POOLPIPE_RUN_ID": given},
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"poolpipe: error: POOLPIPE_RUN_ID {given!r} is not a run id, a UTC time and six hex "
+        "digits such as 20261206T083833Z-3fa2c1: set it to one, or unset it\n"
+    )
+    assert not record.exists()
+
+
+def test_commands_sharing_a_run_id_in_the_environment_are_one_run(tmp_path):
+    (tmp_path / "n.txt").write_text("1\n2\n")
+    env = {**os.environ, "POOLPIPE_RUN_ID": "20261206T083833Z-3fa2c1"}
+    for name in ("a", "b"):
+        done = run_poolpipe(
+            "sum", str(tmp_path / "n.txt"), "--timing", str(tmp_path / f"{name}.json"), env=env
+        )
+        assert done.returncode == 0, done.stderr
+        assert read_record(tmp_path / f"{name}.json").run_id == "20261206T083833Z-3fa2c1"

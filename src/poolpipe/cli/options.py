@@ -169,6 +169,10 @@ def check_outputs(args: argparse.Namespace, *options: str) -> None:
         path = getattr(args, option)
         if path is not None:
             check_output_path(path, f"--{option.replace('_', '-')}")
+    if "timing" in options and args.timing is not None:
+        from poolpipe.core.timing import check_run_id
+
+        check_run_id()  # the record's run id, which the report groups commands by
 
 
 def timing_record(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from poolpipe.core.cpu import Stopwatch
 from poolpipe.core.inputs import read_small_file
 from poolpipe.core.outputs import write_json
+from poolpipe.errors import PoolpipeError
 
 if TYPE_CHECKING:
     import random
@@ -58,6 +59,17 @@ def start_run() -> str:
         found = new_run_id()
         os.environ[RUN_ID_ENV] = found
     return found
+
+
+def check_run_id() -> None:
+    """One sentence for a POOLPIPE_RUN_ID that is set but is no run id: a record would carry a
+    fresh id instead, and the commands meant to be one run would silently be apart."""
+    given = os.environ.get(RUN_ID_ENV, "")
+    if given and not RUN_ID.fullmatch(given):
+        raise PoolpipeError(
+            f"{RUN_ID_ENV} {given!r} is not a run id, a UTC time and six hex digits such as "
+            "20261206T083833Z-3fa2c1: set it to one, or unset it"
+        )
 
 
 def current_run_id() -> str:
