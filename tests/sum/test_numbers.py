@@ -250,6 +250,21 @@ def test_a_job_of_one_piece_starts_no_pool(tmp_path, monkeypatch):
     assert numbers.processes_for(4000, 2) == 2
 
 
+def test_a_pool_has_no_more_workers_than_pieces(tmp_path, monkeypatch):
+    started = []
+
+    def pool_map(fn, tasks, processes, **how):
+        started.append(processes)
+        return map(fn, tasks)
+
+    monkeypatch.setattr("poolpipe.core.pool.pool_map", pool_map)
+    path = _write(tmp_path, b"12345\n" * ((3 << 20) // 6))  # 3 MiB: three 1 MiB pieces
+    assert sum_file(str(path), 64)["total"] == 12345 * ((3 << 20) // 6)
+    assert started == [3]
+    assert numbers.processes_for(path.stat().st_size, 64) == 3  # what the timing record says
+    assert numbers.processes_for(path.stat().st_size, 2) == 2
+
+
 @settings(max_examples=400)
 @given(
     data=with_line_ends(

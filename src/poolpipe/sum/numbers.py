@@ -200,15 +200,17 @@ def sum_ranges(
         return merge_parts(sum_range(piece, strict) for piece in pieces)
     from poolpipe.core.pool import pool_map  # only here: multiprocessing's import is start-up time
 
+    workers = min(processes, len(pieces))  # a worker more than the pieces would have none
     return merge_parts(
-        pool_map(partial(_sum_piece, strict=strict), pieces, processes, describe=Range.label)
+        pool_map(partial(_sum_piece, strict=strict), pieces, workers, describe=Range.label)
     )
 
 
 def processes_for(size: int, processes: int) -> int:
-    """The processes sum_ranges sums one range of size bytes with: its pool's, or 1 for a range
-    of one piece (summed in the calling process)."""
-    return processes if piece_count(size, processes, MIN_PIECE) >= 2 else 1
+    """The processes sum_ranges sums one range of size bytes with: its pool's, no more than its
+    pieces, or 1 for a range of one piece (summed in the calling process)."""
+    pieces = piece_count(size, processes, MIN_PIECE)
+    return min(processes, pieces) if pieces >= 2 else 1
 
 
 def result_json(part: SumPart, path: str, *, chunks: int, strict: bool) -> dict[str, Any]:
