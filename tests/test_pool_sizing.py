@@ -103,3 +103,31 @@ def test_a_commands_timing_record_names_the_workers_that_ran(tmp_path):
         )
         assert run.returncode == 0, run.stderr
         assert json.loads(timing.read_text())["processes"] == ran
+
+
+def test_a_crawls_timing_record_names_the_workers_that_ran(tmp_path):
+    """A crawl of one URL with --processes 8 was recorded as 8 processes."""
+    import json
+    import subprocess
+    import sys
+
+    from poolpipe.crawl import CrawlSettings, crawl_workers
+
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:9/\n")
+    assert crawl_workers(str(urls), CrawlSettings(), 8) == 1
+    many = tmp_path / "many.txt"
+    many.write_text("".join(f"http://127.0.0.1:9/{i}\n" for i in range(64)))
+    assert crawl_workers(str(many), CrawlSettings(), 8) == 8
+    assert crawl_workers(str(many), CrawlSettings(concurrency=3), 8) == 3
+    timing = tmp_path / "t.json"
+    command = [sys.executable, "-m", "poolpipe.cli", "crawl", str(urls), "--processes", "8"]
+    run = subprocess.run(
+        [*command, "--out", str(tmp_path / "p"), "--retries", "0", "--timing", str(timing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(timing.read_text())["processes"] == 1

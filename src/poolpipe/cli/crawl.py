@@ -19,7 +19,14 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from poolpipe.core import refuse_overlap, write_json
-    from poolpipe.crawl import CrawlSettings, Progress, SiteSpec, crawl_file, showing
+    from poolpipe.crawl import (
+        CrawlSettings,
+        Progress,
+        SiteSpec,
+        crawl_file,
+        crawl_workers,
+        showing,
+    )
     from poolpipe.crawl.journal import journal_dir
     from poolpipe.crawl.warc import warc_path
 
@@ -66,7 +73,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     write_stdout(dumps_json(result))
     if args.summary:
         write_json(args.summary, result)
-    opt.timing_record(args, "crawl", watch, result["rows"], result["bytes"])
+    used = crawl_workers(args.urlfile, settings, args.processes)  # the record names them
+    opt.timing_record(args, "crawl", watch, result["rows"], result["bytes"], processes=used)
     return 0
 
 

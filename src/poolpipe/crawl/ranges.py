@@ -185,6 +185,16 @@ def plan_pieces(rng: Range, processes: int) -> list[tuple[Range, int]]:
     return out
 
 
+def _workers(pieces: int, settings: CrawlSettings, processes: int) -> int:
+    """The processes a crawl of so many pieces runs: no more than them, nor its concurrency."""
+    return max(1, min(processes, settings.concurrency, pieces))
+
+
+def crawl_workers(path: str, settings: CrawlSettings, processes: int) -> int:
+    """The processes crawl_file crawls the URL file path with (what its timing record names)."""
+    return _workers(len(plan_pieces(split_file(path, 1)[0], processes)), settings, processes)
+
+
 def crawl_range(
     rng: Range,
     settings: CrawlSettings,
@@ -230,7 +240,7 @@ def _crawl_range(
     progress: Progress | None,
 ) -> ChunkStats:
     pieces = plan_pieces(rng, processes)
-    processes = max(1, min(processes, settings.concurrency, len(pieces)))
+    processes = _workers(len(pieces), settings, processes)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     limiter = limiter_for(settings)
