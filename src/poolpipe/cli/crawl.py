@@ -73,7 +73,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     write_stdout(dumps_json(result))
     if args.summary:
         write_json(args.summary, result)
-    used = crawl_workers(args.urlfile, settings, args.processes)  # the record names them
+    # the workers that ran, for the record (a second pass over the URL file: only for one)
+    used = crawl_workers(args.urlfile, settings, args.processes) if args.timing else None
     opt.timing_record(args, "crawl", watch, result["rows"], result["bytes"], processes=used)
     return 0
 
