@@ -9,11 +9,13 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from poolpipe.errors import PoolpipeError
 from poolpipe.tasks import journal_path, run_to_file
 from poolpipe.tasks import ops as task_ops
 from poolpipe.tasks.journal import HEADER
@@ -23,7 +25,7 @@ from poolpipe.tasks.results import FIELDS
 from tests.core.test_outputs import dead_writer_name
 from tests.tasks.inotify import Renames
 
-from ..helpers import POOLPIPE, run_poolpipe
+from ..helpers import POOLPIPE, run_poolpipe, wait_until
 
 CLOCKS = {"start", "runtime_s", "worker"}
 
@@ -354,3 +356,45 @@ def test_sigkill_of_the_whole_run_then_resume_loses_no_task_and_repeats_no_write
             assert row["sha256"] == hashlib.sha256(task["content"].encode()).hexdigest()
     assert not journal_path(out).exists()
     assert not list((root / "out").glob("*.tmp"))
+
+
+HOLD = """
+import sys
+from pathlib import Path
+from poolpipe.tasks.journal import Journal
+journal = Journal(sys.argv[1], append=True)
+journal.open()
+Path(sys.argv[2]).touch()
+sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["fresh", "journal-left"])
+def test_a_second_run_on_the_same_results_is_refused_while_one_writes(
+    tmp_path: Path, earlier: bool
+) -> None:
+    """Another run writing the same results file holds its journal: a fresh run, a resumed one
+    and one that would replace a journal left earlier are refused with one sentence and leave it
+    as it is; once that run has ended, the journal is free again."""
+    manifest, root, _ = _setup(tmp_path, writes=2)
+    out = tmp_path / "results.tsv"
+    journal = journal_path(out)
+    if earlier:
+        journal.write_text(HEADER)
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(journal), str(ready)], stdin=subprocess.PIPE
+    )
+    try:
+        assert wait_until(ready.exists, timeout=60)
+        held = journal.read_bytes()
+        for resume in (None, "ok", "failed"):
+            with pytest.raises(PoolpipeError, match="another run is writing journal"):
+                run_to_file(manifest, root, out, processes=2, resume=resume)
+            assert journal.read_bytes() == held
+            assert not out.exists()
+    finally:
+        holder.communicate(timeout=60)
+    run_to_file(manifest, root, out, processes=2)
+    assert not journal.exists()
+    assert out.exists()

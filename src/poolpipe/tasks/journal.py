@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import math
 import os
 import stat
@@ -38,7 +39,10 @@ class Journal:
     The journal is opened before any task runs and never through a symlink: a fresh run
     creates it exclusively (O_EXCL), replacing only a journal an earlier run left (its first
     line is our header); a resumed run appends to that one. Anything else at its path is
-    refused, never truncated.
+    refused, never truncated. The run's process holds a lock on the journal while it is open
+    (a POSIX record lock: its pool workers do not share it, and its end, a kill included, lets
+    it go), so a second run on the same results file is refused rather than removing the
+    journal of one still working.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool) -> None:
@@ -54,12 +58,18 @@ class Journal:
         try:
             kept = earlier_journal(self.path)
             if kept == "rows" and self.append:
-                self._fd = os.open(self.path, _APPEND)
+                self._fd = self._held(os.open(self.path, _APPEND), fcntl.LOCK_EX)
                 _end_torn_line(self._fd)
                 return
-            if kept:
+            if kept:  # an earlier run's, removed while a shared lock says none writes it
+                fd = self._held(os.open(self.path, _READ), fcntl.LOCK_SH)
                 self.path.unlink()
-            self._fd = os.open(self.path, _CREATE, 0o644)
+                os.close(fd)
+            try:
+                fd = os.open(self.path, _CREATE, 0o644)
+            except FileExistsError:
+                raise self._busy() from None  # another run made it in the meantime
+            self._fd = self._held(fd, fcntl.LOCK_EX)
             self._created = True
             _write_all(self._fd, HEADER.encode())
         except OSError as exc:
@@ -67,6 +77,31 @@ class Journal:
             raise PoolpipeError(
                 f"journal {str(self.path)!r} cannot be written: {exc.strerror}"
             ) from None
+
+    def _held(self, fd: int, kind: int) -> int:
+        """fd once it holds the journal's lock and is still the file at its path; the fd is
+        closed and one sentence raised where another run holds it (or replaced it meanwhile)."""
+        try:
+            fcntl.lockf(fd, kind | fcntl.LOCK_NB)
+            ours = os.path.samestat(os.fstat(fd), os.lstat(self.path))
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN, errno.ENOENT):
+                os.close(fd)
+                raise
+            ours = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if not ours:
+            os.close(fd)
+            raise self._busy()
+        return fd
+
+    def _busy(self) -> PoolpipeError:
+        return PoolpipeError(
+            f"another run is writing journal {str(self.path)!r}: let it finish or choose "
+            "another --out"
+        )
 
     def record(self, row: TaskResult) -> None:
         """Append a row."""
