@@ -232,6 +232,25 @@ def test_a_feature_near_1e_300_gets_its_true_errors_and_robust_ones_null_never_t
     assert robust["undefined"]["std_err"].startswith("not finite")
 
 
+@pytest.mark.parametrize("kind", ["hc0", "hc3"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_target_near_1e_163_gets_its_true_robust_errors(tmp_path, kind, weighted):
+    """Residuals below 1e-154 square to subnormal numbers or 0: the robust errors were a few
+    percent off, or 0, while the ordinary ones were right."""
+    x, y, w = data("plain", seed=4)
+    scale = 2.0**-540  # a power of two: the scaled target is exactly statsmodels' one
+    path = write_table(tmp_path / "t.csv", x, y * scale, w if weighted else None)
+    model = fit_in_chunks(
+        path, len(y), 40, weights="w" if weighted else "", options=Options(robust=kind)
+    )
+    design = sm.add_constant(x)
+    res = (sm.WLS(y, design, weights=w) if weighted else sm.OLS(y, design)).fit()
+    robust = model["exact"]["robust"]
+    want = getattr(res, f"{kind.upper()}_se") * scale
+    assert_close(with_intercept_first(robust, "std_err"), want, kind)
+    assert_close(with_intercept_first(robust, "t"), res.params / (want / scale), f"{kind} t")
+
+
 def test_rows_with_a_bad_or_negative_weight_are_skipped_and_counted(tmp_path):
     x, y, w = data("plain", seed=6)
     w[[3, 50, 51]] = [-1.0, 0.0, -2.5]

@@ -20,9 +20,10 @@ twice.
 Robust errors (HC0-HC3). The residuals need the merged coefficients, so the rows are read
 once more. A worker sums, over its rows, s_i u_i u_iᵀ with u_i = [1, x_i - x̄] in the held
 scale and s_i = (w_i / w̄)² e_i² (over 1 - h_i for HC2, its square for HC3), w̄ the mean
-weight, h_i = w_i (1/W + |(x_i - x̄) G|²) the leverage from the merged R (G Gᵀ =
-(R11ᵀR11)⁺). The sums merge by addition; inference.robust_covariance makes the sandwich of
-them, with w̄ multiplied back in.
+weight, e_i over a power of two near the residuals' size (tiny ones square to no underflow),
+h_i = w_i (1/W + |(x_i - x̄) G|²) the leverage from the merged R (G Gᵀ = (R11ᵀR11)⁺). The
+sums merge by addition; inference.robust_errors makes the sandwich of them, with w̄ and the
+power of two multiplied back in.
 """
 
 from __future__ import annotations
@@ -409,6 +410,7 @@ class RobustPass:
         reference = np.asarray(self.columns.reference, dtype=float)[cols]
         shift = np.ldexp(reference, -d.exponent)
         centre = d.means - shift
+        exponent = d.residual_exponent
         meat = np.zeros((p + 1, p + 1))
         with one_blas_thread(), np.errstate(divide="ignore", invalid="ignore"):
             for values, weights in good_rows(rng, self.columns):
@@ -418,7 +420,8 @@ class RobustPass:
                 v -= shift
                 v -= centre
                 x = v[:, :p]
-                resid = v[:, p] - x @ d.coef
+                # over a power of two near their size: tiny residuals square to no underflow
+                resid = np.ldexp(v[:, p] - x @ d.coef, -exponent)
                 s = resid * resid
                 if weights is not None:
                     # over the mean weight: weights near 1e300 square to no infinity

@@ -55,6 +55,14 @@ class Design:
     intercept: bool = True
 
     @property
+    def residual_exponent(self) -> int:
+        """The power of two of the residuals' size in the held scale, sqrt(RSS / W): the robust
+        pass divides them by it before squaring, so that residuals below 1e-154 neither square
+        to 0 nor to subnormal numbers of few digits (robust_errors multiplies it back in)."""
+        size = abs(float(self.kept.scatter.r[self.rank, self.rank])) / math.sqrt(self.weight)
+        return math.frexp(size)[1] if size > 0 and math.isfinite(size) else 0
+
+    @property
     def df_resid(self) -> int:
         """Residual degrees of freedom: rows less the kept columns and the intercept."""
         return self.rows - self.rank - int(self.intercept)
@@ -250,9 +258,19 @@ def ridge_measures(scatter: Scatter, ridge: float) -> dict[str, Any]:
     }
 
 
+def robust_errors(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
+    """The robust standard errors of (intercept, coefficients) in the held scale, NaN where
+    undefined; meat sums the residuals over 2**d.residual_exponent, multiplied back in after
+    the square root, where it can no longer underflow."""
+    cov = robust_covariance(d, meat, kind)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.ldexp(np.sqrt(np.maximum(np.diag(cov), 0)), d.residual_exponent)
+
+
 def robust_covariance(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
-    """The sandwich covariance of (intercept, coefficients) in the held scale (entries past the
-    float range, or from a row of leverage 1, are not finite: nulls in the table)."""
+    """The sandwich covariance of (intercept, coefficients) in the held scale, over
+    4**d.residual_exponent as meat is (entries past the float range, or from a row of leverage
+    1, are not finite: nulls in the table)."""
     p = len(d.coef)
     mean_weight = d.weight / d.rows  # the meat's weights are over it (1 without weights)
     bread = np.zeros((p + 1, p + 1))

@@ -39,7 +39,7 @@ from poolpipe.train.inference import (
     inference,
     number,
     ridge_measures,
-    robust_covariance,
+    robust_errors,
 )
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import CONDITION_WARN, Fit, average, solve, through_origin
@@ -127,11 +127,11 @@ def exact_json(
     }
     if options.robust != "none":
         job = RobustPass(columns, d, options.robust)
-        cov = robust_covariance(d, robust_sums(ranges, job, processes=processes), options.robust)
+        meat = robust_sums(ranges, job, processes=processes)
         table = coefficient_table(
             coef=[exact.coef[j] for j in d.kept.features],
             intercept=exact.intercept,
-            errors=np.sqrt(np.maximum(np.diag(cov), 0)),  # NaN stays NaN: a null
+            errors=robust_errors(d, meat, options.robust),  # NaN: a null
             d=d,
             alpha=options.alpha,
         )
