@@ -251,6 +251,18 @@ def test_a_target_near_1e_163_gets_its_true_robust_errors(tmp_path, kind, weight
     assert_close(with_intercept_first(robust, "t"), res.params / (want / scale), f"{kind} t")
 
 
+@pytest.mark.parametrize("kind", ["hc2", "hc3"])
+def test_robust_errors_without_residual_freedom_are_undefined_not_0(tmp_path, kind):
+    """Two rows, a feature and the intercept: every row has leverage 1, so HC2 and HC3 divide
+    0 by 0; they were written as 0 (and p as 0) for the rows the fit passes through."""
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n2,1\n3,2\n")
+    robust = train_file(str(path), "y", options=Options(robust=kind))["exact"]["robust"]
+    assert with_intercept_first(robust, "std_err") == [None, None]
+    assert with_intercept_first(robust, "p") == [None, None]
+    assert "leverage 1" in robust["undefined"]["std_err"]
+
+
 def test_rows_with_a_bad_or_negative_weight_are_skipped_and_counted(tmp_path):
     x, y, w = data("plain", seed=6)
     w[[3, 50, 51]] = [-1.0, 0.0, -2.5]

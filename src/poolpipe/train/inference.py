@@ -262,6 +262,9 @@ def robust_errors(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
     """The robust standard errors of (intercept, coefficients) in the held scale, NaN where
     undefined; meat sums the residuals over 2**d.residual_exponent, multiplied back in after
     the square root, where it can no longer underflow."""
+    if kind in ("hc2", "hc3") and d.df_resid <= 0:
+        # no residual freedom: every row has leverage 1, and e / (1 - h) is 0 / 0
+        return np.full(len(d.coef) + 1, math.nan)
     cov = robust_covariance(d, meat, kind)
     with np.errstate(over="ignore", invalid="ignore"):
         return np.ldexp(np.sqrt(np.maximum(np.diag(cov), 0)), d.residual_exponent)
