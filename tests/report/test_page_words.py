@@ -133,6 +133,24 @@ def test_the_fit_says_its_weights_its_weightless_rows_its_ridge_and_a_skipped_fu
     assert "was skipped (needs about 0.00055 MiB, more than full_fit_max_mb = 0)." in skipped
 
 
+def test_a_ridge_fit_of_a_constant_target_says_its_r2_is_undefined_and_why(
+    tmp_path: Path,
+) -> None:
+    from poolpipe.train.model import Options
+
+    data = tmp_path / "c.csv"
+    data.write_text("x,y\n1,3\n2,3\n4,3\n")
+    model = train_file(str(data), "y", processes=1, options=Options(ridge=1.0))
+    ridge = model["ridge"]
+    assert ridge["r2"] is None
+    assert ridge["undefined"] == {"r2": "the target is constant: it varies by nothing"}
+    text = fit_section(model).text
+    assert (
+        "a ridge fit (train.ridge = 1: R² undefined (the target is constant: it varies by "
+        "nothing), residual RMSE 0) is in model.json" in text
+    )
+
+
 def test_a_tasks_failure_reason_is_whole_and_the_double_count_is_said(tmp_path: Path) -> None:
     from poolpipe.report.results import tasks_section
 

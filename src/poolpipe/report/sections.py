@@ -188,9 +188,12 @@ def _fitted_how(model: dict) -> str:
         text += f"; {counted(left, 'row')} with a weight of 0 or below left out." if left else "."
     ridge = model.get("ridge")
     if isinstance(ridge, dict):
+        r2 = ridge.get("r2")
+        why = (ridge.get("undefined") or {}).get("r2")
+        r2_text = shown(r2) if r2 is not None else f"undefined ({why})" if why else "undefined"
         text += (
             f" The table is the least-squares fit; a ridge fit (train.ridge = "
-            f"{figures(ridge.get('alpha', 0), 6)}: R² {shown(ridge.get('r2'))}, residual RMSE "
+            f"{figures(ridge.get('alpha', 0), 6)}: R² {r2_text}, residual RMSE "
             f"{shown(ridge.get('rmse'))}) is in model.json."
         )
     return text

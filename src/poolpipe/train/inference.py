@@ -38,6 +38,9 @@ from poolpipe.train.solve import (
 KINDS = ("hc0", "hc1", "hc2", "hc3")
 """The robust covariances train.robust may name (besides "none")."""
 
+CONSTANT_TARGET = "the target is constant: it varies by nothing"
+"""Why R² is undefined where the target's sum of squares (about its mean, or 0) is 0."""
+
 
 @dataclass(frozen=True)
 class Design:
@@ -175,7 +178,7 @@ def fit_measures(d: Design) -> dict[str, Any]:
     df_resid = d.df_resid
     undefined = {}
     if total <= 0:
-        undefined["r2"] = undefined["adj_r2"] = "the target is constant: it varies by nothing"
+        undefined["r2"] = undefined["adj_r2"] = CONSTANT_TARGET
     if df_resid <= 0:
         undefined["adj_r2"] = undefined["f_stat"] = "no residual degrees of freedom are left"
     elif not k:
@@ -241,7 +244,8 @@ def inference(
 
 
 def ridge_measures(scatter: Scatter, ridge: float) -> dict[str, Any]:
-    """r2, rmse and rss of the ridge fit on its own rows, from R: |R [-b; 1]|²."""
+    """r2, rmse and rss of the ridge fit on its own rows, from R: |R [-b; 1]|²; an undefined
+    one's reason in undefined."""
     coef = solve_ridge(scatter, ridge)
     p = len(coef)
     e_y = int(scatter.exponent[p])
@@ -255,6 +259,7 @@ def ridge_measures(scatter: Scatter, ridge: float) -> dict[str, Any]:
         "r2": number(r2),
         "rmse": number(scaled(rmse, e_y)),
         "rss": number(scaled(rss, 2 * e_y)),
+        "undefined": {"r2": CONSTANT_TARGET} if tss <= 0 else {},
     }
 
 
