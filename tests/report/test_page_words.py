@@ -17,11 +17,19 @@ def test_an_undefined_statistic_of_the_exact_fit_says_so_and_why(tmp_path: Path)
     assert "R² undefined (adjusted undefined), residual RMSE 0, F undefined on 1 and 3" in text
     assert "(p undefined)" in text and "  " not in text
     assert "R² and adjusted R² undefined: the target is constant: it varies by nothing." in text
+    assert text.endswith(
+        " A standard error is 0 (a perfect fit): its t is infinite (p 0), or 0 / 0 for a "
+        "coefficient of 0."
+    )
     one = tmp_path / "one.csv"
     one.write_text("x,y\n1,4\n")
-    text = fit_section(train_file(str(one), "y", processes=1)).text
+    model = train_file(str(one), "y", processes=1)
+    text = fit_section(model).text
     assert "F undefined on 0 and 0 degrees of freedom (p undefined)" in text
     assert "adjusted R² and F undefined: no residual degrees of freedom are left." in text
+    why = "no residual degrees of freedom are left: no standard error, t, p or interval"
+    assert model["exact"]["undefined"]["std_err"] == why
+    assert text.endswith(f" N{why[1:]}.")
 
 
 def test_a_prediction_scored_on_one_row_says_why_it_has_no_r2() -> None:

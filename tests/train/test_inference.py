@@ -263,6 +263,18 @@ def test_robust_errors_without_residual_freedom_are_undefined_not_0(tmp_path, ki
     assert "leverage 1" in robust["undefined"]["std_err"]
 
 
+def test_a_standard_error_below_the_float_range_is_not_called_a_perfect_fit(tmp_path):
+    x, y, _ = data("plain", seed=7)
+    path = write_table(tmp_path / "t.csv", x * 2.0**1000, y * 2.0**-1000)
+    exact = fit_in_chunks(path, len(y), 40)["exact"]  # coefficients of 2**-2000: 0
+    assert exact["std_err"]["coef"] == [0.0] * 3 and exact["t"]["coef"] == [None] * 3
+    assert exact["undefined"]["t"].startswith("a standard error is below the float range")
+    flat = tmp_path / "flat.csv"
+    flat.write_text("x,y\n1,4\n2,4\n3,4\n")
+    exact = train_file(str(flat), "y")["exact"]
+    assert exact["undefined"]["t"].startswith("a standard error is 0 (a perfect fit)")
+
+
 def test_rows_with_a_bad_or_negative_weight_are_skipped_and_counted(tmp_path):
     x, y, w = data("plain", seed=6)
     w[[3, 50, 51]] = [-1.0, 0.0, -2.5]

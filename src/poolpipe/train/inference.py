@@ -237,6 +237,15 @@ def inference(
     measures = fit_measures(d)
     errs = [*table["std_err"]["coef"], table["std_err"]["intercept"]]
     ends = [*table["conf_int"]["coef"], table["conf_int"]["intercept"]]
+    if d.df_resid <= 0:
+        measures["undefined"]["std_err"] = (
+            "no residual degrees of freedom are left: no standard error, t, p or interval"
+        )
+    elif 0 in errs:
+        why = "0 (a perfect fit)" if sigma == 0 else "below the float range (about 1e-308)"
+        measures["undefined"]["t"] = (
+            f"a standard error is {why}: its t is infinite (p 0), or 0 / 0 for a coefficient of 0"
+        )
     if any(e is not None and None in pair for e, pair in zip(errs, ends, strict=True)):
         # a tiny alpha's quantile (6e299 at 1e-300 and one degree of freedom) times an error
         measures["undefined"]["conf_int"] = f"at alpha {alpha:g} an interval passes the float range"
