@@ -275,6 +275,26 @@ def test_a_standard_error_below_the_float_range_is_not_called_a_perfect_fit(tmp_
     assert exact["undefined"]["t"].startswith("a standard error is 0 (a perfect fit)")
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_row_of_leverage_1_leaves_hc2_and_hc3_undefined_not_a_ratio_of_noise(tmp_path, weighted):
+    """A dummy column that is 1 on one row only: the fit passes through that row, whose
+    residual and 1 - leverage are rounding noise; HC3 was their ratio squared, a number."""
+    x, y, w = data("plain", seed=5)
+    x[:, 2] = 0.0
+    x[7, 2] = 1.0
+    path = write_table(tmp_path / "t.csv", x, y, w if weighted else None)
+    weights = "w" if weighted else ""
+    for kind in ("hc2", "hc3"):
+        robust = fit_in_chunks(path, len(y), 40, weights=weights, options=Options(robust=kind))
+        robust = robust["exact"]["robust"]
+        assert with_intercept_first(robust, "std_err") == [None] * 4, kind
+        assert "leverage 1" in robust["undefined"]["std_err"]
+    model = fit_in_chunks(path, len(y), 40, weights=weights, options=Options(robust="hc0"))
+    design = sm.add_constant(x)
+    res = (sm.WLS(y, design, weights=w) if weighted else sm.OLS(y, design)).fit()
+    assert_close(with_intercept_first(model["exact"]["robust"], "std_err"), res.HC0_se, "hc0")
+
+
 def test_rows_with_a_bad_or_negative_weight_are_skipped_and_counted(tmp_path):
     x, y, w = data("plain", seed=6)
     w[[3, 50, 51]] = [-1.0, 0.0, -2.5]

@@ -63,6 +63,11 @@ WANTED = 1e-13
 CONTRACTION = 1e-3
 """...and only where one step contracts the error at least this much (eps·κ² below it)."""
 
+LEVERAGE_ONE = 1e-13
+"""A row whose leverage is within this of 1 has leverage 1 for HC2 and HC3 (undefined): the
+leverage's own rounding is about k·eps, and its residual, of the same order, is noise too, so
+e / (1 - h) would be a ratio of rounding errors (a single row of a dummy column gave one)."""
+
 FULL_FIT_COPIES = 4.0
 """Peak memory of scikit-learn's full fit, in copies of the parsed [X y] array."""
 
@@ -433,7 +438,9 @@ class RobustPass:
                     lev = 1 / d.weight + np.einsum("ij,ij->i", spread, spread)
                     if weights is not None:
                         lev *= weights
-                    s /= (1 - lev) if self.kind == "hc2" else (1 - lev) ** 2
+                    rest = 1 - lev
+                    rest[rest < LEVERAGE_ONE] = math.nan  # 0 / 0: undefined, never a number
+                    s /= rest if self.kind == "hc2" else rest**2
                 scaled = x * s[:, None]
                 meat[0, 0] += s.sum()
                 meat[0, 1:] += scaled.sum(axis=0)
