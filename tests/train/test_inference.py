@@ -218,18 +218,24 @@ def test_weights_of_any_size_give_the_same_fit_and_errors(tmp_path, power, kind)
     assert_close([exact["intercept"], *exact["coef"]], res.params, "coef")
 
 
-def test_a_feature_near_1e_300_gets_its_true_errors_and_robust_ones_null_never_t_0(tmp_path):
+@pytest.mark.parametrize("kind", ["hc0", "hc3"])
+def test_a_feature_near_1e_300_gets_its_true_errors_robust_ones_too(tmp_path, kind):
+    """The robust sandwich of features near 1e-300 (or 1e-160) passed the float range, and the
+    robust errors were null where the ordinary ones were right."""
     x, y, _ = data("plain", seed=3)
-    path = write_table(tmp_path / "t.csv", x * 1e-300, y)
-    model = fit_in_chunks(path, len(y), 40, options=Options(robust="hc0"))
+    scale = 2.0**-990  # about 1e-298, a power of two: statsmodels' design scaled exactly
+    path = write_table(tmp_path / "t.csv", x * scale, y)
+    model = fit_in_chunks(path, len(y), 40, options=Options(robust=kind))
     exact, res = model["exact"], sm.OLS(y, sm.add_constant(x)).fit()
-    units = np.array([1.0, *[1e300] * x.shape[1]])  # coefficients and errors per 1e-300
+    units = np.array([1.0, *[1 / scale] * x.shape[1]])  # coefficients and errors per 2**-990
     assert_close(with_intercept_first(exact, "std_err"), res.bse * units, "std_err")
     assert_close(with_intercept_first(exact, "t"), res.tvalues, "t")
     assert_close(with_intercept_first(exact, "p"), res.pvalues, "p")
-    robust = exact["robust"]  # its sums pass the float range: undefined, and said why
-    assert with_intercept_first(robust, "t") == [None] * len(units)
-    assert robust["undefined"]["std_err"].startswith("not finite")
+    robust = exact["robust"]
+    want = getattr(res, f"{kind.upper()}_se")
+    assert_close(with_intercept_first(robust, "std_err"), want * units, kind)
+    assert_close(with_intercept_first(robust, "t"), res.params / want, f"{kind} t")
+    assert "undefined" not in robust
 
 
 @pytest.mark.parametrize("kind", ["hc0", "hc3"])

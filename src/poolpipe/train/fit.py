@@ -20,10 +20,11 @@ twice.
 Robust errors (HC0-HC3). The residuals need the merged coefficients, so the rows are read
 once more. A worker sums, over its rows, s_i u_i u_iᵀ with u_i = [1, x_i - x̄] in the held
 scale and s_i = (w_i / w̄)² e_i² (over 1 - h_i for HC2, its square for HC3), w̄ the mean
-weight, e_i over a power of two near the residuals' size (tiny ones square to no underflow),
-h_i = w_i (1/W + |(x_i - x̄) G|²) the leverage from the merged R (G Gᵀ = (R11ᵀR11)⁺). The
-sums merge by addition; inference.robust_errors makes the sandwich of them, with w̄ and the
-power of two multiplied back in.
+weight, h_i = w_i (1/W + |(x_i - x̄) G|²) the leverage from the merged R (G Gᵀ =
+(R11ᵀR11)⁺). The residuals e_i are over a power of two near their size, and each feature of
+u_i over one near its spread, so that data near 1e-300 neither squares to 0 nor makes the
+sandwich pass 1e308. The sums merge by addition; inference.robust_errors makes the sandwich
+of them, with w̄ and the powers of two taken back out.
 """
 
 from __future__ import annotations
@@ -416,6 +417,7 @@ class RobustPass:
         shift = np.ldexp(reference, -d.exponent)
         centre = d.means - shift
         exponent = d.residual_exponent
+        features = d.feature_exponents
         meat = np.zeros((p + 1, p + 1))
         with one_blas_thread(), np.errstate(divide="ignore", invalid="ignore"):
             for values, weights in good_rows(rng, self.columns):
@@ -441,6 +443,7 @@ class RobustPass:
                     rest = 1 - lev
                     rest[rest < LEVERAGE_ONE] = math.nan  # 0 / 0: undefined, never a number
                     s /= rest if self.kind == "hc2" else rest**2
+                x = np.ldexp(x, -features)  # each feature over a power of two near its spread
                 scaled = x * s[:, None]
                 meat[0, 0] += s.sum()
                 meat[0, 1:] += scaled.sum(axis=0)

@@ -66,6 +66,16 @@ class Design:
         return math.frexp(size)[1] if size > 0 and math.isfinite(size) else 0
 
     @property
+    def feature_exponents(self) -> np.ndarray:
+        """Per kept feature, the power of two of its spread in the held scale (the norm of its
+        column of R over √W): the robust pass divides the centered features by it, so that
+        their sandwich neither overflows (features near 1e-160 make (R11ᵀR11)⁻¹ pass 1e308)
+        nor underflows; robust_errors divides it back out of the errors."""
+        k = self.rank
+        spread = column_norms(self.kept.scatter.r[:k, :k]) / math.sqrt(self.weight)
+        return np.frexp(spread)[1].astype(np.int64)
+
+    @property
     def df_resid(self) -> int:
         """Residual degrees of freedom: rows less the kept columns and the intercept."""
         return self.rows - self.rank - int(self.intercept)
@@ -280,20 +290,24 @@ def robust_errors(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
         # no residual freedom: every row has leverage 1, and e / (1 - h) is 0 / 0
         return np.full(len(d.coef) + 1, math.nan)
     cov = robust_covariance(d, meat, kind)
+    powers = d.residual_exponent - np.concatenate([[0], d.feature_exponents])
     with np.errstate(over="ignore", invalid="ignore"):
-        return np.ldexp(np.sqrt(np.maximum(np.diag(cov), 0)), d.residual_exponent)
+        return np.ldexp(np.sqrt(np.maximum(np.diag(cov), 0)), powers)
 
 
 def robust_covariance(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
-    """The sandwich covariance of (intercept, coefficients) in the held scale, over
-    4**d.residual_exponent as meat is (entries past the float range, or from a row of leverage
-    1, are not finite: nulls in the table)."""
+    """The sandwich covariance of (intercept, coefficients) in the held scale, as meat holds
+    them: its residuals over 2**d.residual_exponent and its features over 2**feature_exponents
+    (the coefficients are then over 2**-feature_exponents); entries past the float range, or
+    from a row of leverage 1, are not finite: nulls in the table."""
     p = len(d.coef)
     mean_weight = d.weight / d.rows  # the meat's weights are over it (1 without weights)
     bread = np.zeros((p + 1, p + 1))
     bread[0, 0] = mean_weight / d.weight
+    exponents = d.feature_exponents
     with np.errstate(over="ignore", invalid="ignore"):
-        bread[1:, 1:] = (d.inverse_root @ d.inverse_root.T) * mean_weight
+        root = np.ldexp(d.inverse_root, exponents[:, None])  # the features' G, each row scaled
+        bread[1:, 1:] = (root @ root.T) * mean_weight
         centred = bread @ meat @ bread
         if kind == "hc1":
             # HC1 is HC0 with the degrees-of-freedom correction n / (n - k - 1)
@@ -301,5 +315,5 @@ def robust_covariance(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
         # the sums are about the centered intercept (the mean of y); the data's intercept is
         # that less x̄ b, so its row and column of the covariance move by -x̄
         move = np.eye(p + 1)
-        move[0, 1:] = -d.means[:p]
+        move[0, 1:] = -np.ldexp(d.means[:p], -exponents)
         return move @ centred @ move.T
