@@ -32,6 +32,20 @@ def test_an_undefined_statistic_of_the_exact_fit_says_so_and_why(tmp_path: Path)
     assert text.endswith(f" N{why[1:]}.")
 
 
+def test_robust_errors_of_a_perfect_fit_say_why_their_t_is_empty(tmp_path: Path) -> None:
+    from poolpipe.train.model import Options
+
+    line = tmp_path / "line.csv"  # rounding leaves the ordinary errors above 0, not these
+    line.write_text("x,y\n1,3\n2,5\n3,7\n4,9\n5,11\n")
+    model = train_file(str(line), "y", processes=1, options=Options(robust="hc0"))
+    robust = model["exact"]["robust"]
+    assert robust["std_err"] == {"coef": [0.0], "intercept": 0.0}
+    why = "a standard error is 0 (a perfect fit): its t is infinite (p 0), or 0 / 0 for a "
+    assert robust["undefined"] == {"t": why + "coefficient of 0"}
+    text = fit_section(model).text
+    assert f" Standard errors: HC0 (robust). A{why[1:]}coefficient of 0." in text
+
+
 def test_a_prediction_scored_on_one_row_says_why_it_has_no_r2() -> None:
     why = {"r2": "one row has a target: R² needs two"}
     summary = {"rows": 3, "scored_rows": 1, "rmse": 0.5, "r2": None, "undefined": why}

@@ -232,12 +232,12 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
         f"{_whole(exact['df_resid'])} degrees of freedom "
         f"(p {stat('f_p', lambda v: p_value(v, 4))}); aliased columns: {aliased}."
         + _undefined(exact, {"r2": r2_label(exact), "adj_r2": "adjusted R²", "f_stat": "F"})
-        + "".join(  # why a row's cells are empty, as a sentence of its own
+        + (f" Standard errors: {robust['kind'].upper()} (robust)." if robust else "")
+        + "".join(  # why the table's cells are empty, each as a sentence of its own
             f" {why[:1].upper()}{why[1:]}."
             for key in ("std_err", "t")
-            if (why := (exact.get("undefined") or {}).get(key))
+            if (why := (errors.get("undefined") or {}).get(key))
         )
-        + (f" Standard errors: {robust['kind'].upper()} (robust)." if robust else "")
         + _fitted_how(model),
         table=(["term", "coef", "std err", "t", "p", f"{level} low", f"{level} high"], rows),
     )

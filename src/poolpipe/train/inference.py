@@ -233,6 +233,12 @@ def residual_sd(d: Design) -> float | None:
     return number(scaled(abs(float(r[k, k])) / math.sqrt(d.df_resid), int(d.exponent[k])))
 
 
+def zero_error(perfect: bool) -> str:
+    """Why a t is null beside a standard error of 0: a perfect fit, or an error underflowed."""
+    why = "0 (a perfect fit)" if perfect else "below the float range (about 1e-308)"
+    return f"a standard error is {why}: its t is infinite (p 0), or 0 / 0 for a coefficient of 0"
+
+
 def inference(
     d: Design, *, coef: Sequence[float], intercept: float, alpha: float = 0.05
 ) -> dict[str, Any]:
@@ -252,10 +258,7 @@ def inference(
             "no residual degrees of freedom are left: no standard error, t, p or interval"
         )
     elif 0 in errs:
-        why = "0 (a perfect fit)" if sigma == 0 else "below the float range (about 1e-308)"
-        measures["undefined"]["t"] = (
-            f"a standard error is {why}: its t is infinite (p 0), or 0 / 0 for a coefficient of 0"
-        )
+        measures["undefined"]["t"] = zero_error(sigma == 0)
     if any(e is not None and None in pair for e, pair in zip(errs, ends, strict=True)):
         # a tiny alpha's quantile (6e299 at 1e-300 and one degree of freedom) times an error
         measures["undefined"]["conf_int"] = f"at alpha {alpha:g} an interval passes the float range"

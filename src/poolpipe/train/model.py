@@ -40,6 +40,7 @@ from poolpipe.train.inference import (
     number,
     ridge_measures,
     robust_errors,
+    zero_error,
 )
 from poolpipe.train.scatter import Scatter
 from poolpipe.train.solve import CONDITION_WARN, Fit, average, solve, through_origin
@@ -136,8 +137,11 @@ def exact_json(
             alpha=options.alpha,
         )
         doc["robust"] = {"kind": options.robust, **table}
+        errs = [table["std_err"]["intercept"], *table["std_err"]["coef"]]
         if any(table["std_err"]["coef"][j] is None for j in d.kept.features):
             doc["robust"]["undefined"] = {"std_err": ROBUST_UNDEFINED[options.robust != "hc0"]}
+        elif 0 in errs:  # meat[0, 0] sums the squared residuals: 0 when each is
+            doc["robust"]["undefined"] = {"t": zero_error(meat[0, 0] == 0)}
     return doc
 
 
