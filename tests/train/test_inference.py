@@ -183,6 +183,19 @@ def test_ridge_is_scikit_learns_ridge(tmp_path, penalty, name, weighted):
     assert train_file(str(path), "y", weights="w" if weighted else "")["ridge"] is None
 
 
+def test_a_ridge_fit_of_a_target_near_1e_200_has_its_r2_and_rmse(tmp_path):
+    """Its sums of squares were taken as squares, 0 below 1e-154: R² was null (said to be of a
+    constant target) and the RMSE 0. A penalty of 1 on columns this small leaves the
+    coefficients 0: R² 0, the RMSE the target's own spread."""
+    x, y, _ = data("plain", seed=8)
+    scale = 2.0**-700
+    path = write_table(tmp_path / "t.csv", x * scale, y * scale)
+    ridge = fit_in_chunks(path, len(y), 40, options=Options(ridge=1.0))["ridge"]
+    assert ridge["coef"] == [0.0] * 3 and ridge["undefined"] == {}
+    assert ridge["r2"] == 0.0
+    np.testing.assert_allclose(ridge["rmse"], y.std() * scale, rtol=1e-12)
+
+
 def test_a_rank_deficient_fit_names_the_aliased_columns(tmp_path):
     rng = np.random.default_rng(5)
     x0, x1 = rng.integers(-50, 50, (2, 300)).astype(float)

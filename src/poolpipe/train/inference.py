@@ -272,16 +272,18 @@ def ridge_measures(scatter: Scatter, ridge: float) -> dict[str, Any]:
     p = len(coef)
     e_y = int(scatter.exponent[p])
     resid = scatter.r @ np.concatenate([-coef, [1.0]])
-    rss = float(resid @ resid)
-    tss = float(scatter.r[:, p] @ scatter.r[:, p])
+    # the norms first, as fit_measures takes them: squares of a target near 1e-200 are 0
+    residual = float(column_norms(resid[:, None])[0])
+    total = float(column_norms(scatter.r[:, p : p + 1])[0])
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        r2 = 1 - rss / tss if tss > 0 else math.nan
-        rmse = math.sqrt(rss / scatter.total_weight)
+        r2 = 1 - (residual / total) ** 2 if total > 0 else math.nan
+        rmse = residual / math.sqrt(scatter.total_weight)
+        rss = float(np.float64(residual) ** 2)
     return {
         "r2": number(r2),
         "rmse": number(scaled(rmse, e_y)),
         "rss": number(scaled(rss, 2 * e_y)),
-        "undefined": {"r2": CONSTANT_TARGET} if tss <= 0 else {},
+        "undefined": {"r2": CONSTANT_TARGET} if total <= 0 else {},
     }
 
 
