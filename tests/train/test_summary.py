@@ -143,3 +143,14 @@ def test_the_interval_is_labelled_with_its_level_and_is_finite_for_a_tiny_alpha(
     se, coef = exact["std_err"]["coef"][0], exact["coef"][0]
     assert low == pytest.approx(coef - q * se, rel=1e-12)
     assert high == pytest.approx(coef + q * se, rel=1e-12)
+
+
+def test_the_summary_says_why_a_perfect_fits_t_cells_are_empty(tmp_path):
+    flat = tmp_path / "flat.csv"
+    flat.write_text("x,y\n1,4\n2,4\n3,4\n")
+    text = summary_text(train_file(str(flat), "y"))
+    assert "\nundefined: a standard error is 0 (a perfect fit): its t is infinite (p 0)" in text
+    one = tmp_path / "one.csv"
+    one.write_text("x,y\n1,4\n2,5\n")
+    text = summary_text(train_file(str(one), "y", options=Options(robust="hc3")))
+    assert "\nundefined: not finite: a row of leverage 1 (one the fit must pass through)" in text

@@ -423,6 +423,9 @@ def summary_text(model: dict[str, Any]) -> str:
     lines += [""] + [f"{name.ljust(width)}  {value}" for name, value in measures]
     for warning in exact.get("warnings", []):
         lines.append(f"warning: {warning}")
+    for key in ("std_err", "t"):  # why the table's "-" cells are empty
+        if why := (errors.get("undefined") or {}).get(key):
+            lines.append(f"undefined: {why}")
     if model.get("skipped_rows", {}).get("count"):
         lines.append(f"skipped rows: {model['skipped_rows']['count']}")
     return "\n".join(lines) + "\n"
