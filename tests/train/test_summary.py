@@ -154,3 +154,4 @@ def test_the_summary_says_why_a_perfect_fits_t_cells_are_empty(tmp_path):
     one.write_text("x,y\n1,4\n2,5\n")
     text = summary_text(train_file(str(one), "y", options=Options(robust="hc3")))
     assert "\nundefined: not finite: a row of leverage 1 (one the fit must pass through)" in text
+    assert "\nresidual SD       - (no residual degrees of freedom are left)\n" in text

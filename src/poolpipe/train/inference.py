@@ -254,6 +254,7 @@ def inference(
     errs = [*table["std_err"]["coef"], table["std_err"]["intercept"]]
     ends = [*table["conf_int"]["coef"], table["conf_int"]["intercept"]]
     if d.df_resid <= 0:
+        measures["undefined"]["residual_sd"] = "no residual degrees of freedom are left"
         measures["undefined"]["std_err"] = (
             "no residual degrees of freedom are left: no standard error, t, p or interval"
         )

@@ -402,7 +402,7 @@ def summary_text(model: dict[str, Any]) -> str:
 
     def measure(key: str) -> str:
         why = undefined.get(key)
-        return f"- ({why})" if exact[key] is None and why else shown(exact[key])
+        return f"- ({why})" if exact.get(key) is None and why else shown(exact.get(key))
 
     f_line = f"{shown(exact['f_stat'])} on {exact['df_model']} and {exact['df_resid']} df"
     if exact["f_stat"] is None and undefined.get("f_stat"):
@@ -415,7 +415,7 @@ def summary_text(model: dict[str, Any]) -> str:
         (r2_label(exact), measure("r2")),
         ("adjusted R²", measure("adj_r2")),
         ("F", f_line),
-        ("residual SD", shown(exact.get("residual_sd"))),
+        ("residual SD", measure("residual_sd")),
         ("condition number", shown(exact.get("condition_number"), 3)),
         ("aliased", ", ".join(exact.get("aliased", [])) or "none"),
     ]
