@@ -118,3 +118,44 @@ def test_lre_counts_digits() -> None:
     assert lre(1.000001, "1") == pytest.approx(6.0, abs=0.01)
     assert lre(1e-10, "0") == pytest.approx(10.0, abs=0.01)
     assert lre(None, "1") == 0.0
+
+
+def exact_hc0_errors(path: Path) -> list[float]:
+    """HC0 standard errors (intercept first) of the doubles of a CSV, in exact rational
+    arithmetic: the coefficients, residuals and sandwich without any rounding."""
+    rows = [line.split(",") for line in path.read_text().splitlines()[1:]]
+    y = [Fraction(float(r[0])) for r in rows]
+    x = [[Fraction(1)] + [Fraction(float(v)) for v in r[1:]] for r in rows]
+    k = len(x[0])
+    gram = [[sum(r[a] * r[b] for r in x) for b in range(k)] for a in range(k)]
+    inverse = [[Fraction(int(i == j)) for j in range(k)] for i in range(k)]
+    for c in range(k):  # Gauss-Jordan: the Gram matrix is positive definite, no pivoting
+        pivot = gram[c][c]
+        gram[c] = [v / pivot for v in gram[c]]
+        inverse[c] = [v / pivot for v in inverse[c]]
+        for r in range(k):
+            if r != c and gram[r][c]:
+                f = gram[r][c]
+                gram[r] = [a - f * b for a, b in zip(gram[r], gram[c], strict=True)]
+                inverse[r] = [a - f * b for a, b in zip(inverse[r], inverse[c], strict=True)]
+    xty = [sum(r[a] * t for r, t in zip(x, y, strict=True)) for a in range(k)]
+    coef = [sum(inverse[a][c] * xty[c] for c in range(k)) for a in range(k)]
+    meat = [[Fraction(0)] * k for _ in range(k)]
+    for r, t in zip(x, y, strict=True):
+        e = t - sum(v * b for v, b in zip(r, coef, strict=True))
+        for a in range(k):
+            for c in range(k):
+                meat[a][c] += e * e * r[a] * r[c]
+    left = [[sum(inverse[a][u] * meat[u][c] for u in range(k)) for c in range(k)] for a in range(k)]
+    return [math.sqrt(sum(left[a][c] * inverse[c][a] for c in range(k))) for a in range(k)]
+
+
+def test_robust_errors_of_filip_hold_six_digits(tmp_path: Path) -> None:
+    """Filip (κ = 3.8e9): the robust errors were (R11ᵀR11)⁻¹ times sums of the raw x, which
+    squares κ past 1/eps; they came out 20 times too large (statsmodels' are off too)."""
+    path, names = write_csv("Filip", tmp_path)
+    model = train_file(str(path), "y", features=names, chunks=3, options=Options(robust="hc0"))
+    robust = model["exact"]["robust"]
+    got = [robust["std_err"]["intercept"], *robust["std_err"]["coef"]]
+    want = exact_hc0_errors(path)
+    assert all(abs(g / w - 1) < 1e-6 for g, w in zip(got, want, strict=True)), (got, want)

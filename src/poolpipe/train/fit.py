@@ -18,13 +18,13 @@ estimate says digits are missing: a well-conditioned fit (the demo, most data) i
 twice.
 
 Robust errors (HC0-HC3). The residuals need the merged coefficients, so the rows are read
-once more. A worker sums, over its rows, s_i u_i u_iᵀ with u_i = [1, x_i - x̄] in the held
-scale and s_i = (w_i / w̄)² e_i² (over 1 - h_i for HC2, its square for HC3), w̄ the mean
-weight, h_i = w_i (1/W + |(x_i - x̄) G|²) the leverage from the merged R (G Gᵀ =
-(R11ᵀR11)⁺). The residuals e_i are over a power of two near their size, and each feature of
-u_i over one near its spread, so that data near 1e-300 neither squares to 0 nor makes the
-sandwich pass 1e308. The sums merge by addition; inference.robust_errors makes the sandwich
-of them, with w̄ and the powers of two taken back out.
+once more. A worker sums, over its rows, s_i v_i v_iᵀ with v_i = [1, (x_i - x̄) G] in the
+held scale (G Gᵀ = (R11ᵀR11)⁺: the rows of Q, whatever the design's conditioning) and
+s_i = (w_i / w̄)² e_i² (over 1 - h_i for HC2, its square for HC3), w̄ the mean weight,
+h_i = w_i (1/W + |(x_i - x̄) G|²) the leverage. The residuals e_i are over a power of two
+near their size, and (x_i - x̄) G times one near √w̄, so that data near 1e-300 and weights
+near 1e300 leave the sums in range. The sums merge by addition; inference.robust_errors
+makes the sandwich of them, with w̄ and the powers of two taken back out.
 """
 
 from __future__ import annotations
@@ -417,7 +417,6 @@ class RobustPass:
         shift = np.ldexp(reference, -d.exponent)
         centre = d.means - shift
         exponent = d.residual_exponent
-        features = d.feature_exponents
         meat = np.zeros((p + 1, p + 1))
         with one_blas_thread(), np.errstate(divide="ignore", invalid="ignore"):
             for values, weights in good_rows(rng, self.columns):
@@ -432,22 +431,22 @@ class RobustPass:
                 s = resid * resid
                 if weights is not None:
                     # over the mean weight: weights near 1e300 square to no infinity
-                    # (robust_covariance multiplies the mean back in)
+                    # (robust_errors multiplies the mean back in)
                     relative = weights / (d.weight / d.rows)
                     s *= relative * relative
+                spread = x @ d.inverse_root  # the rows of Q in x = Q R11: well conditioned
                 if self.kind in ("hc2", "hc3"):
-                    spread = x @ d.inverse_root
                     lev = 1 / d.weight + np.einsum("ij,ij->i", spread, spread)
                     if weights is not None:
                         lev *= weights
                     rest = 1 - lev
                     rest[rest < LEVERAGE_ONE] = math.nan  # 0 / 0: undefined, never a number
                     s /= rest if self.kind == "hc2" else rest**2
-                x = np.ldexp(x, -features)  # each feature over a power of two near its spread
-                scaled = x * s[:, None]
+                q = np.ldexp(spread, d.weight_exponent)
+                scaled = q * s[:, None]
                 meat[0, 0] += s.sum()
                 meat[0, 1:] += scaled.sum(axis=0)
-                meat[1:, 1:] += scaled.T @ x
+                meat[1:, 1:] += scaled.T @ q
         meat[1:, 0] = meat[0, 1:]
         return meat
 

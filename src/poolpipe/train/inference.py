@@ -9,9 +9,10 @@ weight). A rank-deficient fit is the fit of its kept columns (train/solve.py):
 its statistics are those of that model, and an aliased column's cells are null.
 A model without intercept is summarised about 0 (solve.through_origin): its R²
 is then the uncentered one, as statsmodels and the NIST certified values give it.
-Robust (HC0-HC3) covariances are the sandwich B M B, B = diag(1/W, G Gᵀ) with G = R11⁻¹
-and M the middle sums a second pass over the rows gives (train/fit.py), moved from the
-centered intercept to the data's, as statsmodels' HC0_se..HC3_se give them.
+Robust (HC0-HC3) errors are those of the sandwich (R11ᵀR11)⁻¹ M (R11ᵀR11)⁻¹, M the
+middle sums a second pass over the rows gives (train/fit.py), taken over the rows' x G
+(G = R11⁻¹) so that the design's conditioning is not squared, and moved from the centered
+intercept to the data's, as statsmodels' HC0_se..HC3_se give them.
 """
 
 from __future__ import annotations
@@ -66,14 +67,11 @@ class Design:
         return math.frexp(size)[1] if size > 0 and math.isfinite(size) else 0
 
     @property
-    def feature_exponents(self) -> np.ndarray:
-        """Per kept feature, the power of two of its spread in the held scale (the norm of its
-        column of R over √W): the robust pass divides the centered features by it, so that
-        their sandwich neither overflows (features near 1e-160 make (R11ᵀR11)⁻¹ pass 1e308)
-        nor underflows; robust_errors divides it back out of the errors."""
-        k = self.rank
-        spread = column_norms(self.kept.scatter.r[:k, :k]) / math.sqrt(self.weight)
-        return np.frexp(spread)[1].astype(np.int64)
+    def weight_exponent(self) -> int:
+        """The power of two of √(W / n), the root of the mean weight (0 without weights): the
+        robust pass holds the rows' x G times it, so that weights near 1e300 (x G near 1e-150)
+        leave their products in range."""
+        return math.frexp(math.sqrt(self.weight / self.rows))[1] if self.rows else 0
 
     @property
     def df_resid(self) -> int:
@@ -290,36 +288,35 @@ def ridge_measures(scatter: Scatter, ridge: float) -> dict[str, Any]:
 
 def robust_errors(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
     """The robust standard errors of (intercept, coefficients) in the held scale, NaN where
-    undefined; meat sums the residuals over 2**d.residual_exponent, multiplied back in after
-    the square root, where it can no longer underflow."""
+    undefined (a row of leverage 1, sums past the float range).
+
+    meat sums s_i v_i v_iᵀ with v_i = [1, q_i], q_i = (x_i - x̄) G 2**m (m the weight exponent)
+    and the residuals over 2**residual_exponent. The sandwich (R11ᵀR11)⁻¹ M (R11ᵀR11)⁻¹ is
+    then A C Aᵀ, C = S meat S (S = diag(1/n, w̄ / 4**m)) and A = [[1, -x̄ G̃], [0, G̃]], G̃ = G
+    2**m moving the centered intercept to the data's; the errors are the norms of A's rows
+    taken through a square root of C. C is as well conditioned as the rows' q, so the errors
+    lose about eps·κ, not the eps·κ² of multiplying (R11ᵀR11)⁻¹ by sums of the raw x.
+    """
+    p = len(d.coef)
     if kind in ("hc2", "hc3") and d.df_resid <= 0:
         # no residual freedom: every row has leverage 1, and e / (1 - h) is 0 / 0
-        return np.full(len(d.coef) + 1, math.nan)
-    cov = robust_covariance(d, meat, kind)
-    powers = d.residual_exponent - np.concatenate([[0], d.feature_exponents])
+        return np.full(p + 1, math.nan)
+    m = d.weight_exponent
+    scale = np.full(p + 1, math.ldexp(d.weight / d.rows, -2 * m))
+    scale[0] = 1 / d.rows
     with np.errstate(over="ignore", invalid="ignore"):
-        return np.ldexp(np.sqrt(np.maximum(np.diag(cov), 0)), powers)
-
-
-def robust_covariance(d: Design, meat: np.ndarray, kind: str) -> np.ndarray:
-    """The sandwich covariance of (intercept, coefficients) in the held scale, as meat holds
-    them: its residuals over 2**d.residual_exponent and its features over 2**feature_exponents
-    (the coefficients are then over 2**-feature_exponents); entries past the float range, or
-    from a row of leverage 1, are not finite: nulls in the table."""
-    p = len(d.coef)
-    mean_weight = d.weight / d.rows  # the meat's weights are over it (1 without weights)
-    bread = np.zeros((p + 1, p + 1))
-    bread[0, 0] = mean_weight / d.weight
-    exponents = d.feature_exponents
-    with np.errstate(over="ignore", invalid="ignore"):
-        root = np.ldexp(d.inverse_root, exponents[:, None])  # the features' G, each row scaled
-        bread[1:, 1:] = (root @ root.T) * mean_weight
-        centred = bread @ meat @ bread
+        middle = meat * scale[:, None] * scale[None, :]
         if kind == "hc1":
             # HC1 is HC0 with the degrees-of-freedom correction n / (n - k - 1)
-            centred = centred * (d.rows / d.df_resid) if d.df_resid > 0 else centred * np.nan
-        # the sums are about the centered intercept (the mean of y); the data's intercept is
-        # that less x̄ b, so its row and column of the covariance move by -x̄
-        move = np.eye(p + 1)
-        move[0, 1:] = -np.ldexp(d.means[:p], -exponents)
-        return move @ centred @ move.T
+            middle = middle * (d.rows / d.df_resid) if d.df_resid > 0 else middle * np.nan
+        if not np.isfinite(middle).all():
+            return np.full(p + 1, math.nan)
+        values, vectors = np.linalg.eigh(middle)
+        root = vectors * np.sqrt(np.maximum(values, 0))  # middle = root rootᵀ
+        g = np.ldexp(d.inverse_root, m)
+        a = np.zeros((p + 1, p + 1))
+        a[0, 0] = 1.0
+        a[0, 1:] = -(d.means[:p] @ g)
+        a[1:, 1:] = g
+        errors = column_norms((a @ root).T)
+        return np.ldexp(errors, d.residual_exponent)
