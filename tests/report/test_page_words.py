@@ -44,6 +44,19 @@ def test_robust_errors_of_a_perfect_fit_say_why_their_t_is_empty(tmp_path: Path)
     assert robust["undefined"] == {"t": why + "coefficient of 0"}
     text = fit_section(model).text
     assert f" Standard errors: HC0 (robust). A{why[1:]}coefficient of 0." in text
+    assert text.startswith("Fitted on 5 rows in two passes: ")  # the second: robust errors
+
+
+def test_the_fit_says_how_often_it_read_the_rows(tmp_path: Path) -> None:
+    from poolpipe.train.model import Options
+    from tests.train.test_nist import write_csv
+
+    path, names = write_csv("Wampler5", tmp_path)  # badly conditioned: a refinement step
+    model = train_file(str(path), "y", features=names, options=Options(robust="hc0"))
+    assert model["exact"]["refined"]
+    assert fit_section(model).text.startswith("Fitted on 21 rows in three passes: ")
+    model = train_file(str(path), "y", features=names)
+    assert fit_section(model).text.startswith("Fitted on 21 rows in two passes: ")
 
 
 def test_a_prediction_scored_on_one_row_says_why_it_has_no_r2() -> None:

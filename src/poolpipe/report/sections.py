@@ -199,6 +199,13 @@ def _fitted_how(model: dict) -> str:
     return text
 
 
+def _passes(exact: dict) -> str:
+    """How often the fit read the rows: once, again to refine the coefficients, again for the
+    robust errors."""
+    count = 1 + bool(exact.get("refined")) + bool(exact.get("robust"))
+    return ("one pass", "two passes", "three passes")[count - 1]
+
+
 def fit_section(model: dict, *, dataset: str | None = None) -> Section:
     """The exact fit as a statistician reads it: each coefficient's error, t, p and interval."""
     exact = model.get("exact") or {}
@@ -225,7 +232,7 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
 
     return Section(
         title=title,
-        text=f"Fitted on {counted(exact['n'], 'row')} in one pass: {r2_label(exact)} "
+        text=f"Fitted on {counted(exact['n'], 'row')} in {_passes(exact)}: {r2_label(exact)} "
         f"{stat('r2', shown)} "
         f"(adjusted {stat('adj_r2', shown)}), residual RMSE {stat('rmse', shown)}, "
         f"F {stat('f_stat', shown)} on {_whole(exact['df_model'])} and "
