@@ -56,7 +56,21 @@ def test_the_fit_says_how_often_it_read_the_rows(tmp_path: Path) -> None:
     assert model["exact"]["refined"]
     assert fit_section(model).text.startswith("Fitted on 21 rows in three passes: ")
     model = train_file(str(path), "y", features=names)
-    assert fit_section(model).text.startswith("Fitted on 21 rows in two passes: ")
+    text = fit_section(model).text
+    assert text.startswith("Fitted on 21 rows in two passes: ")
+    # the warning model.json and summary.txt give is on the page too, said once
+    (warning,) = model["exact"]["warnings"]
+    assert warning.startswith("the condition number is large")
+    assert text.count(f" Warning: {warning}.") == 1
+
+
+def test_the_fit_says_its_aliased_columns_once_and_its_other_warnings(tmp_path: Path) -> None:
+    lines = ["a,b,c,y"] + [f"{i},{2 * i},{i % 3},{3 * i + 1}" for i in range(12)]
+    (path := tmp_path / "aliased.csv").write_text("\n".join(lines) + "\n")
+    model = train_file(str(path), "y")
+    assert model["exact"]["aliased"] == ["b"]
+    text = fit_section(model).text
+    assert "aliased columns: b." in text and "Warning: 1 column(s) aliased" not in text
 
 
 def test_a_prediction_scored_on_one_row_says_why_it_has_no_r2() -> None:

@@ -206,6 +206,13 @@ def _passes(exact: dict) -> str:
     return ("one pass", "two passes", "three passes")[count - 1]
 
 
+def _warnings(exact: dict) -> list[str]:
+    """The fit's warnings (train.model.warnings) the sentence does not say already: all but
+    the aliased columns', which come first when there are any."""
+    said = [str(w) for w in exact.get("warnings") or []]
+    return said[1:] if exact.get("aliased") else said
+
+
 def fit_section(model: dict, *, dataset: str | None = None) -> Section:
     """The exact fit as a statistician reads it: each coefficient's error, t, p and interval."""
     exact = model.get("exact") or {}
@@ -239,6 +246,7 @@ def fit_section(model: dict, *, dataset: str | None = None) -> Section:
         f"{_whole(exact['df_resid'])} degrees of freedom "
         f"(p {stat('f_p', lambda v: p_value(v, 4))}); aliased columns: {aliased}."
         + _undefined(exact, {"r2": r2_label(exact), "adj_r2": "adjusted R²", "f_stat": "F"})
+        + "".join(f" Warning: {warning}." for warning in _warnings(exact))
         + (f" Standard errors: {robust['kind'].upper()} (robust)." if robust else "")
         + "".join(  # why the table's cells are empty, each as a sentence of its own
             f" {why[:1].upper()}{why[1:]}."
