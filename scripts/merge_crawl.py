@@ -16,7 +16,9 @@ from poolpipe.crawl import CrawlSettings, UrlIndex, join_warcs, summary, write_p
 
 def main(smk):
     p = smk.params
-    source = checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)[0].path
+    source = checked_manifest(
+        smk.input.manifest, dataset=smk.wildcards.dataset, chunks=len(smk.input.parts)
+    )[0].path
     with Stopwatch() as watch:
         index = UrlIndex.from_json(read_json(smk.input.index))
         tally = write_parts(smk.output.pages, smk.input.parts, index.urls)

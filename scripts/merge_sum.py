@@ -12,7 +12,9 @@ from poolpipe.sum import SumPart, merge_parts, result_json
 
 
 def main(smk):
-    source = checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)[0].path
+    source = checked_manifest(
+        smk.input.manifest, dataset=smk.wildcards.dataset, chunks=len(smk.input.parts)
+    )[0].path
     with Stopwatch() as watch:
         part = merge_parts(SumPart.from_json(read_json(path)) for path in smk.input.parts)
         total = result_json(part, source, chunks=len(smk.input.parts), strict=smk.params.strict)

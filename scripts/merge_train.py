@@ -15,7 +15,9 @@ from poolpipe.train import Columns, Options, TrainPart, model_json, summary_text
 
 def main(smk):
     p = smk.params
-    ranges = checked_manifest(smk.input.manifest, dataset=smk.wildcards.dataset)
+    ranges = checked_manifest(
+        smk.input.manifest, dataset=smk.wildcards.dataset, chunks=len(smk.input.parts)
+    )
     columns = Columns.read(smk.input.columns)
     with Stopwatch() as watch:
         parts = [TrainPart.read(path, columns.fit_width) for path in smk.input.parts]

@@ -114,6 +114,24 @@ def test_a_file_changed_after_its_split_stops_the_chunk_job(summed):
     assert not (workdir / TARGET).exists() or total_of(workdir)["total"] == 5050
 
 
+@pytest.mark.parametrize("chunks", [2, 5])
+def test_a_split_kept_from_another_chunk_count_is_one_sentence_not_a_part_sum(summed, chunks):
+    # --rerun-triggers mtime keeps the 3-chunk split when the count changes: a merge of 2 of its
+    # parts was half the file's total under the file's name, chunk 3 of it a traceback
+    workdir, own = summed
+    (workdir / TARGET).unlink()
+    config = with_sheet(
+        workdir, [{"name": "mine", "stage": "sum", "path": own, "chunks": chunks}], ONLY_SUM
+    )
+    run = snakemake(workdir, config, TARGET, "--rerun-triggers", "mtime")
+    assert_one_sentence(run, "dataset 'mine': results/sum/mine/chunks.tsv holds 3 chunks, ")
+    assert "it was split before the chunk count changed" in run.stderr
+    assert not (workdir / TARGET).exists()
+    again = snakemake(workdir, config, TARGET)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (total_of(workdir)["total"], total_of(workdir)["chunks"]) == (5050, chunks)
+
+
 def test_two_datasets_per_stage_equal_two_separate_runs(tmp_path):
     a = numbers(tmp_path / "a.txt", list(range(-50, 1000, 7)))
     b = numbers(tmp_path / "b.txt", [3, 1, 4, 1, 5, 9, 2, 6])

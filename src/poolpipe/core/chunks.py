@@ -206,13 +206,38 @@ def read_manifest_identity(path: str | os.PathLike[str]) -> InputIdentity | None
     )
 
 
-def checked_manifest(path: str | os.PathLike[str], *, dataset: str) -> list[Range]:
-    """A manifest's ranges, once its input is checked to be still the file that was split."""
+def checked_manifest(
+    path: str | os.PathLike[str], *, dataset: str, chunks: int | None = None
+) -> list[Range]:
+    """A manifest's ranges, once its input is checked to be still the file that was split;
+    with chunks (the parts a merge was given), once the split cut that many: a split kept from
+    before the chunk count changed (Snakemake's --rerun-triggers mtime keeps it) would
+    otherwise leave chunks out of the result."""
     identity = read_manifest_identity(path)
     if identity is None:
         raise PoolpipeError(f"dataset {dataset!r}: {path} records no input identity; split again")
     check_identity(identity, dataset=dataset)
-    return read_manifest(path)
+    ranges = read_manifest(path)
+    if chunks is not None and chunks != len(ranges):
+        raise PoolpipeError(_stale_split(path, dataset, len(ranges), f"not the {chunks} asked for"))
+    return ranges
+
+
+def checked_chunk(path: str | os.PathLike[str], *, dataset: str, index: int) -> Range:
+    """Chunk `index` of a checked manifest, or one sentence when the split cut fewer."""
+    ranges = checked_manifest(path, dataset=dataset)
+    if index >= len(ranges):
+        raise PoolpipeError(_stale_split(path, dataset, len(ranges), f"so no chunk {index}"))
+    return ranges[index]
+
+
+def _stale_split(path: str | os.PathLike[str], dataset: str, cut: int, asked: str) -> str:
+    """The sentence for a split that no longer matches the dataset's chunk count."""
+    return (
+        f"dataset {dataset!r}: {path} holds {cut} chunk{'s' if cut != 1 else ''}, {asked}: "
+        "it was split before the chunk count changed (--rerun-triggers mtime does not split "
+        "again); delete it and run again"
+    )
 
 
 def iter_blocks(rng: Range, block_size: int = BLOCK_SIZE) -> Iterator[Block]:

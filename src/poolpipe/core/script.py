@@ -14,7 +14,14 @@ from contextlib import AbstractContextManager
 from typing import Any, TextIO, TypeVar
 
 from poolpipe.core import timing
-from poolpipe.core.chunks import Range, checked_manifest, iter_blocks, split_file, write_manifest
+from poolpipe.core.chunks import (
+    Range,
+    checked_chunk,
+    checked_manifest,
+    iter_blocks,
+    split_file,
+    write_manifest,
+)
 from poolpipe.core.cpu import available_cpus
 from poolpipe.core.identity import check_identity, identify
 from poolpipe.core.outputs import write_json
@@ -210,9 +217,9 @@ def chunk_job(
     """
     params = snakemake.params
     dataset = snakemake.wildcards.dataset
-    chunk = checked_manifest(snakemake.input.manifest, dataset=dataset)[
-        int(snakemake.wildcards.chunk)
-    ]
+    chunk = checked_chunk(
+        snakemake.input.manifest, dataset=dataset, index=int(snakemake.wildcards.chunk)
+    )
     processes = job_processes(snakemake)
     compare = params.compare_serial if compare_serial is None else compare_serial
     if compare:
