@@ -64,6 +64,11 @@ SCHEMA = yaml.safe_load(
             "config key 'group_chunks': 'false' is not of type boolean; "
             "write True or False (Snakemake's --config reads only those as booleans)",
         ),
+        (
+            {"inputs": {"hash_content": "True"}},  # --config 'inputs={hash_content: True}'
+            "config key 'inputs.hash_content': 'True' is not of type boolean; "
+            "--config gives nested values as text, so set nested keys in a --configfile",
+        ),
         ({"stages": "sum"}, "config key 'stages': 'sum' is not of type array; write a list: [sum]"),
         (
             {"train": {"chunks": "1e9"}},

@@ -124,6 +124,8 @@ def config_problem(error: ValidationError) -> str:
 def _text_hint(value: str, wanted: str, *, nested: bool) -> str:
     """How to write a value that arrived as text where the setting takes another type."""
     if "boolean" in wanted and value.strip().lower() in ("true", "false", "yes", "no"):
+        if nested:  # 'inputs={hash_content: True}' gives the text 'True'
+            return "; --config gives nested values as text, so set nested keys in a --configfile"
         return "; write True or False (Snakemake's --config reads only those as booleans)"
     if "array" in wanted:
         return f"; write a list: [{value}]"
