@@ -356,11 +356,17 @@ def check_outputs(paths):
 
 
 def finished():
-    """The last line of a successful run: where the report and the results are."""
+    """The last line of a successful run: where the report and the results are. A run that
+    left the report out (a target, --until, --omit-from) says so: the page it names would
+    otherwise pass for one of this run's results."""
     page = Path("results/report/report.html")
-    if page.exists():
+    dag = workflow.dag
+    makers = [j for j in dag.jobs if j.rule.name == "report"]
+    current = makers and all(dag.finished(j) or not dag.needrun(j) for j in makers)
+    if page.exists() and current:
         return f"poolpipe: done; the report is {page.resolve()} (results per dataset: results/<stage>/<dataset>/)"
-    return "poolpipe: done; results per dataset are under results/<stage>/<dataset>/"
+    left = f" (this run did not update the report, {page.resolve()})" if page.exists() else ""
+    return f"poolpipe: done; results per dataset are under results/<stage>/<dataset>/{left}"
 
 
 def sum_parts(wildcards):

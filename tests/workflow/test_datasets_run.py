@@ -366,8 +366,17 @@ def test_a_finished_run_says_where_the_report_is(tmp_path):
     run = snakemake(workdir, config)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout + run.stderr
-    assert f"poolpipe: done; the report is {workdir.resolve()}/results/report/report.html" in out
+    page = workdir.resolve() / "results/report/report.html"
+    assert f"poolpipe: done; the report is {page}" in out
     assert "Shell command: None" not in out
+    left = f"results/<stage>/<dataset>/ (this run did not update the report, {page})"
+    for moves in ([TARGET], ["--until", "merge_sum"], ["--omit-from", "report"]):
+        (workdir / TARGET).unlink()
+        again = snakemake(workdir, config, *moves)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert (
+            f"poolpipe: done; results per dataset are under {left}" in again.stdout + again.stderr
+        )
 
 
 def test_an_in_place_edit_is_seen_with_the_content_hash_only(tmp_path):
