@@ -212,6 +212,10 @@ def test_the_content_hash_sees_an_edit_the_identity_cannot(tmp_path):
             "{sheet}, line 2: more cells than the header has columns",
         ),
         (
+            "name\tstage\tpath\nb\tsum\tn.txt\0\n",  # os.stat's ValueError, a traceback
+            "{sheet}, line 2: column path holds a NUL character, which no name or path can",
+        ),
+        (
             "name\tstage\tpath\tfeatures\nt\ttrain\tt.csv\t, ,\n",
             "{sheet}, line 2 (dataset 't'): column features names no column; leave it empty "
             "for train.features",

@@ -152,6 +152,12 @@ def read_datasets(path: str | os.PathLike[str], *, schema: str | os.PathLike[str
                 f"{sheet}, line {line}: a cell that starts with a quote runs on to the next line; "
                 "remove the quote, or close it in the same cell"
             )
+        nul = next((column for column, value in row.items() if "\0" in (value or "")), None)
+        if nul is not None:
+            raise PoolpipeError(
+                f"{sheet}, line {line}: column {nul} holds a NUL character, which no name or "
+                "path can"
+            )
         cells = _cells(row)
         if not cells:
             continue
