@@ -195,7 +195,8 @@ def check_plain_paths():
 
 def check_apart_from_outputs(previous):
     """No tasks root lies in, or holds, a folder the workflow writes (its tasks could rewrite
-    another stage's results), and crawl.previous is not in one (the crawl rewrites it)."""
+    another stage's results), and no input or crawl.previous is in one (a run rewrites it; a
+    dataset's own split as its input made a cycle that merged a stale split)."""
     made = [(f"{o}/", Path(os.path.realpath(o))) for o in OUTPUT_FOLDERS]
     for d in DATASETS.values():
         if not d.root or d.root in DEMO_INPUTS:
@@ -209,13 +210,16 @@ def check_apart_from_outputs(previous):
                     f"workflow's {name}, which its tasks could rewrite; choose a folder apart "
                     "from results/, logs/ and .snakemake/"
                 )
-    real = Path(os.path.realpath(previous)) if previous else None
-    for name, out in made if real else []:
-        if out in real.parents:
-            stop(
-                f"crawl.previous {previous!r} lies in the workflow's {name}, which a run "
-                "rewrites; copy it elsewhere first"
-            )
+    inputs = [(f"dataset {d.name!r} ({d.stage}): input", d.path) for d in DATASETS.values()]
+    inputs += [("crawl.previous", previous)] if previous else []
+    for where, path in inputs:
+        real = Path(os.path.realpath(path))
+        for name, out in made if path not in DEMO_INPUTS else []:
+            if out in real.parents:
+                stop(
+                    f"{where} {path!r} lies in the workflow's {name}, which a run rewrites; "
+                    "copy it elsewhere first"
+                )
 
 
 def check_dataset(d):

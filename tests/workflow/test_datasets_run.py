@@ -208,6 +208,11 @@ def total_of_name(workdir: Path, name: str) -> dict:
             "name\tstage\tpath\troot\nt\ttasks\tm.jsonl\t.\n",
             "dataset 't' (tasks): root folder '.' holds the workflow's results/",
         ),
+        (  # its own split as its input: a cycle, whose merge took a stale split's parts
+            "name\tstage\tpath\nx\tsum\tresults/sum/x/chunks.tsv\n",
+            "dataset 'x' (sum): input 'results/sum/x/chunks.tsv' lies in the workflow's "
+            "results/, which a run rewrites; copy it elsewhere first",
+        ),
         (
             "name\tstage\tpath\nwd\tsum\tdata/{dataset}.txt\n",
             "dataset 'wd' (sum): the path 'data/{dataset}.txt' holds '{dataset}', which Snakemake "
