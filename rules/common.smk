@@ -91,7 +91,8 @@ def start_checks():
     jobs = list(workflow.dag.needrun_jobs())
     if any(j.rule.name == "merge_train" for j in jobs):
         check_train_options()
-    check_train_columns([j.wildcards for j in jobs if j.rule.name == "split_train"])
+    features = check_train_columns([j.wildcards for j in jobs if j.rule.name == "split_train"])
+    check_predict_columns([j.wildcards for j in jobs if j.rule.name == "predict"], features)
 
 
 def check_train_options():
@@ -115,24 +116,51 @@ def lock_held_for_us(held):
 def check_train_columns(splits):
     """Each user's train file a split job will cut has the columns the dataset names (target,
     features, weights) and data rows, else one sentence before any job: what split_train checks
-    first, without the jobs that would run before it (the train package loads only here)."""
+    first, without the jobs that would run before it (the train package loads only here).
+    Returns the features each of these datasets fits, by name."""
     users = [w for w in splits if DATASETS[w.dataset].path not in DEMO_INPUTS]
     if not users:
-        return
+        return {}
     from poolpipe.train import choose_columns
 
+    features = {}
     for wildcards in users:
         d = DATASETS[wildcards.dataset]
         try:
-            choose_columns(
+            features[d.name] = choose_columns(
                 d.path,
                 train_target(wildcards),
                 features=train_features(wildcards),
                 delimiter=config["train"]["delimiter"],
                 weights=config["train"]["weights"],
-            )
+            ).feature_names
         except PoolpipeError as exc:
             stop(f"dataset {d.name!r} (train): {exc}")
+    return features
+
+
+def check_predict_columns(predicts, features):
+    """Each user's predict file names the features of its model's train dataset, where this run
+    splits that dataset (features: check_train_columns'), else one sentence before any job:
+    what the predict job checks first, without the training it would wait for."""
+    if not features:
+        return
+    from poolpipe.train.columns import read_header
+
+    for wildcards in predicts:
+        d = DATASETS[wildcards.dataset]
+        if d.path in DEMO_INPUTS or d.model not in features:
+            continue
+        try:
+            header = read_header(d.path, config["predict"]["delimiter"])
+        except PoolpipeError as exc:
+            stop(f"dataset {d.name!r} (predict): {exc}")
+        missing = [name for name in features[d.model] if name not in header]
+        if missing:
+            stop(
+                f"dataset {d.name!r} (predict): {d.path} has no column {missing[0]!r}, a "
+                f"feature of train dataset {d.model!r}"
+            )
 
 
 def refuse_output_sheet(sheet):

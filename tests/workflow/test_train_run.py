@@ -206,6 +206,24 @@ def test_a_missing_target_column_is_one_sentence(tmp_path):
     assert not (workdir / "results/timing").exists()
 
 
+def test_a_predict_file_without_the_models_features_is_one_sentence_before_any_job(tmp_path):
+    # found by the predict job, after every train job, until the run checked it first
+    own = write_own(tmp_path)
+    new = tmp_path / "new.csv"
+    new.write_text("id,size,colour\nh1,1.5,red\n")
+    workdir = workflow_copy(tmp_path / "wf")
+    config = with_train(workdir, own, target="price", chunks=2)
+    (workdir / "sheet.tsv").write_text(
+        f"name\tstage\tpath\tmodel\nown\ttrain\t{own}\t\nnew\tpredict\t{new}\town\n"
+    )
+    run = snakemake(workdir, config)
+    assert run.returncode != 0
+    assert run.stderr.splitlines()[-1] == (
+        f"dataset 'new' (predict): {new} has no column 'age', a feature of train dataset 'own'"
+    )
+    assert not (workdir / "results/timing").exists()
+
+
 def test_options_that_cannot_go_together_stop_the_run_before_any_job(tmp_path):
     own = write_own(tmp_path)
     workdir = workflow_copy(tmp_path / "wf")
