@@ -388,6 +388,20 @@ def test_strict_mode_names_the_file_and_the_line(tmp_path):
         train_file(str(late), "y", processes=2, chunks=2, strict=True)
 
 
+def test_parts_read_without_strict_are_not_labelled_strict(tmp_path):
+    # merge_train under --rerun-triggers mtime, train.strict turned on after the chunks ran
+    path, _, _ = messy_file(tmp_path)
+    columns = choose_columns(path, "y")
+    parts = train_chunks(split_file(path, 2, skip_header=True), columns, processes=1)
+    skipped = sum(p.skipped_rows for p in parts)
+    assert skipped and model_json(parts, columns)["strict"] is False
+    with pytest.raises(PoolpipeError) as err:
+        model_json(parts, columns, strict=True)
+    assert str(err.value).startswith(
+        f"the parts of {path} skipped {skipped} bad rows, where strict stops at the first"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "features", "message"),
     [

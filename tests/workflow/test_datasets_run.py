@@ -132,6 +132,21 @@ def test_a_split_kept_from_another_chunk_count_is_one_sentence_not_a_part_sum(su
     assert (total_of(workdir)["total"], total_of(workdir)["chunks"]) == (5050, chunks)
 
 
+def test_parts_summed_without_strict_are_not_labelled_strict(tmp_path):
+    # sum.strict turned on under --rerun-triggers mtime keeps the parts that counted bad lines:
+    # total.json said "strict": true beside "bad_lines": 1
+    workdir = workflow_copy(tmp_path / "wf")
+    own = tmp_path / "mine.txt"
+    own.write_text("1\n2\nx\n4\n")
+    assert sum_run(workdir, own).returncode == 0
+    (workdir / TARGET).unlink()
+    config = with_sheet(workdir, [{"name": "mine", "stage": "sum", "path": own}], ONLY_SUM)
+    config["sum"] = {**config["sum"], "strict": True}
+    run = snakemake(workdir, config, TARGET, "--rerun-triggers", "mtime")
+    assert_one_sentence(run, f"the parts of {own} count 1 bad line, where strict stops at")
+    assert not (workdir / TARGET).exists()
+
+
 def test_two_datasets_per_stage_equal_two_separate_runs(tmp_path):
     a = numbers(tmp_path / "a.txt", list(range(-50, 1000, 7)))
     b = numbers(tmp_path / "b.txt", [3, 1, 4, 1, 5, 9, 2, 6])

@@ -19,6 +19,7 @@ from poolpipe.core.chunks import (
     split_file,
     strict_stop,
 )
+from poolpipe.errors import PoolpipeError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -214,7 +215,14 @@ def processes_for(size: int, processes: int) -> int:
 
 
 def result_json(part: SumPart, path: str, *, chunks: int, strict: bool) -> dict[str, Any]:
-    """The total.json document."""
+    """The total.json document; parts summed without strict are not labelled strict."""
+    if strict and part.bad_lines:
+        raise PoolpipeError(
+            f"the parts of {path} count {part.bad_lines} bad line"
+            f"{'s' if part.bad_lines != 1 else ''}, where strict stops at the first: they were "
+            "summed before sum.strict was turned on (--rerun-triggers mtime keeps them); sum "
+            "them again with --forcerun sum_chunk"
+        )
     data = part.to_json()
     return {
         "input": path,

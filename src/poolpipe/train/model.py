@@ -250,6 +250,13 @@ def model_json(
     """
     options = options or Options()
     total = merge_parts(parts, columns.fit_width)
+    if strict and total.skipped_rows:  # a model labelled strict has skipped none
+        raise PoolpipeError(
+            f"the parts of {columns.path} skipped {total.skipped_rows} bad row"
+            f"{'s' if total.skipped_rows != 1 else ''}, where strict stops at the first: they "
+            "were read before train.strict was turned on (--rerun-triggers mtime keeps them); "
+            "read them again with --forcerun train_chunk"
+        )
     _check_rows(total, columns)
     exact_doc = exact_json(total, columns, options, ranges, processes=processes)
     exact = Fit(tuple(exact_doc["coef"]), exact_doc["intercept"], exact_doc["rank"])
