@@ -30,4 +30,4 @@ onsuccess:
 rule all:
     default_target: True
     input:
-        all_outputs(),
+        bare_run_outputs,

@@ -351,6 +351,12 @@ def demo_record(job, demo_input):
     return [record] if Path(record).exists() or not Path(demo_input).exists() else []
 
 
+def bare_run_outputs(wildcards):
+    """Rule all's input: what a run without targets makes, once there is something to make."""
+    check_something_to_run()
+    return all_outputs()
+
+
 def all_outputs():
     """Every final result of a bare run: the chosen stages', for every dataset, and the report."""
     wanted = {
@@ -544,16 +550,14 @@ check_plain_paths()
 
 def check_something_to_run():
     """A bare run makes something besides the report: a chosen data stage has a dataset, or
-    supervise or bench is chosen; else one sentence (the old report is kept)."""
+    supervise or bench is chosen; else one sentence (the old report is kept). Called by rule
+    all's input function, so that a run naming its targets is not refused for `stages`."""
     if {"supervise", "bench"} & set(STAGES) or any(datasets_of(s) for s in STAGES):
         return
     stop(
         f"no dataset of the sheet {config['datasets']} is for the chosen stages "
         f"({', '.join(STAGES)}): nothing to run; add rows for them, or choose other stages"
     )
-
-
-check_something_to_run()
 
 
 def check_stage_settings():

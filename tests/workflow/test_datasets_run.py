@@ -302,6 +302,9 @@ def test_stages_with_no_dataset_in_the_sheet_are_one_sentence_and_keep_the_repor
         "add rows for them, or choose other stages",
     )
     assert report.read_text() == "an earlier report\n"
+    named = snakemake(workdir, {**config, "stages": ["tasks"]}, TARGET)  # `stages` is for bare runs
+    assert named.returncode == 0, named.stderr[-3000:]
+    assert total_of(workdir)["total"] == 6
 
 
 def test_a_baseline_that_is_no_timings_csv_is_one_sentence_before_any_job(tmp_path):
