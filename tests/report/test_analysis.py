@@ -360,6 +360,19 @@ def test_a_stage_without_a_one_process_time_says_why_where_its_record_does(tmp_p
     )
 
 
+def test_the_headline_names_the_pools_size_not_the_machines(tmp_path):
+    # a run with --cores 1 ran pools of 1 process: "the time the pool took on 2 usable CPUs"
+    from poolpipe.report.overview import page_sections
+
+    timed = [
+        replace(_record("sum_chunk", c, 1.0 * c, 0.5, serial=0.4), processes=1) for c in (0, 1)
+    ]
+    report = build(_write(tmp_path, timed))
+    text = {s.title: s for s in page_sections(report)}["Headline"].text
+    assert "over the time the pool of 1 process took" in text
+    assert "usable CPUs" not in text
+
+
 def test_the_crawl_headline_says_it_waits_on_servers(tmp_path):
     records = [_record("crawl_chunk", c, 2.0 * c, 1.0, serial=1.5, stage="crawl") for c in (0, 1)]
     jobs = collect_jobs(_write(tmp_path, records))[0]

@@ -70,11 +70,16 @@ def headline(report: TimingReport) -> str:
         return ""
     if all(s.speedup is None for s in report.stages):  # no figure for the note to explain
         return "\n\n".join(lines)
-    cpus = f" on {report.machine.usable_cpus} usable CPUs" if report.machine else ""
+    # the pools' own sizes: a run with fewer --cores than the machine's CPUs ran smaller ones
+    sizes = sorted({j.processes for j in report.jobs if j.chunk is not None and j.serial_wall_s})
+    pool = (
+        f" of {' or '.join(map(str, sizes))} process{'es' if sizes != [1] else ''}" if sizes else ""
+    )
+    cpus = f" ({report.machine.usable_cpus} CPUs usable)" if report.machine else ""
     lines.append(
         f"Each figure is the median over the stage's chunks of the time one process took over "
-        f"the time the pool took{cpus}. Other cores busy means other programs' CPU time while "
-        f"the job ran (from /proc/stat): a busy machine leaves the pool fewer CPUs."
+        f"the time the pool{pool} took{cpus}. Other cores busy means other programs' CPU time "
+        f"while the job ran (from /proc/stat): a busy machine leaves the pool fewer CPUs."
     )
     return "\n\n".join(lines)
 
