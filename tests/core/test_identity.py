@@ -230,6 +230,13 @@ def test_a_sheet_that_would_be_read_otherwise_than_meant_is_one_sentence(tmp_pat
     assert str(caught.value) == sentence.format(sheet=sheet)
 
 
+def test_spaces_around_a_columns_name_are_dropped_as_around_a_cell(tmp_path):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("name \t stage\tpath  \tchunks\nb\tsum\tn.txt\t3\n")
+    (b,) = read_datasets(sheet, schema=SCHEMA)  # was: "has no column 'name'"
+    assert (b.name, b.stage, b.path, b.chunks) == ("b", "sum", "n.txt", 3)
+
+
 def test_a_quoted_cell_and_a_header_that_ends_in_a_tab_are_read(tmp_path):
     sheet = tmp_path / "s.tsv"
     sheet.write_text('name\tstage\tpath\t\nb\tsum\t"my\tnumbers.txt"\t\n')

@@ -136,7 +136,9 @@ def read_datasets(path: str | os.PathLike[str], *, schema: str | os.PathLike[str
         if line.strip() and not line.startswith("#")
     ]
     reader = csv.DictReader((line for _, line in lines), delimiter="\t")
-    _check_header(tuple(reader.fieldnames or ()), validator.schema["properties"], sheet)
+    # spaces around a column's name go, as around a cell: 'name ' is the column name
+    reader.fieldnames = [name.strip() for name in reader.fieldnames or ()]
+    _check_header(tuple(reader.fieldnames), validator.schema["properties"], sheet)
     datasets: list[Dataset] = []
     seen: dict[str, int] = {}
     names: set[str] = set()
