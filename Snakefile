@@ -30,4 +30,4 @@ onsuccess:
 rule all:
     default_target: True
     input:
-        bare_run_outputs,
+        bare_run(all_outputs()),

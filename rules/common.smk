@@ -351,10 +351,15 @@ def demo_record(job, demo_input):
     return [record] if Path(record).exists() or not Path(demo_input).exists() else []
 
 
-def bare_run_outputs(wildcards):
-    """Rule all's input: what a run without targets makes, once there is something to make."""
-    check_something_to_run()
-    return all_outputs()
+def bare_run(outputs):
+    """Rule all's input function: the outputs of a run without targets (all_outputs, checked as
+    the Snakefile is read, for every run), once such a run has something to make."""
+
+    def inputs(wildcards):
+        check_something_to_run()
+        return outputs
+
+    return inputs
 
 
 def all_outputs():

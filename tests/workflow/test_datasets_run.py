@@ -286,6 +286,7 @@ def test_a_file_or_folder_in_a_results_place_is_one_sentence(tmp_path, where):
         (workdir / where).write_text("not a folder\n")
         sentence = f"output {TARGET} cannot be written: {where} is not a folder; move it"
     assert_one_sentence(snakemake(workdir, config, "--dry-run"), sentence)
+    assert_one_sentence(snakemake(workdir, config, TARGET), sentence)  # named: not up to date
 
 
 def test_stages_with_no_dataset_in_the_sheet_are_one_sentence_and_keep_the_report(tmp_path):
