@@ -589,8 +589,8 @@ check_stage_settings()
 
 
 def check_demo_counts():
-    """The demo files hold the bad and blank lines asked for: more than their lines is one
-    sentence before any job, not the demo job's."""
+    """The demo files hold the bad and blank lines asked for, and the train demo rows enough to
+    fit: else one sentence before any job, not the demo's or the fit's."""
     numbers, train = config["demo"]["numbers"], config["demo"]["train"]
     if numbers["blank_lines"] + numbers["bad_lines"] > numbers["lines"]:
         stop(
@@ -599,6 +599,13 @@ def check_demo_counts():
         )
     if train["bad_rows"] > train["rows"]:
         stop(f"demo.train: {train['bad_rows']} bad rows do not fit in its {train['rows']} rows")
+    usable, features = train["rows"] - train["bad_rows"], len(train["coef"])
+    if usable < features:  # split_train or merge_train would stop, after the demo job
+        stop(
+            f"demo.train: {train['rows']} rows less {train['bad_rows']} bad leave {usable} to "
+            f"fit, fewer than its {features} coefficient{'s' if features != 1 else ''}; make rows at "
+            f"least bad_rows + {features}"
+        )
 
 
 check_demo_counts()

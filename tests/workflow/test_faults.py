@@ -128,6 +128,11 @@ def test_a_missing_input_stops_only_the_targets_that_need_it(tmp_path):
     [
         ({"numbers": {"lines": 4}}, "demo.numbers: 5 blank and 5 bad lines do not fit in its 4"),
         ({"train": {"rows": 3, "bad_rows": 4}}, "demo.train: 4 bad rows do not fit in its 3 rows"),
+        (  # in range, but split_train found no data row after the demo job (0 rows)
+            {"train": {"rows": 6, "bad_rows": 5, "coef": [1, 2]}},
+            "demo.train: 6 rows less 5 bad leave 1 to fit, fewer than its 2 coefficients",
+        ),
+        ({"train": {"rows": 0, "bad_rows": 0}}, "leave 0 to fit, fewer than its 1 coefficient;"),
     ],
 )
 def test_demo_counts_that_do_not_fit_stop_before_any_job(tmp_path, demo, sentence):
