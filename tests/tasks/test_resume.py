@@ -18,7 +18,7 @@ import pytest
 from poolpipe.errors import PoolpipeError
 from poolpipe.tasks import journal_path, run_to_file
 from poolpipe.tasks import ops as task_ops
-from poolpipe.tasks.journal import HEADER
+from poolpipe.tasks.journal import HEADER, Journal
 from poolpipe.tasks.manifest import manifest_tasks
 from poolpipe.tasks.ops import temporary_prefix
 from poolpipe.tasks.results import FIELDS
@@ -398,3 +398,40 @@ def test_a_second_run_on_the_same_results_is_refused_while_one_writes(
     run_to_file(manifest, root, out, processes=2)
     assert not journal.exists()
     assert out.exists()
+
+
+FINISH = """
+import os
+import sys
+from pathlib import Path
+from poolpipe.tasks import journal as module
+journal = module.Journal(sys.argv[1], append=False)
+journal.open()
+ours, close = journal._fd, os.close
+def held_after(fd):  # the run pauses the moment its journal's descriptor, and lock, are gone
+    close(fd)
+    if fd == ours:
+        Path(sys.argv[2]).touch()
+        sys.stdin.read()
+module.os.close = held_after
+journal.close(remove=True)
+"""
+
+
+def test_a_run_that_ends_removes_no_journal_of_a_run_that_started_meanwhile(tmp_path: Path) -> None:
+    """A finished run removes its journal while it still holds its lock: a run that starts
+    as the first lets go of it makes a journal of its own, which stays."""
+    journal = journal_path(tmp_path / "results.tsv")
+    closed = tmp_path / "closed"
+    ending = subprocess.Popen(
+        [sys.executable, "-c", FINISH, str(journal), str(closed)], stdin=subprocess.PIPE
+    )
+    try:
+        assert wait_until(closed.exists, timeout=60)
+        starting = Journal(journal, append=False)
+        starting.open()
+    finally:
+        ending.communicate(timeout=60)
+    assert ending.returncode == 0
+    assert journal.read_text() == HEADER  # the second run's, still being written
+    starting.close(remove=True)

@@ -117,13 +117,14 @@ class Journal:
 
     def close(self, *, remove: bool = False) -> None:
         """Close the journal; remove it once the results are written, or if this run made it
-        and recorded nothing in it."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        and recorded nothing in it. It is removed before it is closed, while its lock is held:
+        a run starting as the lock goes makes a journal of its own, which this one would remove."""
         if remove or (self._created and self._rows == 0):
             self.path.unlink(missing_ok=True)
             self._created = False
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_APPEND | os.O_CLOEXEC
