@@ -435,3 +435,21 @@ def test_a_run_that_ends_removes_no_journal_of_a_run_that_started_meanwhile(tmp_
     assert ending.returncode == 0
     assert journal.read_text() == HEADER  # the second run's, still being written
     starting.close(remove=True)
+
+
+def test_a_file_system_without_locks_still_runs_tasks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where lockf says the file system keeps no locks (NFS without its lock daemon), a run goes
+    on without one, as it did before runs were locked."""
+    import errno
+    import fcntl
+
+    def no_locks(*_args: object) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "lockf", no_locks)
+    manifest, root, _ = _setup(tmp_path, writes=2)
+    out = tmp_path / "results.tsv"
+    run_to_file(manifest, root, out, processes=1)
+    assert out.exists() and not journal_path(out).exists()

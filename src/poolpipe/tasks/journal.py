@@ -85,6 +85,8 @@ class Journal:
             fcntl.lockf(fd, kind | fcntl.LOCK_NB)
             ours = os.path.samestat(os.fstat(fd), os.lstat(self.path))
         except OSError as exc:
+            if exc.errno in _NO_LOCKS:  # a file system without locks (NFS without lockd)
+                return fd
             if exc.errno not in (errno.EACCES, errno.EAGAIN, errno.ENOENT):
                 os.close(fd)
                 raise
@@ -126,6 +128,10 @@ class Journal:
             os.close(self._fd)
             self._fd = -1
 
+
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS})
+"""What lockf raises where the file system keeps no locks: a run there goes on without one, as
+it did before runs were locked."""
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_APPEND | os.O_CLOEXEC
 _APPEND = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
