@@ -21,13 +21,14 @@ def main(smk):
     )[0].path
     with Stopwatch() as watch:
         index = UrlIndex.from_json(read_json(smk.input.index))
-        tally = write_parts(smk.output.pages, smk.input.parts, index.urls)
+        settings = CrawlSettings.from_config(p.crawl)
+        tally = write_parts(smk.output.pages, smk.input.parts, index.urls, settings)
         wall_s = sum(read_record(path).wall_s for path in smk.input.timings)
         doc = summary(
             input_path=source,
             index=index,
             tally=tally,
-            settings=CrawlSettings.from_config(p.crawl),
+            settings=settings,
             chunks=len(smk.input.parts),
             wall_s=wall_s,
             demo_site=p.demo_site,

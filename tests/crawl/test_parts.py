@@ -350,6 +350,26 @@ def test_pages_from_part_files_are_the_pages_from_their_rows(tmp_path):
     assert (fast.rows, fast.ok, fast.errors, fast.retries, fast.bytes) == (3, 1, 2, 1, 5)
 
 
+def test_a_part_crawled_with_other_settings_is_not_merged_under_these(tmp_path):
+    # --rerun-triggers mtime kept the parts of a crawl that allowed http when crawl.schemes
+    # became [https]: summary.json stated https only beside the http pages fetched
+    rows = [PageRow(line=1, url="http://a/", status=200, bytes=5, elapsed_ms=3, attempts=1)]
+    before = CrawlSettings(schemes=("http", "https"))
+    part = tmp_path / "part.jsonl"
+    part.write_bytes(merge.part_header(before) + rows[0].to_jsonl())
+    assert list(merge.iter_rows([part])) == rows
+    assert write_parts(tmp_path / "p.tsv", [part], 1, before.with_hosts({"a": "::1"})).rows == 1
+    with pytest.raises(
+        PoolpipeError, match=r"\(schemes was \['http', 'https'\], now \['https'\]\)"
+    ):
+        write_parts(tmp_path / "q.tsv", [part], 1, CrawlSettings(schemes=("https",)))
+    assert not (tmp_path / "q.tsv").exists()
+    old = tmp_path / "old.jsonl"  # a part of a run before parts recorded their settings
+    old.write_bytes(rows[0].to_jsonl())
+    assert write_parts(tmp_path / "o.tsv", [old], 1, before).rows == 1
+    assert (tmp_path / "o.tsv").read_bytes() == (tmp_path / "p.tsv").read_bytes()
+
+
 @pytest.mark.parametrize(
     "damage",
     [

@@ -114,6 +114,33 @@ def test_a_users_own_url_file_without_the_demo_site(tmp_path):
     assert not (workdir / "data/urls.txt").exists()
 
 
+def test_parts_crawled_with_other_settings_are_not_merged_under_the_new_ones(tmp_path):
+    # --rerun-triggers mtime keeps the chunks when a crawl setting changes: a merge run again
+    # stated "schemes": ["https"] in summary.json beside the http pages fetched before
+    with serve(SiteSpec(pages=20, max_seconds=300)) as site:
+        own = tmp_path / "mine.txt"
+        own.write_text(f"{site.base}/page/1\n{site.base}/page/2\n")
+        workdir = workflow_copy(tmp_path / "wf")
+        rows = [{"name": "mine", "stage": "crawl", "path": own, "chunks": 2}]
+        config = with_sheet(workdir, rows, {"crawl": {"demo_site": False}})
+        target = "results/crawl/mine/summary.json"
+        summary = workdir / target
+        assert snakemake(workdir, config, target).returncode == 0
+        summary.unlink()
+        config["crawl"]["schemes"] = ["https"]
+        run = snakemake(workdir, config, target, "--rerun-triggers", "mtime")
+        assert run.returncode != 0
+        assert "was crawled with other crawl settings (schemes was ['http', 'https'], now" in (
+            run.stderr
+        )
+        assert "delete results/crawl/mine/parts/ or run without --rerun-triggers" in run.stderr
+        assert "Traceback" not in run.stderr and not summary.exists()
+        again = snakemake(workdir, config, target)
+    assert again.returncode == 0, again.stderr[-3000:]
+    doc = json.loads(summary.read_text())
+    assert (doc["settings"]["schemes"], doc["by_error"]) == (["https"], {"scheme": 2})
+
+
 def test_crawl_settings_are_checked_by_the_schema(tmp_path):
     workdir = workflow_copy(tmp_path / "wf")
     run = snakemake(workdir, {"crawl": {"schemes": ["http", "file"]}}, "--dry-run")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from poolpipe.core import tsv
-from poolpipe.core.outputs import open_atomic
+from poolpipe.core.outputs import dumps_json, open_atomic
 from poolpipe.crawl.rows import PAGE_FIELDS, PageRow
 from poolpipe.crawl.settings import CrawlSettings
 from poolpipe.crawl.urlfile import UrlIndex
@@ -114,9 +114,27 @@ def iter_rows(parts: Iterable[str | os.PathLike[str]]) -> Iterator[PageRow]:
         yield PageRow(**dict(zip(PAGE_FIELDS, values, strict=True)))
 
 
-def iter_values(parts: Iterable[str | os.PathLike[str]]) -> Iterator[list[Any]]:
+def part_settings(settings: CrawlSettings) -> dict[str, Any]:
+    """The settings a part file records and summary.json states: all but the host table (the
+    demo site's address changes from run to run)."""
+    config = settings.to_json()
+    config.pop("hosts")
+    return json.loads(dumps_json(config))
+
+
+def part_header(settings: CrawlSettings) -> bytes:
+    """A part file's first line: the settings its rows were crawled with."""
+    return (json.dumps({"settings": part_settings(settings)}, sort_keys=True) + "\n").encode()
+
+
+def iter_values(
+    parts: Iterable[str | os.PathLike[str]], settings: CrawlSettings | None = None
+) -> Iterator[list[Any]]:
     """Every row of the part files as its values in PAGE_FIELDS order, in order; one sentence
-    for a line that is not a row (a part damaged after the crawl wrote it)."""
+    for a line that is not a row (a part damaged after the crawl wrote it), and, given
+    settings, for a part whose first line records other ones (a part written before parts
+    recorded them is taken as it is)."""
+    expected = None if settings is None else part_settings(settings)
     for part in parts:
         with open(part, "rb") as fh:
             for number, line in enumerate(fh, 1):
@@ -127,6 +145,10 @@ def iter_values(parts: Iterable[str | os.PathLike[str]]) -> Iterator[list[Any]]:
                         values = None
                 except ValueError:
                     values = None
+                if number == 1 and values.__class__ is dict and list(values) == ["settings"]:
+                    if expected is not None:
+                        _check_settings(part, values["settings"], expected)
+                    continue
                 if (
                     values.__class__ is not list
                     or tuple(map(type, values)) not in _SHAPES
@@ -141,13 +163,29 @@ def iter_values(parts: Iterable[str | os.PathLike[str]]) -> Iterator[list[Any]]:
                 yield values
 
 
+def _check_settings(part: str | os.PathLike[str], found: Any, expected: dict[str, Any]) -> None:
+    """One sentence if a part was crawled with other settings than the merge states."""
+    if found == expected:
+        return
+    found = found if isinstance(found, dict) else {}
+    name = next((k for k in sorted(expected) if found.get(k) != expected[k]), None)
+    change = f"{name} was {found.get(name)!r}, now {expected[name]!r}" if name else "they changed"
+    raise PoolpipeError(
+        f"the crawl part {os.fspath(part)!r} was crawled with other crawl settings ({change}), "
+        f"kept by --rerun-triggers mtime: delete {os.path.dirname(part) or '.'}/ or run "
+        "without --rerun-triggers mtime, so its chunks are crawled again"
+    )
+
+
 def write_parts(
     path: str | os.PathLike[str],
     parts: Iterable[str | os.PathLike[str]],
     expected: int | None = None,
+    settings: CrawlSettings | None = None,
 ) -> CrawlTally:
-    """Write pages.tsv from the part files (in input order); as write_pages."""
-    return _write(path, iter_values(parts), expected)
+    """Write pages.tsv from the part files (in input order); as write_pages, and, given
+    settings, only if the parts were crawled with them (see iter_values)."""
+    return _write(path, iter_values(parts, settings), expected)
 
 
 def write_pages(
@@ -235,8 +273,7 @@ def summary(
     demo_site: bool,
 ) -> dict[str, Any]:
     """The summary.json document; everything but `timing` is the same on every run."""
-    config = settings.to_json()
-    config.pop("hosts")
+    config = part_settings(settings)
     return {
         "input": input_path,
         **index.to_json(),

@@ -32,7 +32,7 @@ from poolpipe.crawl.demosite import SiteSpec, demo_site
 from poolpipe.crawl.engine import WINDOW, EngineStats, iter_items
 from poolpipe.crawl.hostlimit import HostLimiter
 from poolpipe.crawl.journal import ROBOTS_FOLDER, identity, journal_dir, open_journal
-from poolpipe.crawl.merge import summary, write_parts
+from poolpipe.crawl.merge import part_header, summary, write_parts
 from poolpipe.crawl.previous import Previous, load_previous
 from poolpipe.crawl.progress import Progress
 from poolpipe.crawl.rows import PageRow
@@ -205,7 +205,8 @@ def crawl_range(
     serial: bool = False,
     progress: Progress | None = None,
 ) -> ChunkStats:
-    """Crawl every URL line of a range into a part file (JSON lines, input order).
+    """Crawl every URL line of a range into a part file (JSON lines: the settings, then the
+    rows in input order).
 
     Rows go to a journal beside out as they complete; a re-run after a kill resumes from it
     (see journal). With serial, the whole concurrency runs in this one process instead of a
@@ -279,6 +280,7 @@ def _crawl_range(
     for result in results:
         stats.add(result.stats)
     with open_atomic(out) as fh:
+        fh.write(part_header(settings))
         for journal in journals:
             with open(journal.path, "rb") as part:
                 shutil.copyfileobj(part, fh, 1 << 20)
