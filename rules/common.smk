@@ -250,9 +250,19 @@ def check_apart_from_outputs(previous):
                 )
 
 
+def runs_jobs():
+    """Whether Snakemake builds the DAG to run it (a dry run too), not only to report on or
+    delete what a run made (--summary, --delete-all-output, --list-changes), which run no job:
+    those set no execution settings."""
+    return workflow.execution_settings is not None
+
+
 def check_dataset(d):
     """A dataset's input is a readable file (a tasks root: a folder), or the run stops with one
-    sentence. Called by the input functions, so only the targets that need it are stopped."""
+    sentence. Called by the input functions, so only the targets that need it are stopped; a
+    command that runs no job is not (--summary lists an output whose input went away)."""
+    if not runs_jobs():
+        return
     try:
         if d.path not in DEMO_INPUTS:
             check_input_file(d.path)
@@ -278,8 +288,12 @@ def dataset_pattern(stage):
 
 
 def dataset_input(wildcards):
-    """The dataset's input file, from the sheet, once it is checked to be readable."""
+    """The dataset's input file, from the sheet, once it is checked to be readable; none for a
+    command that runs no job, where it went away: the job stays in the DAG, so --summary lists
+    its outputs and --delete-all-output deletes them."""
     d = DATASETS[wildcards.dataset]
+    if not runs_jobs() and d.path not in DEMO_INPUTS and not os.path.exists(d.path):
+        return []
     check_dataset(d)
     return d.path
 
@@ -291,6 +305,8 @@ def input_identity(wildcards):
     d = DATASETS[wildcards.dataset]
     if d.path in DEMO_INPUTS:
         return "made by a demo rule"
+    if not runs_jobs() and not os.path.isfile(d.path):
+        return "missing"
     try:
         found = identify(d.path)
         content = content_hash(d.path) if config["inputs"]["hash_content"] else ""
@@ -633,8 +649,10 @@ def merge_train_mem_mb(wildcards):
 
 
 def tasks_root(wildcards):
-    """The only folder the dataset's tasks may touch, from the sheet's root column."""
-    return DATASETS[wildcards.dataset].root
+    """The only folder the dataset's tasks may touch, from the sheet's root column (none for a
+    command that runs no job, where it went away: as dataset_input)."""
+    root = DATASETS[wildcards.dataset].root
+    return root if runs_jobs() or root in DEMO_INPUTS or os.path.exists(root) else []
 
 
 def supervised(cfg):

@@ -64,6 +64,21 @@ def test_an_input_deleted_after_a_run_stops_with_one_sentence(summed):
     assert (workdir / TARGET).read_bytes() == before
 
 
+def test_summary_and_delete_all_output_work_after_an_input_is_deleted(summed):
+    # both stopped at the input's check, which is for a run: a run still stops at it
+    workdir, own = summed
+    own.unlink()
+    summary = sum_run(workdir, own, "--summary")
+    assert summary.returncode == 0, summary.stderr[-3000:]
+    lines = {line.split("\t")[0]: line for line in summary.stdout.splitlines()}
+    assert "set of input files changed" in lines["results/sum/mine/chunks.tsv"]
+    assert TARGET in lines and "results/sum/mine/parts/2.json" in lines
+    assert_one_sentence(sum_run(workdir, own, "--dry-run"), "input file")
+    deleted = sum_run(workdir, own, "--delete-all-output")
+    assert deleted.returncode == 0, deleted.stderr[-3000:]
+    assert not [p for p in (workdir / "results/sum/mine").rglob("*") if p.is_file()]
+
+
 def test_an_input_replaced_under_the_same_name_is_split_again(summed):
     workdir, own = summed
     stat = own.stat()
