@@ -79,6 +79,32 @@ def test_demo_pages_without_the_demo_site_is_refused_before_any_fetch(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("where", ["urlfile", "--previous", "--summary", "--timing"])
+def test_a_file_in_the_journal_folder_is_refused_before_any_fetch(tmp_path, where):
+    # the crawl removes OUT.journal/ once OUT is written: a URL file or --previous kept there
+    # was deleted by the run, a --summary or --timing written there by the next one
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://demo.poolpipe.invalid/page/1\n")
+    out = tmp_path / "pages.tsv"
+    journal = tmp_path / "pages.tsv.journal"
+    journal.mkdir()
+    inside = journal / "file"
+    previous = tmp_path / "previous.tsv"
+    if where == "urlfile":
+        (urls := inside).write_text("http://demo.poolpipe.invalid/page/1\n")
+    elif where == "--previous":
+        (previous := inside).write_text("line\turl\n")
+    args = ["crawl", str(urls), "--out", str(out), "--processes", "1"]
+    args += ["--previous", str(previous)] if where == "--previous" else []
+    args += [where, str(inside)] if where in ("--summary", "--timing") else []
+    run = poolpipe(*args)
+    label = "URLFILE" if where == "urlfile" else where
+    assert run.returncode == 1
+    assert f"{label} {str(inside)!r} lies in {str(journal)!r}, the folder where" in run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert not out.exists() and inside.exists() == (where in ("urlfile", "--previous"))
+
+
 def _wait_for(check, seconds: float, what: str) -> None:
     end = time.monotonic() + seconds
     while not check():

@@ -36,7 +36,9 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     warc = warc_path(args.out) if args.store == "warc" else None
     outputs = {"--out": args.out, "--summary": args.summary, "--timing": args.timing}
     outputs |= {"the WARC file": warc, "the journal": journal_dir(args.out)}
-    refuse_overlap(inputs={"URLFILE": args.urlfile, "--previous": args.previous}, outputs=outputs)
+    inputs = {"URLFILE": args.urlfile, "--previous": args.previous}
+    refuse_overlap(inputs=inputs, outputs=outputs)
+    _refuse_in_journal(journal_dir(args.out), inputs | outputs)
     opt.check_outputs(args, "out", "summary", "timing")
     settings = CrawlSettings()
     given = {
@@ -77,6 +79,20 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     used = crawl_workers(args.urlfile, settings, args.processes) if args.timing else None
     opt.timing_record(args, "crawl", watch, result["rows"], result["bytes"], processes=used)
     return 0
+
+
+def _refuse_in_journal(journal, paths) -> None:
+    """One sentence for a file in OUT.journal/, which the crawl removes once OUT is written (and
+    --restart before it starts): an input there was deleted, an output written into it lost."""
+    import os
+
+    folder = os.path.realpath(journal)
+    for label, path in paths.items():
+        if path is not None and os.path.realpath(path).startswith(folder + os.sep):
+            raise PoolpipeError(
+                f"{label} {os.fspath(path)!r} lies in {os.fspath(journal)!r}, the folder where "
+                "the crawl keeps its journal and which it removes: choose another path or --out"
+            )
 
 
 OPTIONS = (
