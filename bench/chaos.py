@@ -255,7 +255,14 @@ def _normalise(rel: str, data: bytes, path: Path) -> bytes:
         return _without_clock_columns(data)
     if rel.startswith("results/crawl/") and path.suffix == ".jsonl":
         rows = [json.loads(line) for line in data.splitlines()]
-        return repr([row[:CRAWL_PART_CLOCK] + row[CRAWL_PART_CLOCK + 1 :] for row in rows]).encode()
+        return repr(  # a row is a list; the part's first line, its settings, a dict
+            [
+                row[:CRAWL_PART_CLOCK] + row[CRAWL_PART_CLOCK + 1 :]
+                if isinstance(row, list)
+                else row
+                for row in rows
+            ]
+        ).encode()
     if rel.startswith("results/crawl/") and path.name == "summary.json":
         summary = json.loads(data)
         summary.pop("timing", None)
