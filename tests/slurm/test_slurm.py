@@ -266,7 +266,8 @@ def stable_bytes(rel: Path, path: Path) -> bytes:
         return "\n".join("\t".join(r[:column] + r[column + 1 :]) for r in rows).encode()
     if rel.parent.name == "parts":
         rows = [json.loads(line) for line in path.read_text().splitlines()]
-        return json.dumps([r[:5] + r[6:] for r in rows]).encode()
+        # a row is a list; the part's first line, the settings it was crawled with, a dict
+        return json.dumps([r[:5] + r[6:] if isinstance(r, list) else r for r in rows]).encode()
     return path.read_bytes()
 
 
